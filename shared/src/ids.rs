@@ -1,0 +1,44 @@
+//! Identifiers: a client, an op, a stroke. Each wraps a random (v4) uuid so that
+//! peers can mint them offline without ever colliding.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// A fresh random id.
+            #[must_use]
+            pub fn random() -> Self {
+                Self(Uuid::new_v4())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // The first eight hex digits are plenty for a human reading logs.
+                let hex = self.0.simple().to_string();
+                f.write_str(&hex[..8])
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// One running client. It stays the same across reconnects, so the relay can
+    /// tell a peer that comes back from a new one.
+    ClientId
+);
+uuid_id!(
+    /// One op as its author proposed it. A resend carries the same id, which is what
+    /// makes resends idempotent.
+    OpId
+);
+uuid_id!(
+    /// One stroke on the board, named by its author when it begins.
+    StrokeId
+);

@@ -1,0 +1,38 @@
+//! Tabula's protocol, shared by the relay and the desktop app.
+//!
+//! Nothing here knows about sockets, threads or pixels: it is the vocabulary the
+//! other crates speak and the rules that make every peer's board come out the same.
+//!
+//! # Layout
+//! - [`ids`]: the uuid-backed identifiers of clients, ops and strokes.
+//! - [`geometry`]: points and colours in canvas space.
+//! - [`op`]: drawing ops as a client proposes them ([`Op`]) and as the relay has
+//!   ordered them ([`SequencedOp`]).
+//! - [`message`]: every message a client sends the relay and the relay sends a
+//!   client, with the hello, the welcome, presence and errors.
+//! - [`codec`]: the one place frames are encoded and decoded (bincode 2 behind a
+//!   versioned prefix), with a typed error for every way decoding can fail.
+//! - [`board`]: the board model that applies ops deterministically, optimistic
+//!   local ops included.
+//! - [`room_name`]: what a room name may be, checked the same way on both ends.
+
+pub mod board;
+pub mod codec;
+pub mod geometry;
+pub mod ids;
+pub mod message;
+pub mod op;
+pub mod room_name;
+
+pub use board::{Applied, Board, Stroke};
+pub use codec::{DecodeError, EncodeError, decode, encode};
+pub use geometry::{Color, Point, Rect};
+pub use ids::{ClientId, OpId, StrokeId};
+pub use message::{
+    ClientMessage, Credentials, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, ServerMessage,
+    Welcome,
+};
+pub use op::{Op, OpKind, SequencedOp, StrokeStyle};
+
+#[cfg(test)]
+mod test_strategies;
