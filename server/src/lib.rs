@@ -1,1 +1,279 @@
-//! placeholder
+//! Tabula's relay: rooms by URL path, the op sequencer, fan-out to every peer.
+//!
+//! A client connects to `ws://HOST:PORT/ROOM`, says hello, and from then on every
+//! op it sends is given the room's next sequence number and passed to everyone
+//! else in the room, who all apply ops in that one order. The relay keeps each
+//! room's history, so a late joiner or a reconnecting client catches up, and it
+//! relays presence (who is here, where their pointer is). It never interprets a
+//! drawing: the board model lives in `tabula-shared` and runs in the clients.
+//!
+//! The binary (`src/main.rs`) only parses flags, sets up logging and calls
+//! [`run`]; everything else is in this library, so tests and other programs can
+//! embed the relay.
+//!
+//! # Layout
+//! - `lib.rs` (here): [`Config`] and [`run`], which accepts connections, caps how
+//!   many are open, and on shutdown closes them all and waits for them.
+//! - `http`: reads the HTTP request head itself, answers anything that is not a
+//!   WebSocket upgrade to a valid room, and hands the rest to tungstenite.
+//! - `connection`: one task per peer: the hello, joining, reading, writing,
+//!   heartbeats, and closing with a code and reason when something is wrong.
+//! - `room`: the rooms registry and each room's sequencer, members and fan-out.
+//! - [`store`]: the op log behind a small trait, kept in memory for now.
+//! - [`error`]: the [`Error`] that can stop [`run`].
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+mod connection;
+pub mod error;
+mod http;
+mod room;
+pub mod store;
+
+pub use error::Error;
+
+/// Everything about the relay's behaviour that does not depend on where it
+/// listens. [`Config::default`] is what production uses.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The largest WebSocket message (and frame) a peer may send, in bytes; a
+    /// larger one closes that connection with 1009. The codec itself never
+    /// accepts more than [`tabula_shared::codec::MAX_FRAME_BYTES`].
+    pub max_frame_bytes: usize,
+    /// How many frames may wait for one peer. A peer whose queue fills up reads too
+    /// slowly to keep up and is cut off, so that a room never waits on anyone.
+    pub peer_queue_frames: usize,
+    /// How often a connection checks on its peer, pinging it when it has been
+    /// quiet, so that dead connections are found even when nobody draws.
+    pub heartbeat_interval: Duration,
+    /// How long a peer may stay silent (no data, no pong) before it is dropped as
+    /// gone.
+    pub heartbeat_timeout: Duration,
+    /// How long a peer has to send its hello after the WebSocket handshake.
+    pub hello_timeout: Duration,
+    /// How long a new connection has to send its HTTP request and complete the
+    /// WebSocket handshake.
+    pub handshake_timeout: Duration,
+    /// How long one write to a peer may take before the peer is given up on.
+    pub write_timeout: Duration,
+    /// How many connections may be open at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: tabula_shared::codec::MAX_FRAME_BYTES,
+            peer_queue_frames: 4096,
+            heartbeat_interval: Duration::from_secs(15),
+            heartbeat_timeout: Duration::from_secs(45),
+            hello_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
+        }
+    }
+}
+
+impl Config {
+    /// Refuses values the relay cannot work with.
+    fn validate(&self) -> Result<(), Error> {
+        let problem = if self.max_frame_bytes == 0 {
+            "max_frame_bytes must be at least 1"
+        } else if self.peer_queue_frames == 0 {
+            "peer_queue_frames must be at least 1"
+        } else if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {
+            "max_connections must be at least 1 and fit a semaphore"
+        } else if [
+            self.heartbeat_interval,
+            self.hello_timeout,
+            self.handshake_timeout,
+            self.write_timeout,
+        ]
+        .contains(&Duration::ZERO)
+        {
+            "the heartbeat interval and every timeout must be longer than zero"
+        } else if self.heartbeat_timeout < self.heartbeat_interval {
+            "heartbeat_timeout must be at least heartbeat_interval"
+        } else {
+            return Ok(());
+        };
+        Err(Error::InvalidConfig(problem))
+    }
+}
+
+/// What every connection task shares.
+#[derive(Debug)]
+struct Shared {
+    /// The relay's settings.
+    config: Config,
+    /// Every room, so that peers naming the same room meet in it.
+    rooms: room::Rooms,
+}
+
+/// How long accepting may keep failing before [`run`] gives up with
+/// [`Error::Accept`].
+const ACCEPT_GIVE_UP: Duration = Duration::from_mins(1);
+/// The longest pause between two failed accepts.
+const ACCEPT_MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Serves Tabula clients on `listener` until `shutdown` completes, then closes
+/// every connection with close code 1001 ("the relay is shutting down") and
+/// returns once every connection task has ended.
+///
+/// Fails only for an invalid `config` or when accepting connections keeps failing
+/// for a long time; problems with single connections are logged and end only
+/// those connections.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    config.validate()?;
+    // Each connection task subscribes to `notify_shutdown` and holds a clone of
+    // `done_tx`; once shutdown is announced, `done_rx.recv()` returns `None` when
+    // the last task has dropped its clone.
+    let (notify_shutdown, _) = broadcast::channel(1);
+    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+    let mut acceptor = Acceptor {
+        limit: Arc::new(Semaphore::new(config.max_connections)),
+        shared: Arc::new(Shared {
+            config,
+            rooms: room::Rooms::default(),
+        }),
+        listener,
+        notify_shutdown,
+        done_tx,
+    };
+
+    let result = tokio::select! {
+        result = acceptor.accept_loop() => result,
+        () = shutdown => Ok(()),
+    };
+
+    let Acceptor {
+        listener,
+        notify_shutdown,
+        done_tx,
+        ..
+    } = acceptor;
+    drop(listener);
+    let open = notify_shutdown.receiver_count();
+    info!(
+        connections = open,
+        "shutting down: closing every connection"
+    );
+    // A send error only means there is no connection left to tell.
+    let _ = notify_shutdown.send(());
+    drop(done_tx);
+    let _ = done_rx.recv().await;
+    info!("every connection has ended");
+    result
+}
+
+/// The accept loop and what it hands to each connection.
+struct Acceptor {
+    /// The socket new connections arrive on.
+    listener: TcpListener,
+    /// One permit per open connection: at `max_connections` the loop stops
+    /// accepting until one ends.
+    limit: Arc<Semaphore>,
+    /// Config and rooms, for every connection task.
+    shared: Arc<Shared>,
+    /// Tells every connection task to close, on shutdown.
+    notify_shutdown: broadcast::Sender<()>,
+    /// Cloned into every connection task and dropped when it ends, so that `run`
+    /// can wait for the last one.
+    done_tx: mpsc::Sender<()>,
+}
+
+impl Acceptor {
+    /// Accepts connections and spawns a task for each, forever unless accepting
+    /// keeps failing for [`ACCEPT_GIVE_UP`].
+    async fn accept_loop(&mut self) -> Result<(), Error> {
+        let mut failing_since: Option<Instant> = None;
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let permit = if let Ok(permit) = Arc::clone(&self.limit).try_acquire_owned() {
+                permit
+            } else {
+                warn!(
+                    max = self.shared.config.max_connections,
+                    "connection limit reached: waiting for a connection to end"
+                );
+                // `acquire_owned` fails only on a closed semaphore; this one never closes.
+                let Ok(permit) = Arc::clone(&self.limit).acquire_owned().await else {
+                    return Ok(());
+                };
+                permit
+            };
+
+            let (socket, address) = match self.listener.accept().await {
+                Ok(accepted) => {
+                    failing_since = None;
+                    backoff = Duration::from_millis(10);
+                    accepted
+                }
+                Err(err) if is_about_one_connection(&err) => {
+                    debug!(%err, "a connection failed before it was accepted");
+                    continue;
+                }
+                Err(err) => {
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= ACCEPT_GIVE_UP {
+                        return Err(Error::Accept(err));
+                    }
+                    warn!(%err, retry_in = ?backoff, "could not accept a connection");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_MAX_BACKOFF);
+                    continue;
+                }
+            };
+            if let Err(err) = socket.set_nodelay(true) {
+                debug!(%err, "could not set TCP_NODELAY");
+            }
+
+            let shared = Arc::clone(&self.shared);
+            let shutdown = self.notify_shutdown.subscribe();
+            let done = self.done_tx.clone();
+            let span = info_span!(
+                "connection",
+                peer = %address,
+                room = tracing::field::Empty,
+                client = tracing::field::Empty,
+            );
+            tokio::spawn(
+                async move {
+                    connection::serve(socket, &shared, shutdown).await;
+                    drop(permit);
+                    drop(done);
+                }
+                .instrument(span),
+            );
+        }
+    }
+}
+
+/// Whether an accept error concerns only the connection being accepted (it went
+/// away, or its network did) rather than the listener.
+fn is_about_one_connection(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::NetworkDown
+    )
+}

@@ -1,1 +1,161 @@
-fn main() {}
+//! `tabula-server`: the relay binary. Parses flags, sets up logging, listens, and
+//! runs [`tabula_server::run`] until Ctrl+C or SIGTERM.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
+use tabula_server::Config;
+use tokio::net::TcpListener;
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+
+/// Tabula's relay: clients connect to ws://HOST:PORT/ROOM; every op sent to a room
+/// is given the room's next sequence number and passed on to everyone in it.
+///
+/// Logging follows `RUST_LOG` (for example `RUST_LOG=tabula_server=debug`); the
+/// default is `info`.
+#[derive(Debug, Parser)]
+#[command(name = "tabula-server", version, about)]
+struct Args {
+    /// The address and port to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:7457")]
+    listen: String,
+
+    /// The largest message a client may send, in bytes; a larger one closes that
+    /// connection with 1009. At most the codec's limit.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = Config::default().max_frame_bytes,
+        value_parser = RangedU64ValueParser::<usize>::new()
+            .range(1..=tabula_shared::codec::MAX_FRAME_BYTES as u64),
+    )]
+    max_frame_bytes: usize,
+
+    /// How many outgoing frames may wait for one client; a client that falls this
+    /// far behind is cut off so that its room never waits on it.
+    #[arg(
+        long,
+        value_name = "FRAMES",
+        default_value_t = Config::default().peer_queue_frames,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+    )]
+    peer_queue: usize,
+
+    /// Seconds between heartbeat checks; a quiet client is pinged.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = Config::default().heartbeat_interval.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    heartbeat_secs: u64,
+
+    /// Seconds a client may stay silent (no message, no pong) before it is dropped
+    /// as gone. At least --heartbeat-secs.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = Config::default().heartbeat_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    heartbeat_timeout_secs: u64,
+
+    /// Seconds a new connection has to complete its HTTP request and WebSocket
+    /// handshake, and then again to send its hello.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = Config::default().handshake_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    handshake_timeout_secs: u64,
+
+    /// Seconds one write to a client may take before the client is given up on.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = Config::default().write_timeout.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    write_timeout_secs: u64,
+
+    /// How many connections may be open at once; more wait until one closes.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().max_connections,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+    )]
+    max_connections: usize,
+}
+
+impl Args {
+    /// The relay settings these flags describe.
+    fn config(&self) -> Config {
+        let handshake = Duration::from_secs(self.handshake_timeout_secs);
+        Config {
+            max_frame_bytes: self.max_frame_bytes,
+            peer_queue_frames: self.peer_queue,
+            heartbeat_interval: Duration::from_secs(self.heartbeat_secs),
+            heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout_secs),
+            hello_timeout: handshake,
+            handshake_timeout: handshake,
+            write_timeout: Duration::from_secs(self.write_timeout_secs),
+            max_connections: self.max_connections,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::builder()
+                .with_default_directive(LevelFilter::INFO.into())
+                .from_env_lossy(),
+        )
+        .init();
+
+    let shutdown = shutdown_signal()?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .context("could not read the listening address")?;
+    info!(%address, "Tabula relay listening: clients connect to ws://{address}/ROOM");
+
+    tabula_server::run(listener, args.config(), shutdown).await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl+C or, on Unix, SIGTERM. The SIGTERM handler is installed
+/// now, so that a failure to install it stops the relay before it starts.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("could not install the SIGTERM handler")?;
+    Ok(async move {
+        let ctrl_c = async {
+            if let Err(err) = tokio::signal::ctrl_c().await {
+                error!(%err, "could not listen for Ctrl+C");
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(unix)]
+        let terminate = terminate.recv();
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<Option<()>>();
+        tokio::select! {
+            () = ctrl_c => info!("Ctrl+C: shutting down"),
+            _ = terminate => info!("SIGTERM: shutting down"),
+        }
+    })
+}

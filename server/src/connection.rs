@@ -1,0 +1,623 @@
+//! One peer: its handshake, its hello, then reading, writing and heartbeats until
+//! it leaves.
+//!
+//! Each connection is one task that owns its WebSocket outright (no split, no
+//! lock). After the hello it joins a room and loops over whatever comes first:
+//! a frame from the peer, frames the room queued for it, a heartbeat tick, a kick
+//! from the room, or the relay shutting down. Whatever ends the loop is an
+//! [`Exit`], logged once and turned into the right close frame.
+//!
+//! Bad input from one peer closes that peer only, with a close code and a reason
+//! a person can read: 1007 for a frame that does not decode, 1002 for another
+//! protocol version, 1003 for text frames, 1009 for oversized messages and 1008
+//! for anything out of place before the hello.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tabula_shared::{
+    ClientMessage, DecodeError, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, ServerMessage,
+    Welcome, decode,
+};
+use tokio::net::TcpStream;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tracing::{debug, info, trace};
+
+use crate::http::{self, Ws};
+use crate::room::{Kick, Room, Sequenced, encode_frame};
+use crate::{Config, Shared};
+
+/// How long the relay waits for its close frame to go out, and then for the
+/// peer's reply (or for the peer to stop sending), before dropping the socket.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// The most queued frames written between two flushes.
+const WRITE_BATCH: usize = 256;
+/// The WebSocket limit on a close reason, in bytes.
+const MAX_CLOSE_REASON: usize = 123;
+/// The longest display name passed on to the room, in bytes; longer ones are cut.
+/// Every name is repeated in each welcome, so one must not be able to bloat them.
+const MAX_NAME_BYTES: usize = 128;
+
+/// Serves one accepted TCP connection until it is gone. Never fails: whatever goes
+/// wrong is logged here, once, and ends only this connection.
+pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::Receiver<()>) {
+    let config = &shared.config;
+    let deadline = Instant::now() + config.handshake_timeout;
+    let accepted = tokio::select! {
+        accepted = http::accept(stream, config, deadline) => accepted,
+        _ = shutdown.recv() => return,
+    };
+    let Some((mut ws, room_name)) = accepted else {
+        return;
+    };
+
+    let hello = tokio::select! {
+        hello = timeout(config.hello_timeout, read_hello(&mut ws)) => match hello {
+            Ok(hello) => hello,
+            Err(_) => Err(Exit::close(
+                CloseCode::Policy,
+                format!("no hello within {} s", config.hello_timeout.as_secs_f32()),
+                After::AwaitReply,
+            )),
+        },
+        _ = shutdown.recv() => Err(Exit::shutdown()),
+    };
+    let hello = match hello.and_then(|hello| check_hello(hello, &room_name)) {
+        Ok(hello) => hello,
+        Err(exit) => {
+            if let Exit::Close(_) = exit {
+                info!(%exit, "refused before joining");
+            } else {
+                debug!(%exit, "ended before joining");
+            }
+            finish(ws, &exit).await;
+            return;
+        }
+    };
+
+    let span = tracing::Span::current();
+    span.record("room", room_name.as_str());
+    span.record("client", tracing::field::display(hello.client));
+    let room = shared.rooms.get_or_create(&room_name);
+    let info = PeerInfo {
+        client: hello.client,
+        name: hello.name,
+        color: hello.color,
+    };
+    let name = info.name.clone();
+    let membership = room.join(info, hello.last_seen, config.peer_queue_frames);
+    info!(
+        %name,
+        replay_from = membership.welcome.replay_from,
+        head = membership.welcome.head,
+        peers = membership.welcome.peers.len(),
+        replaced = membership.replaced,
+        "joined"
+    );
+
+    let mut peer = Peer {
+        ws,
+        room: &room,
+        client: hello.client,
+        connection: membership.connection,
+        queue: membership.queue,
+        kick: membership.kick,
+        config,
+    };
+    let exit = peer
+        .run(membership.welcome, membership.catch_up, &mut shutdown)
+        .await;
+    room.leave(peer.client, peer.connection);
+    info!(%exit, "left");
+    finish(peer.ws, &exit).await;
+}
+
+/// Reads until the first data message, which must be a hello.
+async fn read_hello(ws: &mut Ws) -> Result<Hello, Exit> {
+    loop {
+        let frame = match ws.next().await {
+            None => return Err(Exit::Lost("the connection ended before the hello".into())),
+            Some(Err(err)) => return Err(Exit::from_ws_error(err)),
+            Some(Ok(Message::Binary(frame))) => frame,
+            Some(Ok(Message::Text(_))) => return Err(Exit::text_frame()),
+            Some(Ok(Message::Close(frame))) => return Err(Exit::PeerClosed(frame)),
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+        };
+        return match decode::<ClientMessage>(&frame) {
+            Ok(ClientMessage::Hello(hello)) => Ok(hello),
+            Ok(_) => Err(Exit::close(
+                CloseCode::Policy,
+                "the first message must be a hello".into(),
+                After::AwaitReply,
+            )),
+            Err(err) => Err(Exit::from_decode_error(&err)),
+        };
+    }
+}
+
+/// Checks that a hello speaks our protocol and names the room of the URL, and
+/// trims an overlong name.
+fn check_hello(mut hello: Hello, room: &str) -> Result<Hello, Exit> {
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(Exit::close(
+            CloseCode::Protocol,
+            format!(
+                "protocol version {} is not supported: this relay speaks version {PROTOCOL_VERSION}",
+                hello.protocol
+            ),
+            After::AwaitReply,
+        ));
+    }
+    if hello.room != room {
+        return Err(Exit::close(
+            CloseCode::Policy,
+            format!(
+                "the hello names room {:?} but the URL names room {room:?}",
+                hello.room
+            ),
+            After::AwaitReply,
+        ));
+    }
+    if hello.name.len() > MAX_NAME_BYTES {
+        let cut = floor_char_boundary(&hello.name, MAX_NAME_BYTES);
+        hello.name.truncate(cut);
+    }
+    Ok(hello)
+}
+
+/// A peer that has joined a room.
+struct Peer<'a> {
+    /// The socket, owned by this task alone.
+    ws: Ws,
+    /// The room it joined, to sequence its ops and relay its cursor.
+    room: &'a Room,
+    /// Who it is.
+    client: tabula_shared::ClientId,
+    /// Which membership of that client this is, so leaving cannot remove a newer one.
+    connection: u64,
+    /// Frames the room has for this peer, in room order.
+    queue: mpsc::Receiver<Bytes>,
+    /// Fires when the room cuts this peer off.
+    kick: oneshot::Receiver<Kick>,
+    /// Timeouts and heartbeat settings.
+    config: &'a Config,
+}
+
+impl Peer<'_> {
+    /// Sends the welcome and catch-up, then serves the peer until something ends
+    /// the connection, and says what.
+    async fn run(
+        &mut self,
+        welcome: Welcome,
+        catch_up: Vec<Bytes>,
+        shutdown: &mut broadcast::Receiver<()>,
+    ) -> Exit {
+        let sent = tokio::select! {
+            biased;
+            kick = &mut self.kick => Err(Exit::kicked(kick.ok())),
+            _ = shutdown.recv() => Err(Exit::shutdown()),
+            sent = send_catch_up(&mut self.ws, welcome, catch_up, self.config.write_timeout) => sent,
+        };
+        if let Err(exit) = sent {
+            return exit;
+        }
+
+        let period = self.config.heartbeat_interval;
+        let mut heartbeat = interval_at(Instant::now() + period, period);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
+        loop {
+            let step = tokio::select! {
+                kick = &mut self.kick => Err(Exit::kicked(kick.ok())),
+                _ = shutdown.recv() => Err(Exit::shutdown()),
+                _ = heartbeat.tick() => self.heartbeat(last_heard).await,
+                message = self.ws.next() => {
+                    last_heard = Instant::now();
+                    self.receive(message).await
+                }
+                frame = self.queue.recv() => match frame {
+                    Some(frame) => self.forward(frame, shutdown).await,
+                    // The room dropped the queue, which it does only right after a kick.
+                    None => Err(Exit::kicked(self.kick.try_recv().ok())),
+                },
+            };
+            if let Err(exit) = step {
+                return exit;
+            }
+        }
+    }
+
+    /// Writes a batch of queued frames: this one and whatever else is waiting, up
+    /// to [`WRITE_BATCH`], then one flush. Gives up when the room kicks the peer,
+    /// the relay shuts down, or the batch takes longer than the write timeout.
+    async fn forward(
+        &mut self,
+        first: Bytes,
+        shutdown: &mut broadcast::Receiver<()>,
+    ) -> Result<(), Exit> {
+        let limit = self.config.write_timeout;
+        let (ws, queue, kick) = (&mut self.ws, &mut self.queue, &mut self.kick);
+        let write = async {
+            ws.feed(Message::Binary(first)).await?;
+            let mut frames = 1;
+            while frames < WRITE_BATCH {
+                let Ok(frame) = queue.try_recv() else {
+                    break;
+                };
+                ws.feed(Message::Binary(frame)).await?;
+                frames += 1;
+            }
+            ws.flush().await?;
+            trace!(frames, "forwarded");
+            Ok(())
+        };
+        tokio::select! {
+            biased;
+            kick = kick => Err(Exit::kicked(kick.ok())),
+            _ = shutdown.recv() => Err(Exit::shutdown()),
+            written = timeout(limit, write) => Exit::check_write(written, limit),
+        }
+    }
+
+    /// Handles one thing read from the socket.
+    async fn receive(&mut self, message: Option<Result<Message, WsError>>) -> Result<(), Exit> {
+        match message {
+            None => Err(Exit::Lost(
+                "the connection ended without a close frame".into(),
+            )),
+            Some(Err(err)) => Err(Exit::from_ws_error(err)),
+            Some(Ok(Message::Binary(frame))) => self.receive_frame(&frame).await,
+            Some(Ok(Message::Text(_))) => Err(Exit::text_frame()),
+            Some(Ok(Message::Close(frame))) => Err(Exit::PeerClosed(frame)),
+            // tungstenite answers pings itself; a pong only proves the peer is alive.
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Ok(()),
+        }
+    }
+
+    /// Handles one binary frame from the peer.
+    async fn receive_frame(&mut self, frame: &[u8]) -> Result<(), Exit> {
+        match decode::<ClientMessage>(frame).map_err(|err| Exit::from_decode_error(&err))? {
+            ClientMessage::Op(op) => {
+                if !op.is_well_formed() {
+                    debug!(op = %op.id, "refused an op that is not well formed");
+                    return self
+                        .reply_error(
+                            ErrorCode::InvalidOp,
+                            format!("op {} has a non-finite coordinate or a bad width", op.id),
+                        )
+                        .await;
+                }
+                let id = op.id;
+                match self.room.sequence(self.client, self.connection, op) {
+                    Ok(Sequenced::New(stamp)) => trace!(op = %id, seq = stamp.seq, "sequenced"),
+                    Ok(Sequenced::Duplicate(stamp)) => {
+                        debug!(op = %id, seq = stamp.seq, "acked a resent op again");
+                    }
+                    // Cut off a moment ago; the kick ends the loop next.
+                    Ok(Sequenced::NotMember) => {}
+                    Err(err) => {
+                        debug!(op = %id, %err, "refused an op that cannot be encoded");
+                        return self
+                            .reply_error(
+                                ErrorCode::InvalidOp,
+                                format!("op {id} cannot be sequenced: {err}"),
+                            )
+                            .await;
+                    }
+                }
+                Ok(())
+            }
+            ClientMessage::Cursor(position) => {
+                if position.is_some_and(|p| !p.is_finite()) {
+                    trace!("dropped a cursor that is not a finite point");
+                } else {
+                    trace!("cursor");
+                    self.room.cursor(self.client, self.connection, position);
+                }
+                Ok(())
+            }
+            ClientMessage::Hello(_) => {
+                self.reply_error(
+                    ErrorCode::UnexpectedMessage,
+                    "this connection has already said hello".to_owned(),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Tells the peer that something it sent was refused; the connection stays.
+    async fn reply_error(&mut self, code: ErrorCode, message: String) -> Result<(), Exit> {
+        let frame = encode_frame(&ServerMessage::Error { code, message })
+            .map_err(|err| Exit::Lost(format!("could not encode an error reply: {err}")))?;
+        let limit = self.config.write_timeout;
+        Exit::check_write(
+            timeout(limit, self.ws.send(Message::Binary(frame))).await,
+            limit,
+        )
+    }
+
+    /// On each tick: gives up on a peer not heard from for the heartbeat timeout,
+    /// and pings one that has been quiet, so that a live peer answers.
+    async fn heartbeat(&mut self, last_heard: Instant) -> Result<(), Exit> {
+        let quiet = last_heard.elapsed();
+        if quiet >= self.config.heartbeat_timeout {
+            return Err(Exit::close(
+                CloseCode::Away,
+                format!(
+                    "heartbeat timeout: nothing heard for {:.1} s",
+                    quiet.as_secs_f32()
+                ),
+                After::Abandon,
+            ));
+        }
+        if quiet >= self.config.heartbeat_interval / 2 {
+            trace!("ping");
+            let limit = self.config.write_timeout;
+            return Exit::check_write(
+                timeout(limit, self.ws.send(Message::Ping(Bytes::new()))).await,
+                limit,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Writes the welcome and the catch-up frames straight to the socket (not through
+/// the bounded queue, which only carries live frames), then flushes once. Each
+/// batch of [`WRITE_BATCH`] frames has the write timeout: a long catch-up to a
+/// slow peer is fine as long as it keeps moving.
+async fn send_catch_up(
+    ws: &mut Ws,
+    welcome: Welcome,
+    catch_up: Vec<Bytes>,
+    limit: Duration,
+) -> Result<(), Exit> {
+    let welcome = encode_frame(&ServerMessage::Welcome(welcome)).map_err(|err| {
+        Exit::close(
+            CloseCode::Error,
+            format!("the welcome cannot be encoded: {err}"),
+            After::AwaitReply,
+        )
+    })?;
+    let frames = catch_up.len();
+    Exit::check_write(
+        timeout(limit, ws.feed(Message::Binary(welcome))).await,
+        limit,
+    )?;
+    for batch in catch_up.chunks(WRITE_BATCH) {
+        let feed = async {
+            for frame in batch {
+                ws.feed(Message::Binary(frame.clone())).await?;
+            }
+            Ok(())
+        };
+        Exit::check_write(timeout(limit, feed).await, limit)?;
+    }
+    Exit::check_write(timeout(limit, ws.flush()).await, limit)?;
+    trace!(frames, "sent the welcome and the catch-up");
+    Ok(())
+}
+
+/// Why a connection ends.
+#[derive(Debug)]
+enum Exit {
+    /// The peer sent a close frame; tungstenite has queued the reply.
+    PeerClosed(Option<CloseFrame>),
+    /// The connection broke or stalled; nothing more can usefully be sent.
+    Lost(String),
+    /// The relay closes the connection.
+    Close(Closing),
+}
+
+/// A close the relay initiates.
+#[derive(Debug)]
+struct Closing {
+    /// The WebSocket close code.
+    code: CloseCode,
+    /// Why, for a person; cut to the WebSocket limit when sent.
+    reason: String,
+    /// What to do once the close frame is out.
+    after: After,
+}
+
+/// What to do after sending a close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum After {
+    /// Keep reading until the peer's close reply or the end of the stream.
+    AwaitReply,
+    /// The WebSocket stream can no longer be read (it failed mid-frame): shut down
+    /// the write half of the socket and discard what the peer still sends, so
+    /// that the close frame is not lost to a reset.
+    Drain,
+    /// The peer is not reading; do not wait for it.
+    Abandon,
+}
+
+impl Exit {
+    /// The relay closes with `code`.
+    fn close(code: CloseCode, reason: String, after: After) -> Self {
+        Self::Close(Closing {
+            code,
+            reason,
+            after,
+        })
+    }
+
+    /// The relay is shutting down.
+    fn shutdown() -> Self {
+        Self::close(
+            CloseCode::Away,
+            "the relay is shutting down".to_owned(),
+            After::AwaitReply,
+        )
+    }
+
+    /// The peer sent a text frame.
+    fn text_frame() -> Self {
+        Self::close(
+            CloseCode::Unsupported,
+            "Tabula speaks binary frames only".to_owned(),
+            After::AwaitReply,
+        )
+    }
+
+    /// The room cut the peer off; `None` if it did so without saying why.
+    fn kicked(kick: Option<Kick>) -> Self {
+        match kick {
+            Some(Kick::Overflow) => Self::close(
+                CloseCode::Policy,
+                "outgoing queue overflow: this peer reads too slowly".to_owned(),
+                After::Abandon,
+            ),
+            Some(Kick::Replaced) => Self::close(
+                CloseCode::Policy,
+                "replaced by a newer connection of the same client".to_owned(),
+                After::AwaitReply,
+            ),
+            None => Self::Lost("removed from the room".to_owned()),
+        }
+    }
+
+    /// A frame that does not decode.
+    fn from_decode_error(err: &DecodeError) -> Self {
+        let code = match err {
+            DecodeError::UnsupportedVersion { .. } => CloseCode::Protocol,
+            DecodeError::TooLarge { .. } => CloseCode::Size,
+            _ => CloseCode::Invalid,
+        };
+        Self::close(code, err.to_string(), After::AwaitReply)
+    }
+
+    /// A failed read. After any error tungstenite's stream cannot be read again.
+    fn from_ws_error(err: WsError) -> Self {
+        match err {
+            WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => Self::close(
+                CloseCode::Size,
+                format!("a message of {size} bytes is over the {max_size}-byte limit"),
+                After::Drain,
+            ),
+            WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+                Self::Lost("the peer went away without a close frame".to_owned())
+            }
+            WsError::Protocol(err) => {
+                Self::close(CloseCode::Protocol, err.to_string(), After::Drain)
+            }
+            WsError::Utf8(_) => Self::close(
+                CloseCode::Invalid,
+                "a text or close frame is not valid UTF-8".to_owned(),
+                After::Drain,
+            ),
+            err => Self::Lost(err.to_string()),
+        }
+    }
+
+    /// Turns the outcome of a write with a timeout into an `Exit` when it failed.
+    fn check_write(
+        written: Result<Result<(), WsError>, tokio::time::error::Elapsed>,
+        limit: Duration,
+    ) -> Result<(), Self> {
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(Self::Lost(err.to_string())),
+            Err(_) => Err(Self::Lost(format!(
+                "nothing could be written for {} s",
+                limit.as_secs_f32()
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PeerClosed(Some(frame)) => {
+                write!(f, "closed by the peer ({} {})", frame.code, frame.reason)
+            }
+            Self::PeerClosed(None) => f.write_str("closed by the peer"),
+            Self::Lost(why) => write!(f, "connection lost: {why}"),
+            Self::Close(closing) => write!(f, "closed with {}: {}", closing.code, closing.reason),
+        }
+    }
+}
+
+/// Carries out an exit: completes the peer's close, or sends ours and makes sure
+/// it can arrive, all within a bounded time. Logs nothing; the caller did.
+async fn finish(mut ws: Ws, exit: &Exit) {
+    let closing = match exit {
+        Exit::PeerClosed(_) => {
+            // Flushes the close reply tungstenite queued, then ends the stream.
+            let _ = timeout(CLOSE_GRACE, SinkExt::close(&mut ws)).await;
+            return;
+        }
+        Exit::Lost(_) => return,
+        Exit::Close(closing) => closing,
+    };
+    let frame = CloseFrame {
+        code: closing.code,
+        reason: truncate(&closing.reason, MAX_CLOSE_REASON).into(),
+    };
+    let sent = timeout(CLOSE_GRACE, ws.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        trace!("the close frame could not be sent");
+        return;
+    }
+    match closing.after {
+        After::AwaitReply => {
+            let _ = timeout(CLOSE_GRACE, async {
+                while let Some(Ok(_)) = ws.next().await {}
+            })
+            .await;
+        }
+        After::Drain => http::shutdown_and_drain(ws.get_mut(), CLOSE_GRACE).await,
+        After::Abandon => {}
+    }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    &text[..floor_char_boundary(text, max)]
+}
+
+/// The largest character boundary in `text` at or below `index`.
+fn floor_char_boundary(text: &str, index: usize) -> usize {
+    if index >= text.len() {
+        return text.len();
+    }
+    (0..=index)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate("hello", 123), "hello");
+        assert_eq!(truncate("hello", 3), "hel");
+        // 'é' is two bytes: cutting inside it keeps the character out.
+        assert_eq!(truncate("aé", 2), "a");
+        assert!(truncate(&"é".repeat(100), MAX_CLOSE_REASON).len() <= MAX_CLOSE_REASON);
+    }
+
+    #[test]
+    fn decode_errors_map_to_close_codes() {
+        let code = |err: DecodeError| match Exit::from_decode_error(&err) {
+            Exit::Close(closing) => u16::from(closing.code),
+            other => panic!("expected a close, got {other:?}"),
+        };
+        assert_eq!(code(DecodeError::BadMagic), 1007);
+        assert_eq!(code(DecodeError::UnsupportedVersion { found: 9 }), 1002);
+        assert_eq!(code(DecodeError::TooLarge { len: 1 << 21 }), 1009);
+    }
+}

@@ -1,0 +1,16 @@
+//! The library's error type: what can stop [`run`](crate::run) as a whole.
+//!
+//! Everything that goes wrong with one connection (bad frames, a peer that vanished,
+//! a slow reader) is handled inside that connection's task, logged once and turned
+//! into a WebSocket close; it never reaches this type.
+
+/// Why the relay could not start or could not keep serving.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A [`Config`](crate::Config) value the relay cannot work with.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(&'static str),
+    /// Accepting connections kept failing for too long to be a passing hiccup.
+    #[error("the listener kept failing to accept connections")]
+    Accept(#[source] std::io::Error),
+}

@@ -1,0 +1,114 @@
+//! History: late joiners, reconnects and idempotent resends.
+
+use std::time::Duration;
+
+use tabula_shared::{ClientMessage, ServerMessage};
+
+use crate::support::{TestClient, TestRelay, stroke_op};
+
+#[tokio::test]
+async fn a_late_joiner_gets_the_whole_history_in_order() {
+    let relay = TestRelay::start().await;
+    let (mut a, _) = TestClient::join(&relay, "history", "a").await;
+    let ops: Vec<_> = (0..5).map(|_| stroke_op()).collect();
+    for op in &ops {
+        a.sequence(op).await;
+    }
+    a.ws.close(None).await.unwrap();
+
+    let (mut late, welcome) = TestClient::join(&relay, "history", "late").await;
+    assert_eq!(welcome.room, "history");
+    assert_eq!((welcome.replay_from, welcome.head), (0, 5));
+    assert!(welcome.peers.is_empty(), "a has left");
+    for (seq, op) in (1..).zip(&ops) {
+        let seen = late.recv_op().await;
+        assert_eq!((seen.seq, &seen.op, seen.author), (seq, op, a.info.client));
+    }
+    late.expect_nothing(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twice() {
+    let relay = TestRelay::start().await;
+    let (mut a, _) = TestClient::join(&relay, "resume", "a").await;
+    let (mut b, _) = TestClient::join(&relay, "resume", "b").await;
+    a.recv().await; // PeerJoined(b)
+    let ops: Vec<_> = (0..5).map(|_| stroke_op()).collect();
+    let mut stamps = Vec::new();
+    for op in &ops {
+        b.send(&ClientMessage::Op(op.clone())).await;
+        stamps.push(b.recv_ack(op.id).await);
+    }
+    // a saw seqs 1 and 2, then its connection died.
+    assert_eq!(a.recv_op().await.seq, 1);
+    assert_eq!(a.recv_op().await.seq, 2);
+    let info = a.info.clone();
+    a.ws.close(None).await.unwrap();
+    assert_eq!(
+        b.recv().await,
+        ServerMessage::PeerLeft {
+            client: info.client
+        }
+    );
+
+    let (mut a, welcome) = TestClient::rejoin(&relay, "resume", &info, 2).await;
+    assert_eq!((welcome.replay_from, welcome.head), (2, 5));
+    for (seq, op) in (3..=5).zip(&ops[2..]) {
+        let seen = a.recv_op().await;
+        assert_eq!((seen.seq, &seen.op), (seq, op));
+    }
+    assert_eq!(b.recv().await, ServerMessage::PeerJoined(info.clone()));
+
+    // b resends op 4 (say its ack was lost): same seq, same time, nothing new.
+    b.send(&ClientMessage::Op(ops[3].clone())).await;
+    assert_eq!(b.recv_ack(ops[3].id).await, stamps[3]);
+    a.expect_nothing(Duration::from_millis(200)).await;
+    let next = stroke_op();
+    assert_eq!(
+        b.sequence(&next).await,
+        6,
+        "the resend took no sequence number"
+    );
+    assert_eq!(a.recv_op().await.seq, 6);
+}
+
+#[tokio::test]
+async fn a_client_ahead_of_the_relay_rebuilds_from_nothing() {
+    let relay = TestRelay::start().await;
+    let (mut a, _) = TestClient::join(&relay, "lost", "a").await;
+    for _ in 0..3 {
+        a.sequence(&stroke_op()).await;
+    }
+    // A client that has seen seq 99 was talking to a relay that lost the room.
+    let info = crate::support::peer_info("ahead");
+    let (mut ahead, welcome) = TestClient::rejoin(&relay, "lost", &info, 99).await;
+    assert_eq!((welcome.replay_from, welcome.head), (0, 3));
+    for seq in 1..=3 {
+        assert_eq!(ahead.recv_op().await.seq, seq);
+    }
+}
+
+#[tokio::test]
+async fn a_newer_connection_of_the_same_client_replaces_the_older_one() {
+    let relay = TestRelay::start().await;
+    let (mut b, _) = TestClient::join(&relay, "twice", "b").await;
+    let (mut old, _) = TestClient::join(&relay, "twice", "a").await;
+    assert_eq!(b.recv().await, ServerMessage::PeerJoined(old.info.clone()));
+
+    let (mut new, welcome) = TestClient::rejoin(&relay, "twice", &old.info, 0).await;
+    assert_eq!(
+        welcome.peers,
+        vec![b.info.clone()],
+        "the old connection is gone"
+    );
+    let (code, reason) = old.expect_close().await;
+    assert_eq!(code, 1008);
+    assert_eq!(reason, "replaced by a newer connection of the same client");
+    // b hears the client join again, but never that it left.
+    assert_eq!(b.recv().await, ServerMessage::PeerJoined(new.info.clone()));
+    b.expect_nothing(Duration::from_millis(300)).await;
+
+    let op = stroke_op();
+    assert_eq!(new.sequence(&op).await, 1);
+    assert_eq!(b.recv_op().await.author, new.info.client);
+}

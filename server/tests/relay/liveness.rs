@@ -1,0 +1,124 @@
+//! Peers that stop answering or stop reading are dropped; the room never waits.
+
+use std::time::Duration;
+
+use tabula_server::Config;
+use tabula_shared::{ClientMessage, ServerMessage};
+use tokio::net::TcpSocket;
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::MaybeTlsStream;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{TestClient, TestRelay, WAIT, big_op, stroke_op, test_config};
+use futures_util::StreamExt;
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped_by_the_heartbeat() {
+    let relay = TestRelay::with_config(Config {
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(500),
+        ..test_config()
+    })
+    .await;
+    let (mut a, _) = TestClient::join(&relay, "heartbeat", "a").await;
+    // The silent peer says hello, then is never polled again: it neither reads
+    // nor answers pings.
+    let (silent, _) = TestClient::join(&relay, "heartbeat", "silent").await;
+    let joined_at = Instant::now();
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerJoined(silent.info.clone())
+    );
+
+    // a keeps reading, so it answers pings and stays.
+    assert_eq!(
+        a.recv().await,
+        ServerMessage::PeerLeft {
+            client: silent.info.client
+        }
+    );
+    let after = joined_at.elapsed();
+    assert!(
+        after >= Duration::from_millis(400),
+        "dropped after only {after:?}"
+    );
+    assert_eq!(a.sequence(&stroke_op()).await, 1);
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_peer_that_stops_reading_is_cut_off_and_the_room_is_not_stalled() {
+    let relay = TestRelay::with_config(Config {
+        peer_queue_frames: 8,
+        // Neither of these may be what cuts the slow peer off.
+        heartbeat_timeout: Duration::from_mins(1),
+        write_timeout: Duration::from_mins(1),
+        ..test_config()
+    })
+    .await;
+    let (mut flood, _) = TestClient::join(&relay, "flood", "flood").await;
+
+    // The slow peer's socket has a tiny receive buffer, so the relay's writes to
+    // it block soon and its queue fills.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(relay.addr).await.unwrap();
+    let (ws, _) =
+        tokio_tungstenite::client_async(relay.url("flood"), MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    let mut slow = TestClient::from_ws(ws, "slow");
+    slow.hello("flood", 0).await;
+    assert_eq!(
+        flood.recv().await,
+        ServerMessage::PeerJoined(slow.info.clone())
+    );
+
+    let started = Instant::now();
+    let mut cut_off = false;
+    let mut sent = 0;
+    while !cut_off {
+        assert!(sent < 3000, "the slow peer was never cut off");
+        // About 32 KiB per op.
+        let op = big_op(4096);
+        let sent_at = Instant::now();
+        flood.send(&ClientMessage::Op(op.clone())).await;
+        sent += 1;
+        loop {
+            match flood.recv().await {
+                ServerMessage::Ack { op: acked, seq, .. } if acked == op.id => {
+                    assert_eq!(seq, sent);
+                    break;
+                }
+                ServerMessage::PeerLeft { client } if client == slow.info.client => cut_off = true,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let waited = sent_at.elapsed();
+        assert!(waited < Duration::from_secs(2), "an ack took {waited:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+
+    // The slow peer finds its stream ends: with the overflow close frame if it
+    // made it out, or just the end of the buffered frames.
+    let ended = timeout(WAIT, async {
+        loop {
+            match slow.ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the slow peer's connection was not closed");
+    if let Some(frame) = ended {
+        assert_eq!(u16::from(frame.code), 1008);
+        assert_eq!(
+            frame.reason.as_str(),
+            "outgoing queue overflow: this peer reads too slowly"
+        );
+    }
+    // The room is fine.
+    assert_eq!(flood.sequence(&stroke_op()).await, sent + 1);
+}

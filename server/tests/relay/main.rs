@@ -1,0 +1,12 @@
+//! Integration tests: a real relay on `127.0.0.1:0`, driven by real WebSocket
+//! clients (and, for the HTTP side, raw TCP). One test binary, so that it links
+//! once.
+
+mod bad_input;
+mod catch_up;
+mod http;
+mod liveness;
+mod ordering;
+mod presence;
+mod shutdown;
+mod support;
