@@ -1,1 +1,37 @@
-//! placeholder
+//! Tabula's desktop app: an egui whiteboard that draws on a local board and shares
+//! it through a relay.
+//!
+//! The UI thread owns everything on screen and never waits on the network. A
+//! background tokio task owns the WebSocket; the two talk over channels, and the
+//! task wakes the UI when something arrives. Each frame reads the board from the
+//! session and paints it: immediate mode, no retained scene.
+//!
+//! # Layout
+//! - `main.rs`: the `tabula` binary; flags, logging, the network runtime, the
+//!   window.
+//! - [`app`]: [`app::TabulaApp`], the `eframe::App`; one frame wires input, session
+//!   and painting together.
+//! - [`canvas`]: pointer input to stroke ops (smoothed, batched per frame), pan and
+//!   zoom gestures, and painting the board, the dot grid and peers' pointers. It
+//!   knows nothing of the network.
+//! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
+//! - [`tools`]: the tools (the pen so far), the ink palette and the pen widths.
+//! - [`toolbar`]: the floating toolbar, the zoom bar and their keyboard shortcuts.
+//! - [`join_dialog`]: the modal that asks for relay, room and name, and checks them.
+//! - [`presence`]: the connection status and the people in the room.
+//! - [`theme`]: spacing, radii and colours for the light and dark themes.
+//! - [`session`]: the board on screen, who we are, the peers, and the link to a
+//!   room; applies local ops at once and the network's events each frame.
+//! - [`net`]: the background task that owns the WebSocket, with its reconnects and
+//!   outbox, and the channels to it.
+
+pub mod app;
+pub mod camera;
+pub mod canvas;
+pub mod join_dialog;
+pub mod net;
+pub mod presence;
+pub mod session;
+pub mod theme;
+pub mod toolbar;
+pub mod tools;

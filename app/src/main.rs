@@ -1,1 +1,83 @@
-fn main() {}
+//! `tabula`: the desktop whiteboard.
+//!
+//! Parses the flags, sets up logging, starts the runtime the network task runs on
+//! and opens the window on a local board, joining a room straight away with
+//! `--join`. Everything else lives in the library.
+
+use anyhow::Context as _;
+use clap::Parser;
+use tabula_app::app::TabulaApp;
+use tabula_app::presence::identity_color;
+use tabula_app::session::{Identity, Session, room_of_url};
+use tabula_app::theme;
+use tabula_shared::ClientId;
+use tracing_subscriber::EnvFilter;
+
+/// A collaborative whiteboard. Draws on a local board; `--join` shares it.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// A room to join at start, as `ws://HOST:7457/ROOM`.
+    #[arg(long, value_name = "URL")]
+    join: Option<String>,
+    /// The name others see next to your pointer.
+    #[arg(long, env = "USER", hide_env_values = true, default_value = "Guest")]
+    name: String,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    if let Some(url) = &args.join {
+        room_of_url(url).with_context(|| format!("cannot join {url}"))?;
+    }
+
+    // One worker is plenty for one WebSocket; it lives as long as the window.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("tabula-net")
+        .enable_all()
+        .build()
+        .context("starting the network runtime")?;
+
+    let client = ClientId::random();
+    let name = match args.name.trim() {
+        "" => "Guest".to_owned(),
+        name => name.to_owned(),
+    };
+    let me = Identity {
+        client,
+        name,
+        color: identity_color(client),
+    };
+    tracing::info!(%client, name = %me.name, "starting");
+
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Tabula")
+            .with_app_id("tabula")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([640.0, 420.0]),
+        ..Default::default()
+    };
+    let handle = runtime.handle().clone();
+    eframe::run_native(
+        "Tabula",
+        options,
+        Box::new(move |cc| {
+            theme::apply(&cc.egui_ctx);
+            let mut app = TabulaApp::new(Session::offline(me), handle);
+            if let Some(url) = &args.join {
+                app.join(url, &cc.egui_ctx)?;
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the window failed: {e}"))?;
+    drop(runtime);
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! [`TabulaApp`], the `eframe::App`: one frame of the whiteboard.
+//!
+//! Each frame it drains the network's events into the session, shows the floating
+//! toolbars and the people chip, lets the canvas turn input into ops, hands those
+//! to the session (which applies them and sends them to the room), and paints the
+//! board. Everything on screen is read from the session each frame; nothing here
+//! keeps a copy of the board.
+
+use std::time::Instant;
+
+use egui::Ui;
+
+use crate::canvas::{Canvas, PeerCursor, ViewAction};
+use crate::join_dialog::{Field, JoinDialog, JoinTarget};
+use crate::presence::{PresenceAction, presence_ui};
+use crate::session::{ConnectionStatus, Session};
+use crate::toolbar::{shortcuts, toolbar_ui, zoom_ui};
+use crate::tools::ToolSettings;
+
+/// The whiteboard app.
+pub struct TabulaApp {
+    /// The board, who we are and the link to a room.
+    session: Session,
+    /// The view onto the board and the gesture under way.
+    canvas: Canvas,
+    /// The current tool, colour and width.
+    tools: ToolSettings,
+    /// The join dialog's fields, kept while it is closed so they are there next time.
+    join_dialog: JoinDialog,
+    /// The runtime the network task runs on; it outlives the app.
+    runtime: tokio::runtime::Handle,
+    /// The last connection status seen and when it began, for the reconnect
+    /// countdown.
+    status_since: (ConnectionStatus, Instant),
+}
+
+impl TabulaApp {
+    /// An app showing `session`, running network tasks on `runtime`.
+    #[must_use]
+    pub fn new(session: Session, runtime: tokio::runtime::Handle) -> Self {
+        let status = session.status().clone();
+        Self {
+            session,
+            canvas: Canvas::new(),
+            tools: ToolSettings::default(),
+            join_dialog: JoinDialog::default(),
+            runtime,
+            status_since: (status, Instant::now()),
+        }
+    }
+
+    /// The session: board, identity, room.
+    #[must_use]
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The canvas, for its camera.
+    #[must_use]
+    pub fn canvas(&self) -> &Canvas {
+        &self.canvas
+    }
+
+    /// The current tool settings.
+    #[must_use]
+    pub fn tools(&self) -> &ToolSettings {
+        &self.tools
+    }
+
+    /// Whether the join dialog is showing.
+    #[must_use]
+    pub fn is_join_dialog_open(&self) -> bool {
+        self.join_dialog.is_open()
+    }
+
+    /// Joins the room at `url` (`ws://HOST:PORT/ROOM`), waking `ctx` on each
+    /// network event.
+    pub fn join(
+        &mut self,
+        url: &str,
+        ctx: &egui::Context,
+    ) -> Result<(), crate::session::JoinError> {
+        let ctx = ctx.clone();
+        self.session
+            .join(url, &self.runtime, move || ctx.request_repaint())
+    }
+
+    /// One frame of the whole window.
+    pub fn whiteboard_ui(&mut self, ui: &mut Ui) {
+        let ctx = ui.ctx().clone();
+        self.session.poll();
+        if self.session.status() != &self.status_since.0 {
+            self.status_since = (self.session.status().clone(), Instant::now());
+        }
+
+        // Panels float above the canvas on their own layers; they come first so
+        // their changes show in this frame's painting.
+        let mut view = None;
+        if !self.join_dialog.is_open() && !ctx.text_edit_focused() {
+            view = shortcuts(&ctx, &mut self.tools);
+        }
+        toolbar_ui(&ctx, &mut self.tools);
+        view = zoom_ui(&ctx, self.canvas.camera().zoom).or(view);
+        self.presence_ui(&ctx);
+        self.join_dialog_ui(&ctx);
+        if let Some(action) = view {
+            self.view(action);
+        }
+
+        let camera_before = *self.canvas.camera();
+        let input = self.canvas.input_ui(ui, self.tools);
+        for op in input.ops {
+            self.session.submit(op);
+        }
+        if input.pointer_changed {
+            self.session.set_cursor(input.pointer);
+        }
+        let cursors: Vec<PeerCursor<'_>> = self
+            .session
+            .peers()
+            .filter_map(|peer| {
+                Some(PeerCursor {
+                    name: &peer.info.name,
+                    color: peer.info.color,
+                    position: peer.cursor?,
+                })
+            })
+            .collect();
+        self.canvas.paint_ui(ui, self.session.board(), &cursors);
+        if *self.canvas.camera() != camera_before {
+            // The zoom label was drawn before the canvas moved the camera.
+            ctx.request_repaint();
+        }
+    }
+
+    /// Applies a zoom button or shortcut.
+    fn view(&mut self, action: ViewAction) {
+        let content = self.session.board().content_bounds();
+        self.canvas.apply_view(action, content);
+    }
+
+    /// The status and people chip, and what its button asks for.
+    fn presence_ui(&mut self, ctx: &egui::Context) {
+        let age = self.status_since.1.elapsed();
+        match presence_ui(ctx, &self.session, age) {
+            Some(PresenceAction::Join) => {
+                let me = self.session.me();
+                self.join_dialog.open(&me.name, self.session.room_url());
+            }
+            Some(PresenceAction::Leave) => {
+                tracing::info!("leaving the room");
+                self.session.leave();
+            }
+            None => {}
+        }
+    }
+
+    /// The join dialog, and joining when it is confirmed.
+    fn join_dialog_ui(&mut self, ctx: &egui::Context) {
+        let Some(JoinTarget { url, name }) = self.join_dialog.modal_ui(ctx) else {
+            return;
+        };
+        self.session.set_name(name);
+        match self.join(&url, ctx) {
+            Ok(()) => {
+                tracing::info!(%url, "joining");
+                self.join_dialog.close();
+            }
+            // Shown in the dialog, next to the address; not logged as well.
+            Err(error) => self.join_dialog.set_error(Field::Relay, error.to_string()),
+        }
+    }
+}
+
+impl eframe::App for TabulaApp {
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.whiteboard_ui(ui);
+    }
+
+    fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
+        crate::canvas::PAPER.to_normalized_gamma_f32()
+    }
+}

@@ -1,0 +1,310 @@
+//! The join dialog: where the relay is, which room, and under what name.
+//!
+//! A modal window over the board. The room name is checked as it is typed with
+//! [`tabula_shared::room_name::validate`], the same rule the relay applies, and
+//! problems show under the field they are about. Enter joins, Escape cancels.
+
+use egui::{Color32, Context, Key, RichText, TextEdit, Ui, vec2};
+use tabula_shared::room_name;
+
+use crate::theme;
+
+/// The relay address offered until the user types another.
+pub const DEFAULT_RELAY: &str = "ws://127.0.0.1:7457";
+/// The longest display name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 32;
+
+/// What the user asked to join.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinTarget {
+    /// The room's full address, `ws://HOST:PORT/ROOM`.
+    pub url: String,
+    /// The display name to appear under.
+    pub name: String,
+}
+
+/// Which field a problem is about, so it shows under that field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// The relay address.
+    Relay,
+    /// The room name.
+    Room,
+    /// The display name.
+    Name,
+}
+
+/// The dialog's state between frames.
+#[derive(Debug)]
+pub struct JoinDialog {
+    /// Whether it is showing.
+    open: bool,
+    /// The relay address as typed, without the room.
+    relay: String,
+    /// The room name as typed.
+    room: String,
+    /// The display name as typed.
+    name: String,
+    /// A problem found on submitting (such as a malformed relay address), shown
+    /// until the field it concerns is edited.
+    error: Option<(Field, String)>,
+    /// Whether Join was pressed once: after that even empty fields show errors.
+    tried: bool,
+    /// Put the keyboard in the first empty field on the next frame.
+    focus_pending: bool,
+}
+
+impl Default for JoinDialog {
+    fn default() -> Self {
+        Self {
+            open: false,
+            relay: DEFAULT_RELAY.to_owned(),
+            room: String::new(),
+            name: String::new(),
+            error: None,
+            tried: false,
+            focus_pending: false,
+        }
+    }
+}
+
+impl JoinDialog {
+    /// Shows the dialog, filled in with `name` and, when the board came from a
+    /// room, that room's address.
+    pub fn open(&mut self, name: &str, room_url: Option<&str>) {
+        if let Some((relay, room)) = room_url.and_then(|url| url.rsplit_once('/'))
+            && relay.contains("://")
+            && !relay.ends_with('/')
+        {
+            relay.clone_into(&mut self.relay);
+            room.clone_into(&mut self.room);
+        }
+        name.clone_into(&mut self.name);
+        self.open = true;
+        self.error = None;
+        self.tried = false;
+        self.focus_pending = true;
+    }
+
+    /// Whether the dialog is showing.
+    #[must_use]
+    pub fn is_open(&self) -> bool {
+        self.open
+    }
+
+    /// Closes the dialog.
+    pub fn close(&mut self) {
+        self.open = false;
+    }
+
+    /// Shows a problem under `field` and keeps the dialog open (for errors found
+    /// when actually joining).
+    pub fn set_error(&mut self, field: Field, message: impl Into<String>) {
+        self.error = Some((field, message.into()));
+        self.open = true;
+    }
+
+    /// The problem with each field as typed, if any.
+    fn problem(&self, field: Field) -> Option<String> {
+        if let Some((f, message)) = &self.error
+            && *f == field
+        {
+            return Some(message.clone());
+        }
+        let (text, check): (&str, fn(&str) -> Option<String>) = match field {
+            Field::Relay => (&self.relay, relay_problem),
+            Field::Room => (&self.room, |room| {
+                room_name::validate(room).err().map(|e| e.to_string())
+            }),
+            Field::Name => (&self.name, name_problem),
+        };
+        let text = text.trim();
+        if text.is_empty() && !self.tried {
+            return None;
+        }
+        check(text)
+    }
+
+    /// Checks every field; the target to join when all are fine.
+    fn target(&self) -> Option<JoinTarget> {
+        if [Field::Relay, Field::Room, Field::Name]
+            .iter()
+            .any(|f| self.problem(*f).is_some())
+        {
+            return None;
+        }
+        let relay = self.relay.trim().trim_end_matches('/');
+        Some(JoinTarget {
+            url: format!("{relay}/{}", self.room.trim()),
+            name: self.name.trim().to_owned(),
+        })
+    }
+
+    /// Shows the dialog if it is open; returns what to join when the user
+    /// confirms with valid input. The dialog stays open until [`Self::close`] (or
+    /// Cancel, Escape, a click outside), so a failed join can report into it.
+    pub fn modal_ui(&mut self, ctx: &Context) -> Option<JoinTarget> {
+        if !self.open {
+            return None;
+        }
+        let mut submit = false;
+        let mut cancel = false;
+        let modal = egui::Modal::new(egui::Id::unique("tabula-join-dialog"))
+            .backdrop_color(Color32::from_black_alpha(60))
+            .frame(egui::Frame::window(&ctx.global_style()).inner_margin(20))
+            .show(ctx, |ui| {
+                ui.set_width(380.0);
+                ui.heading("Join a room");
+                ui.add_space(2.0);
+                ui.weak("Everyone in the same room on the same relay draws on one board.");
+                ui.add_space(12.0);
+                self.field_ui(ui, Field::Relay, "Relay");
+                self.field_ui(ui, Field::Room, "Room");
+                self.field_ui(ui, Field::Name, "Your name");
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    let join =
+                        egui::Button::new(RichText::new("Join").color(Color32::WHITE).strong())
+                            .fill(theme::ACCENT)
+                            .min_size(vec2(72.0, 28.0));
+                    ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                        submit |= ui.add(join).on_hover_text("Join (Enter)").clicked();
+                        cancel |= ui
+                            .add(egui::Button::new("Cancel").min_size(vec2(72.0, 28.0)))
+                            .on_hover_text("Cancel (Escape)")
+                            .clicked();
+                    });
+                });
+                submit |= ui.input(|i| i.key_pressed(Key::Enter));
+            });
+        if cancel || modal.should_close() {
+            self.open = false;
+            return None;
+        }
+        if submit {
+            self.tried = true;
+            self.error = None;
+            return self.target();
+        }
+        None
+    }
+
+    /// A labelled single-line field with its problem, if any, underneath.
+    fn field_ui(&mut self, ui: &mut Ui, field: Field, label: &str) {
+        let hint = match field {
+            Field::Relay => DEFAULT_RELAY,
+            Field::Room => "design-review",
+            Field::Name => "Your name",
+        };
+        ui.label(RichText::new(label).strong());
+        let problem = self.problem(field);
+        let text = match field {
+            Field::Relay => &mut self.relay,
+            Field::Room => &mut self.room,
+            Field::Name => &mut self.name,
+        };
+        let mut edit = TextEdit::singleline(text)
+            .hint_text(hint)
+            .desired_width(f32::INFINITY)
+            .margin(vec2(8.0, 5.0));
+        if problem.is_some() {
+            edit = edit.background_color(ui.visuals().error_fg_color.gamma_multiply(0.12));
+        }
+        let response = ui.add(edit);
+        if self.focus_pending && text.is_empty() {
+            response.request_focus();
+            self.focus_pending = false;
+        }
+        if response.changed() && self.error.as_ref().is_some_and(|(f, _)| *f == field) {
+            self.error = None;
+        }
+        match problem {
+            Some(problem) => {
+                ui.colored_label(ui.visuals().error_fg_color, problem);
+            }
+            None => {
+                ui.add_space(4.0);
+            }
+        }
+    }
+}
+
+/// What is wrong with a relay address, if anything.
+fn relay_problem(relay: &str) -> Option<String> {
+    let rest = if relay.starts_with("wss://") {
+        return Some("wss:// (TLS) is not supported yet; use ws://".to_owned());
+    } else if let Some(rest) = relay.strip_prefix("ws://") {
+        rest
+    } else {
+        return Some(format!(
+            "a relay address starts with ws://, as in {DEFAULT_RELAY}"
+        ));
+    };
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() {
+        return Some("the address names no host, as in ws://HOST:7457".to_owned());
+    }
+    if host.contains('/') {
+        return Some("put the room in the field below, not in the relay address".to_owned());
+    }
+    None
+}
+
+/// What is wrong with a display name, if anything.
+fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("others see this name next to your pointer".to_owned())
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Some(format!("at most {MAX_NAME_CHARS} characters"))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(relay: &str, room: &str, name: &str) -> JoinDialog {
+        let mut dialog = JoinDialog::default();
+        dialog.open(name, None);
+        relay.clone_into(&mut dialog.relay);
+        room.clone_into(&mut dialog.room);
+        dialog.tried = true;
+        dialog
+    }
+
+    #[test]
+    fn a_good_form_gives_the_room_address() {
+        let dialog = filled("ws://127.0.0.1:7457/", " design-review ", " Ada ");
+        assert_eq!(
+            dialog.target(),
+            Some(JoinTarget {
+                url: "ws://127.0.0.1:7457/design-review".to_owned(),
+                name: "Ada".to_owned(),
+            })
+        );
+    }
+
+    #[test]
+    fn bad_fields_are_reported_where_they_are() {
+        let dialog = filled("http://x", "no spaces", "");
+        assert!(dialog.target().is_none());
+        assert!(dialog.problem(Field::Relay).unwrap().contains("ws://"));
+        assert!(dialog.problem(Field::Room).unwrap().contains("' '"));
+        assert!(dialog.problem(Field::Name).is_some());
+        // Before a first try, empty fields are not shouted at.
+        let mut fresh = JoinDialog::default();
+        fresh.open("Ada", None);
+        assert!(fresh.problem(Field::Room).is_none());
+    }
+
+    #[test]
+    fn reopening_prefills_the_last_room() {
+        let mut dialog = JoinDialog::default();
+        dialog.open("Ada", Some("ws://relay.example:7457/sketches"));
+        assert_eq!(dialog.relay, "ws://relay.example:7457");
+        assert_eq!(dialog.room, "sketches");
+        assert_eq!(dialog.name, "Ada");
+    }
+}

@@ -1,0 +1,232 @@
+//! Who is here and how the link is doing: the chip in the top-right corner.
+//!
+//! It shows the connection status with a coloured dot (Offline, Connecting…,
+//! Connected to ROOM, Reconnecting in Ns…, Refused: reason), the people in the
+//! room (ourselves first, then the others, each in their colour), and a Join… or
+//! Leave button. It reads the [`Session`] and returns what was clicked.
+
+use std::time::Duration;
+
+use egui::{Align2, Color32, Context, FontId, RichText, Sense, Ui, vec2};
+use tabula_shared::{ClientId, Color};
+
+use crate::canvas::{color32, readable_on};
+use crate::session::{ConnectionStatus, Session, room_of_url};
+use crate::theme;
+use crate::toolbar::EDGE_GAP;
+use crate::tools::PALETTE;
+
+/// What the chip's button asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PresenceAction {
+    /// Open the join dialog.
+    Join,
+    /// Leave the room and keep drawing offline.
+    Leave,
+}
+
+/// A person's colour, picked from the palette's bright colours by their client id,
+/// so it is the same every time they are seen and spreads evenly.
+#[must_use]
+pub fn identity_color(client: ClientId) -> Color {
+    // Skip the near-black ink and the white: neither makes a visible cursor.
+    let bright = &PALETTE[1..PALETTE.len() - 1];
+    let index = (client.0.as_u128() % bright.len() as u128) as usize;
+    bright[index].color
+}
+
+/// The status line and its dot colour. `age` is how long the status has held,
+/// for the reconnect countdown.
+#[must_use]
+pub fn status_line(
+    status: &ConnectionStatus,
+    room: Option<&str>,
+    age: Duration,
+) -> (String, Color32) {
+    const GREY: Color32 = Color32::from_rgb(0x9a, 0x9a, 0xa5);
+    const AMBER: Color32 = Color32::from_rgb(0xf5, 0x9f, 0x00);
+    const GREEN: Color32 = Color32::from_rgb(0x2f, 0x9e, 0x44);
+    const RED: Color32 = Color32::from_rgb(0xe0, 0x31, 0x31);
+    match status {
+        ConnectionStatus::Offline => ("Offline".to_owned(), GREY),
+        ConnectionStatus::Connecting => ("Connecting…".to_owned(), AMBER),
+        ConnectionStatus::Connected => match room {
+            Some(room) => (format!("Connected to {room}"), GREEN),
+            None => ("Connected".to_owned(), GREEN),
+        },
+        ConnectionStatus::Reconnecting { retry_in, .. } => {
+            let left = retry_in.saturating_sub(age);
+            if left.is_zero() {
+                ("Reconnecting…".to_owned(), AMBER)
+            } else {
+                let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                (format!("Reconnecting in {seconds}s…"), AMBER)
+            }
+        }
+        ConnectionStatus::Refused(reason) => (format!("Refused: {reason}"), RED),
+    }
+}
+
+/// The chip in the top-right corner. `status_age` is how long the current status
+/// has held.
+#[must_use = "the chip's button asks for an action"]
+pub fn presence_ui(
+    ctx: &Context,
+    session: &Session,
+    status_age: Duration,
+) -> Option<PresenceAction> {
+    let status = session.status();
+    let room = session.room_url().and_then(|url| room_of_url(url).ok());
+    let (line, dot) = status_line(status, room, status_age);
+    if matches!(status, ConnectionStatus::Reconnecting { .. }) {
+        ctx.request_repaint_after(Duration::from_millis(250));
+    }
+    let mut action = None;
+    egui::Area::new(egui::Id::unique("tabula-presence"))
+        .anchor(Align2::RIGHT_TOP, vec2(-EDGE_GAP, EDGE_GAP))
+        .show(ctx, |ui| {
+            theme::floating_panel(ui).show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let (rect, _) = ui.allocate_exact_size(vec2(10.0, 18.0), Sense::hover());
+                    ui.painter().circle_filled(rect.center(), 4.5, dot);
+                    let shown = shorten(&line, STATUS_MAX_CHARS);
+                    let label = ui.add(
+                        egui::Label::new(RichText::new(shown).strong())
+                            .wrap_mode(egui::TextWrapMode::Extend),
+                    );
+                    match status {
+                        ConnectionStatus::Reconnecting {
+                            attempt, reason, ..
+                        } => {
+                            label.on_hover_text(format!("Attempt {attempt} failed: {reason}"));
+                        }
+                        ConnectionStatus::Refused(_) => {
+                            label.on_hover_text(line);
+                        }
+                        _ => {}
+                    }
+                    ui.add_space(8.0);
+                    let joined = !matches!(
+                        status,
+                        ConnectionStatus::Offline | ConnectionStatus::Refused(_)
+                    );
+                    let (text, hint, clicked) = if joined {
+                        (
+                            "Leave",
+                            "Leave the room and keep drawing offline",
+                            PresenceAction::Leave,
+                        )
+                    } else {
+                        (
+                            "Join…",
+                            "Share this board: join a room on a relay",
+                            PresenceAction::Join,
+                        )
+                    };
+                    if ui.button(text).on_hover_text(hint).clicked() {
+                        action = Some(clicked);
+                    }
+                });
+                ui.add_space(2.0);
+                let me = session.me();
+                person_ui(ui, &me.name, me.color, true);
+                for peer in session.peers() {
+                    person_ui(ui, &peer.info.name, peer.info.color, false);
+                }
+            });
+        });
+    action
+}
+
+/// The longest status line shown whole; a longer refusal is cut, in full on hover.
+const STATUS_MAX_CHARS: usize = 40;
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(max - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// One person: a round avatar with their initial, in their colour, and the name.
+fn person_ui(ui: &mut Ui, name: &str, color: Color, is_me: bool) {
+    ui.horizontal(|ui| {
+        let (rect, _) = ui.allocate_exact_size(vec2(20.0, 20.0), Sense::hover());
+        let fill = color32(color);
+        ui.painter().circle_filled(rect.center(), 10.0, fill);
+        let initial: String = name
+            .chars()
+            .find(|c| c.is_alphanumeric())
+            .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect());
+        ui.painter().text(
+            rect.center(),
+            Align2::CENTER_CENTER,
+            initial,
+            FontId::proportional(11.0),
+            readable_on(fill),
+        );
+        ui.add(egui::Label::new(shorten(name, 28)).wrap_mode(egui::TextWrapMode::Extend));
+        if is_me {
+            ui.weak("(you)");
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_read_well() {
+        let no_time = Duration::ZERO;
+        assert_eq!(
+            status_line(&ConnectionStatus::Offline, None, no_time).0,
+            "Offline"
+        );
+        assert_eq!(
+            status_line(&ConnectionStatus::Connected, Some("design"), no_time).0,
+            "Connected to design"
+        );
+        let reconnecting = ConnectionStatus::Reconnecting {
+            attempt: 2,
+            retry_in: Duration::from_millis(2_500),
+            reason: "connection refused".to_owned(),
+        };
+        assert_eq!(
+            status_line(&reconnecting, None, no_time).0,
+            "Reconnecting in 3s…"
+        );
+        assert_eq!(
+            status_line(&reconnecting, None, Duration::from_secs(2)).0,
+            "Reconnecting in 1s…"
+        );
+        assert_eq!(
+            status_line(&reconnecting, None, Duration::from_secs(9)).0,
+            "Reconnecting…"
+        );
+        assert_eq!(
+            status_line(
+                &ConnectionStatus::Refused("room full".to_owned()),
+                None,
+                no_time
+            )
+            .0,
+            "Refused: room full"
+        );
+    }
+
+    #[test]
+    fn identity_colours_are_stable_and_visible() {
+        let client = ClientId::random();
+        assert_eq!(identity_color(client), identity_color(client));
+        for _ in 0..32 {
+            let color = identity_color(ClientId::random());
+            assert_ne!(color, PALETTE[0].color);
+            assert_ne!(color, Color::rgb(255, 255, 255));
+        }
+    }
+}

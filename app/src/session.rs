@@ -1,0 +1,300 @@
+//! A session: the board on screen, who we are, and the link to a room if any.
+//!
+//! The UI and the end-to-end tests drive the same [`Session`]: it applies local ops
+//! at once, hands them to the network task, and applies what the task reports.
+//! Without a room it is a local board; the ops drawn there stay pending, and go to
+//! the room if the board is later shared.
+
+use std::collections::BTreeMap;
+
+use tabula_shared::room_name::{self, RoomNameError};
+use tabula_shared::{Board, ClientId, Color, Op, PeerInfo, Point};
+
+pub use crate::net::ConnectionStatus;
+use crate::net::{Command, Connection, Event, JoinRequest, Liveness};
+
+/// Who is drawing on this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Stable for the life of the app, across reconnects.
+    pub client: ClientId,
+    /// The name others see.
+    pub name: String,
+    /// The colour of our cursor and name tag for others.
+    pub color: Color,
+}
+
+/// Someone else in the room.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Peer {
+    /// Their id, name and colour.
+    pub info: PeerInfo,
+    /// Where their pointer is on the canvas, if on it.
+    pub cursor: Option<Point>,
+}
+
+/// Why a relay address was not accepted.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// Not `ws://…`.
+    #[error("a relay address starts with ws://, as in ws://HOST:7457/ROOM")]
+    NotWebSocket,
+    /// `wss://` needs TLS, which the relay does not offer yet.
+    #[error("wss:// (TLS) is not supported yet; use ws://HOST:7457/ROOM")]
+    TlsNotSupported,
+    /// No host between `ws://` and the path.
+    #[error("the relay address names no host, as in ws://HOST:7457/ROOM")]
+    NoHost,
+    /// The path is not a valid room.
+    #[error(transparent)]
+    Room(#[from] RoomNameError),
+}
+
+/// Splits `ws://HOST:PORT/ROOM` into the room, after checking it.
+pub fn room_of_url(url: &str) -> Result<&str, JoinError> {
+    if url.starts_with("wss://") {
+        return Err(JoinError::TlsNotSupported);
+    }
+    let rest = url.strip_prefix("ws://").ok_or(JoinError::NotWebSocket)?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    if host.is_empty() {
+        return Err(JoinError::NoHost);
+    }
+    Ok(room_name::from_path(path)?)
+}
+
+/// The board on screen and its link to a room.
+pub struct Session {
+    /// Who we are.
+    me: Identity,
+    /// What everyone sees, with our pending ops on top.
+    board: Board,
+    /// The network task, while joined.
+    connection: Option<Connection>,
+    /// The room's address, while joined or after leaving (to rejoin it).
+    room_url: Option<String>,
+    /// The link's state, for the status chip.
+    status: ConnectionStatus,
+    /// The others in the room, by id (a stable order for the people list).
+    peers: BTreeMap<ClientId, Peer>,
+    /// The last refusal the relay sent while keeping the connection.
+    last_relay_error: Option<String>,
+    /// Ping and silence timing for the next join (shortened in tests).
+    liveness: Liveness,
+}
+
+impl Session {
+    /// A local board, not linked to any room.
+    #[must_use]
+    pub fn offline(me: Identity) -> Self {
+        Self {
+            me,
+            board: Board::new(),
+            connection: None,
+            room_url: None,
+            status: ConnectionStatus::Offline,
+            peers: BTreeMap::new(),
+            last_relay_error: None,
+            liveness: Liveness::default(),
+        }
+    }
+
+    /// A session linked through `connection` (a detached one, in tests).
+    #[must_use]
+    pub fn with_connection(me: Identity, connection: Connection) -> Self {
+        Self {
+            connection: Some(connection),
+            status: ConnectionStatus::Connecting,
+            ..Self::offline(me)
+        }
+    }
+
+    /// Who we are.
+    #[must_use]
+    pub fn me(&self) -> &Identity {
+        &self.me
+    }
+
+    /// The board as it should be drawn.
+    #[must_use]
+    pub fn board(&self) -> &Board {
+        &self.board
+    }
+
+    /// The link's state.
+    #[must_use]
+    pub fn status(&self) -> &ConnectionStatus {
+        &self.status
+    }
+
+    /// The room's address, if this board belongs to one.
+    #[must_use]
+    pub fn room_url(&self) -> Option<&str> {
+        self.room_url.as_deref()
+    }
+
+    /// The others in the room.
+    pub fn peers(&self) -> impl Iterator<Item = &Peer> + '_ {
+        self.peers.values()
+    }
+
+    /// The last message the relay refused, if any.
+    #[must_use]
+    pub fn last_relay_error(&self) -> Option<&str> {
+        self.last_relay_error.as_deref()
+    }
+
+    /// Applies a local op at once and queues it for the room. An op with
+    /// non-finite numbers is dropped here, since the relay would refuse it.
+    pub fn submit(&mut self, op: Op) {
+        if !op.is_well_formed() {
+            tracing::warn!(?op, "dropped a malformed local op");
+            return;
+        }
+        self.board.apply_local(self.me.client, op.clone());
+        if let Some(connection) = &self.connection {
+            connection.send(Command::Send(op));
+        }
+    }
+
+    /// Tells the room where our pointer is; the network task throttles it.
+    pub fn set_cursor(&mut self, position: Option<Point>) {
+        if let Some(connection) = &self.connection {
+            connection.send(Command::Cursor(position));
+        }
+    }
+
+    /// Applies everything the network task has reported; `true` if anything did.
+    pub fn poll(&mut self) -> bool {
+        let mut changed = false;
+        while let Some(event) = self.connection.as_ref().and_then(Connection::try_recv) {
+            changed = true;
+            self.apply(event);
+        }
+        changed
+    }
+
+    /// Joins the room at `url` (`ws://HOST:PORT/ROOM`). Rejoining the room this
+    /// board came from resumes it; joining another room starts from that room's
+    /// board, taking along only what was drawn here and never shared.
+    pub fn join(
+        &mut self,
+        url: &str,
+        runtime: &tokio::runtime::Handle,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Result<(), JoinError> {
+        let room = room_of_url(url)?.to_owned();
+        self.leave();
+        if self.room_url.as_deref() != Some(url) && self.board.last_seq() > 0 {
+            let unshared: Vec<Op> = self.board.pending_ops().cloned().collect();
+            self.board = Board::new();
+            for op in unshared {
+                self.board.apply_local(self.me.client, op);
+            }
+        }
+        let request = JoinRequest {
+            url: url.to_owned(),
+            room,
+            name: self.me.name.clone(),
+            color: self.me.color,
+            client: self.me.client,
+            last_seen: self.board.last_seq(),
+            unsent: self.board.pending_ops().cloned().collect(),
+            liveness: self.liveness,
+        };
+        self.connection = Some(Connection::spawn(runtime, request, wake));
+        self.room_url = Some(url.to_owned());
+        self.status = ConnectionStatus::Connecting;
+        Ok(())
+    }
+
+    /// Changes our display name; the room learns it when we next join (the join
+    /// dialog always joins anew).
+    pub fn set_name(&mut self, name: String) {
+        self.me.name = name;
+    }
+
+    /// Sets how the next join tells a live relay from a dead link.
+    pub fn set_liveness(&mut self, liveness: Liveness) {
+        self.liveness = liveness;
+    }
+
+    /// Leaves the room, keeping the board on screen to draw on offline.
+    pub fn leave(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            connection.send(Command::Leave);
+        }
+        self.peers.clear();
+        self.status = ConnectionStatus::Offline;
+    }
+
+    fn apply(&mut self, event: Event) {
+        match event {
+            Event::Status(status) => {
+                if status != ConnectionStatus::Connected {
+                    self.peers.clear();
+                }
+                self.status = status;
+            }
+            Event::Welcome(welcome) => {
+                if welcome.replay_from < self.board.last_seq() {
+                    tracing::warn!(
+                        room = %welcome.room,
+                        "the relay no longer has this room's history; starting it over"
+                    );
+                    self.board.restart_keeping_pending();
+                }
+                self.peers = welcome
+                    .peers
+                    .into_iter()
+                    .map(|info| (info.client, Peer { info, cursor: None }))
+                    .collect();
+            }
+            Event::Op(op) => {
+                let applied = self.board.apply_sequenced(&op);
+                if let tabula_shared::Applied::Gap { expected } = applied {
+                    tracing::error!(expected, got = op.seq, "sequence gap; op not applied");
+                }
+            }
+            Event::Acked {
+                op,
+                seq,
+                timestamp_ms,
+            } => {
+                self.board.confirm(op, seq, timestamp_ms);
+            }
+            Event::PeerJoined(info) => {
+                tracing::info!(name = %info.name, "joined the room");
+                self.peers.insert(info.client, Peer { info, cursor: None });
+            }
+            Event::PeerLeft(client) => {
+                if let Some(peer) = self.peers.remove(&client) {
+                    tracing::info!(name = %peer.info.name, "left the room");
+                }
+            }
+            Event::Cursor { client, position } => {
+                if let Some(peer) = self.peers.get_mut(&client) {
+                    peer.cursor = position;
+                }
+            }
+            Event::RelayError(message) => self.last_relay_error = Some(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_urls_are_checked() {
+        assert_eq!(room_of_url("ws://127.0.0.1:7457/team"), Ok("team"));
+        assert_eq!(room_of_url("http://x/team"), Err(JoinError::NotWebSocket));
+        assert_eq!(room_of_url("wss://x/team"), Err(JoinError::TlsNotSupported));
+        assert_eq!(room_of_url("ws:///team"), Err(JoinError::NoHost));
+        assert!(matches!(
+            room_of_url("ws://host:7457/"),
+            Err(JoinError::Room(_))
+        ));
+    }
+}

@@ -1,0 +1,287 @@
+//! Headless tests of the whole window: the app on a session whose network task is
+//! replaced by a detached connection, so the test sees what would go to the relay
+//! and can play the relay's events back.
+
+use std::sync::OnceLock;
+
+use egui::accesskit::Role;
+use egui::{Key, Modifiers, Pos2, pos2, vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use tabula_app::app::TabulaApp;
+use tabula_app::net::{Command, Connection, ConnectionStatus, Event, Remote};
+use tabula_app::session::{Identity, Session};
+use tabula_shared::{ClientId, Color, OpKind, PeerInfo, Point, Welcome};
+
+fn me() -> Identity {
+    Identity {
+        client: ClientId::random(),
+        name: "Ada".to_owned(),
+        color: Color::rgb(0x2f, 0x9e, 0x44),
+    }
+}
+
+/// The app and the far end of its connection.
+struct Rig {
+    /// The app in a headless window.
+    harness: Harness<'static, TabulaApp>,
+    /// Stands in for the network task: sees the commands, sends the events.
+    remote: Remote,
+}
+
+/// A runtime for the app to hold; these tests never start a network task on it.
+fn runtime() -> tokio::runtime::Handle {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a tokio runtime")
+        })
+        .handle()
+        .clone()
+}
+
+fn app_with(session: Session) -> Harness<'static, TabulaApp> {
+    let app = TabulaApp::new(session, runtime());
+    let mut harness = Harness::builder()
+        .with_size(vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
+    tabula_app::theme::apply(&harness.ctx);
+    harness.run();
+    harness
+}
+
+fn connected_rig() -> Rig {
+    let (connection, remote) = Connection::detached();
+    let harness = app_with(Session::with_connection(me(), connection));
+    Rig { harness, remote }
+}
+
+fn sent(remote: &mut Remote) -> Vec<Command> {
+    std::iter::from_fn(|| remote.commands.try_recv().ok()).collect()
+}
+
+fn drag(harness: &mut Harness<'_, TabulaApp>, from: Pos2, to: Pos2) {
+    harness.hover_at(from);
+    harness.run();
+    harness.drag_at(from);
+    harness.run();
+    for i in 1..=15 {
+        harness.hover_at(from + (to - from) * (i as f32 / 15.0));
+        harness.run();
+    }
+    harness.drop_at(to);
+    harness.run();
+}
+
+#[test]
+fn a_drag_on_the_window_draws_and_goes_to_the_relay() {
+    let mut rig = connected_rig();
+    let (from, to) = (pos2(200.0, 300.0), pos2(600.0, 500.0));
+    let canvas_from_screen = {
+        let canvas = rig.harness.state().canvas();
+        canvas.camera().canvas_from_screen(canvas.viewport())
+    };
+    drag(&mut rig.harness, from, to);
+
+    let board = rig.harness.state().session().board();
+    assert_eq!(board.stroke_count(), 1);
+    let stroke = board.strokes().next().unwrap();
+    let start = canvas_from_screen * from;
+    let end = canvas_from_screen * to;
+    assert_eq!(stroke.points[0], Point::new(start.x, start.y));
+    assert_eq!(*stroke.points.last().unwrap(), Point::new(end.x, end.y));
+
+    let commands = sent(&mut rig.remote);
+    let ops: Vec<&OpKind> = commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Send(op) => Some(&op.kind),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(ops.first(), Some(OpKind::StrokeBegin { .. })),
+        "{ops:?}"
+    );
+    assert!(
+        matches!(ops.last(), Some(OpKind::StrokeEnd { .. })),
+        "{ops:?}"
+    );
+    let appended: usize = ops
+        .iter()
+        .map(|k| match k {
+            OpKind::StrokeAppend { points, .. } => points.len(),
+            _ => 0,
+        })
+        .sum();
+    // Every point but the start travelled in an append.
+    assert_eq!(appended, stroke.points.len() - 1);
+    assert!(ops.iter().all(|k| k.stroke() == stroke.id));
+    // The pointer went along too, in canvas coordinates.
+    assert!(commands.contains(&Command::Cursor(Some(Point::new(end.x, end.y)))));
+}
+
+#[test]
+fn peers_and_their_pointers_show() {
+    let mut rig = connected_rig();
+    let bob = PeerInfo {
+        client: ClientId::random(),
+        name: "Bob".to_owned(),
+        color: Color::rgb(0x19, 0x71, 0xc2),
+    };
+    for event in [
+        Event::Status(ConnectionStatus::Connected),
+        Event::Welcome(Welcome {
+            room: "demo".to_owned(),
+            peers: vec![bob.clone()],
+            replay_from: 0,
+            head: 0,
+        }),
+        Event::Cursor {
+            client: bob.client,
+            position: Some(Point::new(300.0, 200.0)),
+        },
+    ] {
+        rig.remote.events.send(event).unwrap();
+    }
+    rig.harness.run();
+    let harness = &rig.harness;
+    harness.get_by_label("Connected");
+    harness.get_by_label("Ada");
+    harness.get_by_label("Bob");
+    harness.get_by_role_and_label(Role::Button, "Leave");
+    // The pointer's name tag is painted on the board, besides the people list.
+    let tags = harness
+        .output()
+        .shapes
+        .iter()
+        .filter(|s| match &s.shape {
+            egui::Shape::Text(text) => text.galley.text() == "Bob",
+            _ => false,
+        })
+        .count();
+    assert_eq!(tags, 2, "expected Bob in the list and on the board");
+
+    rig.remote
+        .events
+        .send(Event::Status(ConnectionStatus::Refused(
+            "room is full".to_owned(),
+        )))
+        .unwrap();
+    rig.harness.run();
+    rig.harness.get_by_label("Refused: room is full");
+    rig.harness.get_by_role_and_label(Role::Button, "Join…");
+}
+
+#[test]
+fn zoom_buttons_and_keys_drive_the_camera() {
+    let mut harness = app_with(Session::offline(me()));
+    let zoom = |h: &Harness<'_, TabulaApp>| h.state().canvas().camera().zoom;
+    harness.get_by_label("+").click();
+    harness.run();
+    assert!((zoom(&harness) - 1.25).abs() < 1.0e-4, "{}", zoom(&harness));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Plus);
+    harness.run();
+    assert!((zoom(&harness) - 1.5625).abs() < 1.0e-4);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Minus);
+    harness.run();
+    assert!((zoom(&harness) - 1.25).abs() < 1.0e-4);
+    harness.key_press(Key::Num0);
+    harness.run();
+    assert!((zoom(&harness) - 1.0).abs() < 1.0e-4);
+    harness.get_by_label("100%");
+
+    // Fit brings a far-away drawing into view.
+    drag(&mut harness, pos2(300.0, 300.0), pos2(900.0, 600.0));
+    harness.get_by_label("−").click();
+    harness.run();
+    harness.get_by_label("−").click();
+    harness.run();
+    harness.key_press(Key::Home);
+    harness.run();
+    let canvas = harness.state().canvas();
+    let content = harness.state().session().board().content_bounds().unwrap();
+    let on_screen = canvas.camera().screen_from_canvas(canvas.viewport())
+        * egui::Rect::from_min_max(
+            pos2(content.min.x, content.min.y),
+            pos2(content.max.x, content.max.y),
+        );
+    assert!(canvas.viewport().contains_rect(on_screen), "{on_screen:?}");
+    assert!((on_screen.center() - canvas.viewport().center()).length() < 1.0);
+}
+
+#[test]
+fn the_join_dialog_checks_the_room_and_cancels_with_escape() {
+    let mut harness = app_with(Session::offline(me()));
+    harness.get_by_label("Offline");
+    harness.get_by_role_and_label(Role::Button, "Join…").click();
+    harness.run();
+    assert!(harness.state().is_join_dialog_open());
+    // The name is filled in; the room field has the keyboard.
+    let fields: Vec<String> = harness
+        .query_all_by_role(Role::TextInput)
+        .filter_map(|field| field.value())
+        .collect();
+    assert_eq!(fields, ["ws://127.0.0.1:7457", "", "Ada"]);
+    harness.type_text_into_focused("no spaces");
+    harness.run();
+    harness.get_by_label_contains("may hold only letters");
+    // Enter does not join with a bad room.
+    harness.key_press(Key::Enter);
+    harness.run();
+    assert!(harness.state().is_join_dialog_open());
+    assert_eq!(
+        harness.state().session().status(),
+        &ConnectionStatus::Offline
+    );
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(!harness.state().is_join_dialog_open());
+}
+
+#[test]
+fn the_join_dialog_joins_under_the_name_given() {
+    let mut harness = app_with(Session::offline(me()));
+    let client = harness.state().session().me().client;
+    harness.get_by_role_and_label(Role::Button, "Join…").click();
+    harness.run();
+    harness.type_text_into_focused("design-review");
+    harness.run();
+    // Replace the name.
+    harness
+        .query_all_by_role(Role::TextInput)
+        .nth(2)
+        .unwrap()
+        .focus();
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.type_text_into_focused("Grace");
+    harness.run();
+    harness.key_press(Key::Enter);
+    harness.run();
+
+    let app = harness.state();
+    assert!(!app.is_join_dialog_open());
+    let session = app.session();
+    assert_eq!(
+        session.room_url(),
+        Some("ws://127.0.0.1:7457/design-review")
+    );
+    assert_eq!(session.status(), &ConnectionStatus::Connecting);
+    assert_eq!(session.me().name, "Grace");
+    assert_eq!(session.me().client, client, "renaming keeps the client id");
+    harness.get_by_label("Connecting…");
+}
+
+/// Typing helpers the harness lacks.
+trait TypeText {
+    fn type_text_into_focused(&mut self, text: &str);
+}
+
+impl TypeText for Harness<'_, TabulaApp> {
+    fn type_text_into_focused(&mut self, text: &str) {
+        self.event(egui::Event::Text(text.to_owned()));
+    }
+}

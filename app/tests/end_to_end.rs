@@ -1,0 +1,348 @@
+//! End to end: two app sessions, each with its real network task, joined to a real
+//! relay through a TCP proxy that the test can cut, as a dropped Wi-Fi would.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tabula_app::net::Liveness;
+use tabula_app::session::{ConnectionStatus, Identity, Session};
+use tabula_shared::{ClientId, Color, Op, OpKind, Point, StrokeId, StrokeStyle};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, oneshot};
+
+/// Forwards TCP connections to the relay until told to cut them.
+struct Proxy {
+    /// Where clients connect.
+    addr: SocketAddr,
+    /// While set, the proxy refuses new connections.
+    down: Arc<AtomicBool>,
+    /// Wakes every forwarding task to drop its connection.
+    cut: Arc<Notify>,
+    /// Wakes every forwarding task to stop forwarding but keep its sockets open:
+    /// a link that died without either end noticing.
+    freeze: Arc<Notify>,
+}
+
+impl Proxy {
+    async fn start(relay: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let down = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(Notify::new());
+        let freeze = Arc::new(Notify::new());
+        let (down_flag, cut_signal, freeze_signal) = (down.clone(), cut.clone(), freeze.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if down_flag.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection fail
+                }
+                let (cut, freeze) = (cut_signal.clone(), freeze_signal.clone());
+                tokio::spawn(async move {
+                    let Ok(mut relay) = TcpStream::connect(relay).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut relay) => {}
+                        () = cut.notified() => return,
+                        () = freeze.notified() => {}
+                    }
+                    // Frozen: hold both sockets, silent, until cut.
+                    cut.notified().await;
+                    drop((client, relay));
+                });
+            }
+        });
+        Self {
+            addr,
+            down,
+            cut,
+            freeze,
+        }
+    }
+
+    /// Drops every connection and refuses new ones.
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    /// Stops forwarding without closing anything, and refuses new connections.
+    fn freeze(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.freeze.notify_waiters();
+    }
+
+    /// Lets connections through again.
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+fn identity(name: &str) -> Identity {
+    Identity {
+        client: ClientId::random(),
+        name: name.to_owned(),
+        color: Color::rgb(200, 40, 40),
+    }
+}
+
+/// Polls both sessions until `done` holds, failing after ten seconds.
+fn wait_for(what: &str, sessions: &mut [&mut Session], done: impl Fn(&[&mut Session]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for session in sessions.iter_mut() {
+            session.poll();
+        }
+        if done(sessions) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Draws a stroke through `points`, one op per point as the canvas does per frame.
+fn draw(session: &mut Session, points: &[Point], color: Color) -> StrokeId {
+    let stroke = StrokeId::random();
+    session.submit(Op::new(OpKind::StrokeBegin {
+        stroke,
+        style: StrokeStyle { color, width: 3.0 },
+        start: points[0],
+    }));
+    for p in &points[1..] {
+        session.submit(Op::new(OpKind::StrokeAppend {
+            stroke,
+            points: vec![*p],
+        }));
+    }
+    session.submit(Op::new(OpKind::StrokeEnd { stroke }));
+    stroke
+}
+
+fn line(from: Point, steps: usize) -> Vec<Point> {
+    (0..steps)
+        .map(|i| {
+            Point::new(
+                from.x + i as f32 * 4.0,
+                from.y + (i as f32 * 0.3).sin() * 10.0,
+            )
+        })
+        .collect()
+}
+
+fn settled(session: &Session) -> bool {
+    *session.status() == ConnectionStatus::Connected && session.board().pending_ops().count() == 0
+}
+
+#[test]
+fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let relay_addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let relay = runtime.spawn(tabula_server::run(
+        listener,
+        tabula_server::Config::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let proxy = runtime.block_on(Proxy::start(relay_addr));
+    let url = format!("ws://{}/studio", proxy.addr);
+
+    let mut alice = Session::offline(identity("Alice"));
+    let mut bob = Session::offline(identity("Bob"));
+    // Alice sketched something before sharing: it goes to the room when she joins.
+    let offline_stroke = draw(
+        &mut alice,
+        &line(Point::new(-50.0, -50.0), 5),
+        Color::rgb(0, 0, 0),
+    );
+    alice.join(&url, runtime.handle(), || {}).unwrap();
+    bob.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for(
+        "both are connected and see each other",
+        &mut [&mut alice, &mut bob],
+        |s| s.iter().all(|s| settled(s) && s.peers().count() == 1),
+    );
+    assert_eq!(bob.peers().next().unwrap().info.name, "Alice");
+    assert!(
+        bob.board()
+            .stroke(alice.me().client, offline_stroke)
+            .is_some()
+    );
+
+    // A stroke appears on the other screen while it is being drawn.
+    let growing = StrokeId::random();
+    alice.submit(Op::new(OpKind::StrokeBegin {
+        stroke: growing,
+        style: StrokeStyle {
+            color: Color::rgb(0, 90, 200),
+            width: 2.0,
+        },
+        start: Point::new(0.0, 0.0),
+    }));
+    alice.submit(Op::new(OpKind::StrokeAppend {
+        stroke: growing,
+        points: vec![Point::new(10.0, 5.0), Point::new(20.0, 7.0)],
+    }));
+    let alice_id = alice.me().client;
+    wait_for(
+        "Bob sees the unfinished stroke",
+        &mut [&mut alice, &mut bob],
+        |s| {
+            s[1].board()
+                .stroke(alice_id, growing)
+                .is_some_and(|st| st.points.len() == 3 && !st.finished)
+        },
+    );
+    alice.submit(Op::new(OpKind::StrokeEnd { stroke: growing }));
+    let bob_stroke = draw(
+        &mut bob,
+        &line(Point::new(100.0, 0.0), 40),
+        Color::rgb(0, 150, 0),
+    );
+    wait_for("both boards settle", &mut [&mut alice, &mut bob], |s| {
+        s.iter()
+            .all(|s| settled(s) && s.board().stroke_count() == 3)
+    });
+    assert_eq!(alice.board(), bob.board(), "identical boards");
+    let drawn = bob.board().stroke(bob.me().client, bob_stroke).unwrap();
+    assert_eq!(drawn.points, line(Point::new(100.0, 0.0), 40));
+    assert!(drawn.finished);
+
+    cut_and_restore(&proxy, &mut alice, &mut bob);
+
+    alice.leave();
+    bob.leave();
+    let _ = stop.send(());
+    runtime.block_on(relay).unwrap().unwrap();
+}
+
+/// The link drops; both keep drawing; nothing is lost or doubled.
+fn cut_and_restore(proxy: &Proxy, alice: &mut Session, bob: &mut Session) {
+    let alice_id = alice.me().client;
+    proxy.cut();
+    wait_for("both notice the cut", &mut [&mut *alice, &mut *bob], |s| {
+        s.iter()
+            .all(|s| matches!(s.status(), ConnectionStatus::Reconnecting { .. }))
+    });
+    let during_a = draw(
+        alice,
+        &line(Point::new(0.0, 200.0), 30),
+        Color::rgb(200, 0, 0),
+    );
+    let during_b = draw(
+        bob,
+        &line(Point::new(0.0, 300.0), 25),
+        Color::rgb(0, 0, 200),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    proxy.restore();
+    wait_for(
+        "both reconnect and converge",
+        &mut [&mut *alice, &mut *bob],
+        |s| {
+            s.iter()
+                .all(|s| settled(s) && s.board().stroke_count() == 5 && s.peers().count() == 1)
+                && s[0].board().last_seq() == s[1].board().last_seq()
+        },
+    );
+    assert_eq!(alice.board(), bob.board(), "identical boards after the cut");
+    let a = bob
+        .board()
+        .stroke(alice_id, during_a)
+        .expect("Alice's offline stroke");
+    assert_eq!(a.points.len(), 30, "no point lost or doubled");
+    let b = alice
+        .board()
+        .stroke(bob.me().client, during_b)
+        .expect("Bob's offline stroke");
+    assert_eq!(b.points.len(), 25, "no point lost or doubled");
+    // 5 + (1 + 2 + 1) + 40 + 30 + 25 points' worth of ops, each sequenced once.
+    let ops = (1 + 4 + 1) + 3 + (1 + 39 + 1) + (1 + 29 + 1) + (1 + 24 + 1);
+    assert_eq!(alice.board().last_seq(), ops);
+}
+
+/// A relay on 127.0.0.1:0 with short heartbeats, and a proxy in front of it.
+fn start_relay(runtime: &tokio::runtime::Runtime) -> (Proxy, oneshot::Sender<()>) {
+    let listener = runtime
+        .block_on(TcpListener::bind("127.0.0.1:0"))
+        .expect("bind the relay");
+    let relay_addr = listener.local_addr().expect("the relay's address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = tabula_server::Config {
+        heartbeat_interval: Duration::from_millis(100),
+        heartbeat_timeout: Duration::from_millis(400),
+        ..tabula_server::Config::default()
+    };
+    runtime.spawn(tabula_server::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+    (runtime.block_on(Proxy::start(relay_addr)), stop)
+}
+
+fn quick_liveness() -> Liveness {
+    Liveness {
+        ping_interval: Duration::from_millis(50),
+        silence_limit: Duration::from_millis(300),
+    }
+}
+
+#[test]
+fn an_idle_link_stays_up_and_a_dead_one_is_noticed() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (proxy, _stop) = start_relay(&runtime);
+    let url = format!("ws://{}/quiet", proxy.addr);
+    let mut carol = Session::offline(identity("Carol"));
+    carol.set_liveness(quick_liveness());
+    carol.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("Carol is connected", &mut [&mut carol], |s| settled(s[0]));
+
+    // Idle for many times the silence limit and the relay's heartbeat timeout:
+    // pings and pongs keep both ends sure of each other.
+    let idle_until = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < idle_until {
+        carol.poll();
+        assert_eq!(
+            *carol.status(),
+            ConnectionStatus::Connected,
+            "an idle link dropped"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // The link dies silently (no FIN, no RST): the silence gives it away.
+    proxy.freeze();
+    wait_for(
+        "Carol notices the dead link",
+        &mut [&mut carol],
+        |s| matches!(s[0].status(), ConnectionStatus::Reconnecting { reason, .. } if reason.contains("stopped answering")),
+    );
+    let stroke = draw(
+        &mut carol,
+        &line(Point::new(0.0, 0.0), 10),
+        Color::rgb(9, 9, 9),
+    );
+    proxy.cut();
+    proxy.restore();
+    wait_for(
+        "Carol is back and her stroke is sequenced",
+        &mut [&mut carol],
+        |s| settled(s[0]),
+    );
+    assert_eq!(
+        carol
+            .board()
+            .stroke(carol.me().client, stroke)
+            .map(|s| s.points.len()),
+        Some(10)
+    );
+}
