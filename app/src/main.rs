@@ -23,6 +23,37 @@ struct Args {
     /// The name others see next to your pointer.
     #[arg(long, env = "USER", hide_env_values = true, default_value = "Guest")]
     name: String,
+    /// Window size and position, X11-style: `WIDTHxHEIGHT[+X+Y]`, e.g. `960x700+0+0`.
+    #[arg(long, value_name = "GEOMETRY", value_parser = parse_geometry)]
+    geometry: Option<Geometry>,
+}
+
+/// A window size and an optional position, from `--geometry`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Geometry {
+    /// Inner size in points.
+    size: [f32; 2],
+    /// Top-left corner on the screen, if given.
+    position: Option<[f32; 2]>,
+}
+
+fn parse_geometry(text: &str) -> Result<Geometry, String> {
+    let bad = || format!("expected WIDTHxHEIGHT or WIDTHxHEIGHT+X+Y, got {text:?}");
+    let (size, position) = match text.split_once('+') {
+        Some((size, position)) => (size, Some(position)),
+        None => (text, None),
+    };
+    let number = |s: &str| s.trim().parse::<u16>().map(f32::from).map_err(|_| bad());
+    let (w, h) = size.split_once('x').ok_or_else(bad)?;
+    let position = match position.map(|p| p.split_once('+').ok_or_else(bad)) {
+        Some(Ok((x, y))) => Some([number(x)?, number(y)?]),
+        Some(Err(e)) => return Err(e),
+        None => None,
+    };
+    Ok(Geometry {
+        size: [number(w)?, number(h)?],
+        position,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,12 +87,20 @@ fn main() -> anyhow::Result<()> {
     };
     tracing::info!(%client, name = %me.name, "starting");
 
+    let geometry = args.geometry.unwrap_or(Geometry {
+        size: [1280.0, 800.0],
+        position: None,
+    });
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Tabula")
+        .with_app_id("tabula")
+        .with_inner_size(geometry.size)
+        .with_min_inner_size([640.0, 420.0]);
+    if let Some(position) = geometry.position {
+        viewport = viewport.with_position(position);
+    }
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Tabula")
-            .with_app_id("tabula")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 420.0]),
+        viewport,
         ..Default::default()
     };
     let handle = runtime.handle().clone();
@@ -80,4 +119,23 @@ fn main() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("the window failed: {e}"))?;
     drop(runtime);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn geometry_is_parsed_x11_style() {
+        assert_eq!(
+            parse_geometry("960x700+10+20"),
+            Ok(Geometry {
+                size: [960.0, 700.0],
+                position: Some([10.0, 20.0])
+            })
+        );
+        assert_eq!(parse_geometry("800x600").map(|g| g.position), Ok(None));
+        assert!(parse_geometry("800").is_err());
+        assert!(parse_geometry("800x600+5").is_err());
+    }
 }
