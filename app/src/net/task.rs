@@ -1,33 +1,21 @@
-//! The network task: a background tokio task that owns the WebSocket to the relay.
-//!
-//! The UI thread never touches the socket. It talks to the task through two
-//! channels: [`Command`]s go out on an unbounded tokio channel (sending never
-//! blocks the UI), [`Event`]s come back on a `std::sync::mpsc` channel that the UI
-//! drains with `try_recv` each frame, and the task calls the wake closure (the
-//! app's `request_repaint`) after each event so the UI wakes up to read it.
-//!
-//! The task makes delivery reliable across dropped connections. It keeps every op
-//! it was given in an outbox until the relay acknowledges it, tracks the last
-//! sequence number it has seen, and on reconnect says so in its hello: the relay
-//! sends only what was missed, the task resends what is still unacknowledged, and
-//! the relay recognises resends by op id. Nothing is lost, nothing doubled.
+//! The network task: connect, say hello, resend what is unacknowledged, serve live
+//! traffic, and reconnect with backoff until the UI leaves.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::SinkExt as _;
 use tabula_shared::{
-    ClientId, ClientMessage, Color, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, PeerInfo,
-    Point, SequencedOp, ServerMessage, Welcome,
+    ClientId, ClientMessage, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, Point, ServerMessage,
 };
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::socket::{Socket, WRITE_TIMEOUT, feed, flush, receive, receive_message, send, written};
+use super::{Command, ConnectionStatus, Event, EventSink, JoinRequest, Liveness};
 
 /// How long a connection attempt, and then the wait for the welcome, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,202 +25,6 @@ const CURSOR_INTERVAL: Duration = Duration::from_millis(33);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How long a write to the relay may take before the connection counts as dead.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What the UI asks of the network task.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Command {
-    /// Deliver this op to the relay (now, or after the next reconnect).
-    Send(Op),
-    /// The local pointer moved on the canvas (`None`: it left).
-    Cursor(Option<Point>),
-    /// Close the connection politely and end the task.
-    Leave,
-}
-
-/// What the network task tells the UI.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Event {
-    /// The connection's state changed.
-    Status(ConnectionStatus),
-    /// The relay accepted the hello; the ops it is missing follow.
-    Welcome(Welcome),
-    /// An op in the room's order from someone else (or our own, seen in catch-up).
-    Op(SequencedOp),
-    /// One of our ops was sequenced.
-    Acked {
-        /// Which op.
-        op: OpId,
-        /// Its sequence number.
-        seq: u64,
-        /// When the relay sequenced it, in Unix milliseconds.
-        timestamp_ms: u64,
-    },
-    /// Someone entered the room.
-    PeerJoined(PeerInfo),
-    /// Someone left the room.
-    PeerLeft(ClientId),
-    /// Someone's pointer moved.
-    Cursor {
-        /// Whose pointer.
-        client: ClientId,
-        /// Where on the canvas.
-        position: Option<Point>,
-    },
-    /// The relay refused something we sent but kept the connection.
-    RelayError(String),
-}
-
-/// The state of the link to the relay, as the UI shows it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum ConnectionStatus {
-    /// Not connected and not trying: a local board.
-    #[default]
-    Offline,
-    /// The first connection attempt is under way.
-    Connecting,
-    /// In the room, live.
-    Connected,
-    /// The connection dropped or could not be made; trying again soon.
-    Reconnecting {
-        /// How many attempts have failed in a row.
-        attempt: u32,
-        /// How long until the next attempt.
-        retry_in: Duration,
-        /// Why the last attempt ended.
-        reason: String,
-    },
-    /// The relay refused us for a reason that retrying will not fix.
-    Refused(String),
-}
-
-/// How the task tells a live relay from a dead link.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Liveness {
-    /// How often the task pings the relay.
-    pub ping_interval: Duration,
-    /// Silence from the relay for this long (not even a pong) means the link is
-    /// dead, even if the operating system has not noticed (a laptop lid closed, a
-    /// cable pulled).
-    pub silence_limit: Duration,
-}
-
-impl Default for Liveness {
-    fn default() -> Self {
-        Self {
-            ping_interval: Duration::from_secs(5),
-            silence_limit: Duration::from_secs(20),
-        }
-    }
-}
-
-/// Who connects where: everything the task needs for its hello.
-#[derive(Clone, Debug)]
-pub struct JoinRequest {
-    /// The relay and room, `ws://HOST:PORT/ROOM`.
-    pub url: String,
-    /// The room, as in the URL's path.
-    pub room: String,
-    /// Our display name.
-    pub name: String,
-    /// Our cursor colour.
-    pub color: Color,
-    /// Our client id, the same across reconnects.
-    pub client: ClientId,
-    /// The last sequence number the board has applied.
-    pub last_seen: u64,
-    /// Ops the board applied that the relay has not acknowledged yet.
-    pub unsent: Vec<Op>,
-    /// Ping and silence timing.
-    pub liveness: Liveness,
-}
-
-/// The UI's end of a network task. Dropping it ends the task, which closes the
-/// connection politely.
-pub struct Connection {
-    /// Commands to the task; sending never blocks.
-    commands: mpsc::UnboundedSender<Command>,
-    /// Events from the task, drained each frame.
-    events: std::sync::mpsc::Receiver<Event>,
-}
-
-/// The far end of a [`Connection::detached`] connection, standing in for the task
-/// in tests.
-pub struct Remote {
-    /// What the UI sent.
-    pub commands: mpsc::UnboundedReceiver<Command>,
-    /// Events to hand the UI.
-    pub events: std::sync::mpsc::Sender<Event>,
-}
-
-impl Connection {
-    /// Starts the network task on `runtime`. `wake` is called after every event.
-    pub fn spawn(
-        runtime: &tokio::runtime::Handle,
-        request: JoinRequest,
-        wake: impl Fn() + Send + Sync + 'static,
-    ) -> Self {
-        let (command_tx, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, event_rx) = std::sync::mpsc::channel();
-        let events = EventSink {
-            tx: event_tx,
-            wake: Arc::new(wake),
-        };
-        runtime.spawn(run(request, command_rx, events));
-        Self {
-            commands: command_tx,
-            events: event_rx,
-        }
-    }
-
-    /// A connection with no task behind it: the test holds the other end.
-    #[must_use]
-    pub fn detached() -> (Self, Remote) {
-        let (command_tx, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, event_rx) = std::sync::mpsc::channel();
-        (
-            Self {
-                commands: command_tx,
-                events: event_rx,
-            },
-            Remote {
-                commands: command_rx,
-                events: event_tx,
-            },
-        )
-    }
-
-    /// Hands the task a command. If the task has ended, its last status event
-    /// already said why, so there is nothing more to report here.
-    pub fn send(&self, command: Command) {
-        let _ended = self.commands.send(command).is_err();
-    }
-
-    /// The next event, if one has arrived.
-    #[must_use]
-    pub fn try_recv(&self) -> Option<Event> {
-        self.events.try_recv().ok()
-    }
-}
-
-/// Delivers events to the UI and wakes it.
-struct EventSink {
-    /// The UI's inbox.
-    tx: std::sync::mpsc::Sender<Event>,
-    /// Makes the UI run a frame to read the inbox.
-    wake: Arc<dyn Fn() + Send + Sync>,
-}
-
-impl EventSink {
-    /// Sends an event; `false` once the UI has hung up.
-    fn emit(&self, event: Event) -> bool {
-        let delivered = self.tx.send(event).is_ok();
-        (self.wake)();
-        delivered
-    }
-}
-
 /// What the task remembers across connections.
 struct Delivery {
     /// Ops not yet acknowledged, in the order the UI made them.
@@ -271,7 +63,7 @@ impl Delivery {
 }
 
 /// How one connection ended.
-enum Ended {
+pub(super) enum Ended {
     /// The UI asked to leave (or went away).
     Left,
     /// The relay refused us; retrying will not help.
@@ -286,7 +78,7 @@ enum Ended {
 }
 
 /// The task: connect, serve, and reconnect with backoff until told to leave.
-async fn run(
+pub(super) async fn run(
     request: JoinRequest,
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: EventSink,
@@ -351,8 +143,6 @@ fn backoff(attempt: u32, client: &ClientId) -> Duration {
     let jitter_ms = u64::from(client.0.as_bytes()[0]) % 50;
     exponential.min(MAX_BACKOFF) + Duration::from_millis(jitter_ms)
 }
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One connection: hello, welcome, resend, then live traffic until it ends.
 async fn connect_and_serve(
@@ -554,91 +344,4 @@ fn next_in_sequence(last_seq: &mut u64, seq: u64) -> Result<bool, String> {
     }
     *last_seq = seq;
     Ok(true)
-}
-
-/// The next frame from the relay: `Ok(None)` for a ping or pong (it still shows
-/// the relay is alive), or how the connection ended.
-async fn receive(socket: &mut Socket) -> Result<Option<ServerMessage>, Ended> {
-    let lost = |reason: String| Ended::Lost {
-        reason,
-        was_welcomed: false,
-    };
-    let frame = match socket.next().await {
-        Some(Ok(frame)) => frame,
-        Some(Err(err)) => return Err(lost(format!("the connection failed: {err}"))),
-        None => return Err(lost("the relay closed the connection".to_owned())),
-    };
-    match frame {
-        Message::Binary(bytes) => tabula_shared::decode(&bytes).map(Some).map_err(|err| {
-            Ended::Refused(format!(
-                "the relay sent a frame this build cannot read: {err}"
-            ))
-        }),
-        Message::Close(frame) => Err(closed_by_relay(frame)),
-        Message::Text(_) => Err(Ended::Refused("the relay sent a text frame".to_owned())),
-        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Ok(None),
-    }
-}
-
-/// The next relay message, past any pings and pongs.
-async fn receive_message(socket: &mut Socket) -> Result<ServerMessage, Ended> {
-    loop {
-        if let Some(message) = receive(socket).await? {
-            return Ok(message);
-        }
-    }
-}
-
-/// Whether a close from the relay is worth retrying: a protocol mismatch is not;
-/// a restart, a timeout or being cut off for reading too slowly is.
-fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
-    let Some(frame) = frame else {
-        return Ended::Lost {
-            reason: "the relay closed the connection".to_owned(),
-            was_welcomed: false,
-        };
-    };
-    let reason = if frame.reason.is_empty() {
-        format!(
-            "the relay closed the connection (code {})",
-            u16::from(frame.code)
-        )
-    } else {
-        format!("the relay closed the connection: {}", frame.reason)
-    };
-    match frame.code {
-        CloseCode::Protocol | CloseCode::Unsupported | CloseCode::Invalid => Ended::Refused(reason),
-        _ => Ended::Lost {
-            reason,
-            was_welcomed: false,
-        },
-    }
-}
-
-/// Encodes and sends one message, flushing it.
-async fn send(socket: &mut Socket, message: &ClientMessage) -> Result<(), String> {
-    feed(socket, message).await?;
-    flush(socket).await
-}
-
-/// Encodes one message and queues it without flushing.
-async fn feed(socket: &mut Socket, message: &ClientMessage) -> Result<(), String> {
-    let frame = tabula_shared::encode(message).map_err(|err| err.to_string())?;
-    written(tokio::time::timeout(WRITE_TIMEOUT, socket.feed(Message::Binary(frame.into()))).await)
-}
-
-/// Flushes queued frames to the relay.
-async fn flush(socket: &mut Socket) -> Result<(), String> {
-    written(tokio::time::timeout(WRITE_TIMEOUT, socket.flush()).await)
-}
-
-/// The outcome of a write bounded by [`WRITE_TIMEOUT`], as a reason to reconnect.
-fn written(
-    outcome: Result<Result<(), tungstenite::Error>, tokio::time::error::Elapsed>,
-) -> Result<(), String> {
-    match outcome {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(err)) => Err(format!("could not send to the relay: {err}")),
-        Err(_) => Err("the relay stopped reading".to_owned()),
-    }
 }

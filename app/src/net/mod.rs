@@ -1,0 +1,219 @@
+//! The network task: a background tokio task that owns the WebSocket to the relay.
+//!
+//! The UI thread never touches the socket. It talks to the task through two
+//! channels: [`Command`]s go out on an unbounded tokio channel (sending never
+//! blocks the UI), [`Event`]s come back on a `std::sync::mpsc` channel that the UI
+//! drains with `try_recv` each frame, and the task calls the wake closure (the
+//! app's `request_repaint`) after each event so the UI wakes up to read it.
+//!
+//! The task makes delivery reliable across dropped connections. It keeps every op
+//! it was given in an outbox until the relay acknowledges it, tracks the last
+//! sequence number it has seen, and on reconnect says so in its hello: the relay
+//! sends only what was missed, the task resends what is still unacknowledged, and
+//! the relay recognises resends by op id. Nothing is lost, nothing doubled.
+//!
+//! - [`task`]: the task itself: connect, serve, reconnect with backoff.
+//! - [`socket`]: frames on the WebSocket: encode and send, receive and decode,
+//!   close codes.
+
+mod socket;
+mod task;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tabula_shared::{ClientId, Color, Op, OpId, PeerInfo, Point, SequencedOp, Welcome};
+use tokio::sync::mpsc;
+
+/// What the UI asks of the network task.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Deliver this op to the relay (now, or after the next reconnect).
+    Send(Op),
+    /// The local pointer moved on the canvas (`None`: it left).
+    Cursor(Option<Point>),
+    /// Close the connection politely and end the task.
+    Leave,
+}
+
+/// What the network task tells the UI.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// The connection's state changed.
+    Status(ConnectionStatus),
+    /// The relay accepted the hello; the ops it is missing follow.
+    Welcome(Welcome),
+    /// An op in the room's order from someone else (or our own, seen in catch-up).
+    Op(SequencedOp),
+    /// One of our ops was sequenced.
+    Acked {
+        /// Which op.
+        op: OpId,
+        /// Its sequence number.
+        seq: u64,
+        /// When the relay sequenced it, in Unix milliseconds.
+        timestamp_ms: u64,
+    },
+    /// Someone entered the room.
+    PeerJoined(PeerInfo),
+    /// Someone left the room.
+    PeerLeft(ClientId),
+    /// Someone's pointer moved.
+    Cursor {
+        /// Whose pointer.
+        client: ClientId,
+        /// Where on the canvas.
+        position: Option<Point>,
+    },
+    /// The relay refused something we sent but kept the connection.
+    RelayError(String),
+}
+
+/// The state of the link to the relay, as the UI shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// Not connected and not trying: a local board.
+    #[default]
+    Offline,
+    /// The first connection attempt is under way.
+    Connecting,
+    /// In the room, live.
+    Connected,
+    /// The connection dropped or could not be made; trying again soon.
+    Reconnecting {
+        /// How many attempts have failed in a row.
+        attempt: u32,
+        /// How long until the next attempt.
+        retry_in: Duration,
+        /// Why the last attempt ended.
+        reason: String,
+    },
+    /// The relay refused us for a reason that retrying will not fix.
+    Refused(String),
+}
+
+/// How the task tells a live relay from a dead link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Liveness {
+    /// How often the task pings the relay.
+    pub ping_interval: Duration,
+    /// Silence from the relay for this long (not even a pong) means the link is
+    /// dead, even if the operating system has not noticed (a laptop lid closed, a
+    /// cable pulled).
+    pub silence_limit: Duration,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(5),
+            silence_limit: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Who connects where: everything the task needs for its hello.
+#[derive(Clone, Debug)]
+pub struct JoinRequest {
+    /// The relay and room, `ws://HOST:PORT/ROOM`.
+    pub url: String,
+    /// The room, as in the URL's path.
+    pub room: String,
+    /// Our display name.
+    pub name: String,
+    /// Our cursor colour.
+    pub color: Color,
+    /// Our client id, the same across reconnects.
+    pub client: ClientId,
+    /// The last sequence number the board has applied.
+    pub last_seen: u64,
+    /// Ops the board applied that the relay has not acknowledged yet.
+    pub unsent: Vec<Op>,
+    /// Ping and silence timing.
+    pub liveness: Liveness,
+}
+
+/// The UI's end of a network task. Dropping it ends the task, which closes the
+/// connection politely.
+pub struct Connection {
+    /// Commands to the task; sending never blocks.
+    commands: mpsc::UnboundedSender<Command>,
+    /// Events from the task, drained each frame.
+    events: std::sync::mpsc::Receiver<Event>,
+}
+
+/// The far end of a [`Connection::detached`] connection, standing in for the task
+/// in tests.
+pub struct Remote {
+    /// What the UI sent.
+    pub commands: mpsc::UnboundedReceiver<Command>,
+    /// Events to hand the UI.
+    pub events: std::sync::mpsc::Sender<Event>,
+}
+
+impl Connection {
+    /// Starts the network task on `runtime`. `wake` is called after every event.
+    pub fn spawn(
+        runtime: &tokio::runtime::Handle,
+        request: JoinRequest,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) -> Self {
+        let (command_tx, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = std::sync::mpsc::channel();
+        let events = EventSink {
+            tx: event_tx,
+            wake: Arc::new(wake),
+        };
+        runtime.spawn(task::run(request, command_rx, events));
+        Self {
+            commands: command_tx,
+            events: event_rx,
+        }
+    }
+
+    /// A connection with no task behind it: the test holds the other end.
+    #[must_use]
+    pub fn detached() -> (Self, Remote) {
+        let (command_tx, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, event_rx) = std::sync::mpsc::channel();
+        (
+            Self {
+                commands: command_tx,
+                events: event_rx,
+            },
+            Remote {
+                commands: command_rx,
+                events: event_tx,
+            },
+        )
+    }
+
+    /// Hands the task a command. If the task has ended, its last status event
+    /// already said why, so there is nothing more to report here.
+    pub fn send(&self, command: Command) {
+        let _ended = self.commands.send(command).is_err();
+    }
+
+    /// The next event, if one has arrived.
+    #[must_use]
+    pub fn try_recv(&self) -> Option<Event> {
+        self.events.try_recv().ok()
+    }
+}
+
+/// Delivers events to the UI and wakes it.
+struct EventSink {
+    /// The UI's inbox.
+    tx: std::sync::mpsc::Sender<Event>,
+    /// Makes the UI run a frame to read the inbox.
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl EventSink {
+    /// Sends an event; `false` once the UI has hung up.
+    fn emit(&self, event: Event) -> bool {
+        let delivered = self.tx.send(event).is_ok();
+        (self.wake)();
+        delivered
+    }
+}
