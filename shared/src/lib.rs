@@ -15,6 +15,9 @@
 //! - [`board`]: the board model that applies ops deterministically, optimistic
 //!   local ops included.
 //! - [`room_name`]: what a room name may be, checked the same way on both ends.
+//! - [`session_file`]: `.tabula` files, the `SQLite` databases that hold a room's
+//!   sequenced ops: the relay's storage and the app's saved sessions. The one
+//!   module here that does I/O.
 
 pub mod board;
 pub mod codec;
@@ -23,6 +26,7 @@ pub mod ids;
 pub mod message;
 pub mod op;
 pub mod room_name;
+pub mod session_file;
 
 pub use board::{Applied, Board, Stroke};
 pub use codec::{DecodeError, EncodeError, decode, encode};
