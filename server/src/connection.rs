@@ -13,6 +13,7 @@
 //! for anything out of place before the hello.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -28,16 +29,17 @@ use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tracing::{debug, info, trace};
+use tracing::{debug, error, info, trace};
 
 use crate::http::{self, Ws};
-use crate::room::{Kick, Room, Sequenced, encode_frame};
+use crate::room::{CatchUp, Kick, Proposed, Room, encode_frame};
 use crate::{Config, Shared};
 
 /// How long the relay waits for its close frame to go out, and then for the
 /// peer's reply (or for the peer to stop sending), before dropping the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// The most queued frames written between two flushes.
+/// The most queued frames written between two flushes, and the most catch-up
+/// frames read from the log at a time.
 const WRITE_BATCH: usize = 256;
 /// The WebSocket limit on a close reason, in bytes.
 const MAX_CLOSE_REASON: usize = 123;
@@ -85,7 +87,27 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
     let span = tracing::Span::current();
     span.record("room", room_name.as_str());
     span.record("client", tracing::field::display(hello.client));
-    let room = shared.rooms.get_or_create(&room_name);
+    // Opening a room may read its file: off the tokio workers.
+    let rooms = Arc::clone(&shared.rooms);
+    let name = room_name.clone();
+    let room = match tokio::task::spawn_blocking(move || rooms.open(&name)).await {
+        Ok(Ok(room)) => room,
+        Ok(Err(err)) => {
+            error!(%err, "could not open the room");
+            let exit = Exit::close(
+                CloseCode::Error,
+                // The details (a path on the relay's disk) are for its log only.
+                format!("the relay could not open room {room_name}; its log says why"),
+                After::AwaitReply,
+            );
+            finish(ws, &exit).await;
+            return;
+        }
+        Err(err) => {
+            error!(%err, "opening the room failed");
+            return;
+        }
+    };
     let info = PeerInfo {
         client: hello.client,
         name: hello.name,
@@ -196,7 +218,7 @@ impl Peer<'_> {
     async fn run(
         &mut self,
         welcome: Welcome,
-        catch_up: Vec<Bytes>,
+        catch_up: CatchUp,
         shutdown: &mut broadcast::Receiver<()>,
     ) -> Exit {
         let sent = tokio::select! {
@@ -295,24 +317,21 @@ impl Peer<'_> {
                         .await;
                 }
                 let id = op.id;
-                match self.room.sequence(self.client, self.connection, op) {
-                    Ok(Sequenced::New(stamp)) => trace!(op = %id, seq = stamp.seq, "sequenced"),
-                    Ok(Sequenced::Duplicate(stamp)) => {
-                        debug!(op = %id, seq = stamp.seq, "acked a resent op again");
+                // The ack (or a refusal) comes back through the queue once the
+                // room's writer has stored the op.
+                match self.room.propose(self.client, self.connection, op) {
+                    Proposed::Queued => {
+                        trace!(op = %id, "proposed");
+                        Ok(())
                     }
                     // Cut off a moment ago; the kick ends the loop next.
-                    Ok(Sequenced::NotMember) => {}
-                    Err(err) => {
-                        debug!(op = %id, %err, "refused an op that cannot be encoded");
-                        return self
-                            .reply_error(
-                                ErrorCode::InvalidOp,
-                                format!("op {id} cannot be sequenced: {err}"),
-                            )
-                            .await;
-                    }
+                    Proposed::NotMember => Ok(()),
+                    Proposed::WriterGone => Err(Exit::close(
+                        CloseCode::Error,
+                        "the relay can no longer store ops in this room".to_owned(),
+                        After::AwaitReply,
+                    )),
                 }
-                Ok(())
             }
             ClientMessage::Cursor(position) => {
                 if position.is_some_and(|p| !p.is_finite()) {
@@ -371,13 +390,14 @@ impl Peer<'_> {
 }
 
 /// Writes the welcome and the catch-up frames straight to the socket (not through
-/// the bounded queue, which only carries live frames), then flushes once. Each
-/// batch of [`WRITE_BATCH`] frames has the write timeout: a long catch-up to a
-/// slow peer is fine as long as it keeps moving.
+/// the bounded queue, which only carries live frames), then flushes once. The
+/// catch-up is read from the room's log [`WRITE_BATCH`] frames at a time, off the
+/// tokio workers; each batch has the write timeout: a long catch-up to a slow
+/// peer is fine as long as it keeps moving.
 async fn send_catch_up(
     ws: &mut Ws,
     welcome: Welcome,
-    catch_up: Vec<Bytes>,
+    mut catch_up: CatchUp,
     limit: Duration,
 ) -> Result<(), Exit> {
     let welcome = encode_frame(&ServerMessage::Welcome(welcome)).map_err(|err| {
@@ -387,15 +407,34 @@ async fn send_catch_up(
             After::AwaitReply,
         )
     })?;
-    let frames = catch_up.len();
+    let frames = catch_up.remaining();
     Exit::check_write(
         timeout(limit, ws.feed(Message::Binary(welcome))).await,
         limit,
     )?;
-    for batch in catch_up.chunks(WRITE_BATCH) {
+    loop {
+        let (rest, chunk) = tokio::task::spawn_blocking(move || {
+            let chunk = catch_up.next_chunk(WRITE_BATCH);
+            (catch_up, chunk)
+        })
+        .await
+        .map_err(|err| Exit::Lost(format!("reading the catch-up failed: {err}")))?;
+        catch_up = rest;
+        let batch = match chunk {
+            Ok(Some(batch)) => batch,
+            Ok(None) => break,
+            Err(err) => {
+                error!(%err, "could not read the room's history");
+                return Err(Exit::close(
+                    CloseCode::Error,
+                    format!("the relay could not read the room's history: {err}"),
+                    After::AwaitReply,
+                ));
+            }
+        };
         let feed = async {
             for frame in batch {
-                ws.feed(Message::Binary(frame.clone())).await?;
+                ws.feed(Message::Binary(frame)).await?;
             }
             Ok(())
         };
@@ -480,6 +519,11 @@ impl Exit {
             Some(Kick::Replaced) => Self::close(
                 CloseCode::Policy,
                 "replaced by a newer connection of the same client".to_owned(),
+                After::AwaitReply,
+            ),
+            Some(Kick::Storage) => Self::close(
+                CloseCode::Error,
+                "the relay could not store an op: reconnect and send it again".to_owned(),
                 After::AwaitReply,
             ),
             None => Self::Lost("removed from the room".to_owned()),

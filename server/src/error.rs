@@ -10,6 +10,15 @@ pub enum Error {
     /// A [`Config`](crate::Config) value the relay cannot work with.
     #[error("invalid configuration: {0}")]
     InvalidConfig(&'static str),
+    /// The data folder (or its `rooms` folder) could not be created.
+    #[error("could not create the data folder {}", path.display())]
+    DataDir {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Accepting connections kept failing for too long to be a passing hiccup.
     #[error("the listener kept failing to accept connections")]
     Accept(#[source] std::io::Error),

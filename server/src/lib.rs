@@ -7,6 +7,10 @@
 //! relays presence (who is here, where their pointer is). It never interprets a
 //! drawing: the board model lives in `tabula-shared` and runs in the clients.
 //!
+//! With a data folder ([`Config::data_dir`]) every room is a `.tabula` session
+//! file in `DATA/rooms/`, and an op is acknowledged, and shown to anyone, only once
+//! it is on disk: a crash or a restart loses nothing anyone has seen.
+//!
 //! The binary (`src/main.rs`) only parses flags, sets up logging and calls
 //! [`run`]; everything else is in this library, so tests and other programs can
 //! embed the relay.
@@ -18,12 +22,15 @@
 //!   WebSocket upgrade to a valid room, and hands the rest to tungstenite.
 //! - `connection`: one task per peer: the hello, joining, reading, writing,
 //!   heartbeats, and closing with a code and reason when something is wrong.
-//! - `room`: the rooms registry and each room's sequencer, members and fan-out.
-//! - [`store`]: the op log behind a small trait, kept in memory for now.
+//! - `room`: the rooms registry and each room's members, fan-out, and writer
+//!   thread (the sequencer and group committer).
+//! - [`store`]: the op log behind a small trait: a `SQLite` session file per room,
+//!   or memory.
 //! - [`error`]: the [`Error`] that can stop [`run`].
 
 use std::future::Future;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +73,14 @@ pub struct Config {
     pub write_timeout: Duration,
     /// How many connections may be open at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// The data folder: each room is kept in `DATA/rooms/<room>.tabula` and comes
+    /// back after a restart. `None` keeps rooms in memory only (tests, benchmarks).
+    pub data_dir: Option<PathBuf>,
+    /// How long a room's writer waits for more ops after the first of a batch, so
+    /// that ops arriving together share one transaction (one fsync). Ops that
+    /// arrive while a commit is on disk always share the next one. Unused in
+    /// memory.
+    pub group_commit_window: Duration,
 }
 
 impl Default for Config {
@@ -79,6 +94,8 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(10),
             max_connections: 20_000,
+            data_dir: None,
+            group_commit_window: Duration::from_millis(2),
         }
     }
 }
@@ -115,8 +132,9 @@ impl Config {
 struct Shared {
     /// The relay's settings.
     config: Config,
-    /// Every room, so that peers naming the same room meet in it.
-    rooms: room::Rooms,
+    /// Every room, so that peers naming the same room meet in it. In an `Arc` so
+    /// that a room can be opened in `spawn_blocking`.
+    rooms: Arc<room::Rooms>,
 }
 
 /// How long accepting may keep failing before [`run`] gives up with
@@ -138,6 +156,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
     config.validate()?;
+    let rooms_dir = if let Some(data) = &config.data_dir {
+        let dir = store::rooms_dir(data);
+        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        info!(data = %data.display(), "rooms are kept in {}", dir.display());
+        Some(dir)
+    } else {
+        info!("no data folder: rooms are kept in memory and lost when the relay stops");
+        None
+    };
     // Each connection task subscribes to `notify_shutdown` and holds a clone of
     // `done_tx`; once shutdown is announced, `done_rx.recv()` returns `None` when
     // the last task has dropped its clone.
@@ -146,8 +176,8 @@ pub async fn run(
     let mut acceptor = Acceptor {
         limit: Arc::new(Semaphore::new(config.max_connections)),
         shared: Arc::new(Shared {
+            rooms: Arc::new(room::Rooms::new(rooms_dir, config.group_commit_window)),
             config,
-            rooms: room::Rooms::default(),
         }),
         listener,
         notify_shutdown,

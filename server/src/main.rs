@@ -1,13 +1,19 @@
 //! `tabula-server`: the relay binary. Parses flags, sets up logging, listens, and
-//! runs [`tabula_server::run`] until Ctrl+C or SIGTERM.
+//! runs [`tabula_server::run`] until Ctrl+C or SIGTERM. Two subcommands work on a
+//! data folder without serving: `rooms` lists its rooms, `export` copies one room
+//! into a session file.
 
 use std::future::Future;
-use std::time::Duration;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
 use tabula_server::Config;
+use tabula_server::store;
+use tabula_shared::session_file::SessionFile;
 use tokio::net::TcpListener;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
@@ -21,6 +27,21 @@ use tracing_subscriber::filter::LevelFilter;
 #[derive(Debug, Parser)]
 #[command(name = "tabula-server", version, about)]
 struct Args {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// The data folder: each room is kept in DATA/rooms/ROOM.tabula and comes back
+    /// after a restart. Default: a tabula-data folder in the platform's data folder
+    /// (on Linux ~/.local/share/tabula-data).
+    #[arg(long, value_name = "DIR", global = true, env = "TABULA_DATA")]
+    data: Option<PathBuf>,
+
+    /// Keep rooms in memory only: nothing is written, and everything is lost when
+    /// the relay stops.
+    #[arg(long, conflicts_with = "data")]
+    memory: bool,
+
     /// The address and port to listen on.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:7457")]
     listen: String,
@@ -92,9 +113,43 @@ struct Args {
         value_parser = RangedU64ValueParser::<usize>::new().range(1..),
     )]
     max_connections: usize,
+
+    /// Milliseconds a room waits for more ops before it writes a batch to disk, so
+    /// that ops arriving together share one write.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = Config::default().group_commit_window.as_millis() as u64,
+    )]
+    group_commit_ms: u64,
+}
+
+/// The subcommands.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Lists the rooms in the data folder with their op counts and last activity.
+    Rooms,
+    /// Writes one room as a session file, consistently even while the relay runs.
+    Export {
+        /// The room.
+        #[arg(long)]
+        room: String,
+        /// The session file to write (it must not exist yet), e.g. meeting.tabula.
+        out: PathBuf,
+    },
 }
 
 impl Args {
+    /// The data folder: `--data`, or the platform default.
+    fn data_dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.data {
+            Some(dir) => Ok(dir.clone()),
+            None => dirs::data_dir()
+                .map(|dir| dir.join("tabula-data"))
+                .context("this platform has no data folder: pass --data DIR"),
+        }
+    }
+
     /// The relay settings these flags describe.
     fn config(&self) -> Config {
         let handshake = Duration::from_secs(self.handshake_timeout_secs);
@@ -107,6 +162,8 @@ impl Args {
             handshake_timeout: handshake,
             write_timeout: Duration::from_secs(self.write_timeout_secs),
             max_connections: self.max_connections,
+            data_dir: None,
+            group_commit_window: Duration::from_millis(self.group_commit_ms),
         }
     }
 }
@@ -122,6 +179,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
 
+    match &args.command {
+        Some(Command::Rooms) => return list_rooms(&args.data_dir()?),
+        Some(Command::Export { room, out }) => return export(&args.data_dir()?, room, out),
+        None => {}
+    }
+    let mut config = args.config();
+    if !args.memory {
+        config.data_dir = Some(args.data_dir()?);
+    }
+
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -131,7 +198,7 @@ async fn main() -> anyhow::Result<()> {
         .context("could not read the listening address")?;
     info!(%address, "Tabula relay listening: clients connect to ws://{address}/ROOM");
 
-    tabula_server::run(listener, args.config(), shutdown).await?;
+    tabula_server::run(listener, config, shutdown).await?;
     info!("stopped");
     Ok(())
 }
@@ -158,4 +225,79 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = terminate => info!("SIGTERM: shutting down"),
         }
     })
+}
+
+/// `tabula-server rooms`: one line per room, with its op count and last activity.
+fn list_rooms(data: &Path) -> anyhow::Result<()> {
+    let rooms_dir = store::rooms_dir(data);
+    let names = store::room_names(&rooms_dir)?;
+    let mut out = std::io::stdout().lock();
+    if names.is_empty() {
+        writeln!(out, "no rooms in {}", rooms_dir.display())?;
+        return Ok(());
+    }
+    writeln!(out, "{:<40} {:>10}  last activity", "room", "ops")?;
+    for name in names {
+        // A damaged room is listed with its problem; the others still are.
+        let line = match SessionFile::open_read_only(store::room_path(&rooms_dir, &name))
+            .and_then(|file| file.summary())
+        {
+            Ok(summary) => format!(
+                "{name:<40} {:>10}  {}",
+                summary.ops,
+                summary
+                    .last_activity_ms
+                    .map_or_else(|| "never".to_owned(), describe_time)
+            ),
+            Err(err) => format!("{name:<40} {:>10}  {err}", "?"),
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// `tabula-server export`: copies a room into a new session file.
+fn export(data: &Path, room: &str, out: &Path) -> anyhow::Result<()> {
+    tabula_shared::room_name::validate(room)?;
+    let path = store::room_path(&store::rooms_dir(data), room);
+    if !path.exists() {
+        anyhow::bail!("there is no room {room:?} in {}", data.display());
+    }
+    let file = SessionFile::open_read_only(&path)?;
+    file.export_to(out)?;
+    let ops = file.summary()?.ops;
+    writeln!(
+        std::io::stdout().lock(),
+        "wrote room {room} ({ops} ops) to {}",
+        out.display()
+    )?;
+    Ok(())
+}
+
+/// A Unix time in milliseconds as UTC `YYYY-MM-DD HH:MM:SS`, with how long ago.
+fn describe_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = i64::try_from(days).unwrap_or(i64::MAX / 2) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ago = now.saturating_sub(secs);
+    let ago = match ago {
+        0..60 => format!("{ago} s ago"),
+        60..3600 => format!("{} min ago", ago / 60),
+        3600..86_400 => format!("{} h ago", ago / 3600),
+        _ => format!("{} days ago", ago / 86_400),
+    };
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC ({ago})")
 }

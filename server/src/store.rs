@@ -2,42 +2,175 @@
 //!
 //! The log stores encoded frames rather than ops, so a catch-up re-sends the bytes
 //! that went out live and never encodes anything again. It sits behind the small,
-//! synchronous [`OpLog`] trait because a durable implementation (`SQLite`) will
-//! replace [`MemoryLog`]; the room calls it while holding its lock, which is why it
-//! must not be async.
+//! synchronous [`OpLog`] trait with two implementations: [`SqliteLog`], one
+//! `.tabula` session file per room (see [`tabula_shared::session_file`]), and
+//! [`MemoryLog`] for a relay started without a data folder.
+//!
+//! Only the room's writer thread appends, and an append returns once the ops are
+//! durable; readers (catch-ups) take the same lock a chunk at a time. Nothing here
+//! ever runs on a tokio worker: the writer is a named OS thread and catch-ups read
+//! through `spawn_blocking`.
 
 use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use tabula_shared::OpId;
+use tabula_shared::session_file::{EXTENSION, SessionFile, SessionFileError, StoredOp};
+use tabula_shared::{ClientId, OpId};
 
-/// What the relay stamped on an op when it sequenced it; enough to answer a resend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stamp {
-    /// The op's place in the room's order.
-    pub seq: u64,
-    /// When it was sequenced, in milliseconds since the Unix epoch, so the ack of a
-    /// resend carries the same time as the first ack.
-    pub timestamp_ms: u64,
+pub use tabula_shared::session_file::Stamp;
+
+/// Why a room's storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The room's session file could not be opened, read or written.
+    #[error(transparent)]
+    File(#[from] SessionFileError),
+    /// The room's data folder could not be made or read.
+    #[error("{}: {source}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The log lacks an op it should hold (its head says it is there).
+    #[error("the room's history has no op {seq}")]
+    HistoryGap {
+        /// The first missing sequence number.
+        seq: u64,
+    },
+    /// The room's writer thread could not be started.
+    #[error("could not start the room's writer thread: {0}")]
+    Thread(#[source] io::Error),
+}
+
+/// One op as the writer hands it to the log.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The op's id, for the resend index.
+    pub op_id: OpId,
+    /// Who proposed it.
+    pub author: ClientId,
+    /// Its sequence number and time.
+    pub stamp: Stamp,
+    /// The `ServerMessage::Op` frame, shared with the fan-out.
+    pub frame: Bytes,
 }
 
 /// The history of one room, in sequence order.
 ///
-/// Sequence numbers start at 1 and each [`append`](OpLog::append) is given
-/// `head() + 1`; the room guarantees that, implementations may rely on it.
+/// Sequence numbers start at 1 and each batch given to [`append`](OpLog::append)
+/// starts at `head() + 1` with no gaps; the room's writer guarantees that.
 pub trait OpLog: Send + std::fmt::Debug {
-    /// The latest sequence number, 0 while the log is empty.
-    fn head(&self) -> u64;
+    /// The latest op's stamp, `None` while the log is empty: where sequencing
+    /// carries on, even after a restart.
+    fn last_stamp(&self) -> Result<Option<Stamp>, StoreError>;
 
     /// How the op with this id was stamped, if it has been sequenced already: the
     /// index that makes resends idempotent.
-    fn stamp_of(&self, op: OpId) -> Option<Stamp>;
+    fn stamp_of(&self, op: OpId) -> Result<Option<Stamp>, StoreError>;
 
-    /// Records the frame of a newly sequenced op.
-    fn append(&mut self, op: OpId, stamp: Stamp, frame: Bytes);
+    /// Records newly sequenced ops, all or none. When this returns `Ok`, they
+    /// survive a crash of the relay (for a durable log, a power cut too).
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError>;
 
-    /// The frames of every op with a sequence number above `seq`, in order.
-    fn frames_after(&self, seq: u64) -> Vec<Bytes>;
+    /// Up to `limit` frames of the ops after `after` up to and including `up_to`,
+    /// in order.
+    fn frames_between(
+        &self,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<Bytes>, StoreError>;
+}
+
+/// An [`OpLog`] in a `.tabula` session file: durable, and readable by the app.
+#[derive(Debug)]
+pub struct SqliteLog {
+    /// The open file, in WAL mode with `synchronous = FULL`.
+    file: SessionFile,
+}
+
+impl SqliteLog {
+    /// Opens the room's file in `rooms_dir`, creating it if the room is new.
+    pub fn open_or_create(rooms_dir: &Path, room: &str) -> Result<Self, StoreError> {
+        Ok(Self {
+            file: SessionFile::open_or_create(room_path(rooms_dir, room), room)?,
+        })
+    }
+}
+
+impl OpLog for SqliteLog {
+    fn last_stamp(&self) -> Result<Option<Stamp>, StoreError> {
+        Ok(self.file.last_stamp()?)
+    }
+
+    fn stamp_of(&self, op: OpId) -> Result<Option<Stamp>, StoreError> {
+        Ok(self.file.stamp_of(op)?)
+    }
+
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
+        let rows: Vec<StoredOp> = batch
+            .iter()
+            .map(|entry| StoredOp {
+                stamp: entry.stamp,
+                op_id: entry.op_id,
+                author: entry.author,
+                frame: entry.frame.to_vec(),
+            })
+            .collect();
+        Ok(self.file.append(&rows)?)
+    }
+
+    fn frames_between(
+        &self,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<Bytes>, StoreError> {
+        Ok(self
+            .file
+            .frames_between(after, up_to, limit)?
+            .into_iter()
+            .map(Bytes::from)
+            .collect())
+    }
+}
+
+/// The folder of room files inside a data folder.
+#[must_use]
+pub fn rooms_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("rooms")
+}
+
+/// A room's file: `ROOMS/<room>.tabula`. Room names are letters, digits, `-`,
+/// `_` and `.` only (`tabula_shared::room_name`), so they are safe file names.
+#[must_use]
+pub fn room_path(rooms_dir: &Path, room: &str) -> PathBuf {
+    rooms_dir.join(format!("{room}.{EXTENSION}"))
+}
+
+/// Every room with a file in `rooms_dir`, by name, sorted.
+pub fn room_names(rooms_dir: &Path) -> Result<Vec<String>, StoreError> {
+    let folder_error = |source| StoreError::Folder {
+        path: rooms_dir.to_path_buf(),
+        source,
+    };
+    let mut names = Vec::new();
+    for entry in fs::read_dir(rooms_dir).map_err(folder_error)? {
+        let path = entry.map_err(folder_error)?.path();
+        if path.extension().is_some_and(|ext| ext == EXTENSION)
+            && let Some(name) = path.file_stem().and_then(|stem| stem.to_str())
+            && tabula_shared::room_name::validate(name).is_ok()
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// An [`OpLog`] that lives in memory and is gone when the relay stops.
@@ -48,35 +181,54 @@ pub struct MemoryLog {
     frames: Vec<Bytes>,
     /// Op id to stamp, to recognise a resend without scanning the log.
     index: HashMap<OpId, Stamp>,
+    /// The latest stamp, for [`OpLog::last_stamp`].
+    last: Option<Stamp>,
 }
 
 impl std::fmt::Debug for MemoryLog {
     /// The size, not the contents: a log can hold millions of frames.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryLog")
-            .field("head", &self.head())
+            .field("ops", &self.frames.len())
             .finish_non_exhaustive()
     }
 }
 
 impl OpLog for MemoryLog {
-    fn head(&self) -> u64 {
-        self.frames.len() as u64
+    fn last_stamp(&self) -> Result<Option<Stamp>, StoreError> {
+        Ok(self.last)
     }
 
-    fn stamp_of(&self, op: OpId) -> Option<Stamp> {
-        self.index.get(&op).copied()
+    fn stamp_of(&self, op: OpId) -> Result<Option<Stamp>, StoreError> {
+        Ok(self.index.get(&op).copied())
     }
 
-    fn append(&mut self, op: OpId, stamp: Stamp, frame: Bytes) {
-        debug_assert_eq!(stamp.seq, self.head() + 1, "ops are appended in order");
-        self.frames.push(frame);
-        self.index.insert(op, stamp);
+    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
+        for entry in batch {
+            debug_assert_eq!(
+                entry.stamp.seq,
+                self.frames.len() as u64 + 1,
+                "ops are appended in order"
+            );
+            self.frames.push(entry.frame.clone());
+            self.index.insert(entry.op_id, entry.stamp);
+            self.last = Some(entry.stamp);
+        }
+        Ok(())
     }
 
-    fn frames_after(&self, seq: u64) -> Vec<Bytes> {
-        let start = usize::try_from(seq).unwrap_or(usize::MAX);
-        self.frames.get(start..).unwrap_or_default().to_vec()
+    fn frames_between(
+        &self,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<Bytes>, StoreError> {
+        let start = usize::try_from(after).unwrap_or(usize::MAX);
+        let end = usize::try_from(up_to)
+            .unwrap_or(usize::MAX)
+            .min(self.frames.len())
+            .min(start.saturating_add(limit));
+        Ok(self.frames.get(start..end).unwrap_or_default().to_vec())
     }
 }
 
@@ -84,39 +236,54 @@ impl OpLog for MemoryLog {
 mod tests {
     use super::*;
 
-    fn frame(n: u8) -> Bytes {
-        Bytes::from(vec![n])
-    }
-
-    #[test]
-    fn keeps_frames_in_order_and_indexes_ids() {
-        let mut log = MemoryLog::default();
-        assert_eq!(log.head(), 0);
-        assert!(log.frames_after(0).is_empty());
-        let ids: Vec<OpId> = (0..3).map(|_| OpId::random()).collect();
-        for (i, id) in ids.iter().enumerate() {
-            let seq = i as u64 + 1;
-            log.append(
-                *id,
-                Stamp {
+    fn entries(n: u64) -> Vec<Entry> {
+        (1..=n)
+            .map(|seq| Entry {
+                op_id: OpId::random(),
+                author: ClientId::random(),
+                stamp: Stamp {
                     seq,
                     timestamp_ms: 100 + seq,
                 },
-                frame(i as u8),
-            );
-        }
-        assert_eq!(log.head(), 3);
-        assert_eq!(log.frames_after(0), vec![frame(0), frame(1), frame(2)]);
-        assert_eq!(log.frames_after(2), vec![frame(2)]);
-        assert!(log.frames_after(3).is_empty());
-        assert!(log.frames_after(u64::MAX).is_empty());
-        assert_eq!(
-            log.stamp_of(ids[1]),
-            Some(Stamp {
-                seq: 2,
-                timestamp_ms: 102
+                frame: Bytes::from(vec![seq as u8; 3]),
             })
-        );
-        assert_eq!(log.stamp_of(OpId::random()), None);
+            .collect()
+    }
+
+    /// The two logs answer every question the same way.
+    fn check(log: &mut dyn OpLog) {
+        assert_eq!(log.last_stamp().unwrap(), None);
+        assert!(log.frames_between(0, 10, 10).unwrap().is_empty());
+        let ops = entries(5);
+        log.append(&ops[..2]).unwrap();
+        log.append(&ops[2..]).unwrap();
+        assert_eq!(log.last_stamp().unwrap(), Some(ops[4].stamp));
+        let frames = |after, up_to, limit| log.frames_between(after, up_to, limit).unwrap();
+        let expected: Vec<Bytes> = ops.iter().map(|e| e.frame.clone()).collect();
+        assert_eq!(frames(0, 5, 100), expected);
+        assert_eq!(frames(1, 3, 100), expected[1..3].to_vec());
+        assert_eq!(frames(0, 5, 2), expected[..2].to_vec());
+        assert!(frames(5, 5, 100).is_empty());
+        assert!(frames(u64::MAX, u64::MAX, 100).is_empty());
+        assert_eq!(log.stamp_of(ops[3].op_id).unwrap(), Some(ops[3].stamp));
+        assert_eq!(log.stamp_of(OpId::random()).unwrap(), None);
+    }
+
+    #[test]
+    fn the_memory_log_keeps_frames_in_order_and_indexes_ids() {
+        check(&mut MemoryLog::default());
+    }
+
+    #[test]
+    fn the_sqlite_log_does_the_same_and_outlives_its_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = rooms_dir(dir.path());
+        fs::create_dir_all(&rooms).unwrap();
+        check(&mut SqliteLog::open_or_create(&rooms, "kept").unwrap());
+        let reopened = SqliteLog::open_or_create(&rooms, "kept").unwrap();
+        assert_eq!(reopened.last_stamp().unwrap().map(|s| s.seq), Some(5));
+        SqliteLog::open_or_create(&rooms, "other.room").unwrap();
+        fs::write(rooms.join("notes.txt"), "not a room").unwrap();
+        assert_eq!(room_names(&rooms).unwrap(), vec!["kept", "other.room"]);
     }
 }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tabula_shared::codec::{FORMAT_VERSION, MAGIC};
-use tabula_shared::{ClientMessage, ErrorCode, OpKind, Point, ServerMessage, StrokeId, encode};
+use tabula_shared::{
+    ClientMessage, ErrorCode, OpKind, PROTOCOL_VERSION, Point, ServerMessage, StrokeId, encode,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::{TestClient, TestRelay, stroke_op, test_config};
@@ -95,12 +97,13 @@ async fn another_protocol_or_format_version_closes_with_1002() {
 
     let mut x = TestClient::connect(&relay, "versions", "x").await;
     let mut hello = x.hello_message("versions", 0);
-    hello.protocol = 2;
+    hello.protocol = PROTOCOL_VERSION + 1;
     x.send(&ClientMessage::Hello(hello)).await;
     let (code, reason) = x.expect_close().await;
     assert_eq!(code, 1002);
     assert!(
-        reason.contains("version 2") && reason.contains("version 1"),
+        reason.contains(&format!("version {}", PROTOCOL_VERSION + 1))
+            && reason.contains(&format!("version {PROTOCOL_VERSION}")),
         "{reason}"
     );
 

@@ -1,0 +1,89 @@
+//! Durable rooms: a relay with a data folder keeps every room in a session file
+//! and carries on after a restart as if it had never stopped.
+
+use tabula_server::Config;
+use tabula_shared::ClientMessage;
+use tabula_shared::session_file::SessionFile;
+
+use crate::support::{TestClient, TestRelay, stroke_op, test_config};
+
+fn durable(data: &std::path::Path) -> Config {
+    Config {
+        data_dir: Some(data.to_path_buf()),
+        ..test_config()
+    }
+}
+
+#[tokio::test]
+async fn a_restarted_relay_carries_on_where_it_stopped() {
+    let data = tempfile::tempdir().unwrap();
+    let relay = TestRelay::with_config(durable(data.path())).await;
+    let (mut a, _) = TestClient::join(&relay, "kept", "a").await;
+    let ops: Vec<_> = (0..5).map(|_| stroke_op()).collect();
+    let mut stamps = Vec::new();
+    for op in &ops {
+        a.send(&ClientMessage::Op(op.clone())).await;
+        stamps.push(a.recv_ack(op.id).await);
+    }
+    let info = a.info.clone();
+    a.ws.close(None).await.unwrap();
+    relay.stop().await.unwrap();
+
+    // The room is a session file anyone can open.
+    let file = SessionFile::open_read_only(data.path().join("rooms/kept.tabula")).unwrap();
+    assert_eq!(file.head().unwrap(), 5);
+    assert_eq!(file.meta().unwrap().room, "kept");
+    drop(file);
+
+    let relay = TestRelay::with_config(durable(data.path())).await;
+    let (mut late, welcome) = TestClient::join(&relay, "kept", "late").await;
+    assert_eq!((welcome.replay_from, welcome.head), (0, 5));
+    for (seq, op) in (1..).zip(&ops) {
+        let seen = late.recv_op().await;
+        assert_eq!((seen.seq, &seen.op, seen.author), (seq, op, info.client));
+        assert_eq!(seen.timestamp_ms, stamps[seq as usize - 1].1);
+    }
+
+    let (mut a, welcome) = TestClient::rejoin(&relay, "kept", &info, 5).await;
+    assert_eq!((welcome.replay_from, welcome.head), (5, 5));
+    late.recv().await; // PeerJoined(a)
+    // A resend of an op stored before the restart is found in the file.
+    a.send(&ClientMessage::Op(ops[2].clone())).await;
+    assert_eq!(a.recv_ack(ops[2].id).await, stamps[2]);
+    // And the sequence carries on, with time never going backwards.
+    let next = stroke_op();
+    a.send(&ClientMessage::Op(next.clone())).await;
+    let (seq, timestamp_ms) = a.recv_ack(next.id).await;
+    assert_eq!(seq, 6);
+    assert!(timestamp_ms >= stamps[4].1);
+    assert_eq!(late.recv_op().await.seq, 6);
+    relay.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_damaged_room_file_is_refused_and_other_rooms_go_on() {
+    let data = tempfile::tempdir().unwrap();
+    let rooms = data.path().join("rooms");
+    std::fs::create_dir_all(&rooms).unwrap();
+    std::fs::write(
+        rooms.join("broken.tabula"),
+        "this is not a database".repeat(10),
+    )
+    .unwrap();
+    let relay = TestRelay::with_config(durable(data.path())).await;
+
+    let mut x = TestClient::connect(&relay, "broken", "x").await;
+    let hello = x.hello_message("broken", 0);
+    x.send(&ClientMessage::Hello(hello)).await;
+    let (code, reason) = x.expect_close().await;
+    assert_eq!(code, 1011);
+    assert!(reason.contains("could not open room broken"), "{reason}");
+    assert!(
+        !reason.contains(&*data.path().to_string_lossy()),
+        "no paths to clients: {reason}"
+    );
+
+    let (mut a, _) = TestClient::join(&relay, "fine", "a").await;
+    assert_eq!(a.sequence(&stroke_op()).await, 1);
+    relay.stop().await.unwrap();
+}
