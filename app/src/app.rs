@@ -14,7 +14,8 @@ use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::presence::{PresenceAction, presence_ui};
 use crate::session::{ConnectionStatus, Session};
-use crate::toolbar::{shortcuts, toolbar_ui, zoom_ui};
+use crate::style_panel::{SelectionSummary, StyleAction, style_panel_ui};
+use crate::toolbar::{ToolbarAction, shortcuts, toolbar_ui, zoom_ui};
 use crate::tools::ToolSettings;
 
 /// The whiteboard app.
@@ -32,6 +33,8 @@ pub struct TabulaApp {
     /// The last connection status seen and when it began, for the reconnect
     /// countdown.
     status_since: (ConnectionStatus, Instant),
+    /// Whether the "clear the board for everyone?" question is showing.
+    confirm_clear: bool,
 }
 
 impl TabulaApp {
@@ -46,6 +49,7 @@ impl TabulaApp {
             join_dialog: JoinDialog::default(),
             runtime,
             status_since: (status, Instant::now()),
+            confirm_clear: false,
         }
     }
 
@@ -96,21 +100,30 @@ impl TabulaApp {
         // Panels float above the canvas on their own layers; they come first so
         // their changes show in this frame's painting.
         let mut view = None;
-        if !self.join_dialog.is_open() && !ctx.text_edit_focused() {
-            view = shortcuts(&ctx, &mut self.tools);
+        let mut command = None;
+        if !self.join_dialog.is_open() && !self.confirm_clear && !ctx.text_edit_focused() {
+            (view, command) = shortcuts(&ctx, &mut self.tools);
         }
-        toolbar_ui(&ctx, &mut self.tools);
+        let can = (self.session.can_undo(), self.session.can_redo());
+        command = toolbar_ui(&ctx, &mut self.tools, can.0, can.1).or(command);
+        let board = self.session.board();
+        let summary =
+            SelectionSummary::of(self.canvas.selection().objects(board).map(|o| o.data.kind));
+        let style = style_panel_ui(&ctx, &mut self.tools, summary);
+        self.style(style);
         view = zoom_ui(&ctx, self.canvas.camera().zoom).or(view);
         self.presence_ui(&ctx);
         self.join_dialog_ui(&ctx);
+        self.command(command);
+        self.confirm_clear_ui(&ctx);
         if let Some(action) = view {
             self.view(action);
         }
 
         let camera_before = *self.canvas.camera();
-        let input = self.canvas.input_ui(ui, self.tools);
-        for op in input.ops {
-            self.session.submit(op);
+        let input = self.canvas.input_ui(ui, self.tools, self.session.board());
+        for action in input.actions {
+            self.session.perform(action);
         }
         if input.pointer_changed {
             self.session.set_cursor(input.pointer);
@@ -130,6 +143,66 @@ impl TabulaApp {
         if *self.canvas.camera() != camera_before {
             // The zoom label was drawn before the canvas moved the camera.
             ctx.request_repaint();
+        }
+    }
+
+    /// Carries out undo, redo or the start of clearing the board.
+    fn command(&mut self, command: Option<ToolbarAction>) {
+        match command {
+            Some(ToolbarAction::Undo) => self.session.undo(),
+            Some(ToolbarAction::Redo) => self.session.redo(),
+            Some(ToolbarAction::Clear) => self.confirm_clear = true,
+            None => {}
+        }
+    }
+
+    /// Applies the style panel's changes to the selection.
+    fn style(&mut self, actions: Vec<StyleAction>) {
+        for action in actions {
+            let board = self.session.board();
+            let selection = self.canvas.selection();
+            let ops = match action {
+                StyleAction::Restyle(property) => selection.restyle(board, &property),
+                StyleAction::ToFront => selection.to_front(board),
+                StyleAction::ToBack => selection.to_back(board),
+                StyleAction::Delete => selection.delete(board),
+                StyleAction::Duplicate => {
+                    let mut actions = Vec::new();
+                    self.canvas.duplicate(board, &mut actions);
+                    actions.into_iter().flatten().collect()
+                }
+            };
+            self.session.perform(ops);
+        }
+    }
+
+    /// Asks before clearing the board for everyone; clearing can be undone.
+    fn confirm_clear_ui(&mut self, ctx: &egui::Context) {
+        if !self.confirm_clear {
+            return;
+        }
+        let modal = egui::Modal::new(egui::Id::unique("tabula-confirm-clear")).show(ctx, |ui| {
+            ui.set_width(320.0);
+            ui.heading("Clear the board?");
+            ui.label("Everything on it disappears for everyone in the room. You can undo it.");
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui.button("Cancel").clicked() {
+                    self.confirm_clear = false;
+                }
+                let clear = egui::Button::new(
+                    egui::RichText::new("Clear board").color(egui::Color32::WHITE),
+                )
+                .fill(egui::Color32::from_rgb(0xd0, 0x3b, 0x3b));
+                if ui.add(clear).clicked() {
+                    self.session
+                        .perform(vec![tabula_shared::Op::new(tabula_shared::OpKind::Clear)]);
+                    self.confirm_clear = false;
+                }
+            });
+        });
+        if modal.should_close() {
+            self.confirm_clear = false;
         }
     }
 

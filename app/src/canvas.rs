@@ -3,46 +3,51 @@
 //! It knows nothing of the network. Each frame runs in two halves, so that the ops
 //! of this frame are on the board before it is painted:
 //!
-//! 1. [`Canvas::input_ui`] reads the pointer, moves the camera (pan and zoom) and
-//!    returns what the user did as [`CanvasInput`]: the ops to submit and where the
-//!    pointer now is on the canvas.
-//! 2. The caller applies the ops (`app.rs` hands them to the session, tests to a
-//!    plain [`Board`]) and then calls [`Canvas::paint_ui`] with the board.
+//! 1. [`Canvas::input_ui`] reads the pointer and keys, moves the camera (pan and
+//!    zoom) and returns what the user did as [`CanvasInput`]: *actions*, each a
+//!    list of ops that one undo takes back, and where the pointer now is.
+//! 2. The caller applies the actions (`app.rs` hands them to the session, tests to
+//!    a plain [`Board`]) and then calls [`Canvas::paint_ui`] with the board.
 //!
-//! Strokes stream as they are drawn: a press sends `StrokeBegin`, each frame of
-//! dragging at most one `StrokeAppend` with the points gathered in that frame, and
-//! the release `StrokeEnd`. Points are stabilised with a light moving average and
-//! thinned to a minimum on-screen spacing before they become ops.
-//!
-//! Painting turns each stroke's points into a smooth curve (centripetal
-//! Catmull-Rom, flattened adaptively by its size on screen), so a stroke stays
-//! smooth at any zoom.
+//! What a primary drag means depends on the tool (see [`crate::gesture`]):
+//! - pen and highlighter strokes stream as they are drawn: a press sends
+//!   `StrokeBegin`, each frame at most one `StrokeAppend` with that frame's
+//!   stabilised points, the release `StrokeEnd`;
+//! - line, arrow, rectangle and ellipse are previewed while dragged and created on
+//!   release (shift constrains them);
+//! - the text tool opens an editor ([`crate::text_edit`]) where it clicks;
+//! - the eraser fades what it touches and deletes it all on release;
+//! - the select tool clicks, shift-clicks, rubber-bands, drags the selection,
+//!   resizes a shape by its handles and double-clicks a text to edit it; Delete
+//!   or Backspace deletes the selection, ctrl+D duplicates it.
 
 use egui::emath::TSTransform;
-use egui::epaint::{PathShape, PathStroke};
 use egui::{
-    Color32, CornerRadius, CursorIcon, Event, FontId, Key, Painter, PointerButton, Pos2, Rect,
-    Response, Sense, Shape, Stroke as PaintStroke, Ui, Vec2, pos2, vec2,
+    Color32, CursorIcon, Event, Key, Modifiers, PointerButton, Pos2, Rect, Response, Sense, Ui,
+    Vec2, pos2, vec2,
 };
-use tabula_shared::{Board, Color, Op, OpKind, Point, Stroke, StrokeId};
+use tabula_shared::object::ObjectKind;
+use tabula_shared::{Board, Color, Object, ObjectId, Op, OpKind, Point, StrokeId};
 
 use crate::camera::{Camera, ZOOM_STEP};
+use crate::gesture::{Drawing, Gesture, constrain, swept};
+use crate::overlay::{self, HANDLE_PX};
+use crate::render::paint_object;
+use crate::selection::{self, Selection};
+use crate::text_edit::{EditorOutcome, TextEditor};
 use crate::tools::{Tool, ToolSettings};
 
-/// Weight of each new pointer sample in the stabiliser's moving average: lower is
-/// smoother but lags more behind the pointer.
-const SMOOTHING: f32 = 0.6;
-/// Samples fed to the stabiliser at the pointer's last position when the pen
-/// lifts, so the stroke eases into its end point.
-const CATCH_UP_SAMPLES: usize = 3;
 /// Points closer than this on screen to the last kept point are dropped.
 const MIN_SPACING_PX: f32 = 1.5;
-/// How far a flattened curve may stray from the true curve, in screen pixels.
-const CURVE_TOLERANCE_PX: f32 = 0.15;
-/// The most line pieces one curve segment is flattened into.
-const MAX_PIECES: usize = 64;
 /// The free border kept around the content when fitting it to the window.
 const FIT_MARGIN: f32 = 48.0;
+/// How near the pointer must be to an object to pick it, in screen points.
+const PICK_PX: f32 = 6.0;
+/// The eraser's reach, in screen points (it erases the same on-screen area at
+/// any zoom).
+pub const ERASER_PX: f32 = 10.0;
+/// A shape dragged out shorter than this on screen is taken for a stray click.
+const MIN_SHAPE_PX: f32 = 3.0;
 
 /// A change of view asked for by a button or a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,8 +78,8 @@ pub struct PeerCursor<'a> {
 pub struct CanvasInput {
     /// The canvas widget's response (hover, drag state).
     pub response: Response,
-    /// The ops to submit, in order.
-    pub ops: Vec<Op>,
+    /// What to apply, in order: each inner list is one action, undone as one.
+    pub actions: Vec<Vec<Op>>,
     /// The canvas point under the pointer, `None` when it is not over the canvas.
     pub pointer: Option<Point>,
     /// Whether [`Self::pointer`] differs from last frame's, so that only changes
@@ -82,75 +87,15 @@ pub struct CanvasInput {
     pub pointer_changed: bool,
 }
 
-/// What a pointer button held down on the canvas is doing.
-#[derive(Debug)]
-enum Gesture {
-    /// Nothing held.
-    Idle,
-    /// The pen is down.
-    Drawing(Drawing),
-    /// The board is being dragged along.
-    Panning {
-        /// The button that holds it (middle, or primary with space held).
-        button: PointerButton,
-        /// The pointer's previous screen position.
-        last: Pos2,
-    },
-}
-
-/// A stroke being drawn by the local user.
-#[derive(Debug)]
-struct Drawing {
-    /// The stroke's id, sent with each of its ops.
-    stroke: StrokeId,
-    /// The stabiliser's output: a moving average of the pointer, in canvas space.
-    smoothed: Pos2,
-    /// The last point kept for the stroke, for the minimum spacing.
-    last_kept: Pos2,
-    /// Points kept this frame, sent as one append at the end of it.
-    batch: Vec<Point>,
-}
-
-impl Drawing {
-    /// Feeds a pointer sample (canvas space); keeps the smoothed point if it is far
-    /// enough from the last one kept.
-    fn sample(&mut self, raw: Pos2, min_spacing: f32) {
-        self.smoothed += (raw - self.smoothed) * SMOOTHING;
-        if self.smoothed.distance(self.last_kept) >= min_spacing {
-            self.keep(self.smoothed);
-        }
-    }
-
-    /// Ends at the pointer's true last position, so the stroke stops where the pen
-    /// lifted rather than where the stabiliser lagged. The stabiliser first
-    /// catches up over a few samples, so the end curves in instead of jumping.
-    fn finish(&mut self, raw: Pos2, min_spacing: f32) {
-        for _ in 0..CATCH_UP_SAMPLES {
-            self.sample(raw, min_spacing);
-        }
-        if raw.distance(self.last_kept) > f32::EPSILON {
-            self.keep(raw);
-        }
-    }
-
-    /// Adds a point to this frame's batch.
-    fn keep(&mut self, p: Pos2) {
-        self.last_kept = p;
-        self.batch.push(point_from_pos(p));
-    }
-
-    /// The append op for this frame's points, if there are any.
-    fn take_append(&mut self) -> Option<Op> {
-        (!self.batch.is_empty()).then(|| {
-            Op::new(OpKind::StrokeAppend {
-                stroke: self.stroke,
-                points: std::mem::take(&mut self.batch),
-            })
-        })
+impl CanvasInput {
+    /// Every op of every action, in order.
+    pub fn ops(&self) -> impl Iterator<Item = &Op> + '_ {
+        self.actions.iter().flatten()
     }
 }
 
-/// The board view: camera, the gesture under way and the last pointer reported.
+/// The board view: camera, the gesture under way, the selection, the text being
+/// typed and the last pointer reported.
 #[derive(Debug)]
 pub struct Canvas {
     /// Pan and zoom.
@@ -162,6 +107,16 @@ pub struct Canvas {
     gesture: Gesture,
     /// The canvas point under the pointer last reported, so that only changes are.
     pointer: Option<Point>,
+    /// What the select tool holds.
+    selection: Selection,
+    /// What the eraser has touched in the sweep under way, deleted on release.
+    erased: Vec<ObjectId>,
+    /// The text being typed, if any.
+    editor: Option<TextEditor>,
+    /// The settings of the last frame, for previews and the eraser's circle.
+    tools: ToolSettings,
+    /// Whether shift was held this frame (constrains shapes while dragging).
+    shift: bool,
 }
 
 impl Default for Canvas {
@@ -179,6 +134,11 @@ impl Canvas {
             viewport: Rect::from_min_size(Pos2::ZERO, vec2(1280.0, 800.0)),
             gesture: Gesture::Idle,
             pointer: None,
+            selection: Selection::default(),
+            erased: Vec::new(),
+            editor: None,
+            tools: ToolSettings::default(),
+            shift: false,
         }
     }
 
@@ -211,6 +171,23 @@ impl Canvas {
         matches!(self.gesture, Gesture::Drawing(_))
     }
 
+    /// What the select tool holds.
+    #[must_use]
+    pub fn selection(&self) -> &Selection {
+        &self.selection
+    }
+
+    /// The selection, to change it (after a duplicate, say).
+    pub fn selection_mut(&mut self) -> &mut Selection {
+        &mut self.selection
+    }
+
+    /// The text being typed, if any.
+    #[must_use]
+    pub fn editor(&self) -> Option<&TextEditor> {
+        self.editor.as_ref()
+    }
+
     /// Applies a zoom button or key. `content` is the board's extent in canvas
     /// coordinates, for [`ViewAction::Fit`].
     pub fn apply_view(&mut self, action: ViewAction, content: Option<tabula_shared::Rect>) {
@@ -231,15 +208,31 @@ impl Canvas {
         }
     }
 
-    /// Takes the whole available space, reads this frame's pointer input and turns
-    /// it into ops and camera moves. Call [`Self::paint_ui`] after applying the ops.
-    pub fn input_ui(&mut self, ui: &mut Ui, tools: ToolSettings) -> CanvasInput {
+    /// Takes the whole available space, reads this frame's pointer and key input
+    /// and turns it into actions and camera moves. `board` is the board as shown,
+    /// for picking and erasing. Call [`Self::paint_ui`] after applying the actions.
+    pub fn input_ui(&mut self, ui: &mut Ui, tools: ToolSettings, board: &Board) -> CanvasInput {
         let viewport = ui.available_rect_before_wrap();
         self.viewport = viewport;
-        let response = ui.interact(viewport, ui.make_persistent_id("canvas"), Sense::drag());
+        if tools.tool != self.tools.tool {
+            self.erased.clear();
+            if tools.tool != Tool::Select {
+                self.selection.clear();
+            }
+        }
+        self.tools = tools;
+        self.selection.retain_shown(board);
+        let response = ui.interact(
+            viewport,
+            ui.make_persistent_id("canvas"),
+            Sense::click_and_drag(),
+        );
         ui.advance_cursor_after_rect(viewport);
 
-        let (events, space_down, primary_down, middle_down) = ui.input(|i| {
+        let mut actions = Vec::new();
+        self.text_editor_ui(ui.ctx(), &mut actions);
+
+        let (events, modifiers, space_down, primary_down, middle_down) = ui.input(|i| {
             let events: Vec<Event> = i
                 .events
                 .iter()
@@ -248,16 +241,17 @@ impl Canvas {
                 .collect();
             (
                 events,
+                i.modifiers,
                 i.key_down(Key::Space),
                 i.pointer.primary_down(),
                 i.pointer.middle_down(),
             )
         });
+        self.shift = modifiers.shift;
         // A press counts when it lands on the canvas itself, not on a window or
         // toolbar floating above it.
         let on_canvas = response.hovered() || response.dragged();
 
-        let mut ops = Vec::new();
         for event in events {
             match event {
                 Event::PointerButton {
@@ -269,56 +263,89 @@ impl Canvas {
                     && viewport.contains(pos)
                     && matches!(self.gesture, Gesture::Idle) =>
                 {
-                    self.press(button, pos, space_down, tools, &mut ops);
+                    self.press(button, pos, space_down, board, &mut actions);
                 }
-                Event::PointerMoved(pos) => self.motion(pos),
+                Event::PointerMoved(pos) => self.motion(pos, board),
                 Event::PointerButton {
                     pos,
                     button,
                     pressed: false,
                     ..
-                } => self.release(button, pos, &mut ops),
+                } => self.release(button, pos, board, &mut actions),
                 _ => {}
             }
         }
         // A release can go missing (focus lost mid-stroke): never leave a gesture
         // hanging once its button is up.
-        match &self.gesture {
-            Gesture::Drawing(d) if !primary_down => {
-                let last = d.last_kept;
-                self.release(
-                    PointerButton::Primary,
-                    self.screen_from_canvas() * last,
-                    &mut ops,
-                );
-            }
-            Gesture::Panning { button, .. }
-                if !(primary_down && *button == PointerButton::Primary
-                    || middle_down && *button == PointerButton::Middle) =>
-            {
-                self.gesture = Gesture::Idle;
-            }
-            _ => {}
+        let held = match &self.gesture {
+            Gesture::Idle => None,
+            Gesture::Panning { button, .. } => Some(*button),
+            _ => Some(PointerButton::Primary),
+        };
+        let still_down = |b: PointerButton| match b {
+            PointerButton::Primary => primary_down,
+            PointerButton::Middle => middle_down,
+            _ => false,
+        };
+        if let Some(button) = held.filter(|b| !still_down(*b)) {
+            let at = self.last_gesture_pos().unwrap_or(viewport.center());
+            self.release(button, at, board, &mut actions);
         }
-        if let Gesture::Drawing(d) = &mut self.gesture {
-            ops.extend(d.take_append());
+        if let Gesture::Drawing(d) = &mut self.gesture
+            && let Some(append) = d.take_append()
+        {
+            actions.push(vec![append]);
+        }
+        if response.double_clicked() && self.tools.tool == Tool::Select {
+            self.double_click(&response, board);
+        }
+        if self.editor.is_none() && !ui.ctx().text_edit_focused() {
+            self.keys_ui(ui, board, &mut actions);
         }
 
         if response.hovered() {
             self.scroll_and_zoom(ui, &response);
         }
         let pointer_changed = self.update_pointer(ui, on_canvas);
-        self.set_cursor_icon(ui, &response, space_down, tools.tool);
+        self.set_cursor_icon(ui, &response, space_down);
 
-        if !ops.is_empty() {
-            tracing::trace!(count = ops.len(), "canvas ops");
+        actions.retain(|a: &Vec<Op>| !a.is_empty());
+        if !actions.is_empty() {
+            tracing::trace!(count = actions.len(), "canvas actions");
         }
         CanvasInput {
             response,
-            ops,
+            actions,
             pointer: self.pointer,
             pointer_changed,
         }
+    }
+
+    /// Shows the text editor if one is open, and ends it when typing is done.
+    fn text_editor_ui(&mut self, ctx: &egui::Context, actions: &mut Vec<Vec<Op>>) {
+        let screen_from_canvas = self.screen_from_canvas();
+        let tools = self.tools;
+        if let Some(editor) = &mut self.editor
+            && let EditorOutcome::Done(ops) = editor.editor_ui(ctx, screen_from_canvas, &tools)
+        {
+            actions.push(ops);
+            self.editor = None;
+        }
+    }
+
+    /// Where the gesture under way last saw the pointer, on screen.
+    fn last_gesture_pos(&self) -> Option<Pos2> {
+        let canvas = match &self.gesture {
+            Gesture::Idle => return None,
+            Gesture::Panning { last, .. } => return Some(*last),
+            Gesture::Drawing(d) => d.last_kept,
+            Gesture::Erasing { last } => *last,
+            Gesture::Shape { to, .. }
+            | Gesture::Moving { to, .. }
+            | Gesture::Resizing { to, .. }
+            | Gesture::Selecting { to, .. } => *to,
+        };
+        Some(self.screen_from_canvas() * canvas)
     }
 
     /// Handles a button going down on the canvas.
@@ -327,68 +354,267 @@ impl Canvas {
         button: PointerButton,
         pos: Pos2,
         space_down: bool,
-        tools: ToolSettings,
-        ops: &mut Vec<Op>,
+        board: &Board,
+        actions: &mut Vec<Vec<Op>>,
     ) {
+        let at = self.camera.canvas_from_screen(self.viewport) * pos;
         match button {
             PointerButton::Middle => self.gesture = Gesture::Panning { button, last: pos },
             PointerButton::Primary if space_down => {
                 self.gesture = Gesture::Panning { button, last: pos };
             }
-            PointerButton::Primary => match tools.tool {
-                Tool::Pen => {
-                    let start = self.camera.canvas_from_screen(self.viewport) * pos;
+            PointerButton::Primary => match self.tools.tool {
+                Tool::Pen | Tool::Highlighter => {
                     let stroke = StrokeId::random();
-                    ops.push(Op::new(OpKind::StrokeBegin {
+                    actions.push(vec![Op::new(OpKind::StrokeBegin {
                         stroke,
-                        style: tools.stroke_style(),
-                        start: point_from_pos(start),
-                    }));
+                        style: self.tools.stroke_style(),
+                        start: point_from_pos(at),
+                    })]);
                     self.gesture = Gesture::Drawing(Drawing {
                         stroke,
-                        smoothed: start,
-                        last_kept: start,
+                        smoothed: at,
+                        last_kept: at,
                         batch: Vec::new(),
                     });
                 }
+                Tool::Line | Tool::Arrow | Tool::Rectangle | Tool::Ellipse => {
+                    if let Some(kind) = self.tools.tool.shape_kind() {
+                        self.gesture = Gesture::Shape {
+                            kind,
+                            from: at,
+                            to: at,
+                        };
+                    }
+                }
+                Tool::Text => {
+                    let radius = PICK_PX / self.camera.zoom;
+                    self.editor = Some(
+                        match board
+                            .object_at(point_from_pos(at), radius)
+                            .filter(|o| o.data.kind == ObjectKind::Text)
+                        {
+                            Some(text) => TextEditor::existing(text),
+                            None => TextEditor::new_text(point_from_pos(at), &self.tools),
+                        },
+                    );
+                }
+                Tool::Eraser => {
+                    self.erased.clear();
+                    self.gesture = Gesture::Erasing { last: at };
+                    self.erase(board, at, at);
+                }
+                Tool::Select => self.press_select(at, board),
             },
             _ => {}
         }
     }
 
-    /// Handles the pointer moving to `pos` (screen).
-    fn motion(&mut self, pos: Pos2) {
-        let canvas_from_screen = self.camera.canvas_from_screen(self.viewport);
-        match &mut self.gesture {
-            Gesture::Drawing(d) => {
-                d.sample(canvas_from_screen * pos, MIN_SPACING_PX / self.camera.zoom);
+    /// A press with the select tool: a handle resizes, an object picks (shift
+    /// toggles it) and drags the selection, empty board starts a rubber band.
+    fn press_select(&mut self, at: Pos2, board: &Board) {
+        let radius = PICK_PX / self.camera.zoom;
+        if let Some((object, handle)) = self.handle_at(at, board) {
+            self.gesture = Gesture::Resizing {
+                object,
+                handle,
+                to: at,
+            };
+            return;
+        }
+        match board.object_at(point_from_pos(at), radius) {
+            Some(hit) if self.shift => self.selection.toggle(hit.id),
+            Some(hit) => {
+                if !self.selection.contains(hit.id) {
+                    self.selection.set([hit.id]);
+                }
+                self.gesture = Gesture::Moving { from: at, to: at };
             }
+            None => {
+                if !self.shift {
+                    self.selection.clear();
+                }
+                self.gesture = Gesture::Selecting {
+                    from: at,
+                    to: at,
+                    additive: self.shift,
+                };
+            }
+        }
+    }
+
+    /// The handle of the one selected shape under `at` (canvas), if any.
+    fn handle_at(&self, at: Pos2, board: &Board) -> Option<(ObjectId, selection::Handle)> {
+        let mut selected = self.selection.objects(board);
+        let only = selected.next()?;
+        if selected.next().is_some() {
+            return None;
+        }
+        let reach = HANDLE_PX / self.camera.zoom;
+        selection::handles(only)
+            .into_iter()
+            .find(|h| {
+                (h.at.x - at.x).abs() <= reach * 0.75 && (h.at.y - at.y).abs() <= reach * 0.75
+            })
+            .map(|h| (only.id, h))
+    }
+
+    /// A double-click with the select tool on a text opens it for editing.
+    fn double_click(&mut self, response: &Response, board: &Board) {
+        let Some(pos) = response.interact_pointer_pos() else {
+            return;
+        };
+        let at = point_from_pos(self.camera.canvas_from_screen(self.viewport) * pos);
+        if let Some(text) = board
+            .object_at(at, PICK_PX / self.camera.zoom)
+            .filter(|o| o.data.kind == ObjectKind::Text)
+        {
+            self.editor = Some(TextEditor::existing(text));
+            self.gesture = Gesture::Idle;
+        }
+    }
+
+    /// Marks what the eraser touches between `from` and `to` (canvas).
+    fn erase(&mut self, board: &Board, from: Pos2, to: Pos2) {
+        for id in swept(board, from, to, ERASER_PX / self.camera.zoom) {
+            if !self.erased.contains(&id) {
+                self.erased.push(id);
+            }
+        }
+    }
+
+    /// Handles the pointer moving to `pos` (screen).
+    fn motion(&mut self, pos: Pos2, board: &Board) {
+        let at = self.camera.canvas_from_screen(self.viewport) * pos;
+        match &mut self.gesture {
+            Gesture::Drawing(d) => d.sample(at, MIN_SPACING_PX / self.camera.zoom),
             Gesture::Panning { last, .. } => {
                 let delta = pos - *last;
                 *last = pos;
                 self.camera.pan_by(delta);
             }
+            Gesture::Erasing { last } => {
+                let from = std::mem::replace(last, at);
+                self.erase(board, from, at);
+            }
+            Gesture::Shape { to, .. }
+            | Gesture::Moving { to, .. }
+            | Gesture::Resizing { to, .. }
+            | Gesture::Selecting { to, .. } => *to = at,
             Gesture::Idle => {}
         }
     }
 
     /// Handles a button coming up at `pos` (screen).
-    fn release(&mut self, button: PointerButton, pos: Pos2, ops: &mut Vec<Op>) {
-        match &mut self.gesture {
-            Gesture::Drawing(d) if button == PointerButton::Primary => {
+    fn release(
+        &mut self,
+        button: PointerButton,
+        pos: Pos2,
+        board: &Board,
+        actions: &mut Vec<Vec<Op>>,
+    ) {
+        if let Gesture::Panning { button: held, .. } = &self.gesture {
+            if *held == button {
+                self.motion(pos, board);
+                self.gesture = Gesture::Idle;
+            }
+            return;
+        }
+        if button != PointerButton::Primary || matches!(self.gesture, Gesture::Idle) {
+            return;
+        }
+        self.motion(pos, board);
+        let zoom = self.camera.zoom;
+        match std::mem::replace(&mut self.gesture, Gesture::Idle) {
+            Gesture::Drawing(mut d) => {
                 d.finish(
                     self.camera.canvas_from_screen(self.viewport) * pos,
-                    MIN_SPACING_PX / self.camera.zoom,
+                    MIN_SPACING_PX / zoom,
                 );
-                ops.extend(d.take_append());
-                ops.push(Op::new(OpKind::StrokeEnd { stroke: d.stroke }));
-                self.gesture = Gesture::Idle;
+                actions.extend(d.take_append().map(|op| vec![op]));
+                actions.push(vec![Op::new(OpKind::StrokeEnd { stroke: d.stroke })]);
             }
-            Gesture::Panning { button: held, .. } if *held == button => {
-                self.motion(pos);
-                self.gesture = Gesture::Idle;
+            Gesture::Shape { kind, from, to } => {
+                let to = constrain(kind, from, to, self.shift);
+                if from.distance(to) * zoom >= MIN_SHAPE_PX {
+                    let data = self
+                        .tools
+                        .shape(kind, point_from_pos(from), point_from_pos(to));
+                    actions.push(vec![Op::new(OpKind::Create {
+                        object: ObjectId::random(),
+                        data,
+                    })]);
+                }
             }
-            _ => {}
+            Gesture::Erasing { .. } => {
+                let ops = std::mem::take(&mut self.erased)
+                    .into_iter()
+                    .filter(|id| board.object(*id).is_some())
+                    .map(|object| Op::new(OpKind::Delete { object }))
+                    .collect();
+                actions.push(ops);
+            }
+            Gesture::Moving { from, to } => {
+                if from.distance(to) * zoom >= 1.0 {
+                    let by = point_from_pos((to - from).to_pos2());
+                    actions.push(self.selection.move_by(board, by));
+                }
+            }
+            Gesture::Resizing { object, handle, to } => {
+                if let Some(o) = board.object(object) {
+                    actions.push(vec![selection::resize(o, handle, point_from_pos(to))]);
+                }
+            }
+            Gesture::Selecting { from, to, additive } => {
+                let band =
+                    tabula_shared::Rect::from_corners(point_from_pos(from), point_from_pos(to));
+                let inside = board
+                    .objects()
+                    .filter(|o| band.contains_rect(o.bounds()))
+                    .map(|o| o.id);
+                if additive {
+                    self.selection.add(inside);
+                } else {
+                    self.selection.set(inside);
+                }
+            }
+            Gesture::Panning { .. } | Gesture::Idle => {}
+        }
+    }
+
+    /// Keys that act on the selection: Delete or Backspace deletes it, ctrl+D
+    /// duplicates it, ctrl+A selects everything, Escape lets it go.
+    fn keys_ui(&mut self, ui: &Ui, board: &Board, actions: &mut Vec<Vec<Op>>) {
+        let (delete, duplicate, all, escape) = ui.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::NONE, Key::Delete)
+                    || i.consume_key(Modifiers::NONE, Key::Backspace),
+                i.consume_key(Modifiers::COMMAND, Key::D),
+                i.consume_key(Modifiers::COMMAND, Key::A),
+                i.consume_key(Modifiers::NONE, Key::Escape),
+            )
+        });
+        if delete {
+            actions.push(self.selection.delete(board));
+            self.selection.clear();
+        }
+        if duplicate {
+            self.duplicate(board, actions);
+        }
+        if all && self.tools.tool == Tool::Select {
+            self.selection.set(board.objects().map(|o| o.id));
+        }
+        if escape {
+            self.selection.clear();
+        }
+    }
+
+    /// Duplicates the selection and selects the copies.
+    pub fn duplicate(&mut self, board: &Board, actions: &mut Vec<Vec<Op>>) {
+        let (ops, ids) = self.selection.duplicate(board);
+        if !ops.is_empty() {
+            actions.push(ops);
+            self.selection.set(ids);
         }
     }
 
@@ -421,35 +647,134 @@ impl Canvas {
         changed
     }
 
-    /// The tool's cursor over the board, a hand while panning.
-    fn set_cursor_icon(&self, ui: &Ui, response: &Response, space_down: bool, tool: Tool) {
+    /// The tool's cursor over the board, a hand while panning, arrows over what
+    /// the select tool would move.
+    fn set_cursor_icon(&self, ui: &Ui, response: &Response, space_down: bool) {
+        let tool = self.tools.tool;
         let icon = match self.gesture {
             Gesture::Panning { .. } => CursorIcon::Grabbing,
-            Gesture::Drawing(_) => tool.cursor(),
+            Gesture::Moving { .. } => CursorIcon::Move,
             Gesture::Idle if response.hovered() && space_down => CursorIcon::Grab,
-            Gesture::Idle if response.hovered() => tool.cursor(),
-            Gesture::Idle => return,
+            Gesture::Idle if !response.hovered() => return,
+            _ => tool.cursor(),
         };
         ui.ctx().set_cursor_icon(icon);
     }
 
-    /// Paints the paper, the dot grid, every visible stroke and the peers' pointers.
+    /// Paints the paper, the dot grid, every visible object (with the gesture
+    /// under way previewed), the selection and the peers' pointers.
     pub fn paint_ui(&self, ui: &Ui, board: &Board, cursors: &[PeerCursor<'_>]) {
         let painter = ui.painter_at(self.viewport);
         painter.rect_filled(self.viewport, 0.0, PAPER);
-        paint_grid(&painter, &self.camera, self.viewport);
+        overlay::paint_grid(&painter, &self.camera, self.viewport);
 
         let screen_from_canvas = self.screen_from_canvas();
         let visible = self.camera.visible_canvas(self.viewport);
-        for stroke in board.strokes() {
-            if rect_from_canvas(stroke.covered()).intersects(visible) {
-                paint_stroke(&painter, screen_from_canvas, stroke);
+        let editing = self.editor.as_ref().and_then(|e| e.object);
+        for object in board.objects() {
+            if Some(object.id) == editing {
+                continue;
             }
+            let shown = self.as_previewed(object);
+            if rect_from_canvas(shown.bounds()).intersects(visible) {
+                paint_object(&painter, screen_from_canvas, &shown);
+            }
+        }
+        if let Some(preview) = self.shape_preview(board) {
+            paint_object(&painter, screen_from_canvas, &preview);
+        }
+        self.paint_selection_ui(&painter, board);
+        if let Gesture::Selecting { from, to, .. } = self.gesture {
+            overlay::paint_rubber_band(
+                &painter,
+                Rect::from_two_pos(screen_from_canvas * from, screen_from_canvas * to),
+            );
+        }
+        if self.tools.tool == Tool::Eraser
+            && let Some(pointer) = self.pointer
+        {
+            overlay::paint_eraser(
+                &painter,
+                screen_from_canvas * pos_from_point(pointer),
+                ERASER_PX,
+            );
         }
         for cursor in cursors {
             let pos = screen_from_canvas * pos_from_point(cursor.position);
             if self.viewport.expand(4.0).contains(pos) {
-                paint_peer_cursor(&painter, pos, cursor.name, color32(cursor.color));
+                overlay::paint_peer_cursor(&painter, pos, cursor.name, color32(cursor.color));
+            }
+        }
+    }
+
+    /// An object as the gesture under way would leave it: moved with the
+    /// selection, resized by its handle, or faded if the eraser touched it.
+    fn as_previewed(&self, object: &Object) -> Object {
+        let mut shown = object.clone();
+        match &self.gesture {
+            Gesture::Moving { from, to } if self.selection.contains(object.id) => {
+                shown.offset = shown.offset.offset(point_from_pos((*to - *from).to_pos2()));
+            }
+            Gesture::Resizing {
+                object: id,
+                handle,
+                to,
+            } if *id == object.id => {
+                if let OpKind::Set {
+                    property: tabula_shared::Property::Points(points),
+                    ..
+                } = selection::resize(object, *handle, point_from_pos(*to)).kind
+                {
+                    shown.data.points = points;
+                }
+            }
+            _ => {}
+        }
+        if self.erased.contains(&object.id) {
+            shown.data.color.a /= 4;
+        }
+        shown
+    }
+
+    /// The shape being dragged out, as it would be created now.
+    fn shape_preview(&self, board: &Board) -> Option<Object> {
+        let Gesture::Shape { kind, from, to } = self.gesture else {
+            return None;
+        };
+        let to = constrain(kind, from, to, self.shift);
+        let _ = board;
+        Some(Object {
+            id: ObjectId::random(),
+            author: tabula_shared::ClientId(uuid::Uuid::nil()),
+            data: self
+                .tools
+                .shape(kind, point_from_pos(from), point_from_pos(to)),
+            offset: Point::default(),
+            layer: i64::MAX,
+            finished: false,
+            deleted: false,
+        })
+    }
+
+    /// Outlines around the selected objects, and handles on a lone shape.
+    fn paint_selection_ui(&self, painter: &egui::Painter, board: &Board) {
+        let screen_from_canvas = self.screen_from_canvas();
+        let mut count = 0;
+        let mut last = None;
+        for object in self.selection.objects(board) {
+            let shown = self.as_previewed(object);
+            overlay::paint_selected(
+                painter,
+                screen_from_canvas * rect_from_canvas(shown.bounds()),
+            );
+            count += 1;
+            last = Some(shown);
+        }
+        if count == 1
+            && let Some(only) = last
+        {
+            for handle in selection::handles(&only) {
+                overlay::paint_handle(painter, screen_from_canvas * pos_from_point(handle.at));
             }
         }
     }
@@ -457,191 +782,6 @@ impl Canvas {
 
 /// The board's background.
 pub const PAPER: Color32 = Color32::from_rgb(0xfb, 0xfb, 0xfa);
-/// The grid's dots.
-const GRID_DOT: Color32 = Color32::from_rgb(0xcf, 0xcf, 0xd4);
-/// The grid's spacing at 100 %, in canvas units.
-const GRID_SPACING: f32 = 24.0;
-/// On-screen spacing range of the finer grid level; it fades in across it.
-const GRID_MIN_PX: f32 = 14.0;
-
-/// A dot grid that keeps a comfortable on-screen spacing at any zoom: dots every
-/// `s` canvas units for `s` a power-of-two multiple of [`GRID_SPACING`], the finer
-/// level fading in as it spreads out, so zooming never makes the grid jump.
-fn paint_grid(painter: &Painter, camera: &Camera, viewport: Rect) {
-    let mut spacing = GRID_SPACING;
-    while spacing * camera.zoom < GRID_MIN_PX {
-        spacing *= 2.0;
-    }
-    while spacing * camera.zoom >= 2.0 * GRID_MIN_PX {
-        spacing /= 2.0;
-    }
-    let fine_px = spacing * camera.zoom;
-    let fade = ((fine_px - GRID_MIN_PX) / GRID_MIN_PX).clamp(0.0, 1.0);
-    let visible = camera.visible_canvas(viewport);
-    let screen_from_canvas = camera.screen_from_canvas(viewport);
-    let radius = 1.1;
-
-    let first_x = (visible.min.x / spacing).floor() as i64;
-    let first_y = (visible.min.y / spacing).floor() as i64;
-    let last_x = (visible.max.x / spacing).ceil() as i64;
-    let last_y = (visible.max.y / spacing).ceil() as i64;
-    let mut shapes = Vec::new();
-    for iy in first_y..=last_y {
-        for ix in first_x..=last_x {
-            let coarse = ix % 2 == 0 && iy % 2 == 0;
-            let color = if coarse {
-                GRID_DOT
-            } else if fade > 0.02 {
-                GRID_DOT.gamma_multiply(fade)
-            } else {
-                continue;
-            };
-            let pos = screen_from_canvas * pos2(ix as f32 * spacing, iy as f32 * spacing);
-            shapes.push(Shape::circle_filled(pos, radius, color));
-        }
-    }
-    painter.extend(shapes);
-}
-
-/// Paints one stroke: a smooth curve through its points with round ends, or a dot.
-fn paint_stroke(painter: &Painter, screen_from_canvas: TSTransform, stroke: &Stroke) {
-    let color = color32(stroke.style.color);
-    let width = (stroke.style.width * screen_from_canvas.scaling).max(0.5);
-    let mut points: Vec<Pos2> = Vec::with_capacity(stroke.points.len());
-    for p in &stroke.points {
-        let pos = screen_from_canvas * pos_from_point(*p);
-        // Points that coincide on screen add nothing but noise to the curve.
-        if points.last().is_none_or(|last| last.distance(pos) > 0.25) {
-            points.push(pos);
-        }
-    }
-    let (Some(&first), Some(&last)) = (points.first(), points.last()) else {
-        return;
-    };
-    if points.len() == 1 {
-        painter.circle_filled(first, width * 0.5, color);
-        return;
-    }
-    let clip = painter.clip_rect().expand(width);
-    let curve = smooth_curve(&points, clip);
-    painter.add(PathShape::line(curve, PathStroke::new(width, color)));
-    // Round caps, and round joins where the path turns sharply (the tessellator
-    // would otherwise bevel them).
-    let mut caps = vec![first, last];
-    caps.extend(
-        points
-            .windows(3)
-            .filter(|w| (w[1] - w[0]).normalized().dot((w[2] - w[1]).normalized()) < 0.3)
-            .map(|w| w[1]),
-    );
-    for pos in caps {
-        painter.circle_filled(pos, width * 0.5, color);
-    }
-}
-
-/// Flattens a centripetal Catmull-Rom spline through `points` (screen space) into
-/// a polyline. Each segment is split into as many pieces as its on-screen
-/// curvature needs to stay within a fraction of a pixel; segments outside `clip`
-/// stay straight, as they are not seen.
-#[must_use]
-pub fn smooth_curve(points: &[Pos2], clip: Rect) -> Vec<Pos2> {
-    let n = points.len();
-    if n < 3 {
-        return points.to_vec();
-    }
-    let mut out = Vec::with_capacity(n * 4);
-    out.push(points[0]);
-    for i in 0..n - 1 {
-        let p1 = points[i];
-        let p2 = points[i + 1];
-        // Mirror the neighbours at the ends so the curve leaves them naturally.
-        let p0 = if i == 0 {
-            p1 + (p1 - p2)
-        } else {
-            points[i - 1]
-        };
-        let p3 = if i + 2 < n {
-            points[i + 2]
-        } else {
-            p2 + (p2 - p1)
-        };
-        let [c1, c2] = bezier_handles(p0, p1, p2, p3);
-        let bounds = Rect::from_points(&[p1, c1, c2, p2]);
-        let pieces = if bounds.intersects(clip) {
-            // A cubic flattened into `k` chords strays at most |f''| / (8 k²),
-            // and |f''| ≤ 6 × the control polygon's largest second difference.
-            let second = (p1 - 2.0 * c1.to_vec2() + c2.to_vec2())
-                .to_vec2()
-                .length()
-                .max((c1 - 2.0 * c2.to_vec2() + p2.to_vec2()).to_vec2().length());
-            ((0.75 * second / CURVE_TOLERANCE_PX).sqrt().ceil() as usize).clamp(1, MAX_PIECES)
-        } else {
-            1
-        };
-        for k in 1..pieces {
-            out.push(cubic_bezier(p1, c1, c2, p2, k as f32 / pieces as f32));
-        }
-        out.push(p2);
-    }
-    out
-}
-
-/// The Bézier control points of the centripetal Catmull-Rom segment from `p1` to
-/// `p2`. Centripetal spacing (square roots of the distances) never loops or cusps
-/// within a segment, however unevenly the points are spaced.
-fn bezier_handles(p0: Pos2, p1: Pos2, p2: Pos2, p3: Pos2) -> [Pos2; 2] {
-    let knot = |a: Pos2, b: Pos2| a.distance(b).sqrt().max(1.0e-4);
-    let (d0, d1, d2) = (knot(p0, p1), knot(p1, p2), knot(p2, p3));
-    let (v0, v1, v2) = (p1 - p0, p2 - p1, p3 - p2);
-    // Tangents of the non-uniform spline at p1 and p2, scaled to the segment.
-    let m1 = (v0 / d0 - (p2 - p0) / (d0 + d1) + v1 / d1) * d1;
-    let m2 = (v1 / d1 - (p3 - p1) / (d1 + d2) + v2 / d2) * d1;
-    [p1 + m1 / 3.0, p2 - m2 / 3.0]
-}
-
-/// The cubic Bézier curve from `from` to `to` with handles `c1`, `c2`, at `t`.
-fn cubic_bezier(from: Pos2, c1: Pos2, c2: Pos2, to: Pos2, t: f32) -> Pos2 {
-    let rest = 1.0 - t;
-    let sum = from.to_vec2() * (rest * rest * rest)
-        + c1.to_vec2() * (3.0 * rest * rest * t)
-        + c2.to_vec2() * (3.0 * rest * t * t)
-        + to.to_vec2() * (t * t * t);
-    sum.to_pos2()
-}
-
-/// A peer's pointer: an arrow in their colour with their name on a tag beside it.
-fn paint_peer_cursor(painter: &Painter, tip: Pos2, name: &str, color: Color32) {
-    let at = |x: f32, y: f32| tip + vec2(x, y);
-    let (left, notch, right) = (at(4.5, 19.5), at(7.5, 12.0), at(16.5, 9.5));
-    let outline = vec![tip, left, notch, right];
-    // A faint dark rim under a white one keeps the arrow visible on any ink.
-    painter.add(PathShape::closed_line(
-        outline.clone(),
-        PaintStroke::new(3.5, Color32::from_black_alpha(45)),
-    ));
-    // Two convex halves, since the fill of a polygon must be convex.
-    painter.add(Shape::convex_polygon(
-        vec![tip, left, notch],
-        color,
-        PaintStroke::NONE,
-    ));
-    painter.add(Shape::convex_polygon(
-        vec![tip, notch, right],
-        color,
-        PaintStroke::NONE,
-    ));
-    painter.add(PathShape::closed_line(
-        outline,
-        PaintStroke::new(1.5, Color32::WHITE),
-    ));
-
-    let font = FontId::proportional(12.0);
-    let text_color = readable_on(color);
-    let galley = painter.layout_no_wrap(name.to_owned(), font, text_color);
-    let tag = Rect::from_min_size(at(14.0, 17.0), galley.size() + vec2(12.0, 6.0));
-    painter.rect_filled(tag, CornerRadius::same(6), color);
-    painter.galley(tag.center() - galley.size() * 0.5, galley, text_color);
-}
 
 /// Black or white, whichever reads better on `background`.
 #[must_use]
@@ -682,73 +822,6 @@ pub fn color32(c: Color) -> Color32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn curve_passes_through_every_point_and_is_finer_when_bigger() {
-        let points = [
-            pos2(0.0, 0.0),
-            pos2(10.0, 10.0),
-            pos2(20.0, 0.0),
-            pos2(30.0, 10.0),
-        ];
-        let clip = Rect::EVERYTHING;
-        let small = smooth_curve(&points, clip);
-        for p in points {
-            assert!(small.contains(&p), "{p:?} missing");
-        }
-        let zoomed: Vec<Pos2> = points
-            .iter()
-            .map(|p| (p.to_vec2() * 20.0).to_pos2())
-            .collect();
-        let big = smooth_curve(&zoomed, clip);
-        assert!(big.len() > small.len(), "{} vs {}", big.len(), small.len());
-        // Every chord of the zoomed curve is short: no visible corners.
-        assert!(big.windows(2).all(|w| w[0].distance(w[1]) < 40.0));
-    }
-
-    #[test]
-    fn curve_of_a_straight_line_stays_on_it() {
-        let points: Vec<Pos2> = (0..6)
-            .map(|i| pos2(i as f32 * 7.0, i as f32 * 3.0))
-            .collect();
-        for p in smooth_curve(&points, Rect::EVERYTHING) {
-            assert!((p.x * 3.0 - p.y * 7.0).abs() < 1.0e-2, "{p:?} off the line");
-        }
-    }
-
-    #[test]
-    fn off_screen_segments_are_not_subdivided() {
-        let points = [pos2(0.0, 0.0), pos2(1000.0, 1000.0), pos2(2000.0, 0.0)];
-        let everywhere = smooth_curve(&points, Rect::EVERYTHING);
-        let nowhere = smooth_curve(
-            &points,
-            Rect::from_min_size(pos2(-900.0, -900.0), vec2(1.0, 1.0)),
-        );
-        assert_eq!(nowhere.len(), 3);
-        assert!(everywhere.len() > 3);
-    }
-
-    #[test]
-    fn stabiliser_keeps_spacing_and_ends_on_the_pointer() {
-        let mut d = Drawing {
-            stroke: StrokeId::random(),
-            smoothed: Pos2::ZERO,
-            last_kept: Pos2::ZERO,
-            batch: Vec::new(),
-        };
-        for i in 1..=10 {
-            d.sample(pos2(i as f32 * 0.5, 0.0), 2.0);
-        }
-        d.finish(pos2(5.0, 0.0), 2.0);
-        let xs: Vec<f32> = d.batch.iter().map(|p| p.x).collect();
-        assert!(xs.windows(2).all(|w| w[1] > w[0]), "{xs:?}");
-        assert!(
-            xs.windows(2)
-                .take(xs.len().saturating_sub(2))
-                .all(|w| w[1] - w[0] >= 2.0 - 1.0e-4)
-        );
-        assert_eq!(xs.last().copied(), Some(5.0));
-    }
 
     #[test]
     fn text_on_tags_stays_readable() {

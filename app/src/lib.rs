@@ -14,6 +14,7 @@
 //! - [`canvas`]: pointer input to stroke ops (smoothed, batched per frame), pan and
 //!   zoom gestures, and painting the board, the dot grid and peers' pointers. It
 //!   knows nothing of the network.
+//! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
 //! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
 //! - [`tools`]: the tools (the pen so far), the ink palette and the pen widths.
 //! - [`toolbar`]: the floating toolbar, the zoom bar and their keyboard shortcuts.
@@ -28,10 +29,16 @@
 pub mod app;
 pub mod camera;
 pub mod canvas;
+pub mod gesture;
 pub mod join_dialog;
 pub mod net;
+pub mod overlay;
 pub mod presence;
+pub mod render;
+pub mod selection;
 pub mod session;
+pub mod style_panel;
+pub mod text_edit;
 pub mod theme;
 pub mod toolbar;
 pub mod tools;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use tabula_shared::room_name::{self, RoomNameError};
-use tabula_shared::{Board, ClientId, Color, Op, PeerInfo, Point};
+use tabula_shared::{Board, ClientId, Color, History, Op, PeerInfo, Point};
 
 pub use crate::net::ConnectionStatus;
 use crate::net::{Command, Connection, Event, JoinRequest, Liveness};
@@ -69,6 +69,8 @@ pub struct Session {
     me: Identity,
     /// What everyone sees, with our pending ops on top.
     board: Board,
+    /// Our own actions, to undo and redo them as ordinary ops.
+    history: History,
     /// The network task, while joined.
     connection: Option<Connection>,
     /// The room's address, while joined or after leaving (to rejoin it).
@@ -90,6 +92,7 @@ impl Session {
         Self {
             me,
             board: Board::new(),
+            history: History::new(),
             connection: None,
             room_url: None,
             status: ConnectionStatus::Offline,
@@ -144,16 +147,57 @@ impl Session {
         self.last_relay_error.as_deref()
     }
 
-    /// Applies a local op at once and queues it for the room. An op with
-    /// non-finite numbers is dropped here, since the relay would refuse it.
+    /// Applies a local op at once and queues it for the room, as an action of
+    /// its own for undo. An op with non-finite numbers is dropped here, since
+    /// the relay would refuse it.
     pub fn submit(&mut self, op: Op) {
-        if !op.is_well_formed() {
+        self.perform(vec![op]);
+    }
+
+    /// Applies the ops of one action at once, remembers how to undo them, and
+    /// queues them for the room. Malformed ops are dropped.
+    pub fn perform(&mut self, ops: Vec<Op>) {
+        let (good, bad): (Vec<Op>, Vec<Op>) = ops.into_iter().partition(Op::is_well_formed);
+        for op in bad {
             tracing::warn!(?op, "dropped a malformed local op");
+        }
+        if good.is_empty() {
             return;
         }
-        self.board.apply_local(self.me.client, op.clone());
+        let sent = self.history.perform(&mut self.board, self.me.client, good);
+        self.send(sent);
+    }
+
+    /// Undoes our latest action still undoable, with ops everyone sees.
+    pub fn undo(&mut self) {
+        let ops = self.history.undo(&mut self.board, self.me.client);
+        self.send(ops);
+    }
+
+    /// Redoes our latest undone action.
+    pub fn redo(&mut self) {
+        let ops = self.history.redo(&mut self.board, self.me.client);
+        self.send(ops);
+    }
+
+    /// Whether there is an action of ours to undo.
+    #[must_use]
+    pub fn can_undo(&self) -> bool {
+        self.history.can_undo()
+    }
+
+    /// Whether there is an undone action to redo.
+    #[must_use]
+    pub fn can_redo(&self) -> bool {
+        self.history.can_redo()
+    }
+
+    /// Hands ops already applied locally to the network task.
+    fn send(&self, ops: Vec<Op>) {
         if let Some(connection) = &self.connection {
-            connection.send(Command::Send(op));
+            for op in ops {
+                connection.send(Command::Send(op));
+            }
         }
     }
 
@@ -188,6 +232,7 @@ impl Session {
         if self.room_url.as_deref() != Some(url) && self.board.last_seq() > 0 {
             let unshared: Vec<Op> = self.board.pending_ops().cloned().collect();
             self.board = Board::new();
+            self.history = History::new();
             for op in unshared {
                 self.board.apply_local(self.me.client, op);
             }

@@ -1,30 +1,51 @@
 //! The floating toolbars and the keyboard shortcuts they advertise.
 //!
-//! - [`toolbar_ui`]: top centre; the tools, the ink palette and the pen widths.
+//! - [`toolbar_ui`]: top centre; the tools, then undo, redo and clear the board.
 //! - [`zoom_ui`]: bottom left; zoom out, the zoom level (click for 100 %), zoom in,
 //!   fit to content.
 //! - [`shortcuts`]: the same commands from the keyboard.
 //!
-//! They edit [`ToolSettings`] in place and return a [`ViewAction`] for the canvas
-//! rather than reaching into the camera themselves.
+//! They edit [`ToolSettings`] in place and return what else was asked for (a
+//! [`ViewAction`] for the canvas, a [`ToolbarAction`] for the app) rather than
+//! reaching into the camera or the session themselves. The colours, widths and
+//! fills are in [`crate::style_panel`].
 
 use egui::accesskit::Role;
+use egui::epaint::{EllipseShape, PathShape};
 use egui::{
-    Align2, Color32, Context, Key, Modifiers, Response, RichText, Sense, Stroke, Ui, WidgetInfo,
-    vec2,
+    Align2, Color32, Context, FontId, Key, Modifiers, Painter, Pos2, Rect, RichText, Sense, Stroke,
+    Ui, WidgetInfo, vec2,
 };
 
-use crate::canvas::{ViewAction, color32};
+use crate::canvas::ViewAction;
 use crate::theme;
-use crate::tools::{PALETTE, Swatch, Tool, ToolSettings, Width};
+use crate::tools::{Tool, ToolSettings};
 
 /// Gap between a floating panel and the window's edge.
 pub const EDGE_GAP: f32 = 12.0;
 /// The side of a tool button, a swatch or a width button.
-const BUTTON_SIZE: f32 = 30.0;
+pub const BUTTON_SIZE: f32 = 32.0;
+
+/// A command from the toolbar or its shortcuts that the app carries out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolbarAction {
+    /// Undo my latest action.
+    Undo,
+    /// Redo my latest undone action.
+    Redo,
+    /// Ask whether to clear the board for everyone.
+    Clear,
+}
 
 /// The main toolbar, floating at the top centre of the window.
-pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
+#[must_use = "the toolbar returns the command clicked"]
+pub fn toolbar_ui(
+    ctx: &Context,
+    tools: &mut ToolSettings,
+    can_undo: bool,
+    can_redo: bool,
+) -> Option<ToolbarAction> {
+    let mut action = None;
     egui::Area::new(egui::Id::unique("tabula-toolbar"))
         .anchor(Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
         .show(ctx, |ui| {
@@ -35,20 +56,24 @@ pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
                         tool_button_ui(ui, tools, tool);
                     }
                     toolbar_separator_ui(ui);
-                    for swatch in &PALETTE {
-                        if swatch_ui(ui, swatch, tools.color == swatch.color).clicked() {
-                            tools.color = swatch.color;
-                        }
-                    }
-                    toolbar_separator_ui(ui);
-                    for width in Width::ALL {
-                        if width_button_ui(ui, width, *tools).clicked() {
-                            tools.width = width;
+                    let commands = [
+                        (ToolbarAction::Undo, "Undo (Ctrl Z)", can_undo),
+                        (
+                            ToolbarAction::Redo,
+                            "Redo (Ctrl Shift Z or Ctrl Y)",
+                            can_redo,
+                        ),
+                        (ToolbarAction::Clear, "Clear the board…", true),
+                    ];
+                    for (command, tip, enabled) in commands {
+                        if command_button_ui(ui, command, tip, enabled).clicked() {
+                            action = Some(command);
                         }
                     }
                 });
             });
         });
+    action
 }
 
 /// A tool's button, highlighted while it is the current one.
@@ -56,7 +81,7 @@ fn tool_button_ui(ui: &mut Ui, tools: &mut ToolSettings, tool: Tool) {
     let selected = tools.tool == tool;
     let (rect, response) = ui.allocate_exact_size(vec2(BUTTON_SIZE, BUTTON_SIZE), Sense::click());
     response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, tool.name()));
-    let response = response.on_hover_text(format!("{} ({})", tool.name(), tool.shortcut().name()));
+    let response = response.on_hover_text(format!("{} — {}", tool.name(), tool.shortcut().name()));
     if ui.is_rect_visible(rect) {
         let visuals = ui.visuals();
         let (fill, ink) = if selected {
@@ -66,64 +91,216 @@ fn tool_button_ui(ui: &mut Ui, tools: &mut ToolSettings, tool: Tool) {
         } else {
             (Color32::TRANSPARENT, visuals.text_color())
         };
-        ui.painter().rect_filled(rect, 6.0, fill);
-        paint_tool_icon(ui.painter(), tool, rect.center(), ink, fill);
+        ui.painter().rect_filled(rect, 7.0, fill);
+        let background = if fill == Color32::TRANSPARENT {
+            visuals.window_fill
+        } else {
+            fill
+        };
+        paint_tool_icon(ui.painter(), tool, rect.center(), ink, background);
+        // The shortcut letter, small, in the corner, as in Excalidraw.
+        ui.painter().text(
+            rect.right_bottom() + vec2(-3.0, -1.0),
+            Align2::RIGHT_BOTTOM,
+            tool.shortcut().name(),
+            FontId::proportional(8.5),
+            ink.gamma_multiply(0.55),
+        );
     }
     if response.clicked() {
         tools.tool = tool;
     }
 }
 
+/// Undo, redo or clear: a plain button with its glyph.
+fn command_button_ui(
+    ui: &mut Ui,
+    command: ToolbarAction,
+    tip: &str,
+    enabled: bool,
+) -> egui::Response {
+    let sense = if enabled {
+        Sense::click()
+    } else {
+        Sense::hover()
+    };
+    let (rect, response) = ui.allocate_exact_size(vec2(BUTTON_SIZE, BUTTON_SIZE), sense);
+    let name = match command {
+        ToolbarAction::Undo => "Undo",
+        ToolbarAction::Redo => "Redo",
+        ToolbarAction::Clear => "Clear board",
+    };
+    response.widget_info(|| WidgetInfo::labeled(Role::Button, enabled, name));
+    let response = response.on_hover_text(tip);
+    if ui.is_rect_visible(rect) {
+        let visuals = ui.visuals();
+        if enabled && response.hovered() {
+            ui.painter()
+                .rect_filled(rect, 7.0, visuals.widgets.hovered.weak_bg_fill);
+        }
+        let mut ink = visuals.text_color();
+        if !enabled {
+            ink = ink.gamma_multiply(0.35);
+        }
+        let painter = ui.painter();
+        let c = rect.center();
+        let stroke = Stroke::new(1.6, ink);
+        match command {
+            ToolbarAction::Undo | ToolbarAction::Redo => {
+                let flip = if command == ToolbarAction::Undo {
+                    1.0
+                } else {
+                    -1.0
+                };
+                // A hook: an arc over the top, ending in an arrow head.
+                let arc: Vec<Pos2> = (0..=12)
+                    .map(|i| {
+                        let t = std::f32::consts::PI * (1.0 + i as f32 / 12.0);
+                        c + vec2(-flip * 6.0 * t.cos(), 6.0 * t.sin() + 3.0)
+                    })
+                    .collect();
+                let start = arc[0];
+                painter.add(PathShape::line(arc, stroke));
+                painter.line_segment([start, start + vec2(flip * 4.0, -3.5)], stroke);
+                painter.line_segment([start, start + vec2(flip * 4.5, 2.5)], stroke);
+            }
+            ToolbarAction::Clear => {
+                // A bin: lid, handle, body with two ribs.
+                painter.line_segment([c + vec2(-7.0, -5.0), c + vec2(7.0, -5.0)], stroke);
+                painter.line_segment([c + vec2(-2.5, -7.5), c + vec2(2.5, -7.5)], stroke);
+                painter.add(PathShape::line(
+                    vec![
+                        c + vec2(-5.5, -5.0),
+                        c + vec2(-4.5, 7.0),
+                        c + vec2(4.5, 7.0),
+                        c + vec2(5.5, -5.0),
+                    ],
+                    stroke,
+                ));
+                painter.line_segment([c + vec2(-1.5, -2.0), c + vec2(-1.2, 4.5)], stroke);
+                painter.line_segment([c + vec2(1.5, -2.0), c + vec2(1.2, 4.5)], stroke);
+            }
+        }
+    }
+    response
+}
+
 /// Draws a tool's icon around `center`; `background` cuts details out of it.
 /// Drawn rather than taken from a font, since egui's default fonts carry no icons.
-fn paint_tool_icon(
-    painter: &egui::Painter,
-    tool: Tool,
-    center: egui::Pos2,
-    ink: Color32,
-    background: Color32,
-) {
+fn paint_tool_icon(painter: &Painter, tool: Tool, center: Pos2, ink: Color32, background: Color32) {
+    let at = |x: f32, y: f32| center + vec2(x, y);
+    let stroke = Stroke::new(1.7, ink);
     match tool {
-        Tool::Pen => {
-            // A pencil lying from bottom left (the tip) to top right.
-            let along = vec2(1.0, -1.0).normalized();
-            let across = vec2(1.0, 1.0).normalized() * 2.8;
-            let tip = center + vec2(-7.0, 7.0);
-            let shoulder = tip + along * 5.0;
-            let end = center + vec2(6.5, -6.5);
-            painter.add(egui::Shape::convex_polygon(
-                vec![tip, shoulder + across, shoulder - across],
-                ink,
-                Stroke::NONE,
-            ));
-            painter.add(egui::Shape::convex_polygon(
-                vec![
-                    shoulder + across,
-                    shoulder - across,
-                    end - across,
-                    end + across,
-                ],
-                ink,
-                Stroke::NONE,
-            ));
-            // The line where the sharpened wood meets the paint, and the ferrule.
-            let gap = Stroke::new(
-                1.2,
-                if background == Color32::TRANSPARENT {
-                    painter.ctx().global_style().visuals.window_fill
-                } else {
-                    background
-                },
+        Tool::Select => {
+            // A pointer arrow.
+            let outline = vec![
+                at(-5.0, -8.0),
+                at(-5.0, 6.0),
+                at(-1.5, 2.5),
+                at(1.5, 8.5),
+                at(3.5, 7.5),
+                at(0.5, 1.5),
+                at(5.5, 1.0),
+            ];
+            painter.add(PathShape::closed_line(outline, stroke));
+        }
+        Tool::Pen => paint_pencil(painter, center, ink, background),
+        Tool::Highlighter => {
+            // A broad translucent swipe with a marker's chisel tip above it.
+            painter.line_segment(
+                [at(-8.0, 6.0), at(8.0, 6.0)],
+                Stroke::new(4.5, ink.gamma_multiply(0.35)),
             );
-            let ferrule = end - along * 3.5;
-            painter.line_segment([shoulder + across, shoulder - across], gap);
-            painter.line_segment([ferrule + across, ferrule - across], gap);
+            let tip = vec![at(-2.0, 3.0), at(2.5, 3.0), at(7.0, -6.0), at(2.5, -8.5)];
+            painter.add(PathShape::closed_line(tip, stroke));
+            painter.line_segment([at(-2.0, 3.0), at(0.5, -2.0)], stroke);
+        }
+        Tool::Line => {
+            painter.line_segment([at(-7.0, 7.0), at(7.0, -7.0)], stroke);
+        }
+        Tool::Arrow => {
+            painter.line_segment([at(-7.0, 7.0), at(7.0, -7.0)], stroke);
+            painter.line_segment([at(7.0, -7.0), at(0.5, -6.5)], stroke);
+            painter.line_segment([at(7.0, -7.0), at(6.5, -0.5)], stroke);
+        }
+        Tool::Rectangle => {
+            painter.rect_stroke(
+                Rect::from_center_size(center, vec2(15.0, 12.0)),
+                2.0,
+                stroke,
+                egui::StrokeKind::Middle,
+            );
+        }
+        Tool::Ellipse => {
+            painter.add(EllipseShape {
+                center,
+                radius: vec2(8.0, 6.5),
+                fill: Color32::TRANSPARENT,
+                stroke,
+                angle: 0.0,
+            });
+        }
+        Tool::Text => {
+            painter.text(
+                center,
+                Align2::CENTER_CENTER,
+                "T",
+                FontId::proportional(18.0),
+                ink,
+            );
+        }
+        Tool::Eraser => {
+            // A tilted block, its lower end shaded, over a baseline.
+            let along = vec2(1.0, -1.0).normalized();
+            let across = vec2(1.0, 1.0).normalized() * 4.0;
+            let low = at(-4.5, 4.0);
+            let high = low + along * 12.0;
+            let mid = low + along * 5.0;
+            painter.add(PathShape::closed_line(
+                vec![low + across, low - across, high - across, high + across],
+                stroke,
+            ));
+            painter.add(egui::Shape::convex_polygon(
+                vec![low + across, low - across, mid - across, mid + across],
+                ink,
+                Stroke::NONE,
+            ));
+            painter.line_segment([at(-1.0, 8.5), at(8.0, 8.5)], Stroke::new(1.2, ink));
         }
     }
 }
 
+/// A pencil lying from bottom left (the tip) to top right.
+fn paint_pencil(painter: &Painter, center: Pos2, ink: Color32, background: Color32) {
+    let along = vec2(1.0, -1.0).normalized();
+    let across = vec2(1.0, 1.0).normalized() * 2.8;
+    let tip = center + vec2(-7.0, 7.0);
+    let shoulder = tip + along * 5.0;
+    let end = center + vec2(6.5, -6.5);
+    painter.add(egui::Shape::convex_polygon(
+        vec![tip, shoulder + across, shoulder - across],
+        ink,
+        Stroke::NONE,
+    ));
+    painter.add(egui::Shape::convex_polygon(
+        vec![
+            shoulder + across,
+            shoulder - across,
+            end - across,
+            end + across,
+        ],
+        ink,
+        Stroke::NONE,
+    ));
+    // The line where the sharpened wood meets the paint, and the ferrule.
+    let gap = Stroke::new(1.2, background);
+    let ferrule = end - along * 3.5;
+    painter.line_segment([shoulder + across, shoulder - across], gap);
+    painter.line_segment([ferrule + across, ferrule - across], gap);
+}
+
 /// A thin vertical rule between groups of buttons.
-fn toolbar_separator_ui(ui: &mut Ui) {
+pub fn toolbar_separator_ui(ui: &mut Ui) {
     let (rect, _) = ui.allocate_exact_size(vec2(13.0, BUTTON_SIZE), Sense::hover());
     let stroke = Stroke::new(1.0, ui.visuals().widgets.noninteractive.bg_stroke.color);
     ui.painter().vline(
@@ -131,64 +308,6 @@ fn toolbar_separator_ui(ui: &mut Ui) {
         rect.shrink2(vec2(0.0, 6.0)).y_range(),
         stroke,
     );
-}
-
-/// A round colour swatch; the current one is ringed.
-fn swatch_ui(ui: &mut Ui, swatch: &Swatch, selected: bool) -> Response {
-    let (rect, response) =
-        ui.allocate_exact_size(vec2(BUTTON_SIZE - 4.0, BUTTON_SIZE), Sense::click());
-    response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, swatch.name));
-    let response = response.on_hover_text(swatch.name);
-    if ui.is_rect_visible(rect) {
-        let painter = ui.painter();
-        let center = rect.center();
-        let color = color32(swatch.color);
-        let outline = ui.visuals().widgets.noninteractive.bg_stroke.color;
-        if selected {
-            painter.circle_stroke(center, 11.5, Stroke::new(2.0, theme::ACCENT));
-        } else if response.hovered() {
-            painter.circle_stroke(center, 11.5, Stroke::new(1.5, outline));
-        }
-        painter.circle_filled(center, 8.5, color);
-        // Light colours would vanish into a light panel without an edge.
-        painter.circle_stroke(center, 8.5, Stroke::new(1.0, Color32::from_black_alpha(30)));
-    }
-    response
-}
-
-/// A pen width, shown as a dot of that size in the current colour.
-fn width_button_ui(ui: &mut Ui, width: Width, tools: ToolSettings) -> Response {
-    let selected = tools.width == width;
-    let (rect, response) = ui.allocate_exact_size(vec2(BUTTON_SIZE, BUTTON_SIZE), Sense::click());
-    response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, width.name()));
-    let response = response.on_hover_text(format!(
-        "{} ({} px at 100 %)",
-        width.name(),
-        width.canvas_units()
-    ));
-    if ui.is_rect_visible(rect) {
-        let visuals = ui.visuals();
-        let painter = ui.painter();
-        if selected {
-            painter.rect_filled(rect, 6.0, visuals.selection.bg_fill);
-        } else if response.hovered() {
-            painter.rect_filled(rect, 6.0, visuals.widgets.hovered.weak_bg_fill);
-        }
-        // Dot sizes read as a scale rather than to scale: the extra pen's 16 px
-        // would not fit the button.
-        let radius = match width {
-            Width::Thin => 1.75,
-            Width::Medium => 3.0,
-            Width::Thick => 4.75,
-            Width::Extra => 7.0,
-        };
-        let mut ink = color32(tools.color);
-        if ink == Color32::WHITE {
-            ink = visuals.text_color();
-        }
-        painter.circle_filled(rect.center(), radius, ink);
-    }
-    response
 }
 
 /// The zoom bar, floating at the bottom left. Returns the view change clicked.
@@ -242,11 +361,26 @@ pub fn zoom_ui(ctx: &Context, zoom: f32) -> Option<ViewAction> {
     action
 }
 
-/// Reads the toolbar's keyboard shortcuts: a tool's letter selects it, 0 resets
-/// the zoom, 1 or Home fits the drawing, ctrl +/− zoom in and out. Call it only
-/// when no text field has the keyboard.
-pub fn shortcuts(ctx: &Context, tools: &mut ToolSettings) -> Option<ViewAction> {
-    ctx.input_mut(|i| {
+/// Reads the toolbar's keyboard shortcuts: a tool's letter selects it, ctrl+Z
+/// undoes, ctrl+shift+Z and ctrl+Y redo, 0 resets the zoom, 1 or Home fits the
+/// drawing, ctrl +/− zoom in and out. Call it only when no text field has the
+/// keyboard.
+pub fn shortcuts(
+    ctx: &Context,
+    tools: &mut ToolSettings,
+) -> (Option<ViewAction>, Option<ToolbarAction>) {
+    let command = ctx.input_mut(|i| {
+        if i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
+            || i.consume_key(Modifiers::COMMAND, Key::Y)
+        {
+            Some(ToolbarAction::Redo)
+        } else if i.consume_key(Modifiers::COMMAND, Key::Z) {
+            Some(ToolbarAction::Undo)
+        } else {
+            None
+        }
+    });
+    let view = ctx.input_mut(|i| {
         for tool in Tool::ALL {
             if i.consume_key(Modifiers::NONE, tool.shortcut()) {
                 tools.tool = tool;
@@ -269,5 +403,6 @@ pub fn shortcuts(ctx: &Context, tools: &mut ToolSettings) -> Option<ViewAction> 
         } else {
             None
         }
-    })
+    });
+    (view, command)
 }

@@ -1,38 +1,81 @@
-//! Tools and their settings: what a press on the canvas does, in which colour and
-//! how wide.
+//! Tools and their settings: what a press on the canvas does, in which colour,
+//! how wide, with which fill and font size.
 //!
-//! The pen is the only tool today. [`Tool`] is an enum so that a highlighter,
-//! shapes, an eraser and a selection tool each slot in as a variant with a name, a
-//! shortcut and a cursor; the canvas matches on it to decide what a drag means.
+//! [`Tool`] names what a primary drag means (the canvas matches on it), with the
+//! letter that selects it and its pointer shape. [`ToolSettings`] is what the
+//! toolbar and the style panel edit and the canvas reads to make new objects.
 
 use egui::{CursorIcon, Key};
-use tabula_shared::{Color, StrokeStyle};
+use tabula_shared::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind};
+use tabula_shared::{Color, Point, StrokeStyle};
 
 /// What a primary press-and-drag on the canvas does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Tool {
+    /// Click, rubber-band, move, resize and restyle objects.
+    Select,
     /// Freehand ink that follows the pointer.
     #[default]
     Pen,
+    /// Wide translucent ink, for marking things up.
+    Highlighter,
+    /// A straight line.
+    Line,
+    /// A straight line with an arrow head.
+    Arrow,
+    /// A rectangle (a square with shift).
+    Rectangle,
+    /// An ellipse (a circle with shift).
+    Ellipse,
+    /// Click to place text, then type.
+    Text,
+    /// Removes every object it touches.
+    Eraser,
 }
 
 impl Tool {
     /// Every tool, in toolbar order.
-    pub const ALL: [Self; 1] = [Self::Pen];
+    pub const ALL: [Self; 9] = [
+        Self::Select,
+        Self::Pen,
+        Self::Highlighter,
+        Self::Line,
+        Self::Arrow,
+        Self::Rectangle,
+        Self::Ellipse,
+        Self::Text,
+        Self::Eraser,
+    ];
 
     /// The name shown in tooltips.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
+            Self::Select => "Select",
             Self::Pen => "Pen",
+            Self::Highlighter => "Highlighter",
+            Self::Line => "Line",
+            Self::Arrow => "Arrow",
+            Self::Rectangle => "Rectangle",
+            Self::Ellipse => "Ellipse",
+            Self::Text => "Text",
+            Self::Eraser => "Eraser",
         }
     }
 
-    /// The key that selects it.
+    /// The key that selects it, as in Excalidraw.
     #[must_use]
     pub fn shortcut(self) -> Key {
         match self {
+            Self::Select => Key::V,
             Self::Pen => Key::P,
+            Self::Highlighter => Key::H,
+            Self::Line => Key::L,
+            Self::Arrow => Key::A,
+            Self::Rectangle => Key::R,
+            Self::Ellipse => Key::O,
+            Self::Text => Key::T,
+            Self::Eraser => Key::E,
         }
     }
 
@@ -40,7 +83,22 @@ impl Tool {
     #[must_use]
     pub fn cursor(self) -> CursorIcon {
         match self {
-            Self::Pen => CursorIcon::Crosshair,
+            Self::Select => CursorIcon::Default,
+            Self::Text => CursorIcon::Text,
+            Self::Eraser => CursorIcon::None,
+            _ => CursorIcon::Crosshair,
+        }
+    }
+
+    /// The kind of shape a drag with this tool makes, for the shape tools.
+    #[must_use]
+    pub fn shape_kind(self) -> Option<ObjectKind> {
+        match self {
+            Self::Line => Some(ObjectKind::Line),
+            Self::Arrow => Some(ObjectKind::Arrow),
+            Self::Rectangle => Some(ObjectKind::Rectangle),
+            Self::Ellipse => Some(ObjectKind::Ellipse),
+            _ => None,
         }
     }
 }
@@ -140,35 +198,93 @@ impl Width {
     }
 }
 
+/// The opacity of highlighter ink: enough to see, little enough to read through.
+pub const HIGHLIGHTER_ALPHA: u8 = 90;
+/// How many times wider the highlighter is than the pen at the same setting.
+pub const HIGHLIGHTER_SCALE: f32 = 4.0;
+/// The font sizes offered, in canvas units.
+pub const FONT_SIZES: [(&str, f32); 4] = [
+    ("Small", 16.0),
+    ("Medium", DEFAULT_FONT_SIZE),
+    ("Large", 36.0),
+    ("Huge", 56.0),
+];
+
 /// The current tool and how it inks; what the toolbar edits and the canvas reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ToolSettings {
     /// What a primary drag on the canvas does.
     pub tool: Tool,
-    /// The ink of new strokes.
+    /// The ink, outline and text colour of new objects.
     pub color: Color,
-    /// The width of new strokes.
+    /// The width of new strokes and outlines.
     pub width: Width,
+    /// How new rectangles and ellipses are filled.
+    pub fill: Fill,
+    /// The font size of new texts.
+    pub font_size: f32,
 }
 
 impl Default for ToolSettings {
-    /// The pen, in ink, medium width.
+    /// The pen, in ink, medium width, shapes unfilled.
     fn default() -> Self {
         Self {
             tool: Tool::Pen,
             color: PALETTE[0].color,
             width: Width::default(),
+            fill: Fill::None,
+            font_size: DEFAULT_FONT_SIZE,
         }
     }
 }
 
 impl ToolSettings {
-    /// The style a stroke begun now gets.
+    /// The style a stroke begun now gets: the highlighter's is wide and
+    /// translucent.
     #[must_use]
     pub fn stroke_style(&self) -> StrokeStyle {
-        StrokeStyle {
+        let width = self.width.canvas_units();
+        if self.tool == Tool::Highlighter {
+            StrokeStyle {
+                color: Color {
+                    a: HIGHLIGHTER_ALPHA,
+                    ..self.color
+                },
+                width: width * HIGHLIGHTER_SCALE,
+            }
+        } else {
+            StrokeStyle {
+                color: self.color,
+                width,
+            }
+        }
+    }
+
+    /// A new shape of `kind` between `from` and `to`.
+    #[must_use]
+    pub fn shape(&self, kind: ObjectKind, from: Point, to: Point) -> ObjectData {
+        ObjectData {
+            kind,
+            points: vec![from, to],
             color: self.color,
             width: self.width.canvas_units(),
+            fill: self.fill,
+            text: String::new(),
+            font_size: self.font_size,
+        }
+    }
+
+    /// A new text at `at`.
+    #[must_use]
+    pub fn text(&self, at: Point, content: String) -> ObjectData {
+        ObjectData {
+            kind: ObjectKind::Text,
+            points: vec![at],
+            color: self.color,
+            width: self.width.canvas_units(),
+            fill: Fill::None,
+            text: content,
+            font_size: self.font_size,
         }
     }
 }
@@ -183,6 +299,22 @@ mod tests {
         assert_eq!(settings.tool, Tool::Pen);
         assert_eq!(settings.stroke_style().color, PALETTE[0].color);
         assert!((settings.stroke_style().width - 4.0).abs() < f32::EPSILON);
+    }
+
+    #[test]
+    fn the_highlighter_is_wide_and_translucent_and_every_tool_has_its_own_key() {
+        let pen = ToolSettings::default();
+        let highlighter = ToolSettings {
+            tool: Tool::Highlighter,
+            ..pen
+        };
+        assert!(highlighter.stroke_style().width > pen.stroke_style().width * 2.0);
+        assert!(highlighter.stroke_style().color.a < 128);
+        for (i, a) in Tool::ALL.iter().enumerate() {
+            for b in &Tool::ALL[i + 1..] {
+                assert_ne!(a.shortcut(), b.shortcut(), "{a:?} and {b:?}");
+            }
+        }
     }
 
     #[test]

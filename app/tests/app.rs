@@ -86,12 +86,15 @@ fn a_drag_on_the_window_draws_and_goes_to_the_relay() {
     drag(&mut rig.harness, from, to);
 
     let board = rig.harness.state().session().board();
-    assert_eq!(board.stroke_count(), 1);
-    let stroke = board.strokes().next().unwrap();
+    assert_eq!(board.object_count(), 1);
+    let stroke = board.objects().next().unwrap();
     let start = canvas_from_screen * from;
     let end = canvas_from_screen * to;
-    assert_eq!(stroke.points[0], Point::new(start.x, start.y));
-    assert_eq!(*stroke.points.last().unwrap(), Point::new(end.x, end.y));
+    assert_eq!(stroke.data.points[0], Point::new(start.x, start.y));
+    assert_eq!(
+        *stroke.data.points.last().unwrap(),
+        Point::new(end.x, end.y)
+    );
 
     let commands = sent(&mut rig.remote);
     let ops: Vec<&OpKind> = commands
@@ -117,8 +120,8 @@ fn a_drag_on_the_window_draws_and_goes_to_the_relay() {
         })
         .sum();
     // Every point but the start travelled in an append.
-    assert_eq!(appended, stroke.points.len() - 1);
-    assert!(ops.iter().all(|k| k.stroke() == stroke.id));
+    assert_eq!(appended, stroke.data.points.len() - 1);
+    assert!(ops.iter().all(|k| k.object() == Some(stroke.id)));
     // The pointer went along too, in canvas coordinates.
     assert!(commands.contains(&Command::Cursor(Some(Point::new(end.x, end.y)))));
 }

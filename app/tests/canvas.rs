@@ -5,7 +5,7 @@ use egui::{Event, Modifiers, MouseWheelUnit, PointerButton, Pos2, pos2, vec2};
 use egui_kittest::Harness;
 use tabula_app::canvas::Canvas;
 use tabula_app::tools::ToolSettings;
-use tabula_shared::{Board, ClientId, Op, OpKind, Point, Stroke};
+use tabula_shared::{Board, ClientId, History, Object, Op, OpKind, Point};
 
 /// The canvas and a board that takes its ops, as the app would.
 struct Scene {
@@ -21,6 +21,10 @@ struct Scene {
     frames_with_ops: usize,
     /// Every pointer position the canvas reported.
     pointers: Vec<Option<Point>>,
+    /// The tool and style in use.
+    tools: ToolSettings,
+    /// Undo for the actions the canvas produced, as the session keeps it.
+    history: History,
 }
 
 fn scene() -> Harness<'static, Scene> {
@@ -31,18 +35,20 @@ fn scene() -> Harness<'static, Scene> {
         ops: Vec::new(),
         frames_with_ops: 0,
         pointers: Vec::new(),
+        tools: ToolSettings::default(),
+        history: History::new(),
     };
     let mut harness = Harness::builder()
         .with_size(vec2(800.0, 600.0))
         .build_ui_state(
             |ui, scene: &mut Scene| {
-                let input = scene.canvas.input_ui(ui, ToolSettings::default());
-                if !input.ops.is_empty() {
+                let input = scene.canvas.input_ui(ui, scene.tools, &scene.board);
+                if !input.actions.is_empty() {
                     scene.frames_with_ops += 1;
                 }
-                for op in input.ops {
-                    scene.board.apply_local(scene.me, op.clone());
-                    scene.ops.push(op);
+                for action in input.actions {
+                    scene.ops.extend(action.iter().cloned());
+                    scene.history.perform(&mut scene.board, scene.me, action);
                 }
                 if input.pointer_changed {
                     scene.pointers.push(input.pointer);
@@ -79,9 +85,9 @@ fn drag(harness: &mut Harness<'_, Scene>, from: Pos2, to: Pos2, steps: usize) {
     harness.run();
 }
 
-fn only_stroke(board: &Board) -> &Stroke {
-    assert_eq!(board.stroke_count(), 1, "expected exactly one stroke");
-    board.strokes().next().expect("a stroke")
+fn only_stroke(board: &Board) -> &Object {
+    assert_eq!(board.object_count(), 1, "expected exactly one stroke");
+    board.objects().next().expect("a stroke")
 }
 
 #[test]
@@ -95,20 +101,20 @@ fn a_drag_draws_one_stroke_streamed_as_begin_appends_end() {
     let stroke = only_stroke(&scene.board);
     assert!(stroke.finished);
     assert!(
-        near(stroke.points[0], from_canvas),
+        near(stroke.data.points[0], from_canvas),
         "{:?}",
-        stroke.points[0]
+        stroke.data.points[0]
     );
-    assert!(near(*stroke.points.last().unwrap(), to_canvas));
+    assert!(near(*stroke.data.points.last().unwrap(), to_canvas));
     assert!(
-        stroke.points.len() >= 10,
+        stroke.data.points.len() >= 10,
         "only {} points",
-        stroke.points.len()
+        stroke.data.points.len()
     );
     // A straight drag stays on its line, moving steadily forward.
     let dir = (to_canvas - from_canvas).normalized();
     let mut along = -1.0;
-    for p in &stroke.points {
+    for p in &stroke.data.points {
         let v = pos2(p.x, p.y) - from_canvas;
         assert!(
             v.dot(vec2(-dir.y, dir.x)).abs() < 0.01,
@@ -131,10 +137,14 @@ fn a_drag_draws_one_stroke_streamed_as_begin_appends_end() {
     assert!(kinds.len() > 3);
     for op in &kinds[1..kinds.len() - 1] {
         assert!(matches!(op.kind, OpKind::StrokeAppend { .. }), "{op:?}");
-        assert_eq!(op.kind.stroke(), stroke.id);
+        assert_eq!(op.kind.object(), Some(stroke.id));
     }
     // The pen's style went along with the begin.
-    assert_eq!(stroke.style, ToolSettings::default().stroke_style());
+    let style = ToolSettings::default().stroke_style();
+    assert_eq!(
+        (stroke.data.color, stroke.data.width),
+        (style.color, style.width)
+    );
 }
 
 #[test]
@@ -188,7 +198,7 @@ fn a_click_leaves_a_dot() {
     harness.step();
     harness.run();
     let stroke = only_stroke(&harness.state().board);
-    assert_eq!(stroke.points.len(), 1);
+    assert_eq!(stroke.data.points.len(), 1);
     assert!(stroke.finished);
 }
 
@@ -301,11 +311,11 @@ fn a_stroke_after_zoom_and_pan_lands_where_the_pointer_was() {
     drag(&mut harness, b, b + vec2(30.0, 20.0), 10);
     let stroke = only_stroke(&harness.state().board);
     assert!(
-        near(stroke.points[0], target),
+        near(stroke.data.points[0], target),
         "{:?} vs {target:?}",
-        stroke.points[0]
+        stroke.data.points[0]
     );
-    assert!(near(*stroke.points.last().unwrap(), target_end));
+    assert!(near(*stroke.data.points.last().unwrap(), target_end));
 }
 
 #[test]

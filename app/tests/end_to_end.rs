@@ -168,16 +168,15 @@ fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
     alice.join(&url, runtime.handle(), || {}).unwrap();
     bob.join(&url, runtime.handle(), || {}).unwrap();
     wait_for(
-        "both are connected and see each other",
+        "both are connected, see each other, and Bob has the catch-up",
         &mut [&mut alice, &mut bob],
-        |s| s.iter().all(|s| settled(s) && s.peers().count() == 1),
+        |s| {
+            s.iter().all(|s| settled(s) && s.peers().count() == 1)
+                && s[1].board().object(offline_stroke).is_some()
+        },
     );
     assert_eq!(bob.peers().next().unwrap().info.name, "Alice");
-    assert!(
-        bob.board()
-            .stroke(alice.me().client, offline_stroke)
-            .is_some()
-    );
+    assert!(bob.board().object(offline_stroke).is_some());
 
     // A stroke appears on the other screen while it is being drawn.
     let growing = StrokeId::random();
@@ -193,14 +192,13 @@ fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
         stroke: growing,
         points: vec![Point::new(10.0, 5.0), Point::new(20.0, 7.0)],
     }));
-    let alice_id = alice.me().client;
     wait_for(
         "Bob sees the unfinished stroke",
         &mut [&mut alice, &mut bob],
         |s| {
             s[1].board()
-                .stroke(alice_id, growing)
-                .is_some_and(|st| st.points.len() == 3 && !st.finished)
+                .object(growing)
+                .is_some_and(|st| st.data.points.len() == 3 && !st.finished)
         },
     );
     alice.submit(Op::new(OpKind::StrokeEnd { stroke: growing }));
@@ -211,11 +209,11 @@ fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
     );
     wait_for("both boards settle", &mut [&mut alice, &mut bob], |s| {
         s.iter()
-            .all(|s| settled(s) && s.board().stroke_count() == 3)
+            .all(|s| settled(s) && s.board().object_count() == 3)
     });
     assert_eq!(alice.board(), bob.board(), "identical boards");
-    let drawn = bob.board().stroke(bob.me().client, bob_stroke).unwrap();
-    assert_eq!(drawn.points, line(Point::new(100.0, 0.0), 40));
+    let drawn = bob.board().object(bob_stroke).unwrap();
+    assert_eq!(drawn.data.points, line(Point::new(100.0, 0.0), 40));
     assert!(drawn.finished);
 
     cut_and_restore(&proxy, &mut alice, &mut bob);
@@ -228,7 +226,6 @@ fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
 
 /// The link drops; both keep drawing; nothing is lost or doubled.
 fn cut_and_restore(proxy: &Proxy, alice: &mut Session, bob: &mut Session) {
-    let alice_id = alice.me().client;
     proxy.cut();
     wait_for("both notice the cut", &mut [&mut *alice, &mut *bob], |s| {
         s.iter()
@@ -251,21 +248,21 @@ fn cut_and_restore(proxy: &Proxy, alice: &mut Session, bob: &mut Session) {
         &mut [&mut *alice, &mut *bob],
         |s| {
             s.iter()
-                .all(|s| settled(s) && s.board().stroke_count() == 5 && s.peers().count() == 1)
+                .all(|s| settled(s) && s.board().object_count() == 5 && s.peers().count() == 1)
                 && s[0].board().last_seq() == s[1].board().last_seq()
         },
     );
     assert_eq!(alice.board(), bob.board(), "identical boards after the cut");
     let a = bob
         .board()
-        .stroke(alice_id, during_a)
+        .object(during_a)
         .expect("Alice's offline stroke");
-    assert_eq!(a.points.len(), 30, "no point lost or doubled");
+    assert_eq!(a.data.points.len(), 30, "no point lost or doubled");
     let b = alice
         .board()
-        .stroke(bob.me().client, during_b)
+        .object(during_b)
         .expect("Bob's offline stroke");
-    assert_eq!(b.points.len(), 25, "no point lost or doubled");
+    assert_eq!(b.data.points.len(), 25, "no point lost or doubled");
     // 5 + (1 + 2 + 1) + 40 + 30 + 25 points' worth of ops, each sequenced once.
     let ops = (1 + 4 + 1) + 3 + (1 + 39 + 1) + (1 + 29 + 1) + (1 + 24 + 1);
     assert_eq!(alice.board().last_seq(), ops);
@@ -339,10 +336,7 @@ fn an_idle_link_stays_up_and_a_dead_one_is_noticed() {
         |s| settled(s[0]),
     );
     assert_eq!(
-        carol
-            .board()
-            .stroke(carol.me().client, stroke)
-            .map(|s| s.points.len()),
+        carol.board().object(stroke).map(|s| s.data.points.len()),
         Some(10)
     );
 }

@@ -1,58 +1,28 @@
-//! The board model: the strokes on a board and the rules for applying ops to it.
+//! The board model: the objects on a board, the relay's order and the local ops
+//! not yet in it.
 //!
-//! A stroke is known by its author together with its id, so no one's op can reach
-//! into someone else's stroke, whatever ids they forge.
+//! A board holds two scenes. The *confirmed* scene is built from sequenced ops
+//! alone, in the relay's order, and is the same on every peer. The *view* is what
+//! this peer shows: the confirmed scene with the local ops still pending applied
+//! on top, in the order they were made. When a foreign op arrives it goes into
+//! the confirmed scene, and the view is rebuilt for just the objects that op or a
+//! pending op touches: those are copied from the confirmed scene and the pending
+//! ops re-applied to them. So the view is always exactly "confirmed + pending",
+//! and once every local op is confirmed it equals the relay's order alone,
+//! whatever the interleaving.
 //!
-//! Applying the same sequenced ops in the same order gives the same board on every
-//! peer: nothing here depends on time, randomness, hashing order or the machine.
-//! An op that cannot apply (an append to a stroke that does not exist, or that
-//! someone else began) is ignored, the same way everywhere, never a panic.
-//!
-//! Local ops are applied at once, optimistically, and kept as *pending* until the
-//! relay sequences them. A stroke's content comes only from its author's ops, in
-//! the author's order, so optimistic application changes nothing but where a
-//! pending stroke sits in the stacking order: on top, until its begin is
-//! sequenced, then at its sequence number. Once every op is confirmed the board
-//! equals the one built from the relay's order alone.
+//! Pending ops are applied with provisional sequence numbers just after the last
+//! confirmed one, so new and raised objects sit on top until the relay places
+//! them.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
-use crate::{ClientId, Op, OpId, OpKind, Point, Rect, SequencedOp, StrokeId, StrokeStyle};
+use serde::{Deserialize, Serialize};
 
-/// Where a stroke sits in the stacking order: sequenced strokes by sequence
-/// number, then pending ones in the order they were drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Layer {
-    Sequenced(u64),
-    Pending(u64),
-}
-
-/// One stroke of the pen.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stroke {
-    /// Its id, chosen by its author.
-    pub id: StrokeId,
-    /// Who drew it; only their ops reach it.
-    pub author: ClientId,
-    /// Colour and width.
-    pub style: StrokeStyle,
-    /// The points in drawing order; never empty.
-    pub points: Vec<Point>,
-    /// Whether the pen has lifted.
-    pub finished: bool,
-    /// The points' bounding box (without the pen width), for culling.
-    pub bounds: Rect,
-    /// Position in the stacking order.
-    layer: Layer,
-}
-
-impl Stroke {
-    /// The area the stroke covers on the canvas, pen width included.
-    #[must_use]
-    pub fn covered(&self) -> Rect {
-        self.bounds.expand(self.style.width * 0.5)
-    }
-}
+use crate::object::{Object, Property};
+use crate::op::Touches;
+use crate::scene::Scene;
+use crate::{ClientId, ObjectId, Op, OpId, OpKind, Rect, SequencedOp};
 
 /// What applying an op did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,41 +42,51 @@ pub enum Applied {
     },
 }
 
-/// A stroke's identity: its author and the id the author gave it.
-type StrokeKey = (ClientId, StrokeId);
-
 /// A local op waiting for the relay to sequence it.
 #[derive(Clone, Debug, PartialEq)]
 struct PendingOp {
+    /// Who made it (this peer), as the relay will stamp it.
     author: ClientId,
+    /// The op as sent.
     op: Op,
-    /// Whether applying it changed the board; a begin that was ignored locally is
-    /// ignored in the relay's order too, since only its author's ops reach a stroke.
-    changed: bool,
 }
 
-/// A whiteboard: strokes in stacking order plus the local ops not yet sequenced.
+/// The sequenced state of a board, in a stable serialisable form: what a saved
+/// room keeps so that it need not replay its whole log.
+///
+/// Objects are listed bottom of the stack first (ties by id), deleted ones
+/// included so that they can still be restored; the same board always gives the
+/// same snapshot, byte for byte once encoded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The last sequence number applied.
+    pub last_seq: u64,
+    /// Every object, in stacking order.
+    pub objects: Vec<Object>,
+}
+
+/// A whiteboard: the confirmed objects, the view with local ops on top, and the
+/// local ops not yet sequenced.
 #[derive(Clone, Debug, Default)]
 pub struct Board {
-    /// Every stroke, by author and id.
-    strokes: HashMap<StrokeKey, Stroke>,
-    /// Stacking order, bottom first.
-    layers: BTreeMap<Layer, StrokeKey>,
+    /// Built from sequenced ops alone; the same on every peer.
+    confirmed: Scene,
+    /// `confirmed` with the pending ops applied on top: what is shown.
+    view: Scene,
     /// The last sequence number applied; the next must be one more.
     last_seq: u64,
     /// Local ops applied optimistically, oldest first.
     pending: VecDeque<PendingOp>,
-    /// Hands out [`Layer::Pending`] positions.
-    next_pending_layer: u64,
 }
 
-/// Two boards are equal when they show the same strokes in the same order and
-/// have applied the same sequence.
+/// Two boards are equal when they have applied the same sequence, hold the same
+/// objects in the same order and have the same ops pending.
 impl PartialEq for Board {
     fn eq(&self, other: &Self) -> bool {
         self.last_seq == other.last_seq
             && self.pending == other.pending
-            && self.strokes().eq(other.strokes())
+            && self.view == other.view
+            && self.confirmed == other.confirmed
     }
 }
 
@@ -117,21 +97,27 @@ impl Board {
         Self::default()
     }
 
-    /// The strokes, bottom of the stack first.
-    pub fn strokes(&self) -> impl Iterator<Item = &Stroke> + '_ {
-        self.layers.values().filter_map(|id| self.strokes.get(id))
+    /// The objects on show, bottom of the stack first.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> + '_ {
+        self.view.visible()
     }
 
-    /// One stroke by its author and id.
+    /// One object by id, if it is on show.
     #[must_use]
-    pub fn stroke(&self, author: ClientId, id: StrokeId) -> Option<&Stroke> {
-        self.strokes.get(&(author, id))
+    pub fn object(&self, id: ObjectId) -> Option<&Object> {
+        self.view.get(id).filter(|o| !o.deleted)
     }
 
-    /// How many strokes the board holds.
+    /// One object by id, deleted or not.
     #[must_use]
-    pub fn stroke_count(&self) -> usize {
-        self.strokes.len()
+    pub fn object_any(&self, id: ObjectId) -> Option<&Object> {
+        self.view.get(id)
+    }
+
+    /// How many objects are on show.
+    #[must_use]
+    pub fn object_count(&self) -> usize {
+        self.view.visible_count()
     }
 
     /// The last sequence number applied (0 for none).
@@ -145,26 +131,32 @@ impl Board {
         self.pending.iter().map(|p| &p.op)
     }
 
-    /// The area all strokes cover, or `None` for an empty board.
+    /// The area the objects on show cover, or `None` for an empty board.
     #[must_use]
     pub fn content_bounds(&self) -> Option<Rect> {
-        self.strokes
-            .values()
-            .map(Stroke::covered)
-            .reduce(Rect::union)
+        self.view.bounds()
+    }
+
+    /// The topmost object on show within `radius` of `p`.
+    #[must_use]
+    pub fn object_at(&self, p: crate::Point, radius: f32) -> Option<&Object> {
+        let hits: Vec<&Object> = self
+            .objects()
+            .filter(|o| o.bounds().expand(radius).contains(p) && o.distance(p) <= radius)
+            .collect();
+        hits.last().copied()
     }
 
     /// Applies a local op at once and keeps it pending until the relay sequences it.
     pub fn apply_local(&mut self, author: ClientId, op: Op) -> Applied {
-        let layer = Layer::Pending(self.next_pending_layer);
-        self.next_pending_layer += 1;
-        let applied = self.apply_kind(author, &op.kind, layer);
-        self.pending.push_back(PendingOp {
-            author,
-            op,
-            changed: applied == Applied::Changed,
-        });
-        applied
+        let provisional = self.last_seq + 1 + self.pending.len() as u64;
+        let changed = op.is_well_formed() && self.view.apply(author, &op.kind, provisional);
+        self.pending.push_back(PendingOp { author, op });
+        if changed {
+            Applied::Changed
+        } else {
+            Applied::Ignored
+        }
     }
 
     /// Applies an op in the relay's order. If it is one of this board's pending
@@ -178,19 +170,26 @@ impl Board {
             return Applied::Gap { expected };
         }
         self.last_seq = sequenced.seq;
-        if let Some(index) = self.pending.iter().position(|p| p.op.id == sequenced.op.id) {
-            let pending = self.pending.remove(index).expect("index from position");
-            if let (OpKind::StrokeBegin { stroke, .. }, true) = (&pending.op.kind, pending.changed)
-            {
-                self.move_to_layer((pending.author, *stroke), Layer::Sequenced(sequenced.seq));
-            }
-            return Applied::Confirmed;
+        let kind = &sequenced.op.kind;
+        let changed = sequenced.op.is_well_formed()
+            && self.confirmed.apply(sequenced.author, kind, sequenced.seq);
+        let own = self.pending.iter().position(|p| p.op.id == sequenced.op.id);
+        if let Some(index) = own {
+            self.pending.remove(index);
         }
-        self.apply_kind(
-            sequenced.author,
-            &sequenced.op.kind,
-            Layer::Sequenced(sequenced.seq),
-        )
+        if self.pending.is_empty() && own.is_none() {
+            // Nothing local on top: the view takes the same step.
+            if changed {
+                self.view.apply(sequenced.author, kind, sequenced.seq);
+            }
+        } else {
+            self.refresh_view(kind.touches());
+        }
+        match (own, changed) {
+            (Some(_), _) => Applied::Confirmed,
+            (None, true) => Applied::Changed,
+            (None, false) => Applied::Ignored,
+        }
     }
 
     /// Confirms a pending local op that the relay acknowledged with `seq`, and
@@ -216,213 +215,110 @@ impl Board {
         }
     }
 
-    fn apply_kind(&mut self, author: ClientId, kind: &OpKind, layer: Layer) -> Applied {
-        match kind {
-            OpKind::StrokeBegin {
-                stroke,
-                style,
-                start,
-            } => {
-                let key = (author, *stroke);
-                if self.strokes.contains_key(&key)
-                    || !start.is_finite()
-                    || !(style.width.is_finite() && style.width > 0.0)
-                {
-                    return Applied::Ignored;
-                }
-                self.strokes.insert(
-                    key,
-                    Stroke {
-                        id: *stroke,
-                        author,
-                        style: *style,
-                        points: vec![*start],
-                        finished: false,
-                        bounds: Rect::from_point(*start),
-                        layer,
-                    },
-                );
-                self.layers.insert(layer, key);
-                Applied::Changed
-            }
-            OpKind::StrokeAppend { stroke, points } => {
-                match self.strokes.get_mut(&(author, *stroke)) {
-                    Some(s) if !s.finished && points.iter().all(|p| p.is_finite()) => {
-                        for &p in points {
-                            s.bounds.include(p);
-                        }
-                        s.points.extend_from_slice(points);
-                        Applied::Changed
-                    }
-                    _ => Applied::Ignored,
+    /// The ops that would undo `kind` if it were applied now: computed from the
+    /// board as shown, before `kind` is applied. Empty when it would change
+    /// nothing worth undoing (a stroke's points, an op that will be ignored).
+    #[must_use]
+    pub fn inverse(&self, kind: &OpKind) -> Vec<Op> {
+        let shown = |id: &ObjectId| self.object(*id);
+        let kinds = match kind {
+            OpKind::StrokeBegin { stroke: object, .. } | OpKind::Create { object, .. } => {
+                if self.view.get(*object).is_none() {
+                    vec![OpKind::Delete { object: *object }]
+                } else {
+                    Vec::new()
                 }
             }
-            OpKind::StrokeEnd { stroke } => match self.strokes.get_mut(&(author, *stroke)) {
-                Some(s) if !s.finished => {
-                    s.finished = true;
-                    Applied::Changed
-                }
-                _ => Applied::Ignored,
+            OpKind::StrokeAppend { .. } | OpKind::StrokeEnd { .. } => Vec::new(),
+            OpKind::Set { object, property } => shown(object)
+                .map(|o| OpKind::Set {
+                    object: *object,
+                    property: o.get(property),
+                })
+                .into_iter()
+                .collect(),
+            OpKind::Delete { object } => shown(object)
+                .map(|_| OpKind::Restore { object: *object })
+                .into_iter()
+                .collect(),
+            OpKind::Restore { object } => match self.view.get(*object) {
+                Some(o) if o.deleted => vec![OpKind::Delete { object: *object }],
+                _ => Vec::new(),
             },
+            OpKind::ToFront { object } | OpKind::ToBack { object } => shown(object)
+                .map(|o| OpKind::Set {
+                    object: *object,
+                    property: Property::Layer(o.layer),
+                })
+                .into_iter()
+                .collect(),
+            OpKind::Clear => self
+                .objects()
+                .map(|o| OpKind::Restore { object: o.id })
+                .collect(),
+        };
+        kinds.into_iter().map(Op::new).collect()
+    }
+
+    /// The sequenced state, without pending local ops: for saving a room.
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            last_seq: self.last_seq,
+            objects: self.confirmed.all().cloned().collect(),
         }
     }
 
-    fn move_to_layer(&mut self, stroke: StrokeKey, layer: Layer) {
-        if let Some(s) = self.strokes.get_mut(&stroke) {
-            self.layers.remove(&s.layer);
-            s.layer = layer;
-            self.layers.insert(layer, stroke);
+    /// A board holding exactly what `snapshot` recorded, with nothing pending.
+    /// Objects that repeat an id are taken once (the first); a snapshot made by
+    /// [`Self::snapshot`] never repeats one.
+    #[must_use]
+    pub fn from_snapshot(snapshot: Snapshot) -> Self {
+        let mut scene = Scene::default();
+        for object in snapshot.objects {
+            if scene.get(object.id).is_none() {
+                scene.put(object.id, Some(object));
+            }
+        }
+        Self {
+            view: scene.clone(),
+            confirmed: scene,
+            last_seq: snapshot.last_seq,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Rebuilds the view for the objects `dirty` names and those the pending ops
+    /// touch: copies them from the confirmed scene and re-applies the pending ops.
+    fn refresh_view(&mut self, dirty: Touches) {
+        let mut ids = BTreeSet::new();
+        let mut everything = dirty == Touches::All;
+        if let Touches::One(id) = dirty {
+            ids.insert(id);
+        }
+        for p in &self.pending {
+            match p.op.kind.touches() {
+                Touches::One(id) => {
+                    ids.insert(id);
+                }
+                Touches::All => everything = true,
+            }
+        }
+        if everything {
+            self.view = self.confirmed.clone();
+        } else {
+            for id in ids {
+                self.view.copy_from(&self.confirmed, id);
+            }
+        }
+        for (i, p) in self.pending.iter().enumerate() {
+            if p.op.is_well_formed() {
+                let provisional = self.last_seq + 1 + i as u64;
+                self.view.apply(p.author, &p.op.kind, provisional);
+            }
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::test_strategies::{Script, script};
-
-    fn sequenced(script: &Script) -> Vec<SequencedOp> {
-        script
-            .ops
-            .iter()
-            .enumerate()
-            .map(|(i, (author, op))| SequencedOp {
-                seq: i as u64 + 1,
-                author: script.authors[*author],
-                timestamp_ms: 1_700_000_000_000 + i as u64,
-                op: op.clone(),
-            })
-            .collect()
-    }
-
-    fn replay(ops: &[SequencedOp]) -> Board {
-        let mut board = Board::new();
-        for op in ops {
-            assert!(!matches!(
-                board.apply_sequenced(op),
-                Applied::Gap { .. } | Applied::Duplicate
-            ));
-        }
-        board
-    }
-
-    proptest! {
-        #[test]
-        fn the_same_sequence_gives_the_same_board(script in script()) {
-            let ops = sequenced(&script);
-            prop_assert_eq!(replay(&ops), replay(&ops));
-        }
-
-        #[test]
-        fn duplicates_change_nothing(script in script(), again in any::<prop::sample::Index>()) {
-            let ops = sequenced(&script);
-            let mut board = replay(&ops);
-            let before = board.clone();
-            if !ops.is_empty() {
-                prop_assert_eq!(board.apply_sequenced(&ops[again.index(ops.len())]), Applied::Duplicate);
-            }
-            prop_assert_eq!(board, before);
-        }
-
-        /// Client 0 applies its own ops at once and the others' as the relay
-        /// delivers them; after the relay's order catches up, its board equals one
-        /// built from the relay's order alone.
-        #[test]
-        fn optimistic_local_ops_converge_to_the_relay_order(
-            script in script(), lag in proptest::collection::vec(0usize..4, 0..64)
-        ) {
-            let ops = sequenced(&script);
-            let me = script.authors[0];
-            let mut board = Board::new();
-            let mut delivered = 0;
-            let mut lags = lag.into_iter().cycle();
-            for (i, op) in ops.iter().enumerate() {
-                if op.author == me {
-                    board.apply_local(me, op.op.clone());
-                }
-                // The relay's stream trails the local pen by a random amount.
-                let behind = lags.next().unwrap_or(0);
-                while delivered + behind <= i {
-                    deliver(&mut board, &ops[delivered], me);
-                    delivered += 1;
-                }
-            }
-            for op in &ops[delivered..] {
-                deliver(&mut board, op, me);
-            }
-            prop_assert_eq!(board.pending_ops().count(), 0);
-            prop_assert_eq!(board, replay(&ops));
-        }
-    }
-
-    /// The relay acknowledges the author's own ops and sends everyone else's.
-    fn deliver(board: &mut Board, op: &SequencedOp, me: ClientId) {
-        if op.author == me {
-            assert!(board.confirm(op.op.id, op.seq, op.timestamp_ms).is_some());
-        } else {
-            board.apply_sequenced(op);
-        }
-    }
-
-    #[test]
-    fn gaps_and_foreign_appends_are_refused() {
-        let alice = ClientId::random();
-        let mallory = ClientId::random();
-        let stroke = StrokeId::random();
-        let style = StrokeStyle {
-            color: crate::Color::rgb(0, 0, 0),
-            width: 2.0,
-        };
-        let mut board = Board::new();
-        let begin = SequencedOp {
-            seq: 1,
-            author: alice,
-            timestamp_ms: 0,
-            op: Op::new(OpKind::StrokeBegin {
-                stroke,
-                style,
-                start: Point::new(0.0, 0.0),
-            }),
-        };
-        assert_eq!(board.apply_sequenced(&begin), Applied::Changed);
-        let hijack = SequencedOp {
-            seq: 2,
-            author: mallory,
-            timestamp_ms: 0,
-            op: Op::new(OpKind::StrokeAppend {
-                stroke,
-                points: vec![Point::new(9.0, 9.0)],
-            }),
-        };
-        assert_eq!(board.apply_sequenced(&hijack), Applied::Ignored);
-        assert_eq!(board.stroke(alice, stroke).unwrap().points.len(), 1);
-        let skipped = SequencedOp { seq: 5, ..hijack };
-        assert_eq!(
-            board.apply_sequenced(&skipped),
-            Applied::Gap { expected: 3 }
-        );
-    }
-
-    #[test]
-    fn restarting_keeps_pending_strokes() {
-        let me = ClientId::random();
-        let mut board = Board::new();
-        let stroke = StrokeId::random();
-        board.apply_local(
-            me,
-            Op::new(OpKind::StrokeBegin {
-                stroke,
-                style: StrokeStyle {
-                    color: crate::Color::rgb(1, 2, 3),
-                    width: 1.0,
-                },
-                start: Point::new(1.0, 1.0),
-            }),
-        );
-        board.restart_keeping_pending();
-        assert_eq!(board.stroke_count(), 1);
-        assert_eq!(board.pending_ops().count(), 1);
-    }
-}
+mod tests;

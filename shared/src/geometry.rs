@@ -30,10 +30,35 @@ impl Point {
     pub fn distance(self, other: Self) -> f32 {
         (self.x - other.x).hypot(self.y - other.y)
     }
+
+    /// The point moved by `by` (read as a vector).
+    #[must_use]
+    pub fn offset(self, by: Self) -> Self {
+        Self::new(self.x + by.x, self.y + by.y)
+    }
+
+    /// The vector from `origin` to this point.
+    #[must_use]
+    pub fn minus(self, origin: Self) -> Self {
+        Self::new(self.x - origin.x, self.y - origin.y)
+    }
+
+    /// The distance to the segment from `a` to `b` (to `a` when they coincide).
+    #[must_use]
+    pub fn distance_to_segment(self, a: Self, b: Self) -> f32 {
+        let (dx, dy) = (b.x - a.x, b.y - a.y);
+        let len2 = dx * dx + dy * dy;
+        if len2 <= f32::EPSILON {
+            return self.distance(a);
+        }
+        let t = (((self.x - a.x) * dx + (self.y - a.y) * dy) / len2).clamp(0.0, 1.0);
+        self.distance(Self::new(a.x + t * dx, a.y + t * dy))
+    }
 }
 
-/// An axis-aligned rectangle on the canvas; used for culling and fit-to-content.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// An axis-aligned rectangle on the canvas; used for culling, hit-testing and
+/// fit-to-content.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rect {
     /// The corner with the smallest coordinates.
     pub min: Point,
@@ -46,6 +71,47 @@ impl Rect {
     #[must_use]
     pub const fn from_point(p: Point) -> Self {
         Self { min: p, max: p }
+    }
+
+    /// The rectangle with corners `a` and `b`, in any order.
+    #[must_use]
+    pub fn from_corners(a: Point, b: Point) -> Self {
+        let mut out = Self::from_point(a);
+        out.include(b);
+        out
+    }
+
+    /// Its width.
+    #[must_use]
+    pub fn width(self) -> f32 {
+        self.max.x - self.min.x
+    }
+
+    /// Its height.
+    #[must_use]
+    pub fn height(self) -> f32 {
+        self.max.y - self.min.y
+    }
+
+    /// Its centre.
+    #[must_use]
+    pub fn center(self) -> Point {
+        Point::new(
+            (self.min.x + self.max.x) * 0.5,
+            (self.min.y + self.max.y) * 0.5,
+        )
+    }
+
+    /// Whether `p` lies inside or on the edge.
+    #[must_use]
+    pub fn contains(self, p: Point) -> bool {
+        self.min.x <= p.x && p.x <= self.max.x && self.min.y <= p.y && p.y <= self.max.y
+    }
+
+    /// Whether `other` lies wholly inside this one.
+    #[must_use]
+    pub fn contains_rect(self, other: Self) -> bool {
+        self.contains(other.min) && self.contains(other.max)
     }
 
     /// Grows the rectangle so that it holds `p`.

@@ -1,5 +1,5 @@
-//! Identifiers: a client, an op, a stroke. Each wraps a random (v4) uuid so that
-//! peers can mint them offline without ever colliding.
+//! Identifiers: a client, an op, an object on the board. Each wraps a random (v4)
+//! uuid so that peers can mint them offline without ever colliding.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -39,6 +39,12 @@ uuid_id!(
     OpId
 );
 uuid_id!(
-    /// One stroke on the board, named by its author when it begins.
-    StrokeId
+    /// One object on the board (a stroke, a shape, a text), named by whoever made
+    /// it. It stays the object's name for its whole life, across moves, restyles,
+    /// deletes and restores, on every peer.
+    ObjectId
 );
+
+/// A freehand stroke is an object like any other; the streaming stroke ops name
+/// it by this alias, which keeps their field names readable.
+pub type StrokeId = ObjectId;

@@ -4,8 +4,10 @@
 //! other crates speak and the rules that make every peer's board come out the same.
 //!
 //! # Layout
-//! - [`ids`]: the uuid-backed identifiers of clients, ops and strokes.
-//! - [`geometry`]: points and colours in canvas space.
+//! - [`ids`]: the uuid-backed identifiers of clients, ops and objects.
+//! - [`geometry`]: points, rectangles and colours in canvas space.
+//! - [`object`]: the things on a board (strokes, lines, arrows, rectangles,
+//!   ellipses, texts), their properties and their hit-testing.
 //! - [`op`]: drawing ops as a client proposes them ([`Op`]) and as the relay has
 //!   ordered them ([`SequencedOp`]).
 //! - [`message`]: every message a client sends the relay and the relay sends a
@@ -13,7 +15,8 @@
 //! - [`codec`]: the one place frames are encoded and decoded (bincode 2 behind a
 //!   versioned prefix), with a typed error for every way decoding can fail.
 //! - [`board`]: the board model that applies ops deterministically, optimistic
-//!   local ops included.
+//!   local ops included, and its serialisable [`Snapshot`].
+//! - [`history`]: undo and redo of one person's actions, as ordinary ops.
 //! - [`room_name`]: what a room name may be, checked the same way on both ends.
 //! - [`session_file`]: `.tabula` files, the `SQLite` databases that hold a room's
 //!   sequenced ops: the relay's storage and the app's saved sessions. The one
@@ -22,21 +25,26 @@
 pub mod board;
 pub mod codec;
 pub mod geometry;
+pub mod history;
 pub mod ids;
 pub mod message;
+pub mod object;
 pub mod op;
 pub mod room_name;
+mod scene;
 pub mod session_file;
 
-pub use board::{Applied, Board, Stroke};
+pub use board::{Applied, Board, Snapshot};
 pub use codec::{DecodeError, EncodeError, decode, encode};
 pub use geometry::{Color, Point, Rect};
-pub use ids::{ClientId, OpId, StrokeId};
+pub use history::History;
+pub use ids::{ClientId, ObjectId, OpId, StrokeId};
 pub use message::{
     ClientMessage, Credentials, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, ServerMessage,
     Welcome,
 };
-pub use op::{Op, OpKind, SequencedOp, StrokeStyle};
+pub use object::{Fill, Object, ObjectData, ObjectKind, Property};
+pub use op::{Op, OpKind, SequencedOp, StrokeStyle, Touches};
 
 #[cfg(test)]
 mod test_strategies;

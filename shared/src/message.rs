@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
-/// The protocol version a client announces in its hello. The relay refuses a hello
+/// The protocol version a client announces in its hello (2 since the op set grew
+/// from strokes to objects). The relay refuses a hello
 /// of another version with close code 1002 and a message saying which it speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// How a client proves it may enter a room. Empty today; room passwords and tokens
 /// will travel here without changing the hello.

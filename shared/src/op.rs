@@ -7,11 +7,19 @@
 //!
 //! A stroke streams while it is drawn: [`OpKind::StrokeBegin`] when the pen goes
 //! down, [`OpKind::StrokeAppend`] with the points gathered since (about one per
-//! frame), [`OpKind::StrokeEnd`] when it lifts, so peers see it grow.
+//! frame), [`OpKind::StrokeEnd`] when it lifts, so peers see it grow. Only the
+//! stroke's author may extend it.
+//!
+//! Every other object is made whole by [`OpKind::Create`] and changed one
+//! property at a time by [`OpKind::Set`]; [`OpKind::Delete`] hides it,
+//! [`OpKind::Restore`] brings it back (undo of a delete), [`OpKind::ToFront`] and
+//! [`OpKind::ToBack`] restack it, and [`OpKind::Clear`] deletes everything.
+//! Undo and redo are ordinary ops too, computed by the client that undoes.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ClientId, Color, OpId, Point, StrokeId};
+use crate::object::{ObjectData, Property};
+use crate::{ClientId, Color, ObjectId, OpId, Point, StrokeId};
 
 /// How a stroke looks.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,17 +54,75 @@ pub enum OpKind {
         /// The stroke that is complete.
         stroke: StrokeId,
     },
+    /// A whole object appears (a shape, a text, a pasted or duplicated stroke).
+    Create {
+        /// Its new id; a create with an id already on the board is ignored.
+        object: ObjectId,
+        /// What it is and how it looks.
+        data: ObjectData,
+    },
+    /// One property of an object changes; the last in sequence order wins.
+    Set {
+        /// The object.
+        object: ObjectId,
+        /// The property and its new value.
+        property: Property,
+    },
+    /// The object is deleted (kept hidden, so that it can be restored).
+    Delete {
+        /// The object.
+        object: ObjectId,
+    },
+    /// A deleted object comes back, as it was.
+    Restore {
+        /// The object.
+        object: ObjectId,
+    },
+    /// The object goes on top of everything there is.
+    ToFront {
+        /// The object.
+        object: ObjectId,
+    },
+    /// The object goes below everything there is.
+    ToBack {
+        /// The object.
+        object: ObjectId,
+    },
+    /// Every object on the board is deleted.
+    Clear,
+}
+
+/// Which objects an op can change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touches {
+    /// One object.
+    One(ObjectId),
+    /// Possibly all of them.
+    All,
 }
 
 impl OpKind {
-    /// The stroke this op is about.
+    /// The object this op is about, `None` for ops about the whole board.
     #[must_use]
-    pub fn stroke(&self) -> StrokeId {
+    pub fn object(&self) -> Option<ObjectId> {
         match self {
             Self::StrokeBegin { stroke, .. }
             | Self::StrokeAppend { stroke, .. }
-            | Self::StrokeEnd { stroke } => *stroke,
+            | Self::StrokeEnd { stroke } => Some(*stroke),
+            Self::Create { object, .. }
+            | Self::Set { object, .. }
+            | Self::Delete { object }
+            | Self::Restore { object }
+            | Self::ToFront { object }
+            | Self::ToBack { object } => Some(*object),
+            Self::Clear => None,
         }
+    }
+
+    /// Which objects applying it can change.
+    #[must_use]
+    pub fn touches(&self) -> Touches {
+        self.object().map_or(Touches::All, Touches::One)
     }
 }
 
@@ -87,10 +153,17 @@ impl Op {
     pub fn is_well_formed(&self) -> bool {
         match &self.kind {
             OpKind::StrokeBegin { style, start, .. } => {
-                start.is_finite() && style.width.is_finite() && style.width > 0.0
+                start.is_finite() && crate::object::valid_size(style.width)
             }
             OpKind::StrokeAppend { points, .. } => points.iter().all(|p| p.is_finite()),
-            OpKind::StrokeEnd { .. } => true,
+            OpKind::Create { data, .. } => data.is_well_formed(),
+            OpKind::Set { property, .. } => property.is_well_formed(),
+            OpKind::StrokeEnd { .. }
+            | OpKind::Delete { .. }
+            | OpKind::Restore { .. }
+            | OpKind::ToFront { .. }
+            | OpKind::ToBack { .. }
+            | OpKind::Clear => true,
         }
     }
 }

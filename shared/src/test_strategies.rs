@@ -3,9 +3,10 @@
 use proptest::prelude::*;
 use uuid::Uuid;
 
+use crate::object::{Fill, ObjectData, ObjectKind, Property};
 use crate::{
-    ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, Op, OpId, OpKind, PeerInfo,
-    Point, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
+    ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, ObjectId, Op, OpId, OpKind,
+    PeerInfo, Point, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
 };
 
 fn uuid() -> impl Strategy<Value = Uuid> {
@@ -24,23 +25,98 @@ fn style() -> impl Strategy<Value = StrokeStyle> {
     (color(), 0.1f32..64.0).prop_map(|(color, width)| StrokeStyle { color, width })
 }
 
+/// Any fill.
+pub fn fill() -> impl Strategy<Value = Fill> {
+    prop_oneof![Just(Fill::None), Just(Fill::Translucent), Just(Fill::Solid)]
+}
+
+/// Any kind of object.
+pub fn kind() -> impl Strategy<Value = ObjectKind> {
+    prop_oneof![
+        Just(ObjectKind::Freehand),
+        Just(ObjectKind::Line),
+        Just(ObjectKind::Arrow),
+        Just(ObjectKind::Rectangle),
+        Just(ObjectKind::Ellipse),
+        Just(ObjectKind::Text),
+    ]
+}
+
+/// The data of a new object, valid for its kind.
+pub fn object_data() -> impl Strategy<Value = ObjectData> {
+    (
+        kind(),
+        proptest::collection::vec(point(), 1..6),
+        color(),
+        0.5f32..40.0,
+        fill(),
+        "[a-z \n]{0,12}",
+        4.0f32..96.0,
+    )
+        .prop_map(|(kind, mut points, color, width, fill, text, font_size)| {
+            match kind {
+                ObjectKind::Freehand => {}
+                ObjectKind::Text => points.truncate(1),
+                _ => {
+                    let first = points[0];
+                    points.resize(2, Point::new(first.x + 10.0, first.y + 20.0));
+                    points.truncate(2);
+                }
+            }
+            ObjectData {
+                kind,
+                points,
+                color,
+                width,
+                fill,
+                text,
+                font_size,
+            }
+        })
+}
+
+/// Any property with a value that fits most objects (points may not fit).
+pub fn property() -> impl Strategy<Value = Property> {
+    prop_oneof![
+        point().prop_map(Property::Offset),
+        proptest::collection::vec(point(), 1..3).prop_map(Property::Points),
+        color().prop_map(Property::Color),
+        (0.5f32..40.0).prop_map(Property::Width),
+        fill().prop_map(Property::Fill),
+        "[a-z\n]{0,8}".prop_map(Property::Text),
+        (4.0f32..96.0).prop_map(Property::FontSize),
+        (-100i64..100).prop_map(Property::Layer),
+    ]
+}
+
 fn op_kind(strokes: Vec<StrokeId>) -> impl Strategy<Value = OpKind> {
     let pick = proptest::sample::select(strokes);
     prop_oneof![
-        (pick.clone(), style(), point()).prop_map(|(stroke, style, start)| OpKind::StrokeBegin {
-            stroke,
-            style,
-            start
+        3 => (pick.clone(), style(), point()).prop_map(|(stroke, style, start)| {
+            OpKind::StrokeBegin {
+                stroke,
+                style,
+                start,
+            }
         }),
-        (pick.clone(), proptest::collection::vec(point(), 0..8))
+        3 => (pick.clone(), proptest::collection::vec(point(), 0..8))
             .prop_map(|(stroke, points)| OpKind::StrokeAppend { stroke, points }),
-        pick.prop_map(|stroke| OpKind::StrokeEnd { stroke }),
+        2 => pick.clone().prop_map(|stroke| OpKind::StrokeEnd { stroke }),
+        3 => (pick.clone(), object_data())
+            .prop_map(|(object, data)| OpKind::Create { object, data }),
+        4 => (pick.clone(), property())
+            .prop_map(|(object, property)| OpKind::Set { object, property }),
+        2 => pick.clone().prop_map(|object| OpKind::Delete { object }),
+        2 => pick.clone().prop_map(|object| OpKind::Restore { object }),
+        1 => pick.clone().prop_map(|object| OpKind::ToFront { object }),
+        1 => pick.prop_map(|object| OpKind::ToBack { object }),
+        1 => Just(OpKind::Clear),
     ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
     (uuid(), uuid()).prop_flat_map(|(id, stroke)| {
-        op_kind(vec![StrokeId(stroke)]).prop_map(move |kind| Op { id: OpId(id), kind })
+        op_kind(vec![ObjectId(stroke)]).prop_map(move |kind| Op { id: OpId(id), kind })
     })
 }
 
@@ -139,8 +215,9 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
     ]
 }
 
-/// Three authors and a relay-ordered list of their ops over a handful of strokes,
-/// each stroke begun by one author (others' ops on it must be ignored).
+/// Three authors and a relay-ordered list of their ops over a handful of objects,
+/// any of which any author may try to make or change (a stroke's points must
+/// come from the author who began it).
 #[derive(Clone, Debug)]
 pub struct Script {
     /// The authors; ops name them by index.
@@ -152,7 +229,7 @@ pub struct Script {
 /// A random [`Script`].
 pub fn script() -> impl Strategy<Value = Script> {
     let strokes: Vec<StrokeId> = (0..6u128)
-        .map(|i| StrokeId(Uuid::from_u128(i + 1)))
+        .map(|i| ObjectId(Uuid::from_u128(i + 1)))
         .collect();
     proptest::collection::vec((0usize..3, op_kind(strokes)), 0..64).prop_map(|ops| Script {
         authors: (0..3u128)

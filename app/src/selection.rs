@@ -1,0 +1,236 @@
+//! The selection: which objects the select tool holds, and the ops that move,
+//! resize, restyle, restack, duplicate and delete them.
+//!
+//! Everything here is pure: it reads the board and returns ops, one `Vec` per
+//! user action so that one undo takes back the whole action. The canvas decides
+//! when; the session applies and sends.
+
+use std::collections::BTreeSet;
+
+use tabula_shared::object::{Fill, ObjectKind, Property};
+use tabula_shared::{Board, Object, ObjectId, Op, OpKind, Point, Rect};
+
+/// How far a duplicate lands from its original, in canvas units.
+pub const DUPLICATE_OFFSET: f32 = 16.0;
+
+/// The objects the select tool holds, by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// The selected objects; kept sorted so that ops come out in a stable order.
+    ids: BTreeSet<ObjectId>,
+}
+
+impl Selection {
+    /// Whether nothing is selected.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Whether `id` is selected.
+    #[must_use]
+    pub fn contains(&self, id: ObjectId) -> bool {
+        self.ids.contains(&id)
+    }
+
+    /// The selected ids.
+    pub fn ids(&self) -> impl Iterator<Item = ObjectId> + '_ {
+        self.ids.iter().copied()
+    }
+
+    /// Selects exactly `ids`.
+    pub fn set(&mut self, ids: impl IntoIterator<Item = ObjectId>) {
+        self.ids = ids.into_iter().collect();
+    }
+
+    /// Adds `ids` to the selection.
+    pub fn add(&mut self, ids: impl IntoIterator<Item = ObjectId>) {
+        self.ids.extend(ids);
+    }
+
+    /// Selects `id` if it was not, unselects it if it was (shift-click).
+    pub fn toggle(&mut self, id: ObjectId) {
+        if !self.ids.remove(&id) {
+            self.ids.insert(id);
+        }
+    }
+
+    /// Selects nothing.
+    pub fn clear(&mut self) {
+        self.ids.clear();
+    }
+
+    /// Drops ids that are no longer on the board (deleted here or by a peer).
+    pub fn retain_shown(&mut self, board: &Board) {
+        self.ids.retain(|id| board.object(*id).is_some());
+    }
+
+    /// The selected objects on show, bottom of the stack first.
+    pub fn objects<'a>(&'a self, board: &'a Board) -> impl Iterator<Item = &'a Object> + 'a {
+        board.objects().filter(|o| self.ids.contains(&o.id))
+    }
+
+    /// The area the selected objects cover.
+    #[must_use]
+    pub fn bounds(&self, board: &Board) -> Option<Rect> {
+        self.objects(board).map(Object::bounds).reduce(Rect::union)
+    }
+
+    /// Moves every selected object by `by`.
+    #[must_use]
+    pub fn move_by(&self, board: &Board, by: Point) -> Vec<Op> {
+        self.each(board, |o| {
+            Some(OpKind::Set {
+                object: o.id,
+                property: Property::Offset(o.offset.offset(by)),
+            })
+        })
+    }
+
+    /// Sets `property` on every selected object it means something for (a fill
+    /// on closed shapes, a font size on texts, the rest on everything).
+    #[must_use]
+    pub fn restyle(&self, board: &Board, property: &Property) -> Vec<Op> {
+        self.each(board, |o| {
+            let applies = match property {
+                Property::Fill(_) => {
+                    matches!(o.data.kind, ObjectKind::Rectangle | ObjectKind::Ellipse)
+                }
+                Property::FontSize(_) => o.data.kind == ObjectKind::Text,
+                Property::Width(_) => o.data.kind != ObjectKind::Text,
+                _ => true,
+            };
+            (applies && o.get(property) != *property).then(|| OpKind::Set {
+                object: o.id,
+                property: property.clone(),
+            })
+        })
+    }
+
+    /// Deletes every selected object.
+    #[must_use]
+    pub fn delete(&self, board: &Board) -> Vec<Op> {
+        self.each(board, |o| Some(OpKind::Delete { object: o.id }))
+    }
+
+    /// Brings the selection to the front, keeping its own stacking order.
+    #[must_use]
+    pub fn to_front(&self, board: &Board) -> Vec<Op> {
+        self.each(board, |o| Some(OpKind::ToFront { object: o.id }))
+    }
+
+    /// Sends the selection to the back, keeping its own stacking order.
+    #[must_use]
+    pub fn to_back(&self, board: &Board) -> Vec<Op> {
+        let mut ops = self.each(board, |o| Some(OpKind::ToBack { object: o.id }));
+        // Each to-back goes below the last, so the topmost must go first.
+        ops.reverse();
+        ops
+    }
+
+    /// Copies of the selected objects a little down and to the right, with the
+    /// new ids (to select them instead).
+    #[must_use]
+    pub fn duplicate(&self, board: &Board) -> (Vec<Op>, Vec<ObjectId>) {
+        let mut ids = Vec::new();
+        let by = Point::new(DUPLICATE_OFFSET, DUPLICATE_OFFSET);
+        let ops = self.each(board, |o| {
+            let object = ObjectId::random();
+            ids.push(object);
+            let mut data = o.data.clone();
+            data.points = o.points().map(|p| p.offset(by)).collect();
+            Some(OpKind::Create { object, data })
+        });
+        (ops, ids)
+    }
+
+    fn each(&self, board: &Board, mut op: impl FnMut(&Object) -> Option<OpKind>) -> Vec<Op> {
+        self.objects(board)
+            .filter_map(&mut op)
+            .map(Op::new)
+            .collect()
+    }
+}
+
+/// A handle that resizes a shape: where it is and which corner stays put.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Handle {
+    /// Where it is drawn, in canvas units.
+    pub at: Point,
+    /// The point that stays where it is while this handle is dragged.
+    pub fixed: Point,
+    /// Whether the dragged point becomes the shape's first point (a line's start).
+    pub moves_first: bool,
+}
+
+/// The resize handles of an object: a line's or arrow's two ends, a rectangle's
+/// or ellipse's four corners; none for strokes and texts.
+#[must_use]
+pub fn handles(object: &Object) -> Vec<Handle> {
+    let points: Vec<Point> = object.points().collect();
+    match object.data.kind {
+        ObjectKind::Line | ObjectKind::Arrow => vec![
+            Handle {
+                at: points[0],
+                fixed: points[1],
+                moves_first: true,
+            },
+            Handle {
+                at: points[1],
+                fixed: points[0],
+                moves_first: false,
+            },
+        ],
+        ObjectKind::Rectangle | ObjectKind::Ellipse => {
+            let r = Rect::from_corners(points[0], points[1]);
+            let corners = [
+                r.min,
+                Point::new(r.max.x, r.min.y),
+                r.max,
+                Point::new(r.min.x, r.max.y),
+            ];
+            (0..4)
+                .map(|i| Handle {
+                    at: corners[i],
+                    fixed: corners[(i + 2) % 4],
+                    moves_first: false,
+                })
+                .collect()
+        }
+        ObjectKind::Freehand | ObjectKind::Text => Vec::new(),
+    }
+}
+
+/// The op that drags `handle` of `object` to `to` (canvas units).
+#[must_use]
+pub fn resize(object: &Object, handle: Handle, to: Point) -> Op {
+    let local = |p: Point| p.minus(object.offset);
+    let points = if handle.moves_first {
+        vec![local(to), local(handle.fixed)]
+    } else {
+        vec![local(handle.fixed), local(to)]
+    };
+    Op::new(OpKind::Set {
+        object: object.id,
+        property: Property::Points(points),
+    })
+}
+
+/// Whether a fill choice means anything for the selection's kinds.
+#[must_use]
+pub fn fill_applies(kinds: impl IntoIterator<Item = ObjectKind>) -> bool {
+    kinds
+        .into_iter()
+        .any(|k| matches!(k, ObjectKind::Rectangle | ObjectKind::Ellipse))
+}
+
+/// The fill shared by the selected closed shapes, if they agree.
+#[must_use]
+pub fn common_fill(selection: &Selection, board: &Board) -> Option<Fill> {
+    let mut fills = selection
+        .objects(board)
+        .filter(|o| matches!(o.data.kind, ObjectKind::Rectangle | ObjectKind::Ellipse))
+        .map(|o| o.data.fill);
+    let first = fills.next()?;
+    fills.all(|f| f == first).then_some(first)
+}

@@ -1,0 +1,286 @@
+//! The style panel, floating at the left: colour (palette and a custom colour
+//! picker), width, fill, font size, and for a selection its stacking, duplicate
+//! and delete.
+//!
+//! It edits the [`ToolSettings`] new objects are made with, and reports each
+//! change as a [`StyleAction`] so that the app can apply it to the selection too.
+
+use egui::accesskit::Role;
+use egui::{Align2, Color32, Context, Response, Sense, Stroke, Ui, WidgetInfo, vec2};
+use tabula_shared::object::{Fill, ObjectKind};
+use tabula_shared::{Color, Property};
+
+use crate::canvas::color32;
+use crate::theme;
+use crate::toolbar::{BUTTON_SIZE, EDGE_GAP};
+use crate::tools::{FONT_SIZES, PALETTE, Swatch, Tool, ToolSettings, Width};
+
+/// What the style panel asks of the selection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StyleAction {
+    /// Set this property on the selected objects it fits.
+    Restyle(Property),
+    /// Bring the selection to the front.
+    ToFront,
+    /// Send the selection to the back.
+    ToBack,
+    /// Duplicate the selection.
+    Duplicate,
+    /// Delete the selection.
+    Delete,
+}
+
+/// What the panel needs to know about the selection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SelectionSummary {
+    /// How many objects are selected.
+    pub count: usize,
+    /// Whether a rectangle or ellipse is among them (offer fills).
+    pub has_closed_shape: bool,
+    /// Whether a text is among them (offer font sizes).
+    pub has_text: bool,
+}
+
+impl SelectionSummary {
+    /// The summary of a selection of these kinds.
+    #[must_use]
+    pub fn of(kinds: impl IntoIterator<Item = ObjectKind>) -> Self {
+        let mut summary = Self::default();
+        for kind in kinds {
+            summary.count += 1;
+            summary.has_closed_shape |= matches!(kind, ObjectKind::Rectangle | ObjectKind::Ellipse);
+            summary.has_text |= kind == ObjectKind::Text;
+        }
+        summary
+    }
+}
+
+/// Shows the style panel; returns what was changed or asked for.
+pub fn style_panel_ui(
+    ctx: &Context,
+    tools: &mut ToolSettings,
+    selection: SelectionSummary,
+) -> Vec<StyleAction> {
+    let mut actions = Vec::new();
+    let tool = tools.tool;
+    let shows_fill = matches!(tool, Tool::Rectangle | Tool::Ellipse) || selection.has_closed_shape;
+    let shows_font = tool == Tool::Text || selection.has_text;
+    let shows_width = !matches!(tool, Tool::Eraser | Tool::Text | Tool::Select)
+        || selection.count > usize::from(selection.has_text);
+    if tool == Tool::Eraser || (tool == Tool::Select && selection.count == 0) {
+        return actions;
+    }
+    egui::Area::new(egui::Id::unique("tabula-style"))
+        .anchor(Align2::LEFT_TOP, vec2(EDGE_GAP, 72.0))
+        .show(ctx, |ui| {
+            theme::floating_panel(ui).show(ui, |ui| {
+                ui.set_width(5.0 * (BUTTON_SIZE - 4.0) + 8.0);
+                ui.spacing_mut().item_spacing = vec2(2.0, 4.0);
+                section_ui(ui, "Colour");
+                for row in PALETTE.chunks(5) {
+                    ui.horizontal(|ui| {
+                        for swatch in row {
+                            if swatch_ui(ui, swatch, tools.color == swatch.color).clicked() {
+                                tools.color = swatch.color;
+                                actions.push(StyleAction::Restyle(Property::Color(swatch.color)));
+                            }
+                        }
+                    });
+                }
+                ui.horizontal(|ui| {
+                    let mut rgba = color32(tools.color);
+                    let picked = egui::color_picker::color_edit_button_srgba(
+                        ui,
+                        &mut rgba,
+                        egui::color_picker::Alpha::Opaque,
+                    )
+                    .on_hover_text("Any colour");
+                    if picked.changed() {
+                        let [r, g, b, _] = rgba.to_array();
+                        tools.color = Color::rgb(r, g, b);
+                        actions.push(StyleAction::Restyle(Property::Color(tools.color)));
+                    }
+                    ui.label("Custom");
+                });
+                if shows_width {
+                    section_ui(ui, "Width");
+                    ui.horizontal(|ui| {
+                        for width in Width::ALL {
+                            if width_button_ui(ui, width, *tools).clicked() {
+                                tools.width = width;
+                                actions.push(StyleAction::Restyle(Property::Width(
+                                    width.canvas_units(),
+                                )));
+                            }
+                        }
+                    });
+                }
+                if shows_fill {
+                    section_ui(ui, "Fill");
+                    ui.horizontal(|ui| {
+                        for fill in [Fill::None, Fill::Translucent, Fill::Solid] {
+                            if fill_button_ui(ui, fill, *tools).clicked() {
+                                tools.fill = fill;
+                                actions.push(StyleAction::Restyle(Property::Fill(fill)));
+                            }
+                        }
+                    });
+                }
+                if shows_font {
+                    section_ui(ui, "Text size");
+                    ui.horizontal(|ui| {
+                        for (name, size) in FONT_SIZES {
+                            let selected = (tools.font_size - size).abs() < f32::EPSILON;
+                            let label = &name[..1];
+                            if ui
+                                .add(
+                                    egui::Button::selectable(selected, label)
+                                        .min_size(vec2(28.0, 24.0)),
+                                )
+                                .on_hover_text(format!("{name} ({size} px)"))
+                                .clicked()
+                            {
+                                tools.font_size = size;
+                                actions.push(StyleAction::Restyle(Property::FontSize(size)));
+                            }
+                        }
+                    });
+                }
+                if selection.count > 0 {
+                    selection_buttons_ui(ui, &mut actions);
+                }
+            });
+        });
+    actions
+}
+
+/// Restacking, duplicating and deleting the selection.
+fn selection_buttons_ui(ui: &mut Ui, actions: &mut Vec<StyleAction>) {
+    section_ui(ui, "Selection");
+    ui.horizontal_wrapped(|ui| {
+        let buttons = [
+            ("To front", "Bring to front", StyleAction::ToFront),
+            ("To back", "Send to back", StyleAction::ToBack),
+            ("Duplicate", "Duplicate (Ctrl D)", StyleAction::Duplicate),
+            (
+                "Delete",
+                "Delete (Delete or Backspace)",
+                StyleAction::Delete,
+            ),
+        ];
+        for (label, tip, action) in buttons {
+            if ui.small_button(label).on_hover_text(tip).clicked() {
+                actions.push(action);
+            }
+        }
+    });
+}
+
+/// A small heading over a group of buttons.
+fn section_ui(ui: &mut Ui, title: &str) {
+    ui.add_space(2.0);
+    ui.label(egui::RichText::new(title).small().weak());
+}
+
+/// A fill choice, drawn as a small square filled that way.
+fn fill_button_ui(ui: &mut Ui, fill: Fill, tools: ToolSettings) -> Response {
+    let selected = tools.fill == fill;
+    let name = match fill {
+        Fill::None => "No fill",
+        Fill::Translucent => "Translucent fill",
+        Fill::Solid => "Solid fill",
+    };
+    let (rect, response) = ui.allocate_exact_size(vec2(BUTTON_SIZE, BUTTON_SIZE), Sense::click());
+    response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, name));
+    let response = response.on_hover_text(name);
+    if ui.is_rect_visible(rect) {
+        let visuals = ui.visuals();
+        let painter = ui.painter();
+        if selected {
+            painter.rect_filled(rect, 6.0, visuals.selection.bg_fill);
+        } else if response.hovered() {
+            painter.rect_filled(rect, 6.0, visuals.widgets.hovered.weak_bg_fill);
+        }
+        let mut ink = color32(tools.color);
+        if ink == Color32::WHITE {
+            ink = visuals.text_color();
+        }
+        let square = rect.shrink(9.0);
+        let inside = fill
+            .color_for(tools.color)
+            .map_or(Color32::TRANSPARENT, |c| {
+                let c = color32(c);
+                if c == Color32::WHITE {
+                    visuals.text_color()
+                } else {
+                    c
+                }
+            });
+        painter.rect(
+            square,
+            2.0,
+            inside,
+            Stroke::new(1.5, ink),
+            egui::StrokeKind::Middle,
+        );
+    }
+    response
+}
+
+/// A round colour swatch; the current one is ringed.
+pub fn swatch_ui(ui: &mut Ui, swatch: &Swatch, selected: bool) -> Response {
+    let (rect, response) =
+        ui.allocate_exact_size(vec2(BUTTON_SIZE - 4.0, BUTTON_SIZE), Sense::click());
+    response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, swatch.name));
+    let response = response.on_hover_text(swatch.name);
+    if ui.is_rect_visible(rect) {
+        let painter = ui.painter();
+        let center = rect.center();
+        let color = color32(swatch.color);
+        let outline = ui.visuals().widgets.noninteractive.bg_stroke.color;
+        if selected {
+            painter.circle_stroke(center, 11.5, Stroke::new(2.0, theme::ACCENT));
+        } else if response.hovered() {
+            painter.circle_stroke(center, 11.5, Stroke::new(1.5, outline));
+        }
+        painter.circle_filled(center, 8.5, color);
+        // Light colours would vanish into a light panel without an edge.
+        painter.circle_stroke(center, 8.5, Stroke::new(1.0, Color32::from_black_alpha(30)));
+    }
+    response
+}
+
+/// A pen width, shown as a dot of that size in the current colour.
+pub fn width_button_ui(ui: &mut Ui, width: Width, tools: ToolSettings) -> Response {
+    let selected = tools.width == width;
+    let (rect, response) = ui.allocate_exact_size(vec2(BUTTON_SIZE, BUTTON_SIZE), Sense::click());
+    response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, width.name()));
+    let response = response.on_hover_text(format!(
+        "{} ({} px at 100 %)",
+        width.name(),
+        width.canvas_units()
+    ));
+    if ui.is_rect_visible(rect) {
+        let visuals = ui.visuals();
+        let painter = ui.painter();
+        if selected {
+            painter.rect_filled(rect, 6.0, visuals.selection.bg_fill);
+        } else if response.hovered() {
+            painter.rect_filled(rect, 6.0, visuals.widgets.hovered.weak_bg_fill);
+        }
+        // Dot sizes read as a scale rather than to scale: the extra pen's 16 px
+        // would not fit the button.
+        let radius = match width {
+            Width::Thin => 1.75,
+            Width::Medium => 3.0,
+            Width::Thick => 4.75,
+            Width::Extra => 7.0,
+        };
+        let mut ink = color32(tools.color);
+        if ink == Color32::WHITE {
+            ink = visuals.text_color();
+        }
+        painter.circle_filled(rect.center(), radius, ink);
+    }
+    response
+}

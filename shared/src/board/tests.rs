@@ -1,0 +1,602 @@
+//! The board's rules: determinism, optimistic local ops, convergence of three
+//! clients under random interleavings with undo and redo, and snapshots.
+
+use std::collections::VecDeque;
+
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use super::*;
+use crate::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind, Property};
+use crate::test_strategies::{Script, script};
+use crate::{Color, History, Object, Point, StrokeId, StrokeStyle};
+
+fn sequenced(script: &Script) -> Vec<SequencedOp> {
+    script
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(i, (author, op))| SequencedOp {
+            seq: i as u64 + 1,
+            author: script.authors[*author],
+            timestamp_ms: 1_700_000_000_000 + i as u64,
+            op: op.clone(),
+        })
+        .collect()
+}
+
+fn replay(ops: &[SequencedOp]) -> Board {
+    let mut board = Board::new();
+    for op in ops {
+        assert!(!matches!(
+            board.apply_sequenced(op),
+            Applied::Gap { .. } | Applied::Duplicate
+        ));
+    }
+    board
+}
+
+/// The relay acknowledges the author's own ops and sends everyone else's.
+fn deliver(board: &mut Board, op: &SequencedOp, me: ClientId) {
+    if op.author == me {
+        assert!(board.confirm(op.op.id, op.seq, op.timestamp_ms).is_some());
+    } else {
+        board.apply_sequenced(op);
+    }
+}
+
+fn rectangle(at: Point) -> ObjectData {
+    ObjectData {
+        kind: ObjectKind::Rectangle,
+        points: vec![at, Point::new(at.x + 40.0, at.y + 30.0)],
+        color: Color::rgb(10, 20, 30),
+        width: 2.0,
+        fill: Fill::None,
+        text: String::new(),
+        font_size: DEFAULT_FONT_SIZE,
+    }
+}
+
+/// One thing a simulated person does to their board.
+#[derive(Clone, Debug)]
+enum Action {
+    /// Draws a rectangle.
+    Rectangle(Point),
+    /// Draws a stroke through these points, streamed as begin, append, end.
+    Stroke(Vec<Point>),
+    /// Moves the n-th object on show by this much.
+    Move(usize, Point),
+    /// Recolours the n-th object on show.
+    Restyle(usize, Color),
+    /// Resizes the n-th object on show (ignored unless it takes two points).
+    Resize(usize, Point),
+    /// Deletes the n-th object on show.
+    Delete(usize),
+    /// Brings the n-th object on show to the front.
+    ToFront(usize),
+    /// Sends the n-th object on show to the back.
+    ToBack(usize),
+    /// Deletes everything.
+    Clear,
+    /// Undoes the latest action.
+    Undo,
+    /// Redoes the latest undone action.
+    Redo,
+}
+
+/// One step of the simulation: someone acts, the relay sequences someone's next
+/// op, or someone receives the relay's next op.
+#[derive(Clone, Debug)]
+enum Step {
+    Act(usize, Action),
+    Send(usize),
+    Deliver(usize),
+}
+
+fn small_point() -> impl Strategy<Value = Point> {
+    (-500.0f32..500.0, -500.0f32..500.0).prop_map(|(x, y)| Point::new(x, y))
+}
+
+fn action() -> impl Strategy<Value = Action> {
+    prop_oneof![
+        3 => small_point().prop_map(Action::Rectangle),
+        2 => proptest::collection::vec(small_point(), 1..5).prop_map(Action::Stroke),
+        3 => (0usize..8, small_point()).prop_map(|(i, d)| Action::Move(i, d)),
+        2 => (0usize..8, any::<[u8; 3]>())
+            .prop_map(|(i, [r, g, b])| Action::Restyle(i, Color::rgb(r, g, b))),
+        1 => (0usize..8, small_point()).prop_map(|(i, p)| Action::Resize(i, p)),
+        2 => (0usize..8).prop_map(Action::Delete),
+        1 => (0usize..8).prop_map(Action::ToFront),
+        1 => (0usize..8).prop_map(Action::ToBack),
+        1 => Just(Action::Clear),
+        3 => Just(Action::Undo),
+        2 => Just(Action::Redo),
+    ]
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    proptest::collection::vec(
+        prop_oneof![
+            3 => (0usize..3, action()).prop_map(|(c, a)| Step::Act(c, a)),
+            3 => (0usize..3).prop_map(Step::Send),
+            3 => (0usize..3).prop_map(Step::Deliver),
+        ],
+        0..120,
+    )
+}
+
+/// A simulated person: their board, their undo history and what they have not
+/// yet sent to the relay.
+struct Client {
+    me: ClientId,
+    board: Board,
+    history: History,
+    outbox: VecDeque<Op>,
+    /// How much of the relay's log this client has received.
+    seen: usize,
+}
+
+impl Client {
+    fn new(n: u128) -> Self {
+        Self {
+            me: ClientId(Uuid::from_u128(100 + n)),
+            board: Board::new(),
+            history: History::new(),
+            outbox: VecDeque::new(),
+            seen: 0,
+        }
+    }
+
+    fn perform(&mut self, ops: Vec<OpKind>) {
+        let ops = ops.into_iter().map(Op::new).collect();
+        let sent = self.history.perform(&mut self.board, self.me, ops);
+        self.outbox.extend(sent);
+    }
+
+    fn nth(&self, n: usize) -> Option<&Object> {
+        let count = self.board.object_count();
+        (count > 0)
+            .then(|| self.board.objects().nth(n % count))
+            .flatten()
+    }
+
+    fn act(&mut self, action: Action, next_id: &mut u128) {
+        let mut fresh = || {
+            *next_id += 1;
+            ObjectId(Uuid::from_u128(*next_id))
+        };
+        match action {
+            Action::Rectangle(at) => self.perform(vec![OpKind::Create {
+                object: fresh(),
+                data: rectangle(at),
+            }]),
+            Action::Stroke(points) => {
+                let stroke = fresh();
+                self.perform(vec![OpKind::StrokeBegin {
+                    stroke,
+                    style: StrokeStyle {
+                        color: Color::rgb(1, 2, 3),
+                        width: 3.0,
+                    },
+                    start: points[0],
+                }]);
+                self.perform(vec![OpKind::StrokeAppend {
+                    stroke,
+                    points: points[1..].to_vec(),
+                }]);
+                self.perform(vec![OpKind::StrokeEnd { stroke }]);
+            }
+            Action::Move(n, by) => {
+                if let Some(o) = self.nth(n) {
+                    let op = OpKind::Set {
+                        object: o.id,
+                        property: Property::Offset(o.offset.offset(by)),
+                    };
+                    self.perform(vec![op]);
+                }
+            }
+            Action::Restyle(n, color) => {
+                if let Some(o) = self.nth(n) {
+                    let op = OpKind::Set {
+                        object: o.id,
+                        property: Property::Color(color),
+                    };
+                    self.perform(vec![op]);
+                }
+            }
+            Action::Resize(n, corner) => {
+                if let Some(o) = self.nth(n) {
+                    let op = OpKind::Set {
+                        object: o.id,
+                        property: Property::Points(vec![o.data.points[0], corner]),
+                    };
+                    self.perform(vec![op]);
+                }
+            }
+            Action::Delete(n) => {
+                if let Some(o) = self.nth(n) {
+                    let op = OpKind::Delete { object: o.id };
+                    self.perform(vec![op]);
+                }
+            }
+            Action::ToFront(n) => {
+                if let Some(o) = self.nth(n) {
+                    let op = OpKind::ToFront { object: o.id };
+                    self.perform(vec![op]);
+                }
+            }
+            Action::ToBack(n) => {
+                if let Some(o) = self.nth(n) {
+                    let op = OpKind::ToBack { object: o.id };
+                    self.perform(vec![op]);
+                }
+            }
+            Action::Clear => self.perform(vec![OpKind::Clear]),
+            Action::Undo => {
+                let ops = self.history.undo(&mut self.board, self.me);
+                self.outbox.extend(ops);
+            }
+            Action::Redo => {
+                let ops = self.history.redo(&mut self.board, self.me);
+                self.outbox.extend(ops);
+            }
+        }
+    }
+}
+
+/// The relay takes client `c`'s next op, if any, and gives it the next number.
+fn send(client: &mut Client, log: &mut Vec<SequencedOp>) {
+    if let Some(op) = client.outbox.pop_front() {
+        let seq = log.len() as u64 + 1;
+        log.push(SequencedOp {
+            seq,
+            author: client.me,
+            timestamp_ms: seq,
+            op,
+        });
+    }
+}
+
+/// Client `c` receives the relay's next op, if it has one it has not seen.
+fn receive(client: &mut Client, log: &[SequencedOp]) {
+    if let Some(op) = log.get(client.seen) {
+        client.seen += 1;
+        deliver(&mut client.board, op, client.me);
+    }
+}
+
+proptest! {
+    #[test]
+    fn the_same_sequence_gives_the_same_board(script in script()) {
+        let ops = sequenced(&script);
+        prop_assert_eq!(replay(&ops), replay(&ops));
+    }
+
+    #[test]
+    fn duplicates_change_nothing(script in script(), again in any::<prop::sample::Index>()) {
+        let ops = sequenced(&script);
+        let mut board = replay(&ops);
+        let before = board.clone();
+        if !ops.is_empty() {
+            prop_assert_eq!(board.apply_sequenced(&ops[again.index(ops.len())]), Applied::Duplicate);
+        }
+        prop_assert_eq!(board, before);
+    }
+
+    /// Client 0 applies its own ops at once and the others' as the relay
+    /// delivers them; after the relay's order catches up, its board equals one
+    /// built from the relay's order alone.
+    #[test]
+    fn optimistic_local_ops_converge_to_the_relay_order(
+        script in script(), lag in proptest::collection::vec(0usize..4, 0..64)
+    ) {
+        let ops = sequenced(&script);
+        let me = script.authors[0];
+        let mut board = Board::new();
+        let mut delivered = 0;
+        let mut lags = lag.into_iter().cycle();
+        for (i, op) in ops.iter().enumerate() {
+            if op.author == me {
+                board.apply_local(me, op.op.clone());
+            }
+            // The relay's stream trails the local pen by a random amount.
+            let behind = lags.next().unwrap_or(0);
+            while delivered + behind <= i {
+                deliver(&mut board, &ops[delivered], me);
+                delivered += 1;
+            }
+        }
+        for op in &ops[delivered..] {
+            deliver(&mut board, op, me);
+        }
+        prop_assert_eq!(board.pending_ops().count(), 0);
+        prop_assert_eq!(board, replay(&ops));
+    }
+
+    /// Three people create, move, restyle, resize, delete, restack, clear, undo
+    /// and redo at once; the relay sequences their ops as they arrive and each
+    /// receives the relay's stream at its own pace. Once everything is delivered
+    /// all three boards are identical, and identical to the relay's order
+    /// applied alone (so optimistic local application changed nothing).
+    #[test]
+    fn three_clients_converge_under_any_interleaving(steps in steps()) {
+        let mut clients: Vec<Client> = (0..3).map(Client::new).collect();
+        let mut log = Vec::new();
+        let mut next_id = 0u128;
+        for step in steps {
+            match step {
+                Step::Act(c, action) => clients[c].act(action, &mut next_id),
+                Step::Send(c) => send(&mut clients[c], &mut log),
+                Step::Deliver(c) => receive(&mut clients[c], &log),
+            }
+        }
+        for client in &mut clients {
+            while !client.outbox.is_empty() {
+                send(client, &mut log);
+            }
+        }
+        for client in &mut clients {
+            while client.seen < log.len() {
+                receive(client, &log);
+            }
+        }
+        let alone = replay(&log);
+        for client in &clients {
+            prop_assert_eq!(client.board.pending_ops().count(), 0);
+            prop_assert_eq!(&client.board, &alone);
+        }
+    }
+
+    /// A snapshot survives encoding, and the board rebuilt from it is the same
+    /// board: equal now, and equal after the same further ops.
+    #[test]
+    fn snapshots_round_trip(script in script(), split in any::<prop::sample::Index>()) {
+        let ops = sequenced(&script);
+        let at = if ops.is_empty() { 0 } else { split.index(ops.len() + 1) };
+        let mut board = replay(&ops[..at]);
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(board.snapshot(), config).unwrap();
+        let (decoded, _): (Snapshot, usize) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        let mut restored = Board::from_snapshot(decoded);
+        prop_assert_eq!(&restored, &board);
+        // Deterministic: the same board always encodes to the same bytes.
+        let again = bincode::serde::encode_to_vec(replay(&ops[..at]).snapshot(), config).unwrap();
+        prop_assert_eq!(&again, &bytes);
+        for op in &ops[at..] {
+            board.apply_sequenced(op);
+            restored.apply_sequenced(op);
+        }
+        prop_assert_eq!(restored, board);
+    }
+}
+
+fn at_seq(seq: u64, author: ClientId, kind: OpKind) -> SequencedOp {
+    SequencedOp {
+        seq,
+        author,
+        timestamp_ms: 0,
+        op: Op::new(kind),
+    }
+}
+
+#[test]
+fn gaps_and_foreign_appends_are_refused() {
+    let alice = ClientId::random();
+    let mallory = ClientId::random();
+    let stroke = StrokeId::random();
+    let style = StrokeStyle {
+        color: Color::rgb(0, 0, 0),
+        width: 2.0,
+    };
+    let mut board = Board::new();
+    let begin = OpKind::StrokeBegin {
+        stroke,
+        style,
+        start: Point::new(0.0, 0.0),
+    };
+    assert_eq!(
+        board.apply_sequenced(&at_seq(1, alice, begin)),
+        Applied::Changed
+    );
+    let hijack = at_seq(
+        2,
+        mallory,
+        OpKind::StrokeAppend {
+            stroke,
+            points: vec![Point::new(9.0, 9.0)],
+        },
+    );
+    assert_eq!(board.apply_sequenced(&hijack), Applied::Ignored);
+    assert_eq!(board.object(stroke).unwrap().data.points.len(), 1);
+    let skipped = SequencedOp { seq: 5, ..hijack };
+    assert_eq!(
+        board.apply_sequenced(&skipped),
+        Applied::Gap { expected: 3 }
+    );
+}
+
+#[test]
+fn delete_wins_over_a_concurrent_move_and_unknown_objects_are_ignored() {
+    let (alice, bob) = (ClientId::random(), ClientId::random());
+    let object = ObjectId::random();
+    let create = OpKind::Create {
+        object,
+        data: rectangle(Point::new(0.0, 0.0)),
+    };
+    let moved = OpKind::Set {
+        object,
+        property: Property::Offset(Point::new(50.0, 0.0)),
+    };
+    let delete = OpKind::Delete { object };
+    // Whichever the relay orders first, the box ends deleted.
+    for (first, second) in [(&moved, &delete), (&delete, &moved)] {
+        let mut board = Board::new();
+        board.apply_sequenced(&at_seq(1, alice, create.clone()));
+        board.apply_sequenced(&at_seq(2, alice, first.clone()));
+        board.apply_sequenced(&at_seq(3, bob, second.clone()));
+        assert!(board.object(object).is_none());
+        assert_eq!(board.object_count(), 0);
+    }
+    let mut board = Board::new();
+    let unknown = OpKind::Set {
+        object: ObjectId::random(),
+        property: Property::Width(3.0),
+    };
+    assert_eq!(
+        board.apply_sequenced(&at_seq(1, bob, unknown)),
+        Applied::Ignored
+    );
+}
+
+#[test]
+fn concurrent_edits_of_different_properties_both_survive() {
+    let (alice, bob) = (ClientId::random(), ClientId::random());
+    let object = ObjectId::random();
+    let mut board = Board::new();
+    let create = OpKind::Create {
+        object,
+        data: rectangle(Point::new(0.0, 0.0)),
+    };
+    board.apply_sequenced(&at_seq(1, alice, create));
+    let red = Color::rgb(255, 0, 0);
+    let to = Point::new(5.0, 6.0);
+    let moves = [
+        at_seq(
+            2,
+            alice,
+            OpKind::Set {
+                object,
+                property: Property::Offset(to),
+            },
+        ),
+        at_seq(
+            3,
+            bob,
+            OpKind::Set {
+                object,
+                property: Property::Color(red),
+            },
+        ),
+    ];
+    for op in &moves {
+        board.apply_sequenced(op);
+    }
+    let o = board.object(object).unwrap();
+    assert_eq!((o.offset, o.data.color), (to, red));
+}
+
+#[test]
+fn undo_restores_moves_and_deletes_and_removes_only_my_own_work() {
+    let (me, other) = (ClientId::random(), ClientId::random());
+    let mut board = Board::new();
+    let mut history = History::new();
+    let theirs = ObjectId::random();
+    board.apply_sequenced(&at_seq(
+        1,
+        other,
+        OpKind::Create {
+            object: theirs,
+            data: rectangle(Point::new(0.0, 0.0)),
+        },
+    ));
+    let mine = ObjectId::random();
+    let mut act = |board: &mut Board, kind: OpKind| {
+        history.perform(board, me, vec![Op::new(kind)]);
+    };
+    act(
+        &mut board,
+        OpKind::Create {
+            object: mine,
+            data: rectangle(Point::new(100.0, 0.0)),
+        },
+    );
+    act(
+        &mut board,
+        OpKind::Set {
+            object: theirs,
+            property: Property::Offset(Point::new(7.0, 7.0)),
+        },
+    );
+    act(&mut board, OpKind::Delete { object: theirs });
+    assert_eq!(board.object_count(), 1);
+
+    // Undo the delete: their box is back, where I had moved it.
+    history.undo(&mut board, me);
+    assert_eq!(board.object(theirs).unwrap().offset, Point::new(7.0, 7.0));
+    // Undo the move: back where they put it.
+    history.undo(&mut board, me);
+    assert_eq!(board.object(theirs).unwrap().offset, Point::default());
+    // Undo my create: my box goes, theirs stays.
+    history.undo(&mut board, me);
+    assert!(board.object(mine).is_none());
+    assert!(board.object(theirs).is_some());
+    assert!(!history.can_undo());
+    // Nothing more to undo: their work is never touched.
+    assert!(history.undo(&mut board, me).is_empty());
+    assert!(board.object(theirs).is_some());
+    // Redo brings my box back.
+    history.redo(&mut board, me);
+    assert!(board.object(mine).is_some());
+}
+
+#[test]
+fn undo_of_clear_brings_back_what_was_there() {
+    let me = ClientId::random();
+    let mut board = Board::new();
+    let mut history = History::new();
+    for x in [0.0, 100.0] {
+        let create = OpKind::Create {
+            object: ObjectId::random(),
+            data: rectangle(Point::new(x, 0.0)),
+        };
+        history.perform(&mut board, me, vec![Op::new(create)]);
+    }
+    history.perform(&mut board, me, vec![Op::new(OpKind::Clear)]);
+    assert_eq!(board.object_count(), 0);
+    history.undo(&mut board, me);
+    assert_eq!(board.object_count(), 2);
+}
+
+#[test]
+fn to_front_and_back_restack_and_new_objects_go_on_top() {
+    let me = ClientId::random();
+    let ids: Vec<ObjectId> = (0..3).map(|_| ObjectId::random()).collect();
+    let mut board = Board::new();
+    let mut seq = 0;
+    let mut apply = |board: &mut Board, kind: OpKind| {
+        seq += 1;
+        board.apply_sequenced(&at_seq(seq, me, kind));
+    };
+    for id in &ids[..2] {
+        let create = OpKind::Create {
+            object: *id,
+            data: rectangle(Point::default()),
+        };
+        apply(&mut board, create);
+    }
+    apply(&mut board, OpKind::ToBack { object: ids[1] });
+    apply(&mut board, OpKind::ToFront { object: ids[1] });
+    apply(&mut board, OpKind::ToBack { object: ids[0] });
+    let create = OpKind::Create {
+        object: ids[2],
+        data: rectangle(Point::default()),
+    };
+    apply(&mut board, create);
+    let order: Vec<ObjectId> = board.objects().map(|o| o.id).collect();
+    assert_eq!(order, ids);
+}
+
+#[test]
+fn restarting_keeps_pending_objects() {
+    let me = ClientId::random();
+    let mut board = Board::new();
+    let create = OpKind::Create {
+        object: ObjectId::random(),
+        data: rectangle(Point::new(1.0, 1.0)),
+    };
+    board.apply_local(me, Op::new(create));
+    board.restart_keeping_pending();
+    assert_eq!(board.object_count(), 1);
+    assert_eq!(board.pending_ops().count(), 1);
+}
