@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod catch_up;
+mod crash;
 mod durable;
 mod http;
 mod liveness;

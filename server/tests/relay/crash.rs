@@ -1,0 +1,413 @@
+//! Crash safety: the real `tabula-server` binary with a data folder, killed with
+//! SIGKILL while peers draw as fast as they can, restarted, killed again, and so
+//! on. Afterwards every op whose ack a peer received is in the room exactly once
+//! at the acked place, no peer ever saw an op the relay lost (each reconnect
+//! resumes exactly from the peer's `last_seen`), and all peers converge on one
+//! history, which `tabula-server rooms` and `export` see too.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead as _, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use tabula_shared::session_file::SessionFile;
+use tabula_shared::{ClientMessage, Op, OpId, PeerInfo, ServerMessage, decode, encode};
+use tokio::time::{Instant, interval, sleep, timeout};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::support::{peer_info, stroke_op};
+
+/// The room everyone draws in.
+const ROOM: &str = "crash";
+/// How many times the relay is killed.
+const CRASHES: u64 = 5;
+/// How many peers draw at once.
+const PEERS: usize = 3;
+/// The longest one phase of one peer may take.
+const PHASE_LIMIT: Duration = Duration::from_secs(15);
+
+/// The relay binary running as a child process.
+struct Relay {
+    /// The process, to kill.
+    child: Child,
+    /// Where it listens.
+    addr: SocketAddr,
+}
+
+impl Relay {
+    /// Starts `tabula-server --data DATA --listen 127.0.0.1:0` and reads the port
+    /// it bound from its log.
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula-server"))
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0", "--group-commit-ms", "2"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env_remove("TABULA_DATA")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("could not start tabula-server");
+        let stdout = child.stdout.take().expect("no stdout");
+        let (lines_tx, lines) = mpsc::channel();
+        // Reads the log to its end, so that the relay never blocks on a full pipe.
+        std::thread::Builder::new()
+            .name("relay-log".to_owned())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    let _ = lines_tx.send(line);
+                }
+            })
+            .expect("could not start the log reader");
+        let addr = loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(20))
+                .expect("the relay did not say where it listens");
+            if let Some(rest) = line.split("clients connect to ws://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default();
+                break addr.parse().expect("a bad address in the log");
+            }
+        };
+        Self { child, addr }
+    }
+
+    /// The room's URL.
+    fn url(&self) -> String {
+        format!("ws://{}/{ROOM}", self.addr)
+    }
+
+    /// SIGKILL: no shutdown, no flush, no goodbye.
+    fn kill(mut self) {
+        self.child.kill().expect("could not kill the relay");
+        self.child.wait().expect("could not reap the relay");
+    }
+}
+
+/// One peer as the app's network task sees it, across connections.
+#[derive(Clone, Debug)]
+struct Peer {
+    /// Who it is; the same on every connection.
+    info: PeerInfo,
+    /// The last sequence number it has seen (op or own ack).
+    last_seen: u64,
+    /// Everything it has seen, by sequence number.
+    seen: BTreeMap<u64, OpId>,
+    /// Its ops sent but not yet acknowledged, oldest first: resent on reconnect.
+    outbox: Vec<Op>,
+    /// Every ack it received, op to sequence number.
+    acked: HashMap<OpId, u64>,
+}
+
+/// What a peer does on one connection.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    /// Draws until the connection dies.
+    Draw,
+    /// Resends its outbox and leaves once everything is acknowledged.
+    Flush,
+    /// Catches up to this head and leaves.
+    CatchUp(u64),
+}
+
+impl Peer {
+    fn new(name: &str) -> Self {
+        Self {
+            info: peer_info(name),
+            last_seen: 0,
+            seen: BTreeMap::new(),
+            outbox: Vec::new(),
+            acked: HashMap::new(),
+        }
+    }
+
+    /// Records `op` at `seq`, which must be the next one or already known.
+    fn record(&mut self, seq: u64, op: OpId) {
+        if seq <= self.last_seen {
+            assert_eq!(
+                self.seen.get(&seq),
+                Some(&op),
+                "{}: seq {seq} named another op before",
+                self.info.name
+            );
+            return;
+        }
+        assert_eq!(
+            seq,
+            self.last_seen + 1,
+            "{}: a gap in the sequence",
+            self.info.name
+        );
+        self.seen.insert(seq, op);
+        self.last_seen = seq;
+    }
+
+    /// Takes an ack (or its own op coming back in a catch-up) for `op` at `seq`.
+    fn confirm(&mut self, op: OpId, seq: u64) {
+        if let Some(first) = self.acked.insert(op, seq) {
+            assert_eq!(first, seq, "{}: op acked at two places", self.info.name);
+        }
+        self.outbox.retain(|pending| pending.id != op);
+    }
+
+    fn handle(&mut self, message: ServerMessage) {
+        match message {
+            ServerMessage::Op(op) => {
+                self.record(op.seq, op.op.id);
+                if op.author == self.info.client {
+                    self.confirm(op.op.id, op.seq);
+                }
+            }
+            ServerMessage::Ack { op, seq, .. } => {
+                self.record(seq, op);
+                self.confirm(op, seq);
+            }
+            ServerMessage::Error { code, message } => {
+                panic!(
+                    "{}: the relay refused something: {code:?} {message}",
+                    self.info.name
+                )
+            }
+            _ => {}
+        }
+    }
+
+    /// One connection: hello, catch-up, resend, then the phase's work, until the
+    /// phase is done or the connection dies. Returns how many of its ops were
+    /// unacknowledged when it ended.
+    async fn connect(&mut self, url: &str, phase: Phase) -> usize {
+        let (ws, _) = timeout(PHASE_LIMIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connecting timed out")
+            .expect("could not connect");
+        let (mut sink, mut stream) = ws.split();
+        let frame = |message: &ClientMessage| {
+            Message::Binary(encode(message).expect("could not encode").into())
+        };
+        let hello = tabula_shared::Hello {
+            protocol: tabula_shared::PROTOCOL_VERSION,
+            room: ROOM.to_owned(),
+            name: self.info.name.clone(),
+            color: self.info.color,
+            client: self.info.client,
+            last_seen: self.last_seen,
+            credentials: tabula_shared::Credentials::default(),
+        };
+        sink.send(frame(&ClientMessage::Hello(hello)))
+            .await
+            .expect("could not send the hello");
+        let welcome = loop {
+            match timeout(PHASE_LIMIT, stream.next())
+                .await
+                .expect("no welcome")
+            {
+                Some(Ok(Message::Binary(bytes))) => match decode(&bytes).expect("a bad frame") {
+                    ServerMessage::Welcome(welcome) => break welcome,
+                    other => panic!("expected a welcome, got {other:?}"),
+                },
+                Some(Ok(_)) => {}
+                other => panic!("{}: no welcome: {other:?}", self.info.name),
+            }
+        };
+        // The heart of it: the relay never lost an op this peer saw.
+        assert_eq!(
+            welcome.replay_from, self.last_seen,
+            "{}: the relay is behind what this peer saw (head {})",
+            self.info.name, welcome.head
+        );
+        for op in self.outbox.clone() {
+            if sink.send(frame(&ClientMessage::Op(op))).await.is_err() {
+                return self.outbox.len();
+            }
+        }
+
+        let mut pen = interval(Duration::from_millis(1));
+        let deadline = Instant::now() + PHASE_LIMIT;
+        loop {
+            let done = match phase {
+                Phase::Draw => false,
+                Phase::Flush => self.outbox.is_empty(),
+                Phase::CatchUp(head) => self.last_seen >= head,
+            };
+            if done {
+                return self.outbox.len();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: {phase:?} took too long",
+                self.info.name
+            );
+            tokio::select! {
+                _ = pen.tick(), if matches!(phase, Phase::Draw) => {
+                    let op = stroke_op();
+                    // In the outbox before it is sent: if the relay dies now, it
+                    // may or may not have it, and a resend settles which.
+                    self.outbox.push(op.clone());
+                    if sink.send(frame(&ClientMessage::Op(op))).await.is_err() {
+                        return self.outbox.len();
+                    }
+                }
+                message = stream.next() => match message {
+                    Some(Ok(Message::Binary(bytes))) => self.handle(decode(&bytes).expect("a bad frame")),
+                    Some(Ok(_)) => {}
+                    _ => return self.outbox.len(),
+                },
+                () = sleep(deadline.saturating_duration_since(Instant::now())) => {}
+            }
+        }
+    }
+}
+
+/// Runs `phase` for every peer at once against `url`; returns how many ops were
+/// unacknowledged at the end, in all.
+async fn all(peers: &mut [Peer], url: &str, phase: Phase) -> usize {
+    let tasks: Vec<_> = peers
+        .iter()
+        .cloned()
+        .map(|mut peer| {
+            let url = url.to_owned();
+            tokio::spawn(async move {
+                let unacked = peer.connect(&url, phase).await;
+                (peer, unacked)
+            })
+        })
+        .collect();
+    let mut unacked = 0;
+    for (slot, task) in peers.iter_mut().zip(tasks) {
+        let (peer, left) = timeout(PHASE_LIMIT * 2, task)
+            .await
+            .expect("a peer hung")
+            .expect("a peer panicked");
+        *slot = peer;
+        unacked += left;
+    }
+    unacked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
+    let data = tempfile::tempdir().unwrap();
+    let mut peers: Vec<Peer> = (0..PEERS).map(|i| Peer::new(&format!("p{i}"))).collect();
+    let mut in_flight_at_kills = 0;
+
+    for crash in 0..CRASHES {
+        let relay = Relay::start(data.path());
+        let url = relay.url();
+        let drawing = {
+            let mut peers = peers.clone();
+            tokio::spawn(async move {
+                let unacked = all(&mut peers, &url, Phase::Draw).await;
+                (peers, unacked)
+            })
+        };
+        // Kill at a different moment each time, always mid-stroke.
+        sleep(Duration::from_millis(150 + 70 * crash)).await;
+        let acked_before: usize = peers.iter().map(|p| p.acked.len()).sum();
+        relay.kill();
+        let (after, unacked) = drawing.await.expect("the drawing peers panicked");
+        peers = after;
+        let acked_now: usize = peers.iter().map(|p| p.acked.len()).sum();
+        assert!(acked_now > acked_before, "round {crash}: nothing was acked");
+        in_flight_at_kills += unacked;
+        eprintln!("kill {crash}: {acked_now} ops acked so far, {unacked} in flight at the kill");
+    }
+    assert!(
+        in_flight_at_kills > 0,
+        "the relay was never killed with ops in flight: the test proved nothing"
+    );
+
+    // Back up for good: everyone resends what is unacked, then catches up.
+    let relay = Relay::start(data.path());
+    let url = relay.url();
+    assert_eq!(all(&mut peers, &url, Phase::Flush).await, 0);
+    let head = peers.iter().map(|p| p.last_seen).max().unwrap();
+    all(&mut peers, &url, Phase::CatchUp(head)).await;
+    let mut reader = Peer::new("reader");
+    reader.connect(&url, Phase::CatchUp(head)).await;
+    relay.kill();
+
+    // One history, ops 1..=head, every op exactly once.
+    let history = reader.seen;
+    assert_eq!(history.len() as u64, head);
+    assert_eq!(
+        history.keys().copied().collect::<Vec<_>>(),
+        (1..=head).collect::<Vec<_>>()
+    );
+    let mut places: HashMap<OpId, u64> = HashMap::new();
+    for (seq, op) in &history {
+        assert!(
+            places.insert(*op, *seq).is_none(),
+            "op {op} is in the room twice"
+        );
+    }
+    let mut acked = 0;
+    for peer in &peers {
+        // Every acknowledged op is there, where its ack said.
+        for (op, seq) in &peer.acked {
+            assert_eq!(
+                places.get(op),
+                Some(seq),
+                "{}: acked op {op} lost or moved",
+                peer.info.name
+            );
+        }
+        acked += peer.acked.len();
+        // And every peer ends with the same history as everyone else.
+        assert_eq!(peer.seen, history, "{} diverged", peer.info.name);
+    }
+    assert_eq!(
+        acked as u64, head,
+        "every op in the room was acked to its author"
+    );
+
+    eprintln!("{head} ops in the room after {CRASHES} kills, every one acked once");
+    check_tools(data.path(), &history);
+}
+
+/// `tabula-server rooms` and `export` see the room the peers saw.
+fn check_tools(data: &Path, history: &BTreeMap<u64, OpId>) {
+    let run = |args: &[&std::ffi::OsStr]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_tabula-server"))
+            .args(args)
+            .env_remove("TABULA_DATA")
+            .output()
+            .expect("could not run tabula-server");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).expect("the output is not UTF-8")
+    };
+    let data_arg = data.as_os_str();
+    let listing = run(&["rooms".as_ref(), "--data".as_ref(), data_arg]);
+    let line = listing
+        .lines()
+        .find(|line| line.starts_with(ROOM))
+        .unwrap_or_else(|| panic!("no {ROOM} in:\n{listing}"));
+    let count: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("no op count");
+    assert_eq!(count, history.len() as u64, "{line}");
+    assert!(line.contains("UTC"), "{line}");
+
+    let out = data.join("exported.tabula");
+    run(&[
+        "export".as_ref(),
+        "--data".as_ref(),
+        data_arg,
+        "--room".as_ref(),
+        ROOM.as_ref(),
+        out.as_os_str(),
+    ]);
+    let file = SessionFile::open_read_only(&out).expect("the export does not open");
+    let exported: BTreeMap<u64, OpId> = file
+        .ops(0)
+        .map(|op| op.map(|op| (op.stamp.seq, op.op_id)))
+        .collect::<Result<_, _>>()
+        .expect("the export does not read");
+    assert_eq!(&exported, history);
+}
