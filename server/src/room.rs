@@ -51,11 +51,14 @@ fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// `spawn_blocking`, never on a tokio worker.
 type SharedLog = Arc<Mutex<Box<dyn OpLog>>>;
 
+/// Where one room is kept once it is open; see [`Rooms`].
+type Slot = Arc<Mutex<Option<Arc<Room>>>>;
+
 /// Every room the relay has open.
 ///
 /// The map sits behind a `std::sync::Mutex`, not tokio's: it is held only to look
-/// a room up or to open one, never across an `.await`. Opening a room reads its
-/// file, so [`Rooms::open`] is called from `spawn_blocking`.
+/// a room's slot up, never across an `.await`. Opening a room reads its file, so
+/// [`Rooms::open`] is called from `spawn_blocking`.
 #[derive(Debug)]
 pub struct Rooms {
     /// Where room files live (`DATA/rooms`); `None` keeps rooms in memory.
@@ -63,9 +66,11 @@ pub struct Rooms {
     /// How long a room's writer waits for more ops before it commits a batch to
     /// its file.
     group_commit_window: Duration,
-    /// Room name to room. Entries are never removed: a room's history must outlive
-    /// its members.
-    open: Mutex<HashMap<String, Arc<Room>>>,
+    /// Room name to the room's slot. Entries are never removed: a room's history
+    /// must outlive its members. A slot is empty until its room has been opened
+    /// (or after opening it failed, so the next join tries again); each slot has
+    /// its own lock so that opening one room's file never holds up the others.
+    open: Mutex<HashMap<String, Slot>>,
 }
 
 impl Rooms {
@@ -81,8 +86,10 @@ impl Rooms {
     /// The room with this name: already open, loaded from its file, or created
     /// empty. Blocks on file I/O when it opens a room.
     pub fn open(&self, name: &str) -> Result<Arc<Room>, StoreError> {
-        let mut rooms = lock(&self.open);
-        if let Some(room) = rooms.get(name) {
+        let slot = Arc::clone(lock(&self.open).entry(name.to_owned()).or_default());
+        // Joins to this room wait here while its file is read; others do not.
+        let mut slot = lock(&slot);
+        if let Some(room) = &*slot {
             return Ok(Arc::clone(room));
         }
         let log: Box<dyn OpLog> = match &self.dir {
@@ -97,7 +104,7 @@ impl Rooms {
         };
         let room = Room::open(name, log, window)?;
         debug!(room = name, head = room.head(), "opened the room");
-        rooms.insert(name.to_owned(), Arc::clone(&room));
+        *slot = Some(Arc::clone(&room));
         Ok(room)
     }
 }

@@ -1,5 +1,6 @@
 //! Durable rooms: a relay with a data folder keeps every room in a session file
-//! and carries on after a restart as if it had never stopped.
+//! and carries on after a restart as if it had never stopped; a room whose file
+//! is damaged is refused without taking the others down.
 
 use tabula_server::Config;
 use tabula_shared::ClientMessage;
@@ -85,5 +86,10 @@ async fn a_damaged_room_file_is_refused_and_other_rooms_go_on() {
 
     let (mut a, _) = TestClient::join(&relay, "fine", "a").await;
     assert_eq!(a.sequence(&stroke_op()).await, 1);
+
+    // Once the operator moves the damaged file away, the room opens afresh.
+    std::fs::rename(rooms.join("broken.tabula"), data.path().join("broken.bad")).unwrap();
+    let (mut b, _) = TestClient::join(&relay, "broken", "b").await;
+    assert_eq!(b.sequence(&stroke_op()).await, 1);
     relay.stop().await.unwrap();
 }
