@@ -49,7 +49,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, params};
 use uuid::Uuid;
 
-use crate::{ClientId, DecodeError, EncodeError, OpId, SequencedOp, ServerMessage};
+use crate::{Board, ClientId, DecodeError, EncodeError, OpId, SequencedOp, ServerMessage};
 
 /// `PRAGMA application_id` of every Tabula session: "TBLA" in ASCII, so that
 /// `file(1)` and any `SQLite` tool can tell a session from another database.
@@ -662,6 +662,22 @@ impl SessionFile {
         })
     }
 
+    /// The board after ops `1..=seq` (the whole session for `u64::MAX`): how a
+    /// file opens as a board, and a replay's seek. It applies the ops in order;
+    /// once snapshots are written, it is to start from
+    /// [`snapshot_at_or_before`](Self::snapshot_at_or_before) instead.
+    pub fn board_at(&self, seq: u64) -> Result<Board, SessionFileError> {
+        let mut board = Board::new();
+        for op in self.sequenced_ops(0) {
+            let op = op?;
+            if op.seq > seq {
+                break;
+            }
+            board.apply_sequenced(&op);
+        }
+        Ok(board)
+    }
+
     /// Stores a board snapshot taken after op `snapshot.seq`, which the file must
     /// hold; a snapshot already stored for that op is replaced.
     pub fn put_snapshot(&mut self, snapshot: &StoredSnapshot) -> Result<(), SessionFileError> {
@@ -920,6 +936,62 @@ mod tests {
                 last_activity_ms: Some(ops[2499].stamp.timestamp_ms)
             }
         );
+    }
+
+    #[test]
+    fn a_replayed_file_ends_with_the_live_board_and_seeking_to_k_applies_1_to_k() {
+        use crate::{Color, Point, StrokeStyle};
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = SessionFile::create(dir.path().join("replay.tabula"), "replay").unwrap();
+        let authors = [ClientId::random(), ClientId::random()];
+        let strokes = [StrokeId::random(), StrokeId::random()];
+        let mut kinds = Vec::new();
+        for (i, stroke) in strokes.iter().enumerate() {
+            kinds.push((
+                i,
+                OpKind::StrokeBegin {
+                    stroke: *stroke,
+                    style: StrokeStyle {
+                        color: Color::rgb(10, 20, 30),
+                        width: 2.0,
+                    },
+                    start: Point::new(i as f32, 0.0),
+                },
+            ));
+        }
+        for step in 1..=3 {
+            for (i, stroke) in strokes.iter().enumerate() {
+                kinds.push((
+                    i,
+                    OpKind::StrokeAppend {
+                        stroke: *stroke,
+                        points: vec![Point::new(i as f32, step as f32)],
+                    },
+                ));
+            }
+        }
+        kinds.push((0, OpKind::StrokeEnd { stroke: strokes[0] }));
+        let mut live = Board::new();
+        let mut boards = vec![Board::new()];
+        let mut rows = Vec::new();
+        for (seq, (i, kind)) in (1..).zip(kinds) {
+            let op = SequencedOp {
+                seq,
+                author: authors[i],
+                timestamp_ms: 1_700_000_000_000 + seq,
+                op: Op::new(kind),
+            };
+            live.apply_sequenced(&op);
+            boards.push(live.clone());
+            rows.push(StoredOp::encode(&op).unwrap());
+        }
+        file.append(&rows).unwrap();
+        assert_eq!(file.board_at(u64::MAX).unwrap(), live);
+        assert!(live.last_seq() > 0);
+        for (k, expected) in boards.iter().enumerate() {
+            assert_eq!(&file.board_at(k as u64).unwrap(), expected, "seek to {k}");
+        }
     }
 
     #[test]
