@@ -191,7 +191,7 @@ impl TabulaApp {
                     self.confirm_clear = false;
                 }
                 let clear = egui::Button::new(
-                    egui::RichText::new("Clear board").color(egui::Color32::WHITE),
+                    egui::RichText::new("Clear everything").color(egui::Color32::WHITE),
                 )
                 .fill(egui::Color32::from_rgb(0xd0, 0x3b, 0x3b));
                 if ui.add(clear).clicked() {

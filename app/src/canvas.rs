@@ -275,30 +275,13 @@ impl Canvas {
                 _ => {}
             }
         }
-        // A release can go missing (focus lost mid-stroke): never leave a gesture
-        // hanging once its button is up.
-        let held = match &self.gesture {
-            Gesture::Idle => None,
-            Gesture::Panning { button, .. } => Some(*button),
-            _ => Some(PointerButton::Primary),
-        };
-        let still_down = |b: PointerButton| match b {
-            PointerButton::Primary => primary_down,
-            PointerButton::Middle => middle_down,
-            _ => false,
-        };
-        if let Some(button) = held.filter(|b| !still_down(*b)) {
-            let at = self.last_gesture_pos().unwrap_or(viewport.center());
-            self.release(button, at, board, &mut actions);
-        }
+        self.release_if_lifted(primary_down, middle_down, board, &mut actions);
         if let Gesture::Drawing(d) = &mut self.gesture
             && let Some(append) = d.take_append()
         {
             actions.push(vec![append]);
         }
-        if response.double_clicked() && self.tools.tool == Tool::Select {
-            self.double_click(&response, board);
-        }
+        self.clicks(&response, board, space_down);
         if self.editor.is_none() && !ui.ctx().text_edit_focused() {
             self.keys_ui(ui, board, &mut actions);
         }
@@ -318,6 +301,46 @@ impl Canvas {
             actions,
             pointer: self.pointer,
             pointer_changed,
+        }
+    }
+
+    /// A release can go missing (focus lost mid-stroke): never leave a gesture
+    /// hanging once its button is up.
+    fn release_if_lifted(
+        &mut self,
+        primary_down: bool,
+        middle_down: bool,
+        board: &Board,
+        actions: &mut Vec<Vec<Op>>,
+    ) {
+        let held = match &self.gesture {
+            Gesture::Idle => None,
+            Gesture::Panning { button, .. } => Some(*button),
+            _ => Some(PointerButton::Primary),
+        };
+        let still_down = |b: PointerButton| match b {
+            PointerButton::Primary => primary_down,
+            PointerButton::Middle => middle_down,
+            _ => false,
+        };
+        if let Some(button) = held.filter(|b| !still_down(*b)) {
+            let at = self.last_gesture_pos().unwrap_or(self.viewport.center());
+            self.release(button, at, board, actions);
+        }
+    }
+
+    /// Clicks that open a text editor: a double-click on a text with the select
+    /// tool, any click with the text tool.
+    fn clicks(&mut self, response: &Response, board: &Board, space_down: bool) {
+        if response.double_clicked() && self.tools.tool == Tool::Select {
+            self.double_click(response, board);
+        }
+        if response.clicked()
+            && self.tools.tool == Tool::Text
+            && !space_down
+            && self.editor.is_none()
+        {
+            self.place_text(response, board);
         }
     }
 
@@ -387,18 +410,9 @@ impl Canvas {
                         };
                     }
                 }
-                Tool::Text => {
-                    let radius = PICK_PX / self.camera.zoom;
-                    self.editor = Some(
-                        match board
-                            .object_at(point_from_pos(at), radius)
-                            .filter(|o| o.data.kind == ObjectKind::Text)
-                        {
-                            Some(text) => TextEditor::existing(text),
-                            None => TextEditor::new_text(point_from_pos(at), &self.tools),
-                        },
-                    );
-                }
+                // A text is placed on the click (the release), so that the
+                // release does not take the keyboard from the new editor.
+                Tool::Text => {}
                 Tool::Eraser => {
                     self.erased.clear();
                     self.gesture = Gesture::Erasing { last: at };
@@ -457,6 +471,24 @@ impl Canvas {
                 (h.at.x - at.x).abs() <= reach * 0.75 && (h.at.y - at.y).abs() <= reach * 0.75
             })
             .map(|h| (only.id, h))
+    }
+
+    /// A click with the text tool edits the text under it, or starts a new one.
+    fn place_text(&mut self, response: &Response, board: &Board) {
+        let Some(pos) = response.interact_pointer_pos() else {
+            return;
+        };
+        let at = point_from_pos(self.camera.canvas_from_screen(self.viewport) * pos);
+        let radius = PICK_PX / self.camera.zoom;
+        self.editor = Some(
+            match board
+                .object_at(at, radius)
+                .filter(|o| o.data.kind == ObjectKind::Text)
+            {
+                Some(text) => TextEditor::existing(text),
+                None => TextEditor::new_text(at, &self.tools),
+            },
+        );
     }
 
     /// A double-click with the select tool on a text opens it for editing.

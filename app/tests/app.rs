@@ -288,3 +288,121 @@ impl TypeText for Harness<'_, TabulaApp> {
         self.event(egui::Event::Text(text.to_owned()));
     }
 }
+
+/// The ops the app sent to the relay, in order.
+fn sent_ops(remote: &mut Remote) -> Vec<OpKind> {
+    sent(remote)
+        .into_iter()
+        .filter_map(|c| match c {
+            Command::Send(op) => Some(op.kind),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn select_move_undo_redo_round_trip_through_the_keyboard() {
+    let mut rig = connected_rig();
+    let harness = &mut rig.harness;
+    harness.key_press(Key::R);
+    harness.run();
+    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    let board = harness.state().session().board();
+    let rect = board.objects().next().expect("a rectangle").clone();
+    assert_eq!(rect.data.kind, tabula_shared::ObjectKind::Rectangle);
+
+    harness.key_press(Key::V);
+    harness.run();
+    // Grab the left edge and move the box 100 to the right.
+    drag(harness, pos2(300.0, 380.0), pos2(400.0, 380.0));
+    let moved = |h: &Harness<'_, TabulaApp>| {
+        h.state()
+            .session()
+            .board()
+            .object(rect.id)
+            .expect("still there")
+            .offset
+    };
+    assert_eq!(moved(harness), Point::new(100.0, 0.0));
+
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(moved(harness), Point::new(0.0, 0.0), "undo puts it back");
+    harness.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    harness.run();
+    assert_eq!(
+        moved(harness),
+        Point::new(100.0, 0.0),
+        "redo moves it again"
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert!(
+        harness.state().session().board().object(rect.id).is_none(),
+        "undoing the create removes it"
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Y);
+    harness.run();
+    assert!(harness.state().session().board().object(rect.id).is_some());
+
+    // Every step went to the relay as an ordinary op.
+    let ops = sent_ops(&mut rig.remote);
+    let offset = |k: &OpKind| match k {
+        OpKind::Set {
+            property: tabula_shared::Property::Offset(p),
+            ..
+        } => Some(*p),
+        _ => None,
+    };
+    let offsets: Vec<Point> = ops.iter().filter_map(offset).collect();
+    assert_eq!(
+        offsets,
+        vec![
+            Point::new(100.0, 0.0),
+            Point::new(0.0, 0.0),
+            Point::new(100.0, 0.0),
+            Point::new(0.0, 0.0)
+        ]
+    );
+    assert!(matches!(ops.first(), Some(OpKind::Create { .. })));
+    assert!(
+        ops.iter()
+            .any(|k| matches!(k, OpKind::Delete { object } if *object == rect.id))
+    );
+    assert!(matches!(ops.last(), Some(OpKind::Restore { .. })));
+}
+
+#[test]
+fn clearing_the_board_asks_first_and_can_be_undone() {
+    let mut rig = connected_rig();
+    let harness = &mut rig.harness;
+    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    assert_eq!(harness.state().session().board().object_count(), 1);
+
+    harness.get_by_label("Clear board").click();
+    harness.run();
+    harness.get_by_label("Clear the board?");
+    harness
+        .get_by_role_and_label(Role::Button, "Cancel")
+        .click();
+    harness.run();
+    assert_eq!(harness.state().session().board().object_count(), 1);
+
+    harness.get_by_label("Clear board").click();
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, "Clear everything")
+        .click();
+    harness.run();
+    assert_eq!(harness.state().session().board().object_count(), 0);
+    assert!(
+        sent_ops(&mut rig.remote)
+            .iter()
+            .any(|k| matches!(k, OpKind::Clear))
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    harness.run();
+    assert_eq!(harness.state().session().board().object_count(), 1);
+}
