@@ -1,0 +1,215 @@
+//! Idle connections: open many peers that only say hello (or, in raw mode, only
+//! connect), hold them, and report how much the relay's resident memory grew per
+//! connection.
+//!
+//! Each idle peer still reads, in a task of its own, so that presence news
+//! (everyone's `PeerJoined`) drains instead of filling the relay's queues: what is
+//! measured is the cost of a quiet, healthy connection.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep, timeout};
+use tracing::info;
+
+use crate::load::{self, Mode};
+use crate::procfs::{self, Memory, Pid};
+use crate::target::Target;
+
+/// How many connections are opened at once.
+const CONNECT_CONCURRENCY: usize = 128;
+
+/// What an idle run does.
+#[derive(Clone, Debug)]
+pub struct IdlePlan {
+    /// The relay and rooms; connections are dealt round-robin over the rooms.
+    pub target: Target,
+    /// The protocol.
+    pub mode: Mode,
+    /// How many connections to open.
+    pub connections: usize,
+    /// How long to hold them once all are open, before sampling the relay.
+    pub hold: Duration,
+    /// How long opening them all may take.
+    pub connect_timeout: Duration,
+    /// The relay's pid, to sample its memory.
+    pub relay_pid: Option<u32>,
+}
+
+/// What an idle run measured.
+#[derive(Debug, Default)]
+pub struct IdleReport {
+    /// `tabula` or `raw`.
+    pub mode: &'static str,
+    /// Connections held open.
+    pub connections: usize,
+    /// How long opening them took.
+    pub connect_time: Duration,
+    /// The relay's memory before the first connection.
+    pub before: Option<Memory>,
+    /// The relay's memory with every connection open.
+    pub after: Option<Memory>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+impl IdleReport {
+    /// Relay memory per connection, in bytes.
+    pub fn rss_per_connection(&self) -> Option<u64> {
+        let (before, after) = self.before.zip(self.after)?;
+        let connections = u64::try_from(self.connections).ok().filter(|&n| n > 0)?;
+        Some(after.rss_kib.saturating_sub(before.rss_kib) * 1024 / connections)
+    }
+
+    /// The figures as one JSON object.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "mode": self.mode,
+            "connections": self.connections,
+            "connect_s": self.connect_time.as_secs_f64(),
+            "relay_rss_before_kib": self.before.map(|m| m.rss_kib),
+            "relay_rss_after_kib": self.after.map(|m| m.rss_kib),
+            "rss_per_conn_bytes": self.rss_per_connection(),
+            "error": self.error,
+        })
+    }
+
+    /// The figures for a person.
+    pub fn to_text(&self) -> String {
+        let mut text = format!(
+            "{} idle {} connections opened in {:.2} s",
+            self.connections,
+            self.mode,
+            self.connect_time.as_secs_f64()
+        );
+        if let (Some(before), Some(after)) = (self.before, self.after) {
+            let _ = write!(
+                text,
+                "\nrelay RSS {} KiB before, {} KiB after",
+                before.rss_kib, after.rss_kib
+            );
+        }
+        if let Some(per) = self.rss_per_connection() {
+            let _ = write!(text, ", {per} bytes per connection");
+        }
+        if let Some(error) = &self.error {
+            let _ = write!(text, "\nerror: {error}");
+        }
+        text.push('\n');
+        text
+    }
+}
+
+/// Opens the connections, samples the relay, and closes them all.
+pub async fn run(plan: &IdlePlan) -> IdleReport {
+    let relay = plan.relay_pid.map(Pid::Other);
+    let mut report = IdleReport {
+        mode: plan.mode.name(),
+        before: relay.and_then(|pid| procfs::memory(pid).ok()),
+        ..IdleReport::default()
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let started = Instant::now();
+    let rooms = plan.target.rooms();
+    let opening = futures_util::stream::iter(0..plan.connections)
+        .map(|index| load::connect(&plan.target, plan.mode, index, index % rooms))
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .map(|connected| {
+            connected.map(|load::Connected { ws, .. }| {
+                let mut stop = stop_rx.clone();
+                tokio::spawn(async move {
+                    let (_sink, mut stream) = ws.split();
+                    loop {
+                        tokio::select! {
+                            _ = stop.wait_for(|stop| *stop) => break,
+                            message = stream.next() => if !matches!(message, Some(Ok(_))) { break },
+                        }
+                    }
+                })
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut tasks = Vec::new();
+    if let Ok(opened) = timeout(plan.connect_timeout, opening).await {
+        for task in opened {
+            match task {
+                Ok(task) => tasks.push(task),
+                Err(err) => {
+                    report.error.get_or_insert_with(|| format!("{err:#}"));
+                }
+            }
+        }
+    } else {
+        report.error = Some(format!(
+            "opening {} connections took longer than {:?}",
+            plan.connections, plan.connect_timeout
+        ));
+    }
+    report.connections = tasks.len();
+    report.connect_time = started.elapsed();
+    info!(connections = tasks.len(), "idle connections are open");
+    sleep(plan.hold).await;
+    report.after = relay.and_then(|pid| procfs::memory(pid).ok());
+    if tasks.iter().any(tokio::task::JoinHandle::is_finished) && report.error.is_none() {
+        report.error = Some("the relay closed idle connections".to_owned());
+    }
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use tabula_server::Config;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_held_and_counted() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let relay = tokio::spawn(tabula_server::run(listener, Config::default(), async {
+            let _ = stopped.await;
+        }));
+        let report = run(&IdlePlan {
+            target: Target::parse(&format!("ws://{addr}/idle"), 3).unwrap(),
+            mode: Mode::Tabula,
+            connections: 30,
+            hold: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(10),
+            relay_pid: Some(std::process::id()),
+        })
+        .await;
+        assert_eq!(report.error, None);
+        assert_eq!(report.connections, 30);
+        assert!(report.rss_per_connection().is_some());
+        stop.send(()).unwrap();
+        relay.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn memory_per_connection_is_the_growth_over_the_count() {
+        let report = IdleReport {
+            connections: 1000,
+            before: Some(Memory {
+                rss_kib: 10_000,
+                peak_kib: 10_000,
+            }),
+            after: Some(Memory {
+                rss_kib: 20_000,
+                peak_kib: 20_000,
+            }),
+            ..IdleReport::default()
+        };
+        assert_eq!(report.rss_per_connection(), Some(10_240));
+        assert_eq!(report.to_json()["rss_per_conn_bytes"], 10_240);
+        assert_eq!(IdleReport::default().rss_per_connection(), None);
+    }
+}

@@ -1,0 +1,298 @@
+//! `tabula-bench`: the load generator for Tabula's relay and for the broadcast
+//! relays it is compared with.
+//!
+//! It drives a relay on this machine with N peers in R rooms, each sending frames
+//! of about BYTES bytes at HZ per second for SECS seconds, and reports delivered
+//! frames per second, losses, end-to-end latency (p50, p99, p99.9, from an HDR
+//! histogram), acknowledged ops, its own CPU and, given the relay's pid, the
+//! relay's CPU and memory. `--json` adds one JSON object as the last line of
+//! standard output, which is what `bench/run.sh` reads.
+//!
+//! When anything fails mid-run (the relay disappears, say), it still prints the
+//! figures it has, with the error, and exits with status 1: crash tests read its
+//! `acked` count.
+//!
+//! # Layout
+//! - `main.rs` (here): flags, the runtime, printing, the exit status.
+//! - `target`: the relay's URL and each room's, loopback only.
+//! - `wire`: the frames sent (ops whose id carries the send time, or raw frames)
+//!   and what the generator reads in the frames received.
+//! - `load`: the load run: connect, send, drain, stop.
+//! - `idle`: many idle connections and the relay's memory per connection.
+//! - `join`: a room filled with many ops, and how long a newcomer takes to join it.
+//! - `stats`: the latency histogram and the report, as text and JSON.
+//! - `procfs`: CPU time and memory of a process, from `/proc`.
+
+mod idle;
+mod join;
+mod load;
+mod procfs;
+mod stats;
+mod target;
+mod wire;
+
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::idle::IdlePlan;
+use crate::join::JoinPlan;
+use crate::load::{LoadPlan, Mode};
+use crate::target::Target;
+
+/// Load generator for Tabula's relay (and, with --raw, for any broadcast relay):
+/// N peers in R rooms each send frames at a fixed rate; every frame carries its
+/// send time, so each delivery gives an end-to-end latency.
+///
+/// Loopback relays only. Logging follows `RUST_LOG` (default: warnings).
+#[derive(Debug, Parser)]
+#[command(name = "tabula-bench", version, about)]
+struct Args {
+    /// The relay and room: ws://127.0.0.1:PORT/ROOM. With --rooms R > 1 the rooms
+    /// are ROOM-0 … ROOM-(R-1).
+    #[arg(long, value_name = "URL")]
+    url: String,
+
+    /// Peers in all, dealt round-robin over the rooms.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    peers: usize,
+
+    /// How many rooms the peers are spread over.
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    rooms: usize,
+
+    /// Frames each peer sends per second.
+    #[arg(long, value_name = "HZ", default_value_t = 60.0)]
+    rate: f64,
+
+    /// About how many bytes each frame has.
+    #[arg(long, value_name = "BYTES", default_value_t = 100)]
+    size: usize,
+
+    /// How long the peers send, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    duration: f64,
+
+    /// Send plain timestamped binary frames, with no Tabula hello: for relays that
+    /// broadcast each frame to the other clients of the same URL path.
+    #[arg(long)]
+    raw: bool,
+
+    /// Print the figures as one JSON object on the last line of standard output
+    /// (the text goes to standard error).
+    #[arg(long)]
+    json: bool,
+
+    /// The relay's process id, to report its CPU and memory from /proc.
+    #[arg(long, value_name = "PID")]
+    relay_pid: Option<u32>,
+
+    /// Peers of the first room that join and then never read nor send: the
+    /// slow-consumer scenario.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with = "idle")]
+    slow: usize,
+
+    /// Instead of a load run: open N connections that only say hello (or only
+    /// connect, with --raw), hold them, and report the relay's memory per
+    /// connection (needs --relay-pid for the memory).
+    #[arg(long, value_name = "N")]
+    idle: Option<usize>,
+
+    /// Instead of a load run: fill the room with N ops, then time how long a new
+    /// peer takes to join it and hold its whole history (Tabula only).
+    #[arg(long, value_name = "N", conflicts_with_all = ["idle", "raw"])]
+    join_ops: Option<u64>,
+
+    /// How long to wait, after sending stops, for frames still in flight.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    drain: f64,
+
+    /// How long connecting every peer may take, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    connect_timeout: f64,
+}
+
+/// Seconds from a flag, checked.
+fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| !d.is_zero() || flag == "--drain")
+        .with_context(|| format!("{flag} {secs} is not a positive number of seconds"))
+}
+
+/// What to run, from the flags.
+#[derive(Debug)]
+enum Plan {
+    /// A load run.
+    Load(LoadPlan),
+    /// An idle-connections run.
+    Idle(IdlePlan),
+    /// A join run.
+    Join(JoinPlan),
+}
+
+impl Plan {
+    /// Checks the flags and turns them into a plan.
+    fn from_args(args: &Args) -> anyhow::Result<Self> {
+        let target = Target::parse(&args.url, args.rooms)?;
+        let mode = if args.raw { Mode::Raw } else { Mode::Tabula };
+        let connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
+        if let Some(connections) = args.idle {
+            anyhow::ensure!(connections > 0, "--idle needs at least one connection");
+            return Ok(Self::Idle(IdlePlan {
+                target,
+                mode,
+                connections,
+                hold: Duration::from_secs(2),
+                connect_timeout,
+                relay_pid: args.relay_pid,
+            }));
+        }
+        if let Some(ops) = args.join_ops {
+            anyhow::ensure!(ops > 0, "--join-ops needs at least one op");
+            return Ok(Self::Join(JoinPlan {
+                target,
+                ops,
+                size: args.size,
+                limit: connect_timeout.max(Duration::from_mins(5)),
+                relay_pid: args.relay_pid,
+            }));
+        }
+        let plan = LoadPlan {
+            target,
+            mode,
+            peers: args.peers,
+            rate_hz: args.rate,
+            size: args.size,
+            duration: seconds("--duration", args.duration)?,
+            slow: args.slow,
+            drain: seconds("--drain", args.drain)?,
+            connect_timeout,
+            relay_pid: args.relay_pid,
+        };
+        plan.validate()?;
+        Ok(Self::Load(plan))
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(err) => {
+            let _ = writeln!(std::io::stderr(), "tabula-bench: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the plan and prints its figures; `Ok(false)` when the run failed midway
+/// (the figures are printed all the same).
+fn run(args: &Args) -> anyhow::Result<bool> {
+    let plan = Plan::from_args(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("tabula-bench")
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let (text, json, ok) = runtime.block_on(async {
+        match &plan {
+            Plan::Load(plan) => {
+                let report = load::run(plan).await;
+                (report.to_text(), report.to_json(), report.error.is_none())
+            }
+            Plan::Idle(plan) => {
+                let report = idle::run(plan).await;
+                (report.to_text(), report.to_json(), report.error.is_none())
+            }
+            Plan::Join(plan) => {
+                let report = join::run(plan).await;
+                (report.to_text(), report.to_json(), report.error.is_none())
+            }
+        }
+    });
+    // Connections still closing must not hold the figures up.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if args.json {
+        write!(std::io::stderr(), "{text}")?;
+        writeln!(std::io::stdout(), "{json}")?;
+    } else {
+        write!(std::io::stdout(), "{text}")?;
+    }
+    Ok(ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(flags: &[&str]) -> anyhow::Result<Plan> {
+        let args = Args::try_parse_from(["tabula-bench"].iter().chain(flags))?;
+        Plan::from_args(&args)
+    }
+
+    #[test]
+    fn flags_make_a_load_plan() {
+        let Plan::Load(load) = plan(&[
+            "--url",
+            "ws://127.0.0.1:7457/bench",
+            "--peers",
+            "100",
+            "--rooms",
+            "10",
+            "--rate",
+            "30",
+            "--size",
+            "200",
+            "--duration",
+            "1.5",
+            "--raw",
+        ])
+        .unwrap() else {
+            panic!("not a load plan");
+        };
+        assert_eq!(load.peers, 100);
+        assert_eq!(load.mode, Mode::Raw);
+        assert_eq!(load.duration, Duration::from_millis(1500));
+        assert_eq!(load.target.url(9), "ws://127.0.0.1:7457/bench-9");
+    }
+
+    #[test]
+    fn idle_makes_an_idle_plan() {
+        let Plan::Idle(idle) = plan(&["--url", "ws://127.0.0.1:1/r", "--idle", "10"]).unwrap()
+        else {
+            panic!("not an idle plan");
+        };
+        assert_eq!(idle.connections, 10);
+        assert_eq!(idle.mode, Mode::Tabula);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        let url = "ws://127.0.0.1:1/r";
+        // A room with one peer has nobody to deliver to.
+        assert!(plan(&["--url", url, "--peers", "3", "--rooms", "2"]).is_err());
+        assert!(plan(&["--url", url, "--peers", "3", "--slow", "2"]).is_err());
+        assert!(plan(&["--url", url, "--rate", "0"]).is_err());
+        assert!(plan(&["--url", url, "--duration", "-1"]).is_err());
+        assert!(plan(&["--url", "ws://192.168.1.1:1/r"]).is_err());
+        assert!(plan(&["--url", url, "--idle", "0"]).is_err());
+        assert!(plan(&["--url", url, "--join-ops", "10", "--raw"]).is_err());
+        assert!(matches!(
+            plan(&["--url", url, "--join-ops", "10"]),
+            Ok(Plan::Join(_))
+        ));
+        assert!(plan(&["--peers", "2"]).is_err());
+    }
+}
