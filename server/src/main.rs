@@ -230,7 +230,11 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
 /// `tabula-server rooms`: one line per room, with its op count and last activity.
 fn list_rooms(data: &Path) -> anyhow::Result<()> {
     let rooms_dir = store::rooms_dir(data);
-    let names = store::room_names(&rooms_dir)?;
+    let names = if rooms_dir.exists() {
+        store::room_names(&rooms_dir)?
+    } else {
+        Vec::new()
+    };
     let mut out = std::io::stdout().lock();
     if names.is_empty() {
         writeln!(out, "no rooms in {}", rooms_dir.display())?;

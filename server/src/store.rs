@@ -29,12 +29,12 @@ pub enum StoreError {
     #[error(transparent)]
     File(#[from] SessionFileError),
     /// The room's data folder could not be made or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Folder {
         /// The folder.
         path: PathBuf,
         /// What the OS said.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The log lacks an op it should hold (its head says it is there).
     #[error("the room's history has no op {seq}")]
@@ -44,7 +44,7 @@ pub enum StoreError {
     },
     /// The room's writer thread could not be started.
     #[error("could not start the room's writer thread: {0}")]
-    Thread(#[source] io::Error),
+    Thread(io::Error),
 }
 
 /// One op as the writer hands it to the log.
@@ -155,9 +155,9 @@ pub fn room_path(rooms_dir: &Path, room: &str) -> PathBuf {
 
 /// Every room with a file in `rooms_dir`, by name, sorted.
 pub fn room_names(rooms_dir: &Path) -> Result<Vec<String>, StoreError> {
-    let folder_error = |source| StoreError::Folder {
+    let folder_error = |cause| StoreError::Folder {
         path: rooms_dir.to_path_buf(),
-        source,
+        cause,
     };
     let mut names = Vec::new();
     for entry in fs::read_dir(rooms_dir).map_err(folder_error)? {

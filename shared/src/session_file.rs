@@ -124,31 +124,40 @@ pub enum SessionFileError {
         /// The one that was given.
         found: u64,
     },
+    /// Something this file cannot do: the file system refuses WAL mode, or a
+    /// schema key was to be overwritten.
+    #[error("{}: {detail}", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// What was refused.
+        detail: String,
+    },
     /// A stored frame that does not decode.
-    #[error("{}: op {seq} cannot be read: {source}", path.display())]
+    #[error("{}: op {seq} cannot be read: {cause}", path.display())]
     BadFrame {
         /// The file.
         path: PathBuf,
         /// The op's sequence number.
         seq: u64,
         /// Why the frame does not decode.
-        source: DecodeError,
+        cause: DecodeError,
     },
     /// The file system refused (missing file, permissions, ...).
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What the OS said.
-        source: io::Error,
+        cause: io::Error,
     },
     /// `SQLite` failed for another reason: the disk is full, the file is locked, ...
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Sqlite {
         /// The file.
         path: PathBuf,
         /// What `SQLite` said.
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
 }
 
@@ -242,7 +251,7 @@ impl SessionFile {
             Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
                 return Err(SessionFileError::AlreadyExists { path });
             }
-            Err(source) => return Err(SessionFileError::Io { path, source }),
+            Err(cause) => return Err(SessionFileError::Io { path, cause }),
         }
         let created = Self::initialise(&path, room);
         if created.is_err() {
@@ -272,17 +281,17 @@ impl SessionFile {
         let path = path.as_ref();
         match fs::metadata(path) {
             Ok(meta) if meta.len() == 0 && !wal_path(path).exists() => {
-                fs::remove_file(path).map_err(|source| SessionFileError::Io {
+                fs::remove_file(path).map_err(|cause| SessionFileError::Io {
                     path: path.to_path_buf(),
-                    source,
+                    cause,
                 })?;
                 Self::create(path, room)
             }
             Ok(_) => Self::open(path),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Self::create(path, room),
-            Err(source) => Err(SessionFileError::Io {
+            Err(cause) => Err(SessionFileError::Io {
                 path: path.to_path_buf(),
-                source,
+                cause,
             }),
         }
     }
@@ -411,11 +420,9 @@ impl SessionFile {
             .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
             .map_err(|err| self.error(err))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(SessionFileError::Sqlite {
+            return Err(SessionFileError::Refused {
                 path: self.path.clone(),
-                source: rusqlite::Error::InvalidParameterName(format!(
-                    "the file system refused WAL mode (journal mode is {mode})"
-                )),
+                detail: format!("the file system refused WAL mode (journal mode is {mode})"),
             });
         }
         self.conn
@@ -474,11 +481,9 @@ impl SessionFile {
             key,
             "format_version" | "room" | "created_at_ms" | "app_version" | "frame_format"
         ) {
-            return Err(SessionFileError::Sqlite {
+            return Err(SessionFileError::Refused {
                 path: self.path.clone(),
-                source: rusqlite::Error::InvalidParameterName(format!(
-                    "{key} belongs to the schema and cannot be set"
-                )),
+                detail: format!("the meta key {key} belongs to the schema and cannot be set"),
             });
         }
         self.conn
@@ -653,10 +658,10 @@ impl SessionFile {
                     "op {} holds something other than that op",
                     stored.stamp.seq
                 ))),
-                Err(source) => Err(SessionFileError::BadFrame {
+                Err(cause) => Err(SessionFileError::BadFrame {
                     path: self.path.clone(),
                     seq: stored.stamp.seq,
-                    source,
+                    cause,
                 }),
             }
         })
@@ -732,7 +737,7 @@ impl SessionFile {
         }
         let target = out.to_str().ok_or_else(|| SessionFileError::Io {
             path: out.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "the path is not valid UTF-8"),
+            cause: io::Error::new(io::ErrorKind::InvalidInput, "the path is not valid UTF-8"),
         })?;
         self.conn
             .execute("VACUUM INTO ?1", [target])
@@ -793,9 +798,9 @@ impl Iterator for Ops<'_> {
 /// would take an empty file for a new, empty database. A file whose write-ahead
 /// log still holds its first commit may be short, so it is left to `SQLite`.
 fn check_header(path: &Path) -> Result<(), SessionFileError> {
-    let io_error = |source| SessionFileError::Io {
+    let io_error = |cause| SessionFileError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let mut file = fs::File::open(path).map_err(io_error)?;
     let mut header = [0; SQLITE_HEADER.len()];
@@ -836,7 +841,7 @@ fn sqlite_error(path: &Path, err: rusqlite::Error) -> SessionFileError {
             path,
             detail: err.to_string(),
         },
-        _ => SessionFileError::Sqlite { path, source: err },
+        _ => SessionFileError::Sqlite { path, cause: err },
     }
 }
 
@@ -905,6 +910,10 @@ mod tests {
             file.append(&ops[..1000]).unwrap();
             file.append(&ops[1000..]).unwrap();
             file.set_meta("title", "Sprint review").unwrap();
+            assert!(matches!(
+                file.set_meta("room", "elsewhere"),
+                Err(SessionFileError::Refused { .. })
+            ));
         }
         let file = SessionFile::open(&path).unwrap();
         assert_eq!(file.head().unwrap(), 2500);
