@@ -17,6 +17,9 @@
 //! - [`board`]: the board model that applies ops deterministically, optimistic
 //!   local ops included, and its serialisable [`Snapshot`].
 //! - [`history`]: undo and redo of one person's actions, as ordinary ops.
+//! - [`replay`]: a session's ops played back: seek to any op through
+//!   checkpoints, step, a playback clock with speeds and compressed pauses, and
+//!   who took part when.
 //! - [`room_name`]: what a room name may be, checked the same way on both ends.
 //! - [`session_file`]: `.tabula` files, the `SQLite` databases that hold a room's
 //!   sequenced ops: the relay's storage and the app's saved sessions. The one
@@ -30,6 +33,7 @@ pub mod ids;
 pub mod message;
 pub mod object;
 pub mod op;
+pub mod replay;
 pub mod room_name;
 mod scene;
 pub mod session_file;
