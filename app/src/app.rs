@@ -11,6 +11,7 @@ use std::time::Instant;
 use egui::Ui;
 
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
+use crate::export_dialog::ExportDialog;
 use crate::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::presence::{PresenceAction, presence_ui};
 use crate::session::{ConnectionStatus, Session};
@@ -35,6 +36,8 @@ pub struct TabulaApp {
     status_since: (ConnectionStatus, Instant),
     /// Whether the "clear the board for everyone?" question is showing.
     confirm_clear: bool,
+    /// The export dialog's fields, kept while it is closed.
+    export_dialog: ExportDialog,
 }
 
 impl TabulaApp {
@@ -50,6 +53,7 @@ impl TabulaApp {
             runtime,
             status_since: (status, Instant::now()),
             confirm_clear: false,
+            export_dialog: ExportDialog::default(),
         }
     }
 
@@ -101,7 +105,9 @@ impl TabulaApp {
         // their changes show in this frame's painting.
         let mut view = None;
         let mut command = None;
-        if !self.join_dialog.is_open() && !self.confirm_clear && !ctx.text_edit_focused() {
+        let modal_open =
+            self.join_dialog.is_open() || self.confirm_clear || self.export_dialog.is_open();
+        if !modal_open && !ctx.text_edit_focused() {
             (view, command) = shortcuts(&ctx, &mut self.tools);
         }
         let can = (self.session.can_undo(), self.session.can_redo());
@@ -116,6 +122,8 @@ impl TabulaApp {
         self.join_dialog_ui(&ctx);
         self.command(command);
         self.confirm_clear_ui(&ctx);
+        self.export_dialog
+            .modal_ui(&ctx, self.session.board(), self.canvas.selection());
         if let Some(action) = view {
             self.view(action);
         }
@@ -152,6 +160,10 @@ impl TabulaApp {
             Some(ToolbarAction::Undo) => self.session.undo(),
             Some(ToolbarAction::Redo) => self.session.redo(),
             Some(ToolbarAction::Clear) => self.confirm_clear = true,
+            Some(ToolbarAction::Export) => {
+                let has_selection = !self.canvas.selection().is_empty();
+                self.export_dialog.open(has_selection);
+            }
             None => {}
         }
     }

@@ -14,6 +14,8 @@
 //! - [`canvas`]: pointer input to stroke ops (smoothed, batched per frame), pan and
 //!   zoom gestures, and painting the board, the dot grid and peers' pointers. It
 //!   knows nothing of the network.
+//! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
+//! - [`export_dialog`]: what to export, as what, and where.
 //! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
 //! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
 //! - [`tools`]: the tools (the pen so far), the ink palette and the pen widths.
@@ -29,6 +31,8 @@
 pub mod app;
 pub mod camera;
 pub mod canvas;
+pub mod export;
+pub mod export_dialog;
 pub mod gesture;
 pub mod join_dialog;
 pub mod net;

@@ -35,6 +35,8 @@ pub enum ToolbarAction {
     Redo,
     /// Ask whether to clear the board for everyone.
     Clear,
+    /// Open the export dialog.
+    Export,
 }
 
 /// The main toolbar, floating at the top centre of the window.
@@ -64,6 +66,7 @@ pub fn toolbar_ui(
                             can_redo,
                         ),
                         (ToolbarAction::Clear, "Clear the board…", true),
+                        (ToolbarAction::Export, "Export as PNG or SVG…", true),
                     ];
                     for (command, tip, enabled) in commands {
                         if command_button_ui(ui, command, tip, enabled).clicked() {
@@ -129,6 +132,7 @@ fn command_button_ui(
         ToolbarAction::Undo => "Undo",
         ToolbarAction::Redo => "Redo",
         ToolbarAction::Clear => "Clear board",
+        ToolbarAction::Export => "Export…",
     };
     response.widget_info(|| WidgetInfo::labeled(Role::Button, enabled, name));
     let response = response.on_hover_text(tip);
@@ -179,6 +183,21 @@ fn command_button_ui(
                 ));
                 painter.line_segment([c + vec2(-1.5, -2.0), c + vec2(-1.2, 4.5)], stroke);
                 painter.line_segment([c + vec2(1.5, -2.0), c + vec2(1.2, 4.5)], stroke);
+            }
+            ToolbarAction::Export => {
+                // A tray with an arrow rising out of it.
+                painter.add(PathShape::line(
+                    vec![
+                        c + vec2(-7.0, 1.0),
+                        c + vec2(-7.0, 7.0),
+                        c + vec2(7.0, 7.0),
+                        c + vec2(7.0, 1.0),
+                    ],
+                    stroke,
+                ));
+                painter.line_segment([c + vec2(0.0, 3.0), c + vec2(0.0, -8.0)], stroke);
+                painter.line_segment([c + vec2(0.0, -8.0), c + vec2(-4.0, -4.0)], stroke);
+                painter.line_segment([c + vec2(0.0, -8.0), c + vec2(4.0, -4.0)], stroke);
             }
         }
     }

@@ -406,3 +406,40 @@ fn clearing_the_board_asks_first_and_can_be_undone() {
     harness.run();
     assert_eq!(harness.state().session().board().object_count(), 1);
 }
+
+#[test]
+fn the_export_dialog_writes_an_svg_of_the_board() {
+    let mut rig = connected_rig();
+    let harness = &mut rig.harness;
+    harness.key_press(Key::R);
+    harness.run();
+    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    harness.key_press(Key::O);
+    harness.run();
+    drag(harness, pos2(600.0, 300.0), pos2(700.0, 450.0));
+
+    let target = std::env::temp_dir().join(format!("tabula-export-{}", std::process::id()));
+    harness.get_by_label("Export…").click();
+    harness.run();
+    harness.get_by_label("SVG").click();
+    harness.run();
+    let field = harness.get_by_role(Role::TextInput);
+    field.set_text_value_accesskit(&target.display().to_string());
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, "Export")
+        .click();
+    harness.run();
+    let written = target.with_extension("svg");
+    harness.get_by_label_contains("Saved");
+    let svg = std::fs::read_to_string(&written).expect("the SVG was written");
+    let _ = std::fs::remove_file(&written);
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let names: Vec<&str> = doc
+        .root_element()
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(names, vec!["rect", "ellipse"]);
+}

@@ -1,0 +1,197 @@
+//! Export: the PNG has the board's size and ink where the objects are, at 1× and
+//! 2×; the SVG parses and has one element per object.
+
+use tabula_app::export::{self, BACKGROUND, MARGIN};
+use tabula_shared::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind};
+use tabula_shared::{
+    Board, ClientId, Color, Object, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle,
+};
+
+const RED: Color = Color::rgb(0xe0, 0x31, 0x31);
+const BLUE: Color = Color::rgb(0x19, 0x71, 0xc2);
+
+fn data(kind: ObjectKind, points: Vec<Point>, color: Color, fill: Fill, text: &str) -> ObjectData {
+    ObjectData {
+        kind,
+        points,
+        color,
+        width: 4.0,
+        fill,
+        text: text.to_owned(),
+        font_size: DEFAULT_FONT_SIZE,
+    }
+}
+
+/// A solid red box at (0, 0)–(100, 50), a blue ellipse, a stroke, a line, an
+/// arrow and two lines of text below them.
+fn board() -> Board {
+    let me = ClientId::random();
+    let mut board = Board::new();
+    let p = Point::new;
+    let shapes = [
+        data(
+            ObjectKind::Rectangle,
+            vec![p(0.0, 0.0), p(100.0, 50.0)],
+            RED,
+            Fill::Solid,
+            "",
+        ),
+        data(
+            ObjectKind::Ellipse,
+            vec![p(150.0, 0.0), p(250.0, 50.0)],
+            BLUE,
+            Fill::Translucent,
+            "",
+        ),
+        data(
+            ObjectKind::Line,
+            vec![p(0.0, 70.0), p(100.0, 70.0)],
+            BLUE,
+            Fill::None,
+            "",
+        ),
+        data(
+            ObjectKind::Arrow,
+            vec![p(110.0, 25.0), p(145.0, 25.0)],
+            RED,
+            Fill::None,
+            "",
+        ),
+        data(
+            ObjectKind::Text,
+            vec![p(0.0, 90.0)],
+            Color::rgb(0, 0, 0),
+            Fill::None,
+            "Tabula & <friends>\nsecond line",
+        ),
+    ];
+    for data in shapes {
+        let object = ObjectId::random();
+        board.apply_local(me, Op::new(OpKind::Create { object, data }));
+    }
+    let stroke = StrokeId::random();
+    board.apply_local(
+        me,
+        Op::new(OpKind::StrokeBegin {
+            stroke,
+            style: StrokeStyle {
+                color: RED,
+                width: 3.0,
+            },
+            start: p(200.0, 80.0),
+        }),
+    );
+    board.apply_local(
+        me,
+        Op::new(OpKind::StrokeAppend {
+            stroke,
+            points: vec![p(220.0, 100.0), p(240.0, 80.0)],
+        }),
+    );
+    board
+}
+
+fn decode(png: &[u8]) -> tiny_skia::Pixmap {
+    tiny_skia::Pixmap::decode_png(png).expect("a PNG")
+}
+
+/// The pixel at canvas point `p` of a picture of `area` at `scale`.
+fn pixel(pixmap: &tiny_skia::Pixmap, area: tabula_shared::Rect, scale: f32, p: Point) -> [u8; 4] {
+    let x = ((p.x - area.min.x) * scale) as u32;
+    let y = ((p.y - area.min.y) * scale) as u32;
+    let c = pixmap.pixel(x, y).expect("inside the picture");
+    [c.red(), c.green(), c.blue(), c.alpha()]
+}
+
+fn background() -> [u8; 4] {
+    [BACKGROUND.r, BACKGROUND.g, BACKGROUND.b, 255]
+}
+
+#[test]
+fn the_png_has_the_boards_size_and_ink_where_the_objects_are() {
+    let board = board();
+    let objects: Vec<&Object> = board.objects().collect();
+    let area = board.content_bounds().unwrap().expand(MARGIN);
+    for scale in [1.0, 2.0] {
+        let pixmap = decode(&export::png(&objects, scale).unwrap());
+        assert_eq!(
+            (pixmap.width(), pixmap.height()),
+            export::pixel_size(area, scale)
+        );
+        assert_eq!(
+            pixmap.width(),
+            ((area.width()) * scale).ceil() as u32,
+            "{scale}×"
+        );
+        // Inside the solid red box: red.
+        assert_eq!(
+            pixel(&pixmap, area, scale, Point::new(50.0, 25.0)),
+            [RED.r, RED.g, RED.b, 255]
+        );
+        // The margin's corner and the empty gap under the box: paper.
+        assert_eq!(pixel(&pixmap, area, scale, area.min), background());
+        assert_eq!(
+            pixel(&pixmap, area, scale, Point::new(50.0, 60.0)),
+            background()
+        );
+        // On the line, on the stroke, in the ellipse's translucent inside: ink.
+        for p in [
+            Point::new(50.0, 70.0),
+            Point::new(220.0, 99.0),
+            Point::new(200.0, 25.0),
+        ] {
+            assert_ne!(pixel(&pixmap, area, scale, p), background(), "{p:?}");
+        }
+        // The text is drawn: some pixel of its first line is dark.
+        let dark = (0..120).any(|x| {
+            (92..115).any(|y| {
+                let [r, g, b, _] = pixel(&pixmap, area, scale, Point::new(x as f32, y as f32));
+                u32::from(r) + u32::from(g) + u32::from(b) < 200
+            })
+        });
+        assert!(dark, "no text at {scale}×");
+    }
+}
+
+#[test]
+fn a_selection_exports_only_its_area() {
+    let board = board();
+    let boxes: Vec<&Object> = board
+        .objects()
+        .filter(|o| o.data.kind == ObjectKind::Rectangle)
+        .collect();
+    let pixmap = decode(&export::png(&boxes, 1.0).unwrap());
+    assert_eq!(
+        (pixmap.width(), pixmap.height()),
+        (100 + 4 + 2 * MARGIN as u32, 50 + 4 + 2 * MARGIN as u32)
+    );
+    assert!(matches!(
+        export::png(&[], 1.0),
+        Err(export::ExportError::Empty)
+    ));
+}
+
+#[test]
+fn the_svg_parses_with_one_element_per_object() {
+    let board = board();
+    let objects: Vec<&Object> = board.objects().collect();
+    let svg = export::svg(&objects).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    let elements: Vec<&str> = root
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(
+        elements,
+        vec!["rect", "ellipse", "line", "path", "text", "path"]
+    );
+    let text = root.descendants().find(|n| n.has_tag_name("text")).unwrap();
+    let lines: Vec<&str> = text.children().filter_map(|n| n.text()).collect();
+    assert_eq!(lines, vec!["Tabula & <friends>", "second line"]);
+    let rect = root.descendants().find(|n| n.has_tag_name("rect")).unwrap();
+    assert_eq!(rect.attribute("fill"), Some("#e03131"));
+    assert_eq!(rect.attribute("width"), Some("100"));
+}
