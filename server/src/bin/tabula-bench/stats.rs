@@ -71,6 +71,10 @@ pub struct LoadReport {
     pub rooms: usize,
     /// Peers that joined but never read (the slow-consumer scenario).
     pub slow: usize,
+    /// Frames the peers were asked to send: active peers × rate × send time. A
+    /// `sent` well below it means the relay (or the generator) could not take
+    /// the load: sends waited on a full socket.
+    pub offered: u64,
     /// Ops (or raw frames) sent.
     pub sent: u64,
     /// Ops the relay acknowledged (Tabula mode only).
@@ -124,6 +128,7 @@ impl LoadReport {
             "peers": self.peers,
             "rooms": self.rooms,
             "slow": self.slow,
+            "offered": self.offered,
             "sent": self.sent,
             "acked": self.acked,
             "delivered": self.delivered,
@@ -161,8 +166,9 @@ impl LoadReport {
         );
         let _ = writeln!(
             out,
-            "sent {} in {:.2} s, acked {}",
+            "sent {} of {} offered in {:.2} s, acked {}",
             self.sent,
+            self.offered,
             self.duration.as_secs_f64(),
             self.acked
         );
