@@ -14,6 +14,8 @@
 //! - [`canvas`]: pointer input to stroke ops (smoothed, batched per frame), pan and
 //!   zoom gestures, and painting the board, the dot grid and peers' pointers. It
 //!   knows nothing of the network.
+//! - [`documents`]: saving and opening `.tabula` files, the recent files, the
+//!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
 //! - [`export_dialog`]: what to export, as what, and where.
 //! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
@@ -31,6 +33,7 @@
 pub mod app;
 pub mod camera;
 pub mod canvas;
+pub mod documents;
 pub mod export;
 pub mod export_dialog;
 pub mod gesture;

@@ -2,13 +2,21 @@
 //!
 //! The UI and the end-to-end tests drive the same [`Session`]: it applies local ops
 //! at once, hands them to the network task, and applies what the task reports.
-//! Without a room it is a local board; the ops drawn there stay pending, and go to
-//! the room if the board is later shared.
+//!
+//! The session keeps its board's sequenced op log, which is what File → Save
+//! writes and what a replay plays: in a room, the room's ops as they arrive (and
+//! ours as the relay acknowledges them). A *local* board (never shared, or opened
+//! from a file) has no relay to order its ops, so it sequences each of its own
+//! ops at once, here. When a local board joins a room, everything on it comes
+//! along: its ops are proposed to the room again as new ops of ours (fresh op
+//! ids, the same object ids), and the room's order replaces the local one. After
+//! leaving a room the board still belongs to it: what is drawn then stays pending
+//! until it is rejoined, as before.
 
 use std::collections::BTreeMap;
 
 use tabula_shared::room_name::{self, RoomNameError};
-use tabula_shared::{Board, ClientId, Color, History, Op, PeerInfo, Point};
+use tabula_shared::{Board, ClientId, Color, History, Op, PeerInfo, Point, SequencedOp};
 
 pub use crate::net::ConnectionStatus;
 use crate::net::{Command, Connection, Event, JoinRequest, Liveness};
@@ -83,6 +91,9 @@ pub struct Session {
     last_relay_error: Option<String>,
     /// Ping and silence timing for the next join (shortened in tests).
     liveness: Liveness,
+    /// Every sequenced op the board has applied, in order (`log[i].seq == i + 1`):
+    /// what a save writes and a replay plays.
+    log: Vec<SequencedOp>,
 }
 
 impl Session {
@@ -99,6 +110,7 @@ impl Session {
             peers: BTreeMap::new(),
             last_relay_error: None,
             liveness: Liveness::default(),
+            log: Vec::new(),
         }
     }
 
@@ -192,13 +204,59 @@ impl Session {
         self.history.can_redo()
     }
 
-    /// Hands ops already applied locally to the network task.
-    fn send(&self, ops: Vec<Op>) {
+    /// Hands ops already applied locally to the network task; on a local board,
+    /// sequences them here instead.
+    fn send(&mut self, ops: Vec<Op>) {
         if let Some(connection) = &self.connection {
             for op in ops {
                 connection.send(Command::Send(op));
             }
+        } else if self.room_url.is_none() {
+            for op in ops {
+                let seq = self.board.last_seq() + 1;
+                if let Some(sequenced) = self.board.confirm(op.id, seq, now_ms()) {
+                    self.log.push(sequenced);
+                }
+            }
         }
+    }
+
+    /// The board's sequenced ops, in order: the room's, or a local board's own.
+    #[must_use]
+    pub fn log(&self) -> &[SequencedOp] {
+        &self.log
+    }
+
+    /// Everything on the board as sequenced ops, to save: the log, then any ops
+    /// still waiting for the relay, sequenced after it as ours, now.
+    #[must_use]
+    pub fn ops_to_save(&self) -> Vec<SequencedOp> {
+        let now = now_ms();
+        let mut ops = self.log.clone();
+        for (seq, op) in (self.board.last_seq() + 1..).zip(self.board.pending_ops()) {
+            ops.push(SequencedOp {
+                seq,
+                author: self.me.client,
+                timestamp_ms: now,
+                op: op.clone(),
+            });
+        }
+        ops
+    }
+
+    /// Replaces the board with a local one holding `ops` (numbered 1, 2, 3, …, as
+    /// a session file's are): how a file opens. Leaves any room; undo starts
+    /// afresh. Ops drawn from now on continue the sequence.
+    pub fn load(&mut self, ops: Vec<SequencedOp>) {
+        self.leave();
+        let mut board = Board::new();
+        for op in &ops {
+            board.apply_sequenced(op);
+        }
+        self.board = board;
+        self.log = ops;
+        self.history = History::new();
+        self.room_url = None;
     }
 
     /// Tells the room where our pointer is; the network task throttles it.
@@ -229,10 +287,19 @@ impl Session {
     ) -> Result<(), JoinError> {
         let room = room_of_url(url)?.to_owned();
         self.leave();
-        if self.room_url.as_deref() != Some(url) && self.board.last_seq() > 0 {
+        if self.room_url.is_none() {
+            // A local board: all of it comes along, proposed to the room anew.
+            let local = std::mem::take(&mut self.log);
+            self.board = Board::new();
+            for sequenced in local {
+                self.board
+                    .apply_local(self.me.client, Op::new(sequenced.op.kind));
+            }
+        } else if self.room_url.as_deref() != Some(url) && self.board.last_seq() > 0 {
             let unshared: Vec<Op> = self.board.pending_ops().cloned().collect();
             self.board = Board::new();
             self.history = History::new();
+            self.log.clear();
             for op in unshared {
                 self.board.apply_local(self.me.client, op);
             }
@@ -288,6 +355,7 @@ impl Session {
                         "the relay no longer has this room's history; starting it over"
                     );
                     self.board.restart_keeping_pending();
+                    self.log.clear();
                 }
                 self.peers = welcome
                     .peers
@@ -295,18 +363,21 @@ impl Session {
                     .map(|info| (info.client, Peer { info, cursor: None }))
                     .collect();
             }
-            Event::Op(op) => {
-                let applied = self.board.apply_sequenced(&op);
-                if let tabula_shared::Applied::Gap { expected } = applied {
+            Event::Op(op) => match self.board.apply_sequenced(&op) {
+                tabula_shared::Applied::Gap { expected } => {
                     tracing::error!(expected, got = op.seq, "sequence gap; op not applied");
                 }
-            }
+                tabula_shared::Applied::Duplicate => {}
+                _ => self.log.push(op),
+            },
             Event::Acked {
                 op,
                 seq,
                 timestamp_ms,
             } => {
-                self.board.confirm(op, seq, timestamp_ms);
+                if let Some(sequenced) = self.board.confirm(op, seq, timestamp_ms) {
+                    self.log.push(sequenced);
+                }
             }
             Event::PeerJoined(info) => {
                 tracing::info!(name = %info.name, "joined the room");
@@ -325,6 +396,13 @@ impl Session {
             Event::RelayError(message) => self.last_relay_error = Some(message),
         }
     }
+}
+
+/// Now, in milliseconds since the Unix epoch: a local board's timestamps.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

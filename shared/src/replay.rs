@@ -73,7 +73,7 @@ impl Default for CheckpointPolicy {
     fn default() -> Self {
         Self {
             min_interval: 2048,
-            objects_factor: 4,
+            objects_factor: 2,
         }
     }
 }

@@ -1,0 +1,506 @@
+//! Saving and opening `.tabula` files, and the recent files.
+//!
+//! A saved board is a session file ([`tabula_shared::session_file`]): the
+//! board's whole sequenced history, so it reopens as the same board and can be
+//! replayed. Saving again to the file a board came from appends only the new
+//! ops; saving a different history over a session writes a new file beside it
+//! and renames it into place, so a failed save never leaves half a file. A file
+//! that is not a Tabula session is never overwritten.
+//!
+//! - [`save_session`] and [`load_session`]: the file work, with typed errors
+//!   that name the file.
+//! - [`RecentFiles`]: the last few files, kept in `recent-files.txt` under the
+//!   platform's config folder (`~/.config/tabula` on Linux).
+//! - [`Documents`]: the File menu, ctrl+S / ctrl+shift+S / ctrl+O, the path
+//!   dialog (an in-app field: native dialogs would need GTK's development
+//!   libraries) and the error message.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use egui::{Align2, Context, Key, Modifiers, vec2};
+use tabula_shared::SequencedOp;
+use tabula_shared::session_file::{EXTENSION, SessionFile, SessionFileError, StoredOp};
+
+use crate::session::{Session, room_of_url};
+use crate::toolbar::EDGE_GAP;
+
+/// How many recent files are remembered.
+pub const RECENT_LIMIT: usize = 8;
+/// The room name written into a file saved from a local board.
+pub const LOCAL_ROOM: &str = "local";
+
+/// Why a file could not be saved or opened; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// The session file refused: not a session, damaged, newer, unreadable…
+    #[error(transparent)]
+    File(#[from] SessionFileError),
+    /// The file's ops do not follow one another.
+    #[error("{}: the session is damaged: op {found} comes where op {expected} should", path.display())]
+    OutOfSequence {
+        /// The file.
+        path: PathBuf,
+        /// The sequence number expected.
+        expected: u64,
+        /// The one found.
+        found: u64,
+    },
+    /// An op could not be encoded for the file.
+    #[error("{}: op {seq} cannot be written: {cause}", path.display())]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// The op.
+        seq: u64,
+        /// Why.
+        cause: tabula_shared::EncodeError,
+    },
+    /// Moving the finished file into place failed.
+    #[error("{}: {cause}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        cause: std::io::Error,
+    },
+}
+
+/// Writes `ops` (numbered 1, 2, 3, …) to the session file at `path`, recorded
+/// as room `room`. If `path` is already a session whose ops are the start of
+/// `ops`, only the rest are appended; any other session there is replaced; a
+/// file that is not a session is left alone and the save fails.
+pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), DocumentError> {
+    if path.exists() {
+        let mut file = SessionFile::open(path)?;
+        let head = file.head()?;
+        let prefix = head == 0
+            || (head <= ops.len() as u64
+                && file
+                    .stamp_of(ops[head as usize - 1].op.id)?
+                    .is_some_and(|stamp| stamp.seq == head));
+        if prefix {
+            let rows = encode(path, &ops[head as usize..])?;
+            file.append(&rows)?;
+            return Ok(());
+        }
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".saving");
+    let temporary = PathBuf::from(temporary);
+    let io = |cause| DocumentError::Io {
+        path: path.to_path_buf(),
+        cause,
+    };
+    match fs::remove_file(&temporary) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
+        _ => {}
+    }
+    let written = (|| {
+        let mut file = SessionFile::create(&temporary, room)?;
+        file.append(&encode(path, ops)?)?;
+        Ok::<_, DocumentError>(())
+    })();
+    if let Err(err) = written {
+        let _ = fs::remove_file(&temporary);
+        return Err(err);
+    }
+    fs::rename(&temporary, path).map_err(io)
+}
+
+/// Encodes ops as rows of the `ops` table.
+fn encode(path: &Path, ops: &[SequencedOp]) -> Result<Vec<StoredOp>, DocumentError> {
+    ops.iter()
+        .map(|op| {
+            StoredOp::encode(op).map_err(|cause| DocumentError::Encode {
+                path: path.to_path_buf(),
+                seq: op.seq,
+                cause,
+            })
+        })
+        .collect()
+}
+
+/// Reads every op of the session file at `path`, checked to run 1, 2, 3, …
+pub fn load_session(path: &Path) -> Result<Vec<SequencedOp>, DocumentError> {
+    let file = SessionFile::open_read_only(path)?;
+    let mut ops = Vec::new();
+    for op in file.sequenced_ops(0) {
+        let op = op?;
+        let expected = ops.len() as u64 + 1;
+        if op.seq != expected {
+            return Err(DocumentError::OutOfSequence {
+                path: path.to_path_buf(),
+                expected,
+                found: op.seq,
+            });
+        }
+        ops.push(op);
+    }
+    Ok(ops)
+}
+
+/// `path` with the `.tabula` extension if it has none.
+#[must_use]
+pub fn with_extension(path: &Path) -> PathBuf {
+    if path.extension().is_some() {
+        path.to_path_buf()
+    } else {
+        path.with_extension(EXTENSION)
+    }
+}
+
+/// The last files opened or saved, newest first, kept in a small text file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecentFiles {
+    /// The files, newest first, at most [`RECENT_LIMIT`].
+    paths: Vec<PathBuf>,
+    /// Where the list is kept; `None` keeps it in memory only (no config
+    /// folder, or tests).
+    store: Option<PathBuf>,
+}
+
+impl RecentFiles {
+    /// The list kept in the platform's config folder.
+    #[must_use]
+    pub fn from_config_dir() -> Self {
+        Self::at(dirs::config_dir().map(|dir| dir.join("tabula").join("recent-files.txt")))
+    }
+
+    /// The list kept in `store` (read now if it is there).
+    #[must_use]
+    pub fn at(store: Option<PathBuf>) -> Self {
+        let paths = store
+            .as_deref()
+            .and_then(|store| fs::read_to_string(store).ok())
+            .map(|text| {
+                text.lines()
+                    .filter(|line| !line.trim().is_empty())
+                    .map(PathBuf::from)
+                    .take(RECENT_LIMIT)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { paths, store }
+    }
+
+    /// The files, newest first.
+    #[must_use]
+    pub fn paths(&self) -> &[PathBuf] {
+        &self.paths
+    }
+
+    /// Puts `path` first and writes the list down. A list that cannot be
+    /// written is only logged: it is a convenience.
+    pub fn add(&mut self, path: &Path) {
+        let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.paths.retain(|p| *p != path);
+        self.paths.insert(0, path);
+        self.paths.truncate(RECENT_LIMIT);
+        let Some(store) = &self.store else {
+            return;
+        };
+        let mut text = String::new();
+        for path in &self.paths {
+            text.push_str(&path.to_string_lossy());
+            text.push('\n');
+        }
+        let written = store
+            .parent()
+            .map_or(Ok(()), fs::create_dir_all)
+            .and_then(|()| fs::write(store, text));
+        if let Err(err) = written {
+            tracing::warn!(store = %store.display(), %err, "could not keep the recent files");
+        }
+    }
+}
+
+/// What the path dialog is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathPurpose {
+    /// Open the file named.
+    Open,
+    /// Save the board to the file named.
+    SaveAs,
+}
+
+/// The path dialog while it shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PathDialog {
+    /// Open or save.
+    purpose: PathPurpose,
+    /// The path typed so far.
+    text: String,
+}
+
+/// What the File menu asks the app to do beyond files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentAction {
+    /// Replay the board's history.
+    Replay,
+}
+
+/// The current file, the recent files, and the File menu's dialogs.
+#[derive(Debug, Default)]
+pub struct Documents {
+    /// The file the board was opened from or last saved to: where ctrl+S saves.
+    current: Option<PathBuf>,
+    /// The last files used.
+    recent: RecentFiles,
+    /// The path dialog, while it shows.
+    dialog: Option<PathDialog>,
+    /// The last failure, shown in a modal until dismissed.
+    error: Option<String>,
+}
+
+impl Documents {
+    /// No current file; `recent` remembered.
+    #[must_use]
+    pub fn new(recent: RecentFiles) -> Self {
+        Self {
+            recent,
+            ..Self::default()
+        }
+    }
+
+    /// The file ctrl+S saves to, if any.
+    #[must_use]
+    pub fn current(&self) -> Option<&Path> {
+        self.current.as_deref()
+    }
+
+    /// The recent files.
+    #[must_use]
+    pub fn recent(&self) -> &RecentFiles {
+        &self.recent
+    }
+
+    /// The error on show, if any.
+    #[must_use]
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Whether a dialog or the error takes the keyboard.
+    #[must_use]
+    pub fn is_modal_open(&self) -> bool {
+        self.dialog.is_some() || self.error.is_some()
+    }
+
+    /// Opens `path` as a local board in `session`; a failure is shown (and
+    /// returned, for tests and the command line).
+    pub fn open(&mut self, session: &mut Session, path: &Path) -> Result<(), String> {
+        match load_session(path) {
+            Ok(ops) => {
+                tracing::info!(path = %path.display(), ops = ops.len(), "opened");
+                session.load(ops);
+                self.current = Some(path.to_path_buf());
+                self.recent.add(path);
+                Ok(())
+            }
+            Err(err) => Err(self.fail(&format!("Cannot open {}", path.display()), &err)),
+        }
+    }
+
+    /// Saves `session` to `path`, which becomes the current file.
+    pub fn save_as(&mut self, session: &Session, path: &Path) -> Result<(), String> {
+        let room = session
+            .room_url()
+            .and_then(|url| room_of_url(url).ok())
+            .unwrap_or(LOCAL_ROOM);
+        match save_session(path, room, &session.ops_to_save()) {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "saved");
+                self.current = Some(path.to_path_buf());
+                self.recent.add(path);
+                Ok(())
+            }
+            Err(err) => Err(self.fail(&format!("Cannot save {}", path.display()), &err)),
+        }
+    }
+
+    /// Saves to the current file, or asks where.
+    pub fn save(&mut self, session: &Session) {
+        match self.current.clone() {
+            Some(path) => {
+                // Shown in the modal by save_as.
+                let _ = self.save_as(session, &path);
+            }
+            None => self.ask(PathPurpose::SaveAs),
+        }
+    }
+
+    /// Shows the path dialog.
+    pub fn ask(&mut self, purpose: PathPurpose) {
+        let text = match (&self.current, purpose) {
+            (Some(path), PathPurpose::SaveAs) => path.display().to_string(),
+            _ => String::new(),
+        };
+        self.dialog = Some(PathDialog { purpose, text });
+    }
+
+    /// Shows `error` under `heading`; returns the whole message. Errors are
+    /// handled here, once: logged and shown.
+    fn fail(&mut self, heading: &str, error: &DocumentError) -> String {
+        tracing::warn!(%error, "{heading}");
+        let message = format!("{heading}\n\n{error}");
+        self.error = Some(message.clone());
+        message
+    }
+
+    /// The File menu (top left), its shortcuts, the path dialog and the error
+    /// message. Returns what else the menu asked for.
+    pub fn file_menu_ui(
+        &mut self,
+        ctx: &Context,
+        session: &mut Session,
+        keyboard: bool,
+    ) -> Option<DocumentAction> {
+        let mut action = None;
+        if keyboard && !self.is_modal_open() {
+            self.shortcuts(ctx, session);
+        }
+        egui::Area::new(egui::Id::unique("tabula-file-menu"))
+            .anchor(Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
+            .show(ctx, |ui| {
+                crate::theme::floating_panel(ui).show(ui, |ui| {
+                    ui.menu_button("File", |ui| {
+                        if ui.button("Open…  (Ctrl O)").clicked() {
+                            self.ask(PathPurpose::Open);
+                        }
+                        if ui.button("Save  (Ctrl S)").clicked() {
+                            self.save(session);
+                        }
+                        if ui.button("Save as…  (Ctrl Shift S)").clicked() {
+                            self.ask(PathPurpose::SaveAs);
+                        }
+                        ui.separator();
+                        if ui.button("Replay…").clicked() {
+                            action = Some(DocumentAction::Replay);
+                        }
+                        ui.separator();
+                        ui.label("Recent files");
+                        let recent = self.recent.paths().to_vec();
+                        if recent.is_empty() {
+                            ui.weak("none yet");
+                        }
+                        for path in recent {
+                            let name = path.file_name().map_or_else(
+                                || path.display().to_string(),
+                                |n| n.to_string_lossy().into_owned(),
+                            );
+                            let button = ui.button(name).on_hover_text(path.display().to_string());
+                            if button.clicked() {
+                                // A failure is shown in the modal.
+                                let _ = self.open(session, &path);
+                            }
+                        }
+                    });
+                });
+            });
+        self.path_dialog_ui(ctx, session);
+        self.error_ui(ctx);
+        action
+    }
+
+    /// Ctrl+S, ctrl+shift+S and ctrl+O.
+    fn shortcuts(&mut self, ctx: &Context, session: &Session) {
+        let (save_as, save, open) = ctx.input_mut(|i| {
+            (
+                i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::S),
+                i.consume_key(Modifiers::COMMAND, Key::S),
+                i.consume_key(Modifiers::COMMAND, Key::O),
+            )
+        });
+        if save_as {
+            self.ask(PathPurpose::SaveAs);
+        } else if save {
+            self.save(session);
+        } else if open {
+            self.ask(PathPurpose::Open);
+        }
+    }
+
+    /// The modal that asks for a path to open or save to.
+    fn path_dialog_ui(&mut self, ctx: &Context, session: &mut Session) {
+        let Some(dialog) = &mut self.dialog else {
+            return;
+        };
+        let purpose = dialog.purpose;
+        let mut confirmed = false;
+        let mut cancelled = false;
+        let modal = egui::Modal::new(egui::Id::unique("tabula-path-dialog")).show(ctx, |ui| {
+            ui.set_width(420.0);
+            ui.heading(match purpose {
+                PathPurpose::Open => "Open a session",
+                PathPurpose::SaveAs => "Save the board as",
+            });
+            ui.label("The path of a .tabula file:");
+            let field = ui.add(
+                egui::TextEdit::singleline(&mut dialog.text)
+                    .hint_text("~/boards/meeting.tabula")
+                    .desired_width(f32::INFINITY),
+            );
+            field.request_focus();
+            if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
+                confirmed = true;
+            }
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui.button("Cancel").clicked() {
+                    cancelled = true;
+                }
+                let label = match purpose {
+                    PathPurpose::Open => "Open",
+                    PathPurpose::SaveAs => "Save",
+                };
+                if ui.button(label).clicked() {
+                    confirmed = true;
+                }
+            });
+        });
+        if cancelled || modal.should_close() {
+            self.dialog = None;
+            return;
+        }
+        if confirmed && !dialog.text.trim().is_empty() {
+            let path = expand_home(dialog.text.trim());
+            self.dialog = None;
+            // Failures are shown in the error modal.
+            let _ = match purpose {
+                PathPurpose::Open => self.open(session, &path),
+                PathPurpose::SaveAs => self.save_as(session, &with_extension(&path)),
+            };
+        }
+    }
+
+    /// The error message, until dismissed.
+    fn error_ui(&mut self, ctx: &Context) {
+        let Some(message) = &self.error else {
+            return;
+        };
+        let mut close = false;
+        let modal = egui::Modal::new(egui::Id::unique("tabula-file-error")).show(ctx, |ui| {
+            ui.set_width(420.0);
+            let (heading, detail) = message.split_once("\n\n").unwrap_or((message, ""));
+            ui.heading(heading);
+            ui.add_space(4.0);
+            ui.label(detail);
+            ui.add_space(8.0);
+            if ui.button("OK").clicked() {
+                close = true;
+            }
+        });
+        if close || modal.should_close() {
+            self.error = None;
+        }
+    }
+}
+
+/// `~/x` as a path under the home folder.
+fn expand_home(text: &str) -> PathBuf {
+    match (text.strip_prefix("~/"), dirs::home_dir()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(text),
+    }
+}

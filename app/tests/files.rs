@@ -1,0 +1,218 @@
+//! Saving and opening `.tabula` files through the app's `Session` and
+//! `Documents`: real files in temporary folders.
+
+use std::fs;
+use std::path::Path;
+
+use tabula_app::documents::{Documents, RecentFiles, load_session, save_session};
+use tabula_app::session::{Identity, Session};
+use tabula_shared::object::{Fill, ObjectData, ObjectKind, Property};
+use tabula_shared::{ClientId, Color, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle};
+
+fn me(name: &str) -> Identity {
+    let client = ClientId::random();
+    Identity {
+        client,
+        name: name.to_owned(),
+        color: Color::rgb(10, 20, 30),
+    }
+}
+
+/// A stroke, a rectangle restyled, and an undone delete.
+fn draw_things(session: &mut Session) -> (StrokeId, ObjectId) {
+    let stroke = StrokeId::random();
+    session.perform(vec![Op::new(OpKind::StrokeBegin {
+        stroke,
+        style: StrokeStyle {
+            color: Color::rgb(200, 0, 0),
+            width: 3.0,
+        },
+        start: Point::new(0.0, 0.0),
+    })]);
+    for i in 1..5 {
+        session.perform(vec![Op::new(OpKind::StrokeAppend {
+            stroke,
+            points: vec![Point::new(i as f32 * 10.0, 5.0)],
+        })]);
+    }
+    session.perform(vec![Op::new(OpKind::StrokeEnd { stroke })]);
+    let rect = ObjectId::random();
+    session.perform(vec![Op::new(OpKind::Create {
+        object: rect,
+        data: ObjectData {
+            kind: ObjectKind::Rectangle,
+            points: vec![Point::new(50.0, 50.0), Point::new(120.0, 90.0)],
+            color: Color::rgb(0, 0, 0),
+            width: 2.0,
+            fill: Fill::None,
+            text: String::new(),
+            font_size: 20.0,
+        },
+    })]);
+    session.perform(vec![Op::new(OpKind::Set {
+        object: rect,
+        property: Property::Fill(Fill::Solid),
+    })]);
+    session.perform(vec![Op::new(OpKind::Delete { object: stroke })]);
+    session.undo();
+    (stroke, rect)
+}
+
+fn documents() -> Documents {
+    Documents::new(RecentFiles::at(None))
+}
+
+#[test]
+fn a_local_board_sequences_its_own_ops() {
+    let mut session = Session::offline(me("Ann"));
+    draw_things(&mut session);
+    assert_eq!(session.board().pending_ops().count(), 0, "nothing waits");
+    let log = session.log();
+    assert_eq!(log.len() as u64, session.board().last_seq());
+    assert!(log.iter().zip(1..).all(|(op, seq)| op.seq == seq));
+    assert!(log.iter().all(|op| op.author == session.me().client));
+}
+
+#[test]
+fn a_saved_board_opens_as_the_same_board_and_saving_again_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("board.tabula");
+    let mut ann = Session::offline(me("Ann"));
+    let (stroke, rect) = draw_things(&mut ann);
+    let mut docs = documents();
+    docs.save_as(&ann, &path).unwrap();
+    assert_eq!(docs.current(), Some(path.as_path()));
+
+    let mut bea = Session::offline(me("Bea"));
+    let mut bea_docs = documents();
+    bea_docs.open(&mut bea, &path).unwrap();
+    assert_eq!(bea.board(), ann.board(), "the same board");
+    assert_eq!(bea.log(), ann.log(), "the same history");
+    assert!(bea.board().object(stroke).is_some(), "the undone delete");
+    assert_eq!(
+        bea.board().object(rect).unwrap().data.fill,
+        Fill::Solid,
+        "the restyle"
+    );
+
+    // Bea keeps drawing on the opened board; ctrl+S appends to the same file.
+    let before = ann.log().len();
+    bea.perform(vec![Op::new(OpKind::ToBack { object: rect })]);
+    assert_eq!(bea.log().len(), before + 1, "continues the file's sequence");
+    bea_docs.save(&bea);
+    assert!(bea_docs.error().is_none(), "{:?}", bea_docs.error());
+    let reopened = load_session(&path).unwrap();
+    assert_eq!(reopened.as_slice(), bea.log());
+    assert_eq!(reopened[..before], ann.log()[..], "appended, not rewritten");
+
+    // Ann saves her own, different history over it: the file is replaced.
+    ann.perform(vec![Op::new(OpKind::Clear)]);
+    docs.save(&ann);
+    assert_eq!(load_session(&path).unwrap().as_slice(), ann.log());
+    let mut cleared = Session::offline(me("Cid"));
+    documents().open(&mut cleared, &path).unwrap();
+    assert_eq!(cleared.board().object_count(), 0);
+    assert!(!dir.path().join("board.tabula.saving").exists());
+}
+
+#[test]
+fn recent_files_are_kept_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("config").join("recent-files.txt");
+    let mut recent = RecentFiles::at(Some(store.clone()));
+    for name in ["a", "b", "a", "c"] {
+        recent.add(&dir.path().join(format!("{name}.tabula")));
+    }
+    let names = |recent: &RecentFiles| -> Vec<String> {
+        recent
+            .paths()
+            .iter()
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert_eq!(names(&recent), ["c", "a", "b"]);
+    let again = RecentFiles::at(Some(store));
+    assert_eq!(names(&again), ["c", "a", "b"], "read back from the file");
+}
+
+/// A saved session, closed, so that its pages are all in the main file.
+fn saved(dir: &Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let mut session = Session::offline(me("Ann"));
+    for _ in 0..300 {
+        draw_things(&mut session);
+    }
+    save_session(&path, "local", &session.ops_to_save()).expect("saved");
+    path
+}
+
+/// Opens `path` in a session holding a drawing; the error must name the file
+/// and say `problem`, and the drawing must stay.
+fn refused(path: &Path, problem: &str) {
+    let mut session = Session::offline(me("Dee"));
+    draw_things(&mut session);
+    let before = session.board().clone();
+    let mut docs = documents();
+    let message = docs.open(&mut session, path).expect_err("refused");
+    let name = path
+        .file_name()
+        .expect("a name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(message.contains(&name), "{message}");
+    assert!(message.contains(problem), "{message}");
+    assert_eq!(docs.error(), Some(message.as_str()), "shown in the modal");
+    assert_eq!(session.board(), &before, "the board on screen is kept");
+    assert_eq!(docs.current(), None);
+}
+
+#[test]
+fn foreign_damaged_and_newer_files_are_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let text = dir.path().join("notes.tabula");
+    fs::write(&text, "not a board\n".repeat(20)).unwrap();
+    refused(&text, "not a SQLite database");
+
+    let missing = dir.path().join("missing.tabula");
+    refused(&missing, "missing.tabula");
+
+    // SQLite's header keeps user_version at byte 60 and application_id at 68.
+    let foreign = saved(dir.path(), "foreign.tabula");
+    let mut bytes = fs::read(&foreign).unwrap();
+    bytes[68..72].copy_from_slice(&0x1234_5678_u32.to_be_bytes());
+    fs::write(&foreign, &bytes).unwrap();
+    refused(&foreign, "another kind");
+
+    let newer = saved(dir.path(), "newer.tabula");
+    let mut bytes = fs::read(&newer).unwrap();
+    bytes[60..64].copy_from_slice(&2_u32.to_be_bytes());
+    fs::write(&newer, &bytes).unwrap();
+    refused(&newer, "newer Tabula");
+
+    let truncated = saved(dir.path(), "truncated.tabula");
+    let len = fs::metadata(&truncated).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&truncated)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    refused(&truncated, "damaged or truncated");
+}
+
+#[test]
+fn a_file_that_is_not_a_session_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let precious = dir.path().join("thesis.txt");
+    fs::write(&precious, "chapter one\n".repeat(10)).unwrap();
+    let mut session = Session::offline(me("Eve"));
+    draw_things(&mut session);
+    let mut docs = documents();
+    let message = docs.save_as(&session, &precious).unwrap_err();
+    assert!(message.contains("thesis.txt"), "{message}");
+    assert_eq!(
+        fs::read_to_string(&precious).unwrap(),
+        "chapter one\n".repeat(10)
+    );
+}
