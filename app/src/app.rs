@@ -110,14 +110,16 @@ impl TabulaApp {
         if !modal_open && !ctx.text_edit_focused() {
             (view, command) = shortcuts(&ctx, &mut self.tools);
         }
-        let can = (self.session.can_undo(), self.session.can_redo());
-        command = toolbar_ui(&ctx, &mut self.tools, can.0, can.1).or(command);
+        toolbar_ui(&ctx, &mut self.tools);
         let board = self.session.board();
         let summary =
             SelectionSummary::of(self.canvas.selection().objects(board).map(|o| o.data.kind));
         let style = style_panel_ui(&ctx, &mut self.tools, summary);
         self.style(style);
-        view = zoom_ui(&ctx, self.canvas.camera().zoom).or(view);
+        let can = (self.session.can_undo(), self.session.can_redo());
+        let (zoom_view, clicked) = zoom_ui(&ctx, self.canvas.camera().zoom, can.0, can.1);
+        view = zoom_view.or(view);
+        command = clicked.or(command);
         self.presence_ui(&ctx);
         self.join_dialog_ui(&ctx);
         self.command(command);

@@ -1,8 +1,8 @@
 //! The floating toolbars and the keyboard shortcuts they advertise.
 //!
-//! - [`toolbar_ui`]: top centre; the tools, then undo, redo and clear the board.
+//! - [`toolbar_ui`]: top centre (top left in a narrow window); the tools.
 //! - [`zoom_ui`]: bottom left; zoom out, the zoom level (click for 100 %), zoom in,
-//!   fit to content.
+//!   fit to content, then undo, redo, clear the board and export.
 //! - [`shortcuts`]: the same commands from the keyboard.
 //!
 //! They edit [`ToolSettings`] in place and return what else was asked for (a
@@ -39,17 +39,19 @@ pub enum ToolbarAction {
     Export,
 }
 
-/// The main toolbar, floating at the top centre of the window.
-#[must_use = "the toolbar returns the command clicked"]
-pub fn toolbar_ui(
-    ctx: &Context,
-    tools: &mut ToolSettings,
-    can_undo: bool,
-    can_redo: bool,
-) -> Option<ToolbarAction> {
-    let mut action = None;
+/// Below this window width the toolbar moves to the left, clear of the people
+/// chip at the top right.
+const NARROW_WINDOW: f32 = 1000.0;
+
+/// The tools, floating at the top centre of the window (top left in a narrow one).
+pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
+    let (align, offset) = if ctx.content_rect().width() < NARROW_WINDOW {
+        (Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
+    } else {
+        (Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
+    };
     egui::Area::new(egui::Id::unique("tabula-toolbar"))
-        .anchor(Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
+        .anchor(align, offset)
         .show(ctx, |ui| {
             theme::floating_panel(ui).show(ui, |ui| {
                 ui.horizontal(|ui| {
@@ -57,25 +59,29 @@ pub fn toolbar_ui(
                     for tool in Tool::ALL {
                         tool_button_ui(ui, tools, tool);
                     }
-                    toolbar_separator_ui(ui);
-                    let commands = [
-                        (ToolbarAction::Undo, "Undo (Ctrl Z)", can_undo),
-                        (
-                            ToolbarAction::Redo,
-                            "Redo (Ctrl Shift Z or Ctrl Y)",
-                            can_redo,
-                        ),
-                        (ToolbarAction::Clear, "Clear the board…", true),
-                        (ToolbarAction::Export, "Export as PNG or SVG…", true),
-                    ];
-                    for (command, tip, enabled) in commands {
-                        if command_button_ui(ui, command, tip, enabled).clicked() {
-                            action = Some(command);
-                        }
-                    }
                 });
             });
         });
+}
+
+/// Undo, redo, clear and export, as buttons in a row; returns the one clicked.
+fn commands_ui(ui: &mut Ui, can_undo: bool, can_redo: bool) -> Option<ToolbarAction> {
+    let mut action = None;
+    let commands = [
+        (ToolbarAction::Undo, "Undo (Ctrl Z)", can_undo),
+        (
+            ToolbarAction::Redo,
+            "Redo (Ctrl Shift Z or Ctrl Y)",
+            can_redo,
+        ),
+        (ToolbarAction::Clear, "Clear the board…", true),
+        (ToolbarAction::Export, "Export as PNG or SVG…", true),
+    ];
+    for (command, tip, enabled) in commands {
+        if command_button_ui(ui, command, tip, enabled).clicked() {
+            action = Some(command);
+        }
+    }
     action
 }
 
@@ -329,10 +335,17 @@ pub fn toolbar_separator_ui(ui: &mut Ui) {
     );
 }
 
-/// The zoom bar, floating at the bottom left. Returns the view change clicked.
-#[must_use = "the zoom bar returns the view change clicked"]
-pub fn zoom_ui(ctx: &Context, zoom: f32) -> Option<ViewAction> {
+/// The bottom bar, floating at the bottom left: zoom, then undo, redo, clear and
+/// export. Returns the view change or the command clicked.
+#[must_use = "the zoom bar returns the view change or command clicked"]
+pub fn zoom_ui(
+    ctx: &Context,
+    zoom: f32,
+    can_undo: bool,
+    can_redo: bool,
+) -> (Option<ViewAction>, Option<ToolbarAction>) {
     let mut action = None;
+    let mut command = None;
     egui::Area::new(egui::Id::unique("tabula-zoom"))
         .anchor(Align2::LEFT_BOTTOM, vec2(EDGE_GAP, -EDGE_GAP))
         .show(ctx, |ui| {
@@ -374,10 +387,12 @@ pub fn zoom_ui(ctx: &Context, zoom: f32) -> Option<ViewAction> {
                     {
                         action = Some(ViewAction::Fit);
                     }
+                    toolbar_separator_ui(ui);
+                    command = commands_ui(ui, can_undo, can_redo);
                 });
             });
         });
-    action
+    (action, command)
 }
 
 /// Reads the toolbar's keyboard shortcuts: a tool's letter selects it, ctrl+Z
