@@ -30,8 +30,12 @@ const MAX_HEADERS: usize = 64;
 /// How long a refused client gets to read the answer before the socket closes.
 const ANSWER_GRACE: Duration = Duration::from_secs(1);
 /// tungstenite's read buffer. It is allocated up front for every connection, and
-/// Tabula frames are small, so a small one keeps idle peers cheap.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// tungstenite zero-fills this much of it before every read from the socket, so
+/// it costs memory on idle peers and time on busy ones. A peer sends small frames
+/// (an op is a few hundred bytes), so 4 KiB holds a burst of them; a larger frame
+/// grows the buffer as it arrives. With 8 KiB an idle connection cost 16.4 KiB of
+/// relay RSS (BENCHMARKS.md).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// How much tungstenite gathers before writing to the socket (a flush always
 /// writes everything); small for the same reason as the read buffer.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
