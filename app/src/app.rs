@@ -11,9 +11,11 @@ use std::time::Instant;
 use egui::Ui;
 
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
+use crate::documents::{DocumentAction, Documents, RecentFiles};
 use crate::export_dialog::ExportDialog;
 use crate::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::presence::{PresenceAction, presence_ui};
+use crate::replay_ui::{ReplayAction, ReplayView};
 use crate::session::{ConnectionStatus, Session};
 use crate::style_panel::{SelectionSummary, StyleAction, style_panel_ui};
 use crate::toolbar::{ToolbarAction, shortcuts, toolbar_ui, zoom_ui};
@@ -36,6 +38,10 @@ pub struct TabulaApp {
     status_since: (ConnectionStatus, Instant),
     /// Whether the "clear the board for everyone?" question is showing.
     confirm_clear: bool,
+    /// The file the board came from, the recent files and the File menu.
+    documents: Documents,
+    /// The replay on show instead of the board, in replay mode.
+    replay: Option<ReplayView>,
     /// The export dialog's fields, kept while it is closed.
     export_dialog: ExportDialog,
 }
@@ -53,6 +59,8 @@ impl TabulaApp {
             runtime,
             status_since: (status, Instant::now()),
             confirm_clear: false,
+            documents: Documents::new(RecentFiles::from_config_dir()),
+            replay: None,
             export_dialog: ExportDialog::default(),
         }
     }
@@ -73,6 +81,46 @@ impl TabulaApp {
     #[must_use]
     pub fn tools(&self) -> &ToolSettings {
         &self.tools
+    }
+
+    /// The current file and the recent files.
+    #[must_use]
+    pub fn documents(&self) -> &Documents {
+        &self.documents
+    }
+
+    /// Uses `documents` instead (tests keep their recent files to themselves).
+    pub fn set_documents(&mut self, documents: Documents) {
+        self.documents = documents;
+    }
+
+    /// Opens a `.tabula` file as a local board; a failure is shown in the
+    /// window and returned.
+    pub fn open_file(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.replay = None;
+        self.documents.open(&mut self.session, path)
+    }
+
+    /// The replay on show, in replay mode.
+    #[must_use]
+    pub fn replay(&self) -> Option<&ReplayView> {
+        self.replay.as_ref()
+    }
+
+    /// Enters replay mode on the board's history as it is now.
+    pub fn start_replay(&mut self) {
+        let title = match (self.documents.current(), self.session.room_url()) {
+            (_, Some(url)) => url.to_owned(),
+            (Some(path), None) => path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            (None, None) => "this board".to_owned(),
+        };
+        match ReplayView::new(self.session.ops_to_save(), title) {
+            Ok(replay) => self.replay = Some(replay),
+            // The log is sequenced by construction; this would be a bug.
+            Err(error) => tracing::error!(%error, "cannot replay this board"),
+        }
     }
 
     /// Whether the join dialog is showing.
@@ -130,10 +178,29 @@ impl TabulaApp {
             self.view(action);
         }
 
+        let keyboard = !modal_open && !ctx.text_edit_focused();
+        let documents = self
+            .documents
+            .file_menu_ui(&ctx, &mut self.session, keyboard);
+        if documents == Some(DocumentAction::Replay) {
+            self.start_replay();
+        }
+        let timeline = self.replay.as_mut().and_then(|r| r.timeline_ui(&ctx));
+        if timeline == Some(ReplayAction::BackToLive) {
+            self.replay = None;
+        }
+
         let camera_before = *self.canvas.camera();
-        let input = self.canvas.input_ui(ui, self.tools, self.session.board());
-        for action in input.actions {
-            self.session.perform(action);
+        let board = self
+            .replay
+            .as_ref()
+            .map_or(self.session.board(), ReplayView::board);
+        let input = self.canvas.input_ui(ui, self.tools, board);
+        // A replay is read-only: what the tools made of the input is dropped.
+        if self.replay.is_none() {
+            for action in input.actions {
+                self.session.perform(action);
+            }
         }
         if input.pointer_changed {
             self.session.set_cursor(input.pointer);
@@ -149,7 +216,11 @@ impl TabulaApp {
                 })
             })
             .collect();
-        self.canvas.paint_ui(ui, self.session.board(), &cursors);
+        let board = self
+            .replay
+            .as_ref()
+            .map_or(self.session.board(), ReplayView::board);
+        self.canvas.paint_ui(ui, board, &cursors);
         if *self.canvas.camera() != camera_before {
             // The zoom label was drawn before the canvas moved the camera.
             ctx.request_repaint();

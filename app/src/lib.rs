@@ -18,6 +18,8 @@
 //!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
 //! - [`export_dialog`]: what to export, as what, and where.
+//! - [`replay_ui`]: replay mode, the timeline under the canvas: play, speed,
+//!   scrub, steps, participants' markers, compressed pauses, back to live.
 //! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
 //! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
 //! - [`tools`]: the tools (the pen so far), the ink palette and the pen widths.
@@ -42,6 +44,7 @@ pub mod net;
 pub mod overlay;
 pub mod presence;
 pub mod render;
+pub mod replay_ui;
 pub mod selection;
 pub mod session;
 pub mod style_panel;

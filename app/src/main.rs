@@ -1,8 +1,8 @@
 //! `tabula`: the desktop whiteboard.
 //!
 //! Parses the flags, sets up logging, starts the runtime the network task runs on
-//! and opens the window on a local board, joining a room straight away with
-//! `--join`. Everything else lives in the library.
+//! and opens the window on a local board (or on `FILE.tabula`), joining a room
+//! straight away with `--join`. Everything else lives in the library.
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -17,6 +17,9 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// A saved session (`.tabula`) to open as the board.
+    #[arg(value_name = "FILE")]
+    file: Option<std::path::PathBuf>,
     /// A room to join at start, as `ws://HOST:7457/ROOM`.
     #[arg(long, value_name = "URL")]
     join: Option<String>,
@@ -110,6 +113,10 @@ fn main() -> anyhow::Result<()> {
         Box::new(move |cc| {
             theme::apply(&cc.egui_ctx);
             let mut app = TabulaApp::new(Session::offline(me), handle);
+            if let Some(path) = &args.file {
+                // A file that cannot be opened is explained in the window.
+                let _ = app.open_file(path);
+            }
             if let Some(url) = &args.join {
                 app.join(url, &cc.egui_ctx)?;
             }

@@ -1,0 +1,230 @@
+//! Replay mode: the timeline under the canvas.
+//!
+//! [`ReplayView`] plays a board's history (an opened file's, or the live room's
+//! as it stood when replay began) with [`tabula_shared::replay`]: play and
+//! pause, a speed from 0.25× to 16×, a scrub slider, steps of one op, jumps to
+//! the start and the end, the participants' first and last ops marked on the
+//! track, and "compress pauses" (a gap longer than 2 s plays as 2 s). While it
+//! shows, the canvas paints the replayed board and nothing can be drawn; "Back
+//! to live" returns to the board.
+
+use egui::accesskit::Role;
+use egui::{Align2, Color32, Context, Sense, Stroke, Ui, WidgetInfo, vec2};
+use tabula_shared::replay::{DEFAULT_MAX_PAUSE_MS, Player, Replay, ReplayError, SPEEDS, Timeline};
+use tabula_shared::{Board, SequencedOp};
+
+use crate::presence::identity_color;
+use crate::theme;
+use crate::toolbar::EDGE_GAP;
+
+/// What the timeline asks of the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayAction {
+    /// Leave replay mode.
+    BackToLive,
+}
+
+/// A replay on screen: the ops, the board at the playhead and the clock.
+#[derive(Debug)]
+pub struct ReplayView {
+    /// The ops and the board after any number of them.
+    replay: Replay,
+    /// When each op happens, pauses compressed or not.
+    timeline: Timeline,
+    /// Playing or paused, the speed, and the playback clock.
+    player: Player,
+    /// What is replayed, for the timeline's label ("meeting.tabula", "room").
+    title: String,
+}
+
+impl ReplayView {
+    /// A replay of `ops`, paused at the start, pauses compressed.
+    pub fn new(ops: Vec<SequencedOp>, title: String) -> Result<Self, ReplayError> {
+        let replay = Replay::from_ops(ops)?;
+        let timeline = Timeline::new(replay.ops(), Some(DEFAULT_MAX_PAUSE_MS));
+        Ok(Self {
+            replay,
+            timeline,
+            player: Player::new(),
+            title,
+        })
+    }
+
+    /// The board at the playhead.
+    #[must_use]
+    pub fn board(&self) -> &Board {
+        self.replay.board()
+    }
+
+    /// The replay, for its position and length.
+    #[must_use]
+    pub fn replay(&self) -> &Replay {
+        &self.replay
+    }
+
+    /// The player, for whether it plays and how fast.
+    #[must_use]
+    pub fn player(&self) -> &Player {
+        &self.player
+    }
+
+    /// Whether long pauses are compressed.
+    #[must_use]
+    pub fn compresses_pauses(&self) -> bool {
+        self.timeline.max_pause_ms().is_some()
+    }
+
+    /// Turns the compression of long pauses on or off, keeping the playhead.
+    pub fn set_compress_pauses(&mut self, compress: bool) {
+        if compress != self.compresses_pauses() {
+            let max = compress.then_some(DEFAULT_MAX_PAUSE_MS);
+            self.timeline = Timeline::new(self.replay.ops(), max);
+            self.player.sync(&self.replay, &self.timeline);
+        }
+    }
+
+    /// Starts or stops playing.
+    pub fn toggle_play(&mut self) {
+        if self.player.is_playing() {
+            self.player.pause();
+        } else {
+            self.player.play(&mut self.replay, &self.timeline);
+        }
+    }
+
+    /// Shows the board after `k` ops.
+    pub fn seek(&mut self, k: u64) {
+        self.replay.seek(k);
+        self.player.sync(&self.replay, &self.timeline);
+    }
+
+    /// Lets `elapsed_ms` of real time pass while playing.
+    pub fn advance(&mut self, elapsed_ms: f64) -> bool {
+        self.player
+            .tick(&mut self.replay, &self.timeline, elapsed_ms)
+    }
+
+    /// The timeline panel, bottom centre, for one frame; moves the clock by
+    /// the frame's time while playing.
+    pub fn timeline_ui(&mut self, ctx: &Context) -> Option<ReplayAction> {
+        if self.player.is_playing() {
+            let dt = ctx.input(|i| i.stable_dt);
+            self.advance(f64::from(dt) * 1000.0);
+            ctx.request_repaint();
+        }
+        let mut action = None;
+        egui::Area::new(egui::Id::unique("tabula-replay-timeline"))
+            .anchor(Align2::CENTER_BOTTOM, vec2(0.0, -EDGE_GAP))
+            .show(ctx, |ui| {
+                theme::floating_panel(ui).show(ui, |ui| {
+                    ui.set_width(720.0);
+                    action = self.controls_ui(ui);
+                    self.track_ui(ui);
+                });
+            });
+        action
+    }
+
+    /// The buttons, the speed and the toggle.
+    fn controls_ui(&mut self, ui: &mut Ui) -> Option<ReplayAction> {
+        let mut action = None;
+        let len = self.replay.len();
+        let position = self.replay.position();
+        ui.horizontal(|ui| {
+            ui.strong(format!("Replay: {}", self.title));
+            ui.separator();
+            if ui.button("«").on_hover_text("Jump to the start").clicked() {
+                self.seek(0);
+            }
+            if ui.button("‹").on_hover_text("One op back").clicked() {
+                self.player.pause();
+                self.seek(position.saturating_sub(1));
+            }
+            let play = if self.player.is_playing() {
+                "Pause"
+            } else {
+                "Play"
+            };
+            if ui.button(play).clicked() {
+                self.toggle_play();
+            }
+            if ui.button("›").on_hover_text("One op forward").clicked() {
+                self.player.pause();
+                self.seek(position + 1);
+            }
+            if ui.button("»").on_hover_text("Jump to the end").clicked() {
+                self.player.pause();
+                self.seek(len);
+            }
+            ui.separator();
+            let mut speed = self.player.speed();
+            egui::ComboBox::from_label("speed")
+                .width(64.0)
+                .selected_text(speed_label(speed))
+                .show_ui(ui, |ui| {
+                    for s in SPEEDS {
+                        ui.selectable_value(&mut speed, s, speed_label(s));
+                    }
+                });
+            self.player.set_speed(speed);
+            let mut compress = self.compresses_pauses();
+            if ui
+                .checkbox(&mut compress, "Compress pauses")
+                .on_hover_text("Gaps longer than 2 s play as 2 s")
+                .changed()
+            {
+                self.set_compress_pauses(compress);
+            }
+            ui.separator();
+            ui.label(format!("op {position} / {len}"));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button("Back to live").clicked() {
+                    action = Some(ReplayAction::BackToLive);
+                }
+            });
+        });
+        action
+    }
+
+    /// The scrub slider, with the participants' markers under it.
+    fn track_ui(&mut self, ui: &mut Ui) {
+        let len = self.replay.len();
+        let mut position = self.replay.position();
+        let slider = ui.add(
+            egui::Slider::new(&mut position, 0..=len.max(1))
+                .show_value(false)
+                .text("position"),
+        );
+        if slider.changed() {
+            self.seek(position);
+        }
+        let track = slider.rect;
+        let (rect, response) = ui.allocate_exact_size(vec2(track.width(), 12.0), Sense::hover());
+        response.widget_info(|| WidgetInfo::labeled(Role::Group, true, "participants"));
+        let painter = ui.painter();
+        let x_of = |k: u64| {
+            let t = if len == 0 { 0.0 } else { k as f32 / len as f32 };
+            rect.left() + t * (track.width() - 12.0) + 6.0
+        };
+        for p in self.replay.participants() {
+            let color = identity_color(p.author);
+            let color = Color32::from_rgba_unmultiplied(color.r, color.g, color.b, color.a);
+            let (a, b) = (x_of(p.first), x_of(p.last));
+            painter.line_segment(
+                [
+                    egui::pos2(a, rect.center().y),
+                    egui::pos2(b, rect.center().y),
+                ],
+                Stroke::new(2.0, color.gamma_multiply(0.5)),
+            );
+            painter.circle_filled(egui::pos2(a, rect.center().y), 4.0, color);
+            painter.circle_stroke(egui::pos2(b, rect.center().y), 4.0, Stroke::new(1.5, color));
+        }
+        response.on_hover_text("Where each person made their first op (dot) and last op (ring)");
+    }
+}
+
+/// "4×", "0.25×".
+fn speed_label(speed: f64) -> String {
+    format!("{speed}×")
+}

@@ -1,0 +1,199 @@
+//! Replay mode in a headless window (kittest): the timeline's buttons and
+//! slider change the board on show, and "Back to live" returns to the board.
+
+use std::sync::OnceLock;
+
+use egui::vec2;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use tabula_app::app::TabulaApp;
+use tabula_app::documents::{Documents, RecentFiles, save_session};
+use tabula_app::session::{Identity, Session};
+use tabula_shared::object::{Fill, ObjectData, ObjectKind};
+use tabula_shared::{ClientId, Color, ObjectId, Op, OpKind, Point, SequencedOp};
+
+/// How many ops the recorded session has: one rectangle each, a second apart.
+const OPS: u64 = 12;
+
+fn runtime() -> tokio::runtime::Handle {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a tokio runtime")
+        })
+        .handle()
+        .clone()
+}
+
+/// Two people each adding a rectangle in turn, one op a second.
+fn recording() -> Vec<SequencedOp> {
+    let authors = [ClientId::random(), ClientId::random()];
+    (1..=OPS)
+        .map(|seq| SequencedOp {
+            seq,
+            author: authors[(seq % 2) as usize],
+            timestamp_ms: 1_700_000_000_000 + seq * 1_000,
+            op: Op::new(OpKind::Create {
+                object: ObjectId::random(),
+                data: ObjectData {
+                    kind: ObjectKind::Rectangle,
+                    points: vec![
+                        Point::new(seq as f32 * 60.0, 100.0),
+                        Point::new(seq as f32 * 60.0 + 40.0, 160.0),
+                    ],
+                    color: Color::rgb(30, 30, 30),
+                    width: 2.0,
+                    fill: Fill::Translucent,
+                    text: String::new(),
+                    font_size: 20.0,
+                },
+            }),
+        })
+        .collect()
+}
+
+/// The app with the recording opened from a file, in replay mode.
+fn replaying(dir: &std::path::Path) -> Harness<'static, TabulaApp> {
+    let path = dir.join("meeting.tabula");
+    save_session(&path, "meeting", &recording()).expect("saved");
+    let me = Identity {
+        client: ClientId::random(),
+        name: "Ada".to_owned(),
+        color: Color::rgb(0x2f, 0x9e, 0x44),
+    };
+    let mut app = TabulaApp::new(Session::offline(me), runtime());
+    app.set_documents(Documents::new(RecentFiles::at(None)));
+    app.open_file(&path).expect("opens");
+    let mut harness = Harness::builder()
+        .with_size(vec2(1280.0, 800.0))
+        .with_step_dt(0.25)
+        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
+    tabula_app::theme::apply(&harness.ctx);
+    harness.run();
+    assert_eq!(
+        harness.state().session().board().object_count(),
+        OPS as usize
+    );
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("Replay…").click();
+    harness.run();
+    harness
+}
+
+/// How many objects the board on show has, and the replay's position.
+fn shown(harness: &Harness<'_, TabulaApp>) -> (usize, u64) {
+    let replay = harness.state().replay().expect("in replay mode");
+    (replay.board().object_count(), replay.replay().position())
+}
+
+#[test]
+fn play_and_pause_move_the_board_on_show_through_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = replaying(dir.path());
+    assert_eq!(
+        shown(&harness),
+        (0, 0),
+        "a replay starts at the empty board"
+    );
+
+    harness.get_by_label("Play").click();
+    // Ops are a second apart; a frame is a quarter second at 1×.
+    harness.run_steps(9);
+    let (objects, position) = shown(&harness);
+    assert!((2..=4).contains(&position), "at op {position}");
+    assert_eq!(objects as u64, position, "the board follows the playhead");
+
+    harness.get_by_label("Pause").click();
+    harness.run_steps(8);
+    let paused = shown(&harness);
+    harness.run_steps(8);
+    assert_eq!(shown(&harness), paused, "nothing moves while paused");
+    assert!(paused.1 < OPS);
+
+    // Playing on to the end stops there with the whole board.
+    harness.get_by_label("Play").click();
+    harness.run_steps(80);
+    assert_eq!(shown(&harness), (OPS as usize, OPS));
+    assert!(!harness.state().replay().unwrap().player().is_playing());
+}
+
+#[test]
+fn steps_jumps_and_the_slider_seek() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = replaying(dir.path());
+    harness.get_by_label("»").click();
+    harness.run();
+    assert_eq!(shown(&harness), (OPS as usize, OPS));
+    harness.get_by_label("‹").click();
+    harness.run();
+    assert_eq!(shown(&harness), (OPS as usize - 1, OPS - 1));
+    harness.get_by_label("«").click();
+    harness.run();
+    harness.get_by_label("›").click();
+    harness.run();
+    assert_eq!(shown(&harness), (1, 1));
+
+    // A click on the slider's track, three quarters along, seeks there.
+    let track = harness.get_by_label("position").rect();
+    let at = track.lerp_inside(vec2(0.75, 0.5));
+    harness.hover_at(at);
+    harness.run();
+    harness.drag_at(at);
+    harness.run();
+    harness.drop_at(at);
+    harness.run();
+    let (objects, position) = shown(&harness);
+    assert!((6..=11).contains(&position), "at op {position}");
+    assert_eq!(objects as u64, position);
+}
+
+#[test]
+fn drawing_is_off_while_replaying_and_back_to_live_returns_to_the_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = replaying(dir.path());
+    // A drag with the pen over the canvas draws nothing.
+    harness.key_press(egui::Key::P);
+    harness.run();
+    let from = egui::pos2(400.0, 500.0);
+    harness.drag_at(from);
+    harness.run();
+    harness.hover_at(from + vec2(80.0, 40.0));
+    harness.run();
+    harness.drop_at(from + vec2(80.0, 40.0));
+    harness.run();
+    assert_eq!(
+        harness.state().session().board().object_count(),
+        OPS as usize
+    );
+    assert_eq!(shown(&harness), (0, 0));
+
+    harness.get_by_label("Back to live").click();
+    harness.run();
+    assert!(harness.state().replay().is_none());
+    assert_eq!(
+        harness.state().session().board().object_count(),
+        OPS as usize
+    );
+}
+
+#[test]
+fn the_live_board_replays_to_itself() {
+    let me = Identity {
+        client: ClientId::random(),
+        name: "Bo".to_owned(),
+        color: Color::rgb(1, 2, 3),
+    };
+    let mut session = Session::offline(me);
+    for op in recording() {
+        session.perform(vec![Op::new(op.op.kind)]);
+    }
+    let live = session.board().clone();
+    let mut app = TabulaApp::new(session, runtime());
+    app.start_replay();
+    let replay = app.replay().expect("replaying");
+    assert_eq!(replay.replay().len(), OPS);
+    assert_eq!(replay.replay().final_board(), &live);
+}
