@@ -11,9 +11,16 @@
 //!   window.
 //! - [`app`]: [`app::TabulaApp`], the `eframe::App`; one frame wires input, session
 //!   and painting together.
-//! - [`canvas`]: pointer input to stroke ops (smoothed, batched per frame), pan and
-//!   zoom gestures, and painting the board, the dot grid and peers' pointers. It
-//!   knows nothing of the network.
+//! - [`canvas`]: pointer and key input to actions (lists of ops one undo takes
+//!   back) for every tool, pan and zoom gestures, and painting the board with the
+//!   gesture under way previewed. It knows nothing of the network.
+//! - [`gesture`]: what a held button is doing (drawing, dragging out a shape,
+//!   erasing, moving, resizing, rubber-banding) and the geometry each needs.
+//! - [`selection`]: the selected objects and the ops that move, resize, restyle,
+//!   restack, duplicate and delete them.
+//! - [`text_edit`]: typing a text where it will sit on the board.
+//! - [`overlay`]: the dot grid, selection outlines and handles, the rubber band, the
+//!   eraser's reach and peers' pointers.
 //! - [`documents`]: saving and opening `.tabula` files, the recent files, the
 //!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
@@ -22,8 +29,11 @@
 //!   scrub, steps, participants' markers, compressed pauses, back to live.
 //! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
 //! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
-//! - [`tools`]: the tools (the pen so far), the ink palette and the pen widths.
-//! - [`toolbar`]: the floating toolbar, the zoom bar and their keyboard shortcuts.
+//! - [`tools`]: the tools with their shortcuts, the palette, widths and font sizes.
+//! - [`toolbar`]: the tools bar, the bottom bar (zoom, undo, redo, clear, export)
+//!   and their keyboard shortcuts.
+//! - [`style_panel`]: colour, custom colour, width, fill, font size, and the
+//!   selection's commands.
 //! - [`join_dialog`]: the modal that asks for relay, room and name, and checks them.
 //! - [`presence`]: the connection status and the people in the room.
 //! - [`theme`]: spacing, radii and colours for the light and dark themes.
