@@ -244,6 +244,16 @@ impl Client {
     }
 }
 
+/// What a client's board must be at any moment: the relay's order as far as it
+/// has received it, with its own unconfirmed ops applied on top.
+fn expected_view(client: &Client, log: &[SequencedOp]) -> Board {
+    let mut board = replay(&log[..client.seen]);
+    for op in client.board.pending_ops() {
+        board.apply_local(client.me, op.clone());
+    }
+    board
+}
+
 /// The relay takes client `c`'s next op, if any, and gives it the next number.
 fn send(client: &mut Client, log: &mut Vec<SequencedOp>) {
     if let Some(op) = client.outbox.pop_front() {
@@ -315,9 +325,10 @@ proptest! {
 
     /// Three people create, move, restyle, resize, delete, restack, clear, undo
     /// and redo at once; the relay sequences their ops as they arrive and each
-    /// receives the relay's stream at its own pace. Once everything is delivered
-    /// all three boards are identical, and identical to the relay's order
-    /// applied alone (so optimistic local application changed nothing).
+    /// receives the relay's stream at its own pace. At every step each board
+    /// shows what it has received plus its own pending ops; once everything is
+    /// delivered all three boards are identical, and identical to the relay's
+    /// order applied alone (so optimistic local application changed nothing).
     #[test]
     fn three_clients_converge_under_any_interleaving(steps in steps()) {
         let mut clients: Vec<Client> = (0..3).map(Client::new).collect();
@@ -328,6 +339,11 @@ proptest! {
                 Step::Act(c, action) => clients[c].act(action, &mut next_id),
                 Step::Send(c) => send(&mut clients[c], &mut log),
                 Step::Deliver(c) => receive(&mut clients[c], &log),
+            }
+            // At every moment, not only at the end: the view is exactly the
+            // confirmed state with the pending ops re-applied on top.
+            for client in &clients {
+                prop_assert_eq!(&client.board, &expected_view(client, &log));
             }
         }
         for client in &mut clients {
