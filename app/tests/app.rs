@@ -443,3 +443,52 @@ fn the_export_dialog_writes_an_svg_of_the_board() {
         .collect();
     assert_eq!(names, vec!["rect", "ellipse"]);
 }
+
+#[test]
+fn the_style_panel_restyles_and_restacks_the_selection() {
+    let mut rig = connected_rig();
+    let harness = &mut rig.harness;
+    harness.key_press(Key::R);
+    harness.run();
+    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    drag(harness, pos2(350.0, 350.0), pos2(550.0, 500.0));
+    let ids: Vec<_> = harness
+        .state()
+        .session()
+        .board()
+        .objects()
+        .map(|o| o.id)
+        .collect();
+    harness.key_press(Key::V);
+    harness.run();
+    // Pick the first (lower) box by its left edge.
+    drag(harness, pos2(300.0, 320.0), pos2(300.0, 320.0));
+    harness.get_by_label("Red").click();
+    harness.run();
+    harness.get_by_label("Solid fill").click();
+    harness.run();
+    harness.get_by_label("To front").click();
+    harness.run();
+    let board = harness.state().session().board();
+    let first = board.object(ids[0]).unwrap();
+    assert_eq!(first.data.color, tabula_app::tools::PALETTE[1].color);
+    assert_eq!(first.data.fill, tabula_shared::Fill::Solid);
+    let order: Vec<_> = board.objects().map(|o| o.id).collect();
+    assert_eq!(order, vec![ids[1], ids[0]], "brought to the front");
+    // The other box kept its style.
+    assert_eq!(
+        board.object(ids[1]).unwrap().data.color,
+        tabula_app::tools::PALETTE[0].color
+    );
+    // Three undos take back the restack, the fill and the colour.
+    for _ in 0..3 {
+        harness.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+        harness.run();
+    }
+    let board = harness.state().session().board();
+    let first = board.object(ids[0]).unwrap();
+    assert_eq!(first.data.color, tabula_app::tools::PALETTE[0].color);
+    assert_eq!(first.data.fill, tabula_shared::Fill::None);
+    let order: Vec<_> = board.objects().map(|o| o.id).collect();
+    assert_eq!(order, ids);
+}
