@@ -17,6 +17,11 @@ use crate::presence::identity_color;
 use crate::theme;
 use crate::toolbar::EDGE_GAP;
 
+/// The height of the bottom bar the timeline floats above.
+const BOTTOM_BAR: f32 = 56.0;
+/// The width of the scrub slider's rail.
+const TRACK_WIDTH: f32 = 640.0;
+
 /// What the timeline asks of the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReplayAction {
@@ -114,7 +119,8 @@ impl ReplayView {
         }
         let mut action = None;
         egui::Area::new(egui::Id::unique("tabula-replay-timeline"))
-            .anchor(Align2::CENTER_BOTTOM, vec2(0.0, -EDGE_GAP))
+            // Above the bottom bar (zoom, undo, export), which stays usable.
+            .anchor(Align2::CENTER_BOTTOM, vec2(0.0, -(EDGE_GAP + BOTTOM_BAR)))
             .show(ctx, |ui| {
                 theme::floating_panel(ui).show(ui, |ui| {
                     ui.set_width(720.0);
@@ -145,7 +151,11 @@ impl ReplayView {
             } else {
                 "Play"
             };
-            if ui.button(play).clicked() {
+            // As wide for "Pause" as for "Play", so nothing shifts.
+            if ui
+                .add(egui::Button::new(play).min_size(vec2(52.0, 0.0)))
+                .clicked()
+            {
                 self.toggle_play();
             }
             if ui.button("›").on_hover_text("One op forward").clicked() {
@@ -190,6 +200,7 @@ impl ReplayView {
     fn track_ui(&mut self, ui: &mut Ui) {
         let len = self.replay.len();
         let mut position = self.replay.position();
+        ui.spacing_mut().slider_width = TRACK_WIDTH;
         let slider = ui.add(
             egui::Slider::new(&mut position, 0..=len.max(1))
                 .show_value(false)
@@ -198,27 +209,29 @@ impl ReplayView {
         if slider.changed() {
             self.seek(position);
         }
-        let track = slider.rect;
-        let (rect, response) = ui.allocate_exact_size(vec2(track.width(), 12.0), Sense::hover());
+        // One row per person, so that overlapping spans stay apart.
+        let rows = self.replay.participants().len().max(1);
+        let (rect, response) =
+            ui.allocate_exact_size(vec2(TRACK_WIDTH, 10.0 * rows as f32), Sense::hover());
         response.widget_info(|| WidgetInfo::labeled(Role::Group, true, "participants"));
         let painter = ui.painter();
         let x_of = |k: u64| {
             let t = if len == 0 { 0.0 } else { k as f32 / len as f32 };
-            rect.left() + t * (track.width() - 12.0) + 6.0
+            // The handle's centre stays half its width inside the rail.
+            let handle = ui.spacing().interact_size.y / 2.0;
+            rect.left() + handle + t * (TRACK_WIDTH - 2.0 * handle)
         };
-        for p in self.replay.participants() {
+        for (row, p) in self.replay.participants().iter().enumerate() {
+            let y = rect.top() + 5.0 + 10.0 * row as f32;
             let color = identity_color(p.author);
             let color = Color32::from_rgba_unmultiplied(color.r, color.g, color.b, color.a);
             let (a, b) = (x_of(p.first), x_of(p.last));
             painter.line_segment(
-                [
-                    egui::pos2(a, rect.center().y),
-                    egui::pos2(b, rect.center().y),
-                ],
+                [egui::pos2(a, y), egui::pos2(b, y)],
                 Stroke::new(2.0, color.gamma_multiply(0.5)),
             );
-            painter.circle_filled(egui::pos2(a, rect.center().y), 4.0, color);
-            painter.circle_stroke(egui::pos2(b, rect.center().y), 4.0, Stroke::new(1.5, color));
+            painter.circle_filled(egui::pos2(a, y), 4.0, color);
+            painter.circle_stroke(egui::pos2(b, y), 4.0, Stroke::new(1.5, color));
         }
         response.on_hover_text("Where each person made their first op (dot) and last op (ring)");
     }
