@@ -107,8 +107,11 @@ impl TabulaApp {
         self.replay.as_ref()
     }
 
-    /// Enters replay mode on the board's history as it is now.
+    /// Enters replay mode on the board's history: a room's grows as its ops
+    /// arrive, a local board's is taken as it is now.
     pub fn start_replay(&mut self) {
+        let live = self.session.room_url().is_some()
+            || *self.session.status() != ConnectionStatus::Offline;
         let title = match (self.documents.current(), self.session.room_url()) {
             (_, Some(url)) => url.to_owned(),
             (Some(path), None) => path
@@ -116,8 +119,13 @@ impl TabulaApp {
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             (None, None) => "this board".to_owned(),
         };
-        match ReplayView::new(self.session.ops_to_save(), title) {
-            Ok(replay) => self.replay = Some(replay),
+        let ops = if live {
+            self.session.log().to_vec()
+        } else {
+            self.session.ops_to_save()
+        };
+        match ReplayView::new(ops, title) {
+            Ok(replay) => self.replay = Some(replay.following(live)),
             // The log is sequenced by construction; this would be a bug.
             Err(error) => tracing::error!(%error, "cannot replay this board"),
         }
@@ -163,11 +171,17 @@ impl TabulaApp {
         let summary =
             SelectionSummary::of(self.canvas.selection().objects(board).map(|o| o.data.kind));
         let style = style_panel_ui(&ctx, &mut self.tools, summary);
-        self.style(style);
+        if self.replay.is_none() {
+            self.style(style);
+        }
         let can = (self.session.can_undo(), self.session.can_redo());
         let (zoom_view, clicked) = zoom_ui(&ctx, self.canvas.camera().zoom, can.0, can.1);
         view = zoom_view.or(view);
         command = clicked.or(command);
+        if self.replay.is_some() {
+            // Read-only while replaying: no undo, redo or clear.
+            command = None;
+        }
         self.presence_ui(&ctx);
         self.join_dialog_ui(&ctx);
         self.command(command);
@@ -184,6 +198,9 @@ impl TabulaApp {
             .file_menu_ui(&ctx, &mut self.session, keyboard);
         if documents == Some(DocumentAction::Replay) {
             self.start_replay();
+        }
+        if let Some(replay) = self.replay.as_mut().filter(|r| r.is_live()) {
+            replay.follow(self.session.log());
         }
         let timeline = self.replay.as_mut().and_then(|r| r.timeline_ui(&ctx));
         if timeline == Some(ReplayAction::BackToLive) {

@@ -40,6 +40,8 @@ pub struct ReplayView {
     player: Player,
     /// What is replayed, for the timeline's label ("meeting.tabula", "room").
     title: String,
+    /// Whether this is a live room's history, which grows as its ops arrive.
+    live: bool,
 }
 
 impl ReplayView {
@@ -52,7 +54,39 @@ impl ReplayView {
             timeline,
             player: Player::new(),
             title,
+            live: false,
         })
+    }
+
+    /// Marks this replay as a live room's (`true`): [`Self::follow`] adds the
+    /// room's new ops to it.
+    #[must_use]
+    pub fn following(mut self, live: bool) -> Self {
+        self.live = live;
+        self
+    }
+
+    /// Whether this is a live room's history.
+    #[must_use]
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// Adds the ops of `log` (the room's whole log) that arrived since; the
+    /// playhead stays where it is.
+    pub fn follow(&mut self, log: &[SequencedOp]) {
+        let known = self.replay.ops().len();
+        if log.len() <= known {
+            return;
+        }
+        for op in &log[known..] {
+            if let Err(error) = self.replay.push(op.clone()) {
+                // The session's log is in sequence by construction.
+                tracing::error!(%error, "cannot follow the room's log");
+                return;
+            }
+        }
+        self.timeline = Timeline::new(self.replay.ops(), self.timeline.max_pause_ms());
     }
 
     /// The board at the playhead.
@@ -137,7 +171,8 @@ impl ReplayView {
         let len = self.replay.len();
         let position = self.replay.position();
         ui.horizontal(|ui| {
-            ui.strong(format!("Replay: {}", self.title));
+            let live = if self.live { " (live)" } else { "" };
+            ui.strong(format!("Replay: {}{live}", self.title));
             ui.separator();
             if ui.button("«").on_hover_text("Jump to the start").clicked() {
                 self.seek(0);

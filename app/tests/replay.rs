@@ -197,3 +197,47 @@ fn the_live_board_replays_to_itself() {
     assert_eq!(replay.replay().len(), OPS);
     assert_eq!(replay.replay().final_board(), &live);
 }
+
+#[test]
+fn a_live_rooms_replay_grows_as_its_ops_arrive() {
+    use tabula_app::net::{Connection, Event};
+
+    let (connection, remote) = Connection::detached();
+    let me = Identity {
+        client: ClientId::random(),
+        name: "Cy".to_owned(),
+        color: Color::rgb(1, 2, 3),
+    };
+    let app = TabulaApp::new(Session::with_connection(me, connection), runtime());
+    let mut harness = Harness::builder()
+        .with_size(vec2(1280.0, 800.0))
+        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
+    let mut ops = recording().into_iter();
+    for op in ops.by_ref().take(5) {
+        remote.events.send(Event::Op(op)).unwrap();
+    }
+    harness.run();
+    assert_eq!(harness.state().session().log().len(), 5);
+    harness.state_mut().start_replay();
+    harness.run();
+    assert!(harness.state().replay().unwrap().is_live());
+    harness.get_by_label("»").click();
+    harness.run();
+    assert_eq!(shown(&harness), (5, 5));
+
+    // The room goes on while we watch: the track grows, the playhead stays.
+    for op in ops {
+        remote.events.send(Event::Op(op)).unwrap();
+    }
+    harness.run();
+    let replay = harness.state().replay().unwrap();
+    assert_eq!(replay.replay().len(), OPS);
+    assert_eq!(shown(&harness), (5, 5));
+    harness.get_by_label("»").click();
+    harness.run();
+    assert_eq!(shown(&harness), (OPS as usize, OPS));
+    assert_eq!(
+        harness.state().replay().unwrap().board(),
+        harness.state().session().board()
+    );
+}
