@@ -3,7 +3,8 @@
 //! Both cover the objects' area plus a small margin. The PNG is rasterised in pure
 //! Rust with `tiny-skia`, at 1× (one pixel per canvas unit) or more; its text is
 //! drawn from the outlines of egui's own font, so it matches the board. The SVG
-//! has exactly one element per object, in stacking order.
+//! has exactly one element per object, in stacking order. The same picture can
+//! go to the clipboard as an image.
 
 use std::fmt::Write as _;
 
@@ -64,6 +65,23 @@ pub fn pixel_size(area: Rect, scale: f32) -> (u32, u32) {
 
 /// `objects` (bottom first) as a PNG at `scale` pixels per canvas unit.
 pub fn png(objects: &[&Object], scale: f32) -> Result<Vec<u8>, ExportError> {
+    raster(objects, scale)?
+        .encode_png()
+        .map_err(|e| ExportError::Encode(e.to_string()))
+}
+
+/// `objects` (bottom first) as an image for the clipboard, at `scale`.
+pub fn image(objects: &[&Object], scale: f32) -> Result<egui::ColorImage, ExportError> {
+    let pixmap = raster(objects, scale)?;
+    let size = [pixmap.width() as usize, pixmap.height() as usize];
+    Ok(egui::ColorImage::from_rgba_premultiplied(
+        size,
+        pixmap.data(),
+    ))
+}
+
+/// Rasterises `objects` on the paper colour.
+fn raster(objects: &[&Object], scale: f32) -> Result<Pixmap, ExportError> {
     let area = area(objects.iter().copied()).ok_or(ExportError::Empty)?;
     let (width, height) = pixel_size(area, scale);
     if width > MAX_SIDE_PX || height > MAX_SIDE_PX {
@@ -75,9 +93,7 @@ pub fn png(objects: &[&Object], scale: f32) -> Result<Vec<u8>, ExportError> {
     for object in objects {
         draw(&mut pixmap, object, &to_px, scale);
     }
-    pixmap
-        .encode_png()
-        .map_err(|e| ExportError::Encode(e.to_string()))
+    Ok(pixmap)
 }
 
 /// Draws one object onto the pixmap.

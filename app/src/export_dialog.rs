@@ -1,6 +1,7 @@
 //! The export dialog: what to export (the board or the selection), as what (PNG
-//! at 1× or 2×, or SVG), and where, in a path field (no native file dialog: the
-//! usual crate would need GTK on Linux, a system library this app does without).
+//! at 1× or 2×, or SVG), and where: a path field (no native file dialog: the
+//! usual crate would need GTK on Linux, a system library this app does without),
+//! or the clipboard, as an image.
 
 use std::path::PathBuf;
 
@@ -121,13 +122,32 @@ impl ExportDialog {
                 if ui.button("Close").clicked() {
                     self.open = false;
                 }
+                let only = self.selection_only && has_selection;
+                let objects: Vec<&Object> = board
+                    .objects()
+                    .filter(|o| !only || selection.contains(o.id))
+                    .collect();
                 if ui.button(RichText::new("Export").strong()).clicked() {
-                    let only = self.selection_only && has_selection;
-                    let objects: Vec<&Object> = board
-                        .objects()
-                        .filter(|o| !only || selection.contains(o.id))
-                        .collect();
                     self.outcome = Some(self.write(&objects));
+                }
+                let scale = if self.format == Format::Png2x {
+                    2.0
+                } else {
+                    1.0
+                };
+                if ui
+                    .button("Copy as PNG")
+                    .on_hover_text("Copy the picture to the clipboard")
+                    .clicked()
+                {
+                    self.outcome = Some(
+                        export::image(&objects, scale)
+                            .map(|image| {
+                                ui.ctx().copy_image(image);
+                                "Copied to the clipboard".to_owned()
+                            })
+                            .map_err(|e| e.to_string()),
+                    );
                 }
             });
             match &self.outcome {

@@ -492,3 +492,31 @@ fn the_style_panel_restyles_and_restacks_the_selection() {
     let order: Vec<_> = board.objects().map(|o| o.id).collect();
     assert_eq!(order, ids);
 }
+
+#[test]
+fn copy_as_png_puts_the_picture_on_the_clipboard() {
+    let mut rig = connected_rig();
+    let harness = &mut rig.harness;
+    harness.key_press(Key::R);
+    harness.run();
+    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    harness.get_by_label("Export…").click();
+    harness.run();
+    harness.get_by_label("PNG 2×").click();
+    harness.run();
+    harness.get_by_label("Copy as PNG").click();
+    harness.step();
+    let copied = harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .find_map(|c| match c {
+            egui::OutputCommand::CopyImage(image) => Some(image.size),
+            _ => None,
+        })
+        .expect("an image was copied");
+    // The box is 200 × 150 (plus its width and the margin), doubled.
+    let side = |canvas: f32| ((canvas + 4.0 + 2.0 * tabula_app::export::MARGIN) * 2.0) as usize;
+    assert_eq!(copied, [side(200.0), side(150.0)]);
+}
