@@ -231,6 +231,9 @@ struct PathDialog {
     purpose: PathPurpose,
     /// The path typed so far.
     text: String,
+    /// Set when the dialog opens: the field takes the keyboard once, so that
+    /// Enter can still leave it (and confirm).
+    focus: bool,
 }
 
 /// What the File menu asks the app to do beyond files.
@@ -336,7 +339,11 @@ impl Documents {
             (Some(path), PathPurpose::SaveAs) => path.display().to_string(),
             _ => String::new(),
         };
-        self.dialog = Some(PathDialog { purpose, text });
+        self.dialog = Some(PathDialog {
+            purpose,
+            text,
+            focus: true,
+        });
     }
 
     /// Shows `error` under `heading`; returns the whole message. Errors are
@@ -441,7 +448,9 @@ impl Documents {
                     .hint_text("~/boards/meeting.tabula")
                     .desired_width(f32::INFINITY),
             );
-            field.request_focus();
+            if std::mem::take(&mut dialog.focus) {
+                field.request_focus();
+            }
             if field.lost_focus() && ui.input(|i| i.key_pressed(Key::Enter)) {
                 confirmed = true;
             }

@@ -216,3 +216,84 @@ fn a_file_that_is_not_a_session_is_never_overwritten() {
         "chapter one\n".repeat(10)
     );
 }
+
+/// The app in a headless window, with its recent files kept to itself.
+fn window(session: Session) -> egui_kittest::Harness<'static, tabula_app::app::TabulaApp> {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    let runtime = RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a tokio runtime")
+        })
+        .handle()
+        .clone();
+    let mut app = tabula_app::app::TabulaApp::new(session, runtime);
+    app.set_documents(documents());
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .build_ui_state(
+            |ui, app: &mut tabula_app::app::TabulaApp| app.whiteboard_ui(ui),
+            app,
+        );
+    harness.run();
+    harness
+}
+
+#[test]
+fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
+    use egui::{Key, Modifiers};
+    use egui_kittest::kittest::Queryable as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut ann = Session::offline(me("Ann"));
+    draw_things(&mut ann);
+    let board = ann.board().clone();
+    let mut harness = window(ann);
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    harness.run();
+    harness.get_by_label("Save the board as");
+    // No extension typed: .tabula is added.
+    let path = dir.path().join("sketch");
+    harness.event(egui::Event::Text(path.display().to_string()));
+    harness.run();
+    harness.get_by_label("Save").click();
+    harness.run();
+    let saved = dir.path().join("sketch.tabula");
+    assert_eq!(harness.state().documents().current(), Some(saved.as_path()));
+    assert_eq!(
+        load_session(&saved).unwrap().as_slice(),
+        harness.state().session().log()
+    );
+
+    let mut harness = window(Session::offline(me("Bea")));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    harness.get_by_label("Open a session");
+    harness.event(egui::Event::Text(saved.display().to_string()));
+    harness.run();
+    harness.key_press(Key::Enter);
+    harness.run();
+    assert_eq!(harness.state().session().board(), &board);
+    assert_eq!(
+        harness.state().tools().tool,
+        tabula_app::tools::Tool::Pen,
+        "ctrl+O is not the ellipse's O"
+    );
+
+    // A file that is not a session: the message names it, in the window.
+    let text = dir.path().join("notes.txt");
+    fs::write(&text, "hello\n".repeat(50)).unwrap();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
+    harness.run();
+    harness.event(egui::Event::Text(text.display().to_string()));
+    harness.run();
+    harness.key_press(Key::Enter);
+    harness.run();
+    harness.get_by_label(&format!("Cannot open {}", text.display()));
+    harness.get_by_label_contains("not a SQLite database");
+    harness.get_by_label("OK").click();
+    harness.run();
+    assert!(harness.state().documents().error().is_none());
+    assert_eq!(harness.state().session().board(), &board, "the board stays");
+}
