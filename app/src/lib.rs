@@ -27,6 +27,7 @@
 //! - [`export_dialog`]: what to export, as what, and where.
 //! - [`replay_ui`]: replay mode, the timeline under the canvas: play, speed,
 //!   scrub, steps, participants' markers, compressed pauses, back to live.
+//! - [`timelapse`]: a replay written out as PNG frames, on its own thread.
 //! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
 //! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
 //! - [`tools`]: the tools with their shortcuts, the palette, widths and font sizes.
@@ -59,6 +60,7 @@ pub mod selection;
 pub mod session;
 pub mod style_panel;
 pub mod text_edit;
+pub mod timelapse;
 pub mod theme;
 pub mod toolbar;
 pub mod tools;

@@ -15,6 +15,7 @@ use tabula_shared::{Board, SequencedOp};
 
 use crate::presence::identity_color;
 use crate::theme;
+use crate::timelapse::{self, TimelapseJob};
 use crate::toolbar::EDGE_GAP;
 
 /// The height of the bottom bar the timeline floats above.
@@ -42,6 +43,10 @@ pub struct ReplayView {
     title: String,
     /// Whether this is a live room's history, which grows as its ops arrive.
     live: bool,
+    /// The folder the timelapse frames go to, as typed.
+    timelapse_dir: String,
+    /// The timelapse being written, or the last one, for its progress bar.
+    timelapse: Option<TimelapseJob>,
 }
 
 impl ReplayView {
@@ -55,6 +60,8 @@ impl ReplayView {
             player: Player::new(),
             title,
             live: false,
+            timelapse_dir: "tabula-timelapse".to_owned(),
+            timelapse: None,
         })
     }
 
@@ -160,6 +167,7 @@ impl ReplayView {
                     ui.set_width(720.0);
                     action = self.controls_ui(ui);
                     self.track_ui(ui);
+                    self.timelapse_ui(ui);
                 });
             });
         action
@@ -269,6 +277,64 @@ impl ReplayView {
             painter.circle_stroke(egui::pos2(b, y), 4.0, Stroke::new(1.5, color));
         }
         response.on_hover_text("Where each person made their first op (dot) and last op (ring)");
+    }
+}
+
+impl ReplayView {
+    /// The timelapse row: the folder, the button, and the progress bar.
+    fn timelapse_ui(&mut self, ui: &mut Ui) {
+        if let Some(job) = &mut self.timelapse {
+            job.poll();
+        }
+        ui.horizontal(|ui| {
+            let running = self
+                .timelapse
+                .as_ref()
+                .is_some_and(|job| job.outcome().is_none());
+            let label = ui.label("Timelapse frames to");
+            ui.add(egui::TextEdit::singleline(&mut self.timelapse_dir).desired_width(220.0))
+                .labelled_by(label.id);
+            let export = ui.add_enabled(!running, egui::Button::new("Export frames"));
+            if export.clicked() && !self.timelapse_dir.trim().is_empty() {
+                self.start_timelapse(ui.ctx());
+            }
+            match &self.timelapse {
+                Some(job) if job.outcome().is_none() => {
+                    let (done, total) = job.counts();
+                    ui.add(
+                        egui::ProgressBar::new(job.fraction())
+                            .text(format!("{done} / {total}"))
+                            .desired_width(160.0),
+                    );
+                }
+                Some(job) => match job.outcome() {
+                    Some(Ok(n)) => {
+                        ui.label(format!("{n} frames in {}", job.dir().display()));
+                    }
+                    Some(Err(error)) => {
+                        ui.colored_label(ui.visuals().error_fg_color, error);
+                    }
+                    None => {}
+                },
+                None => {}
+            }
+        });
+    }
+
+    /// Starts writing frames: 30 a second of playback at the chosen speed.
+    fn start_timelapse(&mut self, ctx: &Context) {
+        let seconds = self.timeline.duration_ms() as f64 / 1000.0 / self.player.speed();
+        let frames = ((seconds * 30.0).ceil() as usize).clamp(2, 3000);
+        let positions = timelapse::frame_positions(&self.timeline, frames);
+        let dir = std::path::PathBuf::from(self.timelapse_dir.trim());
+        let ctx = ctx.clone();
+        match TimelapseJob::start(self.replay.clone(), positions, dir, move || {
+            ctx.request_repaint();
+        }) {
+            Ok(job) => self.timelapse = Some(job),
+            // No thread could be started: said once, in the log.
+            Err(error) => tracing::error!(%error, "cannot start the timelapse"),
+        }
     }
 }
 

@@ -241,3 +241,71 @@ fn a_live_rooms_replay_grows_as_its_ops_arrive() {
         harness.state().session().board()
     );
 }
+
+/// Width and height from a PNG's header.
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    (word(16), word(20))
+}
+
+#[test]
+fn a_timelapse_is_frames_of_one_size_from_the_empty_board_to_the_last() {
+    use tabula_app::timelapse::{frame_positions, write_frames};
+    use tabula_shared::replay::{Replay, Timeline};
+
+    let ops = recording();
+    let timeline = Timeline::new(&ops, None);
+    // 11 s of session, 12 frames: one a second.
+    let positions = frame_positions(&timeline, 12);
+    assert_eq!(positions, (1..=12).collect::<Vec<u64>>());
+    assert_eq!(frame_positions(&timeline, 1), [12], "one frame is the end");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut replay = Replay::from_ops(ops).unwrap();
+    let mut seen = Vec::new();
+    let frames = dir.path().join("frames");
+    let written = write_frames(&mut replay, &[0, 3, 6, 12], &frames, |n| seen.push(n)).unwrap();
+    assert_eq!(written, 4);
+    assert_eq!(seen, [1, 2, 3, 4], "progress after each frame");
+    let read = |n: usize| std::fs::read(frames.join(format!("frame-{n:05}.png"))).unwrap();
+    let pictures: Vec<Vec<u8>> = (1..=4).map(read).collect();
+    let size = png_size(&pictures[0]);
+    assert!(
+        size.0 > 600 && size.1 > 60,
+        "the final board's area: {size:?}"
+    );
+    assert!(pictures.iter().all(|p| png_size(p) == size), "one size");
+    assert_ne!(pictures[0], pictures[3], "the board grows");
+}
+
+#[test]
+fn export_frames_shows_progress_and_writes_the_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = replaying(dir.path());
+    let frames = dir.path().join("lapse");
+    let field = harness
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .expect("the folder field");
+    field.click();
+    harness.run();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.event(egui::Event::Text(frames.display().to_string()));
+    harness.run();
+    harness.get_by_label("Export frames").click();
+    // The progress bar animates: step frames rather than wait for a still one.
+    harness.step();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    while harness.query_by_label_contains("frames in").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the frames are written"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        harness.step();
+    }
+    // 11 s at 1× with pauses compressed, 30 frames a second.
+    let count = std::fs::read_dir(&frames).unwrap().count();
+    assert_eq!(count, 330);
+}
