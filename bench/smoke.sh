@@ -9,9 +9,10 @@ cargo build -p tabula-server --bins
 bin=${CARGO_TARGET_DIR:-target}/debug
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
     || echo $(( 20000 + RANDOM % 20000 )))
-RUST_LOG=warn "$bin/tabula-server" --listen "127.0.0.1:$port" &
+data=$(mktemp -d)
+RUST_LOG=warn "$bin/tabula-server" --listen "127.0.0.1:$port" --data "$data" &
 relay=$!
-trap 'kill "$relay" 2>/dev/null || true; wait "$relay" 2>/dev/null || true' EXIT
+trap 'kill "$relay" 2>/dev/null || true; wait "$relay" 2>/dev/null || true; rm -rf "$data"' EXIT
 for _ in $(seq 50); do
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
