@@ -60,7 +60,7 @@ pub mod selection;
 pub mod session;
 pub mod style_panel;
 pub mod text_edit;
-pub mod timelapse;
 pub mod theme;
+pub mod timelapse;
 pub mod toolbar;
 pub mod tools;
