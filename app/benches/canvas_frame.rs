@@ -1,0 +1,127 @@
+//! Building one frame of the canvas for a board of 100,000 freehand strokes of
+//! 50 points: the app's own painting code (`Canvas::input_ui` and
+//! `Canvas::paint_ui`) run inside a headless `egui::Context` with a
+//! `CentralPanel`, then egui's tessellation of the shapes into triangles (what
+//! eframe does before handing the meshes to the GPU).
+//!
+//! Cases: zoomed to fit (every stroke on screen, each a few pixels), zoomed in
+//! (a few dozen strokes on screen), and panning at both zooms (the camera moves
+//! every frame, as in a drag).
+//!
+//! Run with `cargo bench -p tabula-app --bench canvas_frame`; `cargo test` does
+//! not run it.
+
+// `criterion_group!` defines a public function it cannot document.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use egui::{CentralPanel, Context, Frame, Pos2, RawInput, Rect, pos2, vec2};
+use tabula_app::canvas::{Canvas, ViewAction};
+use tabula_app::tools::ToolSettings;
+use tabula_shared::Board;
+
+#[path = "../../shared/benches/support/strokes.rs"]
+mod strokes;
+
+/// Strokes on the board.
+const STROKES: usize = 100_000;
+/// The window, in points (pixels per point 1).
+const WINDOW: [f32; 2] = [1280.0, 800.0];
+
+/// One frame: the canvas's input and painting in a central panel, then egui's
+/// tessellation. Returns the number of triangles, so nothing is optimised away.
+fn frame(ctx: &Context, canvas: &mut Canvas, board: &Board, tessellate: bool) -> usize {
+    let input = RawInput {
+        screen_rect: Some(Rect::from_min_size(Pos2::ZERO, vec2(WINDOW[0], WINDOW[1]))),
+        ..RawInput::default()
+    };
+    let output = ctx.run_ui(input, |ui| {
+        CentralPanel::default().frame(Frame::NONE).show(ui, |ui| {
+            let _ = canvas.input_ui(ui, ToolSettings::default(), board);
+            canvas.paint_ui(ui, board, &[]);
+        });
+    });
+    if !tessellate {
+        return output.shapes.len();
+    }
+    let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+    primitives
+        .iter()
+        .map(|p| match &p.primitive {
+            egui::epaint::Primitive::Mesh(mesh) => mesh.indices.len() / 3,
+            egui::epaint::Primitive::Callback(_) => 0,
+        })
+        .sum()
+}
+
+/// A context and a canvas that has run one frame (so it knows its viewport),
+/// zoomed to fit the board or zoomed in on its middle.
+fn rig(board: &Board, zoomed_in: bool) -> (Context, Canvas) {
+    let ctx = Context::default();
+    let mut canvas = Canvas::new();
+    frame(&ctx, &mut canvas, board, true);
+    canvas.apply_view(ViewAction::Fit, board.content_bounds());
+    if zoomed_in {
+        let viewport = canvas.viewport();
+        let middle = board
+            .content_bounds()
+            .map_or(Pos2::ZERO, |r| pos2(r.center().x, r.center().y));
+        let camera = canvas.camera_mut();
+        camera.zoom = 2.0;
+        camera.center_on(middle, viewport);
+    }
+    // Fonts and caches settle in the first frames.
+    for _ in 0..3 {
+        frame(&ctx, &mut canvas, board, true);
+    }
+    (ctx, canvas)
+}
+
+fn frames(c: &mut Criterion) {
+    let started = Instant::now();
+    let mut board = Board::new();
+    for op in strokes::stroke_ops(STROKES) {
+        board.apply_sequenced(&op);
+    }
+    eprintln!(
+        "{} strokes on the board, built in {:.2?}",
+        board.object_count(),
+        started.elapsed()
+    );
+
+    let mut group = c.benchmark_group("canvas_100k_strokes");
+    group.sample_size(10);
+    for (name, zoomed_in) in [("fit", false), ("zoomed_in", true)] {
+        let (ctx, mut canvas) = rig(&board, zoomed_in);
+        let shapes = frame(&ctx, &mut canvas, &board, false);
+        let triangles = frame(&ctx, &mut canvas, &board, true);
+        eprintln!(
+            "{name}: zoom {:.3}, {shapes} shapes, {triangles} triangles",
+            canvas.camera().zoom
+        );
+        group.bench_function(format!("{name}/paint"), |b| {
+            b.iter(|| black_box(frame(&ctx, &mut canvas, &board, false)));
+        });
+        group.bench_function(format!("{name}/paint_and_tessellate"), |b| {
+            b.iter(|| black_box(frame(&ctx, &mut canvas, &board, true)));
+        });
+        // Panning: the camera moves every frame, back and forth so that the
+        // view stays on the board.
+        let mut step = 0u32;
+        group.bench_function(format!("{name}/pan_paint_and_tessellate"), |b| {
+            b.iter(|| {
+                step = (step + 1) % 64;
+                let dx = if step < 32 { 9.0 } else { -9.0 };
+                canvas.camera_mut().pan_by(vec2(dx, dx * 0.5));
+                black_box(frame(&ctx, &mut canvas, &board, true))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, frames);
+criterion_main!(benches);
