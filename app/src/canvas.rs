@@ -32,7 +32,7 @@ use tabula_shared::{Board, Color, Object, ObjectId, Op, OpKind, Point, StrokeId}
 use crate::camera::{Camera, ZOOM_STEP};
 use crate::gesture::{Drawing, Gesture, constrain, swept};
 use crate::overlay::{self, HANDLE_PX};
-use crate::render::paint_object;
+use crate::render::{BoardCache, DOT_PX, Dots, paint_object};
 use crate::selection::{self, Selection};
 use crate::text_edit::{EditorOutcome, TextEditor};
 use crate::tools::{Tool, ToolSettings};
@@ -117,6 +117,10 @@ pub struct Canvas {
     tools: ToolSettings,
     /// Whether shift was held this frame (constrains shapes while dragging).
     shift: bool,
+    /// The objects' bounds and ink from the last board painted, so that a frame
+    /// of an unchanged board culls by rectangles alone; in a cell because
+    /// painting only reads the canvas.
+    cache: std::cell::RefCell<BoardCache>,
 }
 
 impl Default for Canvas {
@@ -139,6 +143,7 @@ impl Canvas {
             editor: None,
             tools: ToolSettings::default(),
             shift: false,
+            cache: std::cell::RefCell::default(),
         }
     }
 
@@ -703,15 +708,39 @@ impl Canvas {
         let screen_from_canvas = self.screen_from_canvas();
         let visible = self.camera.visible_canvas(self.viewport);
         let editing = self.editor.as_ref().and_then(|e| e.object);
-        for object in board.objects() {
-            if Some(object.id) == editing {
+        let mut cache = self.cache.borrow_mut();
+        cache.update(board);
+        let mut dots = Dots::default();
+        let previewing = self.is_previewing();
+        for cached in cache.objects() {
+            if Some(cached.id) == editing {
                 continue;
             }
-            let shown = self.as_previewed(object);
-            if rect_from_canvas(shown.bounds()).intersects(visible) {
-                paint_object(&painter, screen_from_canvas, &shown);
+            if previewing && self.is_previewed(cached.id) {
+                // Moved, resized or faded by the gesture under way: painted as
+                // it would be left, from a copy.
+                if let Some(object) = board.object(cached.id) {
+                    let shown = self.as_previewed(object);
+                    if rect_from_canvas(shown.bounds()).intersects(visible) {
+                        dots.flush(&painter);
+                        paint_object(&painter, screen_from_canvas, &shown);
+                    }
+                }
+                continue;
+            }
+            if !cached.bounds.intersects(visible) {
+                continue;
+            }
+            let on_screen = screen_from_canvas * cached.bounds;
+            if cached.dot && on_screen.width() < DOT_PX && on_screen.height() < DOT_PX {
+                dots.push(cached, on_screen, screen_from_canvas.scaling);
+            } else if let Some(object) = board.object(cached.id) {
+                dots.flush(&painter);
+                paint_object(&painter, screen_from_canvas, object);
             }
         }
+        dots.flush(&painter);
+        drop(cache);
         if let Some(preview) = self.shape_preview(board) {
             paint_object(&painter, screen_from_canvas, &preview);
         }
@@ -737,6 +766,26 @@ impl Canvas {
                 overlay::paint_peer_cursor(&painter, pos, cursor.name, color32(cursor.color));
             }
         }
+    }
+
+    /// Whether the gesture under way shows some objects otherwise than the
+    /// board has them (see [`Self::as_previewed`]).
+    fn is_previewing(&self) -> bool {
+        matches!(
+            self.gesture,
+            Gesture::Moving { .. } | Gesture::Resizing { .. }
+        ) || !self.erased.is_empty()
+    }
+
+    /// Whether the gesture under way shows object `id` otherwise than the board
+    /// has it.
+    fn is_previewed(&self, id: ObjectId) -> bool {
+        let by_gesture = match &self.gesture {
+            Gesture::Moving { .. } => self.selection.contains(id),
+            Gesture::Resizing { object, .. } => *object == id,
+            _ => false,
+        };
+        by_gesture || self.erased.contains(&id)
     }
 
     /// An object as the gesture under way would leave it: moved with the

@@ -4,24 +4,135 @@
 //! [`paint_object`] turns one [`Object`] into egui shapes through the canvas's
 //! `screen_from_canvas` transform. The canvas calls it for every visible object;
 //! tools call it for the preview of the shape being dragged out.
+//!
+//! A big board must not cost every object's points every frame. [`BoardCache`]
+//! keeps each object's bounds and ink from one board generation to the next,
+//! so culling is a scan of rectangles; objects smaller on screen than
+//! [`DOT_PX`] are drawn as [`Dots`], one quad each in a single mesh, instead of
+//! curves; and strokes skip points closer than [`MIN_POINT_SPACING_PX`] on
+//! screen and draw no round caps when thinner than [`CAPS_MIN_PX`].
 
 use egui::emath::TSTransform;
-use egui::epaint::{EllipseShape, PathShape, PathStroke};
-use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Stroke, StrokeKind, vec2};
+use egui::epaint::{EllipseShape, Mesh, PathShape, PathStroke};
+use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Shape, Stroke, StrokeKind, vec2};
 use tabula_shared::object::{LINE_HEIGHT_EM, arrow_head_size};
-use tabula_shared::{Object, ObjectKind};
+use tabula_shared::{Board, Object, ObjectId, ObjectKind};
 
-use crate::canvas::{color32, pos_from_point};
+use crate::canvas::{color32, pos_from_point, rect_from_canvas};
 
 /// How far a flattened curve may stray from the true curve, in screen pixels.
 const CURVE_TOLERANCE_PX: f32 = 0.15;
 /// The most line pieces one curve segment is flattened into.
 const MAX_PIECES: usize = 64;
+/// An object whose bounds are smaller than this on screen (both sides, in
+/// points) is drawn as a dot: its curve would cover a pixel or two anyway.
+pub const DOT_PX: f32 = 2.5;
+/// A stroke's points closer than this on screen to the last kept one are
+/// skipped: they move the curve by less than a pixel's width.
+pub const MIN_POINT_SPACING_PX: f32 = 0.5;
+/// Strokes thinner than this on screen get no round caps and joins: the
+/// circles would be smaller than the line's own anti-aliased edge.
+pub const CAPS_MIN_PX: f32 = 2.0;
+
+/// What painting needs of one object on show, kept from frame to frame.
+#[derive(Clone, Copy, Debug)]
+pub struct CachedObject {
+    /// The object, to fetch it from the board when it is painted in full.
+    pub id: ObjectId,
+    /// Its bounds in canvas units, width included: culling needs no points.
+    pub bounds: Rect,
+    /// Its ink, for drawing it as a dot.
+    pub color: Color32,
+    /// Its width in canvas units, for how dark a dot is.
+    pub width: f32,
+    /// Whether it may be drawn as a dot when tiny (not texts, which vanish).
+    pub dot: bool,
+}
+
+/// The objects on show with their bounds, bottom of the stack first, as of one
+/// board generation: rebuilt only when the board changes, so a frame of an
+/// unchanged board never walks the objects' points.
+#[derive(Debug, Default)]
+pub struct BoardCache {
+    /// The board generation `objects` was built from; `None` before the first.
+    generation: Option<u64>,
+    /// Every object on show, in stacking order.
+    objects: Vec<CachedObject>,
+}
+
+impl BoardCache {
+    /// Brings the cache up to date with `board`; free when it has not changed.
+    pub fn update(&mut self, board: &Board) {
+        if self.generation == Some(board.generation()) {
+            return;
+        }
+        self.objects.clear();
+        self.objects.extend(board.objects().map(|o| CachedObject {
+            id: o.id,
+            bounds: rect_from_canvas(o.bounds()),
+            color: color32(o.data.color),
+            width: o.data.width,
+            dot: o.data.kind != ObjectKind::Text,
+        }));
+        self.generation = Some(board.generation());
+        tracing::trace!(objects = self.objects.len(), "board cache rebuilt");
+    }
+
+    /// Every object on show, bottom of the stack first.
+    #[must_use]
+    pub fn objects(&self) -> &[CachedObject] {
+        &self.objects
+    }
+}
+
+/// Tiny objects drawn as one quad each, gathered into one mesh (one shape for
+/// egui to tessellate instead of one per object). Flush before painting
+/// anything else so that the stacking order holds.
+#[derive(Debug, Default)]
+pub struct Dots {
+    /// The quads gathered since the last flush.
+    mesh: Mesh,
+}
+
+impl Dots {
+    /// Adds `object`, which covers `on_screen`, as a dot: its bounds filled with
+    /// its ink, lighter the less of them a thin line would cover.
+    pub fn push(&mut self, object: &CachedObject, on_screen: Rect, scaling: f32) {
+        let size = on_screen.size().max(vec2(1.0, 1.0));
+        let line = (object.width * scaling).max(0.5);
+        let coverage = (line * (size.x + size.y) / (size.x * size.y)).clamp(0.25, 1.0);
+        let rect = Rect::from_center_size(on_screen.center(), size);
+        self.mesh
+            .add_colored_rect(rect, object.color.gamma_multiply(coverage));
+    }
+
+    /// Paints the dots gathered so far.
+    pub fn flush(&mut self, painter: &Painter) {
+        if !self.mesh.is_empty() {
+            painter.add(Shape::mesh(std::mem::take(&mut self.mesh)));
+        }
+    }
+}
 
 /// Paints one object as it sits on the board.
 pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: &Object) {
     let color = color32(object.data.color);
     let width = (object.data.width * screen_from_canvas.scaling).max(0.5);
+    if object.data.kind == ObjectKind::Freehand {
+        // Points a fraction of a pixel apart are dropped as they are mapped.
+        let mut points: Vec<Pos2> = Vec::with_capacity(object.data.points.len());
+        for p in object.points() {
+            let pos = screen_from_canvas * pos_from_point(p);
+            if points
+                .last()
+                .is_none_or(|last| last.distance_sq(pos) >= MIN_POINT_SPACING_PX.powi(2))
+            {
+                points.push(pos);
+            }
+        }
+        paint_stroke(painter, &points, width, color);
+        return;
+    }
     let points: Vec<Pos2> = object
         .points()
         .map(|p| screen_from_canvas * pos_from_point(p))
@@ -32,7 +143,8 @@ pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: 
         .color_for(object.data.color)
         .map_or(Color32::TRANSPARENT, color32);
     match object.data.kind {
-        ObjectKind::Freehand => paint_stroke(painter, &points, width, color),
+        // Painted above, with its points thinned as they were mapped.
+        ObjectKind::Freehand => {}
         ObjectKind::Line => paint_line(painter, points[0], points[1], width, color),
         ObjectKind::Arrow => {
             paint_line(painter, points[0], points[1], width, color);
@@ -120,6 +232,7 @@ pub fn paint_stroke(painter: &Painter, raw: &[Pos2], width: f32, color: Color32)
             points.push(pos);
         }
     }
+    let caps_visible = width >= CAPS_MIN_PX && color.a() == 255;
     let (Some(&first), Some(&last)) = (points.first(), points.last()) else {
         return;
     };
@@ -130,7 +243,7 @@ pub fn paint_stroke(painter: &Painter, raw: &[Pos2], width: f32, color: Color32)
     let clip = painter.clip_rect().expand(width);
     let curve = smooth_curve(&points, clip);
     painter.add(PathShape::line(curve, PathStroke::new(width, color)));
-    if color.a() < 255 {
+    if !caps_visible {
         return;
     }
     // Round caps, and round joins where the path turns sharply (the tessellator

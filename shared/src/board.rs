@@ -16,6 +16,7 @@
 //! them.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +78,19 @@ pub struct Board {
     last_seq: u64,
     /// Local ops applied optimistically, oldest first.
     pending: VecDeque<PendingOp>,
+    /// Changes whenever the view may have changed, to a number no other board
+    /// state has had (see [`Self::generation`]): lets a painter keep what it
+    /// derived from the objects until the board changes. Not part of equality.
+    generation: u64,
+}
+
+/// Hands out board generations, unique in the process: a board that changes
+/// never takes a number another board (or an earlier state) has had.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// A generation number no board state has had yet.
+fn fresh_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Two boards are equal when they have applied the same sequence, hold the same
@@ -95,6 +109,15 @@ impl Board {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A number that changes whenever the objects on show may have changed.
+    /// Two boards with the same generation show the same objects (one is a
+    /// clone of the other, or both are empty and new), so whatever was derived
+    /// from a board's objects stays valid while its generation stays the same.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// The objects on show, bottom of the stack first.
@@ -149,6 +172,7 @@ impl Board {
 
     /// Applies a local op at once and keeps it pending until the relay sequences it.
     pub fn apply_local(&mut self, author: ClientId, op: Op) -> Applied {
+        self.generation = fresh_generation();
         let provisional = self.last_seq + 1 + self.pending.len() as u64;
         let changed = op.is_well_formed() && self.view.apply(author, &op.kind, provisional);
         self.pending.push_back(PendingOp { author, op });
@@ -170,6 +194,7 @@ impl Board {
             return Applied::Gap { expected };
         }
         self.last_seq = sequenced.seq;
+        self.generation = fresh_generation();
         let kind = &sequenced.op.kind;
         let changed = sequenced.op.is_well_formed()
             && self.confirmed.apply(sequenced.author, kind, sequenced.seq);
@@ -285,6 +310,7 @@ impl Board {
             confirmed: scene,
             last_seq: snapshot.last_seq,
             pending: VecDeque::new(),
+            generation: fresh_generation(),
         }
     }
 

@@ -616,3 +616,32 @@ fn restarting_keeps_pending_objects() {
     assert_eq!(board.object_count(), 1);
     assert_eq!(board.pending_ops().count(), 1);
 }
+
+#[test]
+fn generation_changes_with_the_board_and_only_then() {
+    let me = ClientId(Uuid::from_u128(7));
+    let mut board = Board::new();
+    assert_eq!(board.generation(), Board::new().generation());
+    let object = ObjectId(Uuid::from_u128(1));
+    let create = OpKind::Create {
+        object,
+        data: rectangle(Point::new(0.0, 0.0)),
+    };
+    board.apply_sequenced(&at_seq(1, me, create));
+    let after_create = board.generation();
+    assert_ne!(after_create, Board::new().generation());
+    // A duplicate or a gap changes nothing, and keeps the generation.
+    board.apply_sequenced(&at_seq(1, me, OpKind::Clear));
+    board.apply_sequenced(&at_seq(5, me, OpKind::Clear));
+    assert_eq!(board.generation(), after_create);
+    // A clone shows the same objects: same generation; each then moves on to
+    // its own new number.
+    let mut copy = board.clone();
+    assert_eq!(copy.generation(), after_create);
+    copy.apply_local(me, Op::new(OpKind::Delete { object }));
+    board.apply_local(me, Op::new(OpKind::Delete { object }));
+    assert_ne!(copy.generation(), after_create);
+    assert_ne!(copy.generation(), board.generation());
+    let restored = Board::from_snapshot(board.snapshot());
+    assert_ne!(restored.generation(), board.generation());
+}
