@@ -29,6 +29,30 @@ struct Args {
     /// Window size and position, X11-style: `WIDTHxHEIGHT[+X+Y]`, e.g. `960x700+0+0`.
     #[arg(long, value_name = "GEOMETRY", value_parser = parse_geometry)]
     geometry: Option<Geometry>,
+    /// Light or dark panels; `system` follows the desktop's preference.
+    #[arg(long, value_enum, default_value_t = ThemeChoice::System)]
+    theme: ThemeChoice,
+}
+
+/// The `--theme` choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ThemeChoice {
+    /// Follow the desktop (light when it does not say).
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+impl From<ThemeChoice> for egui::ThemePreference {
+    fn from(choice: ThemeChoice) -> Self {
+        match choice {
+            ThemeChoice::System => Self::System,
+            ThemeChoice::Light => Self::Light,
+            ThemeChoice::Dark => Self::Dark,
+        }
+    }
 }
 
 /// A window size and an optional position, from `--geometry`.
@@ -112,6 +136,7 @@ fn main() -> anyhow::Result<()> {
         options,
         Box::new(move |cc| {
             theme::apply(&cc.egui_ctx);
+            cc.egui_ctx.set_theme(args.theme);
             let mut app = TabulaApp::new(Session::offline(me), handle);
             if let Some(path) = &args.file {
                 // A file that cannot be opened is explained in the window.

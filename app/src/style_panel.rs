@@ -244,8 +244,10 @@ pub fn swatch_ui(ui: &mut Ui, swatch: &Swatch, selected: bool) -> Response {
             painter.circle_stroke(center, 11.5, Stroke::new(1.5, outline));
         }
         painter.circle_filled(center, 8.5, color);
-        // Light colours would vanish into a light panel without an edge.
-        painter.circle_stroke(center, 8.5, Stroke::new(1.0, Color32::from_black_alpha(30)));
+        // White would vanish into a light panel, near-black into a dark one,
+        // without an edge in the panel's text colour.
+        let edge = ui.visuals().text_color().gamma_multiply(0.3);
+        painter.circle_stroke(center, 8.5, Stroke::new(1.0, edge));
     }
     response
 }
@@ -276,11 +278,46 @@ pub fn width_button_ui(ui: &mut Ui, width: Width, tools: ToolSettings) -> Respon
             Width::Thick => 4.75,
             Width::Extra => 7.0,
         };
-        let mut ink = color32(tools.color);
-        if ink == Color32::WHITE {
-            ink = visuals.text_color();
-        }
+        let ink = legible_on(color32(tools.color), visuals.window_fill);
         painter.circle_filled(rect.center(), radius, ink);
     }
     response
+}
+
+/// `color`, or the theme's text colour when `color` would barely show on
+/// `background` (white ink on a light panel, near-black ink on a dark one).
+fn legible_on(color: Color32, background: Color32) -> Color32 {
+    let luminance = |c: Color32| {
+        let [r, g, b, _] = c.to_normalized_gamma_f32();
+        0.2126 * r + 0.7152 * g + 0.0722 * b
+    };
+    if (luminance(color) - luminance(background)).abs() < 0.2 {
+        if luminance(background) > 0.5 {
+            Color32::from_gray(40)
+        } else {
+            Color32::from_gray(225)
+        }
+    } else {
+        color
+    }
+}
+
+#[cfg(test)]
+mod legibility_tests {
+    use super::*;
+
+    #[test]
+    fn ink_that_matches_the_panel_is_swapped_for_a_contrasting_one() {
+        let dark_panel = Color32::from_gray(27);
+        let light_panel = Color32::from_gray(248);
+        let near_black = Color32::from_rgb(30, 30, 35);
+        assert_eq!(legible_on(near_black, dark_panel), Color32::from_gray(225));
+        assert_eq!(legible_on(near_black, light_panel), near_black);
+        assert_eq!(
+            legible_on(Color32::WHITE, light_panel),
+            Color32::from_gray(40)
+        );
+        let red = Color32::from_rgb(220, 40, 40);
+        assert_eq!(legible_on(red, dark_panel), red);
+    }
 }
