@@ -18,6 +18,14 @@
 #                   every room in SQLite (a fresh data folder per scenario);
 #                   tabula-memory is the same relay with --memory
 #   BENCH_OUT       the Markdown file to update (default BENCHMARKS.md)
+#   BENCH_SCENARIOS which scenarios to run (default all: "fanout-2 fanout-10
+#                   fanout-100 room-1000fps rooms-100x10 slow-consumer idle ramp
+#                   join"), to measure one change quickly
+#   BENCH_TABULA_ARGS extra flags for both Tabula relays (for example
+#                   "--group-commit-ms 0"), to compare settings
+#   BENCH_RESULTS   where the JSON figures go (default target/bench)
+#   BENCH_BIN       a folder holding tabula-server and tabula-bench already built
+#                   (for example a copy of an older build, to compare): no build
 #   BENCH_NOTE      a sentence added to the run's header (for example, what else
 #                   was running on the machine)
 # Everything listens on 127.0.0.1 only, and every scenario stops by itself.
@@ -29,12 +37,16 @@ IDLE=${BENCH_IDLE:-10000}
 JOIN_OPS=${BENCH_JOIN_OPS:-1000000}
 RELAYS=${BENCH_RELAYS:-"tabula tabula-memory node-ws python-websockets"}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
-RESULTS=target/bench
-BIN=${CARGO_TARGET_DIR:-target}/release
+RESULTS=${BENCH_RESULTS:-target/bench}
+SCENARIOS=${BENCH_SCENARIOS:-"fanout-2 fanout-10 fanout-100 room-1000fps rooms-100x10 slow-consumer idle ramp join"}
+read -r -a TABULA_ARGS <<<"${BENCH_TABULA_ARGS:-}"
+BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
 BENCH=$BIN/tabula-bench
 
-echo "== building the relay and the load generator (release)"
-cargo build --release -p tabula-server --bins
+if [[ -z "${BENCH_BIN:-}" ]]; then
+    echo "== building the relay and the load generator (release)"
+    cargo build --release -p tabula-server --bins
+fi
 
 if [[ " $RELAYS " == *" node-ws "* || " $RELAYS " == *" python-websockets "* ]]; then
     if [[ ! -d bench/peers/node-ws/node_modules/ws || ! -x bench/peers/python-websockets/.venv/bin/python ]]; then
@@ -70,11 +82,11 @@ start_relay() {
         tabula)
             rm -rf "$RESULTS/data"
             RUST_LOG=warn taskset -c 0 "$BIN/tabula-server" --data "$RESULTS/data" \
-                --listen "127.0.0.1:$PORT" >"$RESULTS/relay.log" 2>&1 &
+                --listen "127.0.0.1:$PORT" "${TABULA_ARGS[@]}" >"$RESULTS/relay.log" 2>&1 &
             ;;
         tabula-memory)
             RUST_LOG=warn taskset -c 0 "$BIN/tabula-server" --memory \
-                --listen "127.0.0.1:$PORT" >"$RESULTS/relay.log" 2>&1 &
+                --listen "127.0.0.1:$PORT" "${TABULA_ARGS[@]}" >"$RESULTS/relay.log" 2>&1 &
             ;;
         node-ws)
             taskset -c 0 node bench/peers/node-ws/server.js "$PORT" >"$RESULTS/relay.log" 2>&1 &
@@ -106,6 +118,7 @@ start_relay() {
 scenario() {
     local name=$1 relay=$2 room=$3
     shift 3
+    [[ " $SCENARIOS " == *" ${name%%-[0-9]*} "* || " $SCENARIOS " == *" $name "* ]] || return 0
     local mode=()
     [[ "$relay" == tabula* ]] || mode=(--raw)
     start_relay "$relay"
