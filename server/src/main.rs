@@ -115,7 +115,8 @@ struct Args {
     max_connections: usize,
 
     /// Milliseconds a room waits for more ops before it writes a batch to disk, so
-    /// that ops arriving together share one write.
+    /// that ops arriving together share one write. With 0 a room writes at once
+    /// and ops arriving during a write share the next one.
     #[arg(
         long,
         value_name = "MS",
