@@ -1,13 +1,17 @@
 //! Rooms: the sequencer, the history and the members of each room.
 //!
-//! A connection hands a [`Room`] each op its peer proposes. The room's writer, a
-//! named OS thread, gathers the ops that arrive within the group-commit window,
-//! gives each the room's next sequence number and time, encodes it **once**, and
+//! A connection hands a [`Room`] each op its peer proposes. A room with a file
+//! has a writer, a named OS thread, that gathers the ops that arrive within the
+//! group-commit window (and those that arrive while a commit is on disk), gives
+//! each the room's next sequence number and time, encodes it **once**, and
 //! appends the whole batch to the op log in one transaction. Only when that
 //! append has returned (the ops are durable) does it publish them: under the
 //! room's lock, each op's frame goes through [`State::broadcast`] to every other
-//! member's bounded outgoing queue and its author gets an `Ack`. The room never
-//! waits on its members: a member whose queue is full is cut off on the spot.
+//! member's bounded outgoing queue and its author gets an `Ack`. A room in memory
+//! has nothing to wait for, so it has no writer: the connection task sequences,
+//! logs and publishes its op itself, under the room's lock, in the same code.
+//! The room never waits on its members: a member whose queue is full is cut off
+//! on the spot.
 //!
 //! Rooms live in [`Rooms`] and are never removed, so the history survives everyone
 //! leaving. With a data folder, each room is a `.tabula` file loaded the first time
@@ -96,13 +100,16 @@ impl Rooms {
             Some(dir) => Box::new(SqliteLog::open_or_create(dir, name)?),
             None => Box::new(MemoryLog::default()),
         };
-        // Without a disk write there is nothing to share: no window in memory.
-        let window = if self.dir.is_some() {
-            self.group_commit_window
+        // Without a disk write there is nothing to wait for: a room in memory
+        // sequences on the proposing connection's task, with no thread.
+        let commit = if self.dir.is_some() {
+            Commit::Writer {
+                window: self.group_commit_window,
+            }
         } else {
-            Duration::ZERO
+            Commit::Inline
         };
-        let room = Room::open(name, log, window)?;
+        let room = Room::open(name, log, commit)?;
         debug!(room = name, head = room.head(), "opened the room");
         *slot = Some(Arc::clone(&room));
         Ok(room)
@@ -121,11 +128,26 @@ pub enum Kick {
     Storage,
 }
 
+/// Where a room's ops are sequenced, stored and published.
+#[derive(Clone, Copy, Debug)]
+enum Commit {
+    /// On the proposing connection's task, under the room's lock, one op at a
+    /// time: for a log that never touches a disk (memory), where a thread and
+    /// two hand-overs per op would cost more than the work itself.
+    Inline,
+    /// On the room's writer thread, in batches that share one transaction: for a
+    /// log whose append waits for the disk.
+    Writer {
+        /// How long to wait for more ops after the first of a batch.
+        window: Duration,
+    },
+}
+
 /// What happened to an op handed to [`Room::propose`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proposed {
-    /// The writer has it; the ack (or, for a resend, the first ack again) follows
-    /// once it is stored.
+    /// The room has it; the ack (or, for a resend, the first ack again) follows
+    /// once it is stored (at once, for a room in memory).
     Queued,
     /// The author is no longer a member (it was just cut off); nothing happened.
     NotMember,
@@ -188,7 +210,7 @@ impl CatchUp {
     }
 }
 
-/// One room: its members, its published head, and the writer that sequences.
+/// One room: its members, its published head, and its sequencer.
 #[derive(Debug)]
 pub struct Room {
     /// The room's name, for the welcome and for logs.
@@ -200,8 +222,18 @@ pub struct Room {
     state: Arc<Mutex<State>>,
     /// The op log, for catch-ups.
     log: SharedLog,
+    /// Where proposals go to be sequenced.
+    sequencing: Sequencing,
+}
+
+/// A room's way to its sequencer (see [`Commit`]).
+#[derive(Debug)]
+enum Sequencing {
+    /// The sequencer itself, taken only under the room's `state` lock, so it is
+    /// never contended: the lock order is state, then sequencer, then log.
+    Inline(Mutex<Sequencer>),
     /// Ops on their way to the writer thread. Sending never blocks.
-    proposals: Sender<Proposal>,
+    Writer(Sender<Proposal>),
 }
 
 /// The part of a room that changes.
@@ -241,8 +273,8 @@ struct Proposal {
 }
 
 impl Room {
-    /// Opens a room on `log` and starts its writer thread.
-    fn open(name: &str, log: Box<dyn OpLog>, window: Duration) -> Result<Arc<Self>, StoreError> {
+    /// Opens a room on `log`, starting its writer thread if it has one.
+    fn open(name: &str, log: Box<dyn OpLog>, commit: Commit) -> Result<Arc<Self>, StoreError> {
         let last = log.last_stamp()?;
         let head = last.map_or(0, |s| s.seq);
         let state = Arc::new(Mutex::new(State {
@@ -252,25 +284,34 @@ impl Room {
             last_connection: 0,
         }));
         let log: SharedLog = Arc::new(Mutex::new(log));
-        let (proposals, receiver) = std::sync::mpsc::channel();
-        let writer = Writer {
+        let sequencer = Sequencer {
             room: name.to_owned(),
-            state: Arc::clone(&state),
             log: Arc::clone(&log),
-            proposals: receiver,
-            window,
             head,
             last_timestamp_ms: last.map_or(0, |s| s.timestamp_ms),
         };
-        std::thread::Builder::new()
-            .name(format!("tabula-room-{name}"))
-            .spawn(move || writer.run())
-            .map_err(StoreError::Thread)?;
+        let sequencing = match commit {
+            Commit::Inline => Sequencing::Inline(Mutex::new(sequencer)),
+            Commit::Writer { window } => {
+                let (proposals, receiver) = std::sync::mpsc::channel();
+                let writer = Writer {
+                    sequencer,
+                    state: Arc::clone(&state),
+                    proposals: receiver,
+                    window,
+                };
+                std::thread::Builder::new()
+                    .name(format!("tabula-room-{name}"))
+                    .spawn(move || writer.run())
+                    .map_err(StoreError::Thread)?;
+                Sequencing::Writer(proposals)
+            }
+        };
         Ok(Arc::new(Self {
             name: name.to_owned(),
             state,
             log,
-            proposals,
+            sequencing,
         }))
     }
 
@@ -354,20 +395,27 @@ impl Room {
         true
     }
 
-    /// Hands an op from `author` to the room's writer, which sequences it, stores
-    /// it, sends it to everyone but the author and acks the author. An op id the
-    /// log already holds is not sequenced again; the author is acked with its
-    /// original stamp. Never blocks.
+    /// Has an op from `author` sequenced, stored, sent to everyone but the author
+    /// and acked to the author: by the room's writer, or for a room in memory
+    /// right here. An op id the log already holds is not sequenced again; the
+    /// author is acked with its original stamp. Never blocks on a disk.
     pub fn propose(&self, author: ClientId, connection: u64, op: Op) -> Proposed {
         // Checked under the lock so that a member cut off a moment ago cannot
         // slip an op in after its PeerLeft.
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
         if !state.is_member(author, connection) {
             return Proposed::NotMember;
         }
-        match self.proposals.send(Proposal { author, op }) {
-            Ok(()) => Proposed::Queued,
-            Err(_) => Proposed::WriterGone,
+        match &self.sequencing {
+            Sequencing::Inline(sequencer) => {
+                let committed = lock(sequencer).commit(vec![Proposal { author, op }]);
+                committed.publish(&mut state);
+                Proposed::Queued
+            }
+            Sequencing::Writer(proposals) => match proposals.send(Proposal { author, op }) {
+                Ok(()) => Proposed::Queued,
+                Err(_) => Proposed::WriterGone,
+            },
         }
     }
 
@@ -388,24 +436,42 @@ impl Room {
     }
 }
 
-/// A room's sequencer and group committer, on its own thread. It ends when the
-/// room is dropped (its sender with it).
+/// A room's group committer, on its own thread. It ends when the room is dropped
+/// (its sender with it).
 struct Writer {
-    /// The room's name, for logs.
-    room: String,
+    /// Gives the ops their numbers and stores them.
+    sequencer: Sequencer,
     /// The room's members, to publish to.
     state: Arc<Mutex<State>>,
-    /// Where ops are stored.
-    log: SharedLog,
     /// Ops from the room's connections, in the order they were proposed.
     proposals: Receiver<Proposal>,
     /// How long to wait for more ops after the first of a batch.
     window: Duration,
+}
+
+/// Gives a room's ops their sequence numbers and times and stores them; the one
+/// piece of sequencing code, whether it runs on a writer thread or inline.
+#[derive(Debug)]
+struct Sequencer {
+    /// The room's name, for logs.
+    room: String,
+    /// Where ops are stored.
+    log: SharedLog,
     /// The latest sequence number stored.
     head: u64,
     /// The latest timestamp given to an op, so timestamps never go backwards along
     /// the sequence even if the wall clock does (or the relay restarts).
     last_timestamp_ms: u64,
+}
+
+/// A batch the sequencer has been through, ready to publish.
+struct Committed {
+    /// What became of each proposal, in proposal order.
+    outcomes: Vec<Outcome>,
+    /// The newly sequenced ops, in sequence order.
+    entries: Vec<Entry>,
+    /// Whether the log stored them.
+    stored: bool,
 }
 
 /// What became of one proposal in a batch, in proposal order.
@@ -442,9 +508,10 @@ impl Writer {
     fn run(mut self) {
         while let Ok(first) = self.proposals.recv() {
             let batch = self.gather(first);
-            self.commit(batch);
+            let committed = self.sequencer.commit(batch);
+            committed.publish(&mut lock(&self.state));
         }
-        debug!(room = %self.room, "the room's writer stopped");
+        debug!(room = %self.sequencer.room, "the room's writer stopped");
     }
 
     /// The first op and whatever else arrives within the window (or is already
@@ -472,8 +539,11 @@ impl Writer {
         }
         batch
     }
+}
 
-    /// Sequences a batch, stores it in one transaction, then publishes it.
+impl Sequencer {
+    /// Sequences a batch and stores it in one transaction; the caller then
+    /// publishes it.
     ///
     /// Publishing waits for the store, for peers as much as for the author. If
     /// peers saw an op that the relay then lost in a crash, the restarted relay
@@ -483,7 +553,7 @@ impl Writer {
     /// silently. Storing first means every seq anyone has seen survives a crash,
     /// so after a restart sequencing carries on from the stored head and a
     /// client's `last_seen` is never ahead of it.
-    fn commit(&mut self, batch: Vec<Proposal>) {
+    fn commit(&mut self, batch: Vec<Proposal>) -> Committed {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut entries: Vec<Entry> = Vec::with_capacity(batch.len());
         let log = Arc::clone(&self.log);
@@ -554,12 +624,31 @@ impl Writer {
                 "could not store ops: their authors are disconnected to resend them"
             ),
         }
-        self.publish(outcomes, &entries, stored.is_ok());
+        Committed {
+            outcomes,
+            entries,
+            stored: stored.is_ok(),
+        }
     }
 
-    /// Sends each outcome on, in sequence order, under the room's lock.
-    fn publish(&self, outcomes: Vec<Outcome>, entries: &[Entry], stored: bool) {
-        let mut state = lock(&self.state);
+    /// The time for the next op, never before the previous op's.
+    fn next_timestamp_ms(&mut self) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        self.last_timestamp_ms = self.last_timestamp_ms.max(now);
+        self.last_timestamp_ms
+    }
+}
+
+impl Committed {
+    /// Sends each outcome on, in sequence order, under the room's lock (`state`).
+    fn publish(self, state: &mut State) {
+        let Self {
+            outcomes,
+            entries,
+            stored,
+        } = self;
         for outcome in outcomes {
             match outcome {
                 Outcome::New(index) if stored => {
@@ -571,11 +660,11 @@ impl Writer {
                 Outcome::New(index) => state.drop_unsaved(entries[index].author),
                 Outcome::Unsaved { author } => state.drop_unsaved(author),
                 Outcome::Duplicate { author, op, stamp } => {
-                    debug!(room = %self.room, op = %op, seq = stamp.seq, "acked a resent op again");
+                    debug!(room = %state.name, op = %op, seq = stamp.seq, "acked a resent op again");
                     state.ack(author, op, stamp);
                 }
                 Outcome::Refused { author, op, reason } => {
-                    debug!(room = %self.room, op = %op, %reason, "refused an op");
+                    debug!(room = %state.name, op = %op, %reason, "refused an op");
                     let refusal = ServerMessage::Error {
                         code: ErrorCode::InvalidOp,
                         message: reason,
@@ -587,15 +676,6 @@ impl Writer {
                 }
             }
         }
-    }
-
-    /// The time for the next op, never before the previous op's.
-    fn next_timestamp_ms(&mut self) -> u64 {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        self.last_timestamp_ms = self.last_timestamp_ms.max(now);
-        self.last_timestamp_ms
     }
 }
 
@@ -738,7 +818,7 @@ mod tests {
     }
 
     fn room() -> Arc<Room> {
-        Room::open("r", Box::new(MemoryLog::default()), Duration::ZERO).unwrap()
+        Room::open("r", Box::new(MemoryLog::default()), Commit::Inline).unwrap()
     }
 
     /// The next message for a member, waiting for the writer thread.
@@ -820,7 +900,10 @@ mod tests {
             inner: MemoryLog::default(),
             controls: Arc::clone(&controls),
         };
-        (Room::open("c", Box::new(log), window).unwrap(), controls)
+        (
+            Room::open("c", Box::new(log), Commit::Writer { window }).unwrap(),
+            controls,
+        )
     }
 
     #[test]
