@@ -94,12 +94,18 @@ pub struct SqliteLog {
     file: SessionFile,
 }
 
+/// The page cache of one room's file, in KiB. A room appends at the end of its
+/// file and a catch-up reads it in order, so a few pages do; with `SQLite`'s
+/// default of 2 MiB, a thousand open rooms could hold gigabytes of cache.
+const ROOM_CACHE_KIB: u32 = 64;
+
 impl SqliteLog {
     /// Opens the room's file in `rooms_dir`, creating it if the room is new.
     pub fn open_or_create(rooms_dir: &Path, room: &str) -> Result<Self, StoreError> {
-        Ok(Self {
-            file: SessionFile::open_or_create(room_path(rooms_dir, room), room)?,
-        })
+        let file = SessionFile::open_or_create(room_path(rooms_dir, room), room)?;
+        // Also drops what the integrity check on opening read into the cache.
+        file.limit_cache(ROOM_CACHE_KIB)?;
+        Ok(Self { file })
     }
 }
 

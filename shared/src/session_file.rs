@@ -302,6 +302,16 @@ impl SessionFile {
         &self.path
     }
 
+    /// Caps `SQLite`'s page cache for this file at about `kib` KiB (`PRAGMA
+    /// cache_size`; the default is 2 MiB) and frees what is cached beyond it. A
+    /// relay keeps one file open per room, most of them idle, and reads them
+    /// sequentially when it reads at all, so the OS's cache serves it as well.
+    pub fn limit_cache(&self, kib: u32) -> Result<(), SessionFileError> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib.max(1)))
+            .map_err(|err| self.error(err))
+    }
+
     /// Sets up a fresh, empty file.
     fn initialise(path: &Path, room: &str) -> Result<Self, SessionFileError> {
         let conn = Connection::open_with_flags(
