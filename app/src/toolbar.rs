@@ -162,17 +162,18 @@ fn command_button_ui(
                 } else {
                     -1.0
                 };
-                // A hook: an arc over the top, ending in an arrow head.
-                let arc: Vec<Pos2> = (0..=12)
+                // ↶ / ↷: an arc over the top whose far end turns down into an
+                // arrow head (on the left for undo, on the right for redo).
+                let arc: Vec<Pos2> = (0..=16)
                     .map(|i| {
-                        let t = std::f32::consts::PI * (1.0 + i as f32 / 12.0);
-                        c + vec2(-flip * 6.0 * t.cos(), 6.0 * t.sin() + 3.0)
+                        let t = std::f32::consts::PI * (i as f32 / 16.0);
+                        c + vec2(flip * 6.5 * t.cos(), -6.5 * t.sin() + 3.5)
                     })
                     .collect();
-                let start = arc[0];
+                let tip = arc[arc.len() - 1] + vec2(0.0, 1.0);
                 painter.add(PathShape::line(arc, stroke));
-                painter.line_segment([start, start + vec2(flip * 4.0, -3.5)], stroke);
-                painter.line_segment([start, start + vec2(flip * 4.5, 2.5)], stroke);
+                painter.line_segment([tip, tip + vec2(-3.5, -3.5)], stroke);
+                painter.line_segment([tip, tip + vec2(3.5, -3.5)], stroke);
             }
             ToolbarAction::Clear => {
                 // A bin: lid, handle, body with two ribs.
