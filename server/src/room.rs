@@ -1,10 +1,12 @@
 //! Rooms: the sequencer, the history and the members of each room.
 //!
-//! A connection hands a [`Room`] each op its peer proposes. A room with a file
-//! has a writer, a named OS thread, that gathers the ops that arrive within the
-//! group-commit window (and those that arrive while a commit is on disk), gives
-//! each the room's next sequence number and time, encodes it **once**, and
-//! appends the whole batch to the op log in one transaction. Only when that
+//! A connection hands a [`Room`] each op its peer proposes. Rooms with a file
+//! share a small pool of writers, named OS threads (one per core), which take
+//! the rooms that have ops waiting in turn: for each, a writer gathers the ops
+//! that arrived within the group-commit window (and those that arrived while
+//! the room's previous commit was on disk), gives each the room's next sequence
+//! number and time, encodes it **once**, and appends the whole batch to the
+//! room's op log in one transaction. Only when that
 //! append has returned (the ops are durable) does it publish them: under the
 //! room's lock, each op's frame goes through [`State::broadcast`] to every other
 //! member's bounded outgoing queue and its author gets an `Ack`. A room in memory
@@ -19,8 +21,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -75,6 +77,9 @@ pub struct Rooms {
     /// (or after opening it failed, so the next join tries again); each slot has
     /// its own lock so that opening one room's file never holds up the others.
     open: Mutex<HashMap<String, Slot>>,
+    /// The writers every room with a file shares, started with the first such
+    /// room. Every open room holds a clone; the writers end once all are gone.
+    writers: Mutex<Option<Writers>>,
 }
 
 impl Rooms {
@@ -84,7 +89,20 @@ impl Rooms {
             dir: rooms_dir,
             group_commit_window,
             open: Mutex::new(HashMap::new()),
+            writers: Mutex::new(None),
         }
+    }
+
+    /// The shared writers, started on first use.
+    fn writers(&self) -> Result<Writers, StoreError> {
+        let mut writers = lock(&self.writers);
+        if let Some(writers) = &*writers {
+            return Ok(writers.clone());
+        }
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let started = Writers::start(threads, self.group_commit_window)?;
+        *writers = Some(started.clone());
+        Ok(started)
     }
 
     /// The room with this name: already open, loaded from its file, or created
@@ -103,9 +121,7 @@ impl Rooms {
         // Without a disk write there is nothing to wait for: a room in memory
         // sequences on the proposing connection's task, with no thread.
         let commit = if self.dir.is_some() {
-            Commit::Writer {
-                window: self.group_commit_window,
-            }
+            Commit::Writers(self.writers()?)
         } else {
             Commit::Inline
         };
@@ -129,18 +145,15 @@ pub enum Kick {
 }
 
 /// Where a room's ops are sequenced, stored and published.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 enum Commit {
     /// On the proposing connection's task, under the room's lock, one op at a
     /// time: for a log that never touches a disk (memory), where a thread and
     /// two hand-overs per op would cost more than the work itself.
     Inline,
-    /// On the room's writer thread, in batches that share one transaction: for a
-    /// log whose append waits for the disk.
-    Writer {
-        /// How long to wait for more ops after the first of a batch.
-        window: Duration,
-    },
+    /// On the shared writer threads, in batches that share one transaction: for
+    /// a log whose append waits for the disk.
+    Writers(Writers),
 }
 
 /// What happened to an op handed to [`Room::propose`].
@@ -151,7 +164,7 @@ pub enum Proposed {
     Queued,
     /// The author is no longer a member (it was just cut off); nothing happened.
     NotMember,
-    /// The room's writer has stopped; nothing more can be stored in this room.
+    /// The writers have stopped; nothing more can be stored in this room.
     WriterGone,
 }
 
@@ -232,8 +245,13 @@ enum Sequencing {
     /// The sequencer itself, taken only under the room's `state` lock, so it is
     /// never contended: the lock order is state, then sequencer, then log.
     Inline(Mutex<Sequencer>),
-    /// Ops on their way to the writer thread. Sending never blocks.
-    Writer(Sender<Proposal>),
+    /// The room's side of the shared writers.
+    Writers {
+        /// The room's waiting ops and its sequencer, which a writer takes.
+        backlog: Arc<Backlog>,
+        /// Where the room asks for a writer when its first op is waiting.
+        writers: Writers,
+    },
 }
 
 /// The part of a room that changes.
@@ -292,20 +310,14 @@ impl Room {
         };
         let sequencing = match commit {
             Commit::Inline => Sequencing::Inline(Mutex::new(sequencer)),
-            Commit::Writer { window } => {
-                let (proposals, receiver) = std::sync::mpsc::channel();
-                let writer = Writer {
-                    sequencer,
+            Commit::Writers(writers) => Sequencing::Writers {
+                backlog: Arc::new(Backlog {
                     state: Arc::clone(&state),
-                    proposals: receiver,
-                    window,
-                };
-                std::thread::Builder::new()
-                    .name(format!("tabula-room-{name}"))
-                    .spawn(move || writer.run())
-                    .map_err(StoreError::Thread)?;
-                Sequencing::Writer(proposals)
-            }
+                    sequencer: Mutex::new(sequencer),
+                    waiting: Mutex::new(Waiting::default()),
+                }),
+                writers,
+            },
         };
         Ok(Arc::new(Self {
             name: name.to_owned(),
@@ -412,10 +424,21 @@ impl Room {
                 committed.publish(&mut state);
                 Proposed::Queued
             }
-            Sequencing::Writer(proposals) => match proposals.send(Proposal { author, op }) {
-                Ok(()) => Proposed::Queued,
-                Err(_) => Proposed::WriterGone,
-            },
+            Sequencing::Writers { backlog, writers } => {
+                let mut waiting = lock(&backlog.waiting);
+                waiting.proposals.push(Proposal { author, op });
+                if waiting.scheduled {
+                    return Proposed::Queued;
+                }
+                waiting.scheduled = true;
+                waiting.due = Instant::now() + writers.window;
+                drop(waiting);
+                if writers.queue.send(Arc::clone(backlog)).is_ok() {
+                    Proposed::Queued
+                } else {
+                    Proposed::WriterGone
+                }
+            }
         }
     }
 
@@ -436,17 +459,52 @@ impl Room {
     }
 }
 
-/// A room's group committer, on its own thread. It ends when the room is dropped
-/// (its sender with it).
-struct Writer {
-    /// Gives the ops their numbers and stores them.
-    sequencer: Sequencer,
+/// The group committers every room with a file shares: a few named OS threads
+/// (one per core) taking rooms with waiting ops from one queue, in the order
+/// their first op arrived. A room is in the queue at most once, and only one
+/// writer works on it at a time, so its batches are stored and published in
+/// sequence order; a hundred quiet rooms cost two threads, not a hundred.
+#[derive(Clone, Debug)]
+struct Writers {
+    /// Rooms with ops waiting, for the writers.
+    queue: Arc<Sender<Arc<Backlog>>>,
+    /// How long a room's first waiting op waits for more before a writer takes
+    /// the room (the group-commit window).
+    window: Duration,
+}
+
+/// A room's ops waiting for a writer, and what the writer needs to commit them.
+#[derive(Debug)]
+struct Backlog {
     /// The room's members, to publish to.
     state: Arc<Mutex<State>>,
-    /// Ops from the room's connections, in the order they were proposed.
-    proposals: Receiver<Proposal>,
-    /// How long to wait for more ops after the first of a batch.
-    window: Duration,
+    /// Gives the ops their numbers and stores them. Only the writer that holds
+    /// the room (see [`Waiting::scheduled`]) takes it.
+    sequencer: Mutex<Sequencer>,
+    /// Ops proposed and not yet taken by a writer.
+    waiting: Mutex<Waiting>,
+}
+
+/// The ops of one room not yet taken by a writer.
+#[derive(Debug)]
+struct Waiting {
+    /// In proposal order.
+    proposals: Vec<Proposal>,
+    /// Whether the room is in the writers' queue or being committed: then new
+    /// ops only join the list, and the writer holding the room takes them next.
+    scheduled: bool,
+    /// When a writer may take the room: its first op's arrival plus the window.
+    due: Instant,
+}
+
+impl Default for Waiting {
+    fn default() -> Self {
+        Self {
+            proposals: Vec::new(),
+            scheduled: false,
+            due: Instant::now(),
+        }
+    }
 }
 
 /// Gives a room's ops their sequence numbers and times and stores them; the one
@@ -503,42 +561,66 @@ enum Outcome {
     },
 }
 
-impl Writer {
-    /// Commits batches until the room is gone.
-    fn run(mut self) {
-        while let Ok(first) = self.proposals.recv() {
-            let batch = self.gather(first);
-            let committed = self.sequencer.commit(batch);
-            committed.publish(&mut lock(&self.state));
+impl Writers {
+    /// Starts `threads` writers.
+    fn start(threads: usize, window: Duration) -> Result<Self, StoreError> {
+        let (queue, rooms) = std::sync::mpsc::channel();
+        let queue = Arc::new(queue);
+        let rooms = Arc::new(Mutex::new(rooms));
+        for number in 0..threads.max(1) {
+            let rooms = Arc::clone(&rooms);
+            let requeue = Arc::downgrade(&queue);
+            std::thread::Builder::new()
+                .name(format!("tabula-writer-{number}"))
+                .spawn(move || write_rooms(&rooms, &requeue))
+                .map_err(StoreError::Thread)?;
         }
-        debug!(room = %self.sequencer.room, "the room's writer stopped");
+        Ok(Self { queue, window })
     }
+}
 
-    /// The first op and whatever else arrives within the window (or is already
-    /// waiting), up to [`MAX_BATCH`]: ops that arrive while a commit is on disk
-    /// share the next one, so a busy room pays one fsync for many ops.
-    fn gather(&self, first: Proposal) -> Vec<Proposal> {
-        let mut batch = vec![first];
-        let deadline = Instant::now() + self.window;
-        while batch.len() < MAX_BATCH {
-            let next = match self.proposals.try_recv() {
-                Ok(proposal) => Ok(proposal),
-                Err(TryRecvError::Empty) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    self.proposals.recv_timeout(left)
-                }
-                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
-            };
-            match next {
-                Ok(proposal) => batch.push(proposal),
-                Err(_) => break,
-            }
+/// One writer: takes rooms with waiting ops, in turn, until every room (and so
+/// every sender of the queue) is gone. A room whose ops arrived during its
+/// commit goes to the back of the queue, due at once: those ops share the next
+/// commit, and other rooms get their turn first.
+fn write_rooms(rooms: &Mutex<Receiver<Arc<Backlog>>>, requeue: &Weak<Sender<Arc<Backlog>>>) {
+    loop {
+        // Held only while waiting for the next room: the others wait their turn.
+        let next = lock(rooms).recv();
+        let Ok(room) = next else {
+            break;
+        };
+        // The queue is in order of `due` (give or take a requeued room, which is
+        // due at once), so waiting for this room never delays a later one.
+        let due = lock(&room.waiting).due;
+        let wait = due.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
         }
-        batch
+        let batch = {
+            let mut waiting = lock(&room.waiting);
+            let take = waiting.proposals.len().min(MAX_BATCH);
+            waiting.proposals.drain(..take).collect::<Vec<_>>()
+        };
+        let committed = lock(&room.sequencer).commit(batch);
+        committed.publish(&mut lock(&room.state));
+        let mut waiting = lock(&room.waiting);
+        if waiting.proposals.is_empty() {
+            waiting.scheduled = false;
+            continue;
+        }
+        waiting.due = Instant::now();
+        drop(waiting);
+        let requeued = requeue
+            .upgrade()
+            .is_some_and(|queue| queue.send(Arc::clone(&room)).is_ok());
+        if !requeued {
+            // Only when the relay is going away: nobody will read these acks.
+            debug!("the writers stopped with ops waiting");
+            break;
+        }
     }
+    debug!("a writer stopped");
 }
 
 impl Sequencer {
@@ -901,7 +983,12 @@ mod tests {
             controls: Arc::clone(&controls),
         };
         (
-            Room::open("c", Box::new(log), Commit::Writer { window }).unwrap(),
+            Room::open(
+                "c",
+                Box::new(log),
+                Commit::Writers(Writers::start(1, window).unwrap()),
+            )
+            .unwrap(),
             controls,
         )
     }
@@ -1061,6 +1148,42 @@ mod tests {
         let mut again = room.join(a.clone(), 0, 16);
         room.propose(a.client, again.connection, lost.clone());
         assert!(matches!(next(&mut again), ServerMessage::Ack { op, seq: 1, .. } if op == lost.id));
+    }
+
+    #[test]
+    fn rooms_with_files_share_the_writers_and_each_keeps_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO);
+        let mut members = Vec::new();
+        for name in ["one", "two", "three"] {
+            let room = rooms.open(name).unwrap();
+            let a = peer("a");
+            let b = peer("b");
+            let ma = room.join(a.clone(), 0, 64);
+            let mb = room.join(b, 0, 64);
+            members.push((room, a, ma, mb));
+        }
+        for _ in 0..10 {
+            for (room, a, ma, _) in &members {
+                assert_eq!(
+                    room.propose(a.client, ma.connection, op()),
+                    Proposed::Queued
+                );
+            }
+        }
+        for (room, _, _, mb) in &mut members {
+            for expected in 1..=10 {
+                assert!(
+                    matches!(next(mb), ServerMessage::Op(o) if o.seq == expected),
+                    "room {} out of order",
+                    room.name
+                );
+            }
+            assert_eq!(room.head(), 10);
+        }
+        // One queue for all: the registry's handle, each room's, and this one.
+        let writers = lock(&rooms.writers).clone().unwrap();
+        assert_eq!(Arc::strong_count(&writers.queue), 1 + 3 + 1);
     }
 
     #[test]
