@@ -13,6 +13,7 @@ use egui::Ui;
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::documents::{DocumentAction, Documents, RecentFiles};
 use crate::export_dialog::ExportDialog;
+use crate::frame_stats::FrameStats;
 use crate::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::presence::{PresenceAction, presence_ui};
 use crate::replay_ui::{ReplayAction, ReplayView};
@@ -44,6 +45,8 @@ pub struct TabulaApp {
     replay: Option<ReplayView>,
     /// The export dialog's fields, kept while it is closed.
     export_dialog: ExportDialog,
+    /// How long frames take to build, and the F12 overlay that shows it.
+    frame_stats: FrameStats,
 }
 
 impl TabulaApp {
@@ -62,7 +65,14 @@ impl TabulaApp {
             documents: Documents::new(RecentFiles::from_config_dir()),
             replay: None,
             export_dialog: ExportDialog::default(),
+            frame_stats: FrameStats::default(),
         }
+    }
+
+    /// The frame timings and whether their overlay shows.
+    #[must_use]
+    pub fn frame_stats(&self) -> &FrameStats {
+        &self.frame_stats
     }
 
     /// The session: board, identity, room.
@@ -151,7 +161,9 @@ impl TabulaApp {
 
     /// One frame of the whole window.
     pub fn whiteboard_ui(&mut self, ui: &mut Ui) {
+        let started = Instant::now();
         let ctx = ui.ctx().clone();
+        self.frame_stats.toggle_key_ui(&ctx);
         self.session.poll();
         if self.session.status() != &self.status_since.0 {
             self.status_since = (self.session.status().clone(), Instant::now());
@@ -237,11 +249,15 @@ impl TabulaApp {
             .replay
             .as_ref()
             .map_or(self.session.board(), ReplayView::board);
+        let painting = Instant::now();
         self.canvas.paint_ui(ui, board, &cursors);
+        let canvas_time = painting.elapsed();
         if *self.canvas.camera() != camera_before {
             // The zoom label was drawn before the canvas moved the camera.
             ctx.request_repaint();
         }
+        self.frame_stats.record(canvas_time, started.elapsed());
+        self.frame_stats.overlay_ui(&ctx);
     }
 
     /// Carries out undo, redo or the start of clearing the board.
@@ -348,7 +364,8 @@ impl TabulaApp {
 }
 
 impl eframe::App for TabulaApp {
-    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+    fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
+        self.frame_stats.set_eframe_cpu(frame.info().cpu_usage);
         self.whiteboard_ui(ui);
     }
 

@@ -25,6 +25,8 @@
 //!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
 //! - [`export_dialog`]: what to export, as what, and where.
+//! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
+//!   frame time, with a sparkline.
 //! - [`replay_ui`]: replay mode, the timeline under the canvas: play, speed,
 //!   scrub, steps, participants' markers, compressed pauses, back to live.
 //! - [`timelapse`]: a replay written out as PNG frames, on its own thread.
@@ -49,6 +51,7 @@ pub mod canvas;
 pub mod documents;
 pub mod export;
 pub mod export_dialog;
+pub mod frame_stats;
 pub mod gesture;
 pub mod join_dialog;
 pub mod net;

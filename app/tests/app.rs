@@ -520,3 +520,27 @@ fn copy_as_png_puts_the_picture_on_the_clipboard() {
     let side = |canvas: f32| ((canvas + 4.0 + 2.0 * tabula_app::export::MARGIN) * 2.0) as usize;
     assert_eq!(copied, [side(200.0), side(150.0)]);
 }
+
+#[test]
+fn f12_toggles_the_frame_time_overlay() {
+    let mut harness = app_with(Session::offline(me()));
+    assert!(!harness.state().frame_stats().is_shown());
+    assert!(harness.query_by_label_contains("canvas ").is_none());
+    harness.key_press(Key::F12);
+    // The overlay keeps repainting while it shows (its figures are live), so
+    // the harness steps frames instead of waiting for it to settle.
+    harness.run_steps(2);
+    assert!(harness.state().frame_stats().is_shown());
+    // The figures are the app's own measurements of the frame just built.
+    let latest = harness
+        .state()
+        .frame_stats()
+        .latest()
+        .expect("a frame measured");
+    assert!(latest.ui_ms >= latest.canvas_ms, "{latest:?}");
+    harness.get_by_label_contains("canvas ");
+    harness.key_press(Key::F12);
+    harness.run_steps(2);
+    assert!(!harness.state().frame_stats().is_shown());
+    assert!(harness.query_by_label_contains("canvas ").is_none());
+}
