@@ -65,7 +65,7 @@ impl TabulaApp {
             documents: Documents::new(RecentFiles::from_config_dir()),
             replay: None,
             export_dialog: ExportDialog::default(),
-            frame_stats: FrameStats::default(),
+            frame_stats: FrameStats::from_env(),
         }
     }
 

@@ -10,7 +10,10 @@
 //!   vsync); absent in headless tests, which have no eframe frame.
 //!
 //! The sparkline plots *frame* (or *ui* without it) against a line at 16.7 ms,
-//! one frame at 60 Hz.
+//! one frame at 60 Hz. While the overlay shows, a summary of every
+//! [`SAMPLES`] frames is also logged at info level, and the environment
+//! variable `TABULA_FRAME_STATS=1` shows it from the start (for runs without a
+//! keyboard, such as screenshots under a virtual display).
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -45,9 +48,23 @@ pub struct FrameStats {
     samples: VecDeque<FrameSample>,
     /// eframe's figure for the last frame, waiting for this frame's sample.
     eframe_ms: Option<f32>,
+    /// Frames recorded since the start, to log a summary every [`SAMPLES`].
+    recorded: u64,
 }
 
 impl FrameStats {
+    /// Hidden, unless the environment variable `TABULA_FRAME_STATS` is set to
+    /// anything but `0` or nothing.
+    #[must_use]
+    pub fn from_env() -> Self {
+        let shown =
+            std::env::var_os("TABULA_FRAME_STATS").is_some_and(|v| !v.is_empty() && v != "0");
+        Self {
+            shown,
+            ..Self::default()
+        }
+    }
+
     /// Whether the overlay is on screen.
     #[must_use]
     pub fn is_shown(&self) -> bool {
@@ -83,6 +100,18 @@ impl FrameStats {
             ui_ms: ui.as_secs_f32() * 1000.0,
             frame_ms: self.eframe_ms.take(),
         });
+        self.recorded += 1;
+        if self.shown && self.recorded.is_multiple_of(SAMPLES as u64) {
+            let n = self.samples.len() as f32;
+            let mean = |f: fn(&FrameSample) -> f32| self.samples.iter().map(f).sum::<f32>() / n;
+            tracing::info!(
+                frames = self.samples.len(),
+                canvas_ms = mean(|s| s.canvas_ms),
+                ui_ms = mean(|s| s.ui_ms),
+                frame_ms = mean(|s| s.frame_ms.unwrap_or(0.0)),
+                "mean frame times"
+            );
+        }
     }
 
     /// The overlay, in the top-right corner, when shown. While it shows, the
