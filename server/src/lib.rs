@@ -22,8 +22,9 @@
 //!   WebSocket upgrade to a valid room, and hands the rest to tungstenite.
 //! - `connection`: one task per peer: the hello, joining, reading, writing,
 //!   heartbeats, and closing with a code and reason when something is wrong.
-//! - `room`: the rooms registry and each room's members, fan-out, and writer
-//!   thread (the sequencer and group committer).
+//! - `room`: the rooms registry and each room's members, fan-out and sequencer,
+//!   and the writer threads (one per core) that group-commit the rooms with a
+//!   file.
 //! - [`store`]: the op log behind a small trait: a `SQLite` session file per room,
 //!   or memory.
 //! - [`error`]: the [`Error`] that can stop [`run`].

@@ -6,10 +6,11 @@
 //! `.tabula` session file per room (see [`tabula_shared::session_file`]), and
 //! [`MemoryLog`] for a relay started without a data folder.
 //!
-//! Only the room's writer thread appends, and an append returns once the ops are
-//! durable; readers (catch-ups) take the same lock a chunk at a time. Nothing here
-//! ever runs on a tokio worker: the writer is a named OS thread and catch-ups read
-//! through `spawn_blocking`.
+//! Only the room's sequencer appends, and an append returns once the ops are
+//! durable; readers (catch-ups) take the same lock a chunk at a time. A file is
+//! never touched on a tokio worker: its appends run on a writer thread and
+//! catch-ups read through `spawn_blocking`; only a [`MemoryLog`] is appended to
+//! on the proposing connection's task.
 
 use std::collections::HashMap;
 use std::fs;
@@ -42,8 +43,8 @@ pub enum StoreError {
         /// The first missing sequence number.
         seq: u64,
     },
-    /// The room's writer thread could not be started.
-    #[error("could not start the room's writer thread: {0}")]
+    /// The rooms' writer threads could not be started.
+    #[error("could not start the rooms' writer threads: {0}")]
     Thread(io::Error),
 }
 
