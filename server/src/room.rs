@@ -15,9 +15,11 @@
 //! The room never waits on its members: a member whose queue is full is cut off
 //! on the spot.
 //!
-//! Rooms live in [`Rooms`] and are never removed, so the history survives everyone
-//! leaving. With a data folder, each room is a `.tabula` file loaded the first time
-//! someone joins it after a start, and sequencing carries on where the file ends.
+//! Rooms live in [`Rooms`]. In memory they are never removed, so the history
+//! survives everyone leaving. With a data folder, each room is a `.tabula` file
+//! loaded the first time someone joins it after a start, and sequencing carries
+//! on where the file ends; a room nobody has been in for [`CLOSE_UNUSED_AFTER`]
+//! has its file closed, and is loaded again by the next join.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -38,6 +40,13 @@ use crate::store::{Entry, MemoryLog, OpLog, SqliteLog, Stamp, StoreError};
 
 /// The most ops one transaction holds; more wait for the next one.
 const MAX_BATCH: usize = 4096;
+
+/// How long a room with a file stays open with nobody in it. An open file costs
+/// a `SQLite` connection and its caches; reopening costs an integrity check.
+pub const CLOSE_UNUSED_AFTER: Duration = Duration::from_mins(5);
+
+/// How often joining a room also looks for rooms to close.
+const CLOSE_SWEEP_EVERY: Duration = Duration::from_mins(1);
 
 /// Encodes a message for the wire, once, into a frame that can be shared by every
 /// queue it goes to.
@@ -74,12 +83,26 @@ pub struct Rooms {
     group_commit_window: Duration,
     /// Room name to the room's slot. Entries are never removed: a room's history
     /// must outlive its members. A slot is empty until its room has been opened
-    /// (or after opening it failed, so the next join tries again); each slot has
+    /// (or after opening it failed, so the next join tries again, or after the
+    /// room was closed as unused, so the next join reopens it); each slot has
     /// its own lock so that opening one room's file never holds up the others.
     open: Mutex<HashMap<String, Slot>>,
     /// The writers every room with a file shares, started with the first such
     /// room. Every open room holds a clone; the writers end once all are gone.
     writers: Mutex<Option<Writers>>,
+    /// Rooms with a file found unused (nobody in them, nothing to write) by a
+    /// sweep, and since when; a room still unused [`CLOSE_UNUSED_AFTER`] later
+    /// is closed. Also when the last sweep ran.
+    unused: Mutex<Unused>,
+}
+
+/// What the sweeps for unused rooms remember.
+#[derive(Debug)]
+struct Unused {
+    /// When the last sweep ran.
+    swept: Instant,
+    /// Room name to when a sweep first found it unused.
+    since: HashMap<String, Instant>,
 }
 
 impl Rooms {
@@ -90,7 +113,53 @@ impl Rooms {
             group_commit_window,
             open: Mutex::new(HashMap::new()),
             writers: Mutex::new(None),
+            unused: Mutex::new(Unused {
+                swept: Instant::now(),
+                since: HashMap::new(),
+            }),
         }
+    }
+
+    /// Closes the files of rooms that nobody has been in, and that have had
+    /// nothing to write, since a sweep at least `after` ago; notes the rooms
+    /// that are unused now. A room is only closed when nothing but the registry
+    /// holds it, under its slot's lock, so no connection can be using it and the
+    /// next join opens it afresh from its file. Rooms in memory are never
+    /// closed: their history lives nowhere else. Returns how many were closed.
+    pub fn close_unused(&self, after: Duration) -> usize {
+        if self.dir.is_none() {
+            return 0;
+        }
+        let now = Instant::now();
+        let slots: Vec<(String, Slot)> = lock(&self.open)
+            .iter()
+            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
+            .collect();
+        let mut unused = lock(&self.unused);
+        unused.swept = now;
+        let mut closed = 0;
+        for (name, slot) in slots {
+            // A room being opened or joined right now is not unused.
+            let Ok(mut slot) = slot.try_lock() else {
+                unused.since.remove(&name);
+                continue;
+            };
+            let idle = slot
+                .as_ref()
+                .is_some_and(|room| Arc::strong_count(room) == 1 && room.is_idle());
+            if !idle {
+                unused.since.remove(&name);
+                continue;
+            }
+            let since = *unused.since.entry(name.clone()).or_insert(now);
+            if now.duration_since(since) >= after {
+                *slot = None;
+                unused.since.remove(&name);
+                closed += 1;
+                debug!(room = name, "closed a room nobody is in");
+            }
+        }
+        closed
     }
 
     /// The shared writers, started on first use.
@@ -108,6 +177,10 @@ impl Rooms {
     /// The room with this name: already open, loaded from its file, or created
     /// empty. Blocks on file I/O when it opens a room.
     pub fn open(&self, name: &str) -> Result<Arc<Room>, StoreError> {
+        let sweep = lock(&self.unused).swept.elapsed() >= CLOSE_SWEEP_EVERY;
+        if sweep {
+            self.close_unused(CLOSE_UNUSED_AFTER);
+        }
         let slot = Arc::clone(lock(&self.open).entry(name.to_owned()).or_default());
         // Joins to this room wait here while its file is read; others do not.
         let mut slot = lock(&slot);
@@ -330,6 +403,18 @@ impl Room {
     /// The latest sequence number published.
     pub fn head(&self) -> u64 {
         lock(&self.state).head
+    }
+
+    /// Whether nobody is in the room and it has nothing waiting to be written.
+    fn is_idle(&self) -> bool {
+        let state = lock(&self.state);
+        let nothing_waiting = match &self.sequencing {
+            Sequencing::Inline(_) => true,
+            Sequencing::Writers { backlog, .. } => {
+                Arc::strong_count(backlog) == 1 && !lock(&backlog.waiting).scheduled
+            }
+        };
+        state.members.is_empty() && nothing_waiting
     }
 
     /// Adds a member and marks where its catch-up ends, atomically with respect to
@@ -1184,6 +1269,39 @@ mod tests {
         // One queue for all: the registry's handle, each room's, and this one.
         let writers = lock(&rooms.writers).clone().unwrap();
         assert_eq!(Arc::strong_count(&writers.queue), 1 + 3 + 1);
+    }
+
+    #[test]
+    fn a_room_nobody_is_in_is_closed_and_reopened_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO);
+        let room = rooms.open("kept").unwrap();
+        let a = peer("a");
+        let mut ma = room.join(a.clone(), 0, 16);
+        room.propose(a.client, ma.connection, op());
+        assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 1, .. }));
+        assert_eq!(rooms.close_unused(Duration::ZERO), 0, "a is in it");
+        assert!(room.leave(a.client, ma.connection));
+        assert_eq!(
+            rooms.close_unused(Duration::ZERO),
+            0,
+            "held by a connection"
+        );
+        drop(room);
+        assert_eq!(
+            rooms.close_unused(Duration::from_mins(1)),
+            0,
+            "not for long"
+        );
+        assert_eq!(rooms.close_unused(Duration::ZERO), 1);
+        let slot = Arc::clone(&lock(&rooms.open)["kept"]);
+        assert!(lock(&slot).is_none());
+        let again = rooms.open("kept").unwrap();
+        assert_eq!(again.head(), 1);
+        let b = peer("b");
+        let mut mb = again.join(b.clone(), 0, 16);
+        again.propose(b.client, mb.connection, op());
+        assert!(matches!(next(&mut mb), ServerMessage::Ack { seq: 2, .. }));
     }
 
     #[test]
