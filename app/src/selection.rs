@@ -65,9 +65,13 @@ impl Selection {
         self.ids.retain(|id| board.object(*id).is_some());
     }
 
-    /// The selected objects on show, bottom of the stack first.
+    /// The selected objects on show, bottom of the stack first (the board's
+    /// order: layer, then id). Looked up by id and sorted, so that it costs the
+    /// selection's size, not the board's: it runs every frame.
     pub fn objects<'a>(&'a self, board: &'a Board) -> impl Iterator<Item = &'a Object> + 'a {
-        board.objects().filter(|o| self.ids.contains(&o.id))
+        let mut picked: Vec<&Object> = self.ids.iter().filter_map(|id| board.object(*id)).collect();
+        picked.sort_unstable_by_key(|o| (o.layer, o.id));
+        picked.into_iter()
     }
 
     /// The area the selected objects cover.
