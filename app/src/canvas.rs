@@ -710,7 +710,7 @@ impl Canvas {
         let editing = self.editor.as_ref().and_then(|e| e.object);
         let mut cache = self.cache.borrow_mut();
         cache.update(board);
-        let mut dots = Dots::default();
+        let mut dots = Dots::with_capacity(cache.objects().len());
         let previewing = self.is_previewing();
         for cached in cache.objects() {
             if Some(cached.id) == editing {

@@ -138,7 +138,7 @@ impl FrameStats {
             );
         }
         egui::Area::new(egui::Id::unique("tabula-frame-stats"))
-            .anchor(Align2::RIGHT_TOP, vec2(-12.0, 60.0))
+            .anchor(Align2::RIGHT_TOP, vec2(-12.0, 96.0))
             .interactable(false)
             .show(ctx, |ui| {
                 egui::Frame::popup(ui.style()).show(ui, |ui| {

@@ -95,6 +95,17 @@ pub struct Dots {
 }
 
 impl Dots {
+    /// Room for `count` dots, taken at once: growing a mesh of a hundred
+    /// thousand quads by doubling copied it again and again. Pages that no dot
+    /// touches are never faulted in, so a generous count costs nothing.
+    #[must_use]
+    pub fn with_capacity(count: usize) -> Self {
+        let mut mesh = Mesh::default();
+        mesh.reserve_vertices(4 * count);
+        mesh.reserve_triangles(2 * count);
+        Self { mesh }
+    }
+
     /// Adds `object`, which covers `on_screen`, as a dot: its bounds filled with
     /// its ink, lighter the less of them a thin line would cover.
     pub fn push(&mut self, object: &CachedObject, on_screen: Rect, scaling: f32) {
