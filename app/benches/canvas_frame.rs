@@ -5,8 +5,9 @@
 //! eframe does before handing the meshes to the GPU).
 //!
 //! Cases: zoomed to fit (every stroke on screen, each a few pixels), zoomed in
-//! (a few dozen strokes on screen), and panning at both zooms (the camera moves
-//! every frame, as in a drag).
+//! (about a hundred strokes on screen), panning at both zooms (the camera moves
+//! every frame, as in a drag), and drawing at both zooms (a stroke in the
+//! middle of the view gets one more point every frame, so the board changes).
 //!
 //! Run with `cargo bench -p tabula-app --bench canvas_frame`; `cargo test` does
 //! not run it.
@@ -21,7 +22,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use egui::{CentralPanel, Context, Frame, Pos2, RawInput, Rect, pos2, vec2};
 use tabula_app::canvas::{Canvas, ViewAction};
 use tabula_app::tools::ToolSettings;
-use tabula_shared::Board;
+use tabula_shared::{
+    Board, ClientId, ObjectId, Op, OpKind, Point, SequencedOp, StrokeId, StrokeStyle,
+};
 
 #[path = "../../shared/benches/support/strokes.rs"]
 mod strokes;
@@ -117,6 +120,42 @@ fn frames(c: &mut Criterion) {
                 let dx = if step < 32 { 9.0 } else { -9.0 };
                 canvas.camera_mut().pan_by(vec2(dx, dx * 0.5));
                 black_box(frame(&ctx, &mut canvas, &board, true))
+            });
+        });
+        // Drawing: someone's stroke grows by a point every frame, on a copy of
+        // the board so that the other cases keep theirs.
+        let mut drawn = board.clone();
+        let author = ClientId(uuid::Uuid::from_u128(3));
+        let stroke: StrokeId = ObjectId(uuid::Uuid::from_u128(u128::MAX));
+        let middle = canvas.camera().visible_canvas(canvas.viewport()).center();
+        let mut seq = drawn.last_seq();
+        let mut next = |kind: OpKind| {
+            seq += 1;
+            SequencedOp {
+                seq,
+                author,
+                timestamp_ms: seq,
+                op: Op::new(kind),
+            }
+        };
+        drawn.apply_sequenced(&next(OpKind::StrokeBegin {
+            stroke,
+            style: StrokeStyle {
+                color: tabula_shared::Color::rgb(0, 0, 0),
+                width: 3.0,
+            },
+            start: Point::new(middle.x, middle.y),
+        }));
+        let mut t = 0.0_f32;
+        group.bench_function(format!("{name}/drawing_paint_and_tessellate"), |b| {
+            b.iter(|| {
+                t += 0.05;
+                let at = Point::new(middle.x + 40.0 * t.sin(), middle.y + 40.0 * t.cos());
+                drawn.apply_sequenced(&next(OpKind::StrokeAppend {
+                    stroke,
+                    points: vec![at],
+                }));
+                black_box(frame(&ctx, &mut canvas, &drawn, true))
             });
         });
     }
