@@ -12,6 +12,8 @@
 //! curves; and strokes skip points closer than [`MIN_POINT_SPACING_PX`] on
 //! screen and draw no round caps when thinner than [`CAPS_MIN_PX`].
 
+use std::collections::HashMap;
+
 use egui::emath::TSTransform;
 use egui::epaint::{EllipseShape, Mesh, PathShape, PathStroke};
 use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Shape, Stroke, StrokeKind, vec2};
@@ -47,6 +49,22 @@ pub struct CachedObject {
     pub width: f32,
     /// Whether it may be drawn as a dot when tiny (not texts, which vanish).
     pub dot: bool,
+    /// Its place in the stack, to tell whether a change moved it.
+    pub layer: i64,
+}
+
+impl CachedObject {
+    /// What painting needs of `object`.
+    fn of(object: &Object) -> Self {
+        Self {
+            id: object.id,
+            bounds: rect_from_canvas(object.bounds()),
+            color: color32(object.data.color),
+            width: object.data.width,
+            dot: object.data.kind != ObjectKind::Text,
+            layer: object.layer,
+        }
+    }
 }
 
 /// The objects on show with their bounds, bottom of the stack first, as of one
@@ -58,24 +76,60 @@ pub struct BoardCache {
     generation: Option<u64>,
     /// Every object on show, in stacking order.
     objects: Vec<CachedObject>,
+    /// Where each object is in `objects`, to redo just the ones that changed.
+    index: HashMap<ObjectId, usize>,
 }
 
 impl BoardCache {
-    /// Brings the cache up to date with `board`; free when it has not changed.
+    /// Brings the cache up to date with `board`: free when it has not changed,
+    /// the changed objects only when the board can name them and none moved in
+    /// the stack (a new object on top is added), otherwise rebuilt.
     pub fn update(&mut self, board: &Board) {
         if self.generation == Some(board.generation()) {
             return;
         }
-        self.objects.clear();
-        self.objects.extend(board.objects().map(|o| CachedObject {
-            id: o.id,
-            bounds: rect_from_canvas(o.bounds()),
-            color: color32(o.data.color),
-            width: o.data.width,
-            dot: o.data.kind != ObjectKind::Text,
-        }));
+        let patched = self
+            .generation
+            .and_then(|g| board.changed_since(g))
+            .is_some_and(|ids| self.patch(board, &ids));
+        if !patched {
+            self.objects.clear();
+            self.objects.extend(board.objects().map(CachedObject::of));
+            self.index = self
+                .objects
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (o.id, i))
+                .collect();
+            tracing::trace!(objects = self.objects.len(), "board cache rebuilt");
+        }
         self.generation = Some(board.generation());
-        tracing::trace!(objects = self.objects.len(), "board cache rebuilt");
+    }
+
+    /// Redoes the objects `ids`; `false` (with the cache to rebuild) when one
+    /// appeared below the top, went, or moved in the stack.
+    fn patch(&mut self, board: &Board, ids: &[ObjectId]) -> bool {
+        for id in ids {
+            match (self.index.get(id), board.object(*id)) {
+                (Some(&i), Some(object)) if self.objects[i].layer == object.layer => {
+                    self.objects[i] = CachedObject::of(object);
+                }
+                (None, None) => {}
+                (None, Some(object)) => {
+                    let on_top = self
+                        .objects
+                        .last()
+                        .is_none_or(|top| (top.layer, top.id) < (object.layer, object.id));
+                    if !on_top {
+                        return false;
+                    }
+                    self.index.insert(object.id, self.objects.len());
+                    self.objects.push(CachedObject::of(object));
+                }
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// Every object on show, bottom of the stack first.
@@ -377,6 +431,99 @@ mod tests {
             .collect();
         for p in smooth_curve(&points, Rect::EVERYTHING) {
             assert!((p.x * 3.0 - p.y * 7.0).abs() < 1.0e-2, "{p:?} off the line");
+        }
+    }
+
+    /// The cache's objects as (id, bounds, colour, layer), for comparing.
+    fn cached(cache: &BoardCache) -> Vec<(ObjectId, Rect, Color32, i64)> {
+        cache
+            .objects()
+            .iter()
+            .map(|o| (o.id, o.bounds, o.color, o.layer))
+            .collect()
+    }
+
+    #[test]
+    fn cache_patched_by_changes_equals_cache_rebuilt() {
+        use tabula_shared::object::Property;
+        use tabula_shared::{ClientId, Color, Op, OpKind, Point, SequencedOp, StrokeStyle};
+        let me = ClientId::random();
+        let other = ClientId::random();
+        let mut board = Board::new();
+        let mut cache = BoardCache::default();
+        let ids: Vec<ObjectId> = (0..4).map(|_| ObjectId::random()).collect();
+        let style = StrokeStyle {
+            color: Color::rgb(1, 2, 3),
+            width: 2.0,
+        };
+        let mut seq = 0;
+        let mut steps: Vec<(ClientId, OpKind, bool)> = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let start = Point::new(i as f32 * 10.0, 0.0);
+            steps.push((
+                me,
+                OpKind::StrokeBegin {
+                    stroke: *id,
+                    style,
+                    start,
+                },
+                i % 2 == 0,
+            ));
+            steps.push((
+                me,
+                OpKind::StrokeAppend {
+                    stroke: *id,
+                    points: vec![Point::new(i as f32 * 10.0 + 5.0, 7.0)],
+                },
+                i % 2 == 1,
+            ));
+        }
+        steps.extend([
+            (
+                other,
+                OpKind::Set {
+                    object: ids[1],
+                    property: Property::Color(Color::rgb(9, 9, 9)),
+                },
+                false,
+            ),
+            (me, OpKind::ToBack { object: ids[3] }, true),
+            (other, OpKind::Delete { object: ids[0] }, false),
+            (me, OpKind::Restore { object: ids[0] }, true),
+            (
+                me,
+                OpKind::StrokeAppend {
+                    stroke: ids[2],
+                    points: vec![Point::new(90.0, 90.0)],
+                },
+                true,
+            ),
+            (other, OpKind::Clear, false),
+        ]);
+        for (author, kind, local) in steps {
+            if local {
+                // Applied at once, then confirmed by the relay.
+                let op = Op::new(kind);
+                board.apply_local(author, op.clone());
+                cache.update(&board);
+                let mut fresh = BoardCache::default();
+                fresh.update(&board);
+                assert_eq!(cached(&cache), cached(&fresh));
+                seq += 1;
+                board.confirm(op.id, seq, 0);
+            } else {
+                seq += 1;
+                board.apply_sequenced(&SequencedOp {
+                    seq,
+                    author,
+                    timestamp_ms: 0,
+                    op: Op::new(kind),
+                });
+            }
+            cache.update(&board);
+            let mut fresh = BoardCache::default();
+            fresh.update(&board);
+            assert_eq!(cached(&cache), cached(&fresh));
         }
     }
 

@@ -82,7 +82,14 @@ pub struct Board {
     /// state has had (see [`Self::generation`]): lets a painter keep what it
     /// derived from the objects until the board changes. Not part of equality.
     generation: u64,
+    /// The latest changes, oldest first, at most [`CHANGES_KEPT`]: the
+    /// generation before each and the objects it changed (`None`: possibly
+    /// all), so that a painter can redo only those (see [`Self::changed_since`]).
+    changes: VecDeque<(u64, Option<Vec<ObjectId>>)>,
 }
+
+/// How many of the latest changes a board remembers for [`Board::changed_since`].
+const CHANGES_KEPT: usize = 64;
 
 /// Hands out board generations, unique in the process: a board that changes
 /// never takes a number another board (or an earlier state) has had.
@@ -118,6 +125,37 @@ impl Board {
     #[must_use]
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The objects that changed (appeared, changed or went) between the board
+    /// of `generation` and this one, if this board came from that one by at
+    /// most [`CHANGES_KEPT`] changes each naming its objects; `None` when that
+    /// is not known (then anything may have changed).
+    #[must_use]
+    pub fn changed_since(&self, generation: u64) -> Option<Vec<ObjectId>> {
+        if generation == self.generation {
+            return Some(Vec::new());
+        }
+        let start = self
+            .changes
+            .iter()
+            .rposition(|(before, _)| *before == generation)?;
+        let mut ids = Vec::new();
+        for (_, changed) in self.changes.iter().skip(start) {
+            ids.extend(changed.as_ref()?.iter().copied());
+        }
+        Some(ids)
+    }
+
+    /// Moves to a new generation after a change to the objects `ids` (`None`:
+    /// possibly all of them).
+    fn record_change(&mut self, ids: Option<Vec<ObjectId>>) {
+        let before = self.generation;
+        self.generation = fresh_generation();
+        if self.changes.len() == CHANGES_KEPT {
+            self.changes.pop_front();
+        }
+        self.changes.push_back((before, ids));
     }
 
     /// The objects on show, bottom of the stack first.
@@ -172,9 +210,9 @@ impl Board {
 
     /// Applies a local op at once and keeps it pending until the relay sequences it.
     pub fn apply_local(&mut self, author: ClientId, op: Op) -> Applied {
-        self.generation = fresh_generation();
         let provisional = self.last_seq + 1 + self.pending.len() as u64;
         let changed = op.is_well_formed() && self.view.apply(author, &op.kind, provisional);
+        self.record_change(touched(&op.kind));
         self.pending.push_back(PendingOp { author, op });
         if changed {
             Applied::Changed
@@ -194,7 +232,6 @@ impl Board {
             return Applied::Gap { expected };
         }
         self.last_seq = sequenced.seq;
-        self.generation = fresh_generation();
         let kind = &sequenced.op.kind;
         let changed = sequenced.op.is_well_formed()
             && self.confirmed.apply(sequenced.author, kind, sequenced.seq);
@@ -207,8 +244,10 @@ impl Board {
             if changed {
                 self.view.apply(sequenced.author, kind, sequenced.seq);
             }
+            self.record_change(touched(kind));
         } else {
-            self.refresh_view(kind.touches());
+            let refreshed = self.refresh_view(kind.touches());
+            self.record_change(refreshed);
         }
         match (own, changed) {
             (Some(_), _) => Applied::Confirmed,
@@ -311,12 +350,14 @@ impl Board {
             last_seq: snapshot.last_seq,
             pending: VecDeque::new(),
             generation: fresh_generation(),
+            changes: VecDeque::new(),
         }
     }
 
     /// Rebuilds the view for the objects `dirty` names and those the pending ops
     /// touch: copies them from the confirmed scene and re-applies the pending ops.
-    fn refresh_view(&mut self, dirty: Touches) {
+    /// Returns the objects it rebuilt (`None`: all of them).
+    fn refresh_view(&mut self, dirty: Touches) -> Option<Vec<ObjectId>> {
         let mut ids = BTreeSet::new();
         let mut everything = dirty == Touches::All;
         if let Touches::One(id) = dirty {
@@ -333,8 +374,8 @@ impl Board {
         if everything {
             self.view = self.confirmed.clone();
         } else {
-            for id in ids {
-                self.view.copy_from(&self.confirmed, id);
+            for id in &ids {
+                self.view.copy_from(&self.confirmed, *id);
             }
         }
         for (i, p) in self.pending.iter().enumerate() {
@@ -343,6 +384,15 @@ impl Board {
                 self.view.apply(p.author, &p.op.kind, provisional);
             }
         }
+        (!everything).then(|| ids.into_iter().collect())
+    }
+}
+
+/// The objects an op can change, `None` for possibly all.
+fn touched(kind: &OpKind) -> Option<Vec<ObjectId>> {
+    match kind.touches() {
+        Touches::One(id) => Some(vec![id]),
+        Touches::All => None,
     }
 }
 
