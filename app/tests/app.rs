@@ -2,7 +2,9 @@
 //! replaced by a detached connection, so the test sees what would go to the relay
 //! and can play the relay's events back.
 
-use std::sync::OnceLock;
+mod support;
+
+use support::runtime;
 
 use egui::accesskit::Role;
 use egui::{Key, Modifiers, Pos2, pos2, vec2};
@@ -27,19 +29,6 @@ struct Rig {
     harness: Harness<'static, TabulaApp>,
     /// Stands in for the network task: sees the commands, sends the events.
     remote: Remote,
-}
-
-/// A runtime for the app to hold; these tests never start a network task on it.
-fn runtime() -> tokio::runtime::Handle {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("a tokio runtime")
-        })
-        .handle()
-        .clone()
 }
 
 fn app_with(session: Session) -> Harness<'static, TabulaApp> {

@@ -1,6 +1,8 @@
 //! Saving and opening `.tabula` files through the app's `Session` and
 //! `Documents`: real files in temporary folders.
 
+mod support;
+
 use std::fs;
 use std::path::Path;
 
@@ -219,16 +221,7 @@ fn a_file_that_is_not_a_session_is_never_overwritten() {
 
 /// The app in a headless window, with its recent files kept to itself.
 fn window(session: Session) -> egui_kittest::Harness<'static, tabula_app::app::TabulaApp> {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    let runtime = RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("a tokio runtime")
-        })
-        .handle()
-        .clone();
-    let mut app = tabula_app::app::TabulaApp::new(session, runtime);
+    let mut app = tabula_app::app::TabulaApp::new(session, support::runtime());
     app.set_documents(documents());
     let mut harness = egui_kittest::Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))

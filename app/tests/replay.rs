@@ -1,7 +1,9 @@
 //! Replay mode in a headless window (kittest): the timeline's buttons and
 //! slider change the board on show, and "Back to live" returns to the board.
 
-use std::sync::OnceLock;
+mod support;
+
+use support::runtime;
 
 use egui::vec2;
 use egui_kittest::Harness;
@@ -14,18 +16,6 @@ use tabula_shared::{ClientId, Color, ObjectId, Op, OpKind, Point, SequencedOp};
 
 /// How many ops the recorded session has: one rectangle each, a second apart.
 const OPS: u64 = 12;
-
-fn runtime() -> tokio::runtime::Handle {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("a tokio runtime")
-        })
-        .handle()
-        .clone()
-}
 
 /// Two people each adding a rectangle in turn, one op a second.
 fn recording() -> Vec<SequencedOp> {
