@@ -196,15 +196,8 @@ fn fill_button_ui(ui: &mut Ui, fill: Fill, tools: ToolSettings) -> Response {
     if ui.is_rect_visible(rect) {
         let visuals = ui.visuals();
         let painter = ui.painter();
-        if selected {
-            painter.rect_filled(rect, 6.0, visuals.selection.bg_fill);
-        } else if response.hovered() {
-            painter.rect_filled(rect, 6.0, visuals.widgets.hovered.weak_bg_fill);
-        }
-        let mut ink = color32(tools.color);
-        if ink == Color32::WHITE {
-            ink = visuals.text_color();
-        }
+        option_background(painter, visuals, rect, selected, response.hovered());
+        let ink = legible_on(color32(tools.color), visuals.window_fill);
         let square = rect.shrink(9.0);
         let inside = fill
             .color_for(tools.color)
@@ -265,11 +258,7 @@ pub fn width_button_ui(ui: &mut Ui, width: Width, tools: ToolSettings) -> Respon
     if ui.is_rect_visible(rect) {
         let visuals = ui.visuals();
         let painter = ui.painter();
-        if selected {
-            painter.rect_filled(rect, 6.0, visuals.selection.bg_fill);
-        } else if response.hovered() {
-            painter.rect_filled(rect, 6.0, visuals.widgets.hovered.weak_bg_fill);
-        }
+        option_background(painter, visuals, rect, selected, response.hovered());
         // Dot sizes read as a scale rather than to scale: the extra pen's 16 px
         // would not fit the button.
         let radius = match width {
@@ -282,6 +271,22 @@ pub fn width_button_ui(ui: &mut Ui, width: Width, tools: ToolSettings) -> Respon
         painter.circle_filled(rect.center(), radius, ink);
     }
     response
+}
+
+/// The background of one option in a row of choices: highlighted when chosen,
+/// shaded when hovered.
+fn option_background(
+    painter: &egui::Painter,
+    visuals: &egui::Visuals,
+    rect: egui::Rect,
+    selected: bool,
+    hovered: bool,
+) {
+    if selected {
+        painter.rect_filled(rect, 6.0, visuals.selection.bg_fill);
+    } else if hovered {
+        painter.rect_filled(rect, 6.0, visuals.widgets.hovered.weak_bg_fill);
+    }
 }
 
 /// `color`, or the theme's text colour when `color` would barely show on

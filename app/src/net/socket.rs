@@ -21,10 +21,7 @@ pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The next frame from the relay: `Ok(None)` for a ping or pong (it still shows
 /// the relay is alive), or how the connection ended.
 pub(super) async fn receive(socket: &mut Socket) -> Result<Option<ServerMessage>, Ended> {
-    let lost = |reason: String| Ended::Lost {
-        reason,
-        was_welcomed: false,
-    };
+    let lost = |reason: String| Ended::lost(reason, false);
     let frame = match socket.next().await {
         Some(Ok(frame)) => frame,
         Some(Err(err)) => return Err(lost(format!("the connection failed: {err}"))),
@@ -55,10 +52,7 @@ pub(super) async fn receive_message(socket: &mut Socket) -> Result<ServerMessage
 /// a restart, a timeout or being cut off for reading too slowly is.
 fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
     let Some(frame) = frame else {
-        return Ended::Lost {
-            reason: "the relay closed the connection".to_owned(),
-            was_welcomed: false,
-        };
+        return Ended::lost("the relay closed the connection".to_owned(), false);
     };
     let reason = if frame.reason.is_empty() {
         format!(
@@ -70,10 +64,7 @@ fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
     };
     match frame.code {
         CloseCode::Protocol | CloseCode::Unsupported | CloseCode::Invalid => Ended::Refused(reason),
-        _ => Ended::Lost {
-            reason,
-            was_welcomed: false,
-        },
+        _ => Ended::lost(reason, false),
     }
 }
 

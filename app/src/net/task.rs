@@ -77,6 +77,17 @@ pub(super) enum Ended {
     },
 }
 
+impl Ended {
+    /// The connection was lost; `was_welcomed` says whether it got as far as the
+    /// welcome.
+    pub(super) fn lost(reason: String, was_welcomed: bool) -> Self {
+        Self::Lost {
+            reason,
+            was_welcomed,
+        }
+    }
+}
+
 /// The task: connect, serve, and reconnect with backoff until told to leave.
 pub(super) async fn run(
     request: JoinRequest,
@@ -151,10 +162,7 @@ async fn connect_and_serve(
     commands: &mut mpsc::UnboundedReceiver<Command>,
     events: &EventSink,
 ) -> Ended {
-    let lost = |reason: String| Ended::Lost {
-        reason,
-        was_welcomed: false,
-    };
+    let lost = |reason: String| Ended::lost(reason, false);
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(tabula_shared::codec::MAX_FRAME_BYTES))
         .max_frame_size(Some(tabula_shared::codec::MAX_FRAME_BYTES));
@@ -202,10 +210,7 @@ async fn connect_and_serve(
     let resend: Vec<_> = delivery.outbox.iter().cloned().collect();
     for op in resend {
         if let Err(reason) = feed(&mut socket, &ClientMessage::Op(op)).await {
-            return Ended::Lost {
-                reason,
-                was_welcomed: true,
-            };
+            return Ended::lost(reason, true);
         }
     }
     let ended = serve(&mut socket, request.liveness, delivery, commands, events).await;
@@ -227,10 +232,7 @@ async fn serve(
     commands: &mut mpsc::UnboundedReceiver<Command>,
     events: &EventSink,
 ) -> Ended {
-    let lost = |reason: String| Ended::Lost {
-        reason,
-        was_welcomed: true,
-    };
+    let lost = |reason: String| Ended::lost(reason, true);
     if let Err(reason) = flush(socket).await {
         return lost(reason);
     }
