@@ -737,6 +737,20 @@ impl SessionFile {
             .map_err(|err| self.error(err))
     }
 
+    /// Deletes every snapshot but the `keep_latest` newest (by `seq`) and returns
+    /// how many were deleted: older snapshots only speed up seeks far back, and
+    /// each holds a whole board.
+    pub fn prune_snapshots(&mut self, keep_latest: usize) -> Result<usize, SessionFileError> {
+        let keep = i64::try_from(keep_latest).unwrap_or(i64::MAX);
+        self.conn
+            .execute(
+                "DELETE FROM snapshots WHERE seq NOT IN
+                 (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)",
+                [keep],
+            )
+            .map_err(|err| self.error(err))
+    }
+
     /// Writes a consistent copy of the whole session to a new file at `out`
     /// (`VACUUM INTO`), while others may go on appending to this one.
     pub fn export_to(&self, out: &Path) -> Result<(), SessionFileError> {
@@ -1098,6 +1112,33 @@ mod tests {
         assert_eq!(file.snapshot_at_or_before(9).unwrap(), None);
         assert_eq!(file.snapshot_at_or_before(15).unwrap(), Some(snap(10)));
         assert_eq!(file.snapshot_at_or_before(99).unwrap(), Some(snap(20)));
+    }
+
+    #[test]
+    fn pruning_keeps_the_newest_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = SessionFile::create(dir.path().join("s.tabula"), "s").unwrap();
+        file.append(&stored(1, 50)).unwrap();
+        assert_eq!(file.prune_snapshots(2).unwrap(), 0, "nothing to prune");
+        let snap = |seq| StoredSnapshot {
+            seq,
+            format: 1,
+            board: vec![seq as u8; 3],
+        };
+        // Stored out of order: "newest" is by seq, not by when it was stored.
+        for seq in [30, 10, 50, 20, 40] {
+            file.put_snapshot(&snap(seq)).unwrap();
+        }
+        assert_eq!(file.prune_snapshots(2).unwrap(), 3);
+        assert_eq!(file.snapshot_at_or_before(39).unwrap(), None);
+        assert_eq!(file.snapshot_at_or_before(45).unwrap(), Some(snap(40)));
+        assert_eq!(file.snapshot_at_or_before(50).unwrap(), Some(snap(50)));
+        assert_eq!(file.prune_snapshots(2).unwrap(), 0);
+        assert_eq!(file.prune_snapshots(usize::MAX).unwrap(), 0);
+        assert_eq!(file.prune_snapshots(0).unwrap(), 2);
+        assert_eq!(file.snapshot_at_or_before(50).unwrap(), None);
+        // The ops are untouched.
+        assert_eq!(file.head().unwrap(), 50);
     }
 
     #[test]
