@@ -2,6 +2,10 @@
 //! points, each streamed as a begin, eight appends and an end (what a peer does
 //! when it joins a big room or opens a big file).
 //!
+//! Then, on that board of 100,000 strokes: the first local op (a stroke begun
+//! here while nothing else is pending) and its confirmation by the relay, what
+//! a person drawing on a big board pays for each new stroke.
+//!
 //! Run with `cargo bench -p tabula-shared --bench board_apply`; `cargo test`
 //! does not run it.
 
@@ -12,7 +16,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use tabula_shared::Board;
+use tabula_shared::{Board, ClientId, Color, ObjectId, Op, OpId, OpKind, Point, StrokeStyle};
+use uuid::Uuid;
 
 #[path = "support/strokes.rs"]
 mod strokes;
@@ -37,6 +42,35 @@ fn applying(c: &mut Criterion) {
             },
             BatchSize::PerIteration,
         );
+    });
+    group.finish();
+
+    let mut board = Board::new();
+    for op in &ops {
+        board.apply_sequenced(op);
+    }
+    let me = ClientId(Uuid::from_u128(3));
+    let mut group = c.benchmark_group("board_100k_strokes");
+    let mut n = 0u128;
+    group.bench_function("first_local_op_then_confirm", |b| {
+        b.iter(|| {
+            n += 1;
+            let op = Op {
+                id: OpId(Uuid::from_u128(u128::MAX - n)),
+                kind: OpKind::StrokeBegin {
+                    stroke: ObjectId(Uuid::from_u128(u128::MAX - n)),
+                    style: StrokeStyle {
+                        color: Color::rgb(0, 0, 0),
+                        width: 3.0,
+                    },
+                    start: Point::new(10.0, 10.0),
+                },
+            };
+            let id = op.id;
+            board.apply_local(me, op);
+            let seq = board.last_seq() + 1;
+            black_box(board.confirm(id, seq, 0))
+        });
     });
     group.finish();
 }

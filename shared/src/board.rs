@@ -1,7 +1,7 @@
 //! The board model: the objects on a board, the relay's order and the local ops
 //! not yet in it.
 //!
-//! A board holds two scenes. The *confirmed* scene is built from sequenced ops
+//! A board has two scenes. The *confirmed* scene is built from sequenced ops
 //! alone, in the relay's order, and is the same on every peer. The *view* is what
 //! this peer shows: the confirmed scene with the local ops still pending applied
 //! on top, in the order they were made. When a foreign op arrives it goes into
@@ -10,6 +10,13 @@
 //! ops re-applied to them. So the view is always exactly "confirmed + pending",
 //! and once every local op is confirmed it equals the relay's order alone,
 //! whatever the interleaving.
+//!
+//! The two scenes differ only in the objects the pending ops touch, so the board
+//! holds every object once, in the view, and keeps the confirmed state apart
+//! only for those few (the [`Shadow`]). With nothing pending — replaying,
+//! opening, joining, watching — an op is applied once, to the view; the first
+//! local op copies only the objects it touches, however big the board. Only a
+//! pending clear, which touches everything, makes the shadow a whole scene.
 //!
 //! Pending ops are applied with provisional sequence numbers just after the last
 //! confirmed one, so new and raised objects sit on top until the relay places
@@ -66,14 +73,40 @@ pub struct Snapshot {
     pub objects: Vec<Object>,
 }
 
-/// A whiteboard: the confirmed objects, the view with local ops on top, and the
-/// local ops not yet sequenced.
+/// The confirmed scene where it may differ from the view: the objects the
+/// pending ops touch. Everywhere else the confirmed scene is the view.
+#[derive(Clone, Debug, Default)]
+struct Shadow {
+    /// A pending op touches every object (a clear): `objects` is then the whole
+    /// confirmed scene, and `ids` is empty.
+    whole: bool,
+    /// The objects the pending ops touch, when not `whole`: empty exactly when
+    /// nothing is pending.
+    ids: BTreeSet<ObjectId>,
+    /// The confirmed state of `ids` (an id missing here is missing from the
+    /// confirmed scene), or the whole confirmed scene when `whole`.
+    objects: Scene,
+}
+
+impl Shadow {
+    /// Whether the confirmed state of `id` is kept here rather than in the view.
+    fn holds(&self, id: ObjectId) -> bool {
+        self.whole || self.ids.contains(&id)
+    }
+}
+
+/// A whiteboard: the view with local ops on top, the confirmed state where it
+/// differs, and the local ops not yet sequenced.
 #[derive(Clone, Debug, Default)]
 pub struct Board {
-    /// Built from sequenced ops alone; the same on every peer.
-    confirmed: Scene,
-    /// `confirmed` with the pending ops applied on top: what is shown.
+    /// The confirmed scene with the pending ops applied on top: what is shown.
+    /// Also the confirmed scene itself for every object `shadow` does not hold,
+    /// so that each object is kept once.
     view: Scene,
+    /// The confirmed state of the objects the pending ops touch: with `view`,
+    /// the confirmed scene, built from sequenced ops alone and the same on
+    /// every peer.
+    shadow: Shadow,
     /// The last sequence number applied; the next must be one more.
     last_seq: u64,
     /// Local ops applied optimistically, oldest first.
@@ -107,7 +140,7 @@ impl PartialEq for Board {
         self.last_seq == other.last_seq
             && self.pending == other.pending
             && self.view == other.view
-            && self.confirmed == other.confirmed
+            && self.confirmed_objects() == other.confirmed_objects()
     }
 }
 
@@ -210,6 +243,7 @@ impl Board {
 
     /// Applies a local op at once and keeps it pending until the relay sequences it.
     pub fn apply_local(&mut self, author: ClientId, op: Op) -> Applied {
+        self.shadow_before_local(op.kind.touches());
         let provisional = self.last_seq + 1 + self.pending.len() as u64;
         let changed = op.is_well_formed() && self.view.apply(author, &op.kind, provisional);
         self.record_change(touched(&op.kind));
@@ -233,22 +267,24 @@ impl Board {
         }
         self.last_seq = sequenced.seq;
         let kind = &sequenced.op.kind;
-        let changed = sequenced.op.is_well_formed()
-            && self.confirmed.apply(sequenced.author, kind, sequenced.seq);
+        let well_formed = sequenced.op.is_well_formed();
         let own = self.pending.iter().position(|p| p.op.id == sequenced.op.id);
         if let Some(index) = own {
             self.pending.remove(index);
         }
-        if self.pending.is_empty() && own.is_none() {
-            // Nothing local on top: the view takes the same step.
-            if changed {
-                self.view.apply(sequenced.author, kind, sequenced.seq);
-            }
+        let changed = if self.pending.is_empty() && own.is_none() {
+            // Nothing local on top, so nothing shadowed: the view is the
+            // confirmed scene and takes the step alone.
+            let changed = well_formed && self.view.apply(sequenced.author, kind, sequenced.seq);
             self.record_change(touched(kind));
+            changed
         } else {
+            let changed =
+                well_formed && self.apply_confirmed(sequenced.author, kind, sequenced.seq);
             let refreshed = self.refresh_view(kind.touches());
             self.record_change(refreshed);
-        }
+            changed
+        };
         match (own, changed) {
             (Some(_), _) => Applied::Confirmed,
             (None, true) => Applied::Changed,
@@ -329,7 +365,7 @@ impl Board {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
             last_seq: self.last_seq,
-            objects: self.confirmed.all().cloned().collect(),
+            objects: self.confirmed_objects().into_iter().cloned().collect(),
         }
     }
 
@@ -345,8 +381,8 @@ impl Board {
             }
         }
         Self {
-            view: scene.clone(),
-            confirmed: scene,
+            view: scene,
+            shadow: Shadow::default(),
             last_seq: snapshot.last_seq,
             pending: VecDeque::new(),
             generation: fresh_generation(),
@@ -354,37 +390,130 @@ impl Board {
         }
     }
 
-    /// Rebuilds the view for the objects `dirty` names and those the pending ops
-    /// touch: copies them from the confirmed scene and re-applies the pending ops.
-    /// Returns the objects it rebuilt (`None`: all of them).
-    fn refresh_view(&mut self, dirty: Touches) -> Option<Vec<ObjectId>> {
-        let mut ids = BTreeSet::new();
-        let mut everything = dirty == Touches::All;
-        if let Touches::One(id) = dirty {
-            ids.insert(id);
+    /// The confirmed scene's objects, bottom of the stack first, deleted ones
+    /// included: the view's where the shadow holds nothing, the shadow's where
+    /// it does.
+    fn confirmed_objects(&self) -> Vec<&Object> {
+        let shadow = &self.shadow;
+        if shadow.whole {
+            return shadow.objects.all().collect();
         }
+        let mut merged = Vec::with_capacity(self.view.len());
+        let mut held = shadow.objects.all().peekable();
+        for object in self.view.all().filter(|o| !shadow.ids.contains(&o.id)) {
+            while let Some(first) = held.next_if(|h| (h.layer, h.id) < (object.layer, object.id)) {
+                merged.push(first);
+            }
+            merged.push(object);
+        }
+        merged.extend(held);
+        merged
+    }
+
+    /// Before a local op touching `touches` is applied to the view: keeps the
+    /// confirmed state of what it touches in the shadow, unless it is there
+    /// already.
+    fn shadow_before_local(&mut self, touches: Touches) {
+        let shadow = &mut self.shadow;
+        if shadow.whole {
+            return;
+        }
+        match touches {
+            Touches::One(id) => {
+                if shadow.ids.insert(id) {
+                    shadow.objects.put(id, self.view.get(id).cloned());
+                }
+            }
+            Touches::All => {
+                // The whole confirmed scene: the view, with what the shadow
+                // holds put back.
+                let mut whole = self.view.clone();
+                for id in std::mem::take(&mut shadow.ids) {
+                    whole.copy_from(&shadow.objects, id);
+                }
+                shadow.objects = whole;
+                shadow.whole = true;
+            }
+        }
+    }
+
+    /// Applies a sequenced op to the confirmed scene while ops are pending:
+    /// to the shadow for what it holds, to the view (which is the confirmed
+    /// scene there) for the rest. `true` if the confirmed scene changed.
+    fn apply_confirmed(&mut self, author: ClientId, kind: &OpKind, seq: u64) -> bool {
+        match kind.touches() {
+            Touches::One(id) if self.shadow.holds(id) => {
+                self.shadow.objects.apply(author, kind, seq)
+            }
+            Touches::One(_) => self.view.apply(author, kind, seq),
+            Touches::All if self.shadow.whole => self.shadow.objects.apply(author, kind, seq),
+            Touches::All => {
+                // The view outside the shadow is confirmed: it takes the op
+                // too. The shadowed objects in it are rebuilt afterwards.
+                let ids = &self.shadow.ids;
+                let outside = self.view.visible().any(|o| !ids.contains(&o.id));
+                self.view.apply(author, kind, seq);
+                let inside = self.shadow.objects.apply(author, kind, seq);
+                outside || inside
+            }
+        }
+    }
+
+    /// Rebuilds the view for the objects `dirty` names and those the pending ops
+    /// touched: copies them from the confirmed scene and re-applies the pending
+    /// ops. Then lets the shadow go of what no pending op touches any more.
+    /// Returns the objects it rebuilt (`None`: possibly all of them).
+    fn refresh_view(&mut self, dirty: Touches) -> Option<Vec<ObjectId>> {
+        let mut still = BTreeSet::new();
+        let mut whole = false;
         for p in &self.pending {
             match p.op.kind.touches() {
                 Touches::One(id) => {
-                    ids.insert(id);
+                    still.insert(id);
                 }
-                Touches::All => everything = true,
+                Touches::All => whole = true,
             }
         }
-        if everything {
-            self.view = self.confirmed.clone();
+        let shadow = &mut self.shadow;
+        let rebuilt = if shadow.whole {
+            // The shadow is the whole confirmed scene.
+            if whole {
+                self.view = shadow.objects.clone();
+            } else {
+                let mut kept = Scene::default();
+                for id in &still {
+                    kept.copy_from(&shadow.objects, *id);
+                }
+                self.view = std::mem::replace(&mut shadow.objects, kept);
+                shadow.whole = false;
+                shadow.ids.clone_from(&still);
+            }
+            None
         } else {
-            for id in &ids {
-                self.view.copy_from(&self.confirmed, *id);
+            // Outside the shadow the view is already confirmed, the dirty
+            // object included.
+            for id in &shadow.ids {
+                self.view.copy_from(&shadow.objects, *id);
             }
-        }
+            let mut ids = std::mem::replace(&mut shadow.ids, still);
+            for id in ids.difference(&shadow.ids) {
+                shadow.objects.put(*id, None);
+            }
+            match dirty {
+                Touches::One(id) => {
+                    ids.insert(id);
+                    Some(ids.into_iter().collect())
+                }
+                Touches::All => None,
+            }
+        };
         for (i, p) in self.pending.iter().enumerate() {
             if p.op.is_well_formed() {
                 let provisional = self.last_seq + 1 + i as u64;
                 self.view.apply(p.author, &p.op.kind, provisional);
             }
         }
-        (!everything).then(|| ids.into_iter().collect())
+        rebuilt
     }
 }
 

@@ -36,6 +36,11 @@ impl Scene {
         self.objects.get(&id)
     }
 
+    /// How many objects there are, deleted ones included.
+    pub(crate) fn len(&self) -> usize {
+        self.objects.len()
+    }
+
     /// How many objects are on show.
     pub(crate) fn visible_count(&self) -> usize {
         self.objects.values().filter(|o| !o.deleted).count()

@@ -645,3 +645,160 @@ fn generation_changes_with_the_board_and_only_then() {
     let restored = Board::from_snapshot(board.snapshot());
     assert_ne!(restored.generation(), board.generation());
 }
+
+/// A board of `count` rectangles, all sequenced, by `author`: what a peer holds
+/// after joining a room or opening a file, before it draws anything.
+fn sequenced_rectangles(count: u64, author: ClientId) -> Vec<SequencedOp> {
+    (1..=count)
+        .map(|seq| {
+            at_seq(
+                seq,
+                author,
+                OpKind::Create {
+                    object: ObjectId(Uuid::from_u128(u128::from(seq))),
+                    data: rectangle(Point::new(seq as f32, 0.0)),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The first local ops after many sequenced ones, then foreign ops on the same
+/// and other objects, then the relay's confirmations: at every step the view is
+/// the confirmed board with the pending ops on top, and the confirmed board
+/// (the snapshot) is the relay's order alone.
+#[test]
+fn first_local_ops_after_many_sequenced_ones_keep_view_and_confirmed_apart() {
+    let (me, other) = (ClientId(Uuid::from_u128(1)), ClientId(Uuid::from_u128(2)));
+    let mut log = sequenced_rectangles(1000, other);
+    let mut board = replay(&log);
+    let before = board.generation();
+    let moved = ObjectId(Uuid::from_u128(500));
+    let new = ObjectId(Uuid::from_u128(5000));
+    let local = [
+        Op::new(OpKind::Set {
+            object: moved,
+            property: Property::Offset(Point::new(0.0, 70.0)),
+        }),
+        Op::new(OpKind::Create {
+            object: new,
+            data: rectangle(Point::new(-10.0, -10.0)),
+        }),
+        Op::new(OpKind::ToBack { object: moved }),
+    ];
+    board.apply_local(me, local[0].clone());
+    assert_eq!(board.changed_since(before), Some(vec![moved]));
+    for op in &local[1..] {
+        board.apply_local(me, op.clone());
+    }
+    let check = |board: &Board, log: &[SequencedOp]| {
+        let mut expected = replay(log);
+        assert_eq!(board.snapshot(), expected.snapshot(), "confirmed");
+        for op in board.pending_ops() {
+            expected.apply_local(me, op.clone());
+        }
+        let shown: Vec<&Object> = board.objects().collect();
+        let wanted: Vec<&Object> = expected.objects().collect();
+        assert_eq!(shown, wanted, "view");
+        assert_eq!(board, &expected);
+    };
+    check(&board, &log);
+    assert_eq!(board.objects().next().map(|o| o.id), Some(moved));
+    assert_eq!(board.object(moved).unwrap().offset, Point::new(0.0, 70.0));
+    assert_eq!(board.snapshot().objects[499].offset, Point::default());
+
+    // Someone else restyles the object moved here, and moves another one.
+    let foreign = [
+        OpKind::Set {
+            object: moved,
+            property: Property::Color(Color::rgb(200, 0, 0)),
+        },
+        OpKind::Set {
+            object: ObjectId(Uuid::from_u128(7)),
+            property: Property::Offset(Point::new(3.0, 3.0)),
+        },
+        OpKind::ToFront { object: moved },
+    ];
+    for kind in foreign {
+        let op = at_seq(log.len() as u64 + 1, other, kind);
+        board.apply_sequenced(&op);
+        log.push(op);
+        check(&board, &log);
+    }
+    // Still at the back, moved and red: the pending restack comes later.
+    let shown = board.objects().next().unwrap();
+    assert_eq!((shown.id, shown.offset), (moved, Point::new(0.0, 70.0)));
+    assert_eq!(shown.data.color, Color::rgb(200, 0, 0));
+
+    // The relay confirms the local ops one by one.
+    for op in local {
+        let seq = log.len() as u64 + 1;
+        let sequenced = board.confirm(op.id, seq, 0).unwrap();
+        log.push(sequenced);
+        check(&board, &log);
+    }
+    assert_eq!(board.pending_ops().count(), 0);
+    assert_eq!(board, replay(&log));
+    assert_eq!(board.object_count(), 1001);
+}
+
+/// A clear made here touches every object: objects that others create or
+/// restyle before the relay orders it are shown cleared, yet kept as they are
+/// in the confirmed board, until the clear is confirmed.
+#[test]
+fn a_pending_clear_hides_what_arrives_before_it_is_confirmed() {
+    let (me, other) = (ClientId(Uuid::from_u128(1)), ClientId(Uuid::from_u128(2)));
+    let mut log = sequenced_rectangles(50, other);
+    let mut board = replay(&log);
+    let kept = ObjectId(Uuid::from_u128(9));
+    board.apply_local(
+        me,
+        Op::new(OpKind::Set {
+            object: kept,
+            property: Property::Width(7.0),
+        }),
+    );
+    let clear = Op::new(OpKind::Clear);
+    board.apply_local(me, clear.clone());
+    let after = ObjectId(Uuid::from_u128(77));
+    board.apply_local(
+        me,
+        Op::new(OpKind::Create {
+            object: after,
+            data: rectangle(Point::new(1.0, 1.0)),
+        }),
+    );
+    assert_eq!(board.objects().map(|o| o.id).collect::<Vec<_>>(), [after]);
+    let arriving = ObjectId(Uuid::from_u128(60));
+    for kind in [
+        OpKind::Create {
+            object: arriving,
+            data: rectangle(Point::new(5.0, 5.0)),
+        },
+        OpKind::Set {
+            object: kept,
+            property: Property::Color(Color::rgb(0, 90, 0)),
+        },
+    ] {
+        let op = at_seq(log.len() as u64 + 1, other, kind);
+        board.apply_sequenced(&op);
+        log.push(op);
+        assert_eq!(board.objects().map(|o| o.id).collect::<Vec<_>>(), [after]);
+        assert_eq!(board.snapshot(), replay(&log).snapshot());
+    }
+    // The relay orders the first op (the width), then the clear.
+    let pending: Vec<Op> = board.pending_ops().cloned().collect();
+    for op in &pending[..2] {
+        let seq = log.len() as u64 + 1;
+        log.push(board.confirm(op.id, seq, 0).unwrap());
+        assert_eq!(board.snapshot(), replay(&log).snapshot());
+    }
+    assert_eq!(board.objects().map(|o| o.id).collect::<Vec<_>>(), [after]);
+    let seq = log.len() as u64 + 1;
+    log.push(board.confirm(pending[2].id, seq, 0).unwrap());
+    assert_eq!(board, replay(&log));
+    let kept = board.object_any(kept).unwrap();
+    assert!(kept.deleted);
+    assert_eq!(kept.get(&Property::Width(0.0)), Property::Width(7.0));
+    assert_eq!(kept.data.color, Color::rgb(0, 90, 0));
+}
