@@ -39,13 +39,13 @@ struct Relay {
 }
 
 impl Relay {
-    /// Starts `tabula-server --data DATA --listen 127.0.0.1:0` and reads the port
-    /// it bound from its log.
+    /// Starts `tabula-server --data DATA --listen 127.0.0.1:0` at the production
+    /// settings (no group-commit window) and reads the port it bound from its log.
     fn start(data: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tabula-server"))
             .arg("--data")
             .arg(data)
-            .args(["--listen", "127.0.0.1:0", "--group-commit-ms", "2"])
+            .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .env_remove("TABULA_DATA")
