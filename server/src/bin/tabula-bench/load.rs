@@ -15,16 +15,29 @@
 //! If the relay fails (a connection breaks, a frame does not decode, the relay
 //! refuses an op), the first error is kept, every peer stops, and the run reports
 //! the figures it has with the error.
+//!
+//! The peers speak WebSocket through [`crate::ws`], not `tokio-tungstenite`:
+//! each reader takes whatever its socket holds (up to 64 KiB) in one read and
+//! walks the frames in place, with one clock reading for the lot, and
+//! [`Scanner`] finds an op's send time without decoding it. Latency is sampled:
+//! every tenth peer of each room (its first, eleventh, …) reads as soon as
+//! anything arrives and times every frame; the others read every
+//! [`BULK_READ_EVERY`], many frames a read, and only count. Every frame is
+//! counted, so `delivered` and `lost` are exact. That keeps the generator's
+//! cost per delivered frame far below the relay's, so that the relay saturates
+//! first: with one tungstenite message per frame and every peer reading at
+//! once, the generator's core saturated at about a million frames a second.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Mutex as AsyncMutex, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
@@ -35,7 +48,8 @@ use tracing::{debug, info};
 use crate::procfs::{self, Pid};
 use crate::stats::{Latencies, LoadReport};
 use crate::target::Target;
-use crate::wire::{self, OpFrames, Received};
+use crate::wire::{self, OpFrames, Received, Scanned, Scanner};
+use crate::ws::{self, Parsed, opcode};
 
 /// A client WebSocket.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -48,6 +62,13 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(500);
 /// The pause between two checks of the drain and of errors.
 const POLL: Duration = Duration::from_millis(10);
+/// How much one read of a peer's socket takes at most (the buffer grows for a
+/// larger frame).
+const READ_CHUNK: usize = 64 * 1024;
+/// One peer in this many of each room times its frames; the others only count.
+const TIMED_EVERY: usize = 10;
+/// How often a peer that only counts reads its socket.
+pub const BULK_READ_EVERY: Duration = Duration::from_millis(5);
 
 /// What the relay speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,6 +118,12 @@ impl LoadPlan {
     /// The room of peer `index`: peers are dealt round-robin.
     fn room_of(&self, index: usize) -> usize {
         index % self.target.rooms()
+    }
+
+    /// Whether peer `index` times every frame it receives (every tenth peer of
+    /// its room, from the first) rather than reading in bulk and only counting.
+    fn is_timed(&self, index: usize) -> bool {
+        (index / self.target.rooms()).is_multiple_of(TIMED_EVERY)
     }
 
     /// Whether peer `index` is one of the slow peers: the first `slow` peers
@@ -231,10 +258,80 @@ pub async fn connect(
     Ok(Connected { ws, head })
 }
 
+/// A load peer's connection, opened with [`crate::ws`] (and in Tabula mode
+/// welcomed).
+pub struct RawConnected {
+    /// Its socket.
+    stream: TcpStream,
+    /// Bytes read after the welcome (or the handshake), not yet parsed.
+    pending: Vec<u8>,
+    /// The room's head at the welcome, as in [`Connected`].
+    head: u64,
+    /// The key this peer masks its frames with.
+    mask: [u8; 4],
+}
+
+/// Opens one load peer's connection: the handshake and, in Tabula mode, the
+/// hello and its welcome.
+async fn connect_raw(
+    target: &Target,
+    mode: Mode,
+    index: usize,
+    room: usize,
+) -> anyhow::Result<RawConnected> {
+    let (mut stream, mut pending) = ws::connect(target.authority(), &target.path(room))
+        .await
+        .with_context(|| format!("connecting peer {index} to {}", target.url(room)))?;
+    let mask = (index as u32 ^ 0x5a3c_9d17).to_le_bytes();
+    let mut head = 0;
+    if mode == Mode::Tabula {
+        let hello = wire::hello(&target.room_name(room), index)?;
+        stream
+            .write_all(&ws::client_frame(opcode::BINARY, &hello, mask))
+            .await
+            .with_context(|| format!("sending peer {index}'s hello"))?;
+        let mut chunk = vec![0; 4096];
+        'welcome: loop {
+            while let Parsed::Frame(frame, used) = ws::parse(&pending)? {
+                match frame.opcode {
+                    opcode::BINARY => match wire::receive(frame.payload)? {
+                        Received::Welcome { head: at } => {
+                            head = at;
+                            pending.drain(..used);
+                            break 'welcome;
+                        }
+                        Received::Error(error) => {
+                            anyhow::bail!("the relay refused the hello: {error}")
+                        }
+                        _ => {}
+                    },
+                    opcode::CLOSE => {
+                        anyhow::bail!("the relay closed peer {index} before its welcome")
+                    }
+                    _ => {}
+                }
+                pending.drain(..used);
+            }
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .with_context(|| format!("reading peer {index}'s welcome"))?;
+            anyhow::ensure!(n > 0, "the relay closed peer {index} before its welcome");
+            pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Ok(RawConnected {
+        stream,
+        pending,
+        head,
+        mask,
+    })
+}
+
 /// Opens every peer's connection, a few at a time, in peer order.
-async fn connect_all(plan: &LoadPlan) -> anyhow::Result<Vec<Connected>> {
+async fn connect_all(plan: &LoadPlan) -> anyhow::Result<Vec<RawConnected>> {
     let connecting = futures_util::stream::iter(0..plan.peers)
-        .map(|index| connect(&plan.target, plan.mode, index, plan.room_of(index)))
+        .map(|index| connect_raw(&plan.target, plan.mode, index, plan.room_of(index)))
         .buffered(CONNECT_CONCURRENCY)
         .collect::<Vec<_>>();
     let connected = timeout(plan.connect_timeout, connecting)
@@ -276,9 +373,16 @@ pub async fn run(plan: &LoadPlan) -> LoadReport {
         failed: AtomicBool::new(false),
         error: Mutex::new(None),
     });
+    let scanner = match Scanner::new() {
+        Ok(scanner) => scanner,
+        Err(err) => {
+            report.error = Some(format!("{err:#}"));
+            return report;
+        }
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let start = Instant::now() + Duration::from_millis(50);
-    let peers = match spawn_peers(plan, sockets, &shared, &stop_rx, start) {
+    let peers = match spawn_peers(plan, sockets, scanner, &shared, &stop_rx, start) {
         Ok(peers) => peers,
         Err(err) => {
             report.error = Some(format!("{err:#}"));
@@ -334,14 +438,15 @@ struct Peers {
     /// One per active peer: reads until the run stops.
     readers: Vec<JoinHandle<Latencies>>,
     /// The slow peers' sockets, held open and never read until the end.
-    slow: Vec<Ws>,
+    slow: Vec<TcpStream>,
 }
 
 /// Splits every active peer's socket into a writer and a reader task; the
 /// writers' first ticks are spread over one period from `start`.
 fn spawn_peers(
     plan: &LoadPlan,
-    sockets: Vec<Connected>,
+    sockets: Vec<RawConnected>,
+    scanner: Scanner,
     shared: &Arc<Shared>,
     stop: &watch::Receiver<bool>,
     start: Instant,
@@ -354,15 +459,17 @@ fn spawn_peers(
         readers: Vec::with_capacity(active),
         slow: Vec::with_capacity(plan.slow),
     };
-    for (index, Connected { ws, head }) in sockets.into_iter().enumerate() {
+    for (index, peer) in sockets.into_iter().enumerate() {
         if plan.is_slow(index) {
-            peers.slow.push(ws);
+            peers.slow.push(peer.stream);
             continue;
         }
-        let (sink, stream) = ws.split();
+        let (read, write) = peer.stream.into_split();
+        let sink = Arc::new(AsyncMutex::new(write));
         let offset = period.mul_f64(peers.writers.len() as f64 / active as f64);
         let writer = Writer {
-            sink,
+            sink: Arc::clone(&sink),
+            mask: peer.mask,
             frames: match plan.mode {
                 Mode::Tabula => Frames::Tabula(OpFrames::new(index as u32, plan.size)?),
                 Mode::Raw => Frames::Raw {
@@ -377,13 +484,21 @@ fn spawn_peers(
         peers
             .writers
             .push(tokio::spawn(writer.run(start + offset, period, end)));
-        peers.readers.push(tokio::spawn(read_loop(
-            stream,
-            plan.mode,
-            head,
-            Arc::clone(shared),
-            stop.clone(),
-        )));
+        let reader = Reader {
+            read,
+            pending: peer.pending,
+            pong: Pong {
+                sink,
+                mask: peer.mask,
+            },
+            mode: plan.mode,
+            head: peer.head,
+            bulk: (!plan.is_timed(index)).then_some(BULK_READ_EVERY),
+            scanner,
+            shared: Arc::clone(shared),
+            stop: stop.clone(),
+        };
+        peers.readers.push(tokio::spawn(reader.run()));
     }
     Ok(peers)
 }
@@ -460,8 +575,10 @@ enum Frames {
 
 /// The sending half of one active peer.
 struct Writer {
-    /// The socket's sending half.
-    sink: SplitSink<Ws, Message>,
+    /// The socket's sending half, shared with the reader, which answers pings.
+    sink: Arc<AsyncMutex<OwnedWriteHalf>>,
+    /// The key this peer masks its frames with.
+    mask: [u8; 4],
     /// Builds each frame.
     frames: Frames,
     /// The peer's room, whose sent count this writer adds to.
@@ -499,7 +616,12 @@ impl Writer {
                 },
                 Frames::Raw { sender, size } => wire::raw_frame(sent_ns, *sender, *size),
             };
-            match timeout(SEND_TIMEOUT, self.sink.send(Message::Binary(frame.into()))).await {
+            let frame = ws::client_frame(opcode::BINARY, &frame, self.mask);
+            match timeout(SEND_TIMEOUT, async {
+                self.sink.lock().await.write_all(&frame).await
+            })
+            .await
+            {
                 Ok(Ok(())) => {
                     self.shared.sent[self.room].fetch_add(1, Ordering::Relaxed);
                 }
@@ -517,72 +639,212 @@ impl Writer {
         }
         let _ = self.stop.wait_for(|stop| *stop).await;
         if !self.shared.has_failed() {
-            let _ = timeout(CLOSE_TIMEOUT, self.sink.send(Message::Close(None))).await;
+            let close = ws::client_frame(opcode::CLOSE, &1000_u16.to_be_bytes(), self.mask);
+            let _ = timeout(CLOSE_TIMEOUT, async {
+                self.sink.lock().await.write_all(&close).await
+            })
+            .await;
         }
     }
 }
 
-/// Reads one active peer's frames until the run stops, counting and timing what
-/// other peers sent; ops up to `head` are catch-up from earlier runs and ignored.
-async fn read_loop(
-    mut stream: SplitStream<Ws>,
+/// Answers the relay's pings on a peer's socket.
+struct Pong {
+    /// The socket's sending half, shared with the writer.
+    sink: Arc<AsyncMutex<OwnedWriteHalf>>,
+    /// The key this peer masks its frames with.
+    mask: [u8; 4],
+}
+
+/// The receiving half of one active peer.
+struct Reader {
+    /// The socket's receiving half.
+    read: OwnedReadHalf,
+    /// Bytes read during the welcome and not parsed yet.
+    pending: Vec<u8>,
+    /// Where pongs go.
+    pong: Pong,
+    /// The protocol.
     mode: Mode,
+    /// Ops up to the head at the welcome are catch-up from earlier runs and ignored.
     head: u64,
+    /// For a peer that only counts: how long it waits between reads.
+    bulk: Option<Duration>,
+    /// Reads ops and acks without decoding them.
+    scanner: Scanner,
+    /// Counters and the failure flag.
     shared: Arc<Shared>,
-    mut stop: watch::Receiver<bool>,
-) -> Latencies {
-    let mut latencies = Latencies::new();
-    loop {
-        let message = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => break,
-            message = stream.next() => message,
-        };
-        let frame = match message {
-            Some(Ok(Message::Binary(frame))) => frame,
-            // The stop branch above can lose to a ready stream when the task has
-            // used up tokio's cooperative budget, and the writer may have closed by
-            // then: the relay's answer to that close is not a failure.
-            Some(Ok(Message::Close(_)) | Err(_)) | None if *stop.borrow() => break,
-            Some(Ok(Message::Close(frame))) => {
-                shared.fail(format!("the relay closed a connection: {frame:?}"));
+    /// Turns true when the run stops.
+    stop: watch::Receiver<bool>,
+}
+
+/// Whether a reader goes on after the frames of one read.
+enum Next {
+    /// More to read.
+    Read,
+    /// The run stopped, or failed.
+    Stop,
+}
+
+impl Reader {
+    /// Reads the peer's frames until the run stops, counting and timing what
+    /// other peers sent.
+    async fn run(mut self) -> Latencies {
+        let mut latencies = Latencies::new();
+        let mut buf = std::mem::take(&mut self.pending);
+        let mut filled = buf.len();
+        buf.resize(filled.max(READ_CHUNK), 0);
+        loop {
+            let (used, next) = self.frames(&buf[..filled], &mut latencies).await;
+            buf.copy_within(used..filled, 0);
+            filled -= used;
+            if let Next::Stop = next {
                 break;
             }
-            Some(Ok(_)) => continue,
-            Some(Err(err)) => {
-                shared.fail(format!("reading from the relay failed: {err}"));
+            if buf.len() - filled < READ_CHUNK / 2 {
+                buf.resize(filled + READ_CHUNK, 0);
+            }
+            let read = tokio::select! {
+                biased;
+                _ = self.stop.wait_for(|stop| *stop) => break,
+                read = self.read.read(&mut buf[filled..]) => read,
+            };
+            match read {
+                Ok(n) if n > 0 => {
+                    filled += n;
+                    // A full read may leave more behind: read again at once.
+                    if let Some(every) = self.bulk.filter(|_| filled < buf.len()) {
+                        tokio::select! {
+                            biased;
+                            _ = self.stop.wait_for(|stop| *stop) => {}
+                            () = sleep(every) => {}
+                        }
+                    }
+                }
+                // The writer may have closed by the time the stop is seen.
+                _ if *self.stop.borrow() => break,
+                Ok(_) => {
+                    self.shared.fail("the relay ended a connection".to_owned());
+                    break;
+                }
+                Err(err) => {
+                    self.shared
+                        .fail(format!("reading from the relay failed: {err}"));
+                    break;
+                }
+            }
+        }
+        latencies
+    }
+
+    /// Takes every whole frame at the start of `bytes`, all received now;
+    /// returns how many bytes they took.
+    async fn frames(&mut self, bytes: &[u8], latencies: &mut Latencies) -> (usize, Next) {
+        let now_ns = self.shared.now_ns();
+        let (mut used, mut delivered, mut acked) = (0, 0, 0);
+        let mut next = Next::Read;
+        loop {
+            let frame = match ws::parse(&bytes[used..]) {
+                Ok(Parsed::Frame(frame, len)) => {
+                    used += len;
+                    frame
+                }
+                Ok(Parsed::Incomplete { .. }) => break,
+                Err(err) => {
+                    self.shared
+                        .fail(format!("a bad frame from the relay: {err:#}"));
+                    next = Next::Stop;
+                    break;
+                }
+            };
+            if !frame.fin || frame.opcode == opcode::CONTINUATION {
+                self.shared
+                    .fail("a fragmented message from the relay (not supported)".to_owned());
+                next = Next::Stop;
                 break;
             }
-            None => {
-                shared.fail("the relay ended a connection".to_owned());
-                break;
-            }
-        };
-        let sent_ns = match mode {
-            Mode::Raw => wire::raw_sent_ns(&frame),
-            Mode::Tabula => match wire::receive(&frame) {
-                Ok(Received::Op { sent_ns, seq }) => (seq > head).then_some(sent_ns),
-                Ok(Received::Ack) => {
-                    shared.acked.fetch_add(1, Ordering::Relaxed);
+            let sent_ns = match frame.opcode {
+                opcode::BINARY => match self.binary(frame.payload) {
+                    Ok(Some(Delivery::Op(sent_ns))) => Some(sent_ns),
+                    Ok(Some(Delivery::Ack)) => {
+                        acked += 1;
+                        None
+                    }
+                    Ok(None) => None,
+                    Err(error) => {
+                        self.shared.fail(error);
+                        next = Next::Stop;
+                        break;
+                    }
+                },
+                opcode::PING => {
+                    let pong = ws::client_frame(opcode::PONG, frame.payload, self.pong.mask);
+                    let _ = timeout(SEND_TIMEOUT, async {
+                        self.pong.sink.lock().await.write_all(&pong).await
+                    })
+                    .await;
                     None
                 }
+                opcode::CLOSE => {
+                    // After the stop, this is the answer to the writer's close.
+                    if !*self.stop.borrow() {
+                        self.shared.fail(format!(
+                            "the relay closed a connection: {:?}",
+                            String::from_utf8_lossy(frame.payload)
+                        ));
+                    }
+                    next = Next::Stop;
+                    break;
+                }
+                _ => None,
+            };
+            if let Some(sent_ns) = sent_ns {
+                if self.bulk.is_none() {
+                    latencies.record_ns(now_ns.saturating_sub(sent_ns));
+                }
+                delivered += 1;
+            }
+        }
+        if delivered > 0 {
+            self.shared
+                .delivered
+                .fetch_add(delivered, Ordering::Relaxed);
+        }
+        if acked > 0 {
+            self.shared.acked.fetch_add(acked, Ordering::Relaxed);
+        }
+        (used, next)
+    }
+
+    /// What a binary message means: another peer's op (with its send time), an
+    /// ack of this peer's, nothing to count, or an error to stop the run with.
+    fn binary(&self, payload: &[u8]) -> Result<Option<Delivery>, String> {
+        if self.mode == Mode::Raw {
+            return Ok(wire::raw_sent_ns(payload).map(Delivery::Op));
+        }
+        let (sent_ns, seq) = match self.scanner.scan(payload) {
+            Scanned::Op { sent_ns, seq } => (sent_ns, seq),
+            Scanned::Ack => return Ok(Some(Delivery::Ack)),
+            Scanned::Other => match wire::receive(payload) {
+                Ok(Received::Op { sent_ns, seq }) => (sent_ns, seq),
+                Ok(Received::Ack) => return Ok(Some(Delivery::Ack)),
                 Ok(Received::Error(error)) => {
-                    shared.fail(format!("the relay refused an op: {error}"));
-                    break;
+                    return Err(format!("the relay refused an op: {error}"));
                 }
-                Ok(Received::Welcome { .. } | Received::Other) => None,
-                Err(err) => {
-                    shared.fail(format!("{err:#}"));
-                    break;
-                }
+                Ok(Received::Welcome { .. } | Received::Other) => return Ok(None),
+                Err(err) => return Err(format!("{err:#}")),
             },
         };
-        if let Some(sent_ns) = sent_ns {
-            latencies.record_ns(shared.now_ns().saturating_sub(sent_ns));
-            shared.delivered.fetch_add(1, Ordering::Relaxed);
-        }
+        Ok((seq > self.head).then_some(Delivery::Op(sent_ns)))
     }
-    latencies
+}
+
+/// A binary message that counts.
+enum Delivery {
+    /// Another peer's op, sent at this time (nanoseconds since the epoch).
+    Op(u64),
+    /// An ack of this peer's op.
+    Ack,
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@
 //! - `join`: a room filled with many ops, and how long a newcomer takes to join it.
 //! - `stats`: the latency histogram and the report, as text and JSON.
 //! - `procfs`: CPU time and memory of a process, from `/proc`.
+//! - `ws`: the load run's own WebSocket client: handshake, masked frames out,
+//!   frames parsed in place in big reads.
 
 mod idle;
 mod join;
@@ -30,6 +32,7 @@ mod procfs;
 mod stats;
 mod target;
 mod wire;
+mod ws;
 
 use std::io::Write as _;
 use std::process::ExitCode;

@@ -73,6 +73,16 @@ impl Target {
         }
     }
 
+    /// `HOST:PORT` of the relay.
+    pub fn authority(&self) -> &str {
+        self.base.strip_prefix("ws://").unwrap_or(&self.base)
+    }
+
+    /// The request path of room `index`: `/ROOM`.
+    pub fn path(&self, index: usize) -> String {
+        format!("/{}", self.room_name(index))
+    }
+
     /// The URL of room `index`.
     pub fn url(&self, index: usize) -> String {
         format!("{}/{}", self.base, self.room_name(index))
@@ -103,6 +113,8 @@ mod tests {
         let many = Target::parse("ws://localhost:7457/bench", 3).unwrap();
         assert_eq!(many.url(2), "ws://localhost:7457/bench-2");
         assert_eq!(many.room_name(0), "bench-0");
+        assert_eq!(many.authority(), "localhost:7457");
+        assert_eq!(many.path(1), "/bench-1");
         assert!(Target::parse("ws://[::1]:9/r", 1).is_ok());
     }
 

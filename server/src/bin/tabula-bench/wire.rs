@@ -13,7 +13,7 @@
 use anyhow::Context as _;
 use tabula_shared::{
     ClientId, ClientMessage, Color, Credentials, Hello, Op, OpId, OpKind, PROTOCOL_VERSION, Point,
-    ServerMessage, StrokeId, encode,
+    SequencedOp, ServerMessage, StrokeId, encode,
 };
 use uuid::Uuid;
 
@@ -129,10 +129,127 @@ pub fn receive(frame: &[u8]) -> anyhow::Result<Received> {
         ServerMessage::Ack { .. } => Received::Ack,
         ServerMessage::Welcome(welcome) => Received::Welcome { head: welcome.head },
         ServerMessage::Error { code, message } => Received::Error(format!("{code:?}: {message}")),
-        ServerMessage::PeerJoined(_)
-        | ServerMessage::PeerLeft { .. }
-        | ServerMessage::Cursor { .. } => Received::Other,
+        // Presence, cursors, and whatever else the relay comes to send.
+        _ => Received::Other,
     })
+}
+
+/// Finds what the generator needs in the relay's `Op` and `Ack` frames without
+/// decoding them: the message kind, and an op's sequence number and send time.
+/// Decoding a whole op (its points included) for each of a million frames a
+/// second would cost the generator more than the relay's sending them.
+///
+/// It reads the codec's layout (magic, version, the message's variant index,
+/// then `SequencedOp`'s fields as bincode varints and length-prefixed uuids),
+/// learnt and checked against [`encode`] when it is made: if the layout
+/// changes, [`Scanner::new`] fails instead of the figures going wrong.
+#[derive(Clone, Copy, Debug)]
+pub struct Scanner {
+    /// The variant index of `ServerMessage::Op`.
+    op: u8,
+    /// The variant index of `ServerMessage::Ack`.
+    ack: u8,
+}
+
+/// What [`Scanner::scan`] found in a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Scanned {
+    /// Another peer's op.
+    Op {
+        /// Its send time, in nanoseconds since the epoch.
+        sent_ns: u64,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// An ack of this peer's op.
+    Ack,
+    /// Something else: decode it with [`receive`].
+    Other,
+}
+
+impl Scanner {
+    /// Learns the variant indexes from the codec and checks the layout against
+    /// it, sequence numbers and times of every varint width included.
+    pub fn new() -> anyhow::Result<Self> {
+        let mut frames = OpFrames::new(0, 100)?;
+        let relayed = |seq: u64, timestamp_ms: u64, sent_ns: u64, frames: &mut OpFrames| {
+            let ClientMessage::Op(op) = tabula_shared::decode(&frames.next(sent_ns)?)? else {
+                anyhow::bail!("OpFrames built something else than an op");
+            };
+            Ok(encode(&ServerMessage::Op(SequencedOp {
+                seq,
+                author: ClientId::random(),
+                timestamp_ms,
+                op,
+            }))?)
+        };
+        let ack = encode(&ServerMessage::Ack {
+            op: OpId(Uuid::nil()),
+            seq: 1,
+            timestamp_ms: 1,
+        })?;
+        let scanner = Self {
+            op: *relayed(1, 1, 1, &mut frames)?
+                .get(3)
+                .context("an op frame of 3 bytes")?,
+            ack: *ack.get(3).context("an ack frame of 3 bytes")?,
+        };
+        anyhow::ensure!(
+            scanner.scan(&ack) == Scanned::Ack,
+            "the scanner does not recognise an ack: update wire::Scanner"
+        );
+        for seq in [1, 250, 251, 70_000, 5_000_000_000] {
+            for timestamp_ms in [0, 1_700_000_000_000] {
+                for sent_ns in [0, 1, 123_456_789_012, u64::MAX] {
+                    let frame = relayed(seq, timestamp_ms, sent_ns, &mut frames)?;
+                    anyhow::ensure!(
+                        scanner.scan(&frame) == Scanned::Op { sent_ns, seq },
+                        "the relay's op frame layout changed: update wire::Scanner"
+                    );
+                }
+            }
+        }
+        Ok(scanner)
+    }
+
+    /// What `frame` is, as far as the generator cares.
+    pub fn scan(self, frame: &[u8]) -> Scanned {
+        match frame {
+            [b'T', b'B', _, kind, rest @ ..] if *kind == self.op => {
+                op_fields(rest).map_or(Scanned::Other, |(seq, sent_ns)| Scanned::Op {
+                    sent_ns,
+                    seq,
+                })
+            }
+            [b'T', b'B', _, kind, ..] if *kind == self.ack => Scanned::Ack,
+            _ => Scanned::Other,
+        }
+    }
+}
+
+/// The sequence number and send time at the start of an encoded `SequencedOp`:
+/// seq, author (a 16-byte uuid, length first), time, then the op's id.
+fn op_fields(bytes: &[u8]) -> Option<(u64, u64)> {
+    let (seq, rest) = varint(bytes)?;
+    let rest = rest.strip_prefix(&[16])?.get(16..)?;
+    let (_timestamp_ms, rest) = varint(rest)?;
+    let id = rest.strip_prefix(&[16])?.get(..8)?;
+    Some((seq, u64::from_be_bytes(id.try_into().ok()?)))
+}
+
+/// A bincode varint (up to a u64) and what follows it.
+fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let (&first, rest) = bytes.split_first()?;
+    let width = match first {
+        0..=250 => return Some((u64::from(first), rest)),
+        251 => 2,
+        252 => 4,
+        253 => 8,
+        _ => return None,
+    };
+    let mut value = [0; 8];
+    value[..width].copy_from_slice(rest.get(..width)?);
+    Some((u64::from_le_bytes(value), &rest[width..]))
 }
 
 /// A raw frame: the send time (8 bytes, little-endian), the sender (4 bytes) and
@@ -152,7 +269,7 @@ pub fn raw_sent_ns(frame: &[u8]) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use tabula_shared::{SequencedOp, decode};
+    use tabula_shared::decode;
 
     use super::*;
 
@@ -190,6 +307,39 @@ mod tests {
         // Too small for any point: the smallest op there is.
         let mut tiny = OpFrames::new(0, 1).unwrap();
         assert!(tiny.next(1).unwrap().len() < 100);
+    }
+
+    #[test]
+    fn the_scanner_agrees_with_the_codec() {
+        let scanner = Scanner::new().unwrap();
+        let mut frames = OpFrames::new(3, 100).unwrap();
+        let ClientMessage::Op(op) = decode::<ClientMessage>(&frames.next(77).unwrap()).unwrap()
+        else {
+            panic!("not an op");
+        };
+        let relayed = encode(&ServerMessage::Op(SequencedOp {
+            seq: 300,
+            author: ClientId::random(),
+            timestamp_ms: 1_700_000_000_123,
+            op,
+        }))
+        .unwrap();
+        assert_eq!(
+            scanner.scan(&relayed),
+            Scanned::Op {
+                sent_ns: 77,
+                seq: 300
+            }
+        );
+        // Cut short, it is not an op; anything else is left to `receive`.
+        assert_eq!(scanner.scan(&relayed[..20]), Scanned::Other);
+        let left = encode(&ServerMessage::PeerLeft {
+            client: ClientId::random(),
+        });
+        if let Ok(left) = left {
+            assert_eq!(scanner.scan(&left), Scanned::Other);
+        }
+        assert_eq!(scanner.scan(b"TB"), Scanned::Other);
     }
 
     #[test]
