@@ -6,8 +6,10 @@
 //!
 //! Cases: zoomed to fit (every stroke on screen, each a few pixels), zoomed in
 //! (about a hundred strokes on screen), panning at both zooms (the camera moves
-//! every frame, as in a drag), and drawing at both zooms (a stroke in the
-//! middle of the view gets one more point every frame, so the board changes).
+//! every frame, as in a drag), drawing at both zooms (a stroke in the
+//! middle of the view gets one more point every frame, so the board changes),
+//! and someone else deleting one stroke, or bringing one to the front, every
+//! frame (the render cache must not be rebuilt for one object).
 //!
 //! Run with `cargo bench -p tabula-app --bench canvas_frame`; `cargo test` does
 //! not run it.
@@ -158,6 +160,33 @@ fn frames(c: &mut Criterion) {
                 black_box(frame(&ctx, &mut canvas, &drawn, true))
             });
         });
+        // Deleting and restacking: each frame another stroke, spread over the
+        // board, is deleted (or raised to the top) by someone else.
+        for (op, raise) in [("delete_one", false), ("to_front_one", true)] {
+            let mut edited = board.clone();
+            let mut seq = edited.last_seq();
+            let mut k = 0u64;
+            frame(&ctx, &mut canvas, &edited, true);
+            group.bench_function(format!("{name}/{op}_paint_and_tessellate"), |b| {
+                b.iter(|| {
+                    k = (k + 7919) % STROKES as u64;
+                    seq += 1;
+                    let object = ObjectId(uuid::Uuid::from_u128(u128::from(k) + 1));
+                    let kind = if raise {
+                        OpKind::ToFront { object }
+                    } else {
+                        OpKind::Delete { object }
+                    };
+                    edited.apply_sequenced(&SequencedOp {
+                        seq,
+                        author,
+                        timestamp_ms: seq,
+                        op: Op::new(kind),
+                    });
+                    black_box(frame(&ctx, &mut canvas, &edited, true))
+                });
+            });
+        }
     }
     group.finish();
 }
