@@ -10,6 +10,8 @@ use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -113,6 +115,9 @@ struct Peer {
     outbox: Vec<Op>,
     /// Every ack it received, op to sequence number.
     acked: HashMap<OpId, u64>,
+    /// Acks received by every peer, counted as they arrive, so the test can
+    /// kill the relay only once it is taking ops.
+    acks: Arc<AtomicUsize>,
 }
 
 /// What a peer does on one connection.
@@ -127,13 +132,14 @@ enum Phase {
 }
 
 impl Peer {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, acks: &Arc<AtomicUsize>) -> Self {
         Self {
             info: peer_info(name),
             last_seen: 0,
             seen: BTreeMap::new(),
             outbox: Vec::new(),
             acked: HashMap::new(),
+            acks: Arc::clone(acks),
         }
     }
 
@@ -162,6 +168,8 @@ impl Peer {
     fn confirm(&mut self, op: OpId, seq: u64) {
         if let Some(first) = self.acked.insert(op, seq) {
             assert_eq!(first, seq, "{}: op acked at two places", self.info.name);
+        } else {
+            self.acks.fetch_add(1, Ordering::Relaxed);
         }
         self.outbox.retain(|pending| pending.id != op);
     }
@@ -314,7 +322,10 @@ async fn all(peers: &mut [Peer], url: &str, phase: Phase) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
     let data = tempfile::tempdir().unwrap();
-    let mut peers: Vec<Peer> = (0..PEERS).map(|i| Peer::new(&format!("p{i}"))).collect();
+    let acks = Arc::new(AtomicUsize::new(0));
+    let mut peers: Vec<Peer> = (0..PEERS)
+        .map(|i| Peer::new(&format!("p{i}"), &acks))
+        .collect();
     let mut in_flight_at_kills = 0;
 
     for crash in 0..CRASHES {
@@ -327,9 +338,14 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
                 (peers, unacked)
             })
         };
-        // Kill at a different moment each time, always mid-stroke.
-        sleep(Duration::from_millis(250 + 60 * crash)).await;
+        // Kill at a different moment each time, always mid-stroke, once the
+        // relay is taking ops (a loaded machine may take a while to start it).
         let acked_before: usize = peers.iter().map(|p| p.acked.len()).sum();
+        let deadline = Instant::now() + PHASE_LIMIT;
+        while acks.load(Ordering::Relaxed) <= acked_before && Instant::now() < deadline {
+            sleep(Duration::from_millis(10)).await;
+        }
+        sleep(Duration::from_millis(150 + 60 * crash)).await;
         relay.kill();
         let (after, unacked) = drawing.await.expect("the drawing peers panicked");
         peers = after;
@@ -349,7 +365,7 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
     assert_eq!(all(&mut peers, &url, Phase::Flush).await, 0);
     let head = peers.iter().map(|p| p.last_seen).max().unwrap();
     all(&mut peers, &url, Phase::CatchUp(head)).await;
-    let mut reader = Peer::new("reader");
+    let mut reader = Peer::new("reader", &acks);
     reader.connect(&url, Phase::CatchUp(head)).await;
     relay.kill();
 
