@@ -118,8 +118,18 @@ impl TabulaApp {
     }
 
     /// Enters replay mode on the board's history: a room's grows as its ops
-    /// arrive, a local board's is taken as it is now.
+    /// arrive, a local board's is taken as it is now. Not while the history
+    /// behind a snapshot the room was joined from is still arriving (the menu
+    /// says so).
     pub fn start_replay(&mut self) {
+        if let Some((have, total)) = self.session.history_progress() {
+            tracing::info!(
+                have,
+                total,
+                "the room's history is still arriving; no replay yet"
+            );
+            return;
+        }
         let live = self.session.room_url().is_some()
             || *self.session.status() != ConnectionStatus::Offline;
         let title = match (self.documents.current(), self.session.room_url()) {

@@ -56,6 +56,20 @@ pub enum DocumentError {
         /// Why.
         cause: tabula_shared::EncodeError,
     },
+    /// The room's history behind the snapshot the board was joined from is
+    /// still arriving, so the board's full history cannot be written yet.
+    #[error(
+        "{}: the room's history is still arriving ({have} of {total} ops); save again in a moment",
+        path.display()
+    )]
+    HistoryArriving {
+        /// The file.
+        path: PathBuf,
+        /// Ops here so far.
+        have: u64,
+        /// Ops in all.
+        total: u64,
+    },
     /// Moving the finished file into place failed.
     #[error("{}: {cause}", path.display())]
     Io {
@@ -311,7 +325,15 @@ impl Documents {
             .room_url()
             .and_then(|url| room_of_url(url).ok())
             .unwrap_or(LOCAL_ROOM);
-        match save_session(path, room, &session.ops_to_save()) {
+        let saved = match session.history_progress() {
+            Some((have, total)) => Err(DocumentError::HistoryArriving {
+                path: path.to_path_buf(),
+                have,
+                total,
+            }),
+            None => save_session(path, room, &session.ops_to_save()),
+        };
+        match saved {
             Ok(()) => {
                 tracing::info!(path = %path.display(), "saved");
                 self.current = Some(path.to_path_buf());
@@ -375,14 +397,27 @@ impl Documents {
                         if ui.button("Open…  (Ctrl O)").clicked() {
                             self.ask(PathPurpose::Open);
                         }
-                        if ui.button("Save  (Ctrl S)").clicked() {
+                        // The whole history is needed to save or replay it.
+                        let arriving = session.history_progress().map(|(have, total)| {
+                            format!("The room's history is still arriving: {have} of {total} ops")
+                        });
+                        let complete = arriving.is_none();
+                        let waiting = |response: egui::Response| match &arriving {
+                            Some(text) => response.on_disabled_hover_text(text),
+                            None => response,
+                        };
+                        let save = ui.add_enabled(complete, egui::Button::new("Save  (Ctrl S)"));
+                        if waiting(save).clicked() {
                             self.save(session);
                         }
-                        if ui.button("Save as…  (Ctrl Shift S)").clicked() {
+                        let save_as =
+                            ui.add_enabled(complete, egui::Button::new("Save as…  (Ctrl Shift S)"));
+                        if waiting(save_as).clicked() {
                             self.ask(PathPurpose::SaveAs);
                         }
                         ui.separator();
-                        if ui.button("Replay…").clicked() {
+                        let replay = ui.add_enabled(complete, egui::Button::new("Replay…"));
+                        if waiting(replay).clicked() {
                             action = Some(DocumentAction::Replay);
                         }
                         ui.separator();

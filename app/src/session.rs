@@ -7,7 +7,11 @@
 //! writes and what a replay plays: in a room, the room's ops as they arrive (and
 //! ours as the relay acknowledges them). A *local* board (never shared, or opened
 //! from a file) has no relay to order its ops, so it sequences each of its own
-//! ops at once, here. When a local board joins a room, everything on it comes
+//! ops at once, here. A room joined from a board snapshot (the relay sends one
+//! to a client far behind) has a gap in its log until the task has fetched the
+//! ops the snapshot stands for; meanwhile [`Session::history_progress`] says how
+//! far that has come, and the log is not saved or replayed. When a local board
+//! joins a room, everything on it comes
 //! along: its ops are proposed to the room again as new ops of ours (fresh op
 //! ids, the same object ids), and the room's order replaces the local one. After
 //! leaving a room the board still belongs to it: what is drawn then stays pending
@@ -91,9 +95,13 @@ pub struct Session {
     last_relay_error: Option<String>,
     /// Ping and silence timing for the next join (shortened in tests).
     liveness: Liveness,
-    /// Every sequenced op the board has applied, in order (`log[i].seq == i + 1`):
-    /// what a save writes and a replay plays.
+    /// Every sequenced op the board has applied, in order (`log[i].seq == i + 1`
+    /// once the history is complete): what a save writes and a replay plays.
     log: Vec<SequencedOp>,
+    /// Ops fetched to fill the log's gaps, in order, merged in once all are here.
+    backfill: Vec<SequencedOp>,
+    /// How many ops the log's gaps still lack.
+    missing: u64,
 }
 
 impl Session {
@@ -111,6 +119,8 @@ impl Session {
             last_relay_error: None,
             liveness: Liveness::default(),
             log: Vec::new(),
+            backfill: Vec::new(),
+            missing: 0,
         }
     }
 
@@ -222,9 +232,27 @@ impl Session {
     }
 
     /// The board's sequenced ops, in order: the room's, or a local board's own.
+    /// While [`Self::history_progress`] says the history is still arriving, it
+    /// lacks the ops a snapshot stood for.
     #[must_use]
     pub fn log(&self) -> &[SequencedOp] {
         &self.log
+    }
+
+    /// While the room's history behind a snapshot is still arriving: how many of
+    /// the board's ops are here, and how many there are. `None` once the log
+    /// holds every op (always, for a local board).
+    #[must_use]
+    pub fn history_progress(&self) -> Option<(u64, u64)> {
+        let total = self.board.last_seq();
+        (self.missing > 0).then(|| (total - self.missing, total))
+    }
+
+    /// Drops the log and anything fetched to complete it.
+    fn forget_log(&mut self) {
+        self.log.clear();
+        self.backfill.clear();
+        self.missing = 0;
     }
 
     /// Everything on the board as sequenced ops, to save: the log, then any ops
@@ -254,6 +282,7 @@ impl Session {
             board.apply_sequenced(op);
         }
         self.board = board;
+        self.forget_log();
         self.log = ops;
         self.history = History::new();
         self.room_url = None;
@@ -290,6 +319,7 @@ impl Session {
         if self.room_url.is_none() {
             // A local board: all of it comes along, proposed to the room anew.
             let local = std::mem::take(&mut self.log);
+            self.forget_log();
             self.board = Board::new();
             for sequenced in local {
                 self.board
@@ -299,7 +329,7 @@ impl Session {
             let unshared: Vec<Op> = self.board.pending_ops().cloned().collect();
             self.board = Board::new();
             self.history = History::new();
-            self.log.clear();
+            self.forget_log();
             for op in unshared {
                 self.board.apply_local(self.me.client, op);
             }
@@ -355,13 +385,31 @@ impl Session {
                         "the relay no longer has this room's history; starting it over"
                     );
                     self.board.restart_keeping_pending();
-                    self.log.clear();
+                    self.forget_log();
                 }
                 self.peers = welcome
                     .peers
                     .into_iter()
                     .map(|info| (info.client, Peer { info, cursor: None }))
                     .collect();
+            }
+            Event::Board(board) => {
+                // The board moves on to the snapshot; our unsent ops stay on top.
+                self.missing += board.last_seq().saturating_sub(self.board.last_seq());
+                let pending: Vec<Op> = self.board.pending_ops().cloned().collect();
+                self.board = *board;
+                for op in pending {
+                    self.board.apply_local(self.me.client, op);
+                }
+            }
+            Event::History(op) => {
+                if self.missing > 0 {
+                    self.backfill.push(op);
+                    self.missing -= 1;
+                    if self.missing == 0 {
+                        self.complete_log();
+                    }
+                }
             }
             Event::Op(op) => match self.board.apply_sequenced(&op) {
                 tabula_shared::Applied::Gap { expected } => {
@@ -398,6 +446,28 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Merges the fetched ops into the log, which then holds every op in order.
+    fn complete_log(&mut self) {
+        let fetched = std::mem::take(&mut self.backfill);
+        let held = std::mem::take(&mut self.log);
+        let mut log = Vec::with_capacity(held.len() + fetched.len());
+        let (mut held, mut fetched) = (held.into_iter().peekable(), fetched.into_iter().peekable());
+        while let (Some(a), Some(b)) = (held.peek(), fetched.peek()) {
+            let next = if a.seq < b.seq {
+                held.next()
+            } else {
+                fetched.next()
+            };
+            log.extend(next);
+        }
+        log.extend(held);
+        log.extend(fetched);
+        tracing::info!(ops = log.len(), "the room's history is complete");
+        self.log = log;
+    }
+}
+
 /// Now, in milliseconds since the Unix epoch: a local board's timestamps.
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -419,5 +489,68 @@ mod tests {
             room_of_url("ws://host:7457/"),
             Err(JoinError::Room(_))
         ));
+    }
+
+    fn stroke(seq: u64, author: ClientId) -> SequencedOp {
+        SequencedOp {
+            seq,
+            author,
+            timestamp_ms: 1000 + seq,
+            op: Op::new(tabula_shared::OpKind::StrokeBegin {
+                stroke: tabula_shared::StrokeId::random(),
+                style: tabula_shared::StrokeStyle {
+                    color: Color::rgb(1, 2, 3),
+                    width: 2.0,
+                },
+                start: Point::new(seq as f32, 0.0),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_board_from_a_snapshot_keeps_our_unsent_ops_and_completes_its_history() {
+        let (connection, remote) = Connection::detached();
+        let me = Identity {
+            client: ClientId::random(),
+            name: "me".to_owned(),
+            color: Color::rgb(9, 9, 9),
+        };
+        let mut session = Session::with_connection(me, connection);
+        let other = ClientId::random();
+        let ops: Vec<SequencedOp> = (1..=10).map(|seq| stroke(seq, other)).collect();
+        let send = |event| remote.events.send(event).expect("the session listens");
+        for op in &ops[..3] {
+            send(Event::Op(op.clone()));
+        }
+        session.poll();
+        let unsent = stroke(0, session.me().client).op;
+        session.submit(unsent.clone());
+
+        // The relay answers a reconnect with the board as of op 8, then 9 and 10.
+        let mut room = Board::new();
+        for op in &ops[..8] {
+            room.apply_sequenced(op);
+        }
+        send(Event::Board(Box::new(Board::from_snapshot(
+            room.snapshot(),
+        ))));
+        send(Event::Op(ops[8].clone()));
+        send(Event::Op(ops[9].clone()));
+        session.poll();
+        assert_eq!(session.board().last_seq(), 10);
+        assert_eq!(session.board().object_count(), 11, "ten strokes and ours");
+        assert_eq!(session.board().pending_ops().collect::<Vec<_>>(), [&unsent]);
+        assert_eq!(session.history_progress(), Some((5, 10)));
+        assert_eq!(session.log().len(), 5, "ops 1-3 and 9-10");
+
+        for op in &ops[3..7] {
+            send(Event::History(op.clone()));
+        }
+        session.poll();
+        assert_eq!(session.history_progress(), Some((9, 10)));
+        send(Event::History(ops[7].clone()));
+        session.poll();
+        assert_eq!(session.history_progress(), None);
+        assert_eq!(session.log(), &ops[..], "every op, in order");
     }
 }

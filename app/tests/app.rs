@@ -130,6 +130,7 @@ fn peers_and_their_pointers_show() {
             peers: vec![bob.clone()],
             replay_from: 0,
             head: 0,
+            snapshot: None,
         }),
         Event::Cursor {
             client: bob.client,

@@ -417,3 +417,66 @@ fn concurrent_object_edits_converge_through_the_relay() {
     );
     assert!(bob.board().object(rect).is_some(), "the box is restored");
 }
+
+#[test]
+fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_history() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let url = format!("ws://{}/long", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = tabula_server::Config {
+        snapshot_every: 50,
+        ..tabula_server::Config::default()
+    };
+    let relay = runtime.spawn(tabula_server::run(listener, config, async move {
+        let _ = stopped.await;
+    }));
+
+    let mut alice = Session::offline(identity("Alice"));
+    alice.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("Alice is in", &mut [&mut alice], |s| settled(s[0]));
+    let mut strokes = Vec::new();
+    for i in 0..20 {
+        let from = Point::new(0.0, i as f32 * 20.0);
+        strokes.push(draw(&mut alice, &line(from, 10), Color::rgb(0, 0, 0)));
+    }
+    for &stroke in strokes.iter().step_by(3) {
+        alice.submit(Op::new(OpKind::Delete { object: stroke }));
+    }
+    wait_for("Alice's ops are all sequenced", &mut [&mut alice], |s| {
+        settled(s[0])
+    });
+    let head = alice.board().last_seq();
+    assert_eq!(head, 20 * 11 + 7);
+    // The relay snapshots in the background; give it a moment.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut bob = Session::offline(identity("Bob"));
+    bob.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for(
+        "Bob has the board and its whole history",
+        &mut [&mut alice, &mut bob],
+        |s| settled(s[1]) && s[1].board().last_seq() == head && s[1].history_progress().is_none(),
+    );
+    assert_eq!(bob.board().snapshot(), alice.board().snapshot());
+    assert_eq!(bob.log(), alice.log(), "the same history, op for op");
+    assert_eq!(bob.board().object_count(), 13, "20 strokes, 7 deleted");
+
+    // Drawing goes on for both.
+    let late = draw(
+        &mut bob,
+        &line(Point::new(300.0, 0.0), 4),
+        Color::rgb(0, 90, 0),
+    );
+    wait_for(
+        "Alice sees Bob's stroke",
+        &mut [&mut alice, &mut bob],
+        |s| settled(s[1]) && s[0].board().object(late).is_some(),
+    );
+    assert_eq!(bob.log(), alice.log());
+
+    alice.leave();
+    bob.leave();
+    let _ = stop.send(());
+    runtime.block_on(relay).unwrap().unwrap();
+}

@@ -31,15 +31,16 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, error, info, trace};
 
+use crate::history::{self, Chunks};
 use crate::http::{self, Ws};
 use crate::room::{CatchUp, Kick, Proposed, Room, encode_frame};
+use crate::snapshots::RoomSnapshot;
 use crate::{Config, Shared};
 
 /// How long the relay waits for its close frame to go out, and then for the
 /// peer's reply (or for the peer to stop sending), before dropping the socket.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// The most queued frames written between two flushes, and the most catch-up
-/// frames read from the log at a time.
+/// The most queued frames written between two flushes.
 const WRITE_BATCH: usize = 256;
 /// The WebSocket limit on a close reason, in bytes.
 const MAX_CLOSE_REASON: usize = 123;
@@ -131,11 +132,15 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
         connection: membership.connection,
         queue: membership.queue,
         kick: membership.kick,
+        history: None,
         config,
     };
-    let exit = peer
-        .run(membership.welcome, membership.catch_up, &mut shutdown)
-        .await;
+    let joined = Joined {
+        welcome: membership.welcome,
+        snapshot: membership.snapshot,
+        catch_up: membership.catch_up,
+    };
+    let exit = peer.run(joined, &mut shutdown).await;
     room.leave(peer.client, peer.connection);
     info!(%exit, "left");
     finish(peer.ws, &exit).await;
@@ -208,24 +213,31 @@ struct Peer<'a> {
     queue: mpsc::Receiver<Bytes>,
     /// Fires when the room cuts this peer off.
     kick: oneshot::Receiver<Kick>,
+    /// The history this peer asked for, while it is being sent.
+    history: Option<Chunks>,
     /// Timeouts and heartbeat settings.
     config: &'a Config,
+}
+
+/// What a peer is sent first: the welcome, the snapshot it announces, the ops.
+struct Joined {
+    /// The room's welcome.
+    welcome: Welcome,
+    /// The board the welcome says follows it, if it says so.
+    snapshot: Option<Arc<RoomSnapshot>>,
+    /// The ops after the welcome's `replay_from` up to its `head`.
+    catch_up: CatchUp,
 }
 
 impl Peer<'_> {
     /// Sends the welcome and catch-up, then serves the peer until something ends
     /// the connection, and says what.
-    async fn run(
-        &mut self,
-        welcome: Welcome,
-        catch_up: CatchUp,
-        shutdown: &mut broadcast::Receiver<()>,
-    ) -> Exit {
+    async fn run(&mut self, joined: Joined, shutdown: &mut broadcast::Receiver<()>) -> Exit {
         let sent = tokio::select! {
             biased;
             kick = &mut self.kick => Err(Exit::kicked(kick.ok())),
             _ = shutdown.recv() => Err(Exit::shutdown()),
-            sent = send_catch_up(&mut self.ws, welcome, catch_up, self.config.write_timeout) => sent,
+            sent = send_catch_up(&mut self.ws, joined, self.config.write_timeout) => sent,
         };
         if let Err(exit) = sent {
             return exit;
@@ -249,6 +261,7 @@ impl Peer<'_> {
                     // The room dropped the queue, which it does only right after a kick.
                     None => Err(Exit::kicked(self.kick.try_recv().ok())),
                 },
+                chunk = history::next_of(&mut self.history) => self.send_history(chunk).await,
             };
             if let Err(exit) = step {
                 return exit;
@@ -286,6 +299,32 @@ impl Peer<'_> {
             _ = shutdown.recv() => Err(Exit::shutdown()),
             written = timeout(limit, write) => Exit::check_write(written, limit),
         }
+    }
+
+    /// Writes the next chunk of the history the peer asked for; at its end, makes
+    /// way for another request.
+    async fn send_history(
+        &mut self,
+        chunk: Option<Result<Vec<Bytes>, String>>,
+    ) -> Result<(), Exit> {
+        let frames = match chunk {
+            None => {
+                trace!("sent the history asked for");
+                self.history = None;
+                return Ok(());
+            }
+            Some(Ok(frames)) => frames,
+            Some(Err(reason)) => return Err(Exit::unreadable_history(&reason)),
+        };
+        let limit = self.config.write_timeout;
+        let ws = &mut self.ws;
+        let write = async {
+            for frame in frames {
+                ws.feed(Message::Binary(frame)).await?;
+            }
+            ws.flush().await
+        };
+        Exit::check_write(timeout(limit, write).await, limit)
     }
 
     /// Handles one thing read from the socket.
@@ -342,6 +381,30 @@ impl Peer<'_> {
                 }
                 Ok(())
             }
+            ClientMessage::FetchHistory { after, up_to } => {
+                if self.history.is_some() {
+                    return self
+                        .reply_error(
+                            ErrorCode::InvalidRequest,
+                            "the history asked for before is still being sent".to_owned(),
+                        )
+                        .await;
+                }
+                let Some(stretch) = self.room.history(after, up_to) else {
+                    let head = self.room.head();
+                    return self
+                        .reply_error(
+                            ErrorCode::InvalidRequest,
+                            format!(
+                                "the room holds no ops after {after} up to {up_to} (its latest is {head})"
+                            ),
+                        )
+                        .await;
+                };
+                debug!(after, up_to, "sending the history asked for");
+                self.history = Some(history::stream(stretch));
+                Ok(())
+            }
             ClientMessage::Hello(_) => {
                 self.reply_error(
                     ErrorCode::UnexpectedMessage,
@@ -389,48 +452,48 @@ impl Peer<'_> {
     }
 }
 
-/// Writes the welcome and the catch-up frames straight to the socket (not through
-/// the bounded queue, which only carries live frames), then flushes once. The
-/// catch-up is read from the room's log [`WRITE_BATCH`] frames at a time, off the
-/// tokio workers; each batch has the write timeout: a long catch-up to a slow
-/// peer is fine as long as it keeps moving.
-async fn send_catch_up(
-    ws: &mut Ws,
-    welcome: Welcome,
-    mut catch_up: CatchUp,
-    limit: Duration,
-) -> Result<(), Exit> {
-    let welcome = encode_frame(&ServerMessage::Welcome(welcome)).map_err(|err| {
+/// Writes the welcome, the snapshot and the catch-up frames straight to the
+/// socket (not through the bounded queue, which only carries live frames), then
+/// flushes once. The catch-up is read from the room's log a chunk at a time,
+/// off the tokio workers; each write has the write timeout: a long catch-up to a
+/// slow peer is fine as long as it keeps moving.
+async fn send_catch_up(ws: &mut Ws, joined: Joined, limit: Duration) -> Result<(), Exit> {
+    let Joined {
+        welcome,
+        snapshot,
+        mut catch_up,
+    } = joined;
+    let unencodable = |what: &str, err: tabula_shared::EncodeError| {
         Exit::close(
             CloseCode::Error,
-            format!("the welcome cannot be encoded: {err}"),
+            format!("the {what} cannot be encoded: {err}"),
             After::AwaitReply,
         )
-    })?;
+    };
+    let parts = welcome.snapshot.map_or(0, |header| header.parts);
+    let welcome = encode_frame(&ServerMessage::Welcome(welcome))
+        .map_err(|err| unencodable("welcome", err))?;
     let frames = catch_up.remaining();
     Exit::check_write(
         timeout(limit, ws.feed(Message::Binary(welcome))).await,
         limit,
     )?;
+    if let Some(snapshot) = snapshot {
+        for index in 0..parts as usize {
+            let part = snapshot
+                .part(index)
+                .map_err(|err| unencodable("snapshot", err))?;
+            Exit::check_write(timeout(limit, ws.feed(Message::Binary(part))).await, limit)?;
+        }
+    }
     loop {
-        let (rest, chunk) = tokio::task::spawn_blocking(move || {
-            let chunk = catch_up.next_chunk(WRITE_BATCH);
-            (catch_up, chunk)
-        })
-        .await
-        .map_err(|err| Exit::Lost(format!("reading the catch-up failed: {err}")))?;
-        catch_up = rest;
-        let batch = match chunk {
-            Ok(Some(batch)) => batch,
-            Ok(None) => break,
-            Err(err) => {
-                error!(%err, "could not read the room's history");
-                return Err(Exit::close(
-                    CloseCode::Error,
-                    format!("the relay could not read the room's history: {err}"),
-                    After::AwaitReply,
-                ));
+        let batch = match history::next_chunk(catch_up).await {
+            Ok((rest, Some(batch))) => {
+                catch_up = rest;
+                batch
             }
+            Ok((_, None)) => break,
+            Err(reason) => return Err(Exit::unreadable_history(&reason)),
         };
         let feed = async {
             for frame in batch {
@@ -491,6 +554,16 @@ impl Exit {
     }
 
     /// The relay is shutting down.
+    /// The room's log could not be read for a catch-up or a history request.
+    fn unreadable_history(reason: &str) -> Self {
+        error!(%reason, "could not read the room's history");
+        Exit::close(
+            CloseCode::Error,
+            format!("the relay could not read the room's history: {reason}"),
+            After::AwaitReply,
+        )
+    }
+
     fn shutdown() -> Self {
         Self::close(
             CloseCode::Away,

@@ -22,9 +22,14 @@
 //!   WebSocket upgrade to a valid room, and hands the rest to tungstenite.
 //! - `connection`: one task per peer: the hello, joining, reading, writing,
 //!   heartbeats, and closing with a code and reason when something is wrong.
+//! - `history`: reads stretches of a room's log off the tokio workers, for
+//!   catch-ups and history requests.
 //! - `room`: the rooms registry and each room's members, fan-out and sequencer,
 //!   and the writer threads (one per core) that group-commit the rooms with a
 //!   file.
+//! - `snapshots`: each room's latest board snapshot, made every
+//!   [`Config::snapshot_every`] ops on a thread of its own, so that a late joiner
+//!   gets the board and a short tail of ops.
 //! - [`store`]: the op log behind a small trait: a `SQLite` session file per room,
 //!   or memory.
 //! - [`error`]: the [`Error`] that can stop [`run`].
@@ -42,8 +47,10 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 mod connection;
 pub mod error;
+mod history;
 mod http;
 mod room;
+mod snapshots;
 pub mod store;
 
 pub use error::Error;
@@ -90,6 +97,10 @@ pub struct Config {
     /// 2 ms window to 1.5 ms with none, p99 lower too, and 100 rooms × 10 peers
     /// delivered as much with no window as with 2 ms.
     pub group_commit_window: Duration,
+    /// How many ops past its latest board snapshot make a room take a new one. A
+    /// joiner at least this far behind gets the snapshot and the ops after it
+    /// instead of everything it missed; the full history stays for replay.
+    pub snapshot_every: u64,
 }
 
 impl Default for Config {
@@ -105,6 +116,7 @@ impl Default for Config {
             max_connections: 20_000,
             data_dir: None,
             group_commit_window: Duration::ZERO,
+            snapshot_every: 10_000,
         }
     }
 }
@@ -127,6 +139,8 @@ impl Config {
         .contains(&Duration::ZERO)
         {
             "the heartbeat interval and every timeout must be longer than zero"
+        } else if self.snapshot_every == 0 {
+            "snapshot_every must be at least 1"
         } else if self.heartbeat_timeout < self.heartbeat_interval {
             "heartbeat_timeout must be at least heartbeat_interval"
         } else {
@@ -185,7 +199,11 @@ pub async fn run(
     let mut acceptor = Acceptor {
         limit: Arc::new(Semaphore::new(config.max_connections)),
         shared: Arc::new(Shared {
-            rooms: Arc::new(room::Rooms::new(rooms_dir, config.group_commit_window)),
+            rooms: Arc::new(room::Rooms::new(
+                rooms_dir,
+                config.group_commit_window,
+                config.snapshot_every,
+            )),
             config,
         }),
         listener,

@@ -123,6 +123,16 @@ struct Args {
         default_value_t = Config::default().group_commit_window.as_millis() as u64,
     )]
     group_commit_ms: u64,
+
+    /// How many ops past its latest board snapshot make a room take a new one; a
+    /// joiner at least this far behind gets the snapshot and only the ops after it.
+    #[arg(
+        long,
+        value_name = "OPS",
+        default_value_t = Config::default().snapshot_every,
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    snapshot_every: u64,
 }
 
 /// The subcommands.
@@ -165,6 +175,7 @@ impl Args {
             max_connections: self.max_connections,
             data_dir: None,
             group_commit_window: Duration::from_millis(self.group_commit_ms),
+            snapshot_every: self.snapshot_every,
         }
     }
 }

@@ -36,7 +36,8 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, trace, warn};
 
-use crate::store::{Entry, MemoryLog, OpLog, SqliteLog, Stamp, StoreError};
+use crate::snapshots::{RoomSnapshot, RoomSnapshots, Snapshotter};
+use crate::store::{Entry, MemoryLog, OpLog, SharedLog, SqliteLog, Stamp, StoreError};
 
 /// The most ops one transaction holds; more wait for the next one.
 const MAX_BATCH: usize = 4096;
@@ -60,11 +61,6 @@ pub fn encode_frame(message: &ServerMessage) -> Result<Bytes, EncodeError> {
 fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
-
-/// A room's op log, shared by its writer (which appends) and catch-ups (which
-/// read). A `std::sync::Mutex`: it is only ever taken on the writer thread or in
-/// `spawn_blocking`, never on a tokio worker.
-type SharedLog = Arc<Mutex<Box<dyn OpLog>>>;
 
 /// Where one room is kept once it is open; see [`Rooms`].
 type Slot = Arc<Mutex<Option<Arc<Room>>>>;
@@ -90,6 +86,10 @@ pub struct Rooms {
     /// The writers every room with a file shares, started with the first such
     /// room. Every open room holds a clone; the writers end once all are gone.
     writers: Mutex<Option<Writers>>,
+    /// How many ops past its latest snapshot make a room take a new one.
+    snapshot_every: u64,
+    /// The thread that makes every room's snapshots, started with the first room.
+    snapshotter: Mutex<Option<Snapshotter>>,
     /// Rooms with a file found unused (nobody in them, nothing to write) by a
     /// sweep, and since when; a room still unused [`CLOSE_UNUSED_AFTER`] later
     /// is closed. Also when the last sweep ran.
@@ -107,12 +107,19 @@ struct Unused {
 
 impl Rooms {
     /// No rooms yet; they are opened in `rooms_dir`, or in memory for `None`.
-    pub fn new(rooms_dir: Option<PathBuf>, group_commit_window: Duration) -> Self {
+    /// Each takes a board snapshot every `snapshot_every` ops.
+    pub fn new(
+        rooms_dir: Option<PathBuf>,
+        group_commit_window: Duration,
+        snapshot_every: u64,
+    ) -> Self {
         Self {
             dir: rooms_dir,
             group_commit_window,
             open: Mutex::new(HashMap::new()),
             writers: Mutex::new(None),
+            snapshot_every,
+            snapshotter: Mutex::new(None),
             unused: Mutex::new(Unused {
                 swept: Instant::now(),
                 since: HashMap::new(),
@@ -174,6 +181,17 @@ impl Rooms {
         Ok(started)
     }
 
+    /// The shared snapshotter, started on first use.
+    fn snapshotter(&self) -> Result<Snapshotter, StoreError> {
+        let mut snapshotter = lock(&self.snapshotter);
+        if let Some(snapshotter) = &*snapshotter {
+            return Ok(snapshotter.clone());
+        }
+        let started = Snapshotter::start()?;
+        *snapshotter = Some(started.clone());
+        Ok(started)
+    }
+
     /// The room with this name: already open, loaded from its file, or created
     /// empty. Blocks on file I/O when it opens a room.
     pub fn open(&self, name: &str) -> Result<Arc<Room>, StoreError> {
@@ -198,7 +216,7 @@ impl Rooms {
         } else {
             Commit::Inline
         };
-        let room = Room::open(name, log, commit)?;
+        let room = Room::open(name, log, commit, self.snapshot_every, self.snapshotter()?)?;
         debug!(room = name, head = room.head(), "opened the room");
         *slot = Some(Arc::clone(&room));
         Ok(room)
@@ -250,8 +268,11 @@ pub struct Membership {
     pub connection: u64,
     /// The welcome to send first.
     pub welcome: Welcome,
-    /// The ops after `welcome.replay_from` up to `welcome.head`, to send right
-    /// after the welcome.
+    /// The snapshot the welcome announces (`welcome.snapshot`), to send right
+    /// after it.
+    pub snapshot: Option<Arc<RoomSnapshot>>,
+    /// The ops after `welcome.replay_from` up to `welcome.head`, to send after
+    /// the welcome (and the snapshot).
     pub catch_up: CatchUp,
     /// Live frames for this member, in room order, from after the catch-up on.
     pub queue: mpsc::Receiver<Bytes>,
@@ -261,15 +282,17 @@ pub struct Membership {
     pub replaced: bool,
 }
 
-/// The history a joining member has not seen, read from the log a chunk at a
-/// time so that a long history neither sits in memory whole nor holds the log.
+/// A stretch of a room's history: what a joining member has not seen, or what a
+/// member asked for. Read from the log a chunk at a time so that a long history
+/// neither sits in memory whole nor holds the log.
 #[derive(Debug)]
 pub struct CatchUp {
     /// The room's log.
     log: SharedLog,
     /// The last sequence number handed out so far.
     after: u64,
-    /// The room's head when the member joined; later ops come through the queue.
+    /// The last op of the stretch (for a joiner, the room's head when it joined;
+    /// later ops come through its queue).
     up_to: u64,
 }
 
@@ -335,6 +358,8 @@ struct State {
     /// The latest sequence number published: stored, acked and fanned out. A
     /// joiner catches up to here; every later op reaches it through its queue.
     head: u64,
+    /// The room's board snapshots, told of each published head.
+    snapshots: Arc<RoomSnapshots>,
     /// Who is in the room now, by client id: a client is in a room at most once.
     members: HashMap<ClientId, Member>,
     /// The last connection number handed out, to tell memberships apart.
@@ -364,17 +389,27 @@ struct Proposal {
 }
 
 impl Room {
-    /// Opens a room on `log`, starting its writer thread if it has one.
-    fn open(name: &str, log: Box<dyn OpLog>, commit: Commit) -> Result<Arc<Self>, StoreError> {
+    /// Opens a room on `log`, which gets a snapshot every `snapshot_every` ops
+    /// from `snapshotter` (at once, if the log is that far past its latest).
+    fn open(
+        name: &str,
+        log: Box<dyn OpLog>,
+        commit: Commit,
+        snapshot_every: u64,
+        snapshotter: Snapshotter,
+    ) -> Result<Arc<Self>, StoreError> {
         let last = log.last_stamp()?;
         let head = last.map_or(0, |s| s.seq);
+        let log: SharedLog = Arc::new(Mutex::new(log));
+        let snapshots = RoomSnapshots::open(name, Arc::clone(&log), snapshot_every, snapshotter)?;
+        snapshots.published(head);
         let state = Arc::new(Mutex::new(State {
             name: name.to_owned(),
             head,
+            snapshots,
             members: HashMap::new(),
             last_connection: 0,
         }));
-        let log: SharedLog = Arc::new(Mutex::new(log));
         let sequencer = Sequencer {
             room: name.to_owned(),
             log: Arc::clone(&log),
@@ -440,7 +475,14 @@ impl Room {
         // that has since lost the room (an in-memory relay that restarted): it must
         // rebuild from nothing. A durable relay never gets here, because it sends
         // nobody an op before the op is stored.
-        let replay_from = if last_seen <= head { last_seen } else { 0 };
+        let from = if last_seen <= head { last_seen } else { 0 };
+        // A joiner far behind gets the board as of the latest snapshot and only
+        // the ops after it.
+        let snapshot = state
+            .snapshots
+            .latest()
+            .filter(|s| s.seq > from && s.seq - from >= state.snapshots.every());
+        let replay_from = snapshot.as_ref().map_or(from, |s| s.seq);
         match joined {
             Ok(frame) => state.broadcast(&frame, None),
             Err(err) => warn!(room = %self.name, %err, "could not encode PeerJoined"),
@@ -467,7 +509,9 @@ impl Room {
                 peers,
                 replay_from,
                 head,
+                snapshot: snapshot.as_ref().map(|s| s.header()),
             },
+            snapshot,
             catch_up: CatchUp {
                 log: Arc::clone(&self.log),
                 after: replay_from,
@@ -477,6 +521,16 @@ impl Room {
             kick: kick_rx,
             replaced: was_replaced,
         }
+    }
+
+    /// The ops after `after` up to and including `up_to`, for a member that asked
+    /// for them; `None` unless `after < up_to <= head`.
+    pub fn history(&self, after: u64, up_to: u64) -> Option<CatchUp> {
+        (after < up_to && up_to <= self.head()).then(|| CatchUp {
+            log: Arc::clone(&self.log),
+            after,
+            up_to,
+        })
     }
 
     /// Removes a member and tells the others `PeerLeft`. Does nothing (and returns
@@ -843,6 +897,7 @@ impl Committed {
                 }
             }
         }
+        state.snapshots.published(state.head);
     }
 }
 
@@ -963,12 +1018,16 @@ impl Member {
 mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+    use tabula_shared::session_file::StoredSnapshot;
     use tabula_shared::{Color, OpKind, StrokeId, decode};
 
     use super::*;
 
     /// Long enough for the writer thread to act on a loaded machine.
     const PATIENCE: Duration = Duration::from_secs(5);
+
+    /// A snapshot interval no test reaches: rooms without snapshots.
+    const NO_SNAPSHOTS: u64 = u64::MAX;
 
     fn peer(name: &str) -> PeerInfo {
         PeerInfo {
@@ -985,7 +1044,14 @@ mod tests {
     }
 
     fn room() -> Arc<Room> {
-        Room::open("r", Box::new(MemoryLog::default()), Commit::Inline).unwrap()
+        Room::open(
+            "r",
+            Box::new(MemoryLog::default()),
+            Commit::Inline,
+            NO_SNAPSHOTS,
+            Snapshotter::start().unwrap(),
+        )
+        .unwrap()
     }
 
     /// The next message for a member, waiting for the writer thread.
@@ -1059,6 +1125,12 @@ mod tests {
         ) -> Result<Vec<Bytes>, StoreError> {
             self.inner.frames_between(after, up_to, limit)
         }
+        fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
+            self.inner.latest_snapshot()
+        }
+        fn put_snapshot(&mut self, snapshot: &StoredSnapshot) -> Result<(), StoreError> {
+            self.inner.put_snapshot(snapshot)
+        }
     }
 
     fn controlled_room(window: Duration) -> (Arc<Room>, Arc<Controls>) {
@@ -1072,6 +1144,8 @@ mod tests {
                 "c",
                 Box::new(log),
                 Commit::Writers(Writers::start(1, window).unwrap()),
+                NO_SNAPSHOTS,
+                Snapshotter::start().unwrap(),
             )
             .unwrap(),
             controls,
@@ -1238,7 +1312,7 @@ mod tests {
     #[test]
     fn rooms_with_files_share_the_writers_and_each_keeps_its_order() {
         let dir = tempfile::tempdir().unwrap();
-        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO);
+        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO, NO_SNAPSHOTS);
         let mut members = Vec::new();
         for name in ["one", "two", "three"] {
             let room = rooms.open(name).unwrap();
@@ -1274,7 +1348,7 @@ mod tests {
     #[test]
     fn a_room_nobody_is_in_is_closed_and_reopened_from_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO);
+        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO, NO_SNAPSHOTS);
         let room = rooms.open("kept").unwrap();
         let a = peer("a");
         let mut ma = room.join(a.clone(), 0, 16);

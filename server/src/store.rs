@@ -16,9 +16,12 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tabula_shared::session_file::{EXTENSION, SessionFile, SessionFileError, StoredOp};
+use tabula_shared::session_file::{
+    EXTENSION, SessionFile, SessionFileError, StoredOp, StoredSnapshot,
+};
 use tabula_shared::{ClientId, OpId};
 
 pub use tabula_shared::session_file::Stamp;
@@ -86,7 +89,22 @@ pub trait OpLog: Send + std::fmt::Debug {
         up_to: u64,
         limit: usize,
     ) -> Result<Vec<Bytes>, StoreError>;
+
+    /// The newest board snapshot kept, if any: where a reopened room's
+    /// snapshots carry on (see `crate::snapshots`).
+    fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError>;
+
+    /// Keeps a board snapshot taken after op `snapshot.seq`, which the log holds,
+    /// so that it outlives the relay; older ones may be dropped. A log in memory
+    /// keeps none: its room holds the latest itself.
+    fn put_snapshot(&mut self, snapshot: &StoredSnapshot) -> Result<(), StoreError>;
 }
+
+/// A room's op log, shared by its writer (which appends), catch-ups (which read)
+/// and its snapshots. A `std::sync::Mutex`: it is only ever taken on a writer or
+/// snapshotter thread or in `spawn_blocking`, never on a tokio worker (a log in
+/// memory excepted, which never blocks).
+pub type SharedLog = Arc<Mutex<Box<dyn OpLog>>>;
 
 /// An [`OpLog`] in a `.tabula` session file: durable, and readable by the app.
 #[derive(Debug)]
@@ -99,6 +117,10 @@ pub struct SqliteLog {
 /// file and a catch-up reads it in order, so a few pages do; with `SQLite`'s
 /// default of 2 MiB, a thousand open rooms could hold gigabytes of cache.
 const ROOM_CACHE_KIB: u32 = 64;
+
+/// How many snapshots a room's file keeps. Joins only ever use the newest; the
+/// one before it stays in case the newest is being read when it is replaced.
+const SNAPSHOTS_KEPT: usize = 2;
 
 impl SqliteLog {
     /// Opens the room's file in `rooms_dir`, creating it if the room is new.
@@ -144,6 +166,17 @@ impl OpLog for SqliteLog {
             .into_iter()
             .map(Bytes::from)
             .collect())
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
+        let head = self.file.head()?;
+        Ok(self.file.snapshot_at_or_before(head)?)
+    }
+
+    fn put_snapshot(&mut self, snapshot: &StoredSnapshot) -> Result<(), StoreError> {
+        self.file.put_snapshot(snapshot)?;
+        self.file.prune_snapshots(SNAPSHOTS_KEPT)?;
+        Ok(())
     }
 }
 
@@ -236,6 +269,14 @@ impl OpLog for MemoryLog {
             .min(self.frames.len())
             .min(start.saturating_add(limit));
         Ok(self.frames.get(start..end).unwrap_or_default().to_vec())
+    }
+
+    fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
+        Ok(None)
+    }
+
+    fn put_snapshot(&mut self, _snapshot: &StoredSnapshot) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

@@ -3,8 +3,14 @@
 //! A frame is `b"TB"`, one format-version byte, then the bincode 2 encoding of a
 //! message. The prefix lets old and new peers fail with a clear message instead of
 //! reading garbage. The same frames are what a saved session stores.
+//!
+//! A board [`Snapshot`] is encoded the same way, with the same prefix, but may be
+//! far larger than a frame ([`MAX_SNAPSHOT_BYTES`]): it is stored whole in a
+//! session file and travels split into parts.
 
 use serde::{Serialize, de::DeserializeOwned};
+
+use crate::Snapshot;
 
 /// The two bytes every frame starts with.
 pub const MAGIC: [u8; 2] = *b"TB";
@@ -15,6 +21,21 @@ pub const PREFIX_LEN: usize = MAGIC.len() + 1;
 /// The largest frame either side accepts: 1 MiB. A stroke streams in many small
 /// frames, so no honest frame comes near it.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// The largest encoded snapshot either side accepts: 1 GiB, far beyond any board
+/// a person draws, but a bound on what a forged length can make a peer allocate.
+pub const MAX_SNAPSHOT_BYTES: usize = 1 << 30;
+
+/// The version of the snapshot encoding, stored beside each snapshot in a session
+/// file so that a later build can skip snapshots it no longer reads.
+pub const SNAPSHOT_FORMAT: u32 = 1;
+
+/// bincode's settings for snapshots: as for frames, with the snapshot limit.
+const SNAPSHOT_CONFIG: bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<MAX_SNAPSHOT_BYTES>,
+> = bincode::config::standard().with_limit::<MAX_SNAPSHOT_BYTES>();
 
 /// bincode's settings: variable-length integers, and a limit on how much a frame
 /// may claim to hold, so that a forged length never becomes a huge allocation.
@@ -88,6 +109,40 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8]) -> Result<T, DecodeError> {
     if frame.len() > MAX_FRAME_BYTES {
         return Err(DecodeError::TooLarge { len: frame.len() });
     }
+    let payload = payload_of(frame)?;
+    let (message, used) = bincode::serde::decode_from_slice(payload, CONFIG)
+        .map_err(|err| DecodeError::Malformed(err.to_string()))?;
+    whole(payload, used)?;
+    Ok(message)
+}
+
+/// Encodes a board snapshot, prefixed like a frame; see [`MAX_SNAPSHOT_BYTES`].
+pub fn encode_snapshot(snapshot: &Snapshot) -> Result<Vec<u8>, EncodeError> {
+    let mut bytes = Vec::with_capacity(1024);
+    bytes.extend_from_slice(&MAGIC);
+    bytes.push(FORMAT_VERSION);
+    bincode::serde::encode_into_std_write(snapshot, &mut bytes, SNAPSHOT_CONFIG)
+        .map_err(|err| EncodeError::Serialize(err.to_string()))?;
+    if bytes.len() > MAX_SNAPSHOT_BYTES {
+        return Err(EncodeError::TooLarge);
+    }
+    Ok(bytes)
+}
+
+/// Decodes what [`encode_snapshot`] made; never panics, whatever the bytes.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
+    if bytes.len() > MAX_SNAPSHOT_BYTES {
+        return Err(DecodeError::TooLarge { len: bytes.len() });
+    }
+    let payload = payload_of(bytes)?;
+    let (snapshot, used) = bincode::serde::decode_from_slice(payload, SNAPSHOT_CONFIG)
+        .map_err(|err| DecodeError::Malformed(err.to_string()))?;
+    whole(payload, used)?;
+    Ok(snapshot)
+}
+
+/// Checks the prefix and returns what follows it.
+fn payload_of(frame: &[u8]) -> Result<&[u8], DecodeError> {
     if frame.len() < PREFIX_LEN {
         return Err(DecodeError::TooShort { len: frame.len() });
     }
@@ -98,15 +153,18 @@ pub fn decode<T: DeserializeOwned>(frame: &[u8]) -> Result<T, DecodeError> {
     if version != FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion { found: version });
     }
-    let payload = &frame[PREFIX_LEN..];
-    let (message, used) = bincode::serde::decode_from_slice(payload, CONFIG)
-        .map_err(|err| DecodeError::Malformed(err.to_string()))?;
-    if used != payload.len() {
-        return Err(DecodeError::TrailingBytes {
+    Ok(&frame[PREFIX_LEN..])
+}
+
+/// An error if decoding used less than the whole payload.
+fn whole(payload: &[u8], used: usize) -> Result<(), DecodeError> {
+    if used == payload.len() {
+        Ok(())
+    } else {
+        Err(DecodeError::TrailingBytes {
             extra: payload.len() - used,
-        });
+        })
     }
-    Ok(message)
 }
 
 #[cfg(test)]
@@ -193,6 +251,41 @@ mod tests {
             Err(DecodeError::TooLarge {
                 len: MAX_FRAME_BYTES + 1
             })
+        );
+    }
+
+    #[test]
+    fn snapshots_round_trip_and_damage_is_an_error() {
+        let mut board = crate::Board::new();
+        for seq in 1..=50_u16 {
+            let start = crate::Point::new(f32::from(seq), 0.5);
+            board.apply_sequenced(&crate::SequencedOp {
+                seq: u64::from(seq),
+                author: crate::ClientId::random(),
+                timestamp_ms: 0,
+                op: crate::Op::new(crate::OpKind::StrokeBegin {
+                    stroke: crate::StrokeId::random(),
+                    style: crate::StrokeStyle {
+                        color: crate::Color::rgb(0, 0, 0),
+                        width: 2.0,
+                    },
+                    start,
+                }),
+            });
+        }
+        let snapshot = board.snapshot();
+        let bytes = encode_snapshot(&snapshot).unwrap();
+        assert_eq!(decode_snapshot(&bytes).unwrap(), snapshot);
+        assert!(matches!(
+            decode_snapshot(&bytes[..bytes.len() - 1]),
+            Err(DecodeError::Malformed(_))
+        ));
+        assert_eq!(decode_snapshot(b"XY\x01"), Err(DecodeError::BadMagic));
+        let mut trailing = bytes.clone();
+        trailing.push(7);
+        assert_eq!(
+            decode_snapshot(&trailing),
+            Err(DecodeError::TrailingBytes { extra: 1 })
         );
     }
 

@@ -39,13 +39,13 @@ mod scene;
 pub mod session_file;
 
 pub use board::{Applied, Board, Snapshot};
-pub use codec::{DecodeError, EncodeError, decode, encode};
+pub use codec::{DecodeError, EncodeError, decode, decode_snapshot, encode, encode_snapshot};
 pub use geometry::{Color, Point, Rect};
 pub use history::History;
 pub use ids::{ClientId, ObjectId, OpId, StrokeId};
 pub use message::{
-    ClientMessage, Credentials, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, ServerMessage,
-    Welcome,
+    ClientMessage, Credentials, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, SNAPSHOT_PART_BYTES,
+    ServerMessage, SnapshotHeader, Welcome,
 };
 pub use object::{Fill, Object, ObjectData, ObjectKind, Property};
 pub use op::{Op, OpKind, SequencedOp, StrokeStyle, Touches};

@@ -1,17 +1,29 @@
 //! Every message on the wire, in both directions.
 //!
 //! A connection opens with the client's [`Hello`]; the relay answers with a
-//! [`Welcome`], then sends the sequenced ops the client has not seen yet (each as
-//! an ordinary [`ServerMessage::Op`]), then whatever happens in the room live.
+//! [`Welcome`], then, when the client is far behind, the room's board as it was
+//! at some op (a [`SnapshotHeader`] in the welcome, then that many
+//! [`ServerMessage::SnapshotPart`]s), then the sequenced ops the client has not
+//! seen yet (each as an ordinary [`ServerMessage::Op`]), then whatever happens in
+//! the room live.
+//!
+//! A client that joined from a snapshot lacks the ops the snapshot stands for;
+//! it asks for them with [`ClientMessage::FetchHistory`] and they arrive as
+//! ordinary `Op`s older than what it has applied, mixed in with live traffic.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
 /// The protocol version a client announces in its hello (2 since the op set grew
-/// from strokes to objects). The relay refuses a hello
-/// of another version with close code 1002 and a message saying which it speaks.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// from strokes to objects, 3 since late joiners get a snapshot). The relay
+/// refuses a hello of another version with close code 1002 and a message saying
+/// which it speaks.
+pub const PROTOCOL_VERSION: u16 = 3;
+
+/// The most snapshot bytes one [`ServerMessage::SnapshotPart`] carries, so that
+/// every part fits in a frame with room to spare.
+pub const SNAPSHOT_PART_BYTES: usize = 512 * 1024;
 
 /// How a client proves it may enter a room. Empty today; room passwords and tokens
 /// will travel here without changing the hello.
@@ -66,6 +78,23 @@ pub struct Welcome {
     /// The room's latest sequence number when the welcome was sent: once the client
     /// has applied this one it is caught up.
     pub head: u64,
+    /// When set, the board as it was after op `replay_from` follows the welcome,
+    /// in parts, before the ops: the client replaces its board's sequenced state
+    /// with it (keeping its own unsent ops on top).
+    pub snapshot: Option<SnapshotHeader>,
+}
+
+/// What a welcome says about the snapshot that follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotHeader {
+    /// The last op the snapshot includes (equal to the welcome's `replay_from`).
+    pub seq: u64,
+    /// The length of the encoded snapshot (see
+    /// [`codec::decode_snapshot`](crate::codec::decode_snapshot)), in bytes.
+    pub bytes: u64,
+    /// How many [`ServerMessage::SnapshotPart`]s carry it, each at most
+    /// [`SNAPSHOT_PART_BYTES`] long, in order.
+    pub parts: u32,
 }
 
 /// Why the relay reports an error without closing the connection.
@@ -75,6 +104,9 @@ pub enum ErrorCode {
     UnexpectedMessage,
     /// An op the relay will not sequence (for example with non-finite coordinates).
     InvalidOp,
+    /// A history request for ops the room does not hold, or a second one while
+    /// the first is still being answered.
+    InvalidRequest,
 }
 
 /// Client → relay.
@@ -86,6 +118,16 @@ pub enum ClientMessage {
     Op(Op),
     /// Where this person's pointer is on the canvas; `None` when it left the canvas.
     Cursor(Option<Point>),
+    /// Asks for the room's ops after `after` up to and including `up_to` (which
+    /// the room must hold), for a client that joined from a snapshot and wants
+    /// the history behind it. They come as ordinary [`ServerMessage::Op`]s, in
+    /// order, among the live traffic; one request at a time.
+    FetchHistory {
+        /// The last op the client already has.
+        after: u64,
+        /// The last op wanted.
+        up_to: u64,
+    },
 }
 
 /// Relay → client.
@@ -93,6 +135,8 @@ pub enum ClientMessage {
 pub enum ServerMessage {
     /// The answer to the hello.
     Welcome(Welcome),
+    /// The next piece of the snapshot the welcome announced.
+    SnapshotPart(#[serde(with = "serde_bytes")] Vec<u8>),
     /// An op in the room's order, from history or live.
     Op(SequencedOp),
     /// The author's own op has been sequenced (the author gets this instead of the

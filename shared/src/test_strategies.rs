@@ -7,6 +7,7 @@ use crate::object::{Fill, ObjectData, ObjectKind, Property};
 use crate::{
     ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, ObjectId, Op, OpId, OpKind,
     PeerInfo, Point, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
+    message::SnapshotHeader,
 };
 
 fn uuid() -> impl Strategy<Value = Uuid> {
@@ -166,6 +167,8 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             ),
         op().prop_map(ClientMessage::Op),
         proptest::option::of(point()).prop_map(ClientMessage::Cursor),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(after, up_to)| ClientMessage::FetchHistory { after, up_to }),
     ]
 }
 
@@ -176,16 +179,23 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             "[a-z]{1,8}",
             proptest::collection::vec(peer(), 0..4),
             any::<u64>(),
-            any::<u64>()
+            any::<u64>(),
+            proptest::option::of((any::<u64>(), any::<u64>(), any::<u32>()))
         )
-            .prop_map(
-                |(room, peers, replay_from, head)| ServerMessage::Welcome(Welcome {
+            .prop_map(|(room, peers, replay_from, head, snapshot)| {
+                ServerMessage::Welcome(Welcome {
                     room,
                     peers,
                     replay_from,
-                    head
+                    head,
+                    snapshot: snapshot.map(|(seq, bytes, parts)| SnapshotHeader {
+                        seq,
+                        bytes,
+                        parts,
+                    }),
                 })
-            ),
+            }),
+        proptest::collection::vec(any::<u8>(), 0..64).prop_map(ServerMessage::SnapshotPart),
         sequenced_op().prop_map(ServerMessage::Op),
         (uuid(), any::<u64>(), any::<u64>()).prop_map(|(op, seq, timestamp_ms)| {
             ServerMessage::Ack {
@@ -207,7 +217,8 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         (
             prop_oneof![
                 Just(ErrorCode::UnexpectedMessage),
-                Just(ErrorCode::InvalidOp)
+                Just(ErrorCode::InvalidOp),
+                Just(ErrorCode::InvalidRequest)
             ],
             ".{0,40}"
         )

@@ -13,16 +13,19 @@
 //! the relay recognises resends by op id. Nothing is lost, nothing doubled.
 //!
 //! - [`task`]: the task itself: connect, serve, reconnect with backoff.
+//! - [`backfill`]: joining from a room's board snapshot, and fetching the
+//!   history the snapshot stands for.
 //! - [`socket`]: frames on the WebSocket: encode and send, receive and decode,
 //!   close codes.
 
+mod backfill;
 mod socket;
 mod task;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tabula_shared::{ClientId, Color, Op, OpId, PeerInfo, Point, SequencedOp, Welcome};
+use tabula_shared::{Board, ClientId, Color, Op, OpId, PeerInfo, Point, SequencedOp, Welcome};
 use tokio::sync::mpsc;
 
 /// What the UI asks of the network task.
@@ -43,6 +46,12 @@ pub enum Event {
     Status(ConnectionStatus),
     /// The relay accepted the hello; the ops it is missing follow.
     Welcome(Welcome),
+    /// The room's board as of an op well past ours (it came as a snapshot after
+    /// the welcome): it replaces the board's sequenced state, and the ops
+    /// between ours and it arrive later as [`Event::History`].
+    Board(Box<Board>),
+    /// An op older than the board, fetched to complete its history.
+    History(SequencedOp),
     /// An op in the room's order from someone else (or our own, seen in catch-up).
     Op(SequencedOp),
     /// One of our ops was sequenced.

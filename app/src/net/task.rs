@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use super::backfill::{Backfill, receive_snapshot};
 use super::socket::{Socket, WRITE_TIMEOUT, feed, flush, receive, receive_message, send, written};
 use super::{Command, ConnectionStatus, Event, EventSink, JoinRequest, Liveness};
 
@@ -35,6 +36,8 @@ struct Delivery {
     cursor: Option<Point>,
     /// Whether `cursor` changed since it was last sent.
     cursor_unsent: bool,
+    /// History that snapshots skipped, still to fetch.
+    backfill: Backfill,
 }
 
 impl Delivery {
@@ -99,6 +102,7 @@ pub(super) async fn run(
         last_seq: request.last_seen,
         cursor: None,
         cursor_unsent: false,
+        backfill: Backfill::default(),
     };
     let mut attempt = 0u32;
     if !events.emit(Event::Status(ConnectionStatus::Connecting)) {
@@ -199,12 +203,37 @@ async fn connect_and_serve(
         Ok(Err(ended)) => return ended,
         Err(_) => return lost("the relay did not welcome us in time".to_owned()),
     };
-    tracing::info!(room = %welcome.room, head = welcome.head, replay_from = welcome.replay_from, "joined");
+    tracing::info!(
+        room = %welcome.room,
+        head = welcome.head,
+        replay_from = welcome.replay_from,
+        snapshot = ?welcome.snapshot,
+        "joined"
+    );
+    delivery.backfill.reconnected();
     // A relay that lost the room's history starts it over: so do we.
-    delivery.last_seq = delivery.last_seq.min(welcome.replay_from);
-    if !events.emit(Event::Welcome(welcome))
-        || !events.emit(Event::Status(ConnectionStatus::Connected))
-    {
+    let holds = if welcome.replay_from < delivery.last_seq {
+        delivery.backfill.forget();
+        0
+    } else {
+        delivery.last_seq
+    };
+    let (replay_from, snapshot) = (welcome.replay_from, welcome.snapshot);
+    if !events.emit(Event::Welcome(welcome)) {
+        return Ended::Left;
+    }
+    if let Some(header) = snapshot {
+        let board = match receive_snapshot(&mut socket, header).await {
+            Ok(board) => board,
+            Err(ended) => return ended,
+        };
+        delivery.backfill.skipped(holds, header.seq);
+        if !events.emit(Event::Board(Box::new(board))) {
+            return Ended::Left;
+        }
+    }
+    delivery.last_seq = replay_from;
+    if !events.emit(Event::Status(ConnectionStatus::Connected)) {
         return Ended::Left;
     }
     let resend: Vec<_> = delivery.outbox.iter().cloned().collect();
@@ -241,6 +270,11 @@ async fn serve(
     cursor.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
     loop {
+        if let Some(request) = delivery.backfill.request()
+            && let Err(reason) = send(socket, &request).await
+        {
+            return lost(reason);
+        }
         tokio::select! {
             incoming = receive(socket) => {
                 last_heard = Instant::now();
@@ -297,6 +331,12 @@ fn deliver(
     events: &EventSink,
 ) -> Result<(), String> {
     let event = match message {
+        ServerMessage::Op(op) if op.seq <= delivery.last_seq => {
+            if !delivery.backfill.fills(op.seq) {
+                return Ok(());
+            }
+            Event::History(op)
+        }
         ServerMessage::Op(op) => {
             if !next_in_sequence(&mut delivery.last_seq, op.seq)? {
                 return Ok(());
@@ -328,6 +368,9 @@ fn deliver(
             Event::RelayError(message)
         }
         ServerMessage::Welcome(_) => return Err("a second welcome on one connection".to_owned()),
+        ServerMessage::SnapshotPart(_) => {
+            return Err("a piece of a board that no welcome announced".to_owned());
+        }
     };
     events.emit(event);
     Ok(())

@@ -11,4 +11,5 @@ mod liveness;
 mod ordering;
 mod presence;
 mod shutdown;
+mod snapshots;
 mod support;
