@@ -93,52 +93,56 @@ pub enum DecodeError {
 
 /// Encodes a message into one frame.
 pub fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, EncodeError> {
-    let mut frame = Vec::with_capacity(64);
-    frame.extend_from_slice(&MAGIC);
-    frame.push(FORMAT_VERSION);
-    bincode::serde::encode_into_std_write(message, &mut frame, CONFIG)
-        .map_err(|err| EncodeError::Serialize(err.to_string()))?;
-    if frame.len() > MAX_FRAME_BYTES {
-        return Err(EncodeError::TooLarge);
-    }
-    Ok(frame)
+    encode_with(message, CONFIG, MAX_FRAME_BYTES, 64)
 }
 
 /// Decodes one frame into a message; never panics, whatever the bytes.
 pub fn decode<T: DeserializeOwned>(frame: &[u8]) -> Result<T, DecodeError> {
-    if frame.len() > MAX_FRAME_BYTES {
-        return Err(DecodeError::TooLarge { len: frame.len() });
-    }
-    let payload = payload_of(frame)?;
-    let (message, used) = bincode::serde::decode_from_slice(payload, CONFIG)
-        .map_err(|err| DecodeError::Malformed(err.to_string()))?;
-    whole(payload, used)?;
-    Ok(message)
+    decode_with(frame, CONFIG, MAX_FRAME_BYTES)
 }
 
 /// Encodes a board snapshot, prefixed like a frame; see [`MAX_SNAPSHOT_BYTES`].
 pub fn encode_snapshot(snapshot: &Snapshot) -> Result<Vec<u8>, EncodeError> {
-    let mut bytes = Vec::with_capacity(1024);
+    encode_with(snapshot, SNAPSHOT_CONFIG, MAX_SNAPSHOT_BYTES, 1024)
+}
+
+/// Decodes what [`encode_snapshot`] made; never panics, whatever the bytes.
+pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
+    decode_with(bytes, SNAPSHOT_CONFIG, MAX_SNAPSHOT_BYTES)
+}
+
+/// The prefix, then `value` under `config`, at most `limit` bytes in all.
+fn encode_with<T: Serialize, C: bincode::config::Config>(
+    value: &T,
+    config: C,
+    limit: usize,
+    capacity: usize,
+) -> Result<Vec<u8>, EncodeError> {
+    let mut bytes = Vec::with_capacity(capacity);
     bytes.extend_from_slice(&MAGIC);
     bytes.push(FORMAT_VERSION);
-    bincode::serde::encode_into_std_write(snapshot, &mut bytes, SNAPSHOT_CONFIG)
+    bincode::serde::encode_into_std_write(value, &mut bytes, config)
         .map_err(|err| EncodeError::Serialize(err.to_string()))?;
-    if bytes.len() > MAX_SNAPSHOT_BYTES {
+    if bytes.len() > limit {
         return Err(EncodeError::TooLarge);
     }
     Ok(bytes)
 }
 
-/// Decodes what [`encode_snapshot`] made; never panics, whatever the bytes.
-pub fn decode_snapshot(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
-    if bytes.len() > MAX_SNAPSHOT_BYTES {
+/// Reads what [`encode_with`] made with the same `config` and `limit`.
+fn decode_with<T: DeserializeOwned, C: bincode::config::Config>(
+    bytes: &[u8],
+    config: C,
+    limit: usize,
+) -> Result<T, DecodeError> {
+    if bytes.len() > limit {
         return Err(DecodeError::TooLarge { len: bytes.len() });
     }
     let payload = payload_of(bytes)?;
-    let (snapshot, used) = bincode::serde::decode_from_slice(payload, SNAPSHOT_CONFIG)
+    let (value, used) = bincode::serde::decode_from_slice(payload, config)
         .map_err(|err| DecodeError::Malformed(err.to_string()))?;
     whole(payload, used)?;
-    Ok(snapshot)
+    Ok(value)
 }
 
 /// Checks the prefix and returns what follows it.
