@@ -161,9 +161,18 @@ for relay in $RELAYS; do
     done
 done
 if [[ "$JOIN_OPS" -gt 0 ]]; then
+    # The join waits for the relay's snapshot to cover the room, so it needs the
+    # relay's --snapshot-every when BENCH_TABULA_ARGS sets one.
+    SNAPSHOT_EVERY=()
+    for ((i = 0; i < ${#TABULA_ARGS[@]}; i++)); do
+        case "${TABULA_ARGS[i]}" in
+            --snapshot-every) SNAPSHOT_EVERY=(--snapshot-every "${TABULA_ARGS[i + 1]:-}") ;;
+            --snapshot-every=*) SNAPSHOT_EVERY=(--snapshot-every "${TABULA_ARGS[i]#*=}") ;;
+        esac
+    done
     for relay in $RELAYS; do
         if [[ "$relay" == tabula* ]]; then
-            scenario join "$relay" join --join-ops "$JOIN_OPS" --size 100
+            scenario join "$relay" join --join-ops "$JOIN_OPS" --size 100 "${SNAPSHOT_EVERY[@]}"
         fi
     done
 fi

@@ -106,9 +106,20 @@ struct Args {
     idle: Option<usize>,
 
     /// Instead of a load run: fill the room with N ops, then time how long a new
-    /// peer takes to join it and hold its whole history (Tabula only).
+    /// peer takes to join it and hold its board up to date (Tabula only).
     #[arg(long, value_name = "N", conflicts_with_all = ["idle", "raw"])]
     join_ops: Option<u64>,
+
+    /// With --join-ops: the relay's --snapshot-every. The join waits (drawing a
+    /// stroke now and then) until the relay's snapshot is less than this many ops
+    /// behind the room's head, as it stays in a room people keep drawing in.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10_000,
+        requires = "join_ops"
+    )]
+    snapshot_every: u64,
 
     /// How long to wait, after sending stops, for frames still in flight.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
@@ -157,12 +168,17 @@ impl Plan {
         }
         if let Some(ops) = args.join_ops {
             anyhow::ensure!(ops > 0, "--join-ops needs at least one op");
+            anyhow::ensure!(
+                args.snapshot_every > 0,
+                "--snapshot-every needs at least one op"
+            );
             return Ok(Self::Join(JoinPlan {
                 target,
                 ops,
                 size: args.size,
                 limit: connect_timeout.max(Duration::from_mins(5)),
                 relay_pid: args.relay_pid,
+                snapshot_every: args.snapshot_every,
             }));
         }
         let plan = LoadPlan {
@@ -296,6 +312,8 @@ mod tests {
             plan(&["--url", url, "--join-ops", "10"]),
             Ok(Plan::Join(_))
         ));
+        assert!(plan(&["--url", url, "--snapshot-every", "10"]).is_err());
+        assert!(plan(&["--url", url, "--join-ops", "10", "--snapshot-every", "0"]).is_err());
         assert!(plan(&["--peers", "2"]).is_err());
     }
 }
