@@ -97,9 +97,10 @@ pub struct Config {
     /// 2 ms window to 1.5 ms with none, p99 lower too, and 100 rooms × 10 peers
     /// delivered as much with no window as with 2 ms.
     pub group_commit_window: Duration,
-    /// How many ops past its latest board snapshot make a room take a new one. A
-    /// joiner at least this far behind gets the snapshot and the ops after it
-    /// instead of everything it missed; the full history stays for replay.
+    /// How many ops past its latest board snapshot make a room take a new one
+    /// (more for a big board: one op per KiB of its latest snapshot). A joiner at
+    /// least this far behind gets the snapshot and the ops after it instead of
+    /// everything it missed; the full history stays for replay.
     pub snapshot_every: u64,
 }
 

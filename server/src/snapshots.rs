@@ -104,8 +104,12 @@ pub struct RoomSnapshots {
     /// After a failed snapshot, the head before which no other is tried, so a
     /// room whose snapshots fail does not ask again on every op.
     retry_at: AtomicU64,
-    /// How many ops past the latest snapshot make a new one.
+    /// How many ops past the latest snapshot make a new one (at the least; see
+    /// [`Self::due`]).
     every: u64,
+    /// The latest head the room published, so that a snapshot finished while
+    /// the room went quiet can see whether another is due at once.
+    published: AtomicU64,
     /// Where to ask for one.
     snapshotter: Snapshotter,
 }
@@ -135,6 +139,7 @@ impl RoomSnapshots {
             latest: Mutex::new(latest),
             building: AtomicBool::new(false),
             retry_at: AtomicU64::new(0),
+            published: AtomicU64::new(0),
             every: every.max(1),
             snapshotter,
         }))
@@ -150,11 +155,23 @@ impl RoomSnapshots {
         lock(&self.latest).clone()
     }
 
+    /// How many ops past `latest` make a new snapshot due: [`Self::every`], or
+    /// one op per KiB of the latest snapshot if that is more, so that a huge
+    /// board (each snapshot decodes, applies and encodes it whole) is not
+    /// rebuilt more often than its size is worth. A 54 MB board of 50,000
+    /// strokes gets one every ~52,000 ops; the tail a joiner gets stays short.
+    fn due(&self, latest: Option<&RoomSnapshot>) -> u64 {
+        let size_kib = latest.map_or(0, |s| s.bytes.len() as u64 / 1024);
+        self.every.max(size_kib)
+    }
+
     /// The room has published up to `head`: asks for a snapshot if the latest is
-    /// [`Self::every`] ops behind and none is being made. Cheap; never blocks.
+    /// [`Self::due`] ops behind and none is being made. Cheap; never blocks.
     pub fn published(self: &Arc<Self>, head: u64) {
-        let behind = self.latest().map_or(0, |s| s.seq);
-        if head.saturating_sub(behind) < self.every
+        self.published.fetch_max(head, Ordering::AcqRel);
+        let latest = self.latest();
+        let behind = latest.as_ref().map_or(0, |s| s.seq);
+        if head.saturating_sub(behind) < self.due(latest.as_deref())
             || head < self.retry_at.load(Ordering::Acquire)
             || self.building.swap(true, Ordering::AcqRel)
         {
@@ -249,6 +266,10 @@ fn make_snapshots(queue: &Receiver<(Arc<RoomSnapshots>, u64)>) {
             }
         }
         room.building.store(false, Ordering::Release);
+        // Ops published while this one was made may already call for the next,
+        // and a room that has gone quiet would not ask again.
+        let head = room.published.load(Ordering::Acquire);
+        room.published(head);
     }
     debug!("the snapshotter stopped");
 }
