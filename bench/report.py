@@ -240,13 +240,21 @@ def render(results, duration, note):
     if joins:
         out += ["", "### Joining a big room (Tabula only: the peers keep no history)", ""]
         out += [
-            "| relay | ops in the room | filled in s | welcome ms | caught up ms | relay RSS MiB | note |",
-            "|---|---:|---:|---:|---:|---:|---|",
+            "| relay | ops in the room | filled in s | welcome ms | joined ms (board ready) | snapshot MiB (parts) | decoding it ms | ops after it | relay RSS MiB | note |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for relay, j in joins:
+            snapshot_bytes = j.get("snapshot_bytes")
+            snapshot = (
+                "–"
+                if not snapshot_bytes
+                else f"{snapshot_bytes / 1048576:.1f} ({j.get('snapshot_parts', 0)})"
+            )
+            note = j.get("error") or ("" if j.get("snapshot_covered", True) else "snapshot lagged")
             out.append(
                 f"| {relay} | {j.get('ops', 0):,} | {j.get('fill_s', 0):.1f} | {num(j.get('welcome_ms'), 1)} | "
-                f"{num(j.get('caught_up_ms'), 1)} | {mib(j.get('relay_rss_kib'))} | {j.get('error') or ''} |"
+                f"{num(j.get('join_ms', j.get('caught_up_ms')), 1)} | {snapshot} | {num(j.get('decode_ms'), 1)} | "
+                f"{num(j.get('tail_ops'))} | {mib(j.get('relay_rss_kib'))} | {note} |"
             )
 
     out += ["", "### Commands", "", "```"]
