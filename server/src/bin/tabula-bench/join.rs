@@ -407,7 +407,9 @@ async fn fill(plan: &JoinPlan) -> anyhow::Result<Filler> {
 }
 
 /// Waits until the relay's latest snapshot covers the room as far as the relay
-/// ever makes it: the head less than `plan.snapshot_every` ops past it.
+/// ever makes it: the head less than one snapshot interval past it, the
+/// interval being `plan.snapshot_every` or, as the relay spaces a big board's
+/// snapshots, one op per KiB of the latest snapshot if that is more.
 ///
 /// Why wait, and why draw: the relay asks its snapshotter thread for a snapshot
 /// when it publishes ops and the head is `snapshot_every` ops past the latest
@@ -442,7 +444,10 @@ async fn await_snapshot(
         drop(ws);
         report.probes += 1;
         let covered = welcome.snapshot.map_or(0, |s| s.seq);
-        if welcome.head.saturating_sub(covered) < plan.snapshot_every {
+        let interval = plan
+            .snapshot_every
+            .max(welcome.snapshot.map_or(0, |s| s.bytes / 1024));
+        if welcome.head.saturating_sub(covered) < interval {
             report.snapshot_covered = true;
             return Ok(());
         }
