@@ -136,11 +136,11 @@ pub struct Op {
 }
 
 impl Op {
-    /// A new op with a fresh id.
+    /// A new op with a fresh, time-ordered id ([`OpId::time_ordered`]).
     #[must_use]
     pub fn new(kind: OpKind) -> Self {
         Self {
-            id: OpId::random(),
+            id: OpId::time_ordered(),
             kind,
         }
     }
