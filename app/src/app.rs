@@ -104,11 +104,21 @@ impl TabulaApp {
         self.documents = documents;
     }
 
-    /// Opens a `.tabula` file as a local board; a failure is shown in the
-    /// window and returned.
+    /// Opens a `.tabula` file as a local board on this thread; a failure is
+    /// shown in the window and returned. For tests: the window opens files
+    /// with [`Self::start_opening`].
     pub fn open_file(&mut self, path: &std::path::Path) -> Result<(), String> {
         self.replay = None;
         self.documents.open(&mut self.session, path)
+    }
+
+    /// Starts opening a `.tabula` file on its own thread, which repaints `ctx`
+    /// when done; the board replaces this one in the frame after, and the
+    /// "Opening…" modal shows meanwhile. A failure is shown in the window.
+    pub fn start_opening(&mut self, path: &std::path::Path, ctx: &egui::Context) {
+        let ctx = ctx.clone();
+        self.documents
+            .start_open(path, move || ctx.request_repaint());
     }
 
     /// The replay on show, in replay mode.
@@ -183,8 +193,10 @@ impl TabulaApp {
         // their changes show in this frame's painting.
         let mut view = None;
         let mut command = None;
-        let modal_open =
-            self.join_dialog.is_open() || self.confirm_clear || self.export_dialog.is_open();
+        let modal_open = self.join_dialog.is_open()
+            || self.confirm_clear
+            || self.export_dialog.is_open()
+            || self.documents.is_modal_open();
         if !modal_open && !ctx.text_edit_focused() {
             (view, command) = shortcuts(&ctx, &mut self.tools);
         }
@@ -218,8 +230,11 @@ impl TabulaApp {
         let documents = self
             .documents
             .file_menu_ui(&ctx, &mut self.session, keyboard);
-        if documents == Some(DocumentAction::Replay) {
-            self.start_replay();
+        match documents {
+            Some(DocumentAction::Replay) => self.start_replay(),
+            // The replay was of the board that has just gone.
+            Some(DocumentAction::Opened) => self.replay = None,
+            None => {}
         }
         if let Some(replay) = self.replay.as_mut().filter(|r| r.is_live()) {
             replay.follow(self.session.log());

@@ -13,15 +13,18 @@
 //!   platform's config folder (`~/.config/tabula` on Linux).
 //! - [`Documents`]: the File menu, ctrl+S / ctrl+shift+S / ctrl+O, the path
 //!   dialog (an in-app field: native dialogs would need GTK's development
-//!   libraries) and the error message.
+//!   libraries), the "Opening…" modal while a file is read and built on its
+//!   own thread ([`crate::opening`]), and the error message.
 
 use std::fs;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use egui::{Align2, Context, Key, Modifiers, vec2};
 use tabula_shared::SequencedOp;
 use tabula_shared::session_file::{EXTENSION, SessionFile, SessionFileError, StoredOp};
 
+use crate::opening::{Opened, Opening};
 use crate::session::{Session, room_of_url};
 use crate::toolbar::EDGE_GAP;
 
@@ -137,8 +140,20 @@ fn encode(path: &Path, ops: &[SequencedOp]) -> Result<Vec<StoredOp>, DocumentErr
 
 /// Reads every op of the session file at `path`, checked to run 1, 2, 3, …
 pub fn load_session(path: &Path) -> Result<Vec<SequencedOp>, DocumentError> {
+    read_session(path, |_, _| ControlFlow::Continue(()))
+}
+
+/// [`load_session`], telling `progress` after each op how many have been read
+/// and how many the file holds. When `progress` breaks, reading stops there
+/// and the ops read so far are returned.
+pub(crate) fn read_session(
+    path: &Path,
+    mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
+) -> Result<Vec<SequencedOp>, DocumentError> {
     let file = SessionFile::open_read_only(path)?;
-    let mut ops = Vec::new();
+    let total = file.head()?;
+    // The head is only a hint for the allocation: a damaged file may lie.
+    let mut ops = Vec::with_capacity(usize::try_from(total.min(1 << 22)).unwrap_or(0));
     for op in file.sequenced_ops(0) {
         let op = op?;
         let expected = ops.len() as u64 + 1;
@@ -150,6 +165,9 @@ pub fn load_session(path: &Path) -> Result<Vec<SequencedOp>, DocumentError> {
             });
         }
         ops.push(op);
+        if progress(expected, total).is_break() {
+            break;
+        }
     }
     Ok(ops)
 }
@@ -255,6 +273,8 @@ struct PathDialog {
 pub enum DocumentAction {
     /// Replay the board's history.
     Replay,
+    /// A file has been opened: the board on screen is a new one.
+    Opened,
 }
 
 /// The current file, the recent files, and the File menu's dialogs.
@@ -268,6 +288,8 @@ pub struct Documents {
     dialog: Option<PathDialog>,
     /// The last failure, shown in a modal until dismissed.
     error: Option<String>,
+    /// The file being read and built on its own thread, while it is.
+    opening: Option<Opening>,
 }
 
 impl Documents {
@@ -298,25 +320,84 @@ impl Documents {
         self.error.as_deref()
     }
 
-    /// Whether a dialog or the error takes the keyboard.
+    /// Whether a dialog, the error or a file being opened takes the keyboard
+    /// (and the canvas).
     #[must_use]
     pub fn is_modal_open(&self) -> bool {
-        self.dialog.is_some() || self.error.is_some()
+        self.dialog.is_some() || self.error.is_some() || self.opening.is_some()
     }
 
-    /// Opens `path` as a local board in `session`; a failure is shown (and
-    /// returned, for tests and the command line).
+    /// The file being opened in the background, while it is.
+    #[must_use]
+    pub fn opening(&self) -> Option<&Opening> {
+        self.opening.as_ref()
+    }
+
+    /// Opens `path` as a local board in `session`, on this thread; a failure
+    /// is shown (and returned). For tests: the window opens files with
+    /// [`Self::start_open`].
     pub fn open(&mut self, session: &mut Session, path: &Path) -> Result<(), String> {
         match load_session(path) {
             Ok(ops) => {
-                tracing::info!(path = %path.display(), ops = ops.len(), "opened");
                 session.load(ops);
-                self.current = Some(path.to_path_buf());
-                self.recent.add(path);
+                self.opened(path, session.log().len());
                 Ok(())
             }
-            Err(err) => Err(self.fail(&format!("Cannot open {}", path.display()), &err)),
+            Err(err) => Err(self.open_failed(path, &err)),
         }
+    }
+
+    /// Starts opening `path` on its own thread, which calls `wake` when it is
+    /// done (pass one that repaints the window); [`Self::poll_open`] puts the
+    /// board on screen then. Until then the "Opening…" modal shows. A file
+    /// already being opened is given up.
+    pub fn start_open(&mut self, path: &Path, wake: impl Fn() + Send + 'static) {
+        self.opening = None;
+        match Opening::start(path, wake) {
+            Ok(opening) => {
+                tracing::info!(path = %path.display(), "opening");
+                self.opening = Some(opening);
+            }
+            Err(err) => {
+                self.open_failed(path, &err);
+            }
+        }
+    }
+
+    /// Gives up the file being opened, if any; the board stays as it is.
+    pub fn cancel_open(&mut self) {
+        if let Some(opening) = self.opening.take() {
+            tracing::info!(path = %opening.path().display(), "opening cancelled");
+        }
+    }
+
+    /// Once the file being opened is ready, installs its board in `session`
+    /// (or shows why it could not be opened) and says which. `None` while
+    /// nothing is being opened or it is still under way.
+    pub fn poll_open(&mut self, session: &mut Session) -> Option<Result<(), String>> {
+        let result = self.opening.as_ref()?.poll()?;
+        let path = self.opening.take()?.path().to_path_buf();
+        Some(match result {
+            Ok(Opened { ops, board }) => {
+                let count = ops.len();
+                session.load_built(board, ops);
+                self.opened(&path, count);
+                Ok(())
+            }
+            Err(err) => Err(self.open_failed(&path, &err)),
+        })
+    }
+
+    /// `path` is on screen: it becomes the current file and the newest recent one.
+    fn opened(&mut self, path: &Path, ops: usize) {
+        tracing::info!(path = %path.display(), ops, "opened");
+        self.current = Some(path.to_path_buf());
+        self.recent.add(path);
+    }
+
+    /// Shows why `path` could not be opened; returns the message.
+    fn open_failed(&mut self, path: &Path, error: &DocumentError) -> String {
+        self.fail(&format!("Cannot open {}", path.display()), error)
     }
 
     /// Saves `session` to `path`, which becomes the current file.
@@ -386,6 +467,11 @@ impl Documents {
         keyboard: bool,
     ) -> Option<DocumentAction> {
         let mut action = None;
+        // Before anything can start another: a file started this frame shows
+        // its modal at least once.
+        if self.poll_open(session) == Some(Ok(())) {
+            action = Some(DocumentAction::Opened);
+        }
         if keyboard && !self.is_modal_open() {
             self.shortcuts(ctx, session);
         }
@@ -433,14 +519,14 @@ impl Documents {
                             );
                             let button = ui.button(name).on_hover_text(path.display().to_string());
                             if button.clicked() {
-                                // A failure is shown in the modal.
-                                let _ = self.open(session, &path);
+                                self.start_open(&path, waker(ctx));
                             }
                         }
                     });
                 });
             });
         self.path_dialog_ui(ctx, session);
+        self.opening_ui(ctx);
         self.error_ui(ctx);
         action
     }
@@ -464,7 +550,7 @@ impl Documents {
     }
 
     /// The modal that asks for a path to open or save to.
-    fn path_dialog_ui(&mut self, ctx: &Context, session: &mut Session) {
+    fn path_dialog_ui(&mut self, ctx: &Context, session: &Session) {
         let Some(dialog) = &mut self.dialog else {
             return;
         };
@@ -510,11 +596,58 @@ impl Documents {
         if confirmed && !dialog.text.trim().is_empty() {
             let path = expand_home(dialog.text.trim());
             self.dialog = None;
-            // Failures are shown in the error modal.
-            let _ = match purpose {
-                PathPurpose::Open => self.open(session, &path),
-                PathPurpose::SaveAs => self.save_as(session, &with_extension(&path)),
-            };
+            match purpose {
+                PathPurpose::Open => self.start_open(&path, waker(ctx)),
+                PathPurpose::SaveAs => {
+                    // A failure is shown in the error modal.
+                    let _ = self.save_as(session, &with_extension(&path));
+                }
+            }
+        }
+    }
+
+    /// "Opening NAME… (n ops)" with a spinner, while a file is read and built;
+    /// it blocks the canvas like the other modals. Cancel keeps the board.
+    fn opening_ui(&mut self, ctx: &Context) {
+        let Some(opening) = &self.opening else {
+            return;
+        };
+        let path = opening.path();
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let progress = opening.progress();
+        let mut cancel = false;
+        egui::Modal::new(egui::Id::unique("tabula-opening")).show(ctx, |ui| {
+            ui.set_width(420.0);
+            ui.heading(if progress.total == 0 {
+                format!("Opening {name}…")
+            } else {
+                format!("Opening {name}… ({} ops)", thousands(progress.total))
+            });
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                ui.spinner();
+                let stage = if progress.total == 0 {
+                    "Reading the file".to_owned()
+                } else if progress.read < progress.total {
+                    format!("Reading ops: {}", percent(progress.read, progress.total))
+                } else {
+                    format!(
+                        "Building the board: {}",
+                        percent(progress.applied, progress.total)
+                    )
+                };
+                ui.label(stage);
+            });
+            ui.add_space(8.0);
+            if ui.button("Cancel").clicked() {
+                cancel = true;
+            }
+        });
+        if cancel {
+            self.cancel_open();
         }
     }
 
@@ -539,6 +672,31 @@ impl Documents {
             self.error = None;
         }
     }
+}
+
+/// A wake for the opening thread: repaints the window, so the next frame
+/// polls the result.
+fn waker(ctx: &Context) -> impl Fn() + Send + 'static {
+    let ctx = ctx.clone();
+    move || ctx.request_repaint()
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut text = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(c);
+    }
+    text
+}
+
+/// `part` of `whole` as a whole percentage, `"41 %"`.
+fn percent(part: u64, whole: u64) -> String {
+    format!("{} %", part.saturating_mul(100) / whole.max(1))
 }
 
 /// `~/x` as a path under the home folder.

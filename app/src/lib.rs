@@ -23,6 +23,8 @@
 //!   eraser's reach and peers' pointers.
 //! - [`documents`]: saving and opening `.tabula` files, the recent files, the
 //!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
+//! - [`opening`]: reading a `.tabula` file and building its board on a named
+//!   thread, so a large file does not freeze the window.
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
 //! - [`export_dialog`]: what to export, as what, and where.
 //! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
@@ -55,6 +57,7 @@ pub mod frame_stats;
 pub mod gesture;
 pub mod join_dialog;
 pub mod net;
+pub mod opening;
 pub mod overlay;
 pub mod presence;
 pub mod render;

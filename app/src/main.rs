@@ -139,8 +139,9 @@ fn main() -> anyhow::Result<()> {
             cc.egui_ctx.set_theme(args.theme);
             let mut app = TabulaApp::new(Session::offline(me), handle);
             if let Some(path) = &args.file {
-                // A file that cannot be opened is explained in the window.
-                let _ = app.open_file(path);
+                // Read and built off the UI thread; a file that cannot be
+                // opened is explained in the window.
+                app.start_opening(path, &cc.egui_ctx);
             }
             if let Some(url) = &args.join {
                 app.join(url, &cc.egui_ctx)?;

@@ -276,11 +276,18 @@ impl Session {
     /// a session file's are): how a file opens. Leaves any room; undo starts
     /// afresh. Ops drawn from now on continue the sequence.
     pub fn load(&mut self, ops: Vec<SequencedOp>) {
-        self.leave();
         let mut board = Board::new();
         for op in &ops {
             board.apply_sequenced(op);
         }
+        self.load_built(board, ops);
+    }
+
+    /// [`Self::load`] with the board already built from `ops` (on another
+    /// thread: see [`crate::opening`]): the board on screen becomes `board`,
+    /// its log `ops`. Leaves any room; undo starts afresh.
+    pub fn load_built(&mut self, board: Board, ops: Vec<SequencedOp>) {
+        self.leave();
         self.board = board;
         self.forget_log();
         self.log = ops;

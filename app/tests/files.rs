@@ -266,7 +266,7 @@ fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
     harness.event(egui::Event::Text(saved.display().to_string()));
     harness.run();
     harness.key_press(Key::Enter);
-    harness.run();
+    until_opened(&mut harness);
     assert_eq!(harness.state().session().board(), &board);
     assert_eq!(
         harness.state().tools().tool,
@@ -282,11 +282,194 @@ fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
     harness.event(egui::Event::Text(text.display().to_string()));
     harness.run();
     harness.key_press(Key::Enter);
-    harness.run();
+    until_opened(&mut harness);
     harness.get_by_label(&format!("Cannot open {}", text.display()));
     harness.get_by_label_contains("not a SQLite database");
     harness.get_by_label("OK").click();
     harness.run();
     assert!(harness.state().documents().error().is_none());
     assert_eq!(harness.state().session().board(), &board, "the board stays");
+}
+
+/// Steps the window until the file being opened is on screen (or refused),
+/// for at most ten seconds, then lets it settle.
+fn until_opened(harness: &mut egui_kittest::Harness<'static, tabula_app::app::TabulaApp>) {
+    harness.step();
+    for _ in 0..2000 {
+        if harness.state().documents().opening().is_none() {
+            harness.run();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        harness.step();
+    }
+    panic!("the file was still opening after ten seconds");
+}
+
+/// Polls `docs` until the file it is opening is on screen in `session` or
+/// refused, for at most ten seconds.
+fn wait_for_open(docs: &mut Documents, session: &mut Session) -> Result<(), String> {
+    for _ in 0..2000 {
+        if let Some(result) = docs.poll_open(session) {
+            return result;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("the file was still opening after ten seconds");
+}
+
+#[test]
+fn a_file_is_read_and_built_on_its_own_thread_and_shown_once_polled() {
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path(), "big.tabula");
+    let mut expected = Session::offline(me("Ref"));
+    expected.load(load_session(&path).unwrap());
+    assert!(expected.board().object_count() > 0);
+
+    let mut session = Session::offline(me("Dee"));
+    draw_things(&mut session);
+    let before = session.board().clone();
+    let mut docs = documents();
+    let woken_on = Arc::new(Mutex::new(Vec::new()));
+    let wake = {
+        let woken_on = Arc::clone(&woken_on);
+        move || {
+            let name = std::thread::current().name().map(str::to_owned);
+            woken_on.lock().unwrap().push(name);
+        }
+    };
+    docs.start_open(&path, wake);
+    // Nothing changes on screen until the UI polls, however fast the thread.
+    assert_eq!(session.board(), &before, "the board waits for the poll");
+    assert_eq!(docs.current(), None);
+    assert!(docs.is_modal_open(), "the opening modal blocks the canvas");
+    assert_eq!(
+        docs.opening().map(tabula_app::opening::Opening::path),
+        Some(path.as_path())
+    );
+
+    wait_for_open(&mut docs, &mut session).expect("opens");
+    assert_eq!(
+        *woken_on.lock().unwrap(),
+        [Some(tabula_app::opening::THREAD_NAME.to_owned())],
+        "the UI is woken once, from the opening thread"
+    );
+    assert_eq!(session.board(), expected.board(), "the file's board");
+    assert_eq!(session.log(), expected.log(), "the file's history");
+    assert!(!session.can_undo(), "undo starts afresh");
+    assert_eq!(docs.current(), Some(path.as_path()));
+    assert_eq!(
+        docs.recent().paths().first(),
+        Some(&fs::canonicalize(&path).unwrap())
+    );
+    assert!(!docs.is_modal_open());
+    assert!(docs.poll_open(&mut session).is_none(), "told once");
+
+    // Drawing on the opened board continues the file's sequence.
+    let head = session.log().len() as u64;
+    session.perform(vec![Op::new(OpKind::Clear)]);
+    assert_eq!(session.log().last().map(|op| op.seq), Some(head + 1));
+}
+
+#[test]
+fn a_file_refused_in_the_background_is_named_and_the_board_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.tabula");
+    fs::write(&text, "not a board\n".repeat(20)).unwrap();
+    let missing = dir.path().join("missing.tabula");
+    for (path, problem) in [
+        (&text, "not a SQLite database"),
+        (&missing, "missing.tabula"),
+    ] {
+        let mut session = Session::offline(me("Dee"));
+        draw_things(&mut session);
+        let before = session.board().clone();
+        let mut docs = documents();
+        docs.start_open(path, || {});
+        let message = wait_for_open(&mut docs, &mut session).expect_err("refused");
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            message.contains(&format!("Cannot open {}", path.display())),
+            "{message}"
+        );
+        assert!(message.contains(&name), "{message}");
+        assert!(message.contains(problem), "{message}");
+        assert_eq!(docs.error(), Some(message.as_str()), "shown in the modal");
+        assert_eq!(session.board(), &before, "the board on screen is kept");
+        assert_eq!(docs.current(), None);
+        assert!(docs.recent().paths().is_empty());
+    }
+}
+
+#[test]
+fn a_cancelled_opening_leaves_the_board_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path(), "board.tabula");
+    let mut session = Session::offline(me("Dee"));
+    draw_things(&mut session);
+    let before = session.board().clone();
+    let mut docs = documents();
+    docs.start_open(&path, || {});
+    docs.cancel_open();
+    assert!(!docs.is_modal_open());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(docs.poll_open(&mut session).is_none());
+    assert_eq!(session.board(), &before);
+    assert_eq!(docs.current(), None);
+    assert!(docs.error().is_none());
+}
+
+#[test]
+fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
+    use egui::Key;
+    use egui_kittest::kittest::Queryable as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = saved(dir.path(), "meeting.tabula");
+    let mut expected = Session::offline(me("Ref"));
+    expected.load(load_session(&path).unwrap());
+
+    let mut harness = window(Session::offline(me("Bea")));
+    let ctx = harness.ctx.clone();
+    harness.state_mut().start_opening(&path, &ctx);
+    harness.key_press(Key::R);
+    harness.step();
+    // The thread may be done already: the board still waits for the frame
+    // after, and this frame shows the modal and swallows the shortcut.
+    harness.get_by_label_contains("Opening meeting.tabula…");
+    harness.get_by_label("Cancel");
+    assert_eq!(harness.state().session().board().object_count(), 0);
+    assert_eq!(
+        harness.state().tools().tool,
+        tabula_app::tools::Tool::Pen,
+        "R does not pick the rectangle while the modal shows"
+    );
+
+    until_opened(&mut harness);
+    assert_eq!(harness.state().session().board(), expected.board());
+    assert_eq!(harness.state().documents().current(), Some(path.as_path()));
+    assert!(
+        harness
+            .query_by_label_contains("Opening meeting.tabula")
+            .is_none(),
+        "the modal is gone"
+    );
+    harness.key_press(Key::R);
+    harness.run();
+    assert_eq!(
+        harness.state().tools().tool,
+        tabula_app::tools::Tool::Rectangle,
+        "shortcuts work again"
+    );
+
+    // The recent files open in the background too.
+    harness.get_by_label("File").click();
+    harness.run();
+    harness.get_by_label("meeting.tabula").click();
+    harness.step();
+    harness.get_by_label_contains("Opening meeting.tabula…");
+    until_opened(&mut harness);
+    assert_eq!(harness.state().session().board(), expected.board());
 }
