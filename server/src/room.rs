@@ -58,7 +58,7 @@ pub fn encode_frame(message: &ServerMessage) -> Result<Bytes, EncodeError> {
 /// Locks a mutex. Nothing in the critical sections is expected to panic; if
 /// something ever did, carrying on with the state as it stands beats failing
 /// every later member of the room, so a poisoned lock is taken over.
-fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -171,25 +171,15 @@ impl Rooms {
 
     /// The shared writers, started on first use.
     fn writers(&self) -> Result<Writers, StoreError> {
-        let mut writers = lock(&self.writers);
-        if let Some(writers) = &*writers {
-            return Ok(writers.clone());
-        }
-        let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let started = Writers::start(threads, self.group_commit_window)?;
-        *writers = Some(started.clone());
-        Ok(started)
+        started(&self.writers, || {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            Writers::start(threads, self.group_commit_window)
+        })
     }
 
     /// The shared snapshotter, started on first use.
     fn snapshotter(&self) -> Result<Snapshotter, StoreError> {
-        let mut snapshotter = lock(&self.snapshotter);
-        if let Some(snapshotter) = &*snapshotter {
-            return Ok(snapshotter.clone());
-        }
-        let started = Snapshotter::start()?;
-        *snapshotter = Some(started.clone());
-        Ok(started)
+        started(&self.snapshotter, Snapshotter::start)
     }
 
     /// The room with this name: already open, loaded from its file, or created
@@ -221,6 +211,21 @@ impl Rooms {
         *slot = Some(Arc::clone(&room));
         Ok(room)
     }
+}
+
+/// A handle to threads the rooms share: the one in `slot`, or one `start`s now
+/// and keeps there.
+fn started<T: Clone>(
+    slot: &Mutex<Option<T>>,
+    start: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut slot = lock(slot);
+    if let Some(running) = &*slot {
+        return Ok(running.clone());
+    }
+    let running = start()?;
+    *slot = Some(running.clone());
+    Ok(running)
 }
 
 /// Why the room cut a member off; the connection turns it into a close frame.

@@ -16,7 +16,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -28,7 +28,7 @@ use tabula_shared::{
 };
 use tracing::{debug, warn};
 
-use crate::room::encode_frame;
+use crate::room::{encode_frame, lock};
 use crate::store::{SharedLog, StoreError};
 
 /// How many ops the snapshotter reads from a log at a time.
@@ -83,11 +83,6 @@ impl RoomSnapshot {
             self.bytes[start..end].to_vec(),
         ))
     }
-}
-
-/// Locks a mutex, taking over a poisoned one (see `room::lock`).
-fn lock<T: ?Sized>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The snapshots of one room.
