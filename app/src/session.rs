@@ -276,11 +276,7 @@ impl Session {
     /// a session file's are): how a file opens. Leaves any room; undo starts
     /// afresh. Ops drawn from now on continue the sequence.
     pub fn load(&mut self, ops: Vec<SequencedOp>) {
-        let mut board = Board::new();
-        for op in &ops {
-            board.apply_sequenced(op);
-        }
-        self.load_built(board, ops);
+        self.load_built(Board::from_sequenced(&ops), ops);
     }
 
     /// [`Self::load`] with the board already built from `ops` (on another
@@ -534,10 +530,7 @@ mod tests {
         session.submit(unsent.clone());
 
         // The relay answers a reconnect with the board as of op 8, then 9 and 10.
-        let mut room = Board::new();
-        for op in &ops[..8] {
-            room.apply_sequenced(op);
-        }
+        let room = Board::from_sequenced(&ops[..8]);
         send(Event::Board(Box::new(Board::from_snapshot(
             room.snapshot(),
         ))));

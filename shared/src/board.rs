@@ -369,6 +369,16 @@ impl Board {
         }
     }
 
+    /// The board after applying `ops` in order, with nothing pending.
+    #[must_use]
+    pub fn from_sequenced<'a>(ops: impl IntoIterator<Item = &'a SequencedOp>) -> Self {
+        let mut board = Self::new();
+        for op in ops {
+            board.apply_sequenced(op);
+        }
+        board
+    }
+
     /// A board holding exactly what `snapshot` recorded, with nothing pending.
     /// Objects that repeat an id are taken once (the first); a snapshot made by
     /// [`Self::snapshot`] never repeats one.

@@ -497,11 +497,7 @@ mod tests {
 
     /// The board after applying ops `1..=k`, the slow way.
     fn applied(ops: &[SequencedOp], k: usize) -> Board {
-        let mut board = Board::new();
-        for op in &ops[..k] {
-            board.apply_sequenced(op);
-        }
-        board
+        Board::from_sequenced(&ops[..k])
     }
 
     /// Two people drawing strokes in turns, a stroke every `ops_per_stroke` ops.

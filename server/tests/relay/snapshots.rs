@@ -102,14 +102,6 @@ async fn draw(client: &mut TestClient, ops: Vec<Op>) -> Vec<SequencedOp> {
     sequenced
 }
 
-fn board_of(ops: &[SequencedOp]) -> Board {
-    let mut board = Board::new();
-    for op in ops {
-        board.apply_sequenced(op);
-    }
-    board
-}
-
 #[tokio::test]
 async fn a_late_joiner_gets_the_board_and_the_tail_and_can_fetch_the_history_behind_it() {
     let data = tempfile::tempdir().unwrap();
@@ -118,7 +110,7 @@ async fn a_late_joiner_gets_the_board_and_the_tail_and_can_fetch_the_history_beh
     let all = draw(&mut author, drawing(20)).await;
     let head = all.len() as u64;
     assert_eq!(head, 70);
-    let expected = board_of(&all);
+    let expected = Board::from_sequenced(&all);
 
     let (mut late, welcome) = join_with_snapshot(&relay, "big").await;
     let header = welcome.snapshot.unwrap();
@@ -187,5 +179,5 @@ async fn a_joiner_close_to_the_head_gets_ops_not_a_snapshot_and_snapshots_outliv
     let (mut late, welcome) = TestClient::join(&relay, "kept", "late").await;
     assert!(welcome.snapshot.is_some(), "the stored snapshot is offered");
     let board = board_after_welcome(&mut late, &welcome).await;
-    assert_eq!(board.snapshot(), board_of(&all).snapshot());
+    assert_eq!(board.snapshot(), Board::from_sequenced(&all).snapshot());
 }
