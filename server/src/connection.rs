@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tabula_shared::{
-    ClientMessage, DecodeError, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, ServerMessage,
+    ClientMessage, DecodeError, ErrorCode, Hello, Op, PROTOCOL_VERSION, PeerInfo, ServerMessage,
     Welcome, decode,
 };
 use tokio::net::TcpStream;
@@ -346,14 +346,9 @@ impl Peer<'_> {
     async fn receive_frame(&mut self, frame: &[u8]) -> Result<(), Exit> {
         match decode::<ClientMessage>(frame).map_err(|err| Exit::from_decode_error(&err))? {
             ClientMessage::Op(op) => {
-                if !op.is_well_formed() {
-                    debug!(op = %op.id, "refused an op that is not well formed");
-                    return self
-                        .reply_error(
-                            ErrorCode::InvalidOp,
-                            format!("op {} has a non-finite coordinate or a bad width", op.id),
-                        )
-                        .await;
+                if let Some(reason) = refusal(&op) {
+                    debug!(op = %op.id, %reason, "refused an op");
+                    return self.reply_error(ErrorCode::InvalidOp, reason).await;
                 }
                 let id = op.id;
                 // The ack (or a refusal) comes back through the queue once the
@@ -695,6 +690,23 @@ async fn finish(mut ws: Ws, exit: &Exit) {
         }
         After::Drain => http::shutdown_and_drain(ws.get_mut(), CLOSE_GRACE).await,
         After::Abandon => {}
+    }
+}
+
+/// Why the relay will not sequence an op from a client, if it will not.
+fn refusal(op: &Op) -> Option<String> {
+    if !op.is_well_formed() {
+        Some(format!(
+            "op {} has a non-finite coordinate or a bad width",
+            op.id
+        ))
+    } else if op.kind.is_presence() {
+        Some(format!(
+            "op {}: only the relay records joins and leaves",
+            op.id
+        ))
+    } else {
+        None
     }
 }
 

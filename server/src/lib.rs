@@ -166,6 +166,9 @@ struct Shared {
 const ACCEPT_GIVE_UP: Duration = Duration::from_mins(1);
 /// The longest pause between two failed accepts.
 const ACCEPT_MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How long shutdown waits, once every connection has ended, for the rooms'
+/// writers to store what is left (the leaves of those connections).
+const SHUTDOWN_WRITE_LIMIT: Duration = Duration::from_secs(5);
 
 /// Serves Tabula clients on `listener` until `shutdown` completes, then closes
 /// every connection with close code 1001 ("the relay is shutting down") and
@@ -221,6 +224,7 @@ pub async fn run(
         listener,
         notify_shutdown,
         done_tx,
+        shared,
         ..
     } = acceptor;
     drop(listener);
@@ -234,6 +238,11 @@ pub async fn run(
     drop(done_tx);
     let _ = done_rx.recv().await;
     info!("every connection has ended");
+    if !shared.rooms.written(SHUTDOWN_WRITE_LIMIT).await {
+        warn!(
+            "some rooms still had ops to store after {SHUTDOWN_WRITE_LIMIT:?}: their last leaves may be missing"
+        );
+    }
     result
 }
 

@@ -15,6 +15,11 @@
 //! The room never waits on its members: a member whose queue is full is cut off
 //! on the spot.
 //!
+//! Joins and leaves are sequenced and stored the same way, as
+//! [`OpKind::Joined`] and [`OpKind::Left`] ops the relay makes itself (see
+//! [`Room::record_departures`]), so a room's history says who was there when;
+//! they go to every member and are acked to nobody.
+//!
 //! Rooms live in [`Rooms`]. In memory they are never removed, so the history
 //! survives everyone leaving. With a data folder, each room is a `.tabula` file
 //! loaded the first time someone joins it after a start, and sequencing carries
@@ -29,8 +34,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tabula_shared::{
-    ClientId, EncodeError, ErrorCode, Op, OpId, PeerInfo, Point, SequencedOp, ServerMessage,
-    Welcome, encode,
+    ClientId, EncodeError, ErrorCode, Op, OpId, OpKind, PeerInfo, Point, SequencedOp,
+    ServerMessage, Welcome, encode,
 };
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
@@ -167,6 +172,26 @@ impl Rooms {
             }
         }
         closed
+    }
+
+    /// Waits until no open room has anything waiting for a writer, or `limit`
+    /// has passed; `false` in that case. For shutdown, once every connection
+    /// has ended: their leaves are then on disk when the relay stops.
+    pub async fn written(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let slots: Vec<Slot> = lock(&self.open).values().cloned().collect();
+            let written = slots
+                .iter()
+                .all(|slot| lock(slot).as_ref().is_none_or(|room| room.is_written()));
+            if written {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// The shared writers, started on first use.
@@ -369,6 +394,9 @@ struct State {
     members: HashMap<ClientId, Member>,
     /// The last connection number handed out, to tell memberships apart.
     last_connection: u64,
+    /// Members let go whose leave is not yet recorded (see
+    /// [`Room::record_departures`]).
+    departed: Vec<ClientId>,
 }
 
 /// A connection that is in the room.
@@ -387,10 +415,20 @@ struct Member {
 /// An op on its way to the writer.
 #[derive(Debug)]
 struct Proposal {
-    /// Who proposed it.
+    /// Who proposed it (for a join or a leave, who came or went).
     author: ClientId,
     /// The op.
     op: Op,
+}
+
+impl Proposal {
+    /// The record that `client` left.
+    fn left(client: ClientId) -> Self {
+        Self {
+            author: client,
+            op: Op::new(OpKind::Left),
+        }
+    }
 }
 
 impl Room {
@@ -414,6 +452,7 @@ impl Room {
             snapshots,
             members: HashMap::new(),
             last_connection: 0,
+            departed: Vec::new(),
         }));
         let sequencer = Sequencer {
             room: name.to_owned(),
@@ -448,13 +487,17 @@ impl Room {
     /// Whether nobody is in the room and it has nothing waiting to be written.
     fn is_idle(&self) -> bool {
         let state = lock(&self.state);
-        let nothing_waiting = match &self.sequencing {
+        state.members.is_empty() && self.is_written()
+    }
+
+    /// Whether the room has nothing waiting for a writer or being written.
+    fn is_written(&self) -> bool {
+        match &self.sequencing {
             Sequencing::Inline(_) => true,
             Sequencing::Writers { backlog, .. } => {
                 Arc::strong_count(backlog) == 1 && !lock(&backlog.waiting).scheduled
             }
-        };
-        state.members.is_empty() && nothing_waiting
+        }
     }
 
     /// Adds a member and marks where its catch-up ends, atomically with respect to
@@ -463,7 +506,9 @@ impl Room {
     ///
     /// A member with the same client id (an older connection not yet known to be
     /// dead) is cut off with [`Kick::Replaced`] and no `PeerLeft`. Everyone else
-    /// is told `PeerJoined`.
+    /// is told `PeerJoined`, and the join is recorded as an
+    /// [`OpKind::Joined`] op, which everyone (the joiner too) gets after the
+    /// welcome.
     pub fn join(&self, info: PeerInfo, last_seen: u64, queue_frames: usize) -> Membership {
         let (queue_tx, queue_rx) = mpsc::channel(queue_frames);
         let (kick_tx, kick_rx) = oneshot::channel();
@@ -496,6 +541,13 @@ impl Room {
         let peers = state.members.values().map(|m| m.info.clone()).collect();
         state.last_connection += 1;
         let connection = state.last_connection;
+        let record = Proposal {
+            author: info.client,
+            op: Op::new(OpKind::Joined {
+                name: info.name.clone(),
+                color: info.color,
+            }),
+        };
         state.members.insert(
             info.client,
             Member {
@@ -505,6 +557,9 @@ impl Room {
                 kick: kick_tx,
             },
         );
+        self.sequence(&mut state, vec![record]);
+        // Those the news cut off.
+        self.record_departures(&mut state);
         drop(state);
 
         Membership {
@@ -538,9 +593,10 @@ impl Room {
         })
     }
 
-    /// Removes a member and tells the others `PeerLeft`. Does nothing (and returns
-    /// `false`) when that connection is no longer the member: it was cut off, or
-    /// replaced by a newer connection of the same client.
+    /// Removes a member, tells the others `PeerLeft` and records an
+    /// [`OpKind::Left`] op. Does nothing (and returns `false`) when that
+    /// connection is no longer the member: it was cut off, or replaced by a newer
+    /// connection of the same client.
     pub fn leave(&self, client: ClientId, connection: u64) -> bool {
         let mut state = lock(&self.state);
         if !state.is_member(client, connection) {
@@ -548,6 +604,7 @@ impl Room {
         }
         state.members.remove(&client);
         state.announce_left(client);
+        self.record_departures(&mut state);
         true
     }
 
@@ -562,15 +619,23 @@ impl Room {
         if !state.is_member(author, connection) {
             return Proposed::NotMember;
         }
+        let proposed = self.sequence(&mut state, vec![Proposal { author, op }]);
+        self.record_departures(&mut state);
+        proposed
+    }
+
+    /// Has `proposals` sequenced, by the room's writer or, for a room in memory,
+    /// right here (under the room's lock, `state`).
+    fn sequence(&self, state: &mut State, proposals: Vec<Proposal>) -> Proposed {
         match &self.sequencing {
             Sequencing::Inline(sequencer) => {
-                let committed = lock(sequencer).commit(vec![Proposal { author, op }]);
-                committed.publish(&mut state);
+                let committed = lock(sequencer).commit(proposals);
+                committed.publish(state);
                 Proposed::Queued
             }
             Sequencing::Writers { backlog, writers } => {
                 let mut waiting = lock(&backlog.waiting);
-                waiting.proposals.push(Proposal { author, op });
+                waiting.proposals.extend(proposals);
                 if waiting.scheduled {
                     return Proposed::Queued;
                 }
@@ -583,6 +648,20 @@ impl Room {
                     Proposed::WriterGone
                 }
             }
+        }
+    }
+
+    /// Records an [`OpKind::Left`] for every member that `state` has let go
+    /// since the last call (left, cut off, or failed to store), sequenced like
+    /// any op. Every method that changes the members ends with it. In memory,
+    /// publishing those can cut off more slow members, whose leaves follow;
+    /// each member leaves once, so this ends.
+    fn record_departures(&self, state: &mut State) {
+        while !state.departed.is_empty() {
+            let proposals = state.departed.drain(..).map(Proposal::left).collect();
+            // A writer gone means the relay is going away: the leave goes unrecorded
+            // like one in a crash, and the replay shows them there to the end.
+            let _ = self.sequence(state, proposals);
         }
     }
 
@@ -599,6 +678,7 @@ impl Room {
         let mut state = lock(&self.state);
         if state.is_member(client, connection) {
             state.broadcast(&frame, Some(client));
+            self.record_departures(&mut state);
         }
     }
 }
@@ -680,6 +760,9 @@ struct Committed {
 enum Outcome {
     /// Newly sequenced: the entry at this index of the batch.
     New(usize),
+    /// A join or leave, newly sequenced as the entry at this index: it goes to
+    /// everyone and is acked to nobody.
+    Recorded(usize),
     /// Already in the log with this stamp: ack it again.
     Duplicate {
         /// Who resent it.
@@ -747,8 +830,17 @@ fn write_rooms(rooms: &Mutex<Receiver<Arc<Backlog>>>, requeue: &Weak<Sender<Arc<
             waiting.proposals.drain(..take).collect::<Vec<_>>()
         };
         let committed = lock(&room.sequencer).commit(batch);
-        committed.publish(&mut lock(&room.state));
+        let departed = {
+            let mut state = lock(&room.state);
+            committed.publish(&mut state);
+            std::mem::take(&mut state.departed)
+        };
         let mut waiting = lock(&room.waiting);
+        // Those cut off while publishing: this writer holds the room, so their
+        // leaves are simply next.
+        waiting
+            .proposals
+            .extend(departed.into_iter().map(Proposal::left));
         if waiting.proposals.is_empty() {
             waiting.scheduled = false;
             continue;
@@ -788,7 +880,10 @@ impl Sequencer {
         let mut in_batch: HashMap<OpId, Stamp> = HashMap::new();
         for Proposal { author, op } in batch {
             let op_id = op.id;
+            let presence = op.kind.is_presence();
+            // The relay made a join or leave's id just now: not in the log.
             let known = match in_batch.get(&op_id) {
+                _ if presence => Ok(None),
                 Some(stamp) => Ok(Some(*stamp)),
                 None => log.stamp_of(op_id),
             };
@@ -821,7 +916,11 @@ impl Sequencer {
             match frame {
                 Ok(frame) => {
                     in_batch.insert(op_id, stamp);
-                    outcomes.push(Outcome::New(entries.len()));
+                    outcomes.push(if presence {
+                        Outcome::Recorded(entries.len())
+                    } else {
+                        Outcome::New(entries.len())
+                    });
                     entries.push(Entry {
                         op_id,
                         author,
@@ -884,6 +983,13 @@ impl Committed {
                     state.ack(entry.author, entry.op_id, entry.stamp);
                 }
                 Outcome::New(index) => state.drop_unsaved(entries[index].author),
+                Outcome::Recorded(index) if stored => {
+                    let entry = &entries[index];
+                    state.head = entry.stamp.seq;
+                    state.broadcast(&entry.frame, None);
+                }
+                // Already logged as an error; nobody is to blame or to resend.
+                Outcome::Recorded(_) => {}
                 Outcome::Unsaved { author } => state.drop_unsaved(author),
                 Outcome::Duplicate { author, op, stamp } => {
                     debug!(room = %state.name, op = %op, seq = stamp.seq, "acked a resent op again");
@@ -961,8 +1067,9 @@ impl State {
         }
     }
 
-    /// Tells everyone that `client` left.
+    /// Tells everyone that `client` left, and notes the leave for recording.
     fn announce_left(&mut self, client: ClientId) {
+        self.departed.push(client);
         let mut slow = Vec::new();
         self.offer_left(client, &mut slow);
         self.cut_off(slow);
@@ -1005,6 +1112,7 @@ impl State {
                 "outgoing queue overflow: cutting off a peer that reads too slowly"
             );
             member.kick(Kick::Overflow);
+            self.departed.push(client);
             self.offer_left(client, &mut slow);
         }
     }
@@ -1060,7 +1168,7 @@ mod tests {
     }
 
     /// The next message for a member, waiting for the writer thread.
-    fn next(member: &mut Membership) -> ServerMessage {
+    fn next_any(member: &mut Membership) -> ServerMessage {
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Ok(frame) = member.queue.try_recv() {
@@ -1071,14 +1179,45 @@ mod tests {
         }
     }
 
-    /// Asserts that nothing arrives for a member for a while.
+    /// Whether a message is a recorded join or leave.
+    fn is_presence(message: &ServerMessage) -> bool {
+        matches!(message, ServerMessage::Op(o) if o.op.kind.is_presence())
+    }
+
+    /// The next message for a member other than a recorded join or leave.
+    fn next(member: &mut Membership) -> ServerMessage {
+        loop {
+            let message = next_any(member);
+            if !is_presence(&message) {
+                return message;
+            }
+        }
+    }
+
+    /// Asserts that nothing but recorded joins and leaves arrives for a member
+    /// for a while.
     fn nothing(member: &mut Membership) {
         std::thread::sleep(Duration::from_millis(100));
-        if let Ok(frame) = member.queue.try_recv() {
-            panic!(
-                "expected nothing, got {:?}",
-                decode::<ServerMessage>(&frame)
+        while let Ok(frame) = member.queue.try_recv() {
+            let message = decode::<ServerMessage>(&frame);
+            assert!(
+                message.as_ref().is_ok_and(is_presence),
+                "expected nothing, got {message:?}"
             );
+        }
+    }
+
+    /// Waits until the room's head reaches `seq` (a writer storing joins and
+    /// leaves, which nobody is acked for).
+    fn settle(room: &Room, seq: u64) {
+        let deadline = Instant::now() + PATIENCE;
+        while room.head() < seq {
+            assert!(
+                Instant::now() < deadline,
+                "the head stayed at {}",
+                room.head()
+            );
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -1166,8 +1305,11 @@ mod tests {
         let mut mb = room.join(b.clone(), 0, 16);
         assert_eq!(next(&mut ma), ServerMessage::PeerJoined(b.clone()));
         assert_eq!(mb.welcome.peers, vec![a.clone()]);
+        // The two joins.
+        let base = room.head();
+        assert_eq!(base, 2);
 
-        for expected in 1..=3 {
+        for expected in base + 1..=base + 3 {
             let op = op();
             assert_eq!(
                 room.propose(a.client, ma.connection, op.clone()),
@@ -1192,7 +1334,48 @@ mod tests {
             assert_eq!(sequenced.op, op);
         }
         nothing(&mut ma);
-        assert_eq!(room.head(), 3);
+        assert_eq!(room.head(), base + 3);
+    }
+
+    #[test]
+    fn joins_and_leaves_are_sequenced_for_everyone_and_acked_to_nobody() {
+        let room = room();
+        let a = peer("a");
+        let b = peer("b");
+        let mut ma = room.join(a.clone(), 0, 16);
+        let record = |seq, who: &PeerInfo, kind| {
+            let ServerMessage::Op(o) = kind else {
+                panic!("{kind:?} is not an op");
+            };
+            assert_eq!((o.seq, o.author), (seq, who.client));
+            o.op.kind
+        };
+        let joined = |who: &PeerInfo| OpKind::Joined {
+            name: who.name.clone(),
+            color: who.color,
+        };
+        assert_eq!(record(1, &a, next_any(&mut ma)), joined(&a));
+        let mut mb = room.join(b.clone(), 0, 16);
+        assert_eq!(mb.welcome.head, 1, "its own join comes after the welcome");
+        assert_eq!(next_any(&mut ma), ServerMessage::PeerJoined(b.clone()));
+        assert_eq!(record(2, &b, next_any(&mut ma)), joined(&b));
+        assert_eq!(record(2, &b, next_any(&mut mb)), joined(&b));
+        assert!(room.leave(b.client, mb.connection));
+        assert_eq!(
+            next_any(&mut ma),
+            ServerMessage::PeerLeft { client: b.client }
+        );
+        assert_eq!(record(3, &b, next_any(&mut ma)), OpKind::Left);
+        assert!(ma.queue.try_recv().is_err(), "no ack for anyone");
+        // They are history like any op.
+        let kinds: Vec<OpKind> = catch_up(&mut room.join(peer("c"), 0, 16))
+            .iter()
+            .map(|f| match decode(f).unwrap() {
+                ServerMessage::Op(o) => o.op.kind,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, vec![joined(&a), joined(&b), OpKind::Left]);
     }
 
     #[test]
@@ -1213,10 +1396,11 @@ mod tests {
         room.propose(a.client, ma.connection, twice.clone());
         room.propose(a.client, ma.connection, twice);
         assert_eq!(next(&mut ma), next(&mut ma));
-        assert!(matches!(next(&mut mb), ServerMessage::Op(o) if o.seq == 1));
-        assert!(matches!(next(&mut mb), ServerMessage::Op(o) if o.seq == 2));
+        // After the two joins.
+        assert!(matches!(next(&mut mb), ServerMessage::Op(o) if o.seq == 3));
+        assert!(matches!(next(&mut mb), ServerMessage::Op(o) if o.seq == 4));
         nothing(&mut mb);
-        assert_eq!(room.head(), 2);
+        assert_eq!(room.head(), 4);
     }
 
     #[test]
@@ -1228,9 +1412,11 @@ mod tests {
             room.propose(a.client, ma.connection, op());
             next(&mut ma);
         }
+        // a's join and five ops.
+        assert_eq!(room.head(), 6);
         let mut late = room.join(peer("late"), 3, 16);
-        assert_eq!((late.welcome.replay_from, late.welcome.head), (3, 5));
-        assert_eq!(late.catch_up.remaining(), 2);
+        assert_eq!((late.welcome.replay_from, late.welcome.head), (3, 6));
+        assert_eq!(late.catch_up.remaining(), 3);
         let frames = catch_up(&mut late);
         let seqs: Vec<u64> = frames
             .iter()
@@ -1239,10 +1425,11 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert_eq!(seqs, vec![4, 5]);
+        assert_eq!(seqs, vec![4, 5, 6]);
+        // late's join is op 7.
         let mut lost = room.join(peer("lost"), 9, 16);
-        assert_eq!((lost.welcome.replay_from, lost.welcome.head), (0, 5));
-        assert_eq!(catch_up(&mut lost).len(), 5);
+        assert_eq!((lost.welcome.replay_from, lost.welcome.head), (0, 7));
+        assert_eq!(catch_up(&mut lost).len(), 7);
     }
 
     #[test]
@@ -1253,23 +1440,31 @@ mod tests {
         let mut ma = room.join(a.clone(), 0, 16);
         let mut mb = room.join(b.clone(), 0, 16);
         next(&mut ma); // PeerJoined(b)
+        settle(&room, 2); // the joins
+        nothing(&mut ma);
+        nothing(&mut mb);
         controls.shut.store(true, Ordering::SeqCst);
         room.propose(a.client, ma.connection, op());
         nothing(&mut ma);
         nothing(&mut mb);
-        let mut late = room.join(peer("late"), 0, 16);
+        let late_peer = peer("late");
+        let mut late = room.join(late_peer.clone(), 0, 16);
         assert_eq!(
-            late.welcome.head, 0,
+            late.welcome.head, 2,
             "an op being stored is not in the head"
         );
         controls.shut.store(false, Ordering::SeqCst);
         assert!(matches!(next(&mut ma), ServerMessage::PeerJoined(_)));
-        assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 1, .. }));
+        assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 3, .. }));
         assert!(matches!(next(&mut mb), ServerMessage::PeerJoined(_)));
-        assert!(matches!(next(&mut mb), ServerMessage::Op(o) if o.seq == 1));
+        assert!(matches!(next(&mut mb), ServerMessage::Op(o) if o.seq == 3));
         assert!(
-            matches!(next(&mut late), ServerMessage::Op(o) if o.seq == 1),
+            matches!(next_any(&mut late), ServerMessage::Op(o) if o.seq == 3),
             "a joiner during the commit gets the op live"
+        );
+        assert!(
+            matches!(next_any(&mut late), ServerMessage::Op(o) if o.seq == 4 && o.author == late_peer.client),
+            "then its own join"
         );
     }
 
@@ -1281,7 +1476,8 @@ mod tests {
         for _ in 0..50 {
             room.propose(a.client, ma.connection, op());
         }
-        for seq in 1..=50 {
+        // a's join came first.
+        for seq in 2..=51 {
             assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: s, .. } if s == seq));
         }
         let appends = controls.appends.load(Ordering::SeqCst);
@@ -1296,6 +1492,7 @@ mod tests {
         let mut ma = room.join(a.clone(), 0, 16);
         let mut mb = room.join(b.clone(), 0, 16);
         next(&mut ma); // PeerJoined(b)
+        settle(&room, 2); // the joins
         controls.failing.store(true, Ordering::SeqCst);
         let lost = op();
         room.propose(a.client, ma.connection, lost.clone());
@@ -1306,12 +1503,18 @@ mod tests {
         }
         assert_eq!(next(&mut mb), ServerMessage::PeerLeft { client: a.client });
         nothing(&mut mb);
-        assert_eq!(room.head(), 0);
-        // Once the disk recovers, the resend after reconnecting takes seq 1.
+        assert_eq!(room.head(), 2, "neither the op nor a's leave was stored");
+        // Once the disk recovers, the resend after reconnecting comes right
+        // after the join.
         controls.failing.store(false, Ordering::SeqCst);
         let mut again = room.join(a.clone(), 0, 16);
+        let ServerMessage::Op(joined) = next_any(&mut again) else {
+            panic!("a's join first");
+        };
         room.propose(a.client, again.connection, lost.clone());
-        assert!(matches!(next(&mut again), ServerMessage::Ack { op, seq: 1, .. } if op == lost.id));
+        assert!(
+            matches!(next(&mut again), ServerMessage::Ack { op, seq, .. } if op == lost.id && seq == joined.seq + 1)
+        );
     }
 
     #[test]
@@ -1336,14 +1539,15 @@ mod tests {
             }
         }
         for (room, _, _, mb) in &mut members {
-            for expected in 1..=10 {
+            // After the two joins.
+            for expected in 3..=12 {
                 assert!(
                     matches!(next(mb), ServerMessage::Op(o) if o.seq == expected),
                     "room {} out of order",
                     room.name
                 );
             }
-            assert_eq!(room.head(), 10);
+            assert_eq!(room.head(), 12);
         }
         // One queue for all: the registry's handle, each room's, and this one.
         let writers = lock(&rooms.writers).clone().unwrap();
@@ -1358,9 +1562,10 @@ mod tests {
         let a = peer("a");
         let mut ma = room.join(a.clone(), 0, 16);
         room.propose(a.client, ma.connection, op());
-        assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 1, .. }));
+        assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 2, .. }));
         assert_eq!(rooms.close_unused(Duration::ZERO), 0, "a is in it");
         assert!(room.leave(a.client, ma.connection));
+        settle(&room, 3); // a's leave
         assert_eq!(
             rooms.close_unused(Duration::ZERO),
             0,
@@ -1376,11 +1581,11 @@ mod tests {
         let slot = Arc::clone(&lock(&rooms.open)["kept"]);
         assert!(lock(&slot).is_none());
         let again = rooms.open("kept").unwrap();
-        assert_eq!(again.head(), 1);
+        assert_eq!(again.head(), 3);
         let b = peer("b");
         let mut mb = again.join(b.clone(), 0, 16);
         again.propose(b.client, mb.connection, op());
-        assert!(matches!(next(&mut mb), ServerMessage::Ack { seq: 2, .. }));
+        assert!(matches!(next(&mut mb), ServerMessage::Ack { seq: 5, .. }));
     }
 
     #[test]
@@ -1411,6 +1616,16 @@ mod tests {
             "{seen:?}"
         );
         assert!(!room.leave(slow.client, ms.connection), "already gone");
+        // Two joins, three ops, and slow's leave, recorded when it was cut off.
+        assert_eq!(room.head(), 6);
+        let leaves: Vec<ClientId> = catch_up(&mut room.join(peer("c"), 0, 16))
+            .iter()
+            .filter_map(|f| match decode(f).unwrap() {
+                ServerMessage::Op(o) if o.op.kind == OpKind::Left => Some(o.author),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(leaves, vec![slow.client]);
     }
 
     #[test]

@@ -272,6 +272,15 @@ impl Board {
         if let Some(index) = own {
             self.pending.remove(index);
         }
+        if kind.is_presence() {
+            // Who came and went: nothing on the board changes (and the later
+            // pending ops keep their provisional places).
+            return if own.is_some() {
+                Applied::Confirmed
+            } else {
+                Applied::Ignored
+            };
+        }
         let changed = if self.pending.is_empty() && own.is_none() {
             // Nothing local on top, so nothing shadowed: the view is the
             // confirmed scene and takes the step alone.
@@ -329,7 +338,10 @@ impl Board {
                     Vec::new()
                 }
             }
-            OpKind::StrokeAppend { .. } | OpKind::StrokeEnd { .. } => Vec::new(),
+            OpKind::StrokeAppend { .. }
+            | OpKind::StrokeEnd { .. }
+            | OpKind::Joined { .. }
+            | OpKind::Left => Vec::new(),
             OpKind::Set { object, property } => shown(object)
                 .map(|o| OpKind::Set {
                     object: *object,
@@ -444,6 +456,7 @@ impl Board {
                 shadow.objects = whole;
                 shadow.whole = true;
             }
+            Touches::Nothing => {}
         }
     }
 
@@ -466,6 +479,7 @@ impl Board {
                 let inside = self.shadow.objects.apply(author, kind, seq);
                 outside || inside
             }
+            Touches::Nothing => false,
         }
     }
 
@@ -482,6 +496,7 @@ impl Board {
                     still.insert(id);
                 }
                 Touches::All => whole = true,
+                Touches::Nothing => {}
             }
         }
         let shadow = &mut self.shadow;
@@ -514,6 +529,7 @@ impl Board {
                     ids.insert(id);
                     Some(ids.into_iter().collect())
                 }
+                Touches::Nothing => Some(ids.into_iter().collect()),
                 Touches::All => None,
             }
         };
@@ -531,6 +547,7 @@ impl Board {
 fn touched(kind: &OpKind) -> Option<Vec<ObjectId>> {
     match kind.touches() {
         Touches::One(id) => Some(vec![id]),
+        Touches::Nothing => Some(Vec::new()),
         Touches::All => None,
     }
 }

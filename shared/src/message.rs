@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
 /// The protocol version a client announces in its hello (2 since the op set grew
-/// from strokes to objects, 3 since late joiners get a snapshot). The relay
-/// refuses a hello of another version with close code 1002 and a message saying
-/// which it speaks.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// from strokes to objects, 3 since late joiners get a snapshot, 4 since the
+/// relay records joins and leaves as ops). The relay refuses a hello of another
+/// version with close code 1002 and a message saying which it speaks.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The most snapshot bytes one [`ServerMessage::SnapshotPart`] carries, so that
 /// every part fits in a frame with room to spare.

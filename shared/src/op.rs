@@ -15,6 +15,10 @@
 //! [`OpKind::Restore`] brings it back (undo of a delete), [`OpKind::ToFront`] and
 //! [`OpKind::ToBack`] restack it, and [`OpKind::Clear`] deletes everything.
 //! Undo and redo are ordinary ops too, computed by the client that undoes.
+//!
+//! The relay also records who came and went, as [`OpKind::Joined`] and
+//! [`OpKind::Left`] ops in the room's sequence, so that a saved session knows
+//! when each person was there; boards ignore them.
 
 use serde::{Deserialize, Serialize};
 
@@ -90,6 +94,17 @@ pub enum OpKind {
     },
     /// Every object on the board is deleted.
     Clear,
+    /// Someone entered the room, under this name and colour. Recorded by the
+    /// relay, never proposed by a client; changes nothing on the board.
+    Joined {
+        /// The name they went by.
+        name: String,
+        /// Their cursor colour.
+        color: Color,
+    },
+    /// Someone left the room (closed, timed out, or was cut off). Recorded by
+    /// the relay like [`OpKind::Joined`]; changes nothing on the board.
+    Left,
 }
 
 /// Which objects an op can change.
@@ -99,6 +114,8 @@ pub enum Touches {
     One(ObjectId),
     /// Possibly all of them.
     All,
+    /// None: the op records who came and went.
+    Nothing,
 }
 
 impl OpKind {
@@ -115,14 +132,24 @@ impl OpKind {
             | Self::Restore { object }
             | Self::ToFront { object }
             | Self::ToBack { object } => Some(*object),
-            Self::Clear => None,
+            Self::Clear | Self::Joined { .. } | Self::Left => None,
         }
     }
 
     /// Which objects applying it can change.
     #[must_use]
     pub fn touches(&self) -> Touches {
+        if self.is_presence() {
+            return Touches::Nothing;
+        }
         self.object().map_or(Touches::All, Touches::One)
+    }
+
+    /// Whether this op records someone joining or leaving the room rather than
+    /// changing the board: only the relay makes such ops.
+    #[must_use]
+    pub fn is_presence(&self) -> bool {
+        matches!(self, Self::Joined { .. } | Self::Left)
     }
 }
 
@@ -163,7 +190,9 @@ impl Op {
             | OpKind::Restore { .. }
             | OpKind::ToFront { .. }
             | OpKind::ToBack { .. }
-            | OpKind::Clear => true,
+            | OpKind::Clear
+            | OpKind::Joined { .. }
+            | OpKind::Left => true,
         }
     }
 }

@@ -35,12 +35,17 @@
 //!
 //! # Participants
 //!
-//! The op log does not record joins and leaves (presence is not stored), so
-//! [`Replay::participants`] derives them: someone "joins" with their first op
-//! and "leaves" with their last. People who only watched do not appear.
+//! The relay records each join and leave in the room's ops
+//! ([`OpKind::Joined`](crate::OpKind::Joined), [`OpKind::Left`](crate::OpKind::Left)),
+//! so [`Replay::participants`] knows who was there when, under which name,
+//! watchers included. A join while already there (a reconnect the relay took
+//! for the same person) continues the visit; a visit without a leave lasts to
+//! the end (the relay stopped, or they are still there). For someone the ops
+//! never saw join (a local board, a file from before joins were recorded), one
+//! visit stands in, from their first op to their last.
 
 use crate::session_file::{SessionFile, SessionFileError};
-use crate::{Board, ClientId, SequencedOp, Snapshot};
+use crate::{Board, ClientId, Color, OpKind, SequencedOp, Snapshot};
 
 /// Why ops cannot be replayed.
 #[derive(Debug, thiserror::Error)]
@@ -87,17 +92,79 @@ impl CheckpointPolicy {
     }
 }
 
-/// One person's activity in a session, derived from the ops they made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One person in a session: who, when they were there, how much they did.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Participant {
     /// Who.
     pub author: ClientId,
-    /// Their first op: where the timeline marks them joining.
-    pub first: u64,
-    /// Their last op: where the timeline marks them leaving.
-    pub last: u64,
-    /// How many ops they made.
+    /// The name and colour they joined with last, `None` if the ops never
+    /// recorded them joining.
+    pub identity: Option<(String, Color)>,
+    /// Their time in the room, in order; see the module docs.
+    pub visits: Vec<Visit>,
+    /// How many ops they made (joins and leaves not counted).
     pub ops: u64,
+}
+
+/// One stay of one person in the room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Visit {
+    /// The op that recorded them joining (or, if none did, their first op).
+    pub joined: u64,
+    /// The op that recorded them leaving (or, if no join was recorded, their
+    /// last op); `None` while they are still there at the end of the ops.
+    pub left: Option<u64>,
+}
+
+impl Participant {
+    /// Someone not seen yet.
+    fn new(author: ClientId) -> Self {
+        Self {
+            author,
+            identity: None,
+            visits: Vec::new(),
+            ops: 0,
+        }
+    }
+
+    /// Takes in `op`, which is theirs.
+    fn record(&mut self, op: &SequencedOp) {
+        let open = self.visits.last().is_some_and(|v| v.left.is_none());
+        match &op.op.kind {
+            OpKind::Joined { name, color } => {
+                if self.identity.is_none() {
+                    // Stand-in visits from their ops give way to recorded ones.
+                    self.visits.clear();
+                }
+                self.identity = Some((name.clone(), *color));
+                if !open {
+                    self.visits.push(Visit {
+                        joined: op.seq,
+                        left: None,
+                    });
+                }
+            }
+            OpKind::Left => {
+                if let Some(visit) = self.visits.last_mut().filter(|v| v.left.is_none()) {
+                    visit.left = Some(op.seq);
+                }
+            }
+            _ => {
+                self.ops += 1;
+                match (self.identity.is_some(), self.visits.last_mut()) {
+                    // Only ops stand for their stay: it lasts to this one.
+                    (false, Some(visit)) => visit.left = Some(op.seq),
+                    // Here, as recorded.
+                    (true, Some(Visit { left: None, .. })) => {}
+                    // First seen, or acting without a recorded join.
+                    (recorded, _) => self.visits.push(Visit {
+                        joined: op.seq,
+                        left: (!recorded).then_some(op.seq),
+                    }),
+                }
+            }
+        }
+    }
 }
 
 /// A saved board and where it stands in the ops.
@@ -127,7 +194,7 @@ pub struct Replay {
     board: Board,
     /// How many ops the shown board has applied.
     position: u64,
-    /// Who made ops, in order of their first op.
+    /// Who was there, in order of their first op.
     participants: Vec<Participant>,
 }
 
@@ -178,18 +245,15 @@ impl Replay {
             });
         }
         self.head.apply_sequenced(&op);
-        match self.participants.iter_mut().find(|p| p.author == op.author) {
-            Some(p) => {
-                p.last = op.seq;
-                p.ops += 1;
-            }
-            None => self.participants.push(Participant {
-                author: op.author,
-                first: op.seq,
-                last: op.seq,
-                ops: 1,
-            }),
-        }
+        let index = self
+            .participants
+            .iter()
+            .position(|p| p.author == op.author)
+            .unwrap_or_else(|| {
+                self.participants.push(Participant::new(op.author));
+                self.participants.len() - 1
+            });
+        self.participants[index].record(&op);
         self.ops.push(op);
         if expected >= self.next_checkpoint {
             let snapshot = self.head.snapshot();
@@ -242,7 +306,7 @@ impl Replay {
         k.checked_sub(1).and_then(|i| self.ops.get(i as usize))
     }
 
-    /// Who made ops, in order of their first; see the module docs.
+    /// Who was there, in order of their first op; see the module docs.
     #[must_use]
     pub fn participants(&self) -> &[Participant] {
         &self.participants
@@ -602,7 +666,69 @@ mod tests {
     }
 
     #[test]
-    fn participants_join_with_their_first_op_and_leave_with_their_last() {
+    fn participants_stay_from_the_join_to_the_leave_the_relay_recorded() {
+        let (a, b, c) = (ClientId::random(), ClientId::random(), ClientId::random());
+        let joined = |name: &str| OpKind::Joined {
+            name: name.to_owned(),
+            color: Color::rgb(9, 9, 9),
+        };
+        let kinds = [
+            (a, joined("Ann")),
+            (b, joined("Bo")),
+            (a, OpKind::Clear),
+            (a, OpKind::Left),
+            (a, joined("Ann B.")),
+            // Bo's reconnect, taken before the relay knew the old connection gone.
+            (b, joined("Bo")),
+            (a, OpKind::Clear),
+            // A watcher who never drew.
+            (c, joined("Cy")),
+            (c, OpKind::Left),
+            (a, OpKind::Left),
+        ];
+        let ops = (1..)
+            .zip(kinds)
+            .map(|(seq, (author, kind))| SequencedOp {
+                seq,
+                author,
+                timestamp_ms: 1_700_000_000_000 + seq,
+                op: Op::new(kind),
+            })
+            .collect();
+        let replay = Replay::from_ops(ops).unwrap();
+        let visit = |joined, left| Visit { joined, left };
+        let identity = |name: &str| Some((name.to_owned(), Color::rgb(9, 9, 9)));
+        assert_eq!(
+            replay.participants(),
+            &[
+                Participant {
+                    author: a,
+                    identity: identity("Ann B."),
+                    visits: vec![visit(1, Some(4)), visit(5, Some(10))],
+                    ops: 2,
+                },
+                Participant {
+                    author: b,
+                    identity: identity("Bo"),
+                    visits: vec![visit(2, None)],
+                    ops: 0,
+                },
+                Participant {
+                    author: c,
+                    identity: identity("Cy"),
+                    visits: vec![visit(8, Some(9))],
+                    ops: 0,
+                },
+            ]
+        );
+        assert!(
+            replay.final_board().objects().next().is_none(),
+            "joins and leaves change nothing"
+        );
+    }
+
+    #[test]
+    fn without_recorded_joins_people_stay_from_their_first_op_to_their_last() {
         let (authors, mut ops) = strokes(20);
         let late = ClientId::random();
         ops.push(SequencedOp {
@@ -614,8 +740,11 @@ mod tests {
         let replay = Replay::from_ops(ops).unwrap();
         let expect = |author, first, last, ops| Participant {
             author,
-            first,
-            last,
+            identity: None,
+            visits: vec![Visit {
+                joined: first,
+                left: Some(last),
+            }],
             ops,
         };
         assert_eq!(

@@ -146,6 +146,7 @@ impl Scene {
                 }
                 changed
             }
+            OpKind::Joined { .. } | OpKind::Left => false,
         }
     }
 

@@ -2,11 +2,11 @@
 //! sequenced ops, and the relay keeps each room in exactly such a file, so a saved
 //! session is just a room and a room's file is a saved session.
 //!
-//! # Schema (format version 1)
+//! # Schema (format version 2)
 //!
 //! ```sql
 //! PRAGMA application_id = 0x54424c41;  -- "TBLA": this is a Tabula session
-//! PRAGMA user_version   = 1;           -- the session format, FORMAT_VERSION
+//! PRAGMA user_version   = 2;           -- the session format, FORMAT_VERSION
 //! CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 //! CREATE TABLE ops (
 //!     seq          INTEGER PRIMARY KEY,   -- 1, 2, 3, ... with no gaps
@@ -29,6 +29,12 @@
 //! without encoding anything again, and `frame` stays opaque to storage whatever
 //! ops come to hold. The other columns repeat what the frame says so that
 //! `sqlite3` and the index can answer questions without the codec.
+//!
+//! Format 2 has format 1's schema; its ops may also record people joining and
+//! leaving ([`OpKind::Joined`](crate::OpKind::Joined) and
+//! [`OpKind::Left`](crate::OpKind::Left)), which a format-1 reader could not
+//! decode. A format-1 file is read as it is and stamped 2 when opened for
+//! writing, before anything is appended to it.
 //!
 //! # Durability and safety
 //!
@@ -56,7 +62,7 @@ use crate::{Board, ClientId, DecodeError, EncodeError, OpId, SequencedOp, Server
 pub const APPLICATION_ID: i32 = 0x5442_4c41;
 /// The session format this build writes, and the newest it reads
 /// (`PRAGMA user_version`).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The file name extension of a session, without the dot.
 pub const EXTENSION: &str = "tabula";
 /// How many ops [`SessionFile::ops`] reads per query.
@@ -423,6 +429,9 @@ impl SessionFile {
         file.quick_check()?;
         if !read_only {
             file.configure_for_writing()?;
+            if version < FORMAT_VERSION {
+                file.stamp_format()?;
+            }
         }
         // The schema must be there: reading the meta and the head touches both tables.
         file.meta()?;
@@ -449,6 +458,24 @@ impl SessionFile {
         self.conn
             .pragma_update(None, "synchronous", "FULL")
             .map_err(|err| self.error(err))
+    }
+
+    /// Stamps an older file with this build's format, which it is about to
+    /// write ops of.
+    fn stamp_format(&mut self) -> Result<(), SessionFileError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|err| sqlite_error(&self.path, err))?;
+        tx.execute_batch(&format!("PRAGMA user_version = {FORMAT_VERSION}"))
+            .and_then(|()| {
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE key = 'format_version'",
+                    params![FORMAT_VERSION.to_string()],
+                )
+            })
+            .and_then(|_| tx.commit())
+            .map_err(|err| sqlite_error(&self.path, err))
     }
 
     /// Runs `PRAGMA quick_check`: a damaged file is refused on open rather than
@@ -955,7 +982,7 @@ mod tests {
         let meta = file.meta().unwrap();
         assert_eq!(meta.room, "design");
         assert_eq!(meta.app_version, env!("CARGO_PKG_VERSION"));
-        assert_eq!(meta.all["format_version"], "1");
+        assert_eq!(meta.all["format_version"], FORMAT_VERSION.to_string());
         assert_eq!(meta.all["title"], "Sprint review");
         assert!(meta.created_at_ms > 1_700_000_000_000);
         let read: Vec<StoredOp> = file.ops(0).collect::<Result<_, _>>().unwrap();
@@ -1207,6 +1234,34 @@ mod tests {
             "not switched to WAL, not written"
         );
         assert!(!wal_path(&path).exists());
+    }
+
+    #[test]
+    fn a_format_1_file_is_read_as_it_is_and_stamped_2_when_opened_for_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.tabula");
+        drop(SessionFile::create(&path, "old").unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "UPDATE meta SET value = '1' WHERE key = 'format_version'",
+                [],
+            )
+            .unwrap();
+        }
+        let version = |path: &Path| -> u32 {
+            Connection::open(path)
+                .unwrap()
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .unwrap()
+        };
+        drop(SessionFile::open_read_only(&path).unwrap());
+        assert_eq!(version(&path), 1, "reading leaves the file alone");
+        let file = SessionFile::open(&path).unwrap();
+        assert_eq!(file.meta().unwrap().all["format_version"], "2");
+        drop(file);
+        assert_eq!(version(&path), 2);
     }
 
     #[test]

@@ -112,6 +112,8 @@ fn op_kind(strokes: Vec<StrokeId>) -> impl Strategy<Value = OpKind> {
         1 => pick.clone().prop_map(|object| OpKind::ToFront { object }),
         1 => pick.prop_map(|object| OpKind::ToBack { object }),
         1 => Just(OpKind::Clear),
+        1 => (".{0,16}", color()).prop_map(|(name, color)| OpKind::Joined { name, color }),
+        1 => Just(OpKind::Left),
     ]
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tabula_shared::{ClientMessage, ServerMessage};
+use tabula_shared::{ClientMessage, OpKind, ServerMessage};
 
 use crate::support::{TestClient, TestRelay, stroke_op};
 
@@ -18,13 +18,28 @@ async fn a_late_joiner_gets_the_whole_history_in_order() {
 
     let (mut late, welcome) = TestClient::join(&relay, "history", "late").await;
     assert_eq!(welcome.room, "history");
-    assert_eq!((welcome.replay_from, welcome.head), (0, 5));
+    // a's join, its five ops and its leave.
+    assert_eq!((welcome.replay_from, welcome.head), (0, 7));
     assert!(welcome.peers.is_empty(), "a has left");
-    for (seq, op) in (1..).zip(&ops) {
+    for (seq, op) in (2..).zip(&ops) {
         let seen = late.recv_op().await;
         assert_eq!((seen.seq, &seen.op, seen.author), (seq, op, a.info.client));
     }
     late.expect_nothing(Duration::from_millis(100)).await;
+    // The joins and leaves are history too, then late's own join comes live.
+    let presence: Vec<_> = late
+        .presence
+        .iter()
+        .map(|op| (op.seq, op.author, op.op.kind == OpKind::Left))
+        .collect();
+    assert_eq!(
+        presence,
+        vec![
+            (1, a.info.client, false),
+            (7, a.info.client, true),
+            (8, late.info.client, false)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -39,9 +54,9 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
         b.send(&ClientMessage::Op(op.clone())).await;
         stamps.push(b.recv_ack(op.id).await);
     }
-    // a saw seqs 1 and 2, then its connection died.
-    assert_eq!(a.recv_op().await.seq, 1);
-    assert_eq!(a.recv_op().await.seq, 2);
+    // a saw the first two (after the two joins), then its connection died.
+    assert_eq!(a.recv_op().await.seq, 3);
+    assert_eq!(a.recv_op().await.seq, 4);
     let info = a.info.clone();
     a.ws.close(None).await.unwrap();
     assert_eq!(
@@ -51,9 +66,10 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
         }
     );
 
-    let (mut a, welcome) = TestClient::rejoin(&relay, "resume", &info, 2).await;
-    assert_eq!((welcome.replay_from, welcome.head), (2, 5));
-    for (seq, op) in (3..=5).zip(&ops[2..]) {
+    // Its leave is op 8.
+    let (mut a, welcome) = TestClient::rejoin(&relay, "resume", &info, 4).await;
+    assert_eq!((welcome.replay_from, welcome.head), (4, 8));
+    for (seq, op) in (5..=7).zip(&ops[2..]) {
         let seen = a.recv_op().await;
         assert_eq!((seen.seq, &seen.op), (seq, op));
     }
@@ -63,13 +79,14 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
     b.send(&ClientMessage::Op(ops[3].clone())).await;
     assert_eq!(b.recv_ack(ops[3].id).await, stamps[3]);
     a.expect_nothing(Duration::from_millis(200)).await;
+    // After a's join again, op 9.
     let next = stroke_op();
     assert_eq!(
         b.sequence(&next).await,
-        6,
+        10,
         "the resend took no sequence number"
     );
-    assert_eq!(a.recv_op().await.seq, 6);
+    assert_eq!(a.recv_op().await.seq, 10);
 }
 
 #[tokio::test]
@@ -82,10 +99,12 @@ async fn a_client_ahead_of_the_relay_rebuilds_from_nothing() {
     // A client that has seen seq 99 was talking to a relay that lost the room.
     let info = crate::support::peer_info("ahead");
     let (mut ahead, welcome) = TestClient::rejoin(&relay, "lost", &info, 99).await;
-    assert_eq!((welcome.replay_from, welcome.head), (0, 3));
-    for seq in 1..=3 {
+    // a's join and three ops.
+    assert_eq!((welcome.replay_from, welcome.head), (0, 4));
+    for seq in 2..=4 {
         assert_eq!(ahead.recv_op().await.seq, seq);
     }
+    assert_eq!(ahead.presence.len(), 1, "a's join");
 }
 
 #[tokio::test]
@@ -108,7 +127,13 @@ async fn a_newer_connection_of_the_same_client_replaces_the_older_one() {
     assert_eq!(b.recv().await, ServerMessage::PeerJoined(new.info.clone()));
     b.expect_nothing(Duration::from_millis(300)).await;
 
+    // Three joins, and no leave in between.
     let op = stroke_op();
-    assert_eq!(new.sequence(&op).await, 1);
+    assert_eq!(new.sequence(&op).await, 4);
     assert_eq!(b.recv_op().await.author, new.info.client);
+    let joins: Vec<_> = b.presence.iter().map(|op| op.author).collect();
+    assert_eq!(
+        joins,
+        vec![b.info.clone().client, old.info.client, new.info.client]
+    );
 }

@@ -5,7 +5,7 @@
 //! resumes exactly from the peer's `last_seen`), and all peers converge on one
 //! history, which `tabula-server rooms` and `export` see too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead as _, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tabula_shared::session_file::SessionFile;
-use tabula_shared::{ClientMessage, Op, OpId, PeerInfo, ServerMessage, decode, encode};
+use tabula_shared::{
+    ClientMessage, Op, OpId, PeerInfo, SequencedOp, ServerMessage, decode, encode,
+};
 use tokio::time::{Instant, interval, sleep, timeout};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -115,6 +117,8 @@ struct Peer {
     outbox: Vec<Op>,
     /// Every ack it received, op to sequence number.
     acked: HashMap<OpId, u64>,
+    /// Where the relay recorded someone joining or leaving (acked to nobody).
+    presence: BTreeSet<u64>,
     /// Acks received by every peer, counted as they arrive, so the test can
     /// kill the relay only once it is taking ops.
     acks: Arc<AtomicUsize>,
@@ -139,6 +143,7 @@ impl Peer {
             seen: BTreeMap::new(),
             outbox: Vec::new(),
             acked: HashMap::new(),
+            presence: BTreeSet::new(),
             acks: Arc::clone(acks),
         }
     }
@@ -178,7 +183,9 @@ impl Peer {
         match message {
             ServerMessage::Op(op) => {
                 self.record(op.seq, op.op.id);
-                if op.author == self.info.client {
+                if op.op.kind.is_presence() {
+                    self.presence.insert(op.seq);
+                } else if op.author == self.info.client {
                     self.confirm(op.op.id, op.seq);
                 }
             }
@@ -398,16 +405,25 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
         // And every peer ends with the same history as everyone else.
         assert_eq!(peer.seen, history, "{} diverged", peer.info.name);
     }
+    let recorded = reader.presence.len();
+    assert!(
+        recorded >= PEERS,
+        "at least each peer's first join is recorded"
+    );
     assert_eq!(
-        acked as u64, head,
-        "every op in the room was acked to its author"
+        (acked + recorded) as u64,
+        head,
+        "every op in the room but the joins and leaves was acked to its author"
     );
 
-    eprintln!("{head} ops in the room after {CRASHES} kills, every one acked once");
+    eprintln!(
+        "{head} ops in the room after {CRASHES} kills ({recorded} joins and leaves), every one acked once"
+    );
     check_tools(data.path(), &history);
 }
 
-/// `tabula-server rooms` and `export` see the room the peers saw.
+/// `tabula-server rooms` and `export` see the room the peers saw, and after it
+/// only the joins and leaves of the last catch-ups.
 fn check_tools(data: &Path, history: &BTreeMap<u64, OpId>) {
     let run = |args: &[&std::ffi::OsStr]| {
         let output = Command::new(env!("CARGO_BIN_EXE_tabula-server"))
@@ -429,7 +445,6 @@ fn check_tools(data: &Path, history: &BTreeMap<u64, OpId>) {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .expect("no op count");
-    assert_eq!(count, history.len() as u64, "{line}");
     assert!(line.contains("UTC"), "{line}");
 
     let out = data.join("exported.tabula");
@@ -442,10 +457,13 @@ fn check_tools(data: &Path, history: &BTreeMap<u64, OpId>) {
         out.as_os_str(),
     ]);
     let file = SessionFile::open_read_only(&out).expect("the export does not open");
-    let exported: BTreeMap<u64, OpId> = file
-        .ops(0)
-        .map(|op| op.map(|op| (op.stamp.seq, op.op_id)))
+    let exported: Vec<SequencedOp> = file
+        .sequenced_ops(0)
         .collect::<Result<_, _>>()
         .expect("the export does not read");
-    assert_eq!(&exported, history);
+    assert_eq!(count, exported.len() as u64, "{line}");
+    let (seen, after) = exported.split_at(history.len());
+    let seen: BTreeMap<u64, OpId> = seen.iter().map(|op| (op.seq, op.op.id)).collect();
+    assert_eq!(&seen, history);
+    assert!(after.iter().all(|op| op.op.kind.is_presence()), "{after:?}");
 }

@@ -31,22 +31,24 @@ async fn a_restarted_relay_carries_on_where_it_stopped() {
     relay.stop().await.unwrap();
 
     // The room is a session file anyone can open.
+    // a's join, its five ops and its leave.
     let file = SessionFile::open_read_only(data.path().join("rooms/kept.tabula")).unwrap();
-    assert_eq!(file.head().unwrap(), 5);
+    assert_eq!(file.head().unwrap(), 7);
     assert_eq!(file.meta().unwrap().room, "kept");
     drop(file);
 
     let relay = TestRelay::with_config(durable(data.path())).await;
     let (mut late, welcome) = TestClient::join(&relay, "kept", "late").await;
-    assert_eq!((welcome.replay_from, welcome.head), (0, 5));
-    for (seq, op) in (1..).zip(&ops) {
+    assert_eq!((welcome.replay_from, welcome.head), (0, 7));
+    for ((seq, op), stamp) in (2..).zip(&ops).zip(&stamps) {
         let seen = late.recv_op().await;
         assert_eq!((seen.seq, &seen.op, seen.author), (seq, op, info.client));
-        assert_eq!(seen.timestamp_ms, stamps[seq as usize - 1].1);
+        assert_eq!(seen.timestamp_ms, stamp.1);
     }
 
-    let (mut a, welcome) = TestClient::rejoin(&relay, "kept", &info, 5).await;
-    assert_eq!((welcome.replay_from, welcome.head), (5, 5));
+    assert_eq!(late.own_join().await, 8);
+    let (mut a, welcome) = TestClient::rejoin(&relay, "kept", &info, 8).await;
+    assert_eq!((welcome.replay_from, welcome.head), (8, 8));
     late.recv().await; // PeerJoined(a)
     // A resend of an op stored before the restart is found in the file.
     a.send(&ClientMessage::Op(ops[2].clone())).await;
@@ -55,9 +57,10 @@ async fn a_restarted_relay_carries_on_where_it_stopped() {
     let next = stroke_op();
     a.send(&ClientMessage::Op(next.clone())).await;
     let (seq, timestamp_ms) = a.recv_ack(next.id).await;
-    assert_eq!(seq, 6);
+    // After a's join, op 9.
+    assert_eq!(seq, 10);
     assert!(timestamp_ms >= stamps[4].1);
-    assert_eq!(late.recv_op().await.seq, 6);
+    assert_eq!(late.recv_op().await.seq, 10);
     relay.stop().await.unwrap();
 }
 
@@ -84,12 +87,13 @@ async fn a_damaged_room_file_is_refused_and_other_rooms_go_on() {
         "no paths to clients: {reason}"
     );
 
+    // After the join.
     let (mut a, _) = TestClient::join(&relay, "fine", "a").await;
-    assert_eq!(a.sequence(&stroke_op()).await, 1);
+    assert_eq!(a.sequence(&stroke_op()).await, 2);
 
     // Once the operator moves the damaged file away, the room opens afresh.
     std::fs::rename(rooms.join("broken.tabula"), data.path().join("broken.bad")).unwrap();
     let (mut b, _) = TestClient::join(&relay, "broken", "b").await;
-    assert_eq!(b.sequence(&stroke_op()).await, 1);
+    assert_eq!(b.sequence(&stroke_op()).await, 2);
     relay.stop().await.unwrap();
 }

@@ -14,8 +14,9 @@ async fn two_peers_see_each_others_ops_in_one_order() {
     let (mut b, _) = TestClient::join(&relay, "order", "b").await;
     assert_eq!(a.recv().await, ServerMessage::PeerJoined(b.info.clone()));
 
-    // Taking turns: the author gets an ack, the other gets the op, seqs count up.
-    for (turn, expected_seq) in (1..=4).enumerate() {
+    // Taking turns: the author gets an ack, the other gets the op, seqs count up
+    // (after the two joins).
+    for (turn, expected_seq) in (3..=6).enumerate() {
         let (author, other) = if turn % 2 == 0 {
             (&mut a, &mut b)
         } else {
@@ -46,7 +47,7 @@ async fn two_peers_see_each_others_ops_in_one_order() {
     assert_eq!(view_a, view_b, "both peers must see the same order");
     assert_eq!(
         view_a.keys().copied().collect::<Vec<_>>(),
-        (5..=44).collect::<Vec<_>>()
+        (7..=46).collect::<Vec<_>>()
     );
     for op in ops_a.iter().chain(&ops_b) {
         assert_eq!(view_a.values().filter(|id| **id == op.id).count(), 1);
@@ -78,13 +79,18 @@ async fn rooms_are_isolated() {
     let (mut y, welcome) = TestClient::join(&relay, "room-y", "y").await;
     assert!(welcome.peers.is_empty(), "x is in another room");
 
-    assert_eq!(x.sequence(&stroke_op()).await, 1);
+    // After x's join.
     assert_eq!(x.sequence(&stroke_op()).await, 2);
+    assert_eq!(x.sequence(&stroke_op()).await, 3);
     y.expect_nothing(Duration::from_millis(200)).await;
 
     // Room y has its own sequence, and nothing from x.
-    assert_eq!(y.sequence(&stroke_op()).await, 1);
+    assert_eq!(y.sequence(&stroke_op()).await, 2);
     x.expect_nothing(Duration::from_millis(200)).await;
+    assert!(
+        x.presence.iter().chain(&y.presence).all(|op| op.seq == 1),
+        "each room records only its own join"
+    );
     let (_, late) = TestClient::join(&relay, "room-y", "late").await;
-    assert_eq!(late.head, 1);
+    assert_eq!(late.head, 2);
 }

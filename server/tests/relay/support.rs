@@ -104,6 +104,9 @@ pub struct TestClient {
     pub ws: ClientWs,
     /// Who it says it is.
     pub info: PeerInfo,
+    /// The joins and leaves the relay recorded that [`Self::recv`] has passed
+    /// over, in order.
+    pub presence: Vec<SequencedOp>,
 }
 
 impl TestClient {
@@ -113,10 +116,7 @@ impl TestClient {
             .await
             .expect("handshake timed out")
             .expect("handshake failed");
-        Self {
-            ws,
-            info: peer_info(name),
-        }
+        Self::from_ws(ws, name)
     }
 
     /// Wraps a socket that has completed the handshake.
@@ -124,6 +124,7 @@ impl TestClient {
         Self {
             ws,
             info: peer_info(name),
+            presence: Vec::new(),
         }
     }
 
@@ -192,15 +193,33 @@ impl TestClient {
         self.recv_ack(op.id).await.0
     }
 
-    /// The next message from the relay (pings and pongs skipped).
+    /// The next message from the relay, recorded joins and leaves set aside
+    /// in [`Self::presence`] (and pings and pongs skipped).
     pub async fn recv(&mut self) -> ServerMessage {
         timeout(WAIT, self.next_message())
             .await
             .unwrap_or_else(|_| panic!("{}: nothing arrived within {WAIT:?}", self.info.name))
     }
 
-    /// The next message, however long it takes.
+    /// The next message from the relay, whatever it is (pings and pongs skipped).
+    pub async fn recv_any(&mut self) -> ServerMessage {
+        timeout(WAIT, self.next_any())
+            .await
+            .unwrap_or_else(|_| panic!("{}: nothing arrived within {WAIT:?}", self.info.name))
+    }
+
+    /// The next message but a recorded join or leave, however long it takes.
     async fn next_message(&mut self) -> ServerMessage {
+        loop {
+            match self.next_any().await {
+                ServerMessage::Op(op) if op.op.kind.is_presence() => self.presence.push(op),
+                other => return other,
+            }
+        }
+    }
+
+    /// The next message, however long it takes.
+    async fn next_any(&mut self) -> ServerMessage {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Binary(frame))) => {
@@ -208,6 +227,26 @@ impl TestClient {
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 other => panic!("{}: expected a binary frame, got {other:?}", self.info.name),
+            }
+        }
+    }
+
+    /// Waits for the relay's record of this client's latest join (which a room
+    /// with a file stores in the background) and returns its sequence number;
+    /// nothing but joins and leaves may come first.
+    pub async fn own_join(&mut self) -> u64 {
+        loop {
+            let own = self
+                .presence
+                .iter()
+                .rev()
+                .find(|op| op.author == self.info.client && op.op.kind != OpKind::Left);
+            if let Some(op) = own {
+                return op.seq;
+            }
+            match self.recv_any().await {
+                ServerMessage::Op(op) if op.op.kind.is_presence() => self.presence.push(op),
+                other => panic!("{}: expected its join, got {other:?}", self.info.name),
             }
         }
     }
@@ -235,7 +274,7 @@ impl TestClient {
         }
     }
 
-    /// Asserts that no message arrives for `quiet`.
+    /// Asserts that no message but recorded joins and leaves arrives for `quiet`.
     pub async fn expect_nothing(&mut self, quiet: Duration) {
         if let Ok(message) = timeout(quiet, self.next_message()).await {
             panic!("{}: expected nothing, got {message:?}", self.info.name);

@@ -122,7 +122,8 @@ pub fn receive(frame: &[u8]) -> anyhow::Result<Received> {
     let message: ServerMessage =
         tabula_shared::decode(frame).context("a frame from the relay does not decode")?;
     Ok(match message {
-        ServerMessage::Op(op) => Received::Op {
+        // Joins and leaves the relay records are not load.
+        ServerMessage::Op(op) if !op.op.kind.is_presence() => Received::Op {
             sent_ns: sent_ns_of(&op.op),
             seq: op.seq,
         },
@@ -149,6 +150,9 @@ pub struct Scanner {
     op: u8,
     /// The variant index of `ServerMessage::Ack`.
     ack: u8,
+    /// The variant index of `OpKind::StrokeAppend`, the generator's ops: other
+    /// ops (the joins and leaves the relay records) are not load.
+    append: u8,
 }
 
 /// What [`Scanner::scan`] found in a frame.
@@ -188,15 +192,29 @@ impl Scanner {
             seq: 1,
             timestamp_ms: 1,
         })?;
+        let op = relayed(1, 1, 1, &mut frames)?;
         let scanner = Self {
-            op: *relayed(1, 1, 1, &mut frames)?
-                .get(3)
-                .context("an op frame of 3 bytes")?,
+            op: *op.get(3).context("an op frame of 3 bytes")?,
             ack: *ack.get(3).context("an ack frame of 3 bytes")?,
+            append: op
+                .get(4..)
+                .and_then(op_fields)
+                .context("the relay's op frame layout changed: update wire::Scanner")?
+                .2,
         };
         anyhow::ensure!(
             scanner.scan(&ack) == Scanned::Ack,
             "the scanner does not recognise an ack: update wire::Scanner"
+        );
+        let left = encode(&ServerMessage::Op(SequencedOp {
+            seq: 1,
+            author: ClientId::random(),
+            timestamp_ms: 1,
+            op: Op::new(OpKind::Left),
+        }))?;
+        anyhow::ensure!(
+            scanner.scan(&left) == Scanned::Other,
+            "the scanner takes a leave for load: update wire::Scanner"
         );
         for seq in [1, 250, 251, 70_000, 5_000_000_000] {
             for timestamp_ms in [0, 1_700_000_000_000] {
@@ -215,26 +233,28 @@ impl Scanner {
     /// What `frame` is, as far as the generator cares.
     pub fn scan(self, frame: &[u8]) -> Scanned {
         match frame {
-            [b'T', b'B', _, kind, rest @ ..] if *kind == self.op => {
-                op_fields(rest).map_or(Scanned::Other, |(seq, sent_ns)| Scanned::Op {
+            [b'T', b'B', _, kind, rest @ ..] if *kind == self.op => op_fields(rest)
+                .filter(|&(_, _, kind)| kind == self.append)
+                .map_or(Scanned::Other, |(seq, sent_ns, _)| Scanned::Op {
                     sent_ns,
                     seq,
-                })
-            }
+                }),
             [b'T', b'B', _, kind, ..] if *kind == self.ack => Scanned::Ack,
             _ => Scanned::Other,
         }
     }
 }
 
-/// The sequence number and send time at the start of an encoded `SequencedOp`:
-/// seq, author (a 16-byte uuid, length first), time, then the op's id.
-fn op_fields(bytes: &[u8]) -> Option<(u64, u64)> {
+/// The sequence number, send time and op kind's variant index at the start of
+/// an encoded `SequencedOp`: seq, author (a 16-byte uuid, length first), time,
+/// the op's id (whose first 8 bytes are the send time), then its kind.
+fn op_fields(bytes: &[u8]) -> Option<(u64, u64, u8)> {
     let (seq, rest) = varint(bytes)?;
     let rest = rest.strip_prefix(&[16])?.get(16..)?;
     let (_timestamp_ms, rest) = varint(rest)?;
-    let id = rest.strip_prefix(&[16])?.get(..8)?;
-    Some((seq, u64::from_be_bytes(id.try_into().ok()?)))
+    let id = rest.strip_prefix(&[16])?;
+    let sent_ns = u64::from_be_bytes(id.get(..8)?.try_into().ok()?);
+    Some((seq, sent_ns, *id.get(16)?))
 }
 
 /// A bincode varint (up to a u64) and what follows it.
@@ -340,6 +360,23 @@ mod tests {
             assert_eq!(scanner.scan(&left), Scanned::Other);
         }
         assert_eq!(scanner.scan(b"TB"), Scanned::Other);
+    }
+
+    #[test]
+    fn joins_and_leaves_the_relay_records_are_not_load() {
+        let scanner = Scanner::new().unwrap();
+        let joined = encode(&ServerMessage::Op(SequencedOp {
+            seq: 300,
+            author: ClientId::random(),
+            timestamp_ms: 1_700_000_000_123,
+            op: Op::new(OpKind::Joined {
+                name: "bench-1".to_owned(),
+                color: Color::rgb(1, 2, 3),
+            }),
+        }))
+        .unwrap();
+        assert_eq!(scanner.scan(&joined), Scanned::Other);
+        assert_eq!(receive(&joined).unwrap(), Received::Other);
     }
 
     #[test]
