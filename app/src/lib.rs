@@ -30,7 +30,8 @@
 //! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
 //!   frame time, with a sparkline.
 //! - [`replay_ui`]: replay mode, the timeline under the canvas: play, speed,
-//!   scrub, steps, participants' markers, compressed pauses, back to live.
+//!   scrub, steps, who was there when (joins, leaves, ops), compressed pauses,
+//!   back to live.
 //! - [`timelapse`]: a replay written out as PNG frames, on its own thread.
 //! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
 //! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.

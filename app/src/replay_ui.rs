@@ -3,15 +3,23 @@
 //! [`ReplayView`] plays a board's history (an opened file's, or the live room's
 //! as it stood when replay began) with [`tabula_shared::replay`]: play and
 //! pause, a speed from 0.25× to 16×, a scrub slider, steps of one op, jumps to
-//! the start and the end, the participants' first and last ops marked on the
-//! track, and "compress pauses" (a gap longer than 2 s plays as 2 s). While it
+//! the start and the end, and "compress pauses" (a gap longer than 2 s plays as
+//! 2 s). Under the slider, one row per participant shows when they were there:
+//! each visit a line from the op that recorded them joining (a dot) to the one
+//! that recorded them leaving (a ring), or to the end if they stayed; for
+//! someone whose join was never recorded (a local board, an older file), a
+//! plain line from their first op to their last. Hovering the rows names
+//! everyone, with when they came and went (in the session's time, pauses not
+//! compressed) and how many ops they made. While the replay
 //! shows, the canvas paints the replayed board and nothing can be drawn; "Back
 //! to live" returns to the board.
 
 use egui::accesskit::Role;
 use egui::{Align2, Color32, Context, Sense, Stroke, Ui, WidgetInfo, vec2};
-use tabula_shared::replay::{DEFAULT_MAX_PAUSE_MS, Player, Replay, ReplayError, SPEEDS, Timeline};
-use tabula_shared::{Board, SequencedOp};
+use tabula_shared::replay::{
+    DEFAULT_MAX_PAUSE_MS, Participant, Player, Replay, ReplayError, SPEEDS, Timeline, Visit,
+};
+use tabula_shared::{Board, OpKind, SequencedOp};
 
 use crate::presence::identity_color;
 use crate::theme;
@@ -22,6 +30,17 @@ use crate::toolbar::EDGE_GAP;
 const BOTTOM_BAR: f32 = 56.0;
 /// The width of the scrub slider's rail.
 const TRACK_WIDTH: f32 = 640.0;
+/// The width of the timeline panel's contents: room for the controls row with
+/// a title of [`TITLE_WIDTH`] and a four-digit op count.
+const PANEL_WIDTH: f32 = 760.0;
+/// The most width the replay's title takes in the controls row.
+const TITLE_WIDTH: f32 = 170.0;
+/// The height of one participant's row under the slider.
+const ROW_HEIGHT: f32 = 10.0;
+/// The most height the participants' rows take; more people get thinner rows.
+const MAX_STRIP_HEIGHT: f32 = 120.0;
+/// What the participants' strip says while nobody is in the replay.
+const NOBODY: &str = "Nobody has joined or made an op yet";
 
 /// What the timeline asks of the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,7 +183,7 @@ impl ReplayView {
             .anchor(Align2::CENTER_BOTTOM, vec2(0.0, -(EDGE_GAP + BOTTOM_BAR)))
             .show(ctx, |ui| {
                 theme::floating_panel(ui).show(ui, |ui| {
-                    ui.set_width(720.0);
+                    ui.set_width(PANEL_WIDTH);
                     action = self.controls_ui(ui);
                     self.track_ui(ui);
                     self.timelapse_ui(ui);
@@ -180,7 +199,17 @@ impl ReplayView {
         let position = self.replay.position();
         ui.horizontal(|ui| {
             let live = if self.live { " (live)" } else { "" };
-            ui.strong(format!("Replay: {}{live}", self.title));
+            // A long file name or room address is cut short (whole on hover)
+            // rather than pushing the rest of the row under "Back to live".
+            ui.scope(|ui| {
+                ui.set_max_width(TITLE_WIDTH);
+                ui.add(
+                    egui::Label::new(
+                        egui::RichText::new(format!("Replay: {}{live}", self.title)).strong(),
+                    )
+                    .truncate(),
+                );
+            });
             ui.separator();
             if ui.button("«").on_hover_text("Jump to the start").clicked() {
                 self.seek(0);
@@ -239,7 +268,7 @@ impl ReplayView {
         action
     }
 
-    /// The scrub slider, with the participants' markers under it.
+    /// The scrub slider, with the participants' visits under it.
     fn track_ui(&mut self, ui: &mut Ui) {
         let len = self.replay.len();
         let mut position = self.replay.position();
@@ -252,31 +281,97 @@ impl ReplayView {
         if slider.changed() {
             self.seek(position);
         }
-        // One row per person, so that overlapping spans stay apart.
-        let rows = self.replay.participants().len().max(1);
-        let (rect, response) =
-            ui.allocate_exact_size(vec2(TRACK_WIDTH, 10.0 * rows as f32), Sense::hover());
+        self.participants_ui(ui);
+    }
+
+    /// One row per person, so that overlapping visits stay apart, and who they
+    /// are on hover.
+    fn participants_ui(&self, ui: &mut Ui) {
+        let len = self.replay.len();
+        let participants = self.replay.participants();
+        let rows = participants.len().max(1) as f32;
+        // A crowd shares the strip's most height in thinner rows.
+        let height = (ROW_HEIGHT * rows).min(MAX_STRIP_HEIGHT);
+        let row_height = height / rows;
+        let radius = (row_height * 0.4).min(4.0);
+        let (rect, response) = ui.allocate_exact_size(vec2(TRACK_WIDTH, height), Sense::hover());
         response.widget_info(|| WidgetInfo::labeled(Role::Group, true, "participants"));
         let painter = ui.painter();
+        // The handle's centre stays half its width inside the rail.
+        let handle = ui.spacing().interact_size.y / 2.0;
         let x_of = |k: u64| {
             let t = if len == 0 { 0.0 } else { k as f32 / len as f32 };
-            // The handle's centre stays half its width inside the rail.
-            let handle = ui.spacing().interact_size.y / 2.0;
             rect.left() + handle + t * (TRACK_WIDTH - 2.0 * handle)
         };
-        for (row, p) in self.replay.participants().iter().enumerate() {
-            let y = rect.top() + 5.0 + 10.0 * row as f32;
-            let color = identity_color(p.author);
-            let color = Color32::from_rgba_unmultiplied(color.r, color.g, color.b, color.a);
-            let (a, b) = (x_of(p.first), x_of(p.last));
-            painter.line_segment(
-                [egui::pos2(a, y), egui::pos2(b, y)],
-                Stroke::new(2.0, color.gamma_multiply(0.5)),
-            );
-            painter.circle_filled(egui::pos2(a, y), 4.0, color);
-            painter.circle_stroke(egui::pos2(b, y), 4.0, Stroke::new(1.5, color));
+        for (row, p) in participants.iter().enumerate() {
+            let y = rect.top() + row_height * (row as f32 + 0.5);
+            let color = participant_color(p);
+            for visit in &p.visits {
+                let (joined, left) = (x_of(visit.joined), x_of(visit.left.unwrap_or(len)));
+                painter.line_segment(
+                    [egui::pos2(joined, y), egui::pos2(left, y)],
+                    Stroke::new(2.0, color.gamma_multiply(0.5)),
+                );
+                let (came, went) = recorded(&self.replay, visit);
+                if came {
+                    painter.circle_filled(egui::pos2(joined, y), radius, color);
+                } else {
+                    // Their first op: a tick, not a join.
+                    end_tick(painter, egui::pos2(joined, y), radius, color);
+                }
+                match visit.left {
+                    Some(_) if went => {
+                        let ring = Stroke::new(1.5, color);
+                        painter.circle_stroke(egui::pos2(left, y), radius, ring);
+                    }
+                    Some(_) => end_tick(painter, egui::pos2(left, y), radius, color),
+                    // Still there at the end.
+                    None => {}
+                }
+            }
         }
-        response.on_hover_text("Where each person made their first op (dot) and last op (ring)");
+        // Put into words only for a screen reader (or a test), and on hover.
+        let ctx = ui.ctx();
+        if ctx.accesskit_node_builder(response.id, |_| ()).is_some() {
+            let description = if participants.is_empty() {
+                NOBODY.to_owned()
+            } else {
+                self.people()
+                    .iter()
+                    .map(|person| format!("{}: {}", person.name, person.detail))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            ctx.accesskit_node_builder(response.id, |node| node.set_description(description));
+        }
+        response.on_hover_ui(|ui| {
+            participants_tooltip_ui(ui, &self.people(), self.all_recorded());
+        });
+    }
+
+    /// Whether every visit on the track starts with a recorded join and ends
+    /// with a recorded leave (or lasts to the end): then the key leaves out
+    /// the ticks of first and last ops.
+    fn all_recorded(&self) -> bool {
+        self.replay.participants().iter().all(|p| {
+            p.visits.iter().all(|visit| {
+                let (came, went) = recorded(&self.replay, visit);
+                came && (went || visit.left.is_none())
+            })
+        })
+    }
+
+    /// Everyone in the replay, in words.
+    fn people(&self) -> Vec<Person> {
+        self.replay
+            .participants()
+            .iter()
+            .map(|p| Person {
+                color: participant_color(p),
+                name: participant_name(p),
+                detail: participant_detail(&self.replay, p),
+            })
+            .collect()
     }
 }
 
@@ -341,4 +436,156 @@ impl ReplayView {
 /// "4×", "0.25×".
 fn speed_label(speed: f64) -> String {
     format!("{speed}×")
+}
+
+/// One participant, in words and colour, for the tooltip.
+struct Person {
+    /// Their colour on the track.
+    color: Color32,
+    /// Their name, or the start of their id.
+    name: String,
+    /// When they were there and how many ops they made.
+    detail: String,
+}
+
+/// The participants' tooltip: a row per person, in their colour, and the key
+/// to the marks (the ticks only if some visit has them).
+fn participants_tooltip_ui(ui: &mut Ui, people: &[Person], all_recorded: bool) {
+    if people.is_empty() {
+        ui.label(NOBODY);
+        return;
+    }
+    egui::Grid::new("tabula-replay-participants")
+        .num_columns(2)
+        .spacing(vec2(8.0, 4.0))
+        .show(ui, |ui| {
+            for person in people {
+                ui.horizontal(|ui| {
+                    let (dot, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
+                    ui.painter().circle_filled(dot.center(), 4.0, person.color);
+                    ui.strong(&person.name);
+                });
+                ui.label(&person.detail);
+                ui.end_row();
+            }
+        });
+    ui.add_space(2.0);
+    // The key to the marks, drawn as on the track.
+    ui.horizontal(|ui| {
+        let weak = ui.visuals().weak_text_color();
+        let mark = |ui: &mut Ui, paint: &dyn Fn(&egui::Painter, egui::Pos2)| {
+            let (rect, _) = ui.allocate_exact_size(vec2(10.0, 10.0), Sense::hover());
+            paint(ui.painter(), rect.center());
+        };
+        mark(ui, &|painter, at| {
+            painter.circle_filled(at, 4.0, weak);
+        });
+        ui.weak("joined");
+        mark(ui, &|painter, at| {
+            painter.circle_stroke(at, 4.0, Stroke::new(1.5, weak));
+        });
+        ui.weak("left");
+        if !all_recorded {
+            mark(ui, &|painter, at| end_tick(painter, at, 4.0, weak));
+            ui.weak("first or last op (no join or leave recorded)");
+        }
+    });
+}
+
+/// A short upright stroke, as tall as a dot of `radius`: the end of a visit
+/// that no join or leave recorded.
+fn end_tick(painter: &egui::Painter, at: egui::Pos2, radius: f32, color: Color32) {
+    painter.line_segment(
+        [at - vec2(0.0, radius), at + vec2(0.0, radius)],
+        Stroke::new(2.0, color),
+    );
+}
+
+/// Whether the relay recorded the start and the end of `visit` (rather than
+/// the replay standing in someone's first and last ops).
+fn recorded(replay: &Replay, visit: &Visit) -> (bool, bool) {
+    let kind = |k: Option<u64>| k.and_then(|k| replay.op(k)).map(|o| &o.op.kind);
+    (
+        matches!(kind(Some(visit.joined)), Some(OpKind::Joined { .. })),
+        matches!(kind(visit.left), Some(OpKind::Left)),
+    )
+}
+
+/// The colour someone joined with, or the one the app gives their id.
+fn participant_color(p: &Participant) -> Color32 {
+    let color = p
+        .identity
+        .as_ref()
+        .map_or_else(|| identity_color(p.author), |(_, color)| *color);
+    Color32::from_rgba_unmultiplied(color.r, color.g, color.b, color.a)
+}
+
+/// The name someone joined with, or the start of their id.
+fn participant_name(p: &Participant) -> String {
+    match &p.identity {
+        Some((name, _)) if !name.trim().is_empty() => name.clone(),
+        _ => p.author.to_string(),
+    }
+}
+
+/// When someone was there and how much they did, in time since the first op:
+/// "joined 0:05, left 1:20 · 12 ops", or for someone whose join was not
+/// recorded, "active from 0:05 to 1:20 · 12 ops". The times are the session's
+/// own, whether or not the replay compresses its pauses (there is no playback
+/// clock on screen to read compressed times against).
+fn participant_detail(replay: &Replay, p: &Participant) -> String {
+    let at = |k: u64| clock(session_time(replay, k));
+    let visits: Vec<String> = p
+        .visits
+        .iter()
+        .map(|visit| {
+            let (came, went) = recorded(replay, visit);
+            match (came, visit.left) {
+                (true, Some(left)) if went => {
+                    format!("joined {}, left {}", at(visit.joined), at(left))
+                }
+                (true, Some(left)) => format!("joined {}, last op {}", at(visit.joined), at(left)),
+                (true, None) => format!("joined {}, still there at the end", at(visit.joined)),
+                (false, Some(left)) if went => {
+                    format!("first op {}, left {}", at(visit.joined), at(left))
+                }
+                (false, Some(left)) if left == visit.joined => format!("active at {}", at(left)),
+                (false, Some(left)) => format!("active from {} to {}", at(visit.joined), at(left)),
+                (false, None) => format!("first op {}, still there at the end", at(visit.joined)),
+            }
+        })
+        .collect();
+    let ops = match p.ops {
+        0 => "no ops".to_owned(),
+        1 => "1 op".to_owned(),
+        n => format!("{n} ops"),
+    };
+    format!("{} · {ops}", visits.join("; "))
+}
+
+/// When op `k` happened, in milliseconds since the first op.
+fn session_time(replay: &Replay, k: u64) -> u64 {
+    match (replay.op(1), replay.op(k)) {
+        (Some(first), Some(op)) => op.timestamp_ms.saturating_sub(first.timestamp_ms),
+        _ => 0,
+    }
+}
+
+/// Milliseconds as "m:ss".
+fn clock(ms: u64) -> String {
+    let seconds = ms / 1000;
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock;
+
+    #[test]
+    fn times_read_as_minutes_and_seconds() {
+        assert_eq!(clock(0), "0:00");
+        assert_eq!(clock(9_999), "0:09");
+        assert_eq!(clock(61_000), "1:01");
+        assert_eq!(clock(3_725_000), "62:05");
+    }
 }

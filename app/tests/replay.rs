@@ -17,6 +17,22 @@ use tabula_shared::{ClientId, Color, ObjectId, Op, OpKind, Point, SequencedOp};
 /// How many ops the recorded session has: one rectangle each, a second apart.
 const OPS: u64 = 12;
 
+/// A rectangle at `x`.
+fn rectangle(x: f32) -> OpKind {
+    OpKind::Create {
+        object: ObjectId::random(),
+        data: ObjectData {
+            kind: ObjectKind::Rectangle,
+            points: vec![Point::new(x, 100.0), Point::new(x + 40.0, 160.0)],
+            color: Color::rgb(30, 30, 30),
+            width: 2.0,
+            fill: Fill::Translucent,
+            text: String::new(),
+            font_size: 20.0,
+        },
+    }
+}
+
 /// Two people each adding a rectangle in turn, one op a second.
 fn recording() -> Vec<SequencedOp> {
     let authors = [ClientId::random(), ClientId::random()];
@@ -25,29 +41,20 @@ fn recording() -> Vec<SequencedOp> {
             seq,
             author: authors[(seq % 2) as usize],
             timestamp_ms: 1_700_000_000_000 + seq * 1_000,
-            op: Op::new(OpKind::Create {
-                object: ObjectId::random(),
-                data: ObjectData {
-                    kind: ObjectKind::Rectangle,
-                    points: vec![
-                        Point::new(seq as f32 * 60.0, 100.0),
-                        Point::new(seq as f32 * 60.0 + 40.0, 160.0),
-                    ],
-                    color: Color::rgb(30, 30, 30),
-                    width: 2.0,
-                    fill: Fill::Translucent,
-                    text: String::new(),
-                    font_size: 20.0,
-                },
-            }),
+            op: Op::new(rectangle(seq as f32 * 60.0)),
         })
         .collect()
 }
 
 /// The app with the recording opened from a file, in replay mode.
 fn replaying(dir: &std::path::Path) -> Harness<'static, TabulaApp> {
+    replaying_ops(dir, &recording())
+}
+
+/// The app with `ops` opened from a file, in replay mode.
+fn replaying_ops(dir: &std::path::Path, ops: &[SequencedOp]) -> Harness<'static, TabulaApp> {
     let path = dir.join("meeting.tabula");
-    save_session(&path, "meeting", &recording()).expect("saved");
+    save_session(&path, "meeting", ops).expect("saved");
     let me = Identity {
         client: ClientId::random(),
         name: "Ada".to_owned(),
@@ -62,10 +69,11 @@ fn replaying(dir: &std::path::Path) -> Harness<'static, TabulaApp> {
         .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
     tabula_app::theme::apply(&harness.ctx);
     harness.run();
-    assert_eq!(
-        harness.state().session().board().object_count(),
-        OPS as usize
-    );
+    let creates = ops
+        .iter()
+        .filter(|o| matches!(o.op.kind, OpKind::Create { .. }))
+        .count();
+    assert_eq!(harness.state().session().board().object_count(), creates);
     harness.get_by_label("File").click();
     harness.run();
     harness.get_by_label("Replay…").click();
@@ -298,4 +306,85 @@ fn export_frames_shows_progress_and_writes_the_frames() {
     // 11 s at 1× with pauses compressed, 30 frames a second.
     let count = std::fs::read_dir(&frames).unwrap().count();
     assert_eq!(count, 330);
+}
+
+/// A meeting as the relay records it, an op a second but for a minute's
+/// pause: Ann and Bo join, draw, Bo leaves, Ann stays; Cy's client never had
+/// its join recorded.
+fn meeting() -> (Vec<SequencedOp>, [ClientId; 3]) {
+    let people @ [ann, bo, cy] = [ClientId::random(), ClientId::random(), ClientId::random()];
+    let joined = |name: &str, color| OpKind::Joined {
+        name: name.to_owned(),
+        color,
+    };
+    let kinds = [
+        (ann, joined("Ann", Color::rgb(0xe0, 0x31, 0x31))),
+        (bo, joined("Bo", Color::rgb(0x19, 0x71, 0xc2))),
+        (ann, rectangle(0.0)),
+        (bo, rectangle(60.0)),
+        (ann, rectangle(120.0)),
+        (bo, rectangle(180.0)),
+        (bo, OpKind::Left),
+        (ann, rectangle(240.0)),
+        (cy, rectangle(300.0)),
+        (ann, rectangle(360.0)),
+    ];
+    let ops = (1..)
+        .zip(kinds)
+        .map(|(seq, (author, kind))| SequencedOp {
+            seq,
+            author,
+            // A minute's pause before Cy's op.
+            timestamp_ms: 1_700_000_000_000 + (seq - 1) * 1_000 + if seq >= 9 { 60_000 } else { 0 },
+            op: Op::new(kind),
+        })
+        .collect();
+    (ops, people)
+}
+
+#[test]
+fn the_participants_strip_names_who_joined_and_left_and_when() {
+    use egui_kittest::kittest::NodeT as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ops, [_, _, cy]) = meeting();
+    let mut harness = replaying_ops(dir.path(), &ops);
+    let participants = harness.state().replay().unwrap().replay().participants();
+    let names: Vec<Option<&str>> = participants
+        .iter()
+        .map(|p| p.identity.as_ref().map(|(name, _)| name.as_str()))
+        .collect();
+    assert_eq!(names, [Some("Ann"), Some("Bo"), None]);
+
+    let strip = harness.get_by_label("participants");
+    let height = strip.rect().height();
+    assert!((height - 30.0).abs() < 0.5, "a row per person: {height}");
+    let description = strip.accesskit_node().description().unwrap_or_default();
+    let lines: Vec<&str> = description.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "Ann: joined 0:00, still there at the end · 4 ops".to_owned(),
+            "Bo: joined 0:01, left 0:06 · 2 ops".to_owned(),
+            // In the session's time, though the replay compresses the pause.
+            format!("{cy}: active at 1:08 · 1 op"),
+        ]
+    );
+
+    // Hovering the strip shows the same in a tooltip.
+    assert!(harness.query_by_label("Bo").is_none());
+    let hover = strip.rect().center();
+    harness.hover_at(hover);
+    harness.run_steps(4);
+    for name in ["Ann", "Bo", &cy.to_string()] {
+        assert!(
+            harness.query_by_label(name).is_some(),
+            "{name} in the tooltip"
+        );
+    }
+    assert!(
+        harness
+            .query_by_label("joined 0:01, left 0:06 · 2 ops")
+            .is_some()
+    );
 }
