@@ -13,7 +13,8 @@
 //! far that has come, and the log is not saved or replayed. When a local board
 //! joins a room, everything on it comes
 //! along: its ops are proposed to the room again as new ops of ours (fresh op
-//! ids, the same object ids), and the room's order replaces the local one. After
+//! ids, the same object ids), except the joins and leaves a relay recorded in
+//! it, and the room's order replaces the local one. After
 //! leaving a room the board still belongs to it: what is drawn then stays pending
 //! until it is rejoined, as before.
 
@@ -320,13 +321,17 @@ impl Session {
         let room = room_of_url(url)?.to_owned();
         self.leave();
         if self.room_url.is_none() {
-            // A local board: all of it comes along, proposed to the room anew.
+            // A local board: all of it comes along, proposed to the room anew;
+            // not who came and went where it was recorded (only a relay
+            // records that, and the new room records our own join).
             let local = std::mem::take(&mut self.log);
             self.forget_log();
             self.board = Board::new();
             for sequenced in local {
-                self.board
-                    .apply_local(self.me.client, Op::new(sequenced.op.kind));
+                if !sequenced.op.kind.is_presence() {
+                    self.board
+                        .apply_local(self.me.client, Op::new(sequenced.op.kind));
+                }
             }
         } else if self.room_url.as_deref() != Some(url) && self.board.last_seq() > 0 {
             let unshared: Vec<Op> = self.board.pending_ops().cloned().collect();

@@ -1,6 +1,7 @@
 //! End to end: two app sessions, each with its real network task, joined to a real
 //! relay through a TCP proxy that the test can cut, as a dropped Wi-Fi would.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use tabula_app::net::Liveness;
 use tabula_app::session::{ConnectionStatus, Identity, Session};
-use tabula_shared::{ClientId, Color, Op, OpKind, Point, StrokeId, StrokeStyle};
+use tabula_shared::replay::{Participant, Replay, Visit};
+use tabula_shared::{ClientId, Color, Op, OpId, OpKind, Point, SequencedOp, StrokeId, StrokeStyle};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
@@ -210,6 +212,8 @@ fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
     wait_for("both boards settle", &mut [&mut alice, &mut bob], |s| {
         s.iter()
             .all(|s| settled(s) && s.board().object_count() == 3)
+            // Alice's end of her stroke may come after all of Bob's.
+            && s[0].board().last_seq() == s[1].board().last_seq()
     });
     assert_eq!(alice.board(), bob.board(), "identical boards");
     let drawn = bob.board().object(bob_stroke).unwrap();
@@ -253,6 +257,16 @@ fn cut_and_restore(proxy: &Proxy, alice: &mut Session, bob: &mut Session) {
         },
     );
     assert_eq!(alice.board(), bob.board(), "identical boards after the cut");
+    let people = [alice.me().client, bob.me().client];
+    wait_for(
+        "the relay's record of both coming back arrives",
+        &mut [&mut *alice, &mut *bob],
+        |s| {
+            s.iter()
+                .all(|s| people.iter().all(|&who| joins(s.log(), who).len() == 2))
+                && s[0].board().last_seq() == s[1].board().last_seq()
+        },
+    );
     let a = bob
         .board()
         .object(during_a)
@@ -265,7 +279,64 @@ fn cut_and_restore(proxy: &Proxy, alice: &mut Session, bob: &mut Session) {
     assert_eq!(b.data.points.len(), 25, "no point lost or doubled");
     // 5 + (1 + 2 + 1) + 40 + 30 + 25 points' worth of ops, each sequenced once.
     let ops = (1 + 4 + 1) + 3 + (1 + 39 + 1) + (1 + 29 + 1) + (1 + 24 + 1);
-    assert_eq!(alice.board().last_seq(), ops);
+    assert_eq!(drawn(alice.log()).len(), ops);
+    let ids: HashSet<OpId> = alice.log().iter().map(|o| o.op.id).collect();
+    assert_eq!(ids.len(), alice.log().len(), "no op sequenced twice");
+    assert_eq!(alice.log(), bob.log(), "one history");
+    assert_eq!(alice.log().len() as u64, alice.board().last_seq(), "no gap");
+    // Amid the drawing, the relay recorded who came and went: both joined,
+    // and joined again after the cut (after a leave, if the relay noticed the
+    // cut before the reconnect), and both are still there.
+    let replay = Replay::from_ops(alice.log().to_vec()).expect("a history in sequence");
+    for (who, session) in [("Alice", &*alice), ("Bob", &*bob)] {
+        let me = session.me().client;
+        let p = participant(&replay, me);
+        assert_eq!(
+            p.identity.as_ref().map(|(name, _)| name.as_str()),
+            Some(who)
+        );
+        assert_eq!(
+            p.visits.first().map(|v| v.joined),
+            joins(alice.log(), me).first().copied()
+        );
+        assert_eq!(
+            p.visits.last().and_then(|v| v.left),
+            None,
+            "{who} is still there"
+        );
+    }
+}
+
+/// The ops that are not joins or leaves.
+fn drawn(log: &[SequencedOp]) -> Vec<&SequencedOp> {
+    log.iter().filter(|o| !o.op.kind.is_presence()).collect()
+}
+
+/// Where the relay recorded `who` joining.
+fn joins(log: &[SequencedOp], who: ClientId) -> Vec<u64> {
+    seqs_of(log, who, |kind| matches!(kind, OpKind::Joined { .. }))
+}
+
+/// Where the relay recorded `who` leaving.
+fn leaves(log: &[SequencedOp], who: ClientId) -> Vec<u64> {
+    seqs_of(log, who, |kind| *kind == OpKind::Left)
+}
+
+/// The seqs of `who`'s ops that are `wanted`.
+fn seqs_of(log: &[SequencedOp], who: ClientId, wanted: impl Fn(&OpKind) -> bool) -> Vec<u64> {
+    log.iter()
+        .filter(|o| o.author == who && wanted(&o.op.kind))
+        .map(|o| o.seq)
+        .collect()
+}
+
+/// `who` among the replay's participants.
+fn participant(replay: &Replay, who: ClientId) -> &Participant {
+    replay
+        .participants()
+        .iter()
+        .find(|p| p.author == who)
+        .expect("a participant")
 }
 
 /// A relay on 127.0.0.1:0 with short heartbeats, and a proxy in front of it.
@@ -447,19 +518,27 @@ fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_his
         settled(s[0])
     });
     let head = alice.board().last_seq();
-    assert_eq!(head, 20 * 11 + 7);
+    assert_eq!(drawn(alice.log()).len(), 20 * 11 + 7);
+    assert_eq!(alice.log().len() as u64, head, "her ops and her join");
     // The relay snapshots in the background; give it a moment.
     std::thread::sleep(Duration::from_millis(300));
 
     let mut bob = Session::offline(identity("Bob"));
     bob.join(&url, runtime.handle(), || {}).unwrap();
+    // Bob's join is recorded right after what was there.
+    let joined = head + 1;
     wait_for(
-        "Bob has the board and its whole history",
+        "Bob has the board, his join and the whole history",
         &mut [&mut alice, &mut bob],
-        |s| settled(s[1]) && s[1].board().last_seq() == head && s[1].history_progress().is_none(),
+        |s| {
+            s.iter()
+                .all(|s| settled(s) && s.board().last_seq() == joined)
+                && s[1].history_progress().is_none()
+        },
     );
     assert_eq!(bob.board().snapshot(), alice.board().snapshot());
     assert_eq!(bob.log(), alice.log(), "the same history, op for op");
+    assert_eq!(joins(bob.log(), bob.me().client), [joined]);
     assert_eq!(bob.board().object_count(), 13, "20 strokes, 7 deleted");
 
     // Drawing goes on for both.
@@ -479,4 +558,171 @@ fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_his
     bob.leave();
     let _ = stop.send(());
     runtime.block_on(relay).unwrap().unwrap();
+}
+
+/// Issue #5: the relay records who came and went, so the replay of a live room
+/// (and of the file it is saved to) shows each person's stay, from the join to
+/// the leave.
+#[test]
+fn the_replay_of_a_live_room_shows_who_joined_and_who_left() {
+    use tabula_app::app::TabulaApp;
+    use tabula_app::documents::{load_session, save_session};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (proxy, _stop) = start_relay(&runtime);
+    let url = format!("ws://{}/visits", proxy.addr);
+    let mut alice = Session::offline(identity("Alice"));
+    let mut bob = Session::offline(Identity {
+        color: Color::rgb(20, 120, 220),
+        ..identity("Bob")
+    });
+    alice.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("Alice is in", &mut [&mut alice], |s| settled(s[0]));
+    bob.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("Bob is in", &mut [&mut alice, &mut bob], |s| {
+        s.iter().all(|s| settled(s) && s.peers().count() == 1)
+    });
+    let stroke = draw(
+        &mut bob,
+        &line(Point::new(0.0, 0.0), 8),
+        Color::rgb(0, 0, 0),
+    );
+    wait_for(
+        "Bob's stroke is sequenced",
+        &mut [&mut alice, &mut bob],
+        |s| settled(s[1]) && s[0].board().object(stroke).is_some(),
+    );
+    let drawn_by_bob = drawn(bob.log()).len() as u64;
+    let (a, b) = (alice.me().client, bob.me().client);
+    bob.leave();
+    wait_for("Alice learns that Bob left", &mut [&mut alice], |s| {
+        s[0].peers().count() == 0 && !leaves(s[0].log(), b).is_empty()
+    });
+
+    // Where the relay put each record, from Alice's own copy of the room.
+    let log = alice.log().to_vec();
+    let (alice_joined, bob_joined, bob_left) = (joins(&log, a), joins(&log, b), leaves(&log, b));
+    assert_eq!(
+        (alice_joined.len(), bob_joined.len(), bob_left.len()),
+        (1, 1, 1)
+    );
+    assert!(alice_joined[0] < bob_joined[0] && bob_joined[0] < bob_left[0]);
+    assert_eq!(bob_left[0], log.len() as u64, "Bob's leave is the last op");
+    assert!(leaves(&log, a).is_empty());
+    let bobs: Vec<u64> = seqs_of(&log, b, |kind| !kind.is_presence());
+    assert_eq!(bobs.len() as u64, drawn_by_bob);
+    assert!(
+        bobs.iter()
+            .all(|&seq| bob_joined[0] < seq && seq < bob_left[0])
+    );
+
+    let check_participants = |log: &[SequencedOp]| {
+        let replay = Replay::from_ops(log.to_vec()).unwrap();
+        let (alice, bob) = (
+            participant(&replay, a).clone(),
+            participant(&replay, b).clone(),
+        );
+        assert_eq!(
+            alice,
+            Participant {
+                author: a,
+                identity: Some(("Alice".to_owned(), Color::rgb(200, 40, 40))),
+                visits: vec![Visit {
+                    joined: alice_joined[0],
+                    left: None
+                }],
+                ops: 0,
+            },
+            "Alice is still there"
+        );
+        assert_eq!(
+            bob,
+            Participant {
+                author: b,
+                identity: Some(("Bob".to_owned(), Color::rgb(20, 120, 220))),
+                visits: vec![Visit {
+                    joined: bob_joined[0],
+                    left: Some(bob_left[0])
+                }],
+                ops: drawn_by_bob,
+            },
+            "Bob's stay ends where his leave was recorded"
+        );
+        assert_eq!(replay.participants().len(), 2);
+    };
+
+    // The app's replay of the live room.
+    let mut app = TabulaApp::new(alice, runtime.handle().clone());
+    app.start_replay();
+    let view = app.replay().expect("replaying");
+    assert!(view.is_live());
+    assert_eq!(view.replay().ops(), &log[..]);
+    check_participants(view.replay().ops());
+
+    // And of the file it is saved to.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("visits.tabula");
+    save_session(&path, "visits", app.session().log()).unwrap();
+    let saved = load_session(&path).unwrap();
+    assert_eq!(saved, log);
+    check_participants(&saved);
+}
+
+/// A board opened from a room's file brings its drawing to another room, but
+/// not the joins and leaves recorded in it: only a relay records those (it
+/// would refuse them), and the new room records its own.
+#[test]
+fn a_saved_rooms_board_joins_another_room_without_its_joins_and_leaves() {
+    use tabula_shared::{Fill, ObjectData, ObjectId, ObjectKind};
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (proxy, _stop) = start_relay(&runtime);
+    let url = format!("ws://{}/again", proxy.addr);
+    let (someone, object) = (ClientId::random(), ObjectId::random());
+    let recorded = |seq, kind| SequencedOp {
+        seq,
+        author: someone,
+        timestamp_ms: 1_700_000_000_000 + seq * 1000,
+        op: Op::new(kind),
+    };
+    let box_data = ObjectData {
+        kind: ObjectKind::Rectangle,
+        points: vec![Point::new(0.0, 0.0), Point::new(40.0, 30.0)],
+        color: Color::rgb(0, 0, 0),
+        width: 2.0,
+        fill: Fill::None,
+        text: String::new(),
+        font_size: 20.0,
+    };
+    let saved = vec![
+        recorded(
+            1,
+            OpKind::Joined {
+                name: "Someone".to_owned(),
+                color: Color::rgb(1, 2, 3),
+            },
+        ),
+        recorded(
+            2,
+            OpKind::Create {
+                object,
+                data: box_data,
+            },
+        ),
+        recorded(3, OpKind::Left),
+    ];
+    let mut dana = Session::offline(identity("Dana"));
+    dana.load(saved);
+    dana.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("Dana's board is in the room", &mut [&mut dana], |s| {
+        settled(s[0]) && !drawn(s[0].log()).is_empty()
+    });
+    assert_eq!(dana.last_relay_error(), None);
+    assert!(dana.board().object(object).is_some());
+    let me = dana.me().client;
+    let log = dana.log();
+    assert!(log.iter().all(|o| o.author == me), "{log:?}");
+    assert_eq!(drawn(log).len(), 1, "the box");
+    assert_eq!(joins(log, me).len(), 1, "the room's record of Dana");
+    assert!(leaves(log, me).is_empty());
 }

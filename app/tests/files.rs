@@ -9,6 +9,7 @@ use std::path::Path;
 use tabula_app::documents::{Documents, RecentFiles, load_session, save_session};
 use tabula_app::session::{Identity, Session};
 use tabula_shared::object::{Fill, ObjectData, ObjectKind, Property};
+use tabula_shared::session_file::FORMAT_VERSION;
 use tabula_shared::{ClientId, Color, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle};
 
 fn me(name: &str) -> Identity {
@@ -188,7 +189,7 @@ fn foreign_damaged_and_newer_files_are_refused_with_a_clear_message() {
 
     let newer = saved(dir.path(), "newer.tabula");
     let mut bytes = fs::read(&newer).unwrap();
-    bytes[60..64].copy_from_slice(&2_u32.to_be_bytes());
+    bytes[60..64].copy_from_slice(&(FORMAT_VERSION + 1).to_be_bytes());
     fs::write(&newer, &bytes).unwrap();
     refused(&newer, "newer Tabula");
 
