@@ -161,6 +161,17 @@ impl TabulaApp {
         }
     }
 
+    /// Whether a modal dialog is showing: the join or export dialog, the
+    /// question before clearing, or one of the File menu's. It takes the
+    /// keyboard, and the canvas under it takes no input.
+    #[must_use]
+    pub fn is_modal_open(&self) -> bool {
+        self.join_dialog.is_open()
+            || self.confirm_clear
+            || self.export_dialog.is_open()
+            || self.documents.is_modal_open()
+    }
+
     /// Whether the join dialog is showing.
     #[must_use]
     pub fn is_join_dialog_open(&self) -> bool {
@@ -193,10 +204,7 @@ impl TabulaApp {
         // their changes show in this frame's painting.
         let mut view = None;
         let mut command = None;
-        let modal_open = self.join_dialog.is_open()
-            || self.confirm_clear
-            || self.export_dialog.is_open()
-            || self.documents.is_modal_open();
+        let modal_open = self.is_modal_open();
         if !modal_open && !ctx.text_edit_focused() {
             (view, command) = shortcuts(&ctx, &mut self.tools);
         }
@@ -244,6 +252,10 @@ impl TabulaApp {
             self.replay = None;
         }
 
+        // A modal that showed at the start of the frame or opened during it
+        // has the keys and the wheel: its Escape or Enter, a Delete pressed
+        // under it, are not the board's.
+        self.canvas.set_covered(modal_open || self.is_modal_open());
         let camera_before = *self.canvas.camera();
         let board = self
             .replay

@@ -20,6 +20,9 @@
 //! - the select tool clicks, shift-clicks, rubber-bands, drags the selection,
 //!   resizes a shape by its handles and double-clicks a text to edit it; Delete
 //!   or Backspace deletes the selection, ctrl+D duplicates it.
+//!
+//! While a modal dialog covers it ([`Canvas::set_covered`]) the canvas takes no
+//! keys, scrolling, zooming, presses or clicks: they are the dialog's.
 
 use egui::emath::TSTransform;
 use egui::{
@@ -117,6 +120,10 @@ pub struct Canvas {
     tools: ToolSettings,
     /// Whether shift was held this frame (constrains shapes while dragging).
     shift: bool,
+    /// Whether a modal dialog covers the canvas this frame, set by the app
+    /// before [`Self::input_ui`]: Delete, Escape and the wheel are the dialog's
+    /// then, not the board's.
+    covered: bool,
     /// The objects' bounds and ink from the last board painted, so that a frame
     /// of an unchanged board culls by rectangles alone; in a cell because
     /// painting only reads the canvas.
@@ -143,6 +150,7 @@ impl Canvas {
             editor: None,
             tools: ToolSettings::default(),
             shift: false,
+            covered: false,
             cache: std::cell::RefCell::default(),
         }
     }
@@ -193,6 +201,21 @@ impl Canvas {
         self.editor.as_ref()
     }
 
+    /// Says whether a modal dialog covers the canvas, before each
+    /// [`Self::input_ui`]. While one does, the canvas takes no keys (Delete,
+    /// ctrl+D, ctrl+A, Escape), no scrolling or zooming and no presses or
+    /// clicks; a gesture already under way still follows the pointer and ends
+    /// on its release.
+    pub fn set_covered(&mut self, covered: bool) {
+        self.covered = covered;
+    }
+
+    /// Whether a modal dialog covers the canvas (see [`Self::set_covered`]).
+    #[must_use]
+    pub fn is_covered(&self) -> bool {
+        self.covered
+    }
+
     /// Applies a zoom button or key. `content` is the board's extent in canvas
     /// coordinates, for [`ViewAction::Fit`].
     pub fn apply_view(&mut self, action: ViewAction, content: Option<tabula_shared::Rect>) {
@@ -216,6 +239,8 @@ impl Canvas {
     /// Takes the whole available space, reads this frame's pointer and key input
     /// and turns it into actions and camera moves. `board` is the board as shown,
     /// for picking and erasing. Call [`Self::paint_ui`] after applying the actions.
+    /// Under a modal dialog ([`Self::set_covered`]) it reads only the pointer's
+    /// moves and releases, for a gesture already under way.
     pub fn input_ui(&mut self, ui: &mut Ui, tools: ToolSettings, board: &Board) -> CanvasInput {
         let viewport = ui.available_rect_before_wrap();
         self.viewport = viewport;
@@ -253,9 +278,11 @@ impl Canvas {
             )
         });
         self.shift = modifiers.shift;
-        // A press counts when it lands on the canvas itself, not on a window or
-        // toolbar floating above it.
-        let on_canvas = response.hovered() || response.dragged();
+        // A press counts when it lands on the canvas itself, not on a window,
+        // toolbar or modal dialog floating above it. egui's modal backdrop keeps
+        // the pointer off the canvas (though not the keys) only from the frame
+        // after the dialog first shows, so the canvas does not rely on it.
+        let on_canvas = !self.covered && (response.hovered() || response.dragged());
 
         for event in events {
             match event {
@@ -286,13 +313,14 @@ impl Canvas {
         {
             actions.push(vec![append]);
         }
-        self.clicks(&response, board, space_down);
-        if self.editor.is_none() && !ui.ctx().text_edit_focused() {
-            self.keys_ui(ui, board, &mut actions);
-        }
-
-        if response.hovered() {
-            self.scroll_and_zoom(ui, &response);
+        if !self.covered {
+            self.clicks(&response, board, space_down);
+            if self.editor.is_none() && !ui.ctx().text_edit_focused() {
+                self.keys_ui(ui, board, &mut actions);
+            }
+            if response.hovered() {
+                self.scroll_and_zoom(ui, &response);
+            }
         }
         let pointer_changed = self.update_pointer(ui, on_canvas);
         self.set_cursor_icon(ui, &response, space_down);

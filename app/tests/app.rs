@@ -534,3 +534,97 @@ fn f12_toggles_the_frame_time_overlay() {
     assert!(!harness.state().frame_stats().is_shown());
     assert!(harness.query_by_label_contains("canvas ").is_none());
 }
+
+/// How many objects the canvas has selected.
+fn selected(harness: &Harness<'_, TabulaApp>) -> usize {
+    let app = harness.state();
+    app.canvas().selection().ids().count()
+}
+
+/// Keys, the wheel, a pinch and a drag that would each change the board, the
+/// selection or the camera if they reached the canvas.
+fn try_the_canvas(harness: &mut Harness<'_, TabulaApp>) {
+    for key in [Key::Delete, Key::Backspace] {
+        harness.key_press(key);
+        harness.run();
+    }
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    harness.run();
+    harness.hover_at(pos2(800.0, 650.0));
+    harness.run();
+    harness.event(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: vec2(-40.0, 25.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: Modifiers::NONE,
+    });
+    harness.run();
+    harness.event(egui::Event::Zoom(2.0));
+    harness.run();
+    // A rubber band over empty board, which would let the selection go.
+    drag(harness, pos2(800.0, 650.0), pos2(900.0, 700.0));
+}
+
+#[test]
+fn a_modal_keeps_keys_wheel_and_pointer_from_the_canvas() {
+    let mut rig = connected_rig();
+    let harness = &mut rig.harness;
+    harness.key_press(Key::R);
+    harness.run();
+    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    drag(harness, pos2(600.0, 300.0), pos2(700.0, 450.0));
+    harness.key_press(Key::V);
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run();
+    assert_eq!(selected(harness), 2);
+    let count = |h: &Harness<'_, TabulaApp>| h.state().session().board().object_count();
+    let camera = *harness.state().canvas().camera();
+    let _ = sent_ops(&mut rig.remote);
+
+    // The question before clearing: the board stays as it is underneath.
+    harness.get_by_label("Clear board").click();
+    harness.run();
+    harness.get_by_label("Clear the board?");
+    assert!(harness.state().canvas().is_covered());
+    try_the_canvas(harness);
+    harness.get_by_label("Clear the board?");
+    assert_eq!(count(harness), 2);
+    assert_eq!(selected(harness), 2);
+    assert_eq!(*harness.state().canvas().camera(), camera);
+    // Escape is the modal's: it closes, the selection stays.
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.query_by_label("Clear the board?").is_none());
+    assert_eq!(selected(harness), 2);
+
+    // The export dialog, the same.
+    harness.get_by_label("Export…").click();
+    harness.run();
+    assert!(harness.query_by_label("Copy as PNG").is_some());
+    try_the_canvas(harness);
+    assert!(harness.query_by_label("Copy as PNG").is_some());
+    assert_eq!(count(harness), 2);
+    assert_eq!(selected(harness), 2);
+    assert_eq!(*harness.state().canvas().camera(), camera);
+    harness.key_press(Key::Escape);
+    harness.run();
+    assert!(harness.query_by_label("Copy as PNG").is_none());
+    assert!(!harness.state().is_modal_open());
+    assert!(!harness.state().canvas().is_covered());
+    assert_eq!(selected(harness), 2);
+    assert_eq!(sent_ops(&mut rig.remote), [], "nothing went to the room");
+
+    // With the modals gone, the canvas has its keys and wheel back.
+    let harness = &mut rig.harness;
+    harness.hover_at(pos2(800.0, 650.0));
+    harness.run();
+    harness.event(egui::Event::Zoom(2.0));
+    harness.run();
+    assert_ne!(*harness.state().canvas().camera(), camera);
+    harness.key_press(Key::Delete);
+    harness.run();
+    assert_eq!(count(harness), 0);
+    assert_eq!(selected(harness), 0);
+}

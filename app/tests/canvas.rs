@@ -1,10 +1,10 @@
 //! Headless tests of the canvas on its own: pointer input in, ops and camera moves
 //! out, against a plain `Board` (no session, no network).
 
-use egui::{Event, Modifiers, MouseWheelUnit, PointerButton, Pos2, pos2, vec2};
+use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, pos2, vec2};
 use egui_kittest::Harness;
 use tabula_app::canvas::Canvas;
-use tabula_app::tools::ToolSettings;
+use tabula_app::tools::{Tool, ToolSettings};
 use tabula_shared::{Board, ClientId, History, Object, Op, OpKind, Point};
 
 /// The canvas and a board that takes its ops, as the app would.
@@ -25,6 +25,8 @@ struct Scene {
     tools: ToolSettings,
     /// Undo for the actions the canvas produced, as the session keeps it.
     history: History,
+    /// Whether a modal dialog covers the canvas, as the app would say.
+    covered: bool,
 }
 
 fn scene() -> Harness<'static, Scene> {
@@ -37,11 +39,13 @@ fn scene() -> Harness<'static, Scene> {
         pointers: Vec::new(),
         tools: ToolSettings::default(),
         history: History::new(),
+        covered: false,
     };
     let mut harness = Harness::builder()
         .with_size(vec2(800.0, 600.0))
         .build_ui_state(
             |ui, scene: &mut Scene| {
+                scene.canvas.set_covered(scene.covered);
                 let input = scene.canvas.input_ui(ui, scene.tools, &scene.board);
                 if !input.actions.is_empty() {
                     scene.frames_with_ops += 1;
@@ -297,11 +301,11 @@ fn a_stroke_after_zoom_and_pan_lands_where_the_pointer_was() {
     assert!(harness.state().ops.is_empty(), "panning drew");
 
     // Space + primary drag pans too, and draws nothing: there and back again.
-    harness.key_down(egui::Key::Space);
+    harness.key_down(Key::Space);
     harness.run();
     pan_drag(&mut harness, PointerButton::Primary, b, a);
     pan_drag(&mut harness, PointerButton::Primary, a, b);
-    harness.key_up(egui::Key::Space);
+    harness.key_up(Key::Space);
     harness.run();
     assert!(harness.state().ops.is_empty(), "space-panning drew");
     assert!(canvas_at(&harness, b).distance(target) < 1.0e-2);
@@ -334,4 +338,83 @@ fn the_pointer_is_reported_in_canvas_space_and_when_it_leaves() {
     harness.remove_cursor();
     harness.run();
     assert_eq!(harness.state().pointers.last(), Some(&None));
+}
+
+#[test]
+fn a_covered_canvas_takes_no_keys_wheel_or_presses() {
+    let mut harness = scene();
+    drag(&mut harness, pos2(100.0, 100.0), pos2(200.0, 150.0), 5);
+    drag(&mut harness, pos2(300.0, 100.0), pos2(400.0, 150.0), 5);
+    harness.state_mut().tools.tool = Tool::Select;
+    harness.run();
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run();
+    let selected = |h: &Harness<'_, Scene>| h.state().canvas.selection().ids().count();
+    assert_eq!(selected(&harness), 2);
+    let ops = harness.state().ops.len();
+    let camera = *harness.state().canvas.camera();
+
+    harness.state_mut().covered = true;
+    harness.run();
+    for key in [Key::Delete, Key::Backspace, Key::Escape] {
+        harness.key_press(key);
+        harness.run();
+    }
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    harness.run();
+    harness.hover_at(pos2(600.0, 500.0));
+    harness.run();
+    harness.event(Event::MouseWheel {
+        unit: MouseWheelUnit::Point,
+        delta: vec2(-40.0, 25.0),
+        phase: egui::TouchPhase::Move,
+        source: egui::MouseWheelSource::Unknown,
+        modifiers: Modifiers::NONE,
+    });
+    harness.event(Event::Zoom(2.0));
+    harness.run();
+    // A rubber band over empty board would let the selection go.
+    drag(&mut harness, pos2(600.0, 500.0), pos2(700.0, 550.0), 5);
+    pan_drag(
+        &mut harness,
+        PointerButton::Middle,
+        pos2(600.0, 500.0),
+        pos2(650.0, 520.0),
+    );
+    let scene = harness.state();
+    assert_eq!(scene.ops.len(), ops, "{:?}", &scene.ops[ops..]);
+    assert_eq!(scene.board.object_count(), 2);
+    assert_eq!(selected(&harness), 2);
+    assert_eq!(*harness.state().canvas.camera(), camera);
+    assert_eq!(harness.state().pointers.last(), Some(&None));
+
+    // Uncovered, the same keys act again.
+    harness.state_mut().covered = false;
+    harness.run();
+    harness.key_press(Key::Delete);
+    harness.run();
+    assert_eq!(harness.state().board.object_count(), 0);
+    assert_eq!(selected(&harness), 0);
+}
+
+#[test]
+fn a_stroke_under_way_when_a_dialog_opens_ends_on_its_release() {
+    let mut harness = scene();
+    let (from, to) = (pos2(100.0, 100.0), pos2(300.0, 200.0));
+    harness.hover_at(from);
+    harness.run();
+    harness.drag_at(from);
+    harness.run();
+    harness.hover_at(pos2(200.0, 150.0));
+    harness.run();
+    harness.state_mut().covered = true;
+    harness.hover_at(to);
+    harness.run();
+    harness.drop_at(to);
+    harness.run();
+    assert!(!harness.state().canvas.is_drawing());
+    let stroke = only_stroke(&harness.state().board);
+    assert!(stroke.finished);
+    let end = canvas_at(&harness, to);
+    assert!(near(*stroke.data.points.last().unwrap(), end));
 }
