@@ -5,7 +5,11 @@
 //! replayed. Saving again to the file a board came from appends only the new
 //! ops; saving a different history over a session writes a new file beside it
 //! and renames it into place, so a failed save never leaves half a file. A file
-//! that is not a Tabula session is never overwritten.
+//! that is not a Tabula session is never overwritten. Once a file's log is
+//! [`SNAPSHOT_EVERY`] ops past its newest board snapshot (or has none), a save
+//! also stores a snapshot of the board at its head, keeping the newest
+//! [`SNAPSHOTS_KEPT`]: opening then decodes that board and applies only the
+//! ops after it ([`crate::opening`]).
 //!
 //! - [`save_session`] and [`load_session`]: the file work, with typed errors
 //!   that name the file.
@@ -13,16 +17,21 @@
 //!   platform's config folder (`~/.config/tabula` on Linux).
 //! - [`Documents`]: the File menu, ctrl+S / ctrl+shift+S / ctrl+O, the path
 //!   dialog (an in-app field: native dialogs would need GTK's development
-//!   libraries), the "Opening…" modal while a file is read and built on its
-//!   own thread ([`crate::opening`]), and the error message.
+//!   libraries), the "Opening…" modal while a file's board is built on its
+//!   own thread ([`crate::opening`]), the history behind the board's snapshot
+//!   merged into the session as it arrives (Save and Replay wait for it), and
+//!   the error message.
 
 use std::fs;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use egui::{Align2, Context, Key, Modifiers, vec2};
-use tabula_shared::SequencedOp;
-use tabula_shared::session_file::{EXTENSION, SessionFile, SessionFileError, StoredOp};
+use tabula_shared::codec::SNAPSHOT_FORMAT;
+use tabula_shared::session_file::{
+    EXTENSION, SessionFile, SessionFileError, StoredOp, StoredSnapshot,
+};
+use tabula_shared::{Board, SequencedOp, Snapshot, encode_snapshot};
 
 use crate::opening::{Opened, Opening};
 use crate::session::{Session, room_of_url};
@@ -32,6 +41,17 @@ use crate::toolbar::EDGE_GAP;
 pub const RECENT_LIMIT: usize = 8;
 /// The room name written into a file saved from a local board.
 pub const LOCAL_ROOM: &str = "local";
+/// How many ops past its newest snapshot (or its start) a file's log must be
+/// for a save to store a snapshot of the board. Applying ops costs ~4 µs each
+/// when a file opens (reading and decoding included), so the ops after a
+/// snapshot cost at most ~40 ms, no wait anyone sees; a snapshot holds the
+/// whole board, and is encoded on the UI thread, so one per save of a small or
+/// little-changed board would cost more than it saves. The relay's
+/// `--snapshot-every` has the same default.
+pub const SNAPSHOT_EVERY: u64 = 10_000;
+/// How many snapshots a saved file keeps, newest first: the one before the
+/// newest is where opening starts if the newest does not decode.
+pub const SNAPSHOTS_KEPT: usize = 2;
 
 /// Why a file could not be saved or opened; the message names the file.
 #[derive(Debug, thiserror::Error)]
@@ -59,10 +79,11 @@ pub enum DocumentError {
         /// Why.
         cause: tabula_shared::EncodeError,
     },
-    /// The room's history behind the snapshot the board was joined from is
-    /// still arriving, so the board's full history cannot be written yet.
+    /// The history behind the snapshot the board was built from (joining a
+    /// room, or opening a file) is still arriving, so the board's full history
+    /// cannot be written yet.
     #[error(
-        "{}: the room's history is still arriving ({have} of {total} ops); save again in a moment",
+        "{}: the board's history is still arriving ({have} of {total} ops); save again in a moment",
         path.display()
     )]
     HistoryArriving {
@@ -86,8 +107,21 @@ pub enum DocumentError {
 /// Writes `ops` (numbered 1, 2, 3, …) to the session file at `path`, recorded
 /// as room `room`. If `path` is already a session whose ops are the start of
 /// `ops`, only the rest are appended; any other session there is replaced; a
-/// file that is not a session is left alone and the save fails.
+/// file that is not a session is left alone and the save fails. A snapshot of
+/// the board `ops` build is stored when one is due (see [`SNAPSHOT_EVERY`]);
+/// the board is then rebuilt from `ops`: [`save_session_with`] takes it ready.
 pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), DocumentError> {
+    save_session_with(path, room, ops, || Board::from_sequenced(ops).snapshot())
+}
+
+/// [`save_session`], taking the snapshot of the board after `ops` from
+/// `snapshot`, called only when one is due.
+pub fn save_session_with(
+    path: &Path,
+    room: &str,
+    ops: &[SequencedOp],
+    snapshot: impl FnOnce() -> Snapshot,
+) -> Result<(), DocumentError> {
     if path.exists() {
         let mut file = SessionFile::open(path)?;
         let head = file.head()?;
@@ -99,6 +133,7 @@ pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), 
         if prefix {
             let rows = encode(path, &ops[head as usize..])?;
             file.append(&rows)?;
+            store_snapshot_if_due(&mut file, snapshot);
             return Ok(());
         }
     }
@@ -116,6 +151,8 @@ pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), 
     let written = (|| {
         let mut file = SessionFile::create(&temporary, room)?;
         file.append(&encode(path, ops)?)?;
+        // Before the rename: the file appears with its snapshot or not at all.
+        store_snapshot_if_due(&mut file, snapshot);
         Ok::<_, DocumentError>(())
     })();
     if let Err(err) = written {
@@ -123,6 +160,71 @@ pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), 
         return Err(err);
     }
     fs::rename(&temporary, path).map_err(io)
+}
+
+/// Stores `snapshot()`, the board at `file`'s head, once the log is
+/// [`SNAPSHOT_EVERY`] ops past the newest snapshot, and keeps the newest
+/// [`SNAPSHOTS_KEPT`]. A snapshot only speeds up opening, and the ops are
+/// already safe, so one that cannot be made or stored is logged, not failed.
+fn store_snapshot_if_due(file: &mut SessionFile, snapshot: impl FnOnce() -> Snapshot) {
+    let stored = (|| {
+        let head = file.head()?;
+        let newest = file.latest_snapshot_seq()?.unwrap_or(0);
+        if head < newest + SNAPSHOT_EVERY {
+            return Ok(None);
+        }
+        let snapshot = snapshot();
+        debug_assert_eq!(snapshot.last_seq, head, "a snapshot of the file's head");
+        let board = encode_snapshot(&snapshot)?;
+        let bytes = board.len();
+        file.put_snapshot(&StoredSnapshot {
+            seq: snapshot.last_seq,
+            format: SNAPSHOT_FORMAT,
+            board,
+        })?;
+        file.prune_snapshots(SNAPSHOTS_KEPT)?;
+        Ok::<_, SnapshotError>(Some((snapshot.last_seq, bytes)))
+    })();
+    match stored {
+        Ok(Some((seq, bytes))) => {
+            tracing::debug!(path = %file.path().display(), seq, bytes, "stored a board snapshot");
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::warn!(path = %file.path().display(), %error, "no board snapshot stored; the file opens without one");
+        }
+    }
+}
+
+/// Why a snapshot was not stored: only logged.
+#[derive(Debug, thiserror::Error)]
+enum SnapshotError {
+    /// The file refused.
+    #[error(transparent)]
+    File(#[from] SessionFileError),
+    /// The board could not be encoded.
+    #[error("the board cannot be encoded: {0}")]
+    Encode(#[from] tabula_shared::EncodeError),
+}
+
+/// The snapshot of the board after `ops`, given `board`, the session's board
+/// with its log (`ops` up to `board.last_seq()`) applied and, maybe, pending
+/// ops on top, which `ops` sequence after the log: those are applied to a
+/// copy of the confirmed board.
+#[must_use]
+pub fn snapshot_at_head(board: &Board, ops: &[SequencedOp]) -> Snapshot {
+    let confirmed = board.snapshot();
+    let Some(after) = ops.get(usize::try_from(confirmed.last_seq).unwrap_or(usize::MAX)..) else {
+        return confirmed;
+    };
+    if after.is_empty() {
+        return confirmed;
+    }
+    let mut at_head = Board::from_snapshot(confirmed);
+    for op in after {
+        at_head.apply_sequenced(op);
+    }
+    at_head.snapshot()
 }
 
 /// Encodes ops as rows of the `ops` table.
@@ -140,36 +242,39 @@ fn encode(path: &Path, ops: &[SequencedOp]) -> Result<Vec<StoredOp>, DocumentErr
 
 /// Reads every op of the session file at `path`, checked to run 1, 2, 3, …
 pub fn load_session(path: &Path) -> Result<Vec<SequencedOp>, DocumentError> {
-    read_session(path, |_, _| ControlFlow::Continue(()))
+    let file = SessionFile::open_read_only(path)?;
+    // The head is only a hint for the allocation: a damaged file may lie.
+    let mut ops = Vec::with_capacity(usize::try_from(file.head()?.min(1 << 22)).unwrap_or(0));
+    read_ops(&file, 0, u64::MAX, |op| {
+        ops.push(op);
+        ControlFlow::Continue(())
+    })?;
+    Ok(ops)
 }
 
-/// [`load_session`], telling `progress` after each op how many have been read
-/// and how many the file holds. When `progress` breaks, reading stops there
-/// and the ops read so far are returned.
-pub(crate) fn read_session(
-    path: &Path,
-    mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
-) -> Result<Vec<SequencedOp>, DocumentError> {
-    let file = SessionFile::open_read_only(path)?;
-    let total = file.head()?;
-    // The head is only a hint for the allocation: a damaged file may lie.
-    let mut ops = Vec::with_capacity(usize::try_from(total.min(1 << 22)).unwrap_or(0));
-    for op in file.sequenced_ops(0) {
+/// Reads the ops of `file` after op `after` up to op `up_to`, checked to
+/// follow one another from `after + 1`, and hands each to `each`; stops early
+/// when `each` breaks.
+pub(crate) fn read_ops(
+    file: &SessionFile,
+    after: u64,
+    up_to: u64,
+    mut each: impl FnMut(SequencedOp) -> ControlFlow<()>,
+) -> Result<(), DocumentError> {
+    for (expected, op) in (after + 1..).zip(file.sequenced_ops(after)) {
         let op = op?;
-        let expected = ops.len() as u64 + 1;
         if op.seq != expected {
             return Err(DocumentError::OutOfSequence {
-                path: path.to_path_buf(),
+                path: file.path().to_path_buf(),
                 expected,
                 found: op.seq,
             });
         }
-        ops.push(op);
-        if progress(expected, total).is_break() {
+        if op.seq > up_to || each(op).is_break() {
             break;
         }
     }
-    Ok(ops)
+    Ok(())
 }
 
 /// `path` with the `.tabula` extension if it has none.
@@ -288,8 +393,12 @@ pub struct Documents {
     dialog: Option<PathDialog>,
     /// The last failure, shown in a modal until dismissed.
     error: Option<String>,
-    /// The file being read and built on its own thread, while it is.
+    /// The file being read and built on its own thread, while it is: the
+    /// "Opening…" modal shows until its board is on screen.
     opening: Option<Opening>,
+    /// The file whose board is on screen (built from its snapshot), while its
+    /// thread still reads the history behind that snapshot.
+    history: Option<Opening>,
 }
 
 impl Documents {
@@ -333,24 +442,35 @@ impl Documents {
         self.opening.as_ref()
     }
 
-    /// Opens `path` as a local board in `session`, on this thread; a failure
-    /// is shown (and returned). For tests: the window opens files with
-    /// [`Self::start_open`].
+    /// Whether the history behind the snapshot the board on screen was opened
+    /// from is still being read (the session's
+    /// [`history_progress`](Session::history_progress) says how far).
+    #[must_use]
+    pub fn is_reading_history(&self) -> bool {
+        self.history.is_some()
+    }
+
+    /// Opens `path` as a local board in `session`, on this thread, from all
+    /// its ops; a failure is shown (and returned). For tests: the window
+    /// opens files with [`Self::start_open`].
     pub fn open(&mut self, session: &mut Session, path: &Path) -> Result<(), String> {
         match load_session(path) {
             Ok(ops) => {
+                // The history being read was of the board that goes now.
+                self.history = None;
                 session.load(ops);
-                self.opened(path, session.log().len());
+                self.opened(path, session.board().last_seq());
                 Ok(())
             }
             Err(err) => Err(self.open_failed(path, &err)),
         }
     }
 
-    /// Starts opening `path` on its own thread, which calls `wake` when it is
-    /// done (pass one that repaints the window); [`Self::poll_open`] puts the
-    /// board on screen then. Until then the "Opening…" modal shows. A file
-    /// already being opened is given up.
+    /// Starts opening `path` on its own thread, which calls `wake` when it
+    /// has something (pass one that repaints the window); [`Self::poll_open`]
+    /// puts the board on screen then. Until then the "Opening…" modal shows. A
+    /// file already being opened is given up; the history of the board on
+    /// screen goes on arriving until another board replaces it.
     pub fn start_open(&mut self, path: &Path, wake: impl Fn() + Send + 'static) {
         self.opening = None;
         match Opening::start(path, wake) {
@@ -373,23 +493,59 @@ impl Documents {
 
     /// Once the file being opened is ready, installs its board in `session`
     /// (or shows why it could not be opened) and says which. `None` while
-    /// nothing is being opened or it is still under way.
+    /// nothing is being opened or it is still under way. Also merges into
+    /// `session` whatever has arrived of the history behind the snapshot the
+    /// board on screen was opened from.
     pub fn poll_open(&mut self, session: &mut Session) -> Option<Result<(), String>> {
+        self.poll_history(session);
         let result = self.opening.as_ref()?.poll()?;
-        let path = self.opening.take()?.path().to_path_buf();
+        let opening = self.opening.take()?;
+        let path = opening.path().to_path_buf();
         Some(match result {
-            Ok(Opened { ops, board }) => {
-                let count = ops.len();
-                session.load_built(board, ops);
-                self.opened(&path, count);
+            Ok(Opened { ops, board, behind }) => {
+                if behind == 0 {
+                    session.load_built(board, ops);
+                    self.history = None;
+                } else {
+                    session.load_from_snapshot(board, ops);
+                    tracing::info!(path = %path.display(), ops = behind, "reading the history behind the board");
+                    self.history = Some(opening);
+                }
+                self.opened(&path, session.board().last_seq());
                 Ok(())
             }
             Err(err) => Err(self.open_failed(&path, &err)),
         })
     }
 
+    /// Merges what has arrived of the history behind the board on screen
+    /// into `session`; once it is all there, the thread's work is done. A
+    /// failure is shown: the board stays, without its full history.
+    fn poll_history(&mut self, session: &mut Session) {
+        while let Some(history) = &self.history {
+            match history.poll_history() {
+                None => return,
+                Some(Ok(chunk)) => {
+                    session.fill_history(chunk);
+                    if session.history_progress().is_none() {
+                        tracing::info!(path = %history.path().display(), ops = session.log().len(), "read the history");
+                        self.history = None;
+                    }
+                }
+                Some(Err(err)) => {
+                    let path = history.path().to_path_buf();
+                    self.history = None;
+                    self.fail(
+                        &format!("Cannot read the history of {}", path.display()),
+                        &err,
+                    );
+                }
+            }
+        }
+    }
+
     /// `path` is on screen: it becomes the current file and the newest recent one.
-    fn opened(&mut self, path: &Path, ops: usize) {
+    fn opened(&mut self, path: &Path, ops: u64) {
         tracing::info!(path = %path.display(), ops, "opened");
         self.current = Some(path.to_path_buf());
         self.recent.add(path);
@@ -406,13 +562,15 @@ impl Documents {
             .room_url()
             .and_then(|url| room_of_url(url).ok())
             .unwrap_or(LOCAL_ROOM);
-        let saved = match session.history_progress() {
-            Some((have, total)) => Err(DocumentError::HistoryArriving {
+        let saved = if let Some((have, total)) = session.history_progress() {
+            Err(DocumentError::HistoryArriving {
                 path: path.to_path_buf(),
                 have,
                 total,
-            }),
-            None => save_session(path, room, &session.ops_to_save()),
+            })
+        } else {
+            let ops = session.ops_to_save();
+            save_session_with(path, room, &ops, || snapshot_at_head(session.board(), &ops))
         };
         match saved {
             Ok(()) => {
@@ -485,7 +643,7 @@ impl Documents {
                         }
                         // The whole history is needed to save or replay it.
                         let arriving = session.history_progress().map(|(have, total)| {
-                            format!("The room's history is still arriving: {have} of {total} ops")
+                            format!("The board's history is still arriving: {have} of {total} ops")
                         });
                         let complete = arriving.is_none();
                         let waiting = |response: egui::Response| match &arriving {

@@ -7,10 +7,13 @@
 //! writes and what a replay plays: in a room, the room's ops as they arrive (and
 //! ours as the relay acknowledges them). A *local* board (never shared, or opened
 //! from a file) has no relay to order its ops, so it sequences each of its own
-//! ops at once, here. A room joined from a board snapshot (the relay sends one
-//! to a client far behind) has a gap in its log until the task has fetched the
-//! ops the snapshot stands for; meanwhile [`Session::history_progress`] says how
-//! far that has come, and the log is not saved or replayed. When a local board
+//! ops at once, here. A board built from a snapshot has a gap in its log until
+//! the ops the snapshot stands for are here: a room joined from one (the relay
+//! sends one to a client far behind) until the task has fetched them, a file
+//! opened from one ([`Session::load_from_snapshot`]) until its opening thread
+//! has read them. Meanwhile [`Session::history_progress`] says how far that
+//! has come, the log is not saved or replayed, and a local board does not join
+//! a room (it would take along only the ops here). When a local board
 //! joins a room, everything on it comes
 //! along: its ops are proposed to the room again as new ops of ours (fresh op
 //! ids, the same object ids), except the joins and leaves a relay recorded in
@@ -61,6 +64,17 @@ pub enum JoinError {
     /// The path is not a valid room.
     #[error(transparent)]
     Room(#[from] RoomNameError),
+    /// The board was opened from a file's snapshot and the history behind it
+    /// is still being read: joining would take along only part of the board.
+    #[error(
+        "the board's history is still being read from its file ({have} of {total} ops); join in a moment"
+    )]
+    HistoryArriving {
+        /// Ops here so far.
+        have: u64,
+        /// Ops in all.
+        total: u64,
+    },
 }
 
 /// Splits `ws://HOST:PORT/ROOM` into the room, after checking it.
@@ -292,6 +306,36 @@ impl Session {
         self.room_url = None;
     }
 
+    /// [`Self::load_built`] for a board built from a file's snapshot: `ops`
+    /// are the file's ops after the snapshot (the log so far); the ops the
+    /// snapshot stands for come later, through [`Self::fill_history`], and
+    /// until they are all here [`Self::history_progress`] says how far they
+    /// have come.
+    pub fn load_from_snapshot(&mut self, board: Board, ops: Vec<SequencedOp>) {
+        let behind = ops
+            .first()
+            .map_or(board.last_seq(), |first| first.seq.saturating_sub(1));
+        self.load_built(board, ops);
+        self.missing = behind;
+    }
+
+    /// Ops of the history behind the board's snapshot, oldest first, in
+    /// order, following those given before: kept aside, and merged into the
+    /// log once the last one is here. Ignored once nothing is missing.
+    pub fn fill_history(&mut self, ops: impl IntoIterator<Item = SequencedOp>) {
+        if self.missing == 0 {
+            return;
+        }
+        for op in ops {
+            self.backfill.push(op);
+            self.missing -= 1;
+            if self.missing == 0 {
+                self.complete_log();
+                return;
+            }
+        }
+    }
+
     /// Tells the room where our pointer is; the network task throttles it.
     pub fn set_cursor(&mut self, position: Option<Point>) {
         if let Some(connection) = &self.connection {
@@ -319,6 +363,9 @@ impl Session {
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Result<(), JoinError> {
         let room = room_of_url(url)?.to_owned();
+        if let (None, Some((have, total))) = (&self.room_url, self.history_progress()) {
+            return Err(JoinError::HistoryArriving { have, total });
+        }
         self.leave();
         if self.room_url.is_none() {
             // A local board: all of it comes along, proposed to the room anew;
@@ -410,15 +457,7 @@ impl Session {
                     self.board.apply_local(self.me.client, op);
                 }
             }
-            Event::History(op) => {
-                if self.missing > 0 {
-                    self.backfill.push(op);
-                    self.missing -= 1;
-                    if self.missing == 0 {
-                        self.complete_log();
-                    }
-                }
-            }
+            Event::History(op) => self.fill_history([op]),
             Event::Op(op) => match self.board.apply_sequenced(&op) {
                 tabula_shared::Applied::Gap { expected } => {
                     tracing::error!(expected, got = op.seq, "sequence gap; op not applied");
@@ -471,7 +510,7 @@ impl Session {
         }
         log.extend(held);
         log.extend(fetched);
-        tracing::info!(ops = log.len(), "the room's history is complete");
+        tracing::info!(ops = log.len(), "the board's history is complete");
         self.log = log;
     }
 }

@@ -6,11 +6,17 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use tabula_app::documents::{Documents, RecentFiles, load_session, save_session};
-use tabula_app::session::{Identity, Session};
+use tabula_app::documents::{
+    Documents, RecentFiles, SNAPSHOT_EVERY, load_session, save_session, snapshot_at_head,
+};
+use tabula_app::session::{Identity, JoinError, Session};
+use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::object::{Fill, ObjectData, ObjectKind, Property};
-use tabula_shared::session_file::FORMAT_VERSION;
-use tabula_shared::{ClientId, Color, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle};
+use tabula_shared::session_file::{FORMAT_VERSION, SessionFile, StoredSnapshot};
+use tabula_shared::{
+    Board, ClientId, Color, ObjectId, Op, OpKind, Point, SequencedOp, StrokeId, StrokeStyle,
+    decode_snapshot, encode_snapshot,
+};
 
 fn me(name: &str) -> Identity {
     let client = ClientId::random();
@@ -473,4 +479,299 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
     harness.get_by_label_contains("Opening meeting.tabula…");
     until_opened(&mut harness);
     assert_eq!(harness.state().session().board(), expected.board());
+}
+
+/// A local board of at least `ops` ops (ten per [`draw_things`]).
+fn long_session(name: &str, ops: u64) -> Session {
+    let mut session = Session::offline(me(name));
+    while (session.log().len() as u64) < ops {
+        draw_things(&mut session);
+    }
+    session
+}
+
+/// The sequence numbers of the snapshots `path` holds, newest first.
+fn snapshot_seqs(path: &Path) -> Vec<u64> {
+    let file = SessionFile::open_read_only(path).expect("a session");
+    let mut seqs = Vec::new();
+    let mut at = u64::MAX;
+    while let Some(stored) = file.snapshot_at_or_before(at).expect("snapshots") {
+        seqs.push(stored.seq);
+        let Some(before) = stored.seq.checked_sub(1) else {
+            break;
+        };
+        at = before;
+    }
+    seqs
+}
+
+#[test]
+fn a_long_board_is_saved_with_a_snapshot_of_its_head_and_the_newest_two_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = saved(dir.path(), "short.tabula");
+    assert!(load_session(&short).unwrap().len() < SNAPSHOT_EVERY as usize);
+    assert_eq!(snapshot_seqs(&short), [0_u64; 0], "a short log needs none");
+
+    let path = dir.path().join("long.tabula");
+    let mut session = long_session("Ann", SNAPSHOT_EVERY);
+    let mut docs = documents();
+    docs.save_as(&session, &path).unwrap();
+    let head = session.board().last_seq();
+    assert_eq!(snapshot_seqs(&path), [head]);
+    let stored = SessionFile::open_read_only(&path)
+        .unwrap()
+        .snapshot_at_or_before(head)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.format, SNAPSHOT_FORMAT);
+    assert_eq!(
+        decode_snapshot(&stored.board).unwrap(),
+        session.board().snapshot(),
+        "the board at the file's head"
+    );
+
+    // A few more ops are appended without another snapshot; a log that has
+    // grown by SNAPSHOT_EVERY gets one, and only the newest two stay.
+    draw_things(&mut session);
+    docs.save(&session);
+    assert_eq!(snapshot_seqs(&path), [head]);
+    let mut heads = vec![head];
+    for _ in 0..2 {
+        let target = session.log().len() as u64 + SNAPSHOT_EVERY;
+        while (session.log().len() as u64) < target {
+            draw_things(&mut session);
+        }
+        docs.save(&session);
+        assert!(docs.error().is_none(), "{:?}", docs.error());
+        heads.insert(0, session.board().last_seq());
+    }
+    assert_eq!(snapshot_seqs(&path), heads[..2]);
+    assert_eq!(load_session(&path).unwrap().as_slice(), session.log());
+}
+
+#[test]
+fn the_snapshot_of_a_board_with_pending_ops_is_taken_after_them() {
+    let ops: Vec<SequencedOp> = load_session(&saved(
+        tempfile::tempdir().unwrap().path(),
+        "pending.tabula",
+    ))
+    .unwrap();
+    let mut board = Board::from_sequenced(&ops);
+    let author = ClientId::random();
+    let mut to_save = ops.clone();
+    for kind in [OpKind::Clear, OpKind::Clear] {
+        let op = Op::new(kind);
+        board.apply_local(author, op.clone());
+        to_save.push(SequencedOp {
+            seq: to_save.len() as u64 + 1,
+            author,
+            timestamp_ms: 1,
+            op,
+        });
+    }
+    let at_head = snapshot_at_head(&board, &to_save);
+    assert_eq!(at_head, Board::from_sequenced(&to_save).snapshot());
+    assert_ne!(at_head, board.snapshot(), "the pending clears count");
+}
+
+/// A file of at least `ops` ops saved from a session, with a snapshot, then
+/// a few more ops appended after it; and the board and log a full replay of
+/// the file gives.
+fn saved_with_snapshot(dir: &Path, name: &str, ops: u64) -> (std::path::PathBuf, Session) {
+    let path = dir.join(name);
+    let mut session = long_session("Ann", ops);
+    let mut docs = documents();
+    docs.save_as(&session, &path).expect("saved");
+    for _ in 0..5 {
+        draw_things(&mut session);
+    }
+    docs.save(&session);
+    assert!(docs.error().is_none(), "{:?}", docs.error());
+    assert_eq!(snapshot_seqs(&path).len(), 1);
+    let mut replayed = Session::offline(me("Ref"));
+    replayed.load(load_session(&path).expect("reads"));
+    (path, replayed)
+}
+
+/// Polls until the history behind the board on screen is all here, for at
+/// most ten seconds.
+fn wait_for_history(docs: &mut Documents, session: &mut Session) {
+    for _ in 0..2000 {
+        assert!(docs.poll_open(session).is_none());
+        if !docs.is_reading_history() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("the history was still arriving after ten seconds");
+}
+
+#[test]
+fn a_file_opens_from_its_snapshot_and_its_history_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = saved_with_snapshot(dir.path(), "long.tabula", SNAPSHOT_EVERY);
+    let snapshot = snapshot_seqs(&path)[0];
+    let head = expected.board().last_seq();
+    assert!(head > snapshot);
+
+    let mut session = Session::offline(me("Dee"));
+    let mut docs = documents();
+    docs.start_open(&path, || {});
+    wait_for_open(&mut docs, &mut session).expect("opens");
+    assert_eq!(session.board().snapshot(), expected.board().snapshot());
+    assert_eq!(
+        session.history_progress(),
+        Some((head - snapshot, head)),
+        "the board is there before the history behind its snapshot"
+    );
+    assert_eq!(session.log(), &expected.log()[snapshot as usize..]);
+    assert!(docs.is_reading_history() && !docs.is_modal_open());
+    assert_eq!(docs.current(), Some(path.as_path()));
+
+    // Drawn on at once; not saved, nor taken into a room, before the
+    // history is here.
+    session.perform(vec![Op::new(OpKind::Clear)]);
+    let elsewhere = dir.path().join("elsewhere.tabula");
+    let refused = docs.save_as(&session, &elsewhere).unwrap_err();
+    assert!(refused.contains("still arriving"), "{refused}");
+    assert!(!elsewhere.exists());
+    let runtime = support::runtime();
+    assert!(matches!(
+        session.join("ws://127.0.0.1:9/room", &runtime, || {}),
+        Err(JoinError::HistoryArriving { .. })
+    ));
+
+    wait_for_history(&mut docs, &mut session);
+    assert_eq!(session.history_progress(), None);
+    assert_eq!(session.log().len() as u64, head + 1);
+    assert_eq!(
+        &session.log()[..head as usize],
+        expected.log(),
+        "the file's ops"
+    );
+    assert_eq!(session.board().last_seq(), head + 1);
+    docs.save_as(&session, &elsewhere).unwrap();
+    assert_eq!(load_session(&elsewhere).unwrap().as_slice(), session.log());
+}
+
+#[test]
+fn replay_waits_for_the_history_of_a_file_opened_from_its_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = saved_with_snapshot(dir.path(), "meeting.tabula", SNAPSHOT_EVERY);
+    let head = expected.board().last_seq();
+    let mut harness = window(Session::offline(me("Bea")));
+    let ctx = harness.ctx.clone();
+    harness.state_mut().start_opening(&path, &ctx);
+    for _ in 0..2000 {
+        harness.step();
+        if harness.state().session().board().last_seq() == head {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // The frame that put the board on screen merged no history yet.
+    assert_eq!(
+        harness.state().session().board().snapshot(),
+        expected.board().snapshot()
+    );
+    assert!(harness.state().session().history_progress().is_some());
+    harness.state_mut().start_replay();
+    assert!(harness.state().replay().is_none(), "no replay yet");
+
+    for _ in 0..2000 {
+        if !harness.state().documents().is_reading_history() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        harness.step();
+    }
+    assert_eq!(harness.state().session().log(), expected.log());
+    harness.state_mut().start_replay();
+    assert!(
+        harness.state().replay().is_some(),
+        "the whole history plays"
+    );
+}
+
+#[test]
+fn a_snapshot_that_does_not_decode_is_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = saved_with_snapshot(dir.path(), "damaged.tabula", SNAPSHOT_EVERY);
+    let good = snapshot_seqs(&path)[0];
+    let head = expected.board().last_seq();
+    let open = |path: &Path| {
+        let mut session = Session::offline(me("Dee"));
+        let mut docs = documents();
+        docs.start_open(path, || {});
+        wait_for_open(&mut docs, &mut session).expect("opens");
+        let progress = session.history_progress();
+        wait_for_history(&mut docs, &mut session);
+        assert_eq!(session.board().snapshot(), expected.board().snapshot());
+        assert_eq!(session.log(), expected.log());
+        assert!(docs.error().is_none());
+        progress
+    };
+    let board_bytes = encode_snapshot(&expected.board().snapshot()).unwrap();
+    let mut file = SessionFile::open(&path).unwrap();
+
+    // A newer snapshot in a format this build does not know: the good one
+    // before it is used.
+    file.put_snapshot(&StoredSnapshot {
+        seq: head,
+        format: SNAPSHOT_FORMAT + 1,
+        board: board_bytes.clone(),
+    })
+    .unwrap();
+    assert_eq!(open(&path), Some((head - good, head)));
+
+    // Garbage where the newest board should be: the one before it again.
+    let mut garbage = board_bytes.clone();
+    garbage.truncate(garbage.len() / 2);
+    file.put_snapshot(&StoredSnapshot {
+        seq: head,
+        format: SNAPSHOT_FORMAT,
+        board: garbage.clone(),
+    })
+    .unwrap();
+    assert_eq!(open(&path), Some((head - good, head)));
+
+    // No good snapshot at all: every op is replayed, as with none.
+    file.put_snapshot(&StoredSnapshot {
+        seq: good,
+        format: SNAPSHOT_FORMAT,
+        board: garbage.iter().map(|b| b ^ 0x5a).collect(),
+    })
+    .unwrap();
+    assert_eq!(open(&path), None, "the whole log, at once");
+}
+
+#[test]
+fn cancelling_another_file_keeps_the_board_whose_history_is_arriving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, expected) = saved_with_snapshot(dir.path(), "first.tabula", SNAPSHOT_EVERY);
+    let (second, _) = saved_with_snapshot(dir.path(), "second.tabula", SNAPSHOT_EVERY);
+
+    // Cancelled before its board shows: the board on screen stays.
+    let mut session = Session::offline(me("Dee"));
+    draw_things(&mut session);
+    let before = session.board().clone();
+    let mut docs = documents();
+    docs.start_open(&first, || {});
+    docs.cancel_open();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(docs.poll_open(&mut session).is_none());
+    assert_eq!(session.board(), &before);
+    assert!(!docs.is_reading_history());
+
+    // Another file given up while the first's history is being read: the
+    // first board stays and its history still completes.
+    docs.start_open(&first, || {});
+    wait_for_open(&mut docs, &mut session).expect("opens");
+    assert!(session.history_progress().is_some());
+    docs.start_open(&second, || {});
+    docs.cancel_open();
+    wait_for_history(&mut docs, &mut session);
+    assert_eq!(session.board().snapshot(), expected.board().snapshot());
+    assert_eq!(session.log(), expected.log());
+    assert_eq!(docs.current(), Some(first.as_path()));
 }

@@ -775,6 +775,16 @@ impl SessionFile {
             .map_err(|err| self.error(err))
     }
 
+    /// The op the newest stored snapshot was taken after, if there is one,
+    /// without reading its board: enough to tell whether another is due.
+    pub fn latest_snapshot_seq(&self) -> Result<Option<u64>, SessionFileError> {
+        self.conn
+            .prepare_cached("SELECT MAX(seq) FROM snapshots")
+            .and_then(|mut s| s.query_row([], |row| row.get::<_, Option<i64>>(0)))
+            .map(|seq| seq.map(|seq| seq as u64))
+            .map_err(|err| self.error(err))
+    }
+
     /// Deletes every snapshot but the `keep_latest` newest (by `seq`) and returns
     /// how many were deleted: older snapshots only speed up seeks far back, and
     /// each holds a whole board.
