@@ -11,7 +11,12 @@
 //!    ([`Opening::poll`]) and shows how far it has come
 //!    ([`Opening::progress`]) until then.
 //! 2. **The history behind the snapshot**, if one was used: the ops it stands
-//!    for, which Save and Replay need. They are read in chunks of
+//!    for, which Save and Replay need. First the file's integrity check
+//!    (`PRAGMA quick_check`, which reads the whole file: most of the time a
+//!    big file took to open), left until the board is on screen; a damaged
+//!    file then gets its error instead of its history, and so is never saved
+//!    over or replayed. (Without a snapshot the check comes first, as every
+//!    op is read before anything shows.) Then the ops, read in chunks of
 //!    [`HISTORY_CHUNK`] and handed over ([`Opening::poll_history`]) while the
 //!    board is already on screen and being drawn on; the session keeps them
 //!    aside until all are here, as it does for a room joined from a snapshot.
@@ -219,6 +224,13 @@ fn open<W: Fn()>(path: &Path, shared: &Shared, senders: &Senders<W>) {
     if behind == 0 {
         return;
     }
+    if let Err(err) = file.quick_check() {
+        if !shared.cancelled() {
+            let _ = senders.history.send(Err(err.into()));
+            (senders.wake)();
+        }
+        return;
+    }
     let hand_over = |chunk| {
         let sent = senders.history.send(Ok(chunk)).is_ok();
         (senders.wake)();
@@ -238,10 +250,15 @@ fn open<W: Fn()>(path: &Path, shared: &Shared, senders: &Senders<W>) {
 /// Opens `path` and builds its board, from its newest snapshot that decodes
 /// if it has one, counting in `shared`. `None` once cancelled.
 fn build(path: &Path, shared: &Shared) -> Result<Option<(SessionFile, Opened)>, DocumentError> {
-    let file = SessionFile::open_read_only(path)?;
+    // Checked later when a snapshot shows the board first (see the module docs).
+    let file = SessionFile::open_read_only_unchecked(path)?;
     let total = file.head()?;
     shared.total.store(total, Ordering::Relaxed);
-    let mut board = newest_snapshot(&file, total, shared)?.unwrap_or_default();
+    let snapshot = newest_snapshot(&file, total, shared)?;
+    if snapshot.is_none() {
+        file.quick_check()?;
+    }
+    let mut board = snapshot.unwrap_or_default();
     let behind = board.last_seq();
     // The head is only a hint for the allocation: a damaged file may lie.
     let mut ops =

@@ -654,6 +654,59 @@ fn a_file_opens_from_its_snapshot_and_its_history_follows() {
     assert_eq!(load_session(&elsewhere).unwrap().as_slice(), session.log());
 }
 
+/// Scribbles over the root page of the index of `ops`' op ids, the way a
+/// disk can: reading ops by sequence number never touches that page, the
+/// integrity check does.
+fn damage_the_op_id_index(path: &Path) {
+    let (root, page_size) = {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let root: i64 = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ops'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        let page_size: i64 = conn
+            .pragma_query_value(None, "page_size", |row| row.get(0))
+            .unwrap();
+        (root, page_size)
+    };
+    let mut bytes = fs::read(path).unwrap();
+    let start = usize::try_from((root - 1) * page_size).unwrap();
+    bytes[start..start + 64].fill(0xA5);
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_file_found_damaged_once_its_board_shows_keeps_the_board_and_gets_no_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, expected) = saved_with_snapshot(dir.path(), "scratched.tabula", SNAPSHOT_EVERY);
+    damage_the_op_id_index(&path);
+    assert!(
+        SessionFile::open_read_only(&path).is_err(),
+        "a full check finds the damage"
+    );
+
+    let mut session = Session::offline(me("Eve"));
+    let mut docs = documents();
+    docs.start_open(&path, || {});
+    wait_for_open(&mut docs, &mut session).expect("the board shows first");
+    assert_eq!(session.board().snapshot(), expected.board().snapshot());
+    assert!(docs.error().is_none());
+    wait_for_history(&mut docs, &mut session);
+    let error = docs.error().expect("the damage is shown");
+    assert!(error.contains("scratched.tabula"), "{error}");
+    assert!(error.contains("damaged"), "{error}");
+    assert!(
+        session.history_progress().is_some(),
+        "none of a damaged file's history is taken"
+    );
+    let copy = dir.path().join("copy.tabula");
+    assert!(docs.save_as(&session, &copy).is_err());
+    assert!(!copy.exists());
+}
+
 #[test]
 fn replay_waits_for_the_history_of_a_file_opened_from_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();

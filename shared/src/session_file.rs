@@ -43,6 +43,9 @@
 //! the file is a `SQLite` database, that it is a Tabula session, that its format is
 //! not newer than this build's, and `PRAGMA quick_check`; each failure is its own
 //! [`SessionFileError`] naming the file. A foreign database is never written to.
+//! (A reader that shows a big file's board before the rest may leave the
+//! integrity check, which reads the whole file, to later:
+//! [`SessionFile::open_read_only_unchecked`].)
 //!
 //! [`append`]: SessionFile::append
 
@@ -247,6 +250,17 @@ pub struct SessionFile {
     path: PathBuf,
 }
 
+/// How [`SessionFile::open_with`] opens a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Open {
+    /// To append to (after stamping an older format with this build's).
+    ReadWrite,
+    /// To read, every check made.
+    ReadOnly,
+    /// To read, the integrity check left to the caller.
+    ReadOnlyUnchecked,
+}
+
 impl SessionFile {
     /// Creates a new, empty session for `room` at `path`; fails with
     /// [`SessionFileError::AlreadyExists`] if something is there.
@@ -270,13 +284,21 @@ impl SessionFile {
 
     /// Opens an existing session to read and append.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
-        Self::open_with(path.as_ref(), false)
+        Self::open_with(path.as_ref(), Open::ReadWrite)
     }
 
     /// Opens an existing session to read only (listings, exports, replay); nothing
     /// is written to the file.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
-        Self::open_with(path.as_ref(), true)
+        Self::open_with(path.as_ref(), Open::ReadOnly)
+    }
+
+    /// Like [`Self::open_read_only`] with every check but the integrity check
+    /// (`PRAGMA quick_check`, which reads the whole file: most of the time it
+    /// takes to open a big one), for a reader that shows something first and
+    /// runs [`Self::quick_check`] itself before it trusts the rest.
+    pub fn open_read_only_unchecked(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
+        Self::open_with(path.as_ref(), Open::ReadOnlyUnchecked)
     }
 
     /// Opens the session at `path`, or creates one for `room` if there is none.
@@ -386,7 +408,8 @@ impl SessionFile {
     }
 
     /// Opens and checks an existing file.
-    fn open_with(path: &Path, read_only: bool) -> Result<Self, SessionFileError> {
+    fn open_with(path: &Path, how: Open) -> Result<Self, SessionFileError> {
+        let read_only = how != Open::ReadWrite;
         check_header(path)?;
         let mode = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -426,7 +449,9 @@ impl SessionFile {
         if version == 0 {
             return Err(file.corrupt("the session format version is missing".to_owned()));
         }
-        file.quick_check()?;
+        if how != Open::ReadOnlyUnchecked {
+            file.quick_check()?;
+        }
         if !read_only {
             file.configure_for_writing()?;
             if version < FORMAT_VERSION {
@@ -479,8 +504,9 @@ impl SessionFile {
     }
 
     /// Runs `PRAGMA quick_check`: a damaged file is refused on open rather than
-    /// failing somewhere in the middle of a session.
-    fn quick_check(&self) -> Result<(), SessionFileError> {
+    /// failing somewhere in the middle of a session. Every open but
+    /// [`Self::open_read_only_unchecked`] runs it.
+    pub fn quick_check(&self) -> Result<(), SessionFileError> {
         let mut statement = self
             .conn
             .prepare("PRAGMA quick_check(5)")
