@@ -659,23 +659,23 @@ fn a_file_opens_from_its_snapshot_and_its_history_follows() {
 /// integrity check does.
 fn damage_the_op_id_index(path: &Path) {
     let (root, page_size) = {
-        let conn = rusqlite::Connection::open(path).unwrap();
+        let conn = rusqlite::Connection::open(path).expect("opens");
         let root: i64 = conn
             .query_row(
                 "SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ops'",
                 [],
                 |row| row.get(0),
             )
-            .unwrap();
+            .expect("the index's root page");
         let page_size: i64 = conn
             .pragma_query_value(None, "page_size", |row| row.get(0))
-            .unwrap();
+            .expect("the page size");
         (root, page_size)
     };
-    let mut bytes = fs::read(path).unwrap();
-    let start = usize::try_from((root - 1) * page_size).unwrap();
+    let mut bytes = fs::read(path).expect("reads");
+    let start = usize::try_from((root - 1) * page_size).expect("a page offset");
     bytes[start..start + 64].fill(0xA5);
-    fs::write(path, bytes).unwrap();
+    fs::write(path, bytes).expect("writes");
 }
 
 #[test]

@@ -254,11 +254,11 @@ pub struct SessionFile {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Open {
     /// To append to (after stamping an older format with this build's).
-    ReadWrite,
+    ForWriting,
     /// To read, every check made.
-    ReadOnly,
+    ToRead,
     /// To read, the integrity check left to the caller.
-    ReadOnlyUnchecked,
+    ToReadUnchecked,
 }
 
 impl SessionFile {
@@ -284,13 +284,13 @@ impl SessionFile {
 
     /// Opens an existing session to read and append.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
-        Self::open_with(path.as_ref(), Open::ReadWrite)
+        Self::open_with(path.as_ref(), Open::ForWriting)
     }
 
     /// Opens an existing session to read only (listings, exports, replay); nothing
     /// is written to the file.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
-        Self::open_with(path.as_ref(), Open::ReadOnly)
+        Self::open_with(path.as_ref(), Open::ToRead)
     }
 
     /// Like [`Self::open_read_only`] with every check but the integrity check
@@ -298,7 +298,7 @@ impl SessionFile {
     /// takes to open a big one), for a reader that shows something first and
     /// runs [`Self::quick_check`] itself before it trusts the rest.
     pub fn open_read_only_unchecked(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
-        Self::open_with(path.as_ref(), Open::ReadOnlyUnchecked)
+        Self::open_with(path.as_ref(), Open::ToReadUnchecked)
     }
 
     /// Opens the session at `path`, or creates one for `room` if there is none.
@@ -409,7 +409,7 @@ impl SessionFile {
 
     /// Opens and checks an existing file.
     fn open_with(path: &Path, how: Open) -> Result<Self, SessionFileError> {
-        let read_only = how != Open::ReadWrite;
+        let read_only = how != Open::ForWriting;
         check_header(path)?;
         let mode = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -449,7 +449,7 @@ impl SessionFile {
         if version == 0 {
             return Err(file.corrupt("the session format version is missing".to_owned()));
         }
-        if how != Open::ReadOnlyUnchecked {
+        if how != Open::ToReadUnchecked {
             file.quick_check()?;
         }
         if !read_only {
