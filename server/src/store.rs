@@ -11,18 +11,28 @@
 //! never touched on a tokio worker: its appends run on a writer thread and
 //! catch-ups read through `spawn_blocking`; only a [`MemoryLog`] is appended to
 //! on the proposing connection's task.
+//!
+//! A room's file lets its memory go while the room is quiet: the
+//! `tabula-rest` thread frees the pages `SQLite` cached for a [`SqliteLog`]
+//! nobody has read or written for [`RELEASE_PAGES_AFTER`], and closes the file
+//! after [`REST_AFTER`]; its next use reopens it. An open file costs the relay
+//! about 50 KiB (`SQLite`'s connection, schema and statements, and the
+//! write-ahead log's 32 KiB index, which `SQLite` maps whole), and a relay
+//! holds most of its rooms for people who are only looking.
 
 use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tabula_shared::session_file::{
     EXTENSION, SessionFile, SessionFileError, StoredOp, StoredSnapshot,
 };
 use tabula_shared::{ClientId, OpId};
+use tracing::{debug, warn};
 
 pub use tabula_shared::session_file::Stamp;
 
@@ -46,8 +56,9 @@ pub enum StoreError {
         /// The first missing sequence number.
         seq: u64,
     },
-    /// The rooms' writer threads could not be started.
-    #[error("could not start the rooms' writer threads: {0}")]
+    /// The rooms' writer threads, or the thread that closes quiet rooms'
+    /// files, could not be started.
+    #[error("could not start the rooms' threads: {0}")]
     Thread(io::Error),
 }
 
@@ -106,39 +117,231 @@ pub trait OpLog: Send + std::fmt::Debug {
 /// memory excepted, which never blocks).
 pub type SharedLog = Arc<Mutex<Box<dyn OpLog>>>;
 
-/// An [`OpLog`] in a `.tabula` session file: durable, and readable by the app.
+/// An [`OpLog`] in a `.tabula` session file: durable, and readable by the app
+/// (and by `sqlite3` or an export) while the relay has it open.
+///
+/// What the file holds in memory is let go as the room goes quiet (see the
+/// module's documentation): its cached pages after [`RELEASE_PAGES_AFTER`],
+/// the whole file after [`REST_AFTER`], reopened by the next use unseen by the
+/// room.
 #[derive(Debug)]
 pub struct SqliteLog {
-    /// The open file, in WAL mode with `synchronous = FULL`.
-    file: SessionFile,
+    /// The room's file, shared with the `tabula-rest` thread, which frees its
+    /// pages and closes it when the room is quiet.
+    file: Arc<Mutex<RoomFile>>,
+    /// Keeps the `tabula-rest` thread running while this log is open.
+    _rest: Arc<Rest>,
 }
 
-/// The page cache of one room's file, in KiB. A room appends at the end of its
-/// file and a catch-up reads it in order, so a few pages do; with `SQLite`'s
-/// default of 2 MiB, a thousand open rooms could hold gigabytes of cache.
+/// How long a room's file keeps the pages it read with nobody reading or
+/// writing it. A room people are drawing in uses its file many times a second
+/// and keeps them; a quiet one's next op reads the few it needs again from the
+/// OS's cache.
+pub const RELEASE_PAGES_AFTER: Duration = Duration::from_millis(250);
+
+/// How long a room's file stays open with nobody reading or writing it. Long
+/// enough that a room where people are drawing keeps its file (closing one
+/// costs a checkpoint, reopening it a few hundred microseconds), short enough
+/// that rooms of people only looking do not hold one each.
+pub const REST_AFTER: Duration = Duration::from_secs(10);
+
+/// How often the `tabula-rest` thread looks for quiet files.
+const REST_SWEEP_EVERY: Duration = RELEASE_PAGES_AFTER;
+
+/// The page cache of one room's file, in KiB, until the `tabula-rest` thread
+/// frees it. A room appends at the end of its file and a catch-up reads it in
+/// order, so a few pages do; with `SQLite`'s default of 2 MiB, a thousand busy
+/// rooms could hold gigabytes of cache.
 const ROOM_CACHE_KIB: u32 = 64;
 
 /// How many snapshots a room's file keeps. Joins only ever use the newest; the
 /// one before it stays in case the newest is being read when it is replaced.
 const SNAPSHOTS_KEPT: usize = 2;
 
+/// One room's file, open or resting.
+#[derive(Debug)]
+struct RoomFile {
+    /// Where it is, to reopen it.
+    path: PathBuf,
+    /// The open file, in WAL mode with `synchronous = FULL`; `None` while it
+    /// rests.
+    open: Option<SessionFile>,
+    /// When the log last read or wrote it.
+    used: Instant,
+    /// Whether it was used since its pages were last freed.
+    holds_pages: bool,
+    /// How long it stays open unused ([`REST_AFTER`], shorter in tests).
+    rest_after: Duration,
+}
+
+impl RoomFile {
+    /// The open file, reopened if it was resting; counts as a use.
+    fn get(&mut self) -> Result<&mut SessionFile, StoreError> {
+        self.used = Instant::now();
+        self.holds_pages = true;
+        let file = if let Some(file) = self.open.take() {
+            file
+        } else {
+            let file = SessionFile::reopen(&self.path)?;
+            file.limit_cache(ROOM_CACHE_KIB)?;
+            debug!(path = %self.path.display(), "reopened a quiet room's file");
+            file
+        };
+        Ok(self.open.insert(file))
+    }
+
+    /// Frees the file's pages, or closes it, if it has been unused long
+    /// enough.
+    fn rest_if_quiet(&mut self) {
+        let quiet = self.used.elapsed();
+        if quiet >= self.rest_after {
+            if let Some(file) = self.open.take() {
+                match file.close() {
+                    Ok(()) => debug!(path = %self.path.display(), "closed a quiet room's file"),
+                    // Handled here: the next use reopens the file regardless.
+                    Err(err) => warn!(%err, "could not close a quiet room's file"),
+                }
+            }
+        } else if quiet >= RELEASE_PAGES_AFTER
+            && self.holds_pages
+            && let Some(file) = &self.open
+        {
+            self.holds_pages = false;
+            if let Err(err) = file.release_pages() {
+                // Handled here: the pages stay cached until the file closes.
+                warn!(%err, "could not free a quiet room file's cache");
+            }
+        }
+    }
+}
+
+/// What the `tabula-rest` thread looks after: the file of every open
+/// [`SqliteLog`] in the process. The thread runs while any log holds this, and
+/// ends within [`REST_SWEEP_EVERY`] of the last one closing.
+#[derive(Debug, Default)]
+struct Rest {
+    /// The logs' files; an entry dies with its log.
+    files: Mutex<Vec<Weak<Mutex<RoomFile>>>>,
+}
+
+impl Rest {
+    /// The running thread's list, starting the thread if none is running.
+    fn running() -> Result<Arc<Self>, StoreError> {
+        static RUNNING: Mutex<Weak<Rest>> = Mutex::new(Weak::new());
+        let mut running = lock(&RUNNING);
+        if let Some(rest) = running.upgrade() {
+            return Ok(rest);
+        }
+        let rest = Arc::new(Self::default());
+        let watched = Arc::downgrade(&rest);
+        std::thread::Builder::new()
+            .name("tabula-rest".to_owned())
+            .spawn(move || rest_quiet_files(&watched))
+            .map_err(StoreError::Thread)?;
+        *running = Arc::downgrade(&rest);
+        Ok(rest)
+    }
+
+    /// Has the thread look after `file` too.
+    fn watch(&self, file: &Arc<Mutex<RoomFile>>) {
+        lock(&self.files).push(Arc::downgrade(file));
+    }
+}
+
+/// The `tabula-rest` thread: every [`REST_SWEEP_EVERY`], frees the pages of
+/// or closes the files that have been quiet long enough, skipping any in use
+/// right now.
+fn rest_quiet_files(rest: &Weak<Rest>) {
+    loop {
+        std::thread::sleep(REST_SWEEP_EVERY);
+        let Some(rest) = rest.upgrade() else {
+            break;
+        };
+        let files: Vec<Arc<Mutex<RoomFile>>> = {
+            let mut files = lock(&rest.files);
+            files.retain(|file| file.strong_count() > 0);
+            files.iter().filter_map(Weak::upgrade).collect()
+        };
+        drop(rest);
+        for file in files {
+            let mut file = match file.try_lock() {
+                Ok(file) => file,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            file.rest_if_quiet();
+        }
+    }
+    debug!("the thread resting quiet rooms' files stopped");
+}
+
+/// Locks a mutex, taking it over if a panic poisoned it: what it guards (a
+/// file handle, a list) stays consistent whatever panicked.
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl SqliteLog {
     /// Opens the room's file in `rooms_dir`, creating it if the room is new.
     pub fn open_or_create(rooms_dir: &Path, room: &str) -> Result<Self, StoreError> {
-        let file = SessionFile::open_or_create(room_path(rooms_dir, room), room)?;
+        Self::open_resting_after(rooms_dir, room, REST_AFTER)
+    }
+
+    /// [`open_or_create`](Self::open_or_create), closing the file whenever it
+    /// has not been used for `rest_after`.
+    fn open_resting_after(
+        rooms_dir: &Path,
+        room: &str,
+        rest_after: Duration,
+    ) -> Result<Self, StoreError> {
+        let path = room_path(rooms_dir, room);
+        let file = SessionFile::open_or_create(&path, room)?;
         // Also drops what the integrity check on opening read into the cache.
         file.limit_cache(ROOM_CACHE_KIB)?;
-        Ok(Self { file })
+        let rest = Rest::running()?;
+        let file = Arc::new(Mutex::new(RoomFile {
+            path,
+            open: Some(file),
+            used: Instant::now(),
+            holds_pages: false,
+            rest_after,
+        }));
+        rest.watch(&file);
+        Ok(Self { file, _rest: rest })
+    }
+
+    /// Runs `work` on the open file, reopening it if it rests.
+    fn with_file<T>(
+        &self,
+        work: impl FnOnce(&mut SessionFile) -> Result<T, SessionFileError>,
+    ) -> Result<T, StoreError> {
+        Ok(work(lock(&self.file).get()?)?)
+    }
+
+    /// Runs `read` on the open file, a read a room makes once, when it opens,
+    /// then frees its statements and pages at once.
+    fn read_once<T>(
+        &self,
+        read: impl FnOnce(&mut SessionFile) -> Result<T, SessionFileError>,
+    ) -> Result<T, StoreError> {
+        self.with_file(|file| {
+            let done = read(file)?;
+            if let Err(err) = file.release_memory() {
+                // Handled here: what was read stands.
+                warn!(%err, "could not free a room file's cache");
+            }
+            Ok(done)
+        })
     }
 }
 
 impl OpLog for SqliteLog {
     fn last_stamp(&self) -> Result<Option<Stamp>, StoreError> {
-        Ok(self.file.last_stamp()?)
+        self.read_once(|file| file.last_stamp())
     }
 
     fn stamp_of(&self, op: OpId) -> Result<Option<Stamp>, StoreError> {
-        Ok(self.file.stamp_of(op)?)
+        self.with_file(|file| file.stamp_of(op))
     }
 
     fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
@@ -151,7 +354,7 @@ impl OpLog for SqliteLog {
                 frame: entry.frame.to_vec(),
             })
             .collect();
-        Ok(self.file.append(&rows)?)
+        self.with_file(|file| file.append(&rows))
     }
 
     fn frames_between(
@@ -160,22 +363,22 @@ impl OpLog for SqliteLog {
         up_to: u64,
         limit: usize,
     ) -> Result<Vec<Bytes>, StoreError> {
-        Ok(self
-            .file
-            .frames_between(after, up_to, limit)?
-            .into_iter()
-            .map(Bytes::from)
-            .collect())
+        let frames = self.with_file(|file| file.frames_between(after, up_to, limit))?;
+        Ok(frames.into_iter().map(Bytes::from).collect())
     }
 
     fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
-        let head = self.file.head()?;
-        Ok(self.file.snapshot_at_or_before(head)?)
+        self.read_once(|file| {
+            let head = file.head()?;
+            file.snapshot_at_or_before(head)
+        })
     }
 
     fn put_snapshot(&mut self, snapshot: &StoredSnapshot) -> Result<(), StoreError> {
-        self.file.put_snapshot(snapshot)?;
-        self.file.prune_snapshots(SNAPSHOTS_KEPT)?;
+        self.with_file(|file| {
+            file.put_snapshot(snapshot)?;
+            file.prune_snapshots(SNAPSHOTS_KEPT)
+        })?;
         Ok(())
     }
 }
@@ -333,5 +536,68 @@ mod tests {
         SqliteLog::open_or_create(&rooms, "other.room").unwrap();
         fs::write(rooms.join("notes.txt"), "not a room").unwrap();
         assert_eq!(room_names(&rooms).unwrap(), vec!["kept", "other.room"]);
+    }
+
+    /// Waits, up to 5 s, until `done` holds for the log's file.
+    fn wait_for(log: &SqliteLog, done: impl Fn(&RoomFile) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done(&lock(&log.file)) {
+            assert!(Instant::now() < deadline, "the tabula-rest thread did not");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_quiet_file_is_closed_and_reopened_by_its_next_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = rooms_dir(dir.path());
+        fs::create_dir_all(&rooms).unwrap();
+        let mut log = SqliteLog::open_resting_after(&rooms, "quiet", Duration::ZERO).unwrap();
+        let ops = entries(4);
+        log.append(&ops[..2]).unwrap();
+        wait_for(&log, |file| file.open.is_none());
+        let path = room_path(&rooms, "quiet");
+        for suffix in ["-wal", "-shm"] {
+            let mut beside = path.clone().into_os_string();
+            beside.push(suffix);
+            assert!(
+                !Path::new(&beside).exists(),
+                "{suffix} is gone while it rests"
+            );
+        }
+
+        log.append(&ops[2..]).unwrap();
+        assert_eq!(log.last_stamp().unwrap(), Some(ops[3].stamp));
+        assert_eq!(log.stamp_of(ops[0].op_id).unwrap(), Some(ops[0].stamp));
+        let frames: Vec<Bytes> = ops.iter().map(|e| e.frame.clone()).collect();
+        assert_eq!(log.frames_between(0, 4, 10).unwrap(), frames);
+    }
+
+    #[test]
+    fn an_open_room_file_can_be_read_and_exported_by_another_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = rooms_dir(dir.path());
+        fs::create_dir_all(&rooms).unwrap();
+        let mut log = SqliteLog::open_or_create(&rooms, "live").unwrap();
+        let ops = entries(4);
+        log.append(&ops[..3]).unwrap();
+        // Its pages are freed once it is quiet; the file stays open.
+        wait_for(&log, |file| !file.holds_pages);
+        assert!(lock(&log.file).open.is_some());
+
+        let reader = SessionFile::open_read_only(room_path(&rooms, "live")).unwrap();
+        assert_eq!(reader.head().unwrap(), 3);
+        let export = dir.path().join("export.tabula");
+        reader.export_to(&export).unwrap();
+        assert_eq!(
+            SessionFile::open_read_only(&export)
+                .unwrap()
+                .head()
+                .unwrap(),
+            3
+        );
+        // And the relay goes on writing beside the reader.
+        log.append(&ops[3..]).unwrap();
+        assert_eq!(reader.head().unwrap(), 4);
     }
 }

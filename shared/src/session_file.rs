@@ -259,6 +259,9 @@ enum Open {
     ToRead,
     /// To read, the integrity check left to the caller.
     ToReadUnchecked,
+    /// To append to again, after this process opened it [`Self::ForWriting`]
+    /// and closed it: the integrity check is not made again.
+    Reopen,
 }
 
 impl SessionFile {
@@ -285,6 +288,16 @@ impl SessionFile {
     /// Opens an existing session to read and append.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
         Self::open_with(path.as_ref(), Open::ForWriting)
+    }
+
+    /// Opens again, to read and append, a session this process opened (and so
+    /// checked) before and then closed: what a relay does when a room it let
+    /// rest is used again. The identity and format are checked as by
+    /// [`open`](Self::open), but not every page: `PRAGMA quick_check` reads the
+    /// whole file, which the next op of a room of a million ops should not wait
+    /// for. Damage done since would still fail the read that meets it.
+    pub fn reopen(path: impl AsRef<Path>) -> Result<Self, SessionFileError> {
+        Self::open_with(path.as_ref(), Open::Reopen)
     }
 
     /// Opens an existing session to read only (listings, exports, replay); nothing
@@ -345,10 +358,35 @@ impl SessionFile {
     pub fn limit_cache(&self, kib: u32) -> Result<(), SessionFileError> {
         self.conn
             .pragma_update(None, "cache_size", -i64::from(kib.max(1)))
-            .and_then(|()| self.conn.execute_batch("PRAGMA shrink_memory"))
             .map_err(|err| self.error(err))?;
+        self.release_memory()
+    }
+
+    /// Frees every page `SQLite` holds in its cache for this file (`PRAGMA
+    /// shrink_memory`); the next read takes them from the OS's cache again.
+    pub fn release_pages(&self) -> Result<(), SessionFileError> {
+        self.conn
+            .execute_batch("PRAGMA shrink_memory")
+            .map_err(|err| self.error(err))
+    }
+
+    /// Frees every cached page and every prepared statement, as
+    /// [`limit_cache`](Self::limit_cache) does after opening: for a caller
+    /// done with reads it will not make again soon.
+    pub fn release_memory(&self) -> Result<(), SessionFileError> {
+        self.release_pages()?;
         self.conn.flush_prepared_statement_cache();
         Ok(())
+    }
+
+    /// Closes the file. Dropping a `SessionFile` closes it too, silently; this
+    /// says whether `SQLite` could (the last connection to close checkpoints
+    /// the write-ahead log into the file and deletes it and its index).
+    pub fn close(self) -> Result<(), SessionFileError> {
+        let path = self.path;
+        self.conn
+            .close()
+            .map_err(|(_, err)| sqlite_error(&path, err))
     }
 
     /// Sets up a fresh, empty file.
@@ -409,7 +447,7 @@ impl SessionFile {
 
     /// Opens and checks an existing file.
     fn open_with(path: &Path, how: Open) -> Result<Self, SessionFileError> {
-        let read_only = how != Open::ForWriting;
+        let read_only = matches!(how, Open::ToRead | Open::ToReadUnchecked);
         check_header(path)?;
         let mode = if read_only {
             OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -449,7 +487,7 @@ impl SessionFile {
         if version == 0 {
             return Err(file.corrupt("the session format version is missing".to_owned()));
         }
-        if how != Open::ToReadUnchecked {
+        if matches!(how, Open::ForWriting | Open::ToRead) {
             file.quick_check()?;
         }
         if !read_only {
@@ -1368,5 +1406,38 @@ mod tests {
         drop(file);
         let err = SessionFile::open(&path).unwrap_err();
         assert!(matches!(err, SessionFileError::Corrupt { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn reopening_checks_what_the_file_is_but_not_every_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = big_session(dir.path());
+        let mut file = SessionFile::open(&path).unwrap();
+        file.append(&stored(3001, 3001)).unwrap();
+        assert!(wal_path(&path).exists());
+        file.close().unwrap();
+        assert!(
+            !wal_path(&path).exists(),
+            "closing checkpoints the log away"
+        );
+        assert_eq!(SessionFile::reopen(&path).unwrap().head().unwrap(), 3001);
+
+        let len = fs::metadata(&path).unwrap().len();
+        let mut damaged = OpenOptions::new().write(true).open(&path).unwrap();
+        damaged.seek(SeekFrom::Start(len / 3)).unwrap();
+        damaged.write_all(&vec![0xA5; 16 * 1024]).unwrap();
+        drop(damaged);
+        assert!(SessionFile::open(&path).is_err());
+        assert!(SessionFile::reopen(&path).is_ok(), "no quick_check");
+
+        let other = dir.path().join("other.db");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x);")
+            .unwrap();
+        assert!(matches!(
+            SessionFile::reopen(&other),
+            Err(SessionFileError::NotTabula { .. })
+        ));
     }
 }
