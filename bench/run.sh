@@ -11,6 +11,10 @@
 # Settings (environment):
 #   BENCH_DURATION  seconds each load scenario sends for (default 5)
 #   BENCH_IDLE      idle connections in the idle scenario (default 10000)
+#   BENCH_IDLE_HOLD seconds the idle connections are held, once all are open,
+#                   before the relay's memory is read (default 30: Tabula closes
+#                   the file of a room quiet for 10 s, which takes a few
+#                   seconds for a thousand rooms; 2 measures the rooms still open)
 #   BENCH_JOIN_OPS  ops in the room of the join scenario, Tabula only (default
 #                   1000000; 0 skips it)
 #   BENCH_RELAYS    which relays to run (default "tabula tabula-memory node-ws
@@ -34,6 +38,7 @@ cd "$(dirname "$0")/.."
 
 DURATION=${BENCH_DURATION:-5}
 IDLE=${BENCH_IDLE:-10000}
+IDLE_HOLD=${BENCH_IDLE_HOLD:-30}
 JOIN_OPS=${BENCH_JOIN_OPS:-1000000}
 RELAYS=${BENCH_RELAYS:-"tabula tabula-memory node-ws python-websockets"}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
@@ -147,7 +152,8 @@ for relay in $RELAYS; do
         --duration "$DURATION"
     scenario slow-consumer "$relay" slow --peers 101 --slow 1 --rate 60 --size 100 \
         --duration "$DURATION"
-    scenario idle "$relay" idle --idle "$IDLE" --rooms "$(( (IDLE + 9) / 10 ))"
+    scenario idle "$relay" idle --idle "$IDLE" --rooms "$(( (IDLE + 9) / 10 ))" \
+        --hold "$IDLE_HOLD"
     # The ramp: 100 peers in one room, the rate doubling until p99 passes 50 ms,
     # frames are lost, or the relay stops taking the load (under 90 % of the
     # offered frames could be sent); the last step that held is the saturation point.

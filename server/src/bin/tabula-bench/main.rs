@@ -105,6 +105,12 @@ struct Args {
     #[arg(long, value_name = "N")]
     idle: Option<usize>,
 
+    /// With --idle: how long to hold the connections once all are open before
+    /// sampling the relay's memory. A relay closes the file of a room that has
+    /// been quiet for 10 s, so a hold longer than that measures rooms at rest.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, requires = "idle")]
+    hold: f64,
+
     /// Instead of a load run: fill the room with N ops, then time how long a new
     /// peer takes to join it and hold its board up to date (Tabula only).
     #[arg(long, value_name = "N", conflicts_with_all = ["idle", "raw"])]
@@ -161,7 +167,7 @@ impl Plan {
                 target,
                 mode,
                 connections,
-                hold: Duration::from_secs(2),
+                hold: seconds("--hold", args.hold)?,
                 connect_timeout,
                 relay_pid: args.relay_pid,
             }));
