@@ -12,28 +12,30 @@
 //! ops after it ([`crate::opening`]).
 //!
 //! - [`save_session`] and [`load_session`]: the file work, with typed errors
-//!   that name the file.
+//!   that name the file (saving itself is [`crate::saving`]'s).
 //! - [`RecentFiles`]: the last few files, kept in `recent-files.txt` under the
 //!   platform's config folder (`~/.config/tabula` on Linux).
 //! - [`Documents`]: the File menu, ctrl+S / ctrl+shift+S / ctrl+O, the path
 //!   dialog (an in-app field: native dialogs would need GTK's development
-//!   libraries), the "Opening…" modal while a file's board is built on its
-//!   own thread ([`crate::opening`]), the history behind the board's snapshot
-//!   merged into the session as it arrives (Save and Replay wait for it), and
-//!   the error message.
+//!   libraries), saves written on their own thread ([`crate::saving`]) with
+//!   "Saving NAME…" beside the menu while the board stays in use (a save asked
+//!   for meanwhile waits its turn, and to the file being saved only once),
+//!   the "Opening…" modal while a file's board is built on its own thread
+//!   ([`crate::opening`]), the history behind the board's snapshot merged
+//!   into the session as it arrives (Save and Replay wait for it), and the
+//!   error message.
 
 use std::fs;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use egui::{Align2, Context, Key, Modifiers, vec2};
-use tabula_shared::codec::SNAPSHOT_FORMAT;
-use tabula_shared::session_file::{
-    EXTENSION, SessionFile, SessionFileError, StoredOp, StoredSnapshot,
-};
-use tabula_shared::{Board, SequencedOp, Snapshot, encode_snapshot};
+use tabula_shared::session_file::{EXTENSION, SessionFile, SessionFileError};
+use tabula_shared::{Board, SequencedOp, Snapshot};
 
 use crate::opening::{Opened, Opening};
+use crate::saving::{SaveJob, Saving};
+pub use crate::saving::{save_session, save_session_with};
 use crate::session::{Session, room_of_url};
 use crate::toolbar::EDGE_GAP;
 
@@ -45,8 +47,8 @@ pub const LOCAL_ROOM: &str = "local";
 /// for a save to store a snapshot of the board. Applying ops costs ~4 µs each
 /// when a file opens (reading and decoding included), so the ops after a
 /// snapshot cost at most ~40 ms, no wait anyone sees; a snapshot holds the
-/// whole board, and is encoded on the UI thread, so one per save of a small or
-/// little-changed board would cost more than it saves. The relay's
+/// whole board, copied on the UI thread when the save starts, so one per save
+/// of a small or little-changed board would cost more than it saves. The relay's
 /// `--snapshot-every` has the same default.
 pub const SNAPSHOT_EVERY: u64 = 10_000;
 /// How many snapshots a saved file keeps, newest first: the one before the
@@ -94,6 +96,20 @@ pub enum DocumentError {
         /// Ops in all.
         total: u64,
     },
+    /// The file no longer holds what the board's last save there left (it
+    /// was changed or replaced since): the save wrote nothing, and is made
+    /// again with the whole history.
+    #[error("{}: the file has changed since it was saved", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The save was given up before the file changed (the app quit).
+    #[error("{}: the save was given up; the file is as it was", path.display())]
+    Abandoned {
+        /// The file.
+        path: PathBuf,
+    },
     /// Moving the finished file into place failed.
     #[error("{}: {cause}", path.display())]
     Io {
@@ -104,119 +120,15 @@ pub enum DocumentError {
     },
 }
 
-/// Writes `ops` (numbered 1, 2, 3, …) to the session file at `path`, recorded
-/// as room `room`. If `path` is already a session whose ops are the start of
-/// `ops`, only the rest are appended; any other session there is replaced; a
-/// file that is not a session is left alone and the save fails. A snapshot of
-/// the board `ops` build is stored when one is due (see [`SNAPSHOT_EVERY`]);
-/// the board is then rebuilt from `ops`: [`save_session_with`] takes it ready.
-pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), DocumentError> {
-    save_session_with(path, room, ops, || Board::from_sequenced(ops).snapshot())
-}
-
-/// [`save_session`], taking the snapshot of the board after `ops` from
-/// `snapshot`, called only when one is due.
-pub fn save_session_with(
-    path: &Path,
-    room: &str,
-    ops: &[SequencedOp],
-    snapshot: impl FnOnce() -> Snapshot,
-) -> Result<(), DocumentError> {
-    if path.exists() {
-        let mut file = SessionFile::open(path)?;
-        let head = file.head()?;
-        let prefix = head == 0
-            || (head <= ops.len() as u64
-                && file
-                    .stamp_of(ops[head as usize - 1].op.id)?
-                    .is_some_and(|stamp| stamp.seq == head));
-        if prefix {
-            let rows = encode(path, &ops[head as usize..])?;
-            file.append(&rows)?;
-            store_snapshot_if_due(&mut file, snapshot);
-            return Ok(());
-        }
-    }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".saving");
-    let temporary = PathBuf::from(temporary);
-    let io = |cause| DocumentError::Io {
-        path: path.to_path_buf(),
-        cause,
-    };
-    match fs::remove_file(&temporary) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
-        _ => {}
-    }
-    let written = (|| {
-        let mut file = SessionFile::create(&temporary, room)?;
-        file.append(&encode(path, ops)?)?;
-        // Before the rename: the file appears with its snapshot or not at all.
-        store_snapshot_if_due(&mut file, snapshot);
-        Ok::<_, DocumentError>(())
-    })();
-    if let Err(err) = written {
-        let _ = fs::remove_file(&temporary);
-        return Err(err);
-    }
-    fs::rename(&temporary, path).map_err(io)
-}
-
-/// Stores `snapshot()`, the board at `file`'s head, once the log is
-/// [`SNAPSHOT_EVERY`] ops past the newest snapshot, and keeps the newest
-/// [`SNAPSHOTS_KEPT`]. A snapshot only speeds up opening, and the ops are
-/// already safe, so one that cannot be made or stored is logged, not failed.
-fn store_snapshot_if_due(file: &mut SessionFile, snapshot: impl FnOnce() -> Snapshot) {
-    let stored = (|| {
-        let head = file.head()?;
-        let newest = file.latest_snapshot_seq()?.unwrap_or(0);
-        if head < newest + SNAPSHOT_EVERY {
-            return Ok(None);
-        }
-        let snapshot = snapshot();
-        debug_assert_eq!(snapshot.last_seq, head, "a snapshot of the file's head");
-        let board = encode_snapshot(&snapshot)?;
-        let bytes = board.len();
-        file.put_snapshot(&StoredSnapshot {
-            seq: snapshot.last_seq,
-            format: SNAPSHOT_FORMAT,
-            board,
-        })?;
-        file.prune_snapshots(SNAPSHOTS_KEPT)?;
-        Ok::<_, SnapshotError>(Some((snapshot.last_seq, bytes)))
-    })();
-    match stored {
-        Ok(Some((seq, bytes))) => {
-            tracing::debug!(path = %file.path().display(), seq, bytes, "stored a board snapshot");
-        }
-        Ok(None) => {}
-        Err(error) => {
-            tracing::warn!(path = %file.path().display(), %error, "no board snapshot stored; the file opens without one");
-        }
-    }
-}
-
-/// Why a snapshot was not stored: only logged.
-#[derive(Debug, thiserror::Error)]
-enum SnapshotError {
-    /// The file refused.
-    #[error(transparent)]
-    File(#[from] SessionFileError),
-    /// The board could not be encoded.
-    #[error("the board cannot be encoded: {0}")]
-    Encode(#[from] tabula_shared::EncodeError),
-}
-
 /// The snapshot of the board after `ops`, given `board`, the session's board
-/// with its log (`ops` up to `board.last_seq()`) applied and, maybe, pending
-/// ops on top, which `ops` sequence after the log: those are applied to a
-/// copy of the confirmed board.
+/// with its log applied and, maybe, pending ops on top, which the last of
+/// `ops` sequence after the log: those (the ops of `ops` after
+/// `board.last_seq()`) are applied to a copy of the confirmed board. `ops`
+/// may be the whole history or only its end.
 #[must_use]
 pub fn snapshot_at_head(board: &Board, ops: &[SequencedOp]) -> Snapshot {
     let confirmed = board.snapshot();
-    let Some(after) = ops.get(usize::try_from(confirmed.last_seq).unwrap_or(usize::MAX)..) else {
-        return confirmed;
-    };
+    let after = &ops[ops.partition_point(|op| op.seq <= confirmed.last_seq)..];
     if after.is_empty() {
         return confirmed;
     }
@@ -225,19 +137,6 @@ pub fn snapshot_at_head(board: &Board, ops: &[SequencedOp]) -> Snapshot {
         at_head.apply_sequenced(op);
     }
     at_head.snapshot()
-}
-
-/// Encodes ops as rows of the `ops` table.
-fn encode(path: &Path, ops: &[SequencedOp]) -> Result<Vec<StoredOp>, DocumentError> {
-    ops.iter()
-        .map(|op| {
-            StoredOp::encode(op).map_err(|cause| DocumentError::Encode {
-                path: path.to_path_buf(),
-                seq: op.seq,
-                cause,
-            })
-        })
-        .collect()
 }
 
 /// Reads every op of the session file at `path`, checked to run 1, 2, 3, …
@@ -399,6 +298,45 @@ pub struct Documents {
     /// The file whose board is on screen (built from its snapshot), while its
     /// thread still reads the history behind that snapshot.
     history: Option<Opening>,
+    /// The save being written on the `tabula-save` thread, while it is.
+    saving: Option<Running>,
+    /// Saves asked for while one ran, oldest first, each file once: each
+    /// starts in turn with the board as it is then, so a save never
+    /// interleaves with another and the last one asked for has everything.
+    queued: Vec<PathBuf>,
+    /// What the file the board came from or was last saved to holds of the
+    /// board's log: a save there hands over only the ops after it.
+    in_file: Option<InFile>,
+    /// Repaints the window when a save ends (set by the File menu each
+    /// frame; tests poll instead).
+    waker: Option<Context>,
+    /// Counts the files opened: a save that ends after another board came
+    /// on screen was of the one before, and says nothing about this one.
+    boards: u64,
+}
+
+/// A save under way and what it will leave in the file, for [`InFile`].
+#[derive(Debug)]
+struct Running {
+    /// The thread and its progress.
+    saving: Saving,
+    /// How many of the session's log's ops the file holds once it is done:
+    /// `None` when the save also holds ops not yet in the log (pending ones,
+    /// numbered here), which the log may later number otherwise.
+    log_ops: Option<u64>,
+    /// [`Documents::boards`] when it started.
+    board: u64,
+}
+
+/// What a file is known to hold of the board on screen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct InFile {
+    /// The file.
+    path: PathBuf,
+    /// It holds the first this many ops of the session's log (and no more).
+    ops: u64,
+    /// The op its newest snapshot stands for, 0 if none or unknown.
+    snapshot: u64,
 }
 
 impl Documents {
@@ -450,6 +388,18 @@ impl Documents {
         self.history.is_some()
     }
 
+    /// The save being written in the background, while it is.
+    #[must_use]
+    pub fn saving(&self) -> Option<&Saving> {
+        self.saving.as_ref().map(|running| &running.saving)
+    }
+
+    /// The files to be saved once the save under way is done, oldest first.
+    #[must_use]
+    pub fn queued_saves(&self) -> &[PathBuf] {
+        &self.queued
+    }
+
     /// Opens `path` as a local board in `session`, on this thread, from all
     /// its ops; a failure is shown (and returned). For tests: the window
     /// opens files with [`Self::start_open`].
@@ -459,7 +409,7 @@ impl Documents {
                 // The history being read was of the board that goes now.
                 self.history = None;
                 session.load(ops);
-                self.opened(path, session.board().last_seq());
+                self.opened(path, session.board().last_seq(), 0);
                 Ok(())
             }
             Err(err) => Err(self.open_failed(path, &err)),
@@ -511,7 +461,7 @@ impl Documents {
                     tracing::info!(path = %path.display(), ops = behind, "reading the history behind the board");
                     self.history = Some(opening);
                 }
-                self.opened(&path, session.board().last_seq());
+                self.opened(&path, session.board().last_seq(), behind);
                 Ok(())
             }
             Err(err) => Err(self.open_failed(&path, &err)),
@@ -544,11 +494,26 @@ impl Documents {
         }
     }
 
-    /// `path` is on screen: it becomes the current file and the newest recent one.
-    fn opened(&mut self, path: &Path, ops: u64) {
+    /// `path` is on screen, its newest snapshot (if known) standing for op
+    /// `snapshot`: it becomes the current file and the newest recent one.
+    /// Saves still waiting were of the board that has gone.
+    fn opened(&mut self, path: &Path, ops: u64, snapshot: u64) {
         tracing::info!(path = %path.display(), ops, "opened");
         self.current = Some(path.to_path_buf());
         self.recent.add(path);
+        self.in_file = Some(InFile {
+            path: path.to_path_buf(),
+            ops,
+            snapshot,
+        });
+        self.boards += 1;
+        if !self.queued.is_empty() {
+            tracing::info!(
+                saves = self.queued.len(),
+                "saves of the previous board dropped"
+            );
+            self.queued.clear();
+        }
     }
 
     /// Shows why `path` could not be opened; returns the message.
@@ -556,36 +521,149 @@ impl Documents {
         self.fail(&format!("Cannot open {}", path.display()), error)
     }
 
-    /// Saves `session` to `path`, which becomes the current file.
+    /// Starts saving `session` to `path` on the `tabula-save` thread, or,
+    /// while another save runs, queues it (once per file) to start with the
+    /// board as it is then. `path` becomes the current file once saved
+    /// ([`Self::poll_save`]). A save that cannot start is shown (and returned).
     pub fn save_as(&mut self, session: &Session, path: &Path) -> Result<(), String> {
+        if let Some((have, total)) = session.history_progress() {
+            let err = DocumentError::HistoryArriving {
+                path: path.to_path_buf(),
+                have,
+                total,
+            };
+            return Err(self.save_failed(path, &err));
+        }
+        if self.saving.is_some() {
+            if !self.queued.iter().any(|queued| queued == path) {
+                tracing::info!(path = %path.display(), "a save is under way; this one follows it");
+                self.queued.push(path.to_path_buf());
+            }
+            return Ok(());
+        }
+        self.start_save(session, path)
+    }
+
+    /// Hands what `path` lacks of `session` to a new `tabula-save` thread:
+    /// the ops after those the file is known to hold (all of them otherwise,
+    /// and the pending ones numbered after the log), and the board at their
+    /// head if a snapshot may be due.
+    fn start_save(&mut self, session: &Session, path: &Path) -> Result<(), String> {
+        let handing_over = std::time::Instant::now();
         let room = session
             .room_url()
             .and_then(|url| room_of_url(url).ok())
             .unwrap_or(LOCAL_ROOM);
-        let saved = if let Some((have, total)) = session.history_progress() {
-            Err(DocumentError::HistoryArriving {
-                path: path.to_path_buf(),
-                have,
-                total,
-            })
-        } else {
-            let ops = session.ops_to_save();
-            save_session_with(path, room, &ops, || snapshot_at_head(session.board(), &ops))
+        let log = session.log();
+        let known = self
+            .in_file
+            .as_ref()
+            .filter(|known| known.path == path && known.ops <= log.len() as u64);
+        let after = known.and_then(|known| {
+            let last = log.get(usize::try_from(known.ops).ok()?.checked_sub(1)?)?;
+            Some((known.ops, last.op.id))
+        });
+        let newest_snapshot = known.map_or(0, |known| known.snapshot);
+        let from = after.map_or(0, |(ops, _)| ops);
+        let ops = unsaved_ops(session, from);
+        let head = from + ops.len() as u64;
+        // Certainly due only if the newest snapshot is known; otherwise taken
+        // in case, and the thread stores it only if it is.
+        let snapshot = (head >= newest_snapshot + SNAPSHOT_EVERY)
+            .then(|| snapshot_at_head(session.board(), &ops));
+        let log_ops = (head == log.len() as u64).then_some(head);
+        let snapshot_taken = snapshot.is_some();
+        let job = SaveJob {
+            path: path.to_path_buf(),
+            room: room.to_owned(),
+            ops,
+            after,
+            snapshot,
         };
-        match saved {
-            Ok(()) => {
-                tracing::info!(path = %path.display(), "saved");
-                self.current = Some(path.to_path_buf());
-                self.recent.add(path);
+        let wake = self.waker.clone();
+        let started = Saving::start(job, move || {
+            if let Some(ctx) = &wake {
+                ctx.request_repaint();
+            }
+        });
+        match started {
+            Ok(saving) => {
+                tracing::info!(
+                    path = %path.display(),
+                    ops = head - from,
+                    appended = after.is_some(),
+                    snapshot = snapshot_taken,
+                    handed_over_in = ?handing_over.elapsed(),
+                    "saving"
+                );
+                self.saving = Some(Running {
+                    saving,
+                    log_ops,
+                    board: self.boards,
+                });
                 Ok(())
             }
-            Err(err) => Err(self.fail(&format!("Cannot save {}", path.display()), &err)),
+            Err(err) => Err(self.save_failed(path, &err)),
         }
     }
 
-    /// Saves to the current file, or asks where.
+    /// Once the save under way is done, takes note (`path` becomes the current
+    /// file) or shows why it failed, says which, and starts the next save
+    /// asked for, with `session` as it is now. `None` while nothing is being
+    /// saved or it is still under way (also when a file that changed since
+    /// the last save there is being written again, whole).
+    pub fn poll_save(&mut self, session: &Session) -> Option<Result<(), String>> {
+        let result = self.saving.as_ref()?.saving.poll()?;
+        let running = self.saving.take()?;
+        let path = running.saving.path().to_path_buf();
+        let outcome = match result {
+            Ok(saved) if running.board != self.boards => {
+                tracing::info!(path = %path.display(), ops = saved.head, "saved the board shown before");
+                self.recent.add(&path);
+                Some(Ok(()))
+            }
+            Ok(saved) => {
+                tracing::info!(path = %path.display(), ops = saved.head, "saved");
+                self.current = Some(path.clone());
+                self.recent.add(&path);
+                self.in_file = running.log_ops.map(|ops| InFile {
+                    path: path.clone(),
+                    ops,
+                    snapshot: saved.snapshot,
+                });
+                Some(Ok(()))
+            }
+            Err(DocumentError::Changed { .. }) if running.board == self.boards => {
+                tracing::info!(path = %path.display(), "the file has changed since it was saved; writing it whole");
+                self.in_file = None;
+                match self.start_save(session, &path) {
+                    Ok(()) => None,
+                    Err(message) => Some(Err(message)),
+                }
+            }
+            Err(err) => Some(Err(self.save_failed(&path, &err))),
+        };
+        if self.saving.is_none() && !self.queued.is_empty() {
+            let next = self.queued.remove(0);
+            // A failure is shown in the error modal.
+            let _ = self.save_as(session, &next);
+        }
+        outcome
+    }
+
+    /// Shows why `path` could not be saved; returns the message.
+    fn save_failed(&mut self, path: &Path, error: &DocumentError) -> String {
+        self.fail(&format!("Cannot save {}", path.display()), error)
+    }
+
+    /// Saves to the current file (or to the file a save under way writes,
+    /// before it becomes the current one), or asks where.
     pub fn save(&mut self, session: &Session) {
-        match self.current.clone() {
+        let target = self
+            .current
+            .clone()
+            .or_else(|| self.saving().map(|saving| saving.path().to_path_buf()));
+        match target {
             Some(path) => {
                 // Shown in the modal by save_as.
                 let _ = self.save_as(session, &path);
@@ -625,11 +703,14 @@ impl Documents {
         keyboard: bool,
     ) -> Option<DocumentAction> {
         let mut action = None;
+        self.waker = Some(ctx.clone());
         // Before anything can start another: a file started this frame shows
         // its modal at least once.
         if self.poll_open(session) == Some(Ok(())) {
             action = Some(DocumentAction::Opened);
         }
+        // A failure is shown in the error modal.
+        let _ = self.poll_save(session);
         if keyboard && !self.is_modal_open() {
             self.shortcuts(ctx, session);
         }
@@ -637,49 +718,58 @@ impl Documents {
             .anchor(Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
             .show(ctx, |ui| {
                 crate::theme::floating_panel(ui).show(ui, |ui| {
-                    ui.menu_button("File", |ui| {
-                        if ui.button("Open…  (Ctrl O)").clicked() {
-                            self.ask(PathPurpose::Open);
-                        }
-                        // The whole history is needed to save or replay it.
-                        let arriving = session.history_progress().map(|(have, total)| {
-                            format!("The board's history is still arriving: {have} of {total} ops")
-                        });
-                        let complete = arriving.is_none();
-                        let waiting = |response: egui::Response| match &arriving {
-                            Some(text) => response.on_disabled_hover_text(text),
-                            None => response,
-                        };
-                        let save = ui.add_enabled(complete, egui::Button::new("Save  (Ctrl S)"));
-                        if waiting(save).clicked() {
-                            self.save(session);
-                        }
-                        let save_as =
-                            ui.add_enabled(complete, egui::Button::new("Save as…  (Ctrl Shift S)"));
-                        if waiting(save_as).clicked() {
-                            self.ask(PathPurpose::SaveAs);
-                        }
-                        ui.separator();
-                        let replay = ui.add_enabled(complete, egui::Button::new("Replay…"));
-                        if waiting(replay).clicked() {
-                            action = Some(DocumentAction::Replay);
-                        }
-                        ui.separator();
-                        ui.label("Recent files");
-                        let recent = self.recent.paths().to_vec();
-                        if recent.is_empty() {
-                            ui.weak("none yet");
-                        }
-                        for path in recent {
-                            let name = path.file_name().map_or_else(
-                                || path.display().to_string(),
-                                |n| n.to_string_lossy().into_owned(),
-                            );
-                            let button = ui.button(name).on_hover_text(path.display().to_string());
-                            if button.clicked() {
-                                self.start_open(&path, waker(ctx));
+                    ui.horizontal(|ui| {
+                        ui.menu_button("File", |ui| {
+                            if ui.button("Open…  (Ctrl O)").clicked() {
+                                self.ask(PathPurpose::Open);
                             }
-                        }
+                            // The whole history is needed to save or replay it.
+                            let arriving = session.history_progress().map(|(have, total)| {
+                                format!(
+                                    "The board's history is still arriving: {have} of {total} ops"
+                                )
+                            });
+                            let complete = arriving.is_none();
+                            let waiting = |response: egui::Response| match &arriving {
+                                Some(text) => response.on_disabled_hover_text(text),
+                                None => response,
+                            };
+                            let save =
+                                ui.add_enabled(complete, egui::Button::new("Save  (Ctrl S)"));
+                            if waiting(save).clicked() {
+                                self.save(session);
+                            }
+                            let save_as = ui.add_enabled(
+                                complete,
+                                egui::Button::new("Save as…  (Ctrl Shift S)"),
+                            );
+                            if waiting(save_as).clicked() {
+                                self.ask(PathPurpose::SaveAs);
+                            }
+                            ui.separator();
+                            let replay = ui.add_enabled(complete, egui::Button::new("Replay…"));
+                            if waiting(replay).clicked() {
+                                action = Some(DocumentAction::Replay);
+                            }
+                            ui.separator();
+                            ui.label("Recent files");
+                            let recent = self.recent.paths().to_vec();
+                            if recent.is_empty() {
+                                ui.weak("none yet");
+                            }
+                            for path in recent {
+                                let name = path.file_name().map_or_else(
+                                    || path.display().to_string(),
+                                    |n| n.to_string_lossy().into_owned(),
+                                );
+                                let button =
+                                    ui.button(name).on_hover_text(path.display().to_string());
+                                if button.clicked() {
+                                    self.start_open(&path, waker(ctx));
+                                }
+                            }
+                        });
+                        self.saving_ui(ui);
                     });
                 });
             });
@@ -764,17 +854,41 @@ impl Documents {
         }
     }
 
+    /// "Saving NAME… n of m ops" with a spinner beside the File menu while a
+    /// save runs (and how many wait after it); the board stays in use.
+    fn saving_ui(&self, ui: &mut egui::Ui) {
+        let Some(saving) = self.saving() else {
+            return;
+        };
+        let path = saving.path();
+        let progress = saving.progress();
+        ui.spinner();
+        let count = if progress.written < progress.total {
+            format!(
+                " {} of {} ops",
+                thousands(progress.written),
+                thousands(progress.total)
+            )
+        } else {
+            String::new()
+        };
+        let then = match self.queued.len() {
+            0 => String::new(),
+            n => format!(" (then {n} more)"),
+        };
+        let text = format!("Saving {}…{count}{then}", file_name(path));
+        // The spinner repaints the window, so the count moves.
+        ui.add(egui::Label::new(text).extend())
+            .on_hover_text(path.display().to_string());
+    }
+
     /// "Opening NAME… (n ops)" with a spinner, while a file is read and built;
     /// it blocks the canvas like the other modals. Cancel keeps the board.
     fn opening_ui(&mut self, ctx: &Context) {
         let Some(opening) = &self.opening else {
             return;
         };
-        let path = opening.path();
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let name = file_name(opening.path());
         let progress = opening.progress();
         let mut cancel = false;
         egui::Modal::new(egui::Id::unique("tabula-opening")).show(ctx, |ui| {
@@ -837,6 +951,43 @@ impl Documents {
 fn waker(ctx: &Context) -> impl Fn() + Send + 'static {
     let ctx = ctx.clone();
     move || ctx.request_repaint()
+}
+
+/// The ops of `session` to save after its log's first `from`: the rest of
+/// the log, then the ops still waiting for the relay, numbered after it as
+/// ours, now (as [`Session::ops_to_save`] does for the whole history).
+fn unsaved_ops(session: &Session, from: u64) -> Vec<SequencedOp> {
+    if from == 0 {
+        return session.ops_to_save();
+    }
+    let log = session.log();
+    let rest = log
+        .get(usize::try_from(from).unwrap_or(usize::MAX)..)
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let me = session.me().client;
+    let pending = session.board().pending_ops();
+    let mut ops = Vec::with_capacity(rest.len() + pending.size_hint().0);
+    ops.extend_from_slice(rest);
+    for (seq, op) in (session.board().last_seq() + 1..).zip(pending) {
+        ops.push(SequencedOp {
+            seq,
+            author: me,
+            timestamp_ms: now,
+            op: op.clone(),
+        });
+    }
+    ops
+}
+
+/// The file name of `path`, or all of it if it has none.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// `1234567` as `1,234,567`.

@@ -25,6 +25,9 @@
 //!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
 //! - [`opening`]: reading a `.tabula` file and building its board on a named
 //!   thread, so a large file does not freeze the window.
+//! - [`saving`]: writing a `.tabula` file (new beside it and renamed into
+//!   place, or appended in one transaction) on a named thread, so saving a
+//!   large board does not freeze the window either.
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
 //! - [`export_dialog`]: what to export, as what, and where.
 //! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
@@ -63,6 +66,7 @@ pub mod overlay;
 pub mod presence;
 pub mod render;
 pub mod replay_ui;
+pub mod saving;
 pub mod selection;
 pub mod session;
 pub mod style_panel;

@@ -71,6 +71,35 @@ fn documents() -> Documents {
     Documents::new(RecentFiles::at(None))
 }
 
+/// Polls `docs` until no save is under way or waiting, for at most a minute;
+/// the outcome of the last save that ended.
+fn finish_saves(docs: &mut Documents, session: &Session) -> Result<(), String> {
+    let mut last = Ok(());
+    for _ in 0..12_000 {
+        if let Some(result) = docs.poll_save(session) {
+            last = result;
+        }
+        if docs.saving().is_none() {
+            assert!(docs.queued_saves().is_empty(), "a queued save starts");
+            return last;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("still saving after a minute");
+}
+
+/// Saves `session` to `path` in the background and waits until it is done.
+fn save_as_now(docs: &mut Documents, session: &Session, path: &Path) -> Result<(), String> {
+    docs.save_as(session, path)?;
+    finish_saves(docs, session)
+}
+
+/// ctrl+S, waiting until the save is done; a failure is in `docs.error()`.
+fn save_now(docs: &mut Documents, session: &Session) {
+    docs.save(session);
+    let _ = finish_saves(docs, session);
+}
+
 #[test]
 fn a_local_board_sequences_its_own_ops() {
     let mut session = Session::offline(me("Ann"));
@@ -89,7 +118,7 @@ fn a_saved_board_opens_as_the_same_board_and_saving_again_appends() {
     let mut ann = Session::offline(me("Ann"));
     let (stroke, rect) = draw_things(&mut ann);
     let mut docs = documents();
-    docs.save_as(&ann, &path).unwrap();
+    save_as_now(&mut docs, &ann, &path).unwrap();
     assert_eq!(docs.current(), Some(path.as_path()));
 
     let mut bea = Session::offline(me("Bea"));
@@ -108,7 +137,7 @@ fn a_saved_board_opens_as_the_same_board_and_saving_again_appends() {
     let before = ann.log().len();
     bea.perform(vec![Op::new(OpKind::ToBack { object: rect })]);
     assert_eq!(bea.log().len(), before + 1, "continues the file's sequence");
-    bea_docs.save(&bea);
+    save_now(&mut bea_docs, &bea);
     assert!(bea_docs.error().is_none(), "{:?}", bea_docs.error());
     let reopened = load_session(&path).unwrap();
     assert_eq!(reopened.as_slice(), bea.log());
@@ -116,7 +145,7 @@ fn a_saved_board_opens_as_the_same_board_and_saving_again_appends() {
 
     // Ann saves her own, different history over it: the file is replaced.
     ann.perform(vec![Op::new(OpKind::Clear)]);
-    docs.save(&ann);
+    save_now(&mut docs, &ann);
     assert_eq!(load_session(&path).unwrap().as_slice(), ann.log());
     let mut cleared = Session::offline(me("Cid"));
     documents().open(&mut cleared, &path).unwrap();
@@ -218,7 +247,7 @@ fn a_file_that_is_not_a_session_is_never_overwritten() {
     let mut session = Session::offline(me("Eve"));
     draw_things(&mut session);
     let mut docs = documents();
-    let message = docs.save_as(&session, &precious).unwrap_err();
+    let message = save_as_now(&mut docs, &session, &precious).unwrap_err();
     assert!(message.contains("thesis.txt"), "{message}");
     assert_eq!(
         fs::read_to_string(&precious).unwrap(),
@@ -258,7 +287,7 @@ fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
     harness.event(egui::Event::Text(path.display().to_string()));
     harness.run();
     harness.get_by_label("Save").click();
-    harness.run();
+    until_saved(&mut harness);
     let saved = dir.path().join("sketch.tabula");
     assert_eq!(harness.state().documents().current(), Some(saved.as_path()));
     assert_eq!(
@@ -311,6 +340,21 @@ fn until_opened(harness: &mut egui_kittest::Harness<'static, tabula_app::app::Ta
         harness.step();
     }
     panic!("the file was still opening after ten seconds");
+}
+
+/// Steps the window until no save is under way, for at most a minute, then
+/// lets it settle.
+fn until_saved(harness: &mut egui_kittest::Harness<'static, tabula_app::app::TabulaApp>) {
+    harness.step();
+    for _ in 0..12_000 {
+        if harness.state().documents().saving().is_none() {
+            harness.run();
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        harness.step();
+    }
+    panic!("still saving after a minute");
 }
 
 /// Polls `docs` until the file it is opening is on screen in `session` or
@@ -515,7 +559,7 @@ fn a_long_board_is_saved_with_a_snapshot_of_its_head_and_the_newest_two_are_kept
     let path = dir.path().join("long.tabula");
     let mut session = long_session("Ann", SNAPSHOT_EVERY);
     let mut docs = documents();
-    docs.save_as(&session, &path).unwrap();
+    save_as_now(&mut docs, &session, &path).unwrap();
     let head = session.board().last_seq();
     assert_eq!(snapshot_seqs(&path), [head]);
     let stored = SessionFile::open_read_only(&path)
@@ -533,7 +577,7 @@ fn a_long_board_is_saved_with_a_snapshot_of_its_head_and_the_newest_two_are_kept
     // A few more ops are appended without another snapshot; a log that has
     // grown by SNAPSHOT_EVERY gets one, and only the newest two stay.
     draw_things(&mut session);
-    docs.save(&session);
+    save_now(&mut docs, &session);
     assert_eq!(snapshot_seqs(&path), [head]);
     let mut heads = vec![head];
     for _ in 0..2 {
@@ -541,7 +585,7 @@ fn a_long_board_is_saved_with_a_snapshot_of_its_head_and_the_newest_two_are_kept
         while (session.log().len() as u64) < target {
             draw_things(&mut session);
         }
-        docs.save(&session);
+        save_now(&mut docs, &session);
         assert!(docs.error().is_none(), "{:?}", docs.error());
         heads.insert(0, session.board().last_seq());
     }
@@ -581,11 +625,11 @@ fn saved_with_snapshot(dir: &Path, name: &str, ops: u64) -> (std::path::PathBuf,
     let path = dir.join(name);
     let mut session = long_session("Ann", ops);
     let mut docs = documents();
-    docs.save_as(&session, &path).expect("saved");
+    save_as_now(&mut docs, &session, &path).expect("saved");
     for _ in 0..5 {
         draw_things(&mut session);
     }
-    docs.save(&session);
+    save_now(&mut docs, &session);
     assert!(docs.error().is_none(), "{:?}", docs.error());
     assert_eq!(snapshot_seqs(&path).len(), 1);
     let mut replayed = Session::offline(me("Ref"));
@@ -632,7 +676,7 @@ fn a_file_opens_from_its_snapshot_and_its_history_follows() {
     // history is here.
     session.perform(vec![Op::new(OpKind::Clear)]);
     let elsewhere = dir.path().join("elsewhere.tabula");
-    let refused = docs.save_as(&session, &elsewhere).unwrap_err();
+    let refused = save_as_now(&mut docs, &session, &elsewhere).unwrap_err();
     assert!(refused.contains("still arriving"), "{refused}");
     assert!(!elsewhere.exists());
     let runtime = support::runtime();
@@ -650,7 +694,7 @@ fn a_file_opens_from_its_snapshot_and_its_history_follows() {
         "the file's ops"
     );
     assert_eq!(session.board().last_seq(), head + 1);
-    docs.save_as(&session, &elsewhere).unwrap();
+    save_as_now(&mut docs, &session, &elsewhere).unwrap();
     assert_eq!(load_session(&elsewhere).unwrap().as_slice(), session.log());
 }
 
@@ -703,7 +747,7 @@ fn a_file_found_damaged_once_its_board_shows_keeps_the_board_and_gets_no_history
         "none of a damaged file's history is taken"
     );
     let copy = dir.path().join("copy.tabula");
-    assert!(docs.save_as(&session, &copy).is_err());
+    assert!(save_as_now(&mut docs, &session, &copy).is_err());
     assert!(!copy.exists());
 }
 
@@ -827,4 +871,182 @@ fn cancelling_another_file_keeps_the_board_whose_history_is_arriving() {
     assert_eq!(session.board().snapshot(), expected.board().snapshot());
     assert_eq!(session.log(), expected.log());
     assert_eq!(docs.current(), Some(first.as_path()));
+}
+
+/// Holds the write lock of the session file at `path` until dropped (or
+/// rolled back), as another writer would: a save there waits for it.
+fn write_lock(path: &Path) -> rusqlite::Connection {
+    let lock = rusqlite::Connection::open(path).expect("opens");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("locks");
+    lock
+}
+
+#[test]
+fn a_save_runs_on_its_own_thread_while_the_board_takes_ops_and_holds_the_board_it_started_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.tabula");
+    let mut session = long_session("Ann", SNAPSHOT_EVERY);
+    let mut docs = documents();
+    save_as_now(&mut docs, &session, &path).unwrap();
+    let in_file = session.log().len();
+    for _ in 0..3 {
+        draw_things(&mut session);
+    }
+    let started_with = session.log().to_vec();
+
+    // The file is busy: the save's thread waits for it, the UI does not.
+    let lock = write_lock(&path);
+    save_now_started(&mut docs, &session);
+    let saving = docs
+        .saving()
+        .expect("the save is under way when save returns");
+    assert_eq!(saving.path(), path.as_path());
+    assert_eq!(
+        saving.progress().total,
+        (started_with.len() - in_file) as u64,
+        "only the ops the file lacks are handed over"
+    );
+    assert!(
+        docs.poll_save(&session).is_none(),
+        "still waiting for the file"
+    );
+    assert!(!docs.is_modal_open(), "the board stays in use");
+    draw_things(&mut session);
+    assert!(session.log().len() > started_with.len());
+    drop(lock);
+
+    assert_eq!(finish_saves(&mut docs, &session), Ok(()));
+    assert_eq!(
+        load_session(&path).unwrap(),
+        started_with,
+        "exactly the log as it was when the save started"
+    );
+    // What was drawn meanwhile goes into the next save.
+    save_now(&mut docs, &session);
+    assert_eq!(load_session(&path).unwrap().as_slice(), session.log());
+}
+
+/// ctrl+S, without waiting.
+fn save_now_started(docs: &mut Documents, session: &Session) {
+    docs.save(session);
+    assert!(docs.error().is_none(), "{:?}", docs.error());
+}
+
+#[test]
+fn saves_asked_for_during_a_save_wait_their_turn_once_and_the_file_ends_with_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("meeting.tabula");
+    let other = dir.path().join("copy.tabula");
+    let mut session = long_session("Ann", 2 * SNAPSHOT_EVERY);
+    let mut docs = documents();
+    docs.save_as(&session, &path).unwrap();
+    assert_eq!(
+        docs.saving().map(tabula_app::saving::Saving::path),
+        Some(path.as_path())
+    );
+
+    // Drawing goes on; ctrl+S twice and a save as, all while the first runs.
+    draw_things(&mut session);
+    docs.save(&session);
+    draw_things(&mut session);
+    docs.save(&session);
+    docs.save_as(&session, &other).unwrap();
+    docs.save(&session);
+    assert_eq!(
+        docs.queued_saves(),
+        [path.clone(), other.clone()],
+        "each file once, in turn"
+    );
+    assert_eq!(
+        docs.saving().map(tabula_app::saving::Saving::path),
+        Some(path.as_path())
+    );
+    draw_things(&mut session);
+
+    assert_eq!(finish_saves(&mut docs, &session), Ok(()));
+    assert_eq!(load_session(&path).unwrap().as_slice(), session.log());
+    assert_eq!(load_session(&other).unwrap().as_slice(), session.log());
+    assert_eq!(docs.current(), Some(other.as_path()));
+    let head = session.board().last_seq();
+    assert_eq!(
+        snapshot_seqs(&path)[0],
+        head - 30,
+        "the first save's snapshot; the one after it was of few ops"
+    );
+    assert_eq!(snapshot_seqs(&other), [head]);
+    assert!(!dir.path().join("meeting.tabula.saving").exists());
+}
+
+#[test]
+fn a_failed_save_names_the_file_and_leaves_the_file_there_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ann = long_session("Ann", 1000);
+    let mut docs = documents();
+
+    // A folder that does not exist.
+    let nowhere = dir.path().join("no such folder").join("board.tabula");
+    docs.save_as(&ann, &nowhere).unwrap();
+    assert!(docs.saving().is_some(), "the failure comes from the thread");
+    let message = finish_saves(&mut docs, &ann).unwrap_err();
+    assert!(
+        message.contains(&format!("Cannot save {}", nowhere.display())),
+        "{message}"
+    );
+    assert_eq!(docs.error(), Some(message.as_str()));
+    assert_eq!(docs.current(), None);
+    assert!(!nowhere.exists());
+
+    // A file whose replacement cannot be written beside it (in the way of
+    // its temporary file: a folder, which not even root can write over).
+    let path = dir.path().join("board.tabula");
+    let mut docs = documents();
+    save_as_now(&mut docs, &ann, &path).unwrap();
+    let before = fs::read(&path).unwrap();
+    let temporary = dir.path().join("board.tabula.saving");
+    fs::create_dir(&temporary).unwrap();
+    let bea = long_session("Bea", 100);
+    let message = save_as_now(&mut docs, &bea, &path).unwrap_err();
+    assert!(message.contains("board.tabula"), "{message}");
+    assert_eq!(fs::read(&path).unwrap(), before, "the file is as it was");
+    assert_eq!(load_session(&path).unwrap().as_slice(), ann.log());
+
+    // Appending while another writer holds the file past the wait: nothing
+    // of the save is in it.
+    fs::remove_dir(&temporary).unwrap();
+    draw_things(&mut ann);
+    let lock = write_lock(&path);
+    let message = save_as_now(&mut docs, &ann, &path).unwrap_err();
+    drop(lock);
+    assert!(message.contains("board.tabula"), "{message}");
+    assert_eq!(load_session(&path).unwrap().len(), before_ops(&ann));
+}
+
+/// The ops of `session`'s log but the last [`draw_things`].
+fn before_ops(session: &Session) -> usize {
+    session.log().len() - 10
+}
+
+#[test]
+fn a_save_that_ends_after_another_file_opened_leaves_the_new_board_its_own_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.tabula");
+    let second = saved(dir.path(), "second.tabula");
+    let mut session = long_session("Ann", 100);
+    let mut docs = documents();
+    docs.save_as(&session, &first).unwrap();
+    docs.save(&session);
+    assert_eq!(docs.queued_saves(), std::slice::from_ref(&first));
+    docs.open(&mut session, &second).unwrap();
+    assert!(
+        docs.queued_saves().is_empty(),
+        "those were of the board gone"
+    );
+
+    assert_eq!(finish_saves(&mut docs, &session), Ok(()));
+    assert_eq!(docs.current(), Some(second.as_path()));
+    assert_eq!(load_session(&first).unwrap().len(), 100);
+    draw_things(&mut session);
+    save_now(&mut docs, &session);
+    assert_eq!(load_session(&second).unwrap().as_slice(), session.log());
+    assert_eq!(load_session(&first).unwrap().len(), 100, "left alone");
 }

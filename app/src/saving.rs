@@ -1,0 +1,503 @@
+//! Saving a board to a `.tabula` file off the UI thread.
+//!
+//! A million-op board is ~200 MB of file, and its board snapshot takes a
+//! second to encode: written on the UI thread, the window froze for seconds.
+//! [`Saving::start`] writes on a named thread (`tabula-save`) instead. The UI
+//! hands over a [`SaveJob`]: the ops the file does not hold yet (every op for
+//! a new file) and, when one may be due, the board snapshot at their head.
+//! What is drawn meanwhile is not in this save; it goes into the next. The UI
+//! polls the result each frame ([`Saving::poll`]) and shows how far the
+//! thread has come ([`Saving::progress`]).
+//!
+//! The file work is the same whether it runs on the thread or inline
+//! ([`save_session_with`]), and as atomic: a new file is written beside the
+//! target as `NAME.saving` and renamed into place; ops that continue the file
+//! are appended in one transaction; a file that is not a session is never
+//! touched. A save given up ([`Saving`] dropped: the app quits) stops before
+//! the rename or the transaction, and a process that ends mid-save leaves at
+//! most the `.saving` file, which the next save replaces: the target is
+//! untouched either way.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+
+use tabula_shared::codec::SNAPSHOT_FORMAT;
+use tabula_shared::session_file::{SessionFile, SessionFileError, StoredOp, StoredSnapshot};
+use tabula_shared::{Board, OpId, SequencedOp, Snapshot, encode_snapshot};
+
+use crate::documents::{DocumentError, SNAPSHOT_EVERY, SNAPSHOTS_KEPT};
+
+/// The name of the thread that saves files.
+pub const THREAD_NAME: &str = "tabula-save";
+
+/// How many ops are encoded (and, into a new file, written) at a time: the
+/// progress moves, a cancel is seen, and few rows are in memory at once.
+const CHUNK: usize = 16_384;
+
+/// What one save writes.
+#[derive(Debug)]
+pub struct SaveJob {
+    /// The file.
+    pub path: PathBuf,
+    /// The room name recorded in a new file.
+    pub room: String,
+    /// The ops to write, in order, numbered on from `after`'s (from 1 without).
+    pub ops: Vec<SequencedOp>,
+    /// `Some((n, id))` when the file is believed to hold the board's first
+    /// `n` ops, op `n` being `id`: `ops` follow them and are appended. If the
+    /// file turns out to hold something else, the save fails with
+    /// [`DocumentError::Changed`] and nothing is written. `None`: `ops` are
+    /// the whole history.
+    pub after: Option<(u64, OpId)>,
+    /// The board after the last of `ops`, if a snapshot may be due. Without
+    /// one, a due snapshot is built here from `ops` when they are the whole
+    /// history, and otherwise left to a later save.
+    pub snapshot: Option<Snapshot>,
+}
+
+/// What a finished save left in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Saved {
+    /// The file's last op.
+    pub head: u64,
+    /// The op its newest board snapshot stands for; 0 if it has none (or it
+    /// could not be read).
+    pub snapshot: u64,
+}
+
+/// How far a save has come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Ops written (or, when appending, encoded) so far.
+    pub written: u64,
+    /// Ops to write in all.
+    pub total: u64,
+}
+
+/// The counters the saving thread writes and the UI reads.
+#[derive(Debug, Default)]
+struct Shared {
+    /// See [`Progress::written`].
+    written: AtomicU64,
+    /// See [`Progress::total`].
+    total: AtomicU64,
+    /// Set when nobody wants the save any more: the thread stops before the
+    /// file changes.
+    cancelled: AtomicBool,
+}
+
+impl Shared {
+    /// Fails with [`DocumentError::Abandoned`] once the save is given up.
+    fn check(&self, path: &Path) -> Result<(), DocumentError> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Err(DocumentError::Abandoned {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A save under way on the `tabula-save` thread.
+#[derive(Debug)]
+pub struct Saving {
+    /// The file.
+    path: PathBuf,
+    /// Progress and the cancel flag, shared with the thread.
+    shared: Arc<Shared>,
+    /// Where the thread sends the outcome, once.
+    result: Receiver<Result<Saved, DocumentError>>,
+}
+
+impl Saving {
+    /// Starts writing `job` on a new thread, which calls `wake` when it is
+    /// done (pass one that repaints the UI).
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn start(job: SaveJob, wake: impl Fn() + Send + 'static) -> Result<Self, DocumentError> {
+        let path = job.path.clone();
+        let shared = Arc::new(Shared::default());
+        shared.total.store(job.ops.len() as u64, Ordering::Relaxed);
+        let (sender, result) = mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name(THREAD_NAME.to_owned())
+            .spawn(move || {
+                let outcome = write(job, &thread_shared);
+                // The UI may have gone away meanwhile; nobody is left to tell.
+                let _ = sender.send(outcome);
+                wake();
+            })
+            .map_err(|cause| DocumentError::Io {
+                path: path.clone(),
+                cause,
+            })?;
+        Ok(Self {
+            path,
+            shared,
+            result,
+        })
+    }
+
+    /// The file being saved.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How far the save has come.
+    #[must_use]
+    pub fn progress(&self) -> Progress {
+        Progress {
+            written: self.shared.written.load(Ordering::Relaxed),
+            total: self.shared.total.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The outcome, once the thread is done; `None` while it works.
+    #[must_use]
+    pub fn poll(&self) -> Option<Result<Saved, DocumentError>> {
+        match self.result.try_recv() {
+            Ok(result) => Some(result),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(Err(DocumentError::Io {
+                path: self.path.clone(),
+                cause: std::io::Error::other("saving stopped unexpectedly"),
+            })),
+        }
+    }
+}
+
+impl Drop for Saving {
+    /// Nobody waits for the save any more: the thread stops before the file
+    /// changes, if it has not changed it yet.
+    fn drop(&mut self) {
+        self.shared.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The saving thread's work.
+fn write(job: SaveJob, shared: &Shared) -> Result<Saved, DocumentError> {
+    let SaveJob {
+        path,
+        room,
+        ops,
+        after,
+        snapshot,
+    } = job;
+    let saved = match after {
+        Some(after) => append_after(&path, after, &ops, || snapshot, shared),
+        None => write_whole(
+            &path,
+            &room,
+            &ops,
+            || Some(snapshot.unwrap_or_else(|| Board::from_sequenced(&ops).snapshot())),
+            shared,
+        ),
+    };
+    // Handled (logged and shown) by the UI once it polls.
+    if let Ok(saved) = &saved {
+        tracing::debug!(path = %path.display(), ops = ops.len(), head = saved.head, "wrote the file");
+    }
+    saved
+}
+
+/// Writes `ops` (numbered 1, 2, 3, …) to the session file at `path`, recorded
+/// as room `room`. If `path` is already a session whose ops are the start of
+/// `ops`, only the rest are appended; any other session there is replaced; a
+/// file that is not a session is left alone and the save fails. A snapshot of
+/// the board `ops` build is stored when one is due (see [`SNAPSHOT_EVERY`]);
+/// the board is then rebuilt from `ops`: [`save_session_with`] takes it ready.
+///
+/// This is the save the `tabula-save` thread runs, on the calling thread.
+pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), DocumentError> {
+    save_session_with(path, room, ops, || Board::from_sequenced(ops).snapshot())
+}
+
+/// [`save_session`], taking the snapshot of the board after `ops` from
+/// `snapshot`, called only when one is due.
+pub fn save_session_with(
+    path: &Path,
+    room: &str,
+    ops: &[SequencedOp],
+    snapshot: impl FnOnce() -> Snapshot,
+) -> Result<(), DocumentError> {
+    write_whole(path, room, ops, || Some(snapshot()), &Shared::default()).map(|_| ())
+}
+
+/// The whole history `ops` into `path`: appended if the session there holds
+/// their start, else written beside it and renamed into place.
+fn write_whole(
+    path: &Path,
+    room: &str,
+    ops: &[SequencedOp],
+    snapshot: impl FnOnce() -> Option<Snapshot>,
+    shared: &Shared,
+) -> Result<Saved, DocumentError> {
+    if path.exists() {
+        let mut file = SessionFile::open(path)?;
+        let head = file.head()?;
+        let prefix = head == 0
+            || (head <= ops.len() as u64
+                && file
+                    .stamp_of(ops[head as usize - 1].op.id)?
+                    .is_some_and(|stamp| stamp.seq == head));
+        if prefix {
+            shared.written.store(head, Ordering::Relaxed);
+            return append_rest(&mut file, &ops[head as usize..], snapshot, shared);
+        }
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".saving");
+    let temporary = PathBuf::from(temporary);
+    let io = |cause| DocumentError::Io {
+        path: path.to_path_buf(),
+        cause,
+    };
+    match fs::remove_file(&temporary) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
+        _ => {}
+    }
+    let written = (|| {
+        let mut file = SessionFile::create(&temporary, room)?;
+        // A file not yet in place may take its ops in several transactions.
+        for chunk in ops.chunks(CHUNK) {
+            shared.check(path)?;
+            file.append(&encode(path, chunk)?)?;
+            shared
+                .written
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        }
+        // Before the rename: the file appears with its snapshot or not at all.
+        let newest = store_snapshot_if_due(&mut file, snapshot);
+        shared.check(path)?;
+        Ok::<_, DocumentError>(Saved {
+            head: ops.len() as u64,
+            snapshot: newest,
+        })
+    })();
+    match written {
+        Ok(saved) => {
+            fs::rename(&temporary, path).map_err(io)?;
+            Ok(saved)
+        }
+        Err(err) => {
+            let _ = fs::remove_file(&temporary);
+            Err(err)
+        }
+    }
+}
+
+/// Appends `ops` to the session at `path`, which must hold exactly the ops
+/// before them, the last being `id` (else [`DocumentError::Changed`]).
+fn append_after(
+    path: &Path,
+    (after, id): (u64, OpId),
+    ops: &[SequencedOp],
+    snapshot: impl FnOnce() -> Option<Snapshot>,
+    shared: &Shared,
+) -> Result<Saved, DocumentError> {
+    let changed = || DocumentError::Changed {
+        path: path.to_path_buf(),
+    };
+    if !path.exists() {
+        return Err(changed());
+    }
+    let mut file = SessionFile::open(path)?;
+    let holds = file.head()? == after && file.stamp_of(id)?.is_some_and(|s| s.seq == after);
+    if !holds {
+        return Err(changed());
+    }
+    append_rest(&mut file, ops, snapshot, shared)
+}
+
+/// Appends `ops`, which follow `file`'s head, in one transaction, then stores
+/// a snapshot if one is due.
+fn append_rest(
+    file: &mut SessionFile,
+    ops: &[SequencedOp],
+    snapshot: impl FnOnce() -> Option<Snapshot>,
+    shared: &Shared,
+) -> Result<Saved, DocumentError> {
+    let path = file.path().to_path_buf();
+    let mut rows = Vec::with_capacity(ops.len());
+    for chunk in ops.chunks(CHUNK) {
+        shared.check(&path)?;
+        rows.extend(encode(&path, chunk)?);
+        shared
+            .written
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+    shared.check(&path)?;
+    file.append(&rows)?;
+    drop(rows);
+    let newest = store_snapshot_if_due(file, snapshot);
+    Ok(Saved {
+        head: file.head()?,
+        snapshot: newest,
+    })
+}
+
+/// Stores `snapshot()`, the board at `file`'s head, once the log is
+/// [`SNAPSHOT_EVERY`] ops past the newest snapshot, and keeps the newest
+/// [`SNAPSHOTS_KEPT`]; returns the op the newest snapshot then stands for (0
+/// if none, or unknown). A snapshot only speeds up opening, and the ops are
+/// already safe, so one that cannot be made or stored is logged, not failed.
+fn store_snapshot_if_due(
+    file: &mut SessionFile,
+    snapshot: impl FnOnce() -> Option<Snapshot>,
+) -> u64 {
+    let stored = (|| {
+        let head = file.head()?;
+        let newest = file.latest_snapshot_seq()?.unwrap_or(0);
+        if head < newest + SNAPSHOT_EVERY {
+            return Ok((newest, None));
+        }
+        let Some(snapshot) = snapshot() else {
+            tracing::debug!(path = %file.path().display(), head, "a snapshot is due; the next save stores it");
+            return Ok((newest, None));
+        };
+        debug_assert_eq!(snapshot.last_seq, head, "a snapshot of the file's head");
+        let board = encode_snapshot(&snapshot)?;
+        let bytes = board.len();
+        file.put_snapshot(&StoredSnapshot {
+            seq: snapshot.last_seq,
+            format: SNAPSHOT_FORMAT,
+            board,
+        })?;
+        file.prune_snapshots(SNAPSHOTS_KEPT)?;
+        Ok::<_, SnapshotError>((snapshot.last_seq, Some(bytes)))
+    })();
+    match stored {
+        Ok((seq, Some(bytes))) => {
+            tracing::debug!(path = %file.path().display(), seq, bytes, "stored a board snapshot");
+            seq
+        }
+        Ok((newest, None)) => newest,
+        Err(error) => {
+            tracing::warn!(path = %file.path().display(), %error, "no board snapshot stored; the file opens without one");
+            0
+        }
+    }
+}
+
+/// Why a snapshot was not stored: only logged.
+#[derive(Debug, thiserror::Error)]
+enum SnapshotError {
+    /// The file refused.
+    #[error(transparent)]
+    File(#[from] SessionFileError),
+    /// The board could not be encoded.
+    #[error("the board cannot be encoded: {0}")]
+    Encode(#[from] tabula_shared::EncodeError),
+}
+
+/// Encodes ops as rows of the `ops` table.
+fn encode(path: &Path, ops: &[SequencedOp]) -> Result<Vec<StoredOp>, DocumentError> {
+    ops.iter()
+        .map(|op| {
+            StoredOp::encode(op).map_err(|cause| DocumentError::Encode {
+                path: path.to_path_buf(),
+                seq: op.seq,
+                cause,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use tabula_shared::{ClientId, Op, OpKind};
+
+    use super::*;
+
+    /// `n` ops numbered from 1.
+    fn ops(n: u64) -> Vec<SequencedOp> {
+        let author = ClientId::random();
+        (1..=n)
+            .map(|seq| SequencedOp {
+                seq,
+                author,
+                timestamp_ms: seq,
+                op: Op::new(OpKind::Clear),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_save_runs_on_the_named_thread_and_says_what_the_file_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("named.tabula");
+        let (sender, thread) = mpsc::channel();
+        let job = SaveJob {
+            path: path.clone(),
+            room: "local".to_owned(),
+            ops: ops(SNAPSHOT_EVERY),
+            after: None,
+            snapshot: None,
+        };
+        let saving = Saving::start(job, move || {
+            let name = std::thread::current().name().map(str::to_owned);
+            sender.send(name).unwrap();
+        })
+        .unwrap();
+        let name = thread.recv().unwrap();
+        assert_eq!(name.as_deref(), Some(THREAD_NAME));
+        let saved = saving.poll().expect("done once it woke the UI").unwrap();
+        assert_eq!(
+            saved,
+            Saved {
+                head: SNAPSHOT_EVERY,
+                snapshot: SNAPSHOT_EVERY,
+            },
+            "a due snapshot is built from the ops when none is handed over"
+        );
+        assert_eq!(saving.progress().written, SNAPSHOT_EVERY);
+    }
+
+    #[test]
+    fn a_save_given_up_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.tabula");
+        let first = ops(10);
+        save_session(&path, "local", &first).unwrap();
+        let before = fs::read(&path).unwrap();
+        let given_up = Shared::default();
+        given_up.cancelled.store(true, Ordering::Relaxed);
+
+        let other = ops(20);
+        let rewrite = write_whole(&path, "local", &other, || None, &given_up);
+        assert!(matches!(rewrite, Err(DocumentError::Abandoned { .. })));
+        let more = ops(12);
+        let append = append_after(&path, (10, first[9].op.id), &more[10..], || None, &given_up);
+        assert!(matches!(append, Err(DocumentError::Abandoned { .. })));
+
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert!(!dir.path().join("kept.tabula.saving").exists());
+        let mut temporary = path.into_os_string();
+        temporary.push(".saving");
+        assert!(!PathBuf::from(temporary).exists());
+    }
+
+    #[test]
+    fn an_append_to_a_file_that_changed_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("changed.tabula");
+        save_session(&path, "local", &ops(10)).unwrap();
+        let before = fs::read(&path).unwrap();
+        let other = ops(12);
+        let append = append_after(
+            &path,
+            (10, other[9].op.id),
+            &other[10..],
+            || None,
+            &Shared::default(),
+        );
+        assert!(matches!(append, Err(DocumentError::Changed { .. })));
+        assert_eq!(fs::read(&path).unwrap(), before);
+    }
+}
