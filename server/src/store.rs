@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -191,8 +191,8 @@ impl RoomFile {
     }
 
     /// Frees the file's pages, or closes it, if it has been unused long
-    /// enough.
-    fn rest_if_quiet(&mut self) {
+    /// enough. `true` if it closed the file.
+    fn rest_if_quiet(&mut self) -> bool {
         let quiet = self.used.elapsed();
         if quiet >= self.rest_after {
             if let Some(file) = self.open.take() {
@@ -201,6 +201,7 @@ impl RoomFile {
                     // Handled here: the next use reopens the file regardless.
                     Err(err) => warn!(%err, "could not close a quiet room's file"),
                 }
+                return true;
             }
         } else if quiet >= RELEASE_PAGES_AFTER
             && self.holds_pages
@@ -212,7 +213,21 @@ impl RoomFile {
                 warn!(%err, "could not free a quiet room file's cache");
             }
         }
+        false
     }
+}
+
+/// What [`on_files_closed`] set.
+static FILES_CLOSED_HOOK: OnceLock<fn()> = OnceLock::new();
+
+/// Has the `tabula-rest` thread call `hook` after a sweep in which quiet
+/// rooms' files were closed: the moment the process has the most freed memory
+/// to give back, which a program can hand to its allocator (`tabula-server`
+/// has glibc trim its heap: after a thousand rooms were opened and joined at
+/// once, glibc otherwise keeps the freed heap as resident memory). Only the
+/// first call in a process counts; `false` for any later one.
+pub fn on_files_closed(hook: fn()) -> bool {
+    FILES_CLOSED_HOOK.set(hook).is_ok()
 }
 
 /// What the `tabula-rest` thread looks after: the file of every open
@@ -263,13 +278,20 @@ fn rest_quiet_files(rest: &Weak<Rest>) {
             files.iter().filter_map(Weak::upgrade).collect()
         };
         drop(rest);
+        let mut closed = 0_usize;
         for file in files {
             let mut file = match file.try_lock() {
                 Ok(file) => file,
                 Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
                 Err(TryLockError::WouldBlock) => continue,
             };
-            file.rest_if_quiet();
+            closed += usize::from(file.rest_if_quiet());
+        }
+        if closed > 0
+            && let Some(hook) = FILES_CLOSED_HOOK.get()
+        {
+            debug!(closed, "quiet rooms' files closed: giving memory back");
+            hook();
         }
     }
     debug!("the thread resting quiet rooms' files stopped");
@@ -485,6 +507,8 @@ impl OpLog for MemoryLog {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     fn entries(n: u64) -> Vec<Entry> {
@@ -571,6 +595,27 @@ mod tests {
         assert_eq!(log.stamp_of(ops[0].op_id).unwrap(), Some(ops[0].stamp));
         let frames: Vec<Bytes> = ops.iter().map(|e| e.frame.clone()).collect();
         assert_eq!(log.frames_between(0, 4, 10).unwrap(), frames);
+    }
+
+    #[test]
+    fn closing_quiet_files_calls_the_hook_once_set() {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        fn count() {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+        }
+        assert!(on_files_closed(count));
+        assert!(!on_files_closed(count), "only the first one counts");
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = rooms_dir(dir.path());
+        fs::create_dir_all(&rooms).unwrap();
+        let mut log = SqliteLog::open_resting_after(&rooms, "hooked", Duration::ZERO).unwrap();
+        log.append(&entries(1)).unwrap();
+        wait_for(&log, |file| file.open.is_none());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while CALLS.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the hook was not called");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]
