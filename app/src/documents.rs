@@ -96,6 +96,19 @@ pub enum DocumentError {
         /// Ops in all.
         total: u64,
     },
+    /// The history behind the snapshot the board was opened from could not be
+    /// read (the file it came from is damaged, say): the board is all there
+    /// is, and it is not saved as if it were a whole session.
+    #[error(
+        "{}: the history behind this board could not be read ({reason}), so it cannot be saved with its history",
+        path.display()
+    )]
+    HistoryUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why the history could not be read.
+        reason: String,
+    },
     /// The file no longer holds what the board's last save there left (it
     /// was changed or replaced since): the save wrote nothing, and is made
     /// again with the whole history.
@@ -298,6 +311,9 @@ pub struct Documents {
     /// The file whose board is on screen (built from its snapshot), while its
     /// thread still reads the history behind that snapshot.
     history: Option<Opening>,
+    /// Why the history behind the board on screen could not be read, if it
+    /// could not: saves are refused with it until another board comes.
+    history_lost: Option<String>,
     /// The save being written on the `tabula-save` thread, while it is.
     saving: Option<Running>,
     /// Saves asked for while one ran, oldest first, each file once: each
@@ -485,6 +501,7 @@ impl Documents {
                 Some(Err(err)) => {
                     let path = history.path().to_path_buf();
                     self.history = None;
+                    self.history_lost = Some(err.to_string());
                     self.fail(
                         &format!("Cannot read the history of {}", path.display()),
                         &err,
@@ -499,6 +516,7 @@ impl Documents {
     /// Saves still waiting were of the board that has gone.
     fn opened(&mut self, path: &Path, ops: u64, snapshot: u64) {
         tracing::info!(path = %path.display(), ops, "opened");
+        self.history_lost = None;
         self.current = Some(path.to_path_buf());
         self.recent.add(path);
         self.in_file = Some(InFile {
@@ -526,6 +544,13 @@ impl Documents {
     /// board as it is then. `path` becomes the current file once saved
     /// ([`Self::poll_save`]). A save that cannot start is shown (and returned).
     pub fn save_as(&mut self, session: &Session, path: &Path) -> Result<(), String> {
+        if let Some(reason) = self.history_lost.clone() {
+            let err = DocumentError::HistoryUnreadable {
+                path: path.to_path_buf(),
+                reason,
+            };
+            return Err(self.save_failed(path, &err));
+        }
         if let Some((have, total)) = session.history_progress() {
             let err = DocumentError::HistoryArriving {
                 path: path.to_path_buf(),

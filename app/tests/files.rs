@@ -747,8 +747,14 @@ fn a_file_found_damaged_once_its_board_shows_keeps_the_board_and_gets_no_history
         "none of a damaged file's history is taken"
     );
     let copy = dir.path().join("copy.tabula");
-    assert!(save_as_now(&mut docs, &session, &copy).is_err());
+    let refused = save_as_now(&mut docs, &session, &copy).unwrap_err();
+    assert!(refused.contains("could not be read"), "{refused}");
     assert!(!copy.exists());
+    // Another board saves again.
+    let fresh = saved(dir.path(), "fresh.tabula");
+    docs.start_open(&fresh, || {});
+    wait_for_open(&mut docs, &mut session).expect("opens");
+    save_as_now(&mut docs, &session, &copy).unwrap();
 }
 
 #[test]
