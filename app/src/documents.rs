@@ -590,7 +590,7 @@ impl Documents {
         });
         let newest_snapshot = known.map_or(0, |known| known.snapshot);
         let from = after.map_or(0, |(ops, _)| ops);
-        let ops = unsaved_ops(session, from);
+        let ops = session.ops_to_save_after(from);
         let head = from + ops.len() as u64;
         // Certainly due only if the newest snapshot is known; otherwise taken
         // in case, and the thread stores it only if it is.
@@ -976,35 +976,6 @@ impl Documents {
 fn waker(ctx: &Context) -> impl Fn() + Send + 'static {
     let ctx = ctx.clone();
     move || ctx.request_repaint()
-}
-
-/// The ops of `session` to save after its log's first `from`: the rest of
-/// the log, then the ops still waiting for the relay, numbered after it as
-/// ours, now (as [`Session::ops_to_save`] does for the whole history).
-fn unsaved_ops(session: &Session, from: u64) -> Vec<SequencedOp> {
-    if from == 0 {
-        return session.ops_to_save();
-    }
-    let log = session.log();
-    let rest = log
-        .get(usize::try_from(from).unwrap_or(usize::MAX)..)
-        .unwrap_or_default();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    let me = session.me().client;
-    let pending = session.board().pending_ops();
-    let mut ops = Vec::with_capacity(rest.len() + pending.size_hint().0);
-    ops.extend_from_slice(rest);
-    for (seq, op) in (session.board().last_seq() + 1..).zip(pending) {
-        ops.push(SequencedOp {
-            seq,
-            author: me,
-            timestamp_ms: now,
-            op: op.clone(),
-        });
-    }
-    ops
 }
 
 /// The file name of `path`, or all of it if it has none.

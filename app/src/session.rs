@@ -274,8 +274,19 @@ impl Session {
     /// still waiting for the relay, sequenced after it as ours, now.
     #[must_use]
     pub fn ops_to_save(&self) -> Vec<SequencedOp> {
+        self.ops_to_save_after(0)
+    }
+
+    /// [`Self::ops_to_save`] without the log's first `from` ops: what a file
+    /// that already holds those lacks.
+    #[must_use]
+    pub fn ops_to_save_after(&self, from: u64) -> Vec<SequencedOp> {
         let now = now_ms();
-        let mut ops = self.log.clone();
+        let rest = self
+            .log
+            .get(usize::try_from(from).unwrap_or(usize::MAX)..)
+            .unwrap_or_default();
+        let mut ops = rest.to_vec();
         for (seq, op) in (self.board.last_seq() + 1..).zip(self.board.pending_ops()) {
             ops.push(SequencedOp {
                 seq,
