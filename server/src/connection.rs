@@ -31,11 +31,12 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, error, info, trace};
 
+use crate::config::Config;
+use crate::frame::encode_frame;
 use crate::history::{self, Chunks};
 use crate::http::{self, Ws};
-use crate::room::{CatchUp, Kick, Proposed, Room, encode_frame};
+use crate::room::{CatchUp, Kick, Proposed, Room, Rooms};
 use crate::snapshots::RoomSnapshot;
-use crate::{Config, Shared};
 
 /// How long the relay waits for its close frame to go out, and then for the
 /// peer's reply (or for the peer to stop sending), before dropping the socket.
@@ -47,6 +48,16 @@ const MAX_CLOSE_REASON: usize = 123;
 /// The longest display name passed on to the room, in bytes; longer ones are cut.
 /// Every name is repeated in each welcome, so one must not be able to bloat them.
 const MAX_NAME_BYTES: usize = 128;
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The relay's settings.
+    pub config: Config,
+    /// Every room, so that peers naming the same room meet in it. In an `Arc` so
+    /// that a room can be opened in `spawn_blocking`.
+    pub rooms: Arc<Rooms>,
+}
 
 /// Serves one accepted TCP connection until it is gone. Never fails: whatever goes
 /// wrong is logged here, once, and ends only this connection.

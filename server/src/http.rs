@@ -20,7 +20,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info};
 
-use crate::Config;
+use crate::config::Config;
 
 /// The largest request head the relay reads; a WebSocket upgrade needs a few
 /// hundred bytes.

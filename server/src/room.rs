@@ -29,20 +29,21 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use tabula_shared::{
-    ClientId, EncodeError, ErrorCode, Op, OpId, OpKind, PeerInfo, Point, SequencedOp,
-    ServerMessage, Welcome, encode,
+    ClientId, ErrorCode, Op, OpId, OpKind, PeerInfo, Point, SequencedOp, ServerMessage, Welcome,
 };
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, trace, warn};
 
+use crate::frame::encode_frame;
 use crate::snapshots::{RoomSnapshot, RoomSnapshots, Snapshotter};
 use crate::store::{Entry, MemoryLog, OpLog, SharedLog, SqliteLog, Stamp, StoreError};
+use crate::sync::lock;
 
 /// The most ops one transaction holds; more wait for the next one.
 const MAX_BATCH: usize = 4096;
@@ -53,19 +54,6 @@ pub const CLOSE_UNUSED_AFTER: Duration = Duration::from_mins(5);
 
 /// How often joining a room also looks for rooms to close.
 const CLOSE_SWEEP_EVERY: Duration = Duration::from_mins(1);
-
-/// Encodes a message for the wire, once, into a frame that can be shared by every
-/// queue it goes to.
-pub fn encode_frame(message: &ServerMessage) -> Result<Bytes, EncodeError> {
-    encode(message).map(Bytes::from)
-}
-
-/// Locks a mutex. Nothing in the critical sections is expected to panic; if
-/// something ever did, carrying on with the state as it stands beats failing
-/// every later member of the room, so a poisoned lock is taken over.
-pub(crate) fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Where one room is kept once it is open; see [`Rooms`].
 type Slot = Arc<Mutex<Option<Arc<Room>>>>;

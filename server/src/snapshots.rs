@@ -28,8 +28,9 @@ use tabula_shared::{
 };
 use tracing::{debug, warn};
 
-use crate::room::{encode_frame, lock};
+use crate::frame::encode_frame;
 use crate::store::{SharedLog, StoreError};
+use crate::sync::lock;
 
 /// How many ops the snapshotter reads from a log at a time.
 const READ_CHUNK: usize = 4096;

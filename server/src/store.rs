@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -33,6 +33,8 @@ use tabula_shared::session_file::{
 };
 use tabula_shared::{ClientId, OpId};
 use tracing::{debug, warn};
+
+use crate::sync::{lock, try_lock};
 
 pub use tabula_shared::session_file::Stamp;
 
@@ -280,10 +282,8 @@ fn rest_quiet_files(rest: &Weak<Rest>) {
         drop(rest);
         let mut closed = 0_usize;
         for file in files {
-            let mut file = match file.try_lock() {
-                Ok(file) => file,
-                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-                Err(TryLockError::WouldBlock) => continue,
+            let Some(mut file) = try_lock(&file) else {
+                continue;
             };
             closed += usize::from(file.rest_if_quiet());
         }
@@ -295,12 +295,6 @@ fn rest_quiet_files(rest: &Weak<Rest>) {
         }
     }
     debug!("the thread resting quiet rooms' files stopped");
-}
-
-/// Locks a mutex, taking it over if a panic poisoned it: what it guards (a
-/// file handle, a list) stays consistent whatever panicked.
-fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl SqliteLog {
