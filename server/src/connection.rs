@@ -33,9 +33,9 @@ use tracing::{debug, error, info, trace};
 
 use crate::config::Config;
 use crate::frame::encode_frame;
-use crate::history::{self, Chunks};
+use crate::history::{self, CatchUp, Chunks};
 use crate::http::{self, Ws};
-use crate::room::{CatchUp, Kick, Proposed, Room, Rooms};
+use crate::room::{Kick, Proposed, Room, Rooms};
 use crate::snapshots::RoomSnapshot;
 
 /// How long the relay waits for its close frame to go out, and then for the

@@ -1,18 +1,63 @@
 //! Reading stretches of a room's history for a connection: the catch-up after a
 //! welcome, and the ops a member asks for with `FetchHistory`.
 //!
-//! A room's log may be a file, so every chunk is read in `spawn_blocking`, never
-//! on a tokio worker. A requested stretch is read by a task of its own into a
-//! channel one chunk deep, so that the connection keeps serving live traffic
-//! while it writes the chunks out as they come.
+//! A [`CatchUp`] is such a stretch, which the room hands out and which reads
+//! itself from the room's log a chunk at a time. A room's log may be a file, so
+//! every chunk is read in `spawn_blocking`, never on a tokio worker. A requested
+//! stretch is read by a task of its own into a channel one chunk deep, so that
+//! the connection keeps serving live traffic while it writes the chunks out as
+//! they come.
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::room::CatchUp;
+use crate::store::{SharedLog, StoreError};
+use crate::sync::lock;
 
 /// The most frames read from the log at a time.
 pub const CHUNK_FRAMES: usize = 256;
+
+/// A stretch of a room's history: what a joining member has not seen, or what a
+/// member asked for. Read from the log a chunk at a time so that a long history
+/// neither sits in memory whole nor holds the log.
+#[derive(Debug)]
+pub struct CatchUp {
+    /// The room's log.
+    log: SharedLog,
+    /// The last sequence number handed out so far.
+    after: u64,
+    /// The last op of the stretch (for a joiner, the room's head when it joined;
+    /// later ops come through its queue).
+    up_to: u64,
+}
+
+impl CatchUp {
+    /// The ops of `log` after `after` up to and including `up_to`.
+    pub fn new(log: SharedLog, after: u64, up_to: u64) -> Self {
+        Self { log, after, up_to }
+    }
+
+    /// How many ops are still to come.
+    pub fn remaining(&self) -> u64 {
+        self.up_to - self.after
+    }
+
+    /// The next frames, at most `limit`, or `None` when the catch-up is complete.
+    /// Blocks on the log: call it from `spawn_blocking`.
+    pub fn next_chunk(&mut self, limit: usize) -> Result<Option<Vec<Bytes>>, StoreError> {
+        if self.after >= self.up_to {
+            return Ok(None);
+        }
+        let frames = lock(&self.log).frames_between(self.after, self.up_to, limit)?;
+        if frames.is_empty() {
+            return Err(StoreError::HistoryGap {
+                seq: self.after + 1,
+            });
+        }
+        self.after += frames.len() as u64;
+        Ok(Some(frames))
+    }
+}
 
 /// A stretch's frames, a chunk at a time; an error says why the log could not
 /// be read, and is the last thing it yields.

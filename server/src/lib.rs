@@ -16,19 +16,19 @@
 //! embed the relay.
 //!
 //! # Layout
-//! Imports run one way: each module below uses only modules listed after it
-//! (and `lib.rs` uses them all).
+//! Imports run one way: each module below imports only modules listed after it
+//! (and `lib.rs` may use them all).
 //! - `lib.rs` (here): [`run`], which accepts connections, caps how many are
 //!   open, and on shutdown closes them all and waits for them.
-//! - `http`: reads the HTTP request head itself, answers anything that is not a
-//!   WebSocket upgrade to a valid room, and hands the rest to tungstenite.
 //! - `connection`: one task per peer: the hello, joining, reading, writing,
 //!   heartbeats, and closing with a code and reason when something is wrong.
-//! - `history`: reads stretches of a room's log off the tokio workers, for
-//!   catch-ups and history requests.
+//! - `http`: reads the HTTP request head itself, answers anything that is not a
+//!   WebSocket upgrade to a valid room, and hands the rest to tungstenite.
 //! - `room`: the rooms registry and each room's members, fan-out and sequencer,
 //!   and the writer threads (one per core) that group-commit the rooms with a
 //!   file.
+//! - `history`: a stretch of a room's log (`CatchUp`), read off the tokio
+//!   workers, for catch-ups and history requests.
 //! - `snapshots`: each room's latest board snapshot, made every
 //!   [`Config::snapshot_every`] ops on a thread of its own, so that a late joiner
 //!   gets the board and a short tail of ops.

@@ -41,6 +41,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, trace, warn};
 
 use crate::frame::encode_frame;
+use crate::history::CatchUp;
 use crate::snapshots::{RoomSnapshot, RoomSnapshots, Snapshotter};
 use crate::store::{Entry, MemoryLog, OpLog, SharedLog, SqliteLog, Stamp, StoreError};
 use crate::sync::lock;
@@ -300,43 +301,6 @@ pub struct Membership {
     pub replaced: bool,
 }
 
-/// A stretch of a room's history: what a joining member has not seen, or what a
-/// member asked for. Read from the log a chunk at a time so that a long history
-/// neither sits in memory whole nor holds the log.
-#[derive(Debug)]
-pub struct CatchUp {
-    /// The room's log.
-    log: SharedLog,
-    /// The last sequence number handed out so far.
-    after: u64,
-    /// The last op of the stretch (for a joiner, the room's head when it joined;
-    /// later ops come through its queue).
-    up_to: u64,
-}
-
-impl CatchUp {
-    /// How many ops are still to come.
-    pub fn remaining(&self) -> u64 {
-        self.up_to - self.after
-    }
-
-    /// The next frames, at most `limit`, or `None` when the catch-up is complete.
-    /// Blocks on the log: call it from `spawn_blocking`.
-    pub fn next_chunk(&mut self, limit: usize) -> Result<Option<Vec<Bytes>>, StoreError> {
-        if self.after >= self.up_to {
-            return Ok(None);
-        }
-        let frames = lock(&self.log).frames_between(self.after, self.up_to, limit)?;
-        if frames.is_empty() {
-            return Err(StoreError::HistoryGap {
-                seq: self.after + 1,
-            });
-        }
-        self.after += frames.len() as u64;
-        Ok(Some(frames))
-    }
-}
-
 /// One room: its members, its published head, and its sequencer.
 #[derive(Debug)]
 pub struct Room {
@@ -560,11 +524,7 @@ impl Room {
                 snapshot: snapshot.as_ref().map(|s| s.header()),
             },
             snapshot,
-            catch_up: CatchUp {
-                log: Arc::clone(&self.log),
-                after: replay_from,
-                up_to: head,
-            },
+            catch_up: CatchUp::new(Arc::clone(&self.log), replay_from, head),
             queue: queue_rx,
             kick: kick_rx,
             replaced: was_replaced,
@@ -574,11 +534,8 @@ impl Room {
     /// The ops after `after` up to and including `up_to`, for a member that asked
     /// for them; `None` unless `after < up_to <= head`.
     pub fn history(&self, after: u64, up_to: u64) -> Option<CatchUp> {
-        (after < up_to && up_to <= self.head()).then(|| CatchUp {
-            log: Arc::clone(&self.log),
-            after,
-            up_to,
-        })
+        (after < up_to && up_to <= self.head())
+            .then(|| CatchUp::new(Arc::clone(&self.log), after, up_to))
     }
 
     /// Removes a member, tells the others `PeerLeft` and records an
