@@ -35,7 +35,8 @@ use crate::config::Config;
 use crate::frame::encode_frame;
 use crate::history::{self, CatchUp, Chunks};
 use crate::http::{self, Ws};
-use crate::room::{Kick, Proposed, Room, Rooms};
+use crate::room::registry::Rooms;
+use crate::room::{Kick, Proposed, Room};
 use crate::snapshots::RoomSnapshot;
 
 /// How long the relay waits for its close frame to go out, and then for the

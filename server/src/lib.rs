@@ -65,7 +65,7 @@ pub use config::Config;
 pub use error::Error;
 
 use connection::Shared;
-use room::Rooms;
+use room::registry::Rooms;
 
 /// How long accepting may keep failing before [`run`] gives up with
 /// [`Error::Accept`].

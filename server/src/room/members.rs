@@ -1,0 +1,307 @@
+//! Who is in a room, and the one way frames reach them.
+//!
+//! [`Members`] holds each member's bounded outgoing queue, and its methods
+//! ([`Members::broadcast`] and [`Members::send_to`], which cut off whoever
+//! cannot keep up) are the only code that puts a frame in one: live ops, acks,
+//! refusals, presence and cursors all go through them. That makes this type the
+//! seam where a cluster backplane (Redis, later) replaces in-process fan-out:
+//! publish the frame for the relays that hold the room's other members, and
+//! deliver what they publish here.
+//!
+//! The room calls every method under its lock, so the order frames are offered
+//! in is the room's order. Nothing here ever waits: a member whose queue is full
+//! is cut off on the spot, and its departure noted for the room to record.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tabula_shared::{ClientId, PeerInfo, ServerMessage};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use crate::frame::encode_frame;
+
+/// Why the room cut a member off; the connection turns it into a close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kick {
+    /// The member's outgoing queue was full: it reads too slowly to keep up.
+    Overflow,
+    /// The same client joined again on a newer connection.
+    Replaced,
+    /// An op of this member could not be stored, so it was neither acked nor sent
+    /// on; the client is to reconnect and resend it.
+    Storage,
+}
+
+/// The connection's ends of a new membership (see [`Members::add`]).
+#[derive(Debug)]
+pub struct Added {
+    /// Tells this membership apart from an older or newer connection of the
+    /// same client.
+    pub connection: u64,
+    /// Live frames for the member, in room order.
+    pub queue: mpsc::Receiver<Bytes>,
+    /// Fires when the room cuts the member off.
+    pub kick: oneshot::Receiver<Kick>,
+}
+
+/// Everyone in one room, and their queues.
+#[derive(Debug, Default)]
+pub struct Members {
+    /// Who is in the room now, by client id: a client is in a room at most once.
+    by_client: HashMap<ClientId, Member>,
+    /// The last connection number handed out, to tell memberships apart.
+    last_connection: u64,
+    /// Members let go whose leave the room has not yet recorded (see
+    /// [`Members::take_departed`]).
+    departed: Vec<ClientId>,
+}
+
+/// A connection that is in the room.
+#[derive(Debug)]
+struct Member {
+    /// Which connection of this client this is (see [`Added::connection`]).
+    connection: u64,
+    /// Name and colour, for the welcome of whoever joins next.
+    info: PeerInfo,
+    /// The bounded outgoing queue to the connection task; full means too slow.
+    queue: mpsc::Sender<Bytes>,
+    /// Lets the room tell the connection why it was cut off.
+    kick: oneshot::Sender<Kick>,
+}
+
+impl Members {
+    /// Whether nobody is in the room.
+    pub fn is_empty(&self) -> bool {
+        self.by_client.is_empty()
+    }
+
+    /// Whether `connection` is the current membership of `client`.
+    pub fn is_member(&self, client: ClientId, connection: u64) -> bool {
+        self.by_client
+            .get(&client)
+            .is_some_and(|m| m.connection == connection)
+    }
+
+    /// Who is in the room, for a welcome.
+    pub fn peers(&self) -> Vec<PeerInfo> {
+        self.by_client.values().map(|m| m.info.clone()).collect()
+    }
+
+    /// Cuts off the member with this client id, if any (an older connection
+    /// not yet known to be dead), with [`Kick::Replaced`] and no `PeerLeft`:
+    /// the client is staying. Whether there was one.
+    pub fn replace(&mut self, client: ClientId) -> bool {
+        self.by_client
+            .remove(&client)
+            .map(|old| old.kick(Kick::Replaced))
+            .is_some()
+    }
+
+    /// Adds a member with a queue of `queue_frames` frames; it gets every frame
+    /// offered from now on.
+    pub fn add(&mut self, info: PeerInfo, queue_frames: usize) -> Added {
+        let (queue_tx, queue) = mpsc::channel(queue_frames);
+        let (kick_tx, kick) = oneshot::channel();
+        self.last_connection += 1;
+        let connection = self.last_connection;
+        self.by_client.insert(
+            info.client,
+            Member {
+                connection,
+                info,
+                queue: queue_tx,
+                kick: kick_tx,
+            },
+        );
+        Added {
+            connection,
+            queue,
+            kick,
+        }
+    }
+
+    /// Removes a member that leaves, tells the others `PeerLeft` and notes the
+    /// leave for recording. Does nothing (and returns `false`) when that
+    /// connection is no longer the member.
+    pub fn leave(&mut self, client: ClientId, connection: u64) -> bool {
+        if !self.is_member(client, connection) {
+            return false;
+        }
+        self.by_client.remove(&client);
+        self.announce_left(client);
+        true
+    }
+
+    /// Removes a member whose op could not be stored and tells the others it
+    /// left. Its connection closes; the client reconnects and resends what was
+    /// not acked.
+    pub fn drop_unsaved(&mut self, client: ClientId) {
+        if let Some(member) = self.by_client.remove(&client) {
+            member.kick(Kick::Storage);
+            self.announce_left(client);
+        }
+    }
+
+    /// The members let go (left, cut off, or failed to store) since the last
+    /// call, whose leaves the room is to record.
+    pub fn take_departed(&mut self) -> Vec<ClientId> {
+        std::mem::take(&mut self.departed)
+    }
+
+    /// Sends one frame to every member but `except`, and cuts off whoever cannot
+    /// take it.
+    ///
+    /// This is the room's one fan-out path: live ops, presence and cursors all go
+    /// through it. It is the seam where a Redis (or similar) backplane will later
+    /// publish frames to the relays that hold the room's other members.
+    pub fn broadcast(&mut self, frame: &Bytes, except: Option<ClientId>) {
+        let mut slow = Vec::new();
+        self.offer_all(frame, except, &mut slow);
+        self.cut_off(slow);
+    }
+
+    /// Sends one frame to one member (an ack or a refusal to its author),
+    /// cutting it off if it cannot take it.
+    pub fn send_to(&mut self, client: ClientId, frame: Bytes) {
+        let full = self
+            .by_client
+            .get(&client)
+            .is_some_and(|m| matches!(m.queue.try_send(frame), Err(TrySendError::Full(_))));
+        if full {
+            self.cut_off(vec![client]);
+        }
+    }
+
+    /// Tells everyone that `client` left, and notes the leave for recording.
+    fn announce_left(&mut self, client: ClientId) {
+        self.departed.push(client);
+        let mut slow = Vec::new();
+        self.offer_left(client, &mut slow);
+        self.cut_off(slow);
+    }
+
+    /// Offers a frame to every member but `except` without waiting; the members
+    /// whose queue is full are pushed onto `slow`. A queue whose task has ended is
+    /// left alone: that task is about to leave the room itself.
+    fn offer_all(&self, frame: &Bytes, except: Option<ClientId>, slow: &mut Vec<ClientId>) {
+        for (client, member) in &self.by_client {
+            if Some(*client) == except {
+                continue;
+            }
+            if let Err(TrySendError::Full(_)) = member.queue.try_send(frame.clone()) {
+                slow.push(*client);
+            }
+        }
+    }
+
+    /// Offers everyone the news that `client` left.
+    fn offer_left(&self, client: ClientId, slow: &mut Vec<ClientId>) {
+        match encode_frame(&ServerMessage::PeerLeft { client }) {
+            Ok(frame) => self.offer_all(&frame, None, slow),
+            Err(err) => warn!(%err, "could not encode PeerLeft"),
+        }
+    }
+
+    /// Removes and kicks members that could not keep up, telling the rest. That
+    /// news can overflow more queues, so this works through a list rather than
+    /// recursing: a room of thousands of stalled peers must not blow the stack.
+    fn cut_off(&mut self, mut slow: Vec<ClientId>) {
+        while let Some(client) = slow.pop() {
+            // A member can be full for two frames in a row and so appear twice.
+            let Some(member) = self.by_client.remove(&client) else {
+                continue;
+            };
+            warn!(
+                cut_off = %client,
+                name = %member.info.name,
+                "outgoing queue overflow: cutting off a peer that reads too slowly"
+            );
+            member.kick(Kick::Overflow);
+            self.departed.push(client);
+            self.offer_left(client, &mut slow);
+        }
+    }
+}
+
+impl Member {
+    /// Tells the connection task why it is being cut off. Dropping the member
+    /// right after also closes its queue.
+    fn kick(self, why: Kick) {
+        // An error means the task is already gone, which is all a kick wants.
+        let _ = self.kick.send(why);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tabula_shared::{ClientId, OpKind, ServerMessage, decode};
+
+    use crate::room::Proposed;
+    use crate::room::testing::{catch_up, next, nothing, op, peer, room};
+
+    use super::*;
+
+    #[test]
+    fn a_full_queue_cuts_the_member_off_and_the_room_moves_on() {
+        let room = room();
+        let a = peer("a");
+        let slow = peer("slow");
+        let mut ma = room.join(a.clone(), 0, 64);
+        let mut ms = room.join(slow.clone(), 0, 2);
+        next(&mut ma); // PeerJoined(slow)
+        for _ in 0..3 {
+            room.propose(a.client, ma.connection, op());
+        }
+        let mut seen = Vec::new();
+        while seen
+            .iter()
+            .filter(|m| matches!(m, ServerMessage::Ack { .. }))
+            .count()
+            < 3
+        {
+            seen.push(next(&mut ma));
+        }
+        assert_eq!(ms.kick.try_recv(), Ok(Kick::Overflow));
+        assert!(
+            seen.contains(&ServerMessage::PeerLeft {
+                client: slow.client
+            }),
+            "{seen:?}"
+        );
+        assert!(!room.leave(slow.client, ms.connection), "already gone");
+        // Two joins, three ops, and slow's leave, recorded when it was cut off.
+        assert_eq!(room.head(), 6);
+        let leaves: Vec<ClientId> = catch_up(&mut room.join(peer("c"), 0, 16))
+            .iter()
+            .filter_map(|f| match decode(f).unwrap() {
+                ServerMessage::Op(o) if o.op.kind == OpKind::Left => Some(o.author),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(leaves, vec![slow.client]);
+    }
+
+    #[test]
+    fn a_reconnect_replaces_the_old_member_without_peer_left() {
+        let room = room();
+        let a = peer("a");
+        let b = peer("b");
+        let mut mb = room.join(b.clone(), 0, 16);
+        let mut old = room.join(a.clone(), 0, 16);
+        let new = room.join(a.clone(), 0, 16);
+        assert!(new.replaced);
+        assert_eq!(old.kick.try_recv(), Ok(Kick::Replaced));
+        assert!(!room.leave(a.client, old.connection));
+        assert_eq!(next(&mut mb), ServerMessage::PeerJoined(a.clone()));
+        assert_eq!(next(&mut mb), ServerMessage::PeerJoined(a.clone()));
+        nothing(&mut mb);
+        assert_eq!(
+            room.propose(a.client, old.connection, op()),
+            Proposed::NotMember
+        );
+        assert!(room.leave(a.client, new.connection));
+        assert_eq!(next(&mut mb), ServerMessage::PeerLeft { client: a.client });
+    }
+}

@@ -1,0 +1,465 @@
+//! A room: its members, its published head, and the way its ops are sequenced.
+//!
+//! A connection hands a [`Room`] each op its peer proposes. Rooms with a file
+//! share a small pool of writers ([`writers`]), which gather the ops that
+//! arrived within the group-commit window (and those that arrived while the
+//! room's previous commit was on disk), have the room's [`sequencer`] give each
+//! the next sequence number and time, encode it **once** and append the whole
+//! batch to the room's op log in one transaction. Only when that append has
+//! returned (the ops are durable) do they publish them: under the room's lock,
+//! each op's frame goes through [`members::Members::broadcast`] to every other
+//! member's bounded outgoing queue and its author gets an `Ack` ([`state`]). A
+//! room in memory has nothing to wait for, so it has no writer: the connection
+//! task sequences, logs and publishes its op itself, under the room's lock, in
+//! the same code. The room never waits on its members: a member whose queue is
+//! full is cut off on the spot.
+//!
+//! Joins and leaves are sequenced and stored the same way, as
+//! [`OpKind::Joined`] and [`OpKind::Left`] ops the relay makes itself (see
+//! [`Room::record_departures`]), so a room's history says who was there when;
+//! they go to every member and are acked to nobody.
+//!
+//! # Layout
+//! - `mod.rs` (here): [`Room`], what a connection calls: join, propose, leave,
+//!   cursor, history.
+//! - [`registry`]: `Rooms`, every open room: opened lazily, each in a slot of
+//!   its own, and closed once nobody has been in it for a while.
+//! - [`members`]: who is in the room, their bounded queues, and fan-out: the one
+//!   way frames reach members, the seam a cluster backplane will replace.
+//! - [`sequencer`]: proposals to stamped, encoded, stored ops; resends
+//!   recognised.
+//! - [`state`]: what changes under the room's lock, and publishing a committed
+//!   batch.
+//! - [`writers`]: the writer threads rooms with a file share, and group commit.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tabula_shared::{ClientId, Op, OpKind, PeerInfo, Point, ServerMessage, Welcome};
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use crate::frame::encode_frame;
+use crate::history::CatchUp;
+use crate::snapshots::{RoomSnapshot, RoomSnapshots, Snapshotter};
+use crate::store::{OpLog, SharedLog, StoreError};
+use crate::sync::lock;
+use members::Members;
+use sequencer::{Proposal, Sequencer};
+use state::State;
+use writers::{Backlog, Writers};
+
+mod members;
+pub mod registry;
+mod sequencer;
+mod state;
+mod writers;
+
+#[cfg(test)]
+mod testing;
+
+pub use members::Kick;
+
+/// Where a room's ops are sequenced, stored and published.
+#[derive(Debug)]
+pub enum Commit {
+    /// On the proposing connection's task, under the room's lock, one op at a
+    /// time: for a log that never touches a disk (memory), where a thread and
+    /// two hand-overs per op would cost more than the work itself.
+    Inline,
+    /// On the shared writer threads, in batches that share one transaction: for
+    /// a log whose append waits for the disk.
+    Writers(Writers),
+}
+
+/// What happened to an op handed to [`Room::propose`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proposed {
+    /// The room has it; the ack (or, for a resend, the first ack again) follows
+    /// once it is stored (at once, for a room in memory).
+    Queued,
+    /// The author is no longer a member (it was just cut off); nothing happened.
+    NotMember,
+    /// The writers have stopped; nothing more can be stored in this room.
+    WriterGone,
+}
+
+/// What a connection gets from [`Room::join`]: everything it needs to catch up and
+/// then follow the room.
+#[derive(Debug)]
+pub struct Membership {
+    /// Tells this membership apart from an older or newer connection of the same
+    /// client, so that a replaced connection's leave cannot remove its successor.
+    pub connection: u64,
+    /// The welcome to send first.
+    pub welcome: Welcome,
+    /// The snapshot the welcome announces (`welcome.snapshot`), to send right
+    /// after it.
+    pub snapshot: Option<Arc<RoomSnapshot>>,
+    /// The ops after `welcome.replay_from` up to `welcome.head`, to send after
+    /// the welcome (and the snapshot).
+    pub catch_up: CatchUp,
+    /// Live frames for this member, in room order, from after the catch-up on.
+    pub queue: mpsc::Receiver<Bytes>,
+    /// Fires when the room cuts this member off.
+    pub kick: oneshot::Receiver<Kick>,
+    /// Whether joining cut off an older connection of the same client.
+    pub replaced: bool,
+}
+
+/// One room: its members, its published head, and its sequencer.
+#[derive(Debug)]
+pub struct Room {
+    /// The room's name, for the welcome and for logs.
+    name: String,
+    /// Everything about members. A `std::sync::Mutex` because every critical
+    /// section is short and synchronous (join, leave, `try_send` to each queue)
+    /// and never holds the lock across an `.await`; the writer publishes under
+    /// it, which is what makes the sequence order and the fan-out order the same.
+    state: Arc<Mutex<State>>,
+    /// The op log, for catch-ups.
+    log: SharedLog,
+    /// Where proposals go to be sequenced.
+    sequencing: Sequencing,
+}
+
+/// A room's way to its sequencer (see [`Commit`]).
+#[derive(Debug)]
+enum Sequencing {
+    /// The sequencer itself, taken only under the room's `state` lock, so it is
+    /// never contended: the lock order is state, then sequencer, then log.
+    Inline(Mutex<Sequencer>),
+    /// The room's side of the shared writers.
+    Writers {
+        /// The room's waiting ops and its sequencer, which a writer takes.
+        backlog: Arc<Backlog>,
+        /// Where the room asks for a writer when its first op is waiting.
+        writers: Writers,
+    },
+}
+
+impl Room {
+    /// Opens a room on `log`, which gets a snapshot every `snapshot_every` ops
+    /// from `snapshotter` (at once, if the log is that far past its latest).
+    pub fn open(
+        name: &str,
+        log: Box<dyn OpLog>,
+        commit: Commit,
+        snapshot_every: u64,
+        snapshotter: Snapshotter,
+    ) -> Result<Arc<Self>, StoreError> {
+        let last = log.last_stamp()?;
+        let head = last.map_or(0, |s| s.seq);
+        let log: SharedLog = Arc::new(Mutex::new(log));
+        let snapshots = RoomSnapshots::open(name, Arc::clone(&log), snapshot_every, snapshotter)?;
+        snapshots.published(head);
+        let state = Arc::new(Mutex::new(State {
+            name: name.to_owned(),
+            head,
+            snapshots,
+            members: Members::default(),
+        }));
+        let sequencer = Sequencer::new(name, Arc::clone(&log), last);
+        let sequencing = match commit {
+            Commit::Inline => Sequencing::Inline(Mutex::new(sequencer)),
+            Commit::Writers(writers) => Sequencing::Writers {
+                backlog: Arc::new(Backlog::new(Arc::clone(&state), sequencer)),
+                writers,
+            },
+        };
+        Ok(Arc::new(Self {
+            name: name.to_owned(),
+            state,
+            log,
+            sequencing,
+        }))
+    }
+
+    /// The latest sequence number published.
+    pub fn head(&self) -> u64 {
+        lock(&self.state).head
+    }
+
+    /// Whether nobody is in the room and it has nothing waiting to be written.
+    pub fn is_idle(&self) -> bool {
+        let state = lock(&self.state);
+        state.members.is_empty() && self.is_written()
+    }
+
+    /// Whether the room has nothing waiting for a writer or being written.
+    pub fn is_written(&self) -> bool {
+        match &self.sequencing {
+            Sequencing::Inline(_) => true,
+            Sequencing::Writers { backlog, .. } => backlog.is_written(),
+        }
+    }
+
+    /// Adds a member and marks where its catch-up ends, atomically with respect to
+    /// publishing: every op up to `welcome.head` is in `catch_up` (or was seen
+    /// before `last_seen`), every later one arrives through the queue.
+    ///
+    /// A member with the same client id (an older connection not yet known to be
+    /// dead) is cut off with [`Kick::Replaced`] and no `PeerLeft`. Everyone else
+    /// is told `PeerJoined`, and the join is recorded as an
+    /// [`OpKind::Joined`] op, which everyone (the joiner too) gets after the
+    /// welcome.
+    pub fn join(&self, info: PeerInfo, last_seen: u64, queue_frames: usize) -> Membership {
+        let joined = encode_frame(&ServerMessage::PeerJoined(info.clone()));
+
+        let mut state = lock(&self.state);
+        let replaced = state.members.replace(info.client);
+        let head = state.head;
+        // A client that has seen more than the room holds was talking to a relay
+        // that has since lost the room (an in-memory relay that restarted): it must
+        // rebuild from nothing. A durable relay never gets here, because it sends
+        // nobody an op before the op is stored.
+        let from = if last_seen <= head { last_seen } else { 0 };
+        // A joiner far behind gets the board as of the latest snapshot and only
+        // the ops after it.
+        let snapshot = state
+            .snapshots
+            .latest()
+            .filter(|s| s.seq > from && s.seq - from >= state.snapshots.every());
+        let replay_from = snapshot.as_ref().map_or(from, |s| s.seq);
+        match joined {
+            Ok(frame) => state.members.broadcast(&frame, None),
+            Err(err) => warn!(room = %self.name, %err, "could not encode PeerJoined"),
+        }
+        // Listed after the broadcast, which may have cut off slow members.
+        let peers = state.members.peers();
+        let record = Proposal {
+            author: info.client,
+            op: Op::new(OpKind::Joined {
+                name: info.name.clone(),
+                color: info.color,
+            }),
+        };
+        let added = state.members.add(info, queue_frames);
+        self.sequence(&mut state, vec![record]);
+        // Those the news cut off.
+        self.record_departures(&mut state);
+        drop(state);
+
+        Membership {
+            connection: added.connection,
+            welcome: Welcome {
+                room: self.name.clone(),
+                peers,
+                replay_from,
+                head,
+                snapshot: snapshot.as_ref().map(|s| s.header()),
+            },
+            snapshot,
+            catch_up: CatchUp::new(Arc::clone(&self.log), replay_from, head),
+            queue: added.queue,
+            kick: added.kick,
+            replaced,
+        }
+    }
+
+    /// The ops after `after` up to and including `up_to`, for a member that asked
+    /// for them; `None` unless `after < up_to <= head`.
+    pub fn history(&self, after: u64, up_to: u64) -> Option<CatchUp> {
+        (after < up_to && up_to <= self.head())
+            .then(|| CatchUp::new(Arc::clone(&self.log), after, up_to))
+    }
+
+    /// Removes a member, tells the others `PeerLeft` and records an
+    /// [`OpKind::Left`] op. Does nothing (and returns `false`) when that
+    /// connection is no longer the member: it was cut off, or replaced by a newer
+    /// connection of the same client.
+    pub fn leave(&self, client: ClientId, connection: u64) -> bool {
+        let mut state = lock(&self.state);
+        if !state.members.leave(client, connection) {
+            return false;
+        }
+        self.record_departures(&mut state);
+        true
+    }
+
+    /// Has an op from `author` sequenced, stored, sent to everyone but the author
+    /// and acked to the author: by the room's writer, or for a room in memory
+    /// right here. An op id the log already holds is not sequenced again; the
+    /// author is acked with its original stamp. Never blocks on a disk.
+    pub fn propose(&self, author: ClientId, connection: u64, op: Op) -> Proposed {
+        // Checked under the lock so that a member cut off a moment ago cannot
+        // slip an op in after its PeerLeft.
+        let mut state = lock(&self.state);
+        if !state.members.is_member(author, connection) {
+            return Proposed::NotMember;
+        }
+        let proposed = self.sequence(&mut state, vec![Proposal { author, op }]);
+        self.record_departures(&mut state);
+        proposed
+    }
+
+    /// Has `proposals` sequenced, by the room's writer or, for a room in memory,
+    /// right here (under the room's lock, `state`).
+    fn sequence(&self, state: &mut State, proposals: Vec<Proposal>) -> Proposed {
+        match &self.sequencing {
+            Sequencing::Inline(sequencer) => {
+                let committed = lock(sequencer).commit(proposals);
+                state.publish(committed);
+                Proposed::Queued
+            }
+            Sequencing::Writers { backlog, writers } => match writers.submit(backlog, proposals) {
+                Ok(()) => Proposed::Queued,
+                Err(writers::WritersGone) => Proposed::WriterGone,
+            },
+        }
+    }
+
+    /// Records an [`OpKind::Left`] for every member that `state` has let go
+    /// since the last call (left, cut off, or failed to store), sequenced like
+    /// any op. Every method that changes the members ends with it. In memory,
+    /// publishing those can cut off more slow members, whose leaves follow;
+    /// each member leaves once, so this ends.
+    fn record_departures(&self, state: &mut State) {
+        loop {
+            let departed = state.members.take_departed();
+            if departed.is_empty() {
+                break;
+            }
+            let proposals = departed.into_iter().map(Proposal::left).collect();
+            // A writer gone means the relay is going away: the leave goes unrecorded
+            // like one in a crash, and the replay shows them there to the end.
+            let _ = self.sequence(state, proposals);
+        }
+    }
+
+    /// Relays a pointer position to everyone but its owner. Cursors are neither
+    /// sequenced nor logged: only the latest one matters.
+    pub fn cursor(&self, client: ClientId, connection: u64, position: Option<Point>) {
+        let frame = match encode_frame(&ServerMessage::Cursor { client, position }) {
+            Ok(frame) => frame,
+            Err(err) => {
+                warn!(room = %self.name, %err, "could not encode a cursor");
+                return;
+            }
+        };
+        let mut state = lock(&self.state);
+        if state.members.is_member(client, connection) {
+            state.members.broadcast(&frame, Some(client));
+            self.record_departures(&mut state);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tabula_shared::{OpKind, decode};
+
+    use super::testing::{catch_up, next, next_any, nothing, op, peer, room};
+    use super::*;
+
+    #[test]
+    fn sequences_in_order_acks_the_author_and_sends_the_op_to_the_others() {
+        let room = room();
+        let a = peer("a");
+        let b = peer("b");
+        let mut ma = room.join(a.clone(), 0, 16);
+        let mut mb = room.join(b.clone(), 0, 16);
+        assert_eq!(next(&mut ma), ServerMessage::PeerJoined(b.clone()));
+        assert_eq!(mb.welcome.peers, vec![a.clone()]);
+        // The two joins.
+        let base = room.head();
+        assert_eq!(base, 2);
+
+        for expected in base + 1..=base + 3 {
+            let op = op();
+            assert_eq!(
+                room.propose(a.client, ma.connection, op.clone()),
+                Proposed::Queued
+            );
+            let ServerMessage::Ack {
+                op: acked,
+                seq,
+                timestamp_ms,
+            } = next(&mut ma)
+            else {
+                panic!("a must get its ack");
+            };
+            assert_eq!((acked, seq), (op.id, expected));
+            let ServerMessage::Op(sequenced) = next(&mut mb) else {
+                panic!("b must get the op");
+            };
+            assert_eq!(
+                (sequenced.seq, sequenced.author, sequenced.timestamp_ms),
+                (expected, a.client, timestamp_ms)
+            );
+            assert_eq!(sequenced.op, op);
+        }
+        nothing(&mut ma);
+        assert_eq!(room.head(), base + 3);
+    }
+
+    #[test]
+    fn joins_and_leaves_are_sequenced_for_everyone_and_acked_to_nobody() {
+        let room = room();
+        let a = peer("a");
+        let b = peer("b");
+        let mut ma = room.join(a.clone(), 0, 16);
+        let record = |seq, who: &PeerInfo, kind| {
+            let ServerMessage::Op(o) = kind else {
+                panic!("{kind:?} is not an op");
+            };
+            assert_eq!((o.seq, o.author), (seq, who.client));
+            o.op.kind
+        };
+        let joined = |who: &PeerInfo| OpKind::Joined {
+            name: who.name.clone(),
+            color: who.color,
+        };
+        assert_eq!(record(1, &a, next_any(&mut ma)), joined(&a));
+        let mut mb = room.join(b.clone(), 0, 16);
+        assert_eq!(mb.welcome.head, 1, "its own join comes after the welcome");
+        assert_eq!(next_any(&mut ma), ServerMessage::PeerJoined(b.clone()));
+        assert_eq!(record(2, &b, next_any(&mut ma)), joined(&b));
+        assert_eq!(record(2, &b, next_any(&mut mb)), joined(&b));
+        assert!(room.leave(b.client, mb.connection));
+        assert_eq!(
+            next_any(&mut ma),
+            ServerMessage::PeerLeft { client: b.client }
+        );
+        assert_eq!(record(3, &b, next_any(&mut ma)), OpKind::Left);
+        assert!(ma.queue.try_recv().is_err(), "no ack for anyone");
+        // They are history like any op.
+        let kinds: Vec<OpKind> = catch_up(&mut room.join(peer("c"), 0, 16))
+            .iter()
+            .map(|f| match decode(f).unwrap() {
+                ServerMessage::Op(o) => o.op.kind,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, vec![joined(&a), joined(&b), OpKind::Left]);
+    }
+
+    #[test]
+    fn catch_up_starts_after_last_seen_or_from_nothing_when_the_room_was_lost() {
+        let room = room();
+        let a = peer("a");
+        let mut ma = room.join(a.clone(), 0, 16);
+        for _ in 0..5 {
+            room.propose(a.client, ma.connection, op());
+            next(&mut ma);
+        }
+        // a's join and five ops.
+        assert_eq!(room.head(), 6);
+        let mut late = room.join(peer("late"), 3, 16);
+        assert_eq!((late.welcome.replay_from, late.welcome.head), (3, 6));
+        assert_eq!(late.catch_up.remaining(), 3);
+        let frames = catch_up(&mut late);
+        let seqs: Vec<u64> = frames
+            .iter()
+            .map(|f| match decode(f).unwrap() {
+                ServerMessage::Op(op) => op.seq,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, vec![4, 5, 6]);
+        // late's join is op 7.
+        let mut lost = room.join(peer("lost"), 9, 16);
+        assert_eq!((lost.welcome.replay_from, lost.welcome.head), (0, 7));
+        assert_eq!(catch_up(&mut lost).len(), 7);
+    }
+}

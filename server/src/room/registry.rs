@@ -1,0 +1,295 @@
+//! Every room the relay has open: opened lazily, each in a slot of its own,
+//! and closed once nobody has been in it for a while.
+//!
+//! In memory, rooms are never removed, so the history survives everyone
+//! leaving. With a data folder, each room is a `.tabula` file loaded the first
+//! time someone joins it after a start, and sequencing carries on where the file
+//! ends; a room nobody has been in for [`CLOSE_UNUSED_AFTER`] has its file
+//! closed, and is loaded again by the next join.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tracing::debug;
+
+use super::writers::Writers;
+use super::{Commit, Room};
+use crate::snapshots::Snapshotter;
+use crate::store::{MemoryLog, OpLog, SqliteLog, StoreError};
+use crate::sync::lock;
+
+/// How long a room with a file stays open with nobody in it. An open file costs
+/// a `SQLite` connection and its caches; reopening costs an integrity check.
+pub const CLOSE_UNUSED_AFTER: Duration = Duration::from_mins(5);
+
+/// How often joining a room also looks for rooms to close.
+const CLOSE_SWEEP_EVERY: Duration = Duration::from_mins(1);
+
+/// Where one room is kept once it is open; see [`Rooms`].
+type Slot = Arc<Mutex<Option<Arc<Room>>>>;
+
+/// Every room the relay has open.
+///
+/// The map sits behind a `std::sync::Mutex`, not tokio's: it is held only to look
+/// a room's slot up, never across an `.await`. Opening a room reads its file, so
+/// [`Rooms::open`] is called from `spawn_blocking`.
+#[derive(Debug)]
+pub struct Rooms {
+    /// Where room files live (`DATA/rooms`); `None` keeps rooms in memory.
+    dir: Option<PathBuf>,
+    /// How long a room's writer waits for more ops before it commits a batch to
+    /// its file.
+    group_commit_window: Duration,
+    /// Room name to the room's slot. Entries are never removed: a room's history
+    /// must outlive its members. A slot is empty until its room has been opened
+    /// (or after opening it failed, so the next join tries again, or after the
+    /// room was closed as unused, so the next join reopens it); each slot has
+    /// its own lock so that opening one room's file never holds up the others.
+    open: Mutex<HashMap<String, Slot>>,
+    /// The writers every room with a file shares, started with the first such
+    /// room. Every open room holds a clone; the writers end once all are gone.
+    writers: Mutex<Option<Writers>>,
+    /// How many ops past its latest snapshot make a room take a new one.
+    snapshot_every: u64,
+    /// The thread that makes every room's snapshots, started with the first room.
+    snapshotter: Mutex<Option<Snapshotter>>,
+    /// Rooms with a file found unused (nobody in them, nothing to write) by a
+    /// sweep, and since when; a room still unused [`CLOSE_UNUSED_AFTER`] later
+    /// is closed. Also when the last sweep ran.
+    unused: Mutex<Unused>,
+}
+
+/// What the sweeps for unused rooms remember.
+#[derive(Debug)]
+struct Unused {
+    /// When the last sweep ran.
+    swept: Instant,
+    /// Room name to when a sweep first found it unused.
+    since: HashMap<String, Instant>,
+}
+
+impl Rooms {
+    /// No rooms yet; they are opened in `rooms_dir`, or in memory for `None`.
+    /// Each takes a board snapshot every `snapshot_every` ops.
+    pub fn new(
+        rooms_dir: Option<PathBuf>,
+        group_commit_window: Duration,
+        snapshot_every: u64,
+    ) -> Self {
+        Self {
+            dir: rooms_dir,
+            group_commit_window,
+            open: Mutex::new(HashMap::new()),
+            writers: Mutex::new(None),
+            snapshot_every,
+            snapshotter: Mutex::new(None),
+            unused: Mutex::new(Unused {
+                swept: Instant::now(),
+                since: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Closes the files of rooms that nobody has been in, and that have had
+    /// nothing to write, since a sweep at least `after` ago; notes the rooms
+    /// that are unused now. A room is only closed when nothing but the registry
+    /// holds it, under its slot's lock, so no connection can be using it and the
+    /// next join opens it afresh from its file. Rooms in memory are never
+    /// closed: their history lives nowhere else. Returns how many were closed.
+    pub fn close_unused(&self, after: Duration) -> usize {
+        if self.dir.is_none() {
+            return 0;
+        }
+        let now = Instant::now();
+        let slots: Vec<(String, Slot)> = lock(&self.open)
+            .iter()
+            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
+            .collect();
+        let mut unused = lock(&self.unused);
+        unused.swept = now;
+        let mut closed = 0;
+        for (name, slot) in slots {
+            // A room being opened or joined right now is not unused.
+            let Ok(mut slot) = slot.try_lock() else {
+                unused.since.remove(&name);
+                continue;
+            };
+            let idle = slot
+                .as_ref()
+                .is_some_and(|room| Arc::strong_count(room) == 1 && room.is_idle());
+            if !idle {
+                unused.since.remove(&name);
+                continue;
+            }
+            let since = *unused.since.entry(name.clone()).or_insert(now);
+            if now.duration_since(since) >= after {
+                *slot = None;
+                unused.since.remove(&name);
+                closed += 1;
+                debug!(room = name, "closed a room nobody is in");
+            }
+        }
+        closed
+    }
+
+    /// Waits until no open room has anything waiting for a writer, or `limit`
+    /// has passed; `false` in that case. For shutdown, once every connection
+    /// has ended: their leaves are then on disk when the relay stops.
+    pub async fn written(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            let slots: Vec<Slot> = lock(&self.open).values().cloned().collect();
+            let written = slots
+                .iter()
+                .all(|slot| lock(slot).as_ref().is_none_or(|room| room.is_written()));
+            if written {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    /// The shared writers, started on first use.
+    fn writers(&self) -> Result<Writers, StoreError> {
+        started(&self.writers, || {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            Writers::start(threads, self.group_commit_window)
+        })
+    }
+
+    /// The shared snapshotter, started on first use.
+    fn snapshotter(&self) -> Result<Snapshotter, StoreError> {
+        started(&self.snapshotter, Snapshotter::start)
+    }
+
+    /// The room with this name: already open, loaded from its file, or created
+    /// empty. Blocks on file I/O when it opens a room.
+    pub fn open(&self, name: &str) -> Result<Arc<Room>, StoreError> {
+        let sweep = lock(&self.unused).swept.elapsed() >= CLOSE_SWEEP_EVERY;
+        if sweep {
+            self.close_unused(CLOSE_UNUSED_AFTER);
+        }
+        let slot = Arc::clone(lock(&self.open).entry(name.to_owned()).or_default());
+        // Joins to this room wait here while its file is read; others do not.
+        let mut slot = lock(&slot);
+        if let Some(room) = &*slot {
+            return Ok(Arc::clone(room));
+        }
+        let log: Box<dyn OpLog> = match &self.dir {
+            Some(dir) => Box::new(SqliteLog::open_or_create(dir, name)?),
+            None => Box::new(MemoryLog::default()),
+        };
+        // Without a disk write there is nothing to wait for: a room in memory
+        // sequences on the proposing connection's task, with no thread.
+        let commit = if self.dir.is_some() {
+            Commit::Writers(self.writers()?)
+        } else {
+            Commit::Inline
+        };
+        let room = Room::open(name, log, commit, self.snapshot_every, self.snapshotter()?)?;
+        debug!(room = name, head = room.head(), "opened the room");
+        *slot = Some(Arc::clone(&room));
+        Ok(room)
+    }
+}
+
+/// A handle to threads the rooms share: the one in `slot`, or one `start`s now
+/// and keeps there.
+fn started<T: Clone>(
+    slot: &Mutex<Option<T>>,
+    start: impl FnOnce() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut slot = lock(slot);
+    if let Some(running) = &*slot {
+        return Ok(running.clone());
+    }
+    let running = start()?;
+    *slot = Some(running.clone());
+    Ok(running)
+}
+
+#[cfg(test)]
+mod tests {
+    use tabula_shared::ServerMessage;
+
+    use crate::room::Proposed;
+    use crate::room::testing::{NO_SNAPSHOTS, next, op, peer, settle};
+
+    use super::*;
+
+    #[test]
+    fn rooms_with_files_share_the_writers_and_each_keeps_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO, NO_SNAPSHOTS);
+        let mut members = Vec::new();
+        for name in ["one", "two", "three"] {
+            let room = rooms.open(name).unwrap();
+            let a = peer("a");
+            let b = peer("b");
+            let ma = room.join(a.clone(), 0, 64);
+            let mb = room.join(b, 0, 64);
+            members.push((room, a, ma, mb));
+        }
+        for _ in 0..10 {
+            for (room, a, ma, _) in &members {
+                assert_eq!(
+                    room.propose(a.client, ma.connection, op()),
+                    Proposed::Queued
+                );
+            }
+        }
+        for (room, _, _, mb) in &mut members {
+            // After the two joins.
+            for expected in 3..=12 {
+                assert!(
+                    matches!(next(mb), ServerMessage::Op(o) if o.seq == expected),
+                    "room {} out of order",
+                    room.name
+                );
+            }
+            assert_eq!(room.head(), 12);
+        }
+        // One queue for all: the registry's handle, each room's, and this one.
+        let writers = lock(&rooms.writers).clone().unwrap();
+        assert_eq!(writers.handles(), 1 + 3 + 1);
+    }
+
+    #[test]
+    fn a_room_nobody_is_in_is_closed_and_reopened_from_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO, NO_SNAPSHOTS);
+        let room = rooms.open("kept").unwrap();
+        let a = peer("a");
+        let mut ma = room.join(a.clone(), 0, 16);
+        room.propose(a.client, ma.connection, op());
+        assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 2, .. }));
+        assert_eq!(rooms.close_unused(Duration::ZERO), 0, "a is in it");
+        assert!(room.leave(a.client, ma.connection));
+        settle(&room, 3); // a's leave
+        assert_eq!(
+            rooms.close_unused(Duration::ZERO),
+            0,
+            "held by a connection"
+        );
+        drop(room);
+        assert_eq!(
+            rooms.close_unused(Duration::from_mins(1)),
+            0,
+            "not for long"
+        );
+        assert_eq!(rooms.close_unused(Duration::ZERO), 1);
+        let slot = Arc::clone(&lock(&rooms.open)["kept"]);
+        assert!(lock(&slot).is_none());
+        let again = rooms.open("kept").unwrap();
+        assert_eq!(again.head(), 3);
+        let b = peer("b");
+        let mut mb = again.join(b.clone(), 0, 16);
+        again.propose(b.client, mb.connection, op());
+        assert!(matches!(next(&mut mb), ServerMessage::Ack { seq: 5, .. }));
+    }
+}

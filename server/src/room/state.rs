@@ -1,0 +1,95 @@
+//! What a room changes under its lock, and publishing a committed batch to it.
+//!
+//! A room's [`State`] is its published head, its members and its snapshots,
+//! behind one `std::sync::Mutex` (the room's lock). [`State::publish`] sends a
+//! [`Committed`] batch on in sequence order: each new op's frame to everyone
+//! but its author, an `Ack` to the author, a recorded join or leave to everyone,
+//! a refusal to whoever proposed an op that cannot be sequenced; then it tells
+//! the snapshots how far the room has published. Publishing under the same lock
+//! as joins is what makes the sequence order and the fan-out order the same,
+//! and what lets a joiner's catch-up end exactly where its queue begins.
+
+use std::sync::Arc;
+
+use tabula_shared::{ClientId, ErrorCode, OpId, ServerMessage};
+use tracing::{debug, warn};
+
+use super::members::Members;
+use super::sequencer::{Committed, Outcome};
+use crate::frame::encode_frame;
+use crate::snapshots::RoomSnapshots;
+use crate::store::Stamp;
+
+/// The part of a room that changes.
+#[derive(Debug)]
+pub struct State {
+    /// The room's name, for logs.
+    pub name: String,
+    /// The latest sequence number published: stored, acked and fanned out. A
+    /// joiner catches up to here; every later op reaches it through its queue.
+    pub head: u64,
+    /// The room's board snapshots, told of each published head.
+    pub snapshots: Arc<RoomSnapshots>,
+    /// Who is in the room, and the only way frames reach them.
+    pub members: Members,
+}
+
+impl State {
+    /// Sends each outcome of `committed` on, in sequence order.
+    pub fn publish(&mut self, committed: Committed) {
+        let Committed {
+            outcomes,
+            entries,
+            stored,
+        } = committed;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::New(index) if stored => {
+                    let entry = &entries[index];
+                    self.head = entry.stamp.seq;
+                    self.members.broadcast(&entry.frame, Some(entry.author));
+                    self.ack(entry.author, entry.op_id, entry.stamp);
+                }
+                Outcome::New(index) => self.members.drop_unsaved(entries[index].author),
+                Outcome::Recorded(index) if stored => {
+                    let entry = &entries[index];
+                    self.head = entry.stamp.seq;
+                    self.members.broadcast(&entry.frame, None);
+                }
+                // Already logged as an error; nobody is to blame or to resend.
+                Outcome::Recorded(_) => {}
+                Outcome::Unsaved { author } => self.members.drop_unsaved(author),
+                Outcome::Duplicate { author, op, stamp } => {
+                    debug!(room = %self.name, op = %op, seq = stamp.seq, "acked a resent op again");
+                    self.ack(author, op, stamp);
+                }
+                Outcome::Refused { author, op, reason } => {
+                    debug!(room = %self.name, op = %op, %reason, "refused an op");
+                    let refusal = ServerMessage::Error {
+                        code: ErrorCode::InvalidOp,
+                        message: reason,
+                    };
+                    match encode_frame(&refusal) {
+                        Ok(frame) => self.members.send_to(author, frame),
+                        Err(err) => warn!(%err, "could not encode a refusal"),
+                    }
+                }
+            }
+        }
+        self.snapshots.published(self.head);
+    }
+
+    /// Acks an op to its author, if it is still here (if not, its resend after
+    /// reconnecting is acked instead).
+    fn ack(&mut self, author: ClientId, op: OpId, stamp: Stamp) {
+        let ack = ServerMessage::Ack {
+            op,
+            seq: stamp.seq,
+            timestamp_ms: stamp.timestamp_ms,
+        };
+        match encode_frame(&ack) {
+            Ok(frame) => self.members.send_to(author, frame),
+            Err(err) => warn!(room = %self.name, %err, "could not encode an ack"),
+        }
+    }
+}
