@@ -65,7 +65,7 @@ pub use config::Config;
 pub use error::Error;
 
 use connection::Shared;
-use room::registry::Rooms;
+use room::registry::{Closing, Rooms};
 
 /// How long accepting may keep failing before [`run`] gives up with
 /// [`Error::Accept`].
@@ -109,11 +109,12 @@ pub async fn run(
     let mut acceptor = Acceptor {
         limit: Arc::new(Semaphore::new(config.max_connections)),
         shared: Arc::new(Shared {
-            rooms: Arc::new(Rooms::new(
+            rooms: Rooms::new(
                 rooms_dir,
                 config.group_commit_window,
                 config.snapshot_every,
-            )),
+                Closing::default(),
+            ),
             config,
         }),
         listener,

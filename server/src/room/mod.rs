@@ -23,7 +23,7 @@
 //! - `mod.rs` (here): [`Room`], what a connection calls: join, propose, leave,
 //!   cursor, history.
 //! - [`registry`]: `Rooms`, every open room: opened lazily, each in a slot of
-//!   its own, and closed once nobody has been in it for a while.
+//!   its own, and closed by a timer once nobody has been in it for a while.
 //! - [`members`]: who is in the room, their bounded queues, and fan-out: the one
 //!   way frames reach members, the seam a cluster backplane will replace.
 //! - [`sequencer`]: proposals to stamped, encoded, stored ops; resends

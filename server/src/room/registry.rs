@@ -1,15 +1,19 @@
 //! Every room the relay has open: opened lazily, each in a slot of its own,
-//! and closed once nobody has been in it for a while.
+//! and closed by a timer once nobody has been in it for a while.
 //!
 //! In memory, rooms are never removed, so the history survives everyone
 //! leaving. With a data folder, each room is a `.tabula` file loaded the first
 //! time someone joins it after a start, and sequencing carries on where the file
-//! ends; a room nobody has been in for [`CLOSE_UNUSED_AFTER`] has its file
-//! closed, and is loaded again by the next join.
+//! ends. The `tabula-sweep` thread, started with the first room with a file,
+//! looks for rooms nobody is in every [`CLOSE_SWEEP_EVERY`]; a room that stays
+//! unused for [`CLOSE_UNUSED_AFTER`] is closed (its file let go for good), and
+//! is loaded again by the next join. The thread ends when the registry is
+//! dropped, once `run` has returned.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tracing::debug;
@@ -18,14 +22,34 @@ use super::writers::Writers;
 use super::{Commit, Room};
 use crate::snapshots::Snapshotter;
 use crate::store::{MemoryLog, OpLog, SqliteLog, StoreError};
-use crate::sync::lock;
+use crate::sync::{lock, try_lock};
 
 /// How long a room with a file stays open with nobody in it. An open file costs
 /// a `SQLite` connection and its caches; reopening costs an integrity check.
 pub const CLOSE_UNUSED_AFTER: Duration = Duration::from_mins(5);
 
-/// How often joining a room also looks for rooms to close.
-const CLOSE_SWEEP_EVERY: Duration = Duration::from_mins(1);
+/// How often the `tabula-sweep` thread looks for rooms to close.
+pub const CLOSE_SWEEP_EVERY: Duration = Duration::from_mins(1);
+
+/// When rooms nobody is in are closed: [`CLOSE_UNUSED_AFTER`] and
+/// [`CLOSE_SWEEP_EVERY`] by default, shorter in tests.
+#[derive(Clone, Copy, Debug)]
+pub struct Closing {
+    /// How long a room stays unused, from the sweep that first finds it so,
+    /// before a sweep closes it.
+    pub after: Duration,
+    /// How often the sweeps run.
+    pub every: Duration,
+}
+
+impl Default for Closing {
+    fn default() -> Self {
+        Self {
+            after: CLOSE_UNUSED_AFTER,
+            every: CLOSE_SWEEP_EVERY,
+        }
+    }
+}
 
 /// Where one room is kept once it is open; see [`Rooms`].
 type Slot = Arc<Mutex<Option<Arc<Room>>>>;
@@ -56,40 +80,41 @@ pub struct Rooms {
     /// The thread that makes every room's snapshots, started with the first room.
     snapshotter: Mutex<Option<Snapshotter>>,
     /// Rooms with a file found unused (nobody in them, nothing to write) by a
-    /// sweep, and since when; a room still unused [`CLOSE_UNUSED_AFTER`] later
-    /// is closed. Also when the last sweep ran.
-    unused: Mutex<Unused>,
-}
-
-/// What the sweeps for unused rooms remember.
-#[derive(Debug)]
-struct Unused {
-    /// When the last sweep ran.
-    swept: Instant,
-    /// Room name to when a sweep first found it unused.
-    since: HashMap<String, Instant>,
+    /// sweep, and since when; a room still unused [`Closing::after`] later is
+    /// closed.
+    unused: Mutex<HashMap<String, Instant>>,
+    /// When rooms nobody is in are closed.
+    closing: Closing,
+    /// The `tabula-sweep` thread's stop signal, once the first room with a file
+    /// has started it: dropped with the registry, which ends the thread.
+    sweeper: Mutex<Option<Sender<()>>>,
+    /// This registry, for the `tabula-sweep` thread, which must not keep it
+    /// alive.
+    me: Weak<Rooms>,
 }
 
 impl Rooms {
     /// No rooms yet; they are opened in `rooms_dir`, or in memory for `None`.
-    /// Each takes a board snapshot every `snapshot_every` ops.
+    /// Each takes a board snapshot every `snapshot_every` ops, and a room with
+    /// a file is closed as `closing` says once nobody is in it.
     pub fn new(
         rooms_dir: Option<PathBuf>,
         group_commit_window: Duration,
         snapshot_every: u64,
-    ) -> Self {
-        Self {
+        closing: Closing,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
             dir: rooms_dir,
             group_commit_window,
             open: Mutex::new(HashMap::new()),
             writers: Mutex::new(None),
             snapshot_every,
             snapshotter: Mutex::new(None),
-            unused: Mutex::new(Unused {
-                swept: Instant::now(),
-                since: HashMap::new(),
-            }),
-        }
+            unused: Mutex::new(HashMap::new()),
+            closing,
+            sweeper: Mutex::new(None),
+            me: me.clone(),
+        })
     }
 
     /// Closes the files of rooms that nobody has been in, and that have had
@@ -108,25 +133,24 @@ impl Rooms {
             .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
             .collect();
         let mut unused = lock(&self.unused);
-        unused.swept = now;
         let mut closed = 0;
         for (name, slot) in slots {
             // A room being opened or joined right now is not unused.
-            let Ok(mut slot) = slot.try_lock() else {
-                unused.since.remove(&name);
+            let Some(mut slot) = try_lock(&slot) else {
+                unused.remove(&name);
                 continue;
             };
             let idle = slot
                 .as_ref()
                 .is_some_and(|room| Arc::strong_count(room) == 1 && room.is_idle());
             if !idle {
-                unused.since.remove(&name);
+                unused.remove(&name);
                 continue;
             }
-            let since = *unused.since.entry(name.clone()).or_insert(now);
+            let since = *unused.entry(name.clone()).or_insert(now);
             if now.duration_since(since) >= after {
                 *slot = None;
-                unused.since.remove(&name);
+                unused.remove(&name);
                 closed += 1;
                 debug!(room = name, "closed a room nobody is in");
             }
@@ -136,14 +160,17 @@ impl Rooms {
 
     /// Waits until no open room has anything waiting for a writer, or `limit`
     /// has passed; `false` in that case. For shutdown, once every connection
-    /// has ended: their leaves are then on disk when the relay stops.
+    /// has ended: their leaves are then on disk when the relay stops. A slot
+    /// someone holds (the sweeper closing its room) is looked at again a moment
+    /// later rather than waited for on a tokio worker.
     pub async fn written(&self, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         loop {
             let slots: Vec<Slot> = lock(&self.open).values().cloned().collect();
-            let written = slots
-                .iter()
-                .all(|slot| lock(slot).as_ref().is_none_or(|room| room.is_written()));
+            let written = slots.iter().all(|slot| {
+                try_lock(slot)
+                    .is_some_and(|room| room.as_ref().is_none_or(|room| room.is_written()))
+            });
             if written {
                 return true;
             }
@@ -167,13 +194,25 @@ impl Rooms {
         started(&self.snapshotter, Snapshotter::start)
     }
 
+    /// Starts the `tabula-sweep` thread unless it runs already.
+    fn start_sweeper(&self) -> Result<(), StoreError> {
+        let mut sweeper = lock(&self.sweeper);
+        if sweeper.is_none() {
+            let (stop, stopped) = std::sync::mpsc::channel();
+            let rooms = self.me.clone();
+            let closing = self.closing;
+            std::thread::Builder::new()
+                .name("tabula-sweep".to_owned())
+                .spawn(move || sweep(&rooms, &stopped, closing))
+                .map_err(StoreError::Thread)?;
+            *sweeper = Some(stop);
+        }
+        Ok(())
+    }
+
     /// The room with this name: already open, loaded from its file, or created
     /// empty. Blocks on file I/O when it opens a room.
     pub fn open(&self, name: &str) -> Result<Arc<Room>, StoreError> {
-        let sweep = lock(&self.unused).swept.elapsed() >= CLOSE_SWEEP_EVERY;
-        if sweep {
-            self.close_unused(CLOSE_UNUSED_AFTER);
-        }
         let slot = Arc::clone(lock(&self.open).entry(name.to_owned()).or_default());
         // Joins to this room wait here while its file is read; others do not.
         let mut slot = lock(&slot);
@@ -187,6 +226,7 @@ impl Rooms {
         // Without a disk write there is nothing to wait for: a room in memory
         // sequences on the proposing connection's task, with no thread.
         let commit = if self.dir.is_some() {
+            self.start_sweeper()?;
             Commit::Writers(self.writers()?)
         } else {
             Commit::Inline
@@ -213,6 +253,19 @@ fn started<T: Clone>(
     Ok(running)
 }
 
+/// The `tabula-sweep` thread: every [`Closing::every`], closes the rooms that
+/// have been unused for [`Closing::after`], until the registry is gone (its
+/// end of `stopped` is dropped with it).
+fn sweep(rooms: &Weak<Rooms>, stopped: &Receiver<()>, closing: Closing) {
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(closing.every) {
+        let Some(rooms) = rooms.upgrade() else {
+            break;
+        };
+        rooms.close_unused(closing.after);
+    }
+    debug!("the sweeper stopped");
+}
+
 #[cfg(test)]
 mod tests {
     use tabula_shared::ServerMessage;
@@ -222,10 +275,21 @@ mod tests {
 
     use super::*;
 
+    /// Sweeps too rare to run during a test: these tests close rooms themselves.
+    const NO_SWEEPS: Closing = Closing {
+        after: CLOSE_UNUSED_AFTER,
+        every: Duration::from_hours(1),
+    };
+
     #[test]
     fn rooms_with_files_share_the_writers_and_each_keeps_its_order() {
         let dir = tempfile::tempdir().unwrap();
-        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO, NO_SNAPSHOTS);
+        let rooms = Rooms::new(
+            Some(dir.path().to_path_buf()),
+            Duration::ZERO,
+            NO_SNAPSHOTS,
+            NO_SWEEPS,
+        );
         let mut members = Vec::new();
         for name in ["one", "two", "three"] {
             let room = rooms.open(name).unwrap();
@@ -262,7 +326,12 @@ mod tests {
     #[test]
     fn a_room_nobody_is_in_is_closed_and_reopened_from_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let rooms = Rooms::new(Some(dir.path().to_path_buf()), Duration::ZERO, NO_SNAPSHOTS);
+        let rooms = Rooms::new(
+            Some(dir.path().to_path_buf()),
+            Duration::ZERO,
+            NO_SNAPSHOTS,
+            NO_SWEEPS,
+        );
         let room = rooms.open("kept").unwrap();
         let a = peer("a");
         let mut ma = room.join(a.clone(), 0, 16);
@@ -291,5 +360,42 @@ mod tests {
         let mut mb = again.join(b.clone(), 0, 16);
         again.propose(b.client, mb.connection, op());
         assert!(matches!(next(&mut mb), ServerMessage::Ack { seq: 5, .. }));
+    }
+
+    #[test]
+    fn a_room_nobody_is_in_is_closed_by_the_timer_without_another_join() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = Rooms::new(
+            Some(dir.path().to_path_buf()),
+            Duration::ZERO,
+            NO_SNAPSHOTS,
+            Closing {
+                after: Duration::from_millis(100),
+                every: Duration::from_millis(10),
+            },
+        );
+        let room = rooms.open("quiet").unwrap();
+        let a = peer("a");
+        let mut ma = room.join(a.clone(), 0, 16);
+        room.propose(a.client, ma.connection, op());
+        assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 2, .. }));
+        assert!(room.leave(a.client, ma.connection));
+        settle(&room, 3); // a's leave
+        drop(room);
+        // Nobody joins any room from here on: only the timer can close it.
+        let slot = Arc::clone(&lock(&rooms.open)["quiet"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while lock(&slot).is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the sweeper did not close the room"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            rooms.open("quiet").unwrap().head(),
+            3,
+            "reopened from its file"
+        );
     }
 }
