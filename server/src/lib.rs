@@ -20,6 +20,8 @@
 //! (and `lib.rs` may use them all).
 //! - `lib.rs` (here): [`run`], which accepts connections, caps how many are
 //!   open, and on shutdown closes them all and waits for them.
+//! - [`admin`]: what the binary does on a data folder without serving: list
+//!   its rooms, export one.
 //! - `connection`: one task per peer: the hello, joining, reading, writing,
 //!   heartbeats, and closing with a code and reason when something is wrong.
 //! - `http`: reads the HTTP request head itself, answers anything that is not a
@@ -50,6 +52,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+pub mod admin;
 mod config;
 mod connection;
 pub mod error;

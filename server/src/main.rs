@@ -1,19 +1,17 @@
 //! `tabula-server`: the relay binary. Parses flags, sets up logging, listens, and
 //! runs [`tabula_server::run`] until Ctrl+C or SIGTERM. Two subcommands work on a
-//! data folder without serving: `rooms` lists its rooms, `export` copies one room
-//! into a session file.
+//! data folder without serving, and print what [`tabula_server::admin`] returns:
+//! `rooms` lists its rooms, `export` copies one room into a session file.
 
 use std::future::Future;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
-use tabula_server::Config;
-use tabula_server::store;
-use tabula_shared::session_file::SessionFile;
+use tabula_server::{Config, admin, store};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
@@ -207,8 +205,16 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     match &args.command {
-        Some(Command::Rooms) => return list_rooms(&args.data_dir()?),
-        Some(Command::Export { room, out }) => return export(&args.data_dir()?, room, out),
+        Some(Command::Rooms) => {
+            let rooms = admin::list_rooms(&args.data_dir()?)?;
+            write!(std::io::stdout().lock(), "{rooms}")?;
+            return Ok(());
+        }
+        Some(Command::Export { room, out }) => {
+            let exported = admin::export(&args.data_dir()?, room, out)?;
+            writeln!(std::io::stdout().lock(), "{exported}")?;
+            return Ok(());
+        }
         None => {}
     }
     let mut config = args.config();
@@ -252,83 +258,4 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
             _ = terminate => info!("SIGTERM: shutting down"),
         }
     })
-}
-
-/// `tabula-server rooms`: one line per room, with its op count and last activity.
-fn list_rooms(data: &Path) -> anyhow::Result<()> {
-    let rooms_dir = store::rooms_dir(data);
-    let names = if rooms_dir.exists() {
-        store::room_names(&rooms_dir)?
-    } else {
-        Vec::new()
-    };
-    let mut out = std::io::stdout().lock();
-    if names.is_empty() {
-        writeln!(out, "no rooms in {}", rooms_dir.display())?;
-        return Ok(());
-    }
-    writeln!(out, "{:<40} {:>10}  last activity", "room", "ops")?;
-    for name in names {
-        // A damaged room is listed with its problem; the others still are.
-        let line = match SessionFile::open_read_only(store::room_path(&rooms_dir, &name))
-            .and_then(|file| file.summary())
-        {
-            Ok(summary) => format!(
-                "{name:<40} {:>10}  {}",
-                summary.ops,
-                summary
-                    .last_activity_ms
-                    .map_or_else(|| "never".to_owned(), describe_time)
-            ),
-            Err(err) => format!("{name:<40} {:>10}  {err}", "?"),
-        };
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
-}
-
-/// `tabula-server export`: copies a room into a new session file.
-fn export(data: &Path, room: &str, out: &Path) -> anyhow::Result<()> {
-    tabula_shared::room_name::validate(room)?;
-    let path = store::room_path(&store::rooms_dir(data), room);
-    if !path.exists() {
-        anyhow::bail!("there is no room {room:?} in {}", data.display());
-    }
-    let file = SessionFile::open_read_only(&path)?;
-    file.export_to(out)?;
-    let ops = file.summary()?.ops;
-    writeln!(
-        std::io::stdout().lock(),
-        "wrote room {room} ({ops} ops) to {}",
-        out.display()
-    )?;
-    Ok(())
-}
-
-/// A Unix time in milliseconds as UTC `YYYY-MM-DD HH:MM:SS`, with how long ago.
-fn describe_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = i64::try_from(days).unwrap_or(i64::MAX / 2) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let ago = now.saturating_sub(secs);
-    let ago = match ago {
-        0..60 => format!("{ago} s ago"),
-        60..3600 => format!("{} min ago", ago / 60),
-        3600..86_400 => format!("{} h ago", ago / 3600),
-        _ => format!("{} days ago", ago / 86_400),
-    };
-    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC ({ago})")
 }

@@ -445,7 +445,11 @@ fn check_tools(data: &Path, history: &BTreeMap<u64, OpId>) {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .expect("no op count");
-    assert!(line.contains("UTC"), "{line}");
+    let last_activity = line.split_whitespace().nth(2).expect("no last activity");
+    assert!(
+        humantime::parse_rfc3339(last_activity).is_ok(),
+        "not an RFC 3339 time: {line}"
+    );
 
     let out = data.join("exported.tabula");
     run(&[

@@ -1,0 +1,282 @@
+//! What `tabula-server` does on a data folder without serving: listing its
+//! rooms, and exporting one room into a session file. Each returns a typed
+//! result for the binary to print, or an [`AdminError`] saying what went wrong.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tabula_shared::room_name::RoomNameError;
+use tabula_shared::session_file::{SessionFile, SessionFileError, Summary};
+
+use crate::store::{self, StoreError};
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The room name given is not one a room can have.
+    #[error("{0}")]
+    RoomName(#[from] RoomNameError),
+    /// The data folder holds no room of that name.
+    #[error("there is no room {room:?} in {}", data.display())]
+    NoSuchRoom {
+        /// The room asked for.
+        room: String,
+        /// The data folder looked in.
+        data: PathBuf,
+    },
+    /// The rooms folder could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A room's file could not be read, or the export not written.
+    #[error(transparent)]
+    File(#[from] SessionFileError),
+}
+
+/// The rooms of a data folder, as `tabula-server rooms` prints them.
+#[derive(Debug)]
+pub struct RoomList {
+    /// The folder the rooms are in (`DATA/rooms`).
+    pub rooms_dir: PathBuf,
+    /// Each room by name, sorted, with its summary or why it could not be
+    /// read: a damaged room is listed with its problem, and the others still
+    /// are.
+    pub rooms: Vec<(String, Result<Summary, SessionFileError>)>,
+    /// When the list was made, for how long ago each room was last active.
+    pub now: SystemTime,
+}
+
+/// Lists the rooms in data folder `data` with their op counts and last
+/// activity; none if it has no rooms folder yet.
+pub fn list_rooms(data: &Path) -> Result<RoomList, AdminError> {
+    let rooms_dir = store::rooms_dir(data);
+    let names = if rooms_dir.exists() {
+        store::room_names(&rooms_dir)?
+    } else {
+        Vec::new()
+    };
+    let rooms = names
+        .into_iter()
+        .map(|name| {
+            let summary = SessionFile::open_read_only(store::room_path(&rooms_dir, &name))
+                .and_then(|file| file.summary());
+            (name, summary)
+        })
+        .collect();
+    Ok(RoomList {
+        rooms_dir,
+        rooms,
+        now: SystemTime::now(),
+    })
+}
+
+impl fmt::Display for RoomList {
+    /// One line per room: name, op count, and last activity in RFC 3339 (UTC)
+    /// with how long ago; a heading first.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.rooms.is_empty() {
+            return writeln!(f, "no rooms in {}", self.rooms_dir.display());
+        }
+        writeln!(f, "{:<40} {:>10}  last activity", "room", "ops")?;
+        for (name, summary) in &self.rooms {
+            match summary {
+                Ok(summary) => writeln!(
+                    f,
+                    "{name:<40} {:>10}  {}",
+                    summary.ops,
+                    summary
+                        .last_activity_ms
+                        .map_or_else(|| "never".to_owned(), |ms| describe_time(ms, self.now))
+                )?,
+                Err(err) => writeln!(f, "{name:<40} {:>10}  {err}", "?")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What [`export`] wrote.
+#[derive(Debug)]
+pub struct Exported {
+    /// The room.
+    pub room: String,
+    /// How many ops the copy holds.
+    pub ops: u64,
+    /// The session file written.
+    pub out: PathBuf,
+}
+
+impl fmt::Display for Exported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "wrote room {} ({} ops) to {}",
+            self.room,
+            self.ops,
+            self.out.display()
+        )
+    }
+}
+
+/// Copies room `room` of data folder `data` into a new session file `out`
+/// (which must not exist), consistently even while a relay has the room open.
+pub fn export(data: &Path, room: &str, out: &Path) -> Result<Exported, AdminError> {
+    tabula_shared::room_name::validate(room)?;
+    let path = store::room_path(&store::rooms_dir(data), room);
+    if !path.exists() {
+        return Err(AdminError::NoSuchRoom {
+            room: room.to_owned(),
+            data: data.to_path_buf(),
+        });
+    }
+    let file = SessionFile::open_read_only(&path)?;
+    file.export_to(out)?;
+    let ops = file.summary()?.ops;
+    Ok(Exported {
+        room: room.to_owned(),
+        ops,
+        out: out.to_path_buf(),
+    })
+}
+
+/// A Unix time in milliseconds in RFC 3339 (UTC, whole seconds), with how long
+/// before `now` it was.
+fn describe_time(ms: u64, now: SystemTime) -> String {
+    let then = UNIX_EPOCH + Duration::from_millis(ms);
+    let ago = now.duration_since(then).map_or(0, |ago| ago.as_secs());
+    let ago = match ago {
+        0..60 => format!("{ago} s ago"),
+        60..3600 => format!("{} min ago", ago / 60),
+        3600..86_400 => format!("{} h ago", ago / 3600),
+        _ => format!("{} days ago", ago / 86_400),
+    };
+    format!("{} ({ago})", humantime::format_rfc3339_seconds(then))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use bytes::Bytes;
+    use tabula_shared::{ClientId, OpId};
+
+    use super::*;
+    use crate::store::{Entry, OpLog, SqliteLog, Stamp};
+
+    /// 2023-11-14T22:13:20Z, in milliseconds.
+    const NOV_14_MS: u64 = 1_700_000_000_000;
+
+    /// A data folder with room `kept` (two ops, the last at [`NOV_14_MS`]) and
+    /// a `broken.tabula` that is no session file.
+    fn data_folder() -> tempfile::TempDir {
+        let data = tempfile::tempdir().unwrap();
+        let rooms = store::rooms_dir(data.path());
+        fs::create_dir_all(&rooms).unwrap();
+        let mut log = SqliteLog::open_or_create(&rooms, "kept").unwrap();
+        let entries: Vec<Entry> = (1..=2)
+            .map(|seq| Entry {
+                op_id: OpId::random(),
+                author: ClientId::random(),
+                stamp: Stamp {
+                    seq,
+                    timestamp_ms: NOV_14_MS - 1000 + seq * 500,
+                },
+                frame: Bytes::from_static(b"an op"),
+            })
+            .collect();
+        log.append(&entries).unwrap();
+        fs::write(rooms.join("broken.tabula"), "not a database").unwrap();
+        data
+    }
+
+    #[test]
+    fn rooms_are_listed_with_ops_and_last_activity_and_a_damaged_one_with_its_problem() {
+        let data = data_folder();
+        let mut list = list_rooms(data.path()).unwrap();
+        let names: Vec<&str> = list.rooms.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["broken", "kept"]);
+        assert!(list.rooms[0].1.is_err());
+        let kept = list.rooms[1].1.as_ref().unwrap();
+        assert_eq!((kept.ops, kept.last_activity_ms), (2, Some(NOV_14_MS)));
+
+        list.now = UNIX_EPOCH + Duration::from_millis(NOV_14_MS) + Duration::from_secs(90);
+        let text = list.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("room ") && lines[0].ends_with("ops  last activity"));
+        assert!(
+            lines[1].starts_with("broken ") && lines[1].contains(" ?  "),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("kept ")
+                && lines[2].ends_with("         2  2023-11-14T22:13:20Z (1 min ago)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_data_folder_without_rooms_lists_none() {
+        let data = tempfile::tempdir().unwrap();
+        let list = list_rooms(data.path()).unwrap();
+        assert!(list.rooms.is_empty());
+        assert_eq!(
+            list.to_string(),
+            format!("no rooms in {}\n", store::rooms_dir(data.path()).display())
+        );
+    }
+
+    #[test]
+    fn a_room_is_exported_once_and_unknown_rooms_or_bad_names_are_refused() {
+        let data = data_folder();
+        let out = data.path().join("meeting.tabula");
+        let exported = export(data.path(), "kept", &out).unwrap();
+        assert_eq!(exported.ops, 2);
+        assert_eq!(
+            exported.to_string(),
+            format!("wrote room kept (2 ops) to {}", out.display())
+        );
+        assert_eq!(
+            SessionFile::open_read_only(&out)
+                .unwrap()
+                .summary()
+                .unwrap()
+                .ops,
+            2
+        );
+        assert!(matches!(
+            export(data.path(), "kept", &out),
+            Err(AdminError::File(SessionFileError::AlreadyExists { .. }))
+        ));
+        assert!(matches!(
+            export(data.path(), "elsewhere", &out),
+            Err(AdminError::NoSuchRoom { room, .. }) if room == "elsewhere"
+        ));
+        assert!(matches!(
+            export(data.path(), "../kept", &out),
+            Err(AdminError::RoomName(_))
+        ));
+    }
+
+    #[test]
+    fn times_are_rfc_3339_with_how_long_ago() {
+        let then = UNIX_EPOCH + Duration::from_millis(NOV_14_MS);
+        for (later, ago) in [
+            (0, "0 s ago"),
+            (59, "59 s ago"),
+            (3599, "59 min ago"),
+            (7200, "2 h ago"),
+            (3 * 86_400, "3 days ago"),
+        ] {
+            assert_eq!(
+                describe_time(NOV_14_MS, then + Duration::from_secs(later)),
+                format!("2023-11-14T22:13:20Z ({ago})")
+            );
+        }
+        // A clock set back shows no negative age.
+        assert_eq!(
+            describe_time(NOV_14_MS, then - Duration::from_secs(5)),
+            "2023-11-14T22:13:20Z (0 s ago)"
+        );
+    }
+}
