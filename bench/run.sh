@@ -50,7 +50,7 @@ BENCH=$BIN/tabula-bench
 
 if [[ -z "${BENCH_BIN:-}" ]]; then
     echo "== building the relay and the load generator (release)"
-    cargo build --release -p tabula-server --bins
+    cargo build --release -p tabula-server -p tabula-bench
 fi
 
 if [[ " $RELAYS " == *" node-ws "* || " $RELAYS " == *" python-websockets "* ]]; then

@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# What `cargo test --workspace` builds (the binaries included), so that after the
-# tests nothing is built again: a plain `cargo build` unifies features differently.
+# What `cargo test --workspace` builds (the binaries included: tabula-server's and
+# tabula-bench's integration tests run them), so that after the tests nothing is
+# built again: a plain `cargo build` unifies features differently.
 cargo test --workspace --no-run --quiet
 bin=${CARGO_TARGET_DIR:-target}/debug
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
