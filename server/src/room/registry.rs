@@ -271,7 +271,7 @@ mod tests {
     use tabula_shared::ServerMessage;
 
     use crate::room::Proposed;
-    use crate::room::testing::{NO_SNAPSHOTS, next, op, peer, settle};
+    use crate::room::testing::{NO_SNAPSHOTS, PATIENCE, next, op, peer, settle};
 
     use super::*;
 
@@ -384,7 +384,7 @@ mod tests {
         drop(room);
         // Nobody joins any room from here on: only the timer can close it.
         let slot = Arc::clone(&lock(&rooms.open)["quiet"]);
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + PATIENCE;
         while lock(&slot).is_some() {
             assert!(
                 Instant::now() < deadline,

@@ -310,7 +310,8 @@ mod tests {
 
     #[test]
     fn ops_arriving_together_share_one_transaction() {
-        let (room, controls) = controlled_room(Duration::from_millis(100));
+        // A window no pause of a loaded machine between two proposals outlasts.
+        let (room, controls) = controlled_room(Duration::from_secs(1));
         let a = peer("a");
         let mut ma = room.join(a.clone(), 0, 256);
         for _ in 0..50 {
