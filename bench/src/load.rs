@@ -918,18 +918,21 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_relay_that_goes_away_leaves_the_figures_and_an_error() {
+        // Margins a loaded 2-core machine cannot miss: acks within the first
+        // 2 s of a run, and the run ending within a minute of the relay, long
+        // before the 10 minutes it was planned for.
         let (addr, stop, task) = relay().await;
-        let plan = plan(addr, 1, Duration::from_secs(30));
+        let plan = plan(addr, 1, Duration::from_mins(10));
         let run = tokio::spawn(async move { run(&plan).await });
-        sleep(Duration::from_millis(500)).await;
+        sleep(Duration::from_secs(2)).await;
         stop.send(()).unwrap();
         task.await.unwrap().unwrap();
-        let report = timeout(Duration::from_secs(10), run)
+        let report = timeout(Duration::from_mins(1), run)
             .await
             .expect("the run did not stop when the relay went away")
             .unwrap();
         assert!(report.error.is_some());
         assert!(report.acked > 0);
-        assert!(report.duration < Duration::from_secs(5));
+        assert!(report.duration < Duration::from_mins(1));
     }
 }
