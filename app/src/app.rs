@@ -13,14 +13,15 @@ use egui::Ui;
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::documents::{DocumentAction, Documents, RecentFiles};
 use crate::export_dialog::ExportDialog;
-use crate::frame_stats::FrameStats;
-use crate::join_dialog::{Field, JoinDialog, JoinTarget};
-use crate::presence::{PresenceAction, presence_ui};
-use crate::replay_ui::{ReplayAction, ReplayView};
 use crate::session::{ConnectionStatus, Session};
-use crate::style_panel::{SelectionSummary, StyleAction, style_panel_ui};
-use crate::toolbar::{ToolbarAction, shortcuts, toolbar_ui, zoom_ui};
 use crate::tools::ToolSettings;
+use crate::ui::frame_stats::FrameStats;
+use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
+use crate::ui::presence::{PresenceAction, presence_ui};
+use crate::ui::replay::{ReplayAction, ReplayView};
+use crate::ui::style_panel::{SelectionSummary, StyleAction, style_panel_ui};
+use crate::ui::theme::PAPER;
+use crate::ui::toolbar::{ToolbarAction, shortcuts, toolbar_ui, zoom_ui};
 
 /// The whiteboard app.
 pub struct TabulaApp {
@@ -407,6 +408,6 @@ impl eframe::App for TabulaApp {
     }
 
     fn clear_color(&self, _visuals: &egui::Visuals) -> [f32; 4] {
-        crate::canvas::PAPER.to_normalized_gamma_f32()
+        PAPER.to_normalized_gamma_f32()
     }
 }

@@ -39,6 +39,7 @@ use crate::render::{BoardCache, DOT_PX, Dots, paint_object};
 use crate::selection::{self, Selection};
 use crate::text_edit::{EditorOutcome, TextEditor};
 use crate::tools::{Tool, ToolSettings};
+use crate::ui::theme::PAPER;
 
 /// Points closer than this on screen to the last kept point are dropped.
 const MIN_SPACING_PX: f32 = 1.5;
@@ -889,21 +890,6 @@ impl Canvas {
     }
 }
 
-/// The board's background.
-pub const PAPER: Color32 = Color32::from_rgb(0xfb, 0xfb, 0xfa);
-
-/// Black or white, whichever reads better on `background`.
-#[must_use]
-pub fn readable_on(background: Color32) -> Color32 {
-    let [r, g, b, _] = background.to_array();
-    let luma = 0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b);
-    if luma > 160.0 {
-        Color32::from_rgb(0x1e, 0x1e, 0x24)
-    } else {
-        Color32::WHITE
-    }
-}
-
 /// A canvas point as an egui position (same space, different type).
 #[must_use]
 pub fn pos_from_point(p: Point) -> Pos2 {
@@ -926,21 +912,4 @@ pub fn rect_from_canvas(r: tabula_shared::Rect) -> Rect {
 #[must_use]
 pub fn color32(c: Color) -> Color32 {
     Color32::from_rgba_unmultiplied(c.r, c.g, c.b, c.a)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_on_tags_stays_readable() {
-        assert_eq!(
-            readable_on(Color32::from_rgb(0x19, 0x71, 0xc2)),
-            Color32::WHITE
-        );
-        assert_ne!(
-            readable_on(Color32::from_rgb(0xf5, 0xb7, 0x00)),
-            Color32::WHITE
-        );
-    }
 }

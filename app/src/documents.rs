@@ -37,7 +37,7 @@ use crate::opening::{Opened, Opening};
 use crate::saving::{SaveJob, Saving};
 pub use crate::saving::{save_session, save_session_with};
 use crate::session::{Session, room_of_url};
-use crate::toolbar::EDGE_GAP;
+use crate::ui::theme::{self, EDGE_GAP};
 
 /// How many recent files are remembered.
 pub const RECENT_LIMIT: usize = 8;
@@ -742,7 +742,7 @@ impl Documents {
         egui::Area::new(egui::Id::unique("tabula-file-menu"))
             .anchor(Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
             .show(ctx, |ui| {
-                crate::theme::floating_panel(ui).show(ui, |ui| {
+                theme::floating_panel(ui).show(ui, |ui| {
                     ui.horizontal(|ui| {
                         ui.menu_button("File", |ui| {
                             if ui.button("Open…  (Ctrl O)").clicked() {

@@ -30,22 +30,13 @@
 //!   large board does not freeze the window either.
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
 //! - [`export_dialog`]: what to export, as what, and where.
-//! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
-//!   frame time, with a sparkline.
-//! - [`replay_ui`]: replay mode, the timeline under the canvas: play, speed,
-//!   scrub, steps, who was there when (joins, leaves, ops), compressed pauses,
-//!   back to live.
 //! - [`timelapse`]: a replay written out as PNG frames, on its own thread.
 //! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
 //! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
 //! - [`tools`]: the tools with their shortcuts, the palette, widths and font sizes.
-//! - [`toolbar`]: the tools bar, the bottom bar (zoom, undo, redo, clear, export)
-//!   and their keyboard shortcuts.
-//! - [`style_panel`]: colour, custom colour, width, fill, font size, and the
-//!   selection's commands.
-//! - [`join_dialog`]: the modal that asks for relay, room and name, and checks them.
-//! - [`presence`]: the connection status and the people in the room.
-//! - [`theme`]: spacing, radii and colours for the light and dark themes.
+//! - [`ui`]: the panels over the board and their look: the toolbars, the style
+//!   panel, the people chip, the join dialog, the replay's timeline, the
+//!   frame-time overlay and the theme.
 //! - [`session`]: the board on screen, who we are, the peers, and the link to a
 //!   room; applies local ops at once and the network's events each frame.
 //! - [`net`]: the background task that owns the WebSocket, with its reconnects and
@@ -57,21 +48,15 @@ pub mod canvas;
 pub mod documents;
 pub mod export;
 pub mod export_dialog;
-pub mod frame_stats;
 pub mod gesture;
-pub mod join_dialog;
 pub mod net;
 pub mod opening;
 pub mod overlay;
-pub mod presence;
 pub mod render;
-pub mod replay_ui;
 pub mod saving;
 pub mod selection;
 pub mod session;
-pub mod style_panel;
 pub mod text_edit;
-pub mod theme;
 pub mod timelapse;
-pub mod toolbar;
 pub mod tools;
+pub mod ui;

@@ -7,9 +7,9 @@
 use anyhow::Context as _;
 use clap::Parser;
 use tabula_app::app::TabulaApp;
-use tabula_app::presence::identity_color;
 use tabula_app::session::{Identity, Session, room_of_url};
-use tabula_app::theme;
+use tabula_app::ui::presence::identity_color;
+use tabula_app::ui::theme;
 use tabula_shared::ClientId;
 use tracing_subscriber::EnvFilter;
 

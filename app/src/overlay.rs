@@ -8,8 +8,7 @@ use egui::{
 };
 
 use crate::camera::Camera;
-use crate::canvas::readable_on;
-use crate::theme::ACCENT;
+use crate::ui::theme::{ACCENT, readable_on};
 
 /// The side of a resize handle, in screen points.
 pub const HANDLE_PX: f32 = 9.0;

@@ -12,8 +12,8 @@ use egui::{FontId, Id, Order, Stroke, TextEdit};
 use tabula_shared::{Color, ObjectId, Op, OpKind, Point, Property};
 
 use crate::canvas::{color32, pos_from_point};
-use crate::theme;
 use crate::tools::ToolSettings;
+use crate::ui::theme;
 
 /// A text being typed.
 #[derive(Clone, Debug, PartialEq)]

@@ -36,7 +36,7 @@ fn app_with(session: Session) -> Harness<'static, TabulaApp> {
     let mut harness = Harness::builder()
         .with_size(vec2(1280.0, 800.0))
         .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
-    tabula_app::theme::apply(&harness.ctx);
+    tabula_app::ui::theme::apply(&harness.ctx);
     harness.run();
     harness
 }

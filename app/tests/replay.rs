@@ -67,7 +67,7 @@ fn replaying_ops(dir: &std::path::Path, ops: &[SequencedOp]) -> Harness<'static,
         .with_size(vec2(1280.0, 800.0))
         .with_step_dt(0.25)
         .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
-    tabula_app::theme::apply(&harness.ctx);
+    tabula_app::ui::theme::apply(&harness.ctx);
     harness.run();
     let creates = ops
         .iter()

@@ -8,7 +8,7 @@
 //! They edit [`ToolSettings`] in place and return what else was asked for (a
 //! [`ViewAction`] for the canvas, a [`ToolbarAction`] for the app) rather than
 //! reaching into the camera or the session themselves. The colours, widths and
-//! fills are in [`crate::style_panel`].
+//! fills are in [`super::style_panel`].
 
 use egui::accesskit::Role;
 use egui::epaint::{EllipseShape, PathShape};
@@ -17,14 +17,9 @@ use egui::{
     Ui, WidgetInfo, vec2,
 };
 
+use super::theme::{self, BUTTON_SIZE, EDGE_GAP};
 use crate::canvas::ViewAction;
-use crate::theme;
 use crate::tools::{Tool, ToolSettings};
-
-/// Gap between a floating panel and the window's edge.
-pub const EDGE_GAP: f32 = 12.0;
-/// The side of a tool button, a swatch or a width button.
-pub const BUTTON_SIZE: f32 = 32.0;
 
 /// A command from the toolbar or its shortcuts that the app carries out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

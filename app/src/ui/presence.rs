@@ -10,10 +10,9 @@ use std::time::Duration;
 use egui::{Align2, Color32, Context, FontId, RichText, Sense, Ui, vec2};
 use tabula_shared::{ClientId, Color};
 
-use crate::canvas::{color32, readable_on};
+use super::theme::{self, EDGE_GAP, readable_on};
+use crate::canvas::color32;
 use crate::session::{ConnectionStatus, Session, room_of_url};
-use crate::theme;
-use crate::toolbar::EDGE_GAP;
 use crate::tools::PALETTE;
 
 /// What the chip's button asks for.

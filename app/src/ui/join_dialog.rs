@@ -7,7 +7,7 @@
 use egui::{Color32, Context, Key, RichText, TextEdit, Ui, vec2};
 use tabula_shared::room_name;
 
-use crate::theme;
+use super::theme;
 
 /// The relay address offered until the user types another.
 pub const DEFAULT_RELAY: &str = "ws://127.0.0.1:7457";

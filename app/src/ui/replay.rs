@@ -21,10 +21,9 @@ use tabula_shared::replay::{
 };
 use tabula_shared::{Board, OpKind, SequencedOp};
 
-use crate::presence::identity_color;
-use crate::theme;
+use super::presence::identity_color;
+use super::theme::{self, EDGE_GAP};
 use crate::timelapse::{self, TimelapseJob};
-use crate::toolbar::EDGE_GAP;
 
 /// The height of the bottom bar the timeline floats above.
 const BOTTOM_BAR: f32 = 56.0;

@@ -10,9 +10,8 @@ use egui::{Align2, Color32, Context, Response, Sense, Stroke, Ui, WidgetInfo, ve
 use tabula_shared::object::{Fill, ObjectKind};
 use tabula_shared::{Color, Property};
 
+use super::theme::{self, BUTTON_SIZE, EDGE_GAP};
 use crate::canvas::color32;
-use crate::theme;
-use crate::toolbar::{BUTTON_SIZE, EDGE_GAP};
 use crate::tools::{FONT_SIZES, PALETTE, Swatch, Tool, ToolSettings, Width};
 
 /// What the style panel asks of the selection.

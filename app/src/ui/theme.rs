@@ -1,5 +1,6 @@
 //! The look: spacing, corner radii and colours for egui's light and dark themes,
-//! and the frame of the floating panels over the board.
+//! the frame of the floating panels over the board, the board's paper, and the
+//! sizes the panels share.
 //!
 //! The app follows the system's light or dark preference (light when the system
 //! does not say). The board itself stays paper-white in both, like a whiteboard.
@@ -72,6 +73,26 @@ fn tune(style: &mut Style, dark: bool) {
 /// The accent colour: selections, the active tool, the primary button.
 pub const ACCENT: Color32 = Color32::from_rgb(0x5b, 0x5b, 0xd6);
 
+/// The board's background.
+pub const PAPER: Color32 = Color32::from_rgb(0xfb, 0xfb, 0xfa);
+
+/// Gap between a floating panel and the window's edge.
+pub const EDGE_GAP: f32 = 12.0;
+/// The side of a tool button, a swatch or a width button.
+pub const BUTTON_SIZE: f32 = 32.0;
+
+/// Black or white, whichever reads better on `background`.
+#[must_use]
+pub fn readable_on(background: Color32) -> Color32 {
+    let [r, g, b, _] = background.to_array();
+    let luma = 0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b);
+    if luma > 160.0 {
+        Color32::from_rgb(0x1e, 0x1e, 0x24)
+    } else {
+        Color32::WHITE
+    }
+}
+
 /// A shadow that lifts a panel off the board without a hard edge.
 fn soft_shadow(dark: bool) -> Shadow {
     Shadow {
@@ -91,4 +112,21 @@ pub fn floating_panel(ui: &Ui) -> Frame {
         .corner_radius(CornerRadius::same(12))
         .inner_margin(Margin::symmetric(8, 6))
         .shadow(soft_shadow(visuals.dark_mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_on_tags_stays_readable() {
+        assert_eq!(
+            readable_on(Color32::from_rgb(0x19, 0x71, 0xc2)),
+            Color32::WHITE
+        );
+        assert_ne!(
+            readable_on(Color32::from_rgb(0xf5, 0xb7, 0x00)),
+            Color32::WHITE
+        );
+    }
 }

@@ -1,0 +1,34 @@
+//! The panels that float over the board, and the look they share.
+//!
+//! Each panel is a function or a small struct of its own state with a `*_ui`
+//! method: it draws itself from what it is given and returns what was asked
+//! for (a tool picked, a room to join, a replay to leave), and the app
+//! carries that out. None of them reaches into the session or the canvas.
+//!
+//! # Layout
+//! - [`theme`]: spacing, radii and colours for the light and dark themes,
+//!   the floating panels' frame, the board's paper, and the sizes the panels
+//!   share; it uses no other module.
+//! - [`toolbar`]: the tools bar, the bottom bar (zoom, undo, redo, clear,
+//!   export) and their keyboard shortcuts.
+//! - [`style_panel`]: colour, custom colour, width, fill, font size, and the
+//!   selection's commands.
+//! - [`presence`]: the connection status and the people in the room.
+//! - [`join_dialog`]: the modal that asks for relay, room and name, and checks
+//!   them.
+//! - [`replay`]: replay mode, the timeline under the canvas: play, speed,
+//!   scrub, steps, who was there when, compressed pauses, timelapse frames,
+//!   back to live.
+//! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
+//!   frame time, with a sparkline.
+//!
+//! Imports among them run one way: every panel may use [`theme`], and
+//! [`replay`] uses [`presence`] for people's colours.
+
+pub mod frame_stats;
+pub mod join_dialog;
+pub mod presence;
+pub mod replay;
+pub mod style_panel;
+pub mod theme;
+pub mod toolbar;
