@@ -22,8 +22,8 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use egui::{CentralPanel, Context, Frame, Pos2, RawInput, Rect, pos2, vec2};
+use tabula_app::canvas::tools::ToolSettings;
 use tabula_app::canvas::{Canvas, ViewAction};
-use tabula_app::tools::ToolSettings;
 use tabula_shared::{
     Board, ClientId, ObjectId, Op, OpKind, Point, SequencedOp, StrokeId, StrokeStyle,
 };

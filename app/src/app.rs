@@ -10,11 +10,11 @@ use std::time::Instant;
 
 use egui::Ui;
 
+use crate::canvas::tools::ToolSettings;
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::documents::{DocumentAction, Documents, RecentFiles};
 use crate::export_dialog::ExportDialog;
 use crate::session::{ConnectionStatus, Session};
-use crate::tools::ToolSettings;
 use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::ui::presence::{PresenceAction, presence_ui};

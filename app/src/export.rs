@@ -16,7 +16,7 @@ use tabula_shared::object::{Fill, LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
 use tabula_shared::{Color, Object, Point, Rect};
 use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
-use crate::render::smooth_curve;
+use crate::canvas::curve::smooth_curve;
 
 /// The free border around the objects, in canvas units.
 pub const MARGIN: f32 = 16.0;

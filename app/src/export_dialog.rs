@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use egui::{Context, Id, Modal, RichText};
 use tabula_shared::{Board, Object};
 
+use crate::canvas::selection::Selection;
 use crate::export;
-use crate::selection::Selection;
 
 /// The picture formats offered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

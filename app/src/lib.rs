@@ -13,14 +13,9 @@
 //!   and painting together.
 //! - [`canvas`]: pointer and key input to actions (lists of ops one undo takes
 //!   back) for every tool, pan and zoom gestures, and painting the board with the
-//!   gesture under way previewed. It knows nothing of the network.
-//! - [`gesture`]: what a held button is doing (drawing, dragging out a shape,
-//!   erasing, moving, resizing, rubber-banding) and the geometry each needs.
-//! - [`selection`]: the selected objects and the ops that move, resize, restyle,
-//!   restack, duplicate and delete them.
-//! - [`text_edit`]: typing a text where it will sit on the board.
-//! - [`overlay`]: the dot grid, selection outlines and handles, the rubber band, the
-//!   eraser's reach and peers' pointers.
+//!   gesture under way previewed; with the camera, the tools, the gestures, the
+//!   selection, the text editor, the renderer and its cache, and the overlays,
+//!   each in a module of its own. It knows nothing of the network.
 //! - [`documents`]: saving and opening `.tabula` files, the recent files, the
 //!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
 //! - [`opening`]: reading a `.tabula` file and building its board on a named
@@ -31,9 +26,6 @@
 //! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
 //! - [`export_dialog`]: what to export, as what, and where.
 //! - [`timelapse`]: a replay written out as PNG frames, on its own thread.
-//! - [`render`]: painting the board's objects (strokes, shapes, texts) with egui.
-//! - [`camera`]: pan and zoom, and the `screen_from_canvas` transform both ways.
-//! - [`tools`]: the tools with their shortcuts, the palette, widths and font sizes.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay and the theme.
@@ -43,20 +35,13 @@
 //!   outbox, and the channels to it.
 
 pub mod app;
-pub mod camera;
 pub mod canvas;
 pub mod documents;
 pub mod export;
 pub mod export_dialog;
-pub mod gesture;
 pub mod net;
 pub mod opening;
-pub mod overlay;
-pub mod render;
 pub mod saving;
-pub mod selection;
 pub mod session;
-pub mod text_edit;
 pub mod timelapse;
-pub mod tools;
 pub mod ui;

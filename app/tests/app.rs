@@ -461,14 +461,17 @@ fn the_style_panel_restyles_and_restacks_the_selection() {
     harness.run();
     let board = harness.state().session().board();
     let first = board.object(ids[0]).unwrap();
-    assert_eq!(first.data.color, tabula_app::tools::PALETTE[1].color);
+    assert_eq!(
+        first.data.color,
+        tabula_app::canvas::tools::PALETTE[1].color
+    );
     assert_eq!(first.data.fill, tabula_shared::Fill::Solid);
     let order: Vec<_> = board.objects().map(|o| o.id).collect();
     assert_eq!(order, vec![ids[1], ids[0]], "brought to the front");
     // The other box kept its style.
     assert_eq!(
         board.object(ids[1]).unwrap().data.color,
-        tabula_app::tools::PALETTE[0].color
+        tabula_app::canvas::tools::PALETTE[0].color
     );
     // Three undos take back the restack, the fill and the colour.
     for _ in 0..3 {
@@ -477,7 +480,10 @@ fn the_style_panel_restyles_and_restacks_the_selection() {
     }
     let board = harness.state().session().board();
     let first = board.object(ids[0]).unwrap();
-    assert_eq!(first.data.color, tabula_app::tools::PALETTE[0].color);
+    assert_eq!(
+        first.data.color,
+        tabula_app::canvas::tools::PALETTE[0].color
+    );
     assert_eq!(first.data.fill, tabula_shared::Fill::None);
     let order: Vec<_> = board.objects().map(|o| o.id).collect();
     assert_eq!(order, ids);

@@ -4,7 +4,7 @@
 use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, pos2, vec2};
 use egui_kittest::Harness;
 use tabula_app::canvas::Canvas;
-use tabula_app::tools::{Tool, ToolSettings};
+use tabula_app::canvas::tools::{Tool, ToolSettings};
 use tabula_shared::{Board, ClientId, History, Object, Op, OpKind, Point};
 
 /// The canvas and a board that takes its ops, as the app would.

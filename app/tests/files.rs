@@ -306,7 +306,7 @@ fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
     assert_eq!(harness.state().session().board(), &board);
     assert_eq!(
         harness.state().tools().tool,
-        tabula_app::tools::Tool::Pen,
+        tabula_app::canvas::tools::Tool::Pen,
         "ctrl+O is not the ellipse's O"
     );
 
@@ -494,7 +494,7 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
     assert_eq!(harness.state().session().board().object_count(), 0);
     assert_eq!(
         harness.state().tools().tool,
-        tabula_app::tools::Tool::Pen,
+        tabula_app::canvas::tools::Tool::Pen,
         "R does not pick the rectangle while the modal shows"
     );
 
@@ -511,7 +511,7 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
     harness.run();
     assert_eq!(
         harness.state().tools().tool,
-        tabula_app::tools::Tool::Rectangle,
+        tabula_app::canvas::tools::Tool::Rectangle,
         "shortcuts work again"
     );
 

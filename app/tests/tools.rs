@@ -6,7 +6,7 @@
 use egui::{Event, Key, Modifiers, Pos2, pos2, vec2};
 use egui_kittest::Harness;
 use tabula_app::canvas::Canvas;
-use tabula_app::tools::{Tool, ToolSettings};
+use tabula_app::canvas::tools::{Tool, ToolSettings};
 use tabula_shared::object::{Fill, ObjectKind};
 use tabula_shared::{Board, ClientId, History, Object, ObjectId, Op, Point};
 

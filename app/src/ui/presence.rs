@@ -11,9 +11,9 @@ use egui::{Align2, Color32, Context, FontId, RichText, Sense, Ui, vec2};
 use tabula_shared::{ClientId, Color};
 
 use super::theme::{self, EDGE_GAP, readable_on};
-use crate::canvas::color32;
+use crate::canvas::convert::color32;
+use crate::canvas::tools::PALETTE;
 use crate::session::{ConnectionStatus, Session, room_of_url};
-use crate::tools::PALETTE;
 
 /// What the chip's button asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use tabula_shared::object::{Fill, ObjectKind};
 use tabula_shared::{Color, Property};
 
 use super::theme::{self, BUTTON_SIZE, EDGE_GAP};
-use crate::canvas::color32;
-use crate::tools::{FONT_SIZES, PALETTE, Swatch, Tool, ToolSettings, Width};
+use crate::canvas::convert::color32;
+use crate::canvas::tools::{FONT_SIZES, PALETTE, Swatch, Tool, ToolSettings, Width};
 
 /// What the style panel asks of the selection.
 #[derive(Clone, Debug, PartialEq)]

@@ -19,7 +19,7 @@ use egui::{
 
 use super::theme::{self, BUTTON_SIZE, EDGE_GAP};
 use crate::canvas::ViewAction;
-use crate::tools::{Tool, ToolSettings};
+use crate::canvas::tools::{Tool, ToolSettings};
 
 /// A command from the toolbar or its shortcuts that the app carries out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

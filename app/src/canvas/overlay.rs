@@ -7,7 +7,7 @@ use egui::{
     Color32, CornerRadius, FontId, Painter, Pos2, Rect, Shape, Stroke as PaintStroke, pos2, vec2,
 };
 
-use crate::camera::Camera;
+use super::camera::Camera;
 use crate::ui::theme::{ACCENT, readable_on};
 
 /// The side of a resize handle, in screen points.

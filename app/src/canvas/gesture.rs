@@ -6,8 +6,8 @@ use egui::{PointerButton, Pos2, vec2};
 use tabula_shared::object::ObjectKind;
 use tabula_shared::{Board, ObjectId, Op, OpKind, Point, StrokeId};
 
-use crate::canvas::point_from_pos;
-use crate::selection::Handle;
+use super::convert::point_from_pos;
+use super::selection::Handle;
 
 /// Weight of each new pointer sample in the stabiliser's moving average: lower is
 /// smoother but lags more behind the pointer.

@@ -6,7 +6,7 @@
 //! [`Camera::canvas_from_screen`]:
 //!
 //! ```
-//! # use tabula_app::camera::Camera;
+//! # use tabula_app::canvas::camera::Camera;
 //! # use egui::{pos2, Rect};
 //! let viewport = Rect::from_min_size(pos2(0.0, 40.0), egui::vec2(800.0, 600.0));
 //! let camera = Camera::default();

@@ -11,8 +11,8 @@ use egui::emath::TSTransform;
 use egui::{FontId, Id, Order, Stroke, TextEdit};
 use tabula_shared::{Color, ObjectId, Op, OpKind, Point, Property};
 
-use crate::canvas::{color32, pos_from_point};
-use crate::tools::ToolSettings;
+use super::convert::{color32, pos_from_point};
+use super::tools::ToolSettings;
 use crate::ui::theme;
 
 /// A text being typed.

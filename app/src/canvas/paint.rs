@@ -1,0 +1,179 @@
+//! The second half of a canvas frame: the paper, the grid, the objects with
+//! the gesture under way previewed, the selection and the peers' pointers
+//! ([`Canvas::paint_ui`]).
+
+use egui::{Painter, Rect, Ui};
+use tabula_shared::{Board, Object, ObjectId, OpKind, Point};
+
+use super::convert::{color32, point_from_pos, pos_from_point, rect_from_canvas};
+use super::gesture::{Gesture, constrain};
+use super::overlay;
+use super::render::{DOT_PX, Dots, paint_object};
+use super::selection;
+use super::tools::Tool;
+use super::{Canvas, ERASER_PX, PeerCursor};
+use crate::ui::theme::PAPER;
+
+impl Canvas {
+    /// Paints the paper, the dot grid, every visible object (with the gesture
+    /// under way previewed), the selection and the peers' pointers.
+    pub fn paint_ui(&self, ui: &Ui, board: &Board, cursors: &[PeerCursor<'_>]) {
+        let painter = ui.painter_at(self.viewport);
+        painter.rect_filled(self.viewport, 0.0, PAPER);
+        overlay::paint_grid(&painter, &self.camera, self.viewport);
+
+        let screen_from_canvas = self.screen_from_canvas();
+        let visible = self.camera.visible_canvas(self.viewport);
+        let editing = self.editor.as_ref().and_then(|e| e.object);
+        let mut cache = self.cache.borrow_mut();
+        cache.update(board);
+        let mut dots = Dots::with_capacity(cache.objects().len());
+        let previewing = self.is_previewing();
+        for cached in cache.objects() {
+            if Some(cached.id) == editing {
+                continue;
+            }
+            if previewing && self.is_previewed(cached.id) {
+                // Moved, resized or faded by the gesture under way: painted as
+                // it would be left, from a copy.
+                if let Some(object) = board.object(cached.id) {
+                    let shown = self.as_previewed(object);
+                    if rect_from_canvas(shown.bounds()).intersects(visible) {
+                        dots.flush(&painter);
+                        paint_object(&painter, screen_from_canvas, &shown);
+                    }
+                }
+                continue;
+            }
+            if !cached.bounds.intersects(visible) {
+                continue;
+            }
+            let on_screen = screen_from_canvas * cached.bounds;
+            if cached.dot && on_screen.width() < DOT_PX && on_screen.height() < DOT_PX {
+                dots.push(cached, on_screen, screen_from_canvas.scaling);
+            } else if let Some(object) = board.object(cached.id) {
+                dots.flush(&painter);
+                paint_object(&painter, screen_from_canvas, object);
+            }
+        }
+        dots.flush(&painter);
+        drop(cache);
+        if let Some(preview) = self.shape_preview(board) {
+            paint_object(&painter, screen_from_canvas, &preview);
+        }
+        self.paint_selection_ui(&painter, board);
+        if let Gesture::Selecting { from, to, .. } = self.gesture {
+            overlay::paint_rubber_band(
+                &painter,
+                Rect::from_two_pos(screen_from_canvas * from, screen_from_canvas * to),
+            );
+        }
+        if self.tools.tool == Tool::Eraser
+            && let Some(pointer) = self.pointer
+        {
+            overlay::paint_eraser(
+                &painter,
+                screen_from_canvas * pos_from_point(pointer),
+                ERASER_PX,
+            );
+        }
+        for cursor in cursors {
+            let pos = screen_from_canvas * pos_from_point(cursor.position);
+            if self.viewport.expand(4.0).contains(pos) {
+                overlay::paint_peer_cursor(&painter, pos, cursor.name, color32(cursor.color));
+            }
+        }
+    }
+
+    /// Whether the gesture under way shows some objects otherwise than the
+    /// board has them (see [`Self::as_previewed`]).
+    fn is_previewing(&self) -> bool {
+        matches!(
+            self.gesture,
+            Gesture::Moving { .. } | Gesture::Resizing { .. }
+        ) || !self.erased.is_empty()
+    }
+
+    /// Whether the gesture under way shows object `id` otherwise than the board
+    /// has it.
+    fn is_previewed(&self, id: ObjectId) -> bool {
+        let by_gesture = match &self.gesture {
+            Gesture::Moving { .. } => self.selection.contains(id),
+            Gesture::Resizing { object, .. } => *object == id,
+            _ => false,
+        };
+        by_gesture || self.erased.contains(&id)
+    }
+
+    /// An object as the gesture under way would leave it: moved with the
+    /// selection, resized by its handle, or faded if the eraser touched it.
+    fn as_previewed(&self, object: &Object) -> Object {
+        let mut shown = object.clone();
+        match &self.gesture {
+            Gesture::Moving { from, to } if self.selection.contains(object.id) => {
+                shown.offset = shown.offset.offset(point_from_pos((*to - *from).to_pos2()));
+            }
+            Gesture::Resizing {
+                object: id,
+                handle,
+                to,
+            } if *id == object.id => {
+                if let OpKind::Set {
+                    property: tabula_shared::Property::Points(points),
+                    ..
+                } = selection::resize(object, *handle, point_from_pos(*to)).kind
+                {
+                    shown.data.points = points;
+                }
+            }
+            _ => {}
+        }
+        if self.erased.contains(&object.id) {
+            shown.data.color.a /= 4;
+        }
+        shown
+    }
+
+    /// The shape being dragged out, as it would be created now.
+    fn shape_preview(&self, board: &Board) -> Option<Object> {
+        let Gesture::Shape { kind, from, to } = self.gesture else {
+            return None;
+        };
+        let to = constrain(kind, from, to, self.shift);
+        let _ = board;
+        Some(Object {
+            id: ObjectId::random(),
+            author: tabula_shared::ClientId(uuid::Uuid::nil()),
+            data: self
+                .tools
+                .shape(kind, point_from_pos(from), point_from_pos(to)),
+            offset: Point::default(),
+            layer: i64::MAX,
+            finished: false,
+            deleted: false,
+        })
+    }
+
+    /// Outlines around the selected objects, and handles on a lone shape.
+    fn paint_selection_ui(&self, painter: &Painter, board: &Board) {
+        let screen_from_canvas = self.screen_from_canvas();
+        let mut count = 0;
+        let mut last = None;
+        for object in self.selection.objects(board) {
+            let shown = self.as_previewed(object);
+            overlay::paint_selected(
+                painter,
+                screen_from_canvas * rect_from_canvas(shown.bounds()),
+            );
+            count += 1;
+            last = Some(shown);
+        }
+        if count == 1
+            && let Some(only) = last
+        {
+            for handle in selection::handles(&only) {
+                overlay::paint_handle(painter, screen_from_canvas * pos_from_point(handle.at));
+            }
+        }
+    }
+}
