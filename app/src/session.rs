@@ -27,7 +27,8 @@ use tabula_shared::room_name::{self, RoomNameError};
 use tabula_shared::{Board, ClientId, Color, History, Op, PeerInfo, Point, SequencedOp};
 
 pub use crate::net::ConnectionStatus;
-use crate::net::{Command, Connection, Event, JoinRequest, Liveness};
+use crate::net::connection::Connection;
+use crate::net::{Command, Event, JoinRequest, Liveness};
 
 /// Who is drawing on this machine.
 #[derive(Clone, Debug, PartialEq, Eq)]

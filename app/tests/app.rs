@@ -11,7 +11,8 @@ use egui::{Key, Modifiers, Pos2, pos2, vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use tabula_app::app::TabulaApp;
-use tabula_app::net::{Command, Connection, ConnectionStatus, Event, Remote};
+use tabula_app::net::connection::{Connection, Remote};
+use tabula_app::net::{Command, ConnectionStatus, Event};
 use tabula_app::session::{Identity, Session};
 use tabula_shared::{ClientId, Color, OpKind, PeerInfo, Point, Welcome};
 

@@ -198,7 +198,8 @@ fn the_live_board_replays_to_itself() {
 
 #[test]
 fn a_live_rooms_replay_grows_as_its_ops_arrive() {
-    use tabula_app::net::{Connection, Event};
+    use tabula_app::net::Event;
+    use tabula_app::net::connection::Connection;
 
     let (connection, remote) = Connection::detached();
     let me = Identity {

@@ -15,8 +15,8 @@ use std::time::Duration;
 use tabula_shared::codec::MAX_SNAPSHOT_BYTES;
 use tabula_shared::{Board, ClientMessage, ServerMessage, SnapshotHeader, decode_snapshot};
 
+use super::Ended;
 use super::socket::{Socket, receive_message};
-use super::task::Ended;
 
 /// How long each part of a snapshot may take to arrive.
 const PART_TIMEOUT: Duration = Duration::from_secs(30);

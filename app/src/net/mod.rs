@@ -12,13 +12,25 @@
 //! sends only what was missed, the task resends what is still unacknowledged, and
 //! the relay recognises resends by op id. Nothing is lost, nothing doubled.
 //!
-//! - [`task`]: the task itself: connect, serve, reconnect with backoff.
-//! - [`backfill`]: joining from a room's board snapshot, and fetching the
+//! # Layout
+//! - this module: what the UI and the task say to each other ([`Command`],
+//!   [`Event`], [`ConnectionStatus`]), what a join asks for ([`JoinRequest`],
+//!   [`Liveness`]), and what the task's parts share (how a connection ended,
+//!   the events' way to the UI).
+//! - [`connection`]: [`connection::Connection`], the UI's end: starts the task
+//!   and holds its channels (or a detached pair, for tests).
+//! - `task`: the task itself: connect, serve, reconnect with backoff.
+//! - `backfill`: joining from a room's board snapshot, and fetching the
 //!   history the snapshot stands for.
-//! - [`socket`]: frames on the WebSocket: encode and send, receive and decode,
+//! - `socket`: frames on the WebSocket: encode and send, receive and decode,
 //!   close codes.
+//!
+//! Imports run one way: [`connection`] starts the task, the task uses the
+//! backfill and the socket, the backfill uses the socket, and all of them use
+//! this module, which uses none of them.
 
 mod backfill;
+pub mod connection;
 mod socket;
 mod task;
 
@@ -26,7 +38,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tabula_shared::{Board, ClientId, Color, Op, OpId, PeerInfo, Point, SequencedOp, Welcome};
-use tokio::sync::mpsc;
 
 /// What the UI asks of the network task.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,74 +153,6 @@ pub struct JoinRequest {
     pub liveness: Liveness,
 }
 
-/// The UI's end of a network task. Dropping it ends the task, which closes the
-/// connection politely.
-pub struct Connection {
-    /// Commands to the task; sending never blocks.
-    commands: mpsc::UnboundedSender<Command>,
-    /// Events from the task, drained each frame.
-    events: std::sync::mpsc::Receiver<Event>,
-}
-
-/// The far end of a [`Connection::detached`] connection, standing in for the task
-/// in tests.
-pub struct Remote {
-    /// What the UI sent.
-    pub commands: mpsc::UnboundedReceiver<Command>,
-    /// Events to hand the UI.
-    pub events: std::sync::mpsc::Sender<Event>,
-}
-
-impl Connection {
-    /// Starts the network task on `runtime`. `wake` is called after every event.
-    pub fn spawn(
-        runtime: &tokio::runtime::Handle,
-        request: JoinRequest,
-        wake: impl Fn() + Send + Sync + 'static,
-    ) -> Self {
-        let (command_tx, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, event_rx) = std::sync::mpsc::channel();
-        let events = EventSink {
-            tx: event_tx,
-            wake: Arc::new(wake),
-        };
-        runtime.spawn(task::run(request, command_rx, events));
-        Self {
-            commands: command_tx,
-            events: event_rx,
-        }
-    }
-
-    /// A connection with no task behind it: the test holds the other end.
-    #[must_use]
-    pub fn detached() -> (Self, Remote) {
-        let (command_tx, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, event_rx) = std::sync::mpsc::channel();
-        (
-            Self {
-                commands: command_tx,
-                events: event_rx,
-            },
-            Remote {
-                commands: command_rx,
-                events: event_tx,
-            },
-        )
-    }
-
-    /// Hands the task a command. If the task has ended, its last status event
-    /// already said why, so there is nothing more to report here.
-    pub fn send(&self, command: Command) {
-        let _ended = self.commands.send(command).is_err();
-    }
-
-    /// The next event, if one has arrived.
-    #[must_use]
-    pub fn try_recv(&self) -> Option<Event> {
-        self.events.try_recv().ok()
-    }
-}
-
 /// Delivers events to the UI and wakes it.
 struct EventSink {
     /// The UI's inbox.
@@ -224,5 +167,31 @@ impl EventSink {
         let delivered = self.tx.send(event).is_ok();
         (self.wake)();
         delivered
+    }
+}
+
+/// How one connection ended.
+enum Ended {
+    /// The UI asked to leave (or went away).
+    Left,
+    /// The relay refused us; retrying will not help.
+    Refused(String),
+    /// The connection was lost or could not be made; try again.
+    Lost {
+        /// Why, for the status line.
+        reason: String,
+        /// Whether we got as far as the welcome (resets the backoff).
+        was_welcomed: bool,
+    },
+}
+
+impl Ended {
+    /// The connection was lost; `was_welcomed` says whether it got as far as the
+    /// welcome.
+    fn lost(reason: String, was_welcomed: bool) -> Self {
+        Self::Lost {
+            reason,
+            was_welcomed,
+        }
     }
 }

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::task::Ended;
+use super::Ended;
 
 /// How long a write to the relay may take before the connection counts as dead.
 pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);

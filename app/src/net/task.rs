@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::backfill::{Backfill, receive_snapshot};
 use super::socket::{Socket, WRITE_TIMEOUT, feed, flush, receive, receive_message, send, written};
-use super::{Command, ConnectionStatus, Event, EventSink, JoinRequest, Liveness};
+use super::{Command, ConnectionStatus, Ended, Event, EventSink, JoinRequest, Liveness};
 
 /// How long a connection attempt, and then the wait for the welcome, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,32 +62,6 @@ impl Delivery {
             Some(Command::Leave) | None => return false,
         }
         true
-    }
-}
-
-/// How one connection ended.
-pub(super) enum Ended {
-    /// The UI asked to leave (or went away).
-    Left,
-    /// The relay refused us; retrying will not help.
-    Refused(String),
-    /// The connection was lost or could not be made; try again.
-    Lost {
-        /// Why, for the status line.
-        reason: String,
-        /// Whether we got as far as the welcome (resets the backoff).
-        was_welcomed: bool,
-    },
-}
-
-impl Ended {
-    /// The connection was lost; `was_welcomed` says whether it got as far as the
-    /// welcome.
-    pub(super) fn lost(reason: String, was_welcomed: bool) -> Self {
-        Self::Lost {
-            reason,
-            was_welcomed,
-        }
     }
 }
 
