@@ -13,7 +13,7 @@ use egui::Ui;
 use crate::canvas::tools::ToolSettings;
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::documents::{DocumentAction, Documents, RecentFiles};
-use crate::export_dialog::ExportDialog;
+use crate::export::dialog::ExportDialog;
 use crate::session::{ConnectionStatus, Session};
 use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};

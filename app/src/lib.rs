@@ -23,9 +23,8 @@
 //! - [`saving`]: writing a `.tabula` file (new beside it and renamed into
 //!   place, or appended in one transaction) on a named thread, so saving a
 //!   large board does not freeze the window either.
-//! - [`export`]: the board or a selection as PNG (tiny-skia) or SVG.
-//! - [`export_dialog`]: what to export, as what, and where.
-//! - [`timelapse`]: a replay written out as PNG frames, on its own thread.
+//! - [`export`]: the board or a selection as PNG (tiny-skia, 1×/2×) or SVG, the
+//!   export dialog, and a replay written out as PNG frames on its own thread.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay and the theme.
@@ -38,10 +37,8 @@ pub mod app;
 pub mod canvas;
 pub mod documents;
 pub mod export;
-pub mod export_dialog;
 pub mod net;
 pub mod opening;
 pub mod saving;
 pub mod session;
-pub mod timelapse;
 pub mod ui;

@@ -1,7 +1,7 @@
 //! Export: the PNG has the board's size and ink where the objects are, at 1× and
 //! 2×; the SVG parses and has one element per object.
 
-use tabula_app::export::{self, BACKGROUND, MARGIN};
+use tabula_app::export::{self, BACKGROUND, MARGIN, png, svg};
 use tabula_shared::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind};
 use tabula_shared::{
     Board, ClientId, Color, Object, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle,
@@ -113,7 +113,7 @@ fn the_png_has_the_boards_size_and_ink_where_the_objects_are() {
     let objects: Vec<&Object> = board.objects().collect();
     let area = board.content_bounds().unwrap().expand(MARGIN);
     for scale in [1.0, 2.0] {
-        let pixmap = decode(&export::png(&objects, scale).unwrap());
+        let pixmap = decode(&png::encode(&objects, scale).unwrap());
         assert_eq!(
             (pixmap.width(), pixmap.height()),
             export::pixel_size(area, scale)
@@ -160,13 +160,13 @@ fn a_selection_exports_only_its_area() {
         .objects()
         .filter(|o| o.data.kind == ObjectKind::Rectangle)
         .collect();
-    let pixmap = decode(&export::png(&boxes, 1.0).unwrap());
+    let pixmap = decode(&png::encode(&boxes, 1.0).unwrap());
     assert_eq!(
         (pixmap.width(), pixmap.height()),
         (100 + 4 + 2 * MARGIN as u32, 50 + 4 + 2 * MARGIN as u32)
     );
     assert!(matches!(
-        export::png(&[], 1.0),
+        png::encode(&[], 1.0),
         Err(export::ExportError::Empty)
     ));
 }
@@ -175,7 +175,7 @@ fn a_selection_exports_only_its_area() {
 fn the_svg_parses_with_one_element_per_object() {
     let board = board();
     let objects: Vec<&Object> = board.objects().collect();
-    let svg = export::svg(&objects).unwrap();
+    let svg = svg::encode(&objects).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "svg");

@@ -250,7 +250,7 @@ fn png_size(bytes: &[u8]) -> (u32, u32) {
 
 #[test]
 fn a_timelapse_is_frames_of_one_size_from_the_empty_board_to_the_last() {
-    use tabula_app::timelapse::{frame_positions, write_frames};
+    use tabula_app::export::timelapse::{frame_positions, write_frames};
     use tabula_shared::replay::{Replay, Timeline};
 
     let ops = recording();

@@ -23,7 +23,7 @@ use tabula_shared::{Board, OpKind, SequencedOp};
 
 use super::presence::identity_color;
 use super::theme::{self, EDGE_GAP};
-use crate::timelapse::{self, TimelapseJob};
+use crate::export::timelapse::{self, TimelapseJob};
 
 /// The height of the bottom bar the timeline floats above.
 const BOTTOM_BAR: f32 = 56.0;

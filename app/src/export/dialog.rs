@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use egui::{Context, Id, Modal, RichText};
 use tabula_shared::{Board, Object};
 
+use super::{png, svg};
 use crate::canvas::selection::Selection;
-use crate::export;
 
 /// The picture formats offered.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -141,7 +141,7 @@ impl ExportDialog {
                     .clicked()
                 {
                     self.outcome = Some(
-                        export::image(&objects, scale)
+                        png::image(&objects, scale)
                             .map(|image| {
                                 ui.ctx().copy_image(image);
                                 "Copied to the clipboard".to_owned()
@@ -168,9 +168,9 @@ impl ExportDialog {
     /// Writes `objects` in the chosen format; a sentence for the person either way.
     fn write(&self, objects: &[&Object]) -> Result<String, String> {
         let bytes = match self.format {
-            Format::Png1x => export::png(objects, 1.0),
-            Format::Png2x => export::png(objects, 2.0),
-            Format::Svg => export::svg(objects).map(String::into_bytes),
+            Format::Png1x => png::encode(objects, 1.0),
+            Format::Png2x => png::encode(objects, 2.0),
+            Format::Svg => svg::encode(objects).map(String::into_bytes),
         }
         .map_err(|e| e.to_string())?;
         let target = self.target();

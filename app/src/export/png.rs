@@ -1,70 +1,21 @@
-//! Export: the board, or some of its objects, as a PNG picture or an SVG drawing.
-//!
-//! Both cover the objects' area plus a small margin. The PNG is rasterised in pure
-//! Rust with `tiny-skia`, at 1× (one pixel per canvas unit) or more; its text is
-//! drawn from the outlines of egui's own font, so it matches the board. The SVG
-//! has exactly one element per object, in stacking order. The same picture can
-//! go to the clipboard as an image.
-
-use std::fmt::Write as _;
+//! A PNG of objects, rasterised in pure Rust with `tiny-skia` on the board's
+//! paper colour; text is drawn from the outlines of egui's own font (read with
+//! `skrifa`), so the picture matches the board. The same pixels can go to the
+//! clipboard as an image.
 
 use egui::{Pos2, pos2};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::outline::{DrawSettings, OutlinePen};
 use skrifa::{FontRef, MetadataProvider as _};
-use tabula_shared::object::{Fill, LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
-use tabula_shared::{Color, Object, Point, Rect};
+use tabula_shared::object::{LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
+use tabula_shared::{Color, Object, Point};
 use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
+use super::{BACKGROUND, ExportError, MAX_SIDE_PX, area, arrow_barbs, pixel_size};
 use crate::canvas::curve::smooth_curve;
 
-/// The free border around the objects, in canvas units.
-pub const MARGIN: f32 = 16.0;
-/// The largest side of an exported picture, in pixels.
-pub const MAX_SIDE_PX: u32 = 16_384;
-/// The background of a PNG: the board's paper.
-pub const BACKGROUND: Color = Color::rgb(0xfb, 0xfb, 0xfa);
-
-/// Why an export failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ExportError {
-    /// Nothing to export.
-    #[error("there is nothing to export")]
-    Empty,
-    /// The picture would be unreasonably large.
-    #[error("the picture would be {width}×{height} pixels; export a smaller part or at 1×")]
-    TooLarge {
-        /// Its width in pixels.
-        width: u32,
-        /// Its height in pixels.
-        height: u32,
-    },
-    /// The PNG could not be encoded.
-    #[error("could not encode the PNG: {0}")]
-    Encode(String),
-}
-
-/// The canvas area an export of `objects` covers: their bounds plus the margin.
-#[must_use]
-pub fn area<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Option<Rect> {
-    objects
-        .into_iter()
-        .map(Object::bounds)
-        .reduce(Rect::union)
-        .map(|r| r.expand(MARGIN))
-}
-
-/// The size in pixels of a PNG of `area` at `scale`.
-#[must_use]
-pub fn pixel_size(area: Rect, scale: f32) -> (u32, u32) {
-    (
-        (area.width() * scale).ceil().max(1.0) as u32,
-        (area.height() * scale).ceil().max(1.0) as u32,
-    )
-}
-
 /// `objects` (bottom first) as a PNG at `scale` pixels per canvas unit.
-pub fn png(objects: &[&Object], scale: f32) -> Result<Vec<u8>, ExportError> {
+pub fn encode(objects: &[&Object], scale: f32) -> Result<Vec<u8>, ExportError> {
     raster(objects, scale)?
         .encode_png()
         .map_err(|e| ExportError::Encode(e.to_string()))
@@ -172,19 +123,6 @@ fn draw(pixmap: &mut Pixmap, object: &Object, to_px: &impl Fn(Point) -> Pos2, sc
     }
 }
 
-/// The two barbs of an arrow head at `to`, as segments (the same as on screen).
-fn arrow_barbs(from: Pos2, to: Pos2, head: f32) -> Vec<[Pos2; 2]> {
-    let dir = (to - from).normalized();
-    if !dir.is_finite() || head <= 0.0 {
-        return Vec::new();
-    }
-    let back = (-dir).angle();
-    [-0.5_f32, 0.5]
-        .iter()
-        .map(|spread| [to, to + egui::Vec2::angled(back + spread) * head])
-        .collect()
-}
-
 /// A path through `points`.
 fn polyline(points: &[Pos2]) -> Option<tiny_skia::Path> {
     let mut builder = PathBuilder::new();
@@ -262,134 +200,6 @@ fn draw_text(pixmap: &mut Pixmap, top_left: Pos2, text: &str, size: f32, paint: 
     if let Some(path) = pen.builder.finish() {
         pixmap.fill_path(&path, paint, FillRule::Winding, Transform::identity(), None);
     }
-}
-
-/// `objects` (bottom first) as an SVG document: one element per object.
-pub fn svg(objects: &[&Object]) -> Result<String, ExportError> {
-    let area = area(objects.iter().copied()).ok_or(ExportError::Empty)?;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="{x} {y} {w} {h}" style="background-color:{bg}">"#,
-        x = area.min.x,
-        y = area.min.y,
-        w = area.width(),
-        h = area.height(),
-        bg = hex(BACKGROUND),
-    );
-    for object in objects {
-        out.push_str("  ");
-        out.push_str(&svg_element(object));
-        out.push('\n');
-    }
-    out.push_str("</svg>\n");
-    Ok(out)
-}
-
-/// One object as one SVG element.
-fn svg_element(object: &Object) -> String {
-    let d = &object.data;
-    let points: Vec<Point> = object.points().collect();
-    let stroke = format!(
-        r#"stroke="{}" stroke-opacity="{:.3}" stroke-width="{}" stroke-linecap="round" stroke-linejoin="round""#,
-        hex(d.color),
-        f32::from(d.color.a) / 255.0,
-        d.width
-    );
-    let fill = match d.fill.color_for(d.color) {
-        Some(c) if d.fill != Fill::None => {
-            format!(
-                r#"fill="{}" fill-opacity="{:.3}""#,
-                hex(c),
-                f32::from(c.a) / 255.0
-            )
-        }
-        _ => r#"fill="none""#.to_owned(),
-    };
-    match d.kind {
-        ObjectKind::Freehand => {
-            let mut path = String::new();
-            for (i, p) in points.iter().enumerate() {
-                let _ = write!(path, "{}{} {} ", if i == 0 { "M" } else { "L" }, p.x, p.y);
-            }
-            if points.len() == 1 {
-                // A dot: a zero-length line shows as a round cap.
-                let _ = write!(path, "L{} {}", points[0].x, points[0].y);
-            }
-            format!(r#"<path d="{}" fill="none" {stroke}/>"#, path.trim_end())
-        }
-        ObjectKind::Line => format!(
-            r#"<line x1="{}" y1="{}" x2="{}" y2="{}" {stroke}/>"#,
-            points[0].x, points[0].y, points[1].x, points[1].y
-        ),
-        ObjectKind::Arrow => {
-            let (a, b) = (points[0], points[1]);
-            let mut path = format!("M{} {} L{} {}", a.x, a.y, b.x, b.y);
-            let barbs = arrow_barbs(pos2(a.x, a.y), pos2(b.x, b.y), arrow_head_size(object));
-            for [from, to] in barbs {
-                let _ = write!(path, " M{} {} L{} {}", from.x, from.y, to.x, to.y);
-            }
-            format!(r#"<path d="{path}" fill="none" {stroke}/>"#)
-        }
-        ObjectKind::Rectangle => {
-            let r = Rect::from_corners(points[0], points[1]);
-            format!(
-                r#"<rect x="{}" y="{}" width="{}" height="{}" {fill} {stroke}/>"#,
-                r.min.x,
-                r.min.y,
-                r.width(),
-                r.height()
-            )
-        }
-        ObjectKind::Ellipse => {
-            let r = Rect::from_corners(points[0], points[1]);
-            let c = r.center();
-            format!(
-                r#"<ellipse cx="{}" cy="{}" rx="{}" ry="{}" {fill} {stroke}/>"#,
-                c.x,
-                c.y,
-                r.width() * 0.5,
-                r.height() * 0.5
-            )
-        }
-        ObjectKind::Text => {
-            let at = points[0];
-            let mut spans = String::new();
-            for (i, line) in d.text.split('\n').enumerate() {
-                let dy = if i == 0 {
-                    0.0
-                } else {
-                    d.font_size * LINE_HEIGHT_EM
-                };
-                let _ = write!(
-                    spans,
-                    r#"<tspan x="{}" dy="{dy}">{}</tspan>"#,
-                    at.x,
-                    escape(line)
-                );
-            }
-            format!(
-                r#"<text x="{}" y="{}" dominant-baseline="text-before-edge" font-family="Ubuntu, sans-serif" font-weight="300" font-size="{}" fill="{}" fill-opacity="{:.3}">{spans}</text>"#,
-                at.x,
-                at.y,
-                d.font_size,
-                hex(d.color),
-                f32::from(d.color.a) / 255.0
-            )
-        }
-    }
-}
-
-/// `#rrggbb`.
-fn hex(c: Color) -> String {
-    format!("#{:02x}{:02x}{:02x}", c.r, c.g, c.b)
-}
-
-/// Text made safe inside an XML element.
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 fn skia_color(c: Color) -> tiny_skia::Color {

@@ -2,7 +2,7 @@
 //!
 //! Frames are taken at even steps of playback time (pauses compressed or not,
 //! as the timeline shows them), the last one at the end of the session, and
-//! each is drawn by [`crate::export::png`], the board's own PNG export. Every
+//! each is drawn by [`super::png::encode`], the board's own PNG export. Every
 //! frame covers the same area, the final board's: two invisible one-point
 //! strokes pinned at that area's corners go into each frame, so that the
 //! export (which frames what it is given) makes every picture the same size
@@ -18,6 +18,8 @@ use tabula_shared::object::{Fill, ObjectData, ObjectKind};
 use tabula_shared::replay::{Replay, Timeline};
 use tabula_shared::{ClientId, Color, Object, ObjectId, Point, Rect};
 
+use super::{ExportError, png};
+
 /// Pixels per canvas unit in a frame.
 const SCALE: f32 = 1.0;
 
@@ -30,7 +32,7 @@ pub enum TimelapseError {
         /// Which frame.
         frame: usize,
         /// Why.
-        cause: crate::export::ExportError,
+        cause: ExportError,
     },
     /// The folder or a frame could not be written.
     #[error("{}: {cause}", path.display())]
@@ -110,7 +112,7 @@ pub fn write_frames(
     for (i, &position) in positions.iter().enumerate() {
         replay.seek(position);
         let objects: Vec<&Object> = marks.iter().chain(replay.board().objects()).collect();
-        let png = crate::export::png(&objects, SCALE).map_err(|cause| TimelapseError::Export {
+        let png = png::encode(&objects, SCALE).map_err(|cause| TimelapseError::Export {
             frame: i + 1,
             cause,
         })?;

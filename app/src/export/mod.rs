@@ -1,0 +1,84 @@
+//! Export: the board, or some of its objects, as a PNG picture or an SVG
+//! drawing, and a replay as PNG frames.
+//!
+//! Both pictures cover the objects' area plus a small margin ([`area`]).
+//!
+//! # Layout
+//! - this module: what the formats share: the area, the margin, the
+//!   background, an arrow's barbs, and [`ExportError`].
+//! - [`png`]: rasterised in pure Rust with `tiny-skia`, at 1× (one pixel per
+//!   canvas unit) or more, its text drawn from the outlines of egui's own
+//!   font so that it matches the board; the same picture can go to the
+//!   clipboard as an image.
+//! - [`svg`]: exactly one element per object, in stacking order.
+//! - [`dialog`]: what to export, as what, and where.
+//! - [`timelapse`]: a replay written out as numbered PNG frames, on a thread
+//!   of its own.
+//!
+//! The formats use this module; it uses none of them.
+
+pub mod dialog;
+pub mod png;
+pub mod svg;
+pub mod timelapse;
+
+use egui::Pos2;
+use tabula_shared::{Color, Object, Rect};
+
+/// The free border around the objects, in canvas units.
+pub const MARGIN: f32 = 16.0;
+/// The largest side of an exported picture, in pixels.
+pub const MAX_SIDE_PX: u32 = 16_384;
+/// The background of a PNG: the board's paper.
+pub const BACKGROUND: Color = Color::rgb(0xfb, 0xfb, 0xfa);
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Nothing to export.
+    #[error("there is nothing to export")]
+    Empty,
+    /// The picture would be unreasonably large.
+    #[error("the picture would be {width}×{height} pixels; export a smaller part or at 1×")]
+    TooLarge {
+        /// Its width in pixels.
+        width: u32,
+        /// Its height in pixels.
+        height: u32,
+    },
+    /// The PNG could not be encoded.
+    #[error("could not encode the PNG: {0}")]
+    Encode(String),
+}
+
+/// The canvas area an export of `objects` covers: their bounds plus the margin.
+#[must_use]
+pub fn area<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Option<Rect> {
+    objects
+        .into_iter()
+        .map(Object::bounds)
+        .reduce(Rect::union)
+        .map(|r| r.expand(MARGIN))
+}
+
+/// The size in pixels of a PNG of `area` at `scale`.
+#[must_use]
+pub fn pixel_size(area: Rect, scale: f32) -> (u32, u32) {
+    (
+        (area.width() * scale).ceil().max(1.0) as u32,
+        (area.height() * scale).ceil().max(1.0) as u32,
+    )
+}
+
+/// The two barbs of an arrow head at `to`, as segments (the same as on screen).
+fn arrow_barbs(from: Pos2, to: Pos2, head: f32) -> Vec<[Pos2; 2]> {
+    let dir = (to - from).normalized();
+    if !dir.is_finite() || head <= 0.0 {
+        return Vec::new();
+    }
+    let back = (-dir).angle();
+    [-0.5_f32, 0.5]
+        .iter()
+        .map(|spread| [to, to + egui::Vec2::angled(back + spread) * head])
+        .collect()
+}
