@@ -1,10 +1,11 @@
 //! [`TabulaApp`], the `eframe::App`: one frame of the whiteboard.
 //!
-//! Each frame it drains the network's events into the session, shows the floating
-//! toolbars and the people chip, lets the canvas turn input into ops, hands those
-//! to the session (which applies them and sends them to the room), and paints the
-//! board. Everything on screen is read from the session each frame; nothing here
-//! keeps a copy of the board.
+//! Each frame reads like a list ([`TabulaApp::whiteboard_ui`]): poll the
+//! network (the room's events into the session), poll the jobs (a file being
+//! opened, the save under way), draw the panels (toolbars, people, File menu,
+//! dialogs, the replay's timeline), draw the canvas (input to ops, handed to
+//! the session, then the board painted). Everything on screen is read from
+//! the session each frame; nothing here keeps a copy of the board.
 
 use std::time::Instant;
 
@@ -12,9 +13,11 @@ use egui::Ui;
 
 use crate::canvas::tools::ToolSettings;
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
-use crate::documents::{DocumentAction, Documents, RecentFiles};
 use crate::export::dialog::ExportDialog;
-use crate::session::{ConnectionStatus, Session};
+use crate::files::documents::Documents;
+use crate::files::menu::{FileMenu, MenuAction};
+use crate::files::recent::RecentFiles;
+use crate::session::{ConnectionStatus, JoinError, Session};
 use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::ui::presence::{PresenceAction, presence_ui};
@@ -40,8 +43,11 @@ pub struct TabulaApp {
     status_since: (ConnectionStatus, Instant),
     /// Whether the "clear the board for everyone?" question is showing.
     confirm_clear: bool,
-    /// The file the board came from, the recent files and the File menu.
+    /// The file the board came from, the recent files, and the files being
+    /// opened and saved.
     documents: Documents,
+    /// The File menu's path dialog.
+    file_menu: FileMenu,
     /// The replay on show instead of the board, in replay mode.
     replay: Option<ReplayView>,
     /// The export dialog's fields, kept while it is closed.
@@ -64,6 +70,7 @@ impl TabulaApp {
             status_since: (status, Instant::now()),
             confirm_clear: false,
             documents: Documents::new(RecentFiles::from_config_dir()),
+            file_menu: FileMenu::default(),
             replay: None,
             export_dialog: ExportDialog::default(),
             frame_stats: FrameStats::from_env(),
@@ -170,6 +177,7 @@ impl TabulaApp {
         self.join_dialog.is_open()
             || self.confirm_clear
             || self.export_dialog.is_open()
+            || self.file_menu.is_open()
             || self.documents.is_modal_open()
     }
 
@@ -181,78 +189,107 @@ impl TabulaApp {
 
     /// Joins the room at `url` (`ws://HOST:PORT/ROOM`), waking `ctx` on each
     /// network event.
-    pub fn join(
-        &mut self,
-        url: &str,
-        ctx: &egui::Context,
-    ) -> Result<(), crate::session::JoinError> {
+    pub fn join(&mut self, url: &str, ctx: &egui::Context) -> Result<(), JoinError> {
         let ctx = ctx.clone();
         self.session
             .join(url, &self.runtime, move || ctx.request_repaint())
     }
 
-    /// One frame of the whole window.
+    /// One frame of the whole window: the network, the jobs, the panels, the
+    /// canvas.
     pub fn whiteboard_ui(&mut self, ui: &mut Ui) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
         self.frame_stats.toggle_key_ui(&ctx);
+        // A modal that shows as the frame begins has its keys and wheel, even
+        // if it closes during the frame (a file's board arrives, say).
+        let modal_open = self.is_modal_open();
+        self.poll_network();
+        self.poll_jobs(&ctx);
+        self.panels_ui(&ctx, modal_open);
+        let canvas_time = self.canvas_ui(ui, modal_open);
+        self.frame_stats.record(canvas_time, started.elapsed());
+        self.frame_stats.overlay_ui(&ctx);
+    }
+
+    /// The network: the room's events into the session, and since when the
+    /// link has been in its state (for the reconnect countdown).
+    fn poll_network(&mut self) {
         self.session.poll();
         if self.session.status() != &self.status_since.0 {
             self.status_since = (self.session.status().clone(), Instant::now());
         }
+    }
 
-        // Panels float above the canvas on their own layers; they come first so
-        // their changes show in this frame's painting.
+    /// The jobs: a file whose board is built goes on screen (a replay was of
+    /// the board that has gone), the history behind its snapshot is merged, a
+    /// save that has ended is taken note of and the next one started, and a
+    /// replay's frames being written report how far they are.
+    fn poll_jobs(&mut self, ctx: &egui::Context) {
+        if self.documents.poll(&mut self.session, ctx) {
+            self.replay = None;
+        }
+        if let Some(replay) = &mut self.replay {
+            replay.poll_timelapse();
+        }
+    }
+
+    /// The panels, floating above the canvas on their own layers: they come
+    /// first, so that their changes show in this frame's painting. Under a
+    /// modal (`modal_open`) no shortcut reaches the board.
+    fn panels_ui(&mut self, ctx: &egui::Context, modal_open: bool) {
         let mut view = None;
         let mut command = None;
-        let modal_open = self.is_modal_open();
         if !modal_open && !ctx.text_edit_focused() {
-            (view, command) = shortcuts(&ctx, &mut self.tools);
+            (view, command) = shortcuts(ctx, &mut self.tools);
         }
-        toolbar_ui(&ctx, &mut self.tools);
+        toolbar_ui(ctx, &mut self.tools);
         let board = self.session.board();
         let summary =
             SelectionSummary::of(self.canvas.selection().objects(board).map(|o| o.data.kind));
-        let style = style_panel_ui(&ctx, &mut self.tools, summary);
+        let style = style_panel_ui(ctx, &mut self.tools, summary);
         if self.replay.is_none() {
             self.style(style);
         }
         let can = (self.session.can_undo(), self.session.can_redo());
-        let (zoom_view, clicked) = zoom_ui(&ctx, self.canvas.camera().zoom, can.0, can.1);
+        let (zoom_view, clicked) = zoom_ui(ctx, self.canvas.camera().zoom, can.0, can.1);
         view = zoom_view.or(view);
         command = clicked.or(command);
         if self.replay.is_some() {
             // Read-only while replaying: no undo, redo or clear.
             command = None;
         }
-        self.presence_ui(&ctx);
-        self.join_dialog_ui(&ctx);
+        self.presence_ui(ctx);
+        self.join_dialog_ui(ctx);
         self.command(command);
-        self.confirm_clear_ui(&ctx);
+        self.confirm_clear_ui(ctx);
         self.export_dialog
-            .modal_ui(&ctx, self.session.board(), self.canvas.selection());
+            .modal_ui(ctx, self.session.board(), self.canvas.selection());
         if let Some(action) = view {
             self.view(action);
         }
 
         let keyboard = !modal_open && !ctx.text_edit_focused();
-        let documents = self
-            .documents
-            .file_menu_ui(&ctx, &mut self.session, keyboard);
-        match documents {
-            Some(DocumentAction::Replay) => self.start_replay(),
-            // The replay was of the board that has just gone.
-            Some(DocumentAction::Opened) => self.replay = None,
-            None => {}
+        let menu = self
+            .file_menu
+            .file_menu_ui(ctx, &mut self.documents, &self.session, keyboard);
+        if menu == Some(MenuAction::Replay) {
+            self.start_replay();
         }
         if let Some(replay) = self.replay.as_mut().filter(|r| r.is_live()) {
             replay.follow(self.session.log());
         }
-        let timeline = self.replay.as_mut().and_then(|r| r.timeline_ui(&ctx));
+        let timeline = self.replay.as_mut().and_then(|r| r.timeline_ui(ctx));
         if timeline == Some(ReplayAction::BackToLive) {
             self.replay = None;
         }
+    }
 
+    /// The canvas: its input becomes ops the session applies (none while
+    /// replaying), then the board (or the replay's) is painted with the
+    /// peers' pointers. Returns how long the painting took.
+    fn canvas_ui(&mut self, ui: &mut Ui, modal_open: bool) -> std::time::Duration {
+        let ctx = ui.ctx().clone();
         // A modal that showed at the start of the frame or opened during it
         // has the keys and the wheel: its Escape or Enter, a Delete pressed
         // under it, are not the board's.
@@ -294,8 +331,7 @@ impl TabulaApp {
             // The zoom label was drawn before the canvas moved the camera.
             ctx.request_repaint();
         }
-        self.frame_stats.record(canvas_time, started.elapsed());
-        self.frame_stats.overlay_ui(&ctx);
+        canvas_time
     }
 
     /// Carries out undo, redo or the start of clearing the board.

@@ -16,13 +16,9 @@
 //!   gesture under way previewed; with the camera, the tools, the gestures, the
 //!   selection, the text editor, the renderer and its cache, and the overlays,
 //!   each in a module of its own. It knows nothing of the network.
-//! - [`documents`]: saving and opening `.tabula` files, the recent files, the
-//!   File menu with ctrl+S and ctrl+O, and the messages when a file fails.
-//! - [`opening`]: reading a `.tabula` file and building its board on a named
-//!   thread, so a large file does not freeze the window.
-//! - [`saving`]: writing a `.tabula` file (new beside it and renamed into
-//!   place, or appended in one transaction) on a named thread, so saving a
-//!   large board does not freeze the window either.
+//! - [`files`]: saving and opening `.tabula` files on threads of their own, the
+//!   save queue, the recent files, and the File menu with its dialogs and
+//!   messages.
 //! - [`export`]: the board or a selection as PNG (tiny-skia, 1×/2×) or SVG, the
 //!   export dialog, and a replay written out as PNG frames on its own thread.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
@@ -35,10 +31,8 @@
 
 pub mod app;
 pub mod canvas;
-pub mod documents;
 pub mod export;
+pub mod files;
 pub mod net;
-pub mod opening;
-pub mod saving;
 pub mod session;
 pub mod ui;

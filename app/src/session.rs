@@ -307,7 +307,7 @@ impl Session {
     }
 
     /// [`Self::load`] with the board already built from `ops` (on another
-    /// thread: see [`crate::opening`]): the board on screen becomes `board`,
+    /// thread: see [`crate::files::opening`]): the board on screen becomes `board`,
     /// its log `ops`. Leaves any room; undo starts afresh.
     pub fn load_built(&mut self, board: Board, ops: Vec<SequencedOp>) {
         self.leave();

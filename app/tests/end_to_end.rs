@@ -566,7 +566,8 @@ fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_his
 #[test]
 fn the_replay_of_a_live_room_shows_who_joined_and_who_left() {
     use tabula_app::app::TabulaApp;
-    use tabula_app::documents::{load_session, save_session};
+    use tabula_app::files::opening::load_session;
+    use tabula_app::files::saving::save_session;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (proxy, _stop) = start_relay(&runtime);

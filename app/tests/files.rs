@@ -6,9 +6,11 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use tabula_app::documents::{
-    Documents, RecentFiles, SNAPSHOT_EVERY, load_session, save_session, snapshot_at_head,
-};
+use tabula_app::files::SNAPSHOT_EVERY;
+use tabula_app::files::documents::Documents;
+use tabula_app::files::opening::load_session;
+use tabula_app::files::recent::RecentFiles;
+use tabula_app::files::saving::{save_session, snapshot_at_head};
 use tabula_app::session::{Identity, JoinError, Session};
 use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::object::{Fill, ObjectData, ObjectKind, Property};
@@ -397,14 +399,15 @@ fn a_file_is_read_and_built_on_its_own_thread_and_shown_once_polled() {
     assert_eq!(docs.current(), None);
     assert!(docs.is_modal_open(), "the opening modal blocks the canvas");
     assert_eq!(
-        docs.opening().map(tabula_app::opening::Opening::path),
+        docs.opening()
+            .map(tabula_app::files::opening::Opening::path),
         Some(path.as_path())
     );
 
     wait_for_open(&mut docs, &mut session).expect("opens");
     assert_eq!(
         *woken_on.lock().unwrap(),
-        [Some(tabula_app::opening::THREAD_NAME.to_owned())],
+        [Some(tabula_app::files::opening::THREAD_NAME.to_owned())],
         "the UI is woken once, from the opening thread"
     );
     assert_eq!(session.board(), expected.board(), "the file's board");
@@ -947,7 +950,7 @@ fn saves_asked_for_during_a_save_wait_their_turn_once_and_the_file_ends_with_eve
     let mut docs = documents();
     docs.save_as(&session, &path).unwrap();
     assert_eq!(
-        docs.saving().map(tabula_app::saving::Saving::path),
+        docs.saving().map(tabula_app::files::saving::Saving::path),
         Some(path.as_path())
     );
 
@@ -964,7 +967,7 @@ fn saves_asked_for_during_a_save_wait_their_turn_once_and_the_file_ends_with_eve
         "each file once, in turn"
     );
     assert_eq!(
-        docs.saving().map(tabula_app::saving::Saving::path),
+        docs.saving().map(tabula_app::files::saving::Saving::path),
         Some(path.as_path())
     );
     draw_things(&mut session);

@@ -377,9 +377,6 @@ impl ReplayView {
 impl ReplayView {
     /// The timelapse row: the folder, the button, and the progress bar.
     fn timelapse_ui(&mut self, ui: &mut Ui) {
-        if let Some(job) = &mut self.timelapse {
-            job.poll();
-        }
         ui.horizontal(|ui| {
             let running = self
                 .timelapse
@@ -413,6 +410,14 @@ impl ReplayView {
                 None => {}
             }
         });
+    }
+
+    /// Takes in how far the frames being written have come (or how they
+    /// ended); the app calls it once a frame, with the other jobs.
+    pub fn poll_timelapse(&mut self) {
+        if let Some(job) = &mut self.timelapse {
+            job.poll();
+        }
     }
 
     /// Starts writing frames: 30 a second of playback at the chosen speed.

@@ -28,7 +28,7 @@ use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::session_file::{SessionFile, SessionFileError, StoredOp, StoredSnapshot};
 use tabula_shared::{Board, OpId, SequencedOp, Snapshot, encode_snapshot};
 
-use crate::documents::{DocumentError, SNAPSHOT_EVERY, SNAPSHOTS_KEPT};
+use super::{FileError, SNAPSHOT_EVERY, SNAPSHOTS_KEPT};
 
 /// The name of the thread that saves files.
 pub const THREAD_NAME: &str = "tabula-save";
@@ -49,13 +49,32 @@ pub struct SaveJob {
     /// `Some((n, id))` when the file is believed to hold the board's first
     /// `n` ops, op `n` being `id`: `ops` follow them and are appended. If the
     /// file turns out to hold something else, the save fails with
-    /// [`DocumentError::Changed`] and nothing is written. `None`: `ops` are
+    /// [`FileError::Changed`] and nothing is written. `None`: `ops` are
     /// the whole history.
     pub after: Option<(u64, OpId)>,
     /// The board after the last of `ops`, if a snapshot may be due. Without
     /// one, a due snapshot is built here from `ops` when they are the whole
     /// history, and otherwise left to a later save.
     pub snapshot: Option<Snapshot>,
+}
+
+/// The snapshot of the board after `ops`, given `board`, the session's board
+/// with its log applied and, maybe, pending ops on top, which the last of
+/// `ops` sequence after the log: those (the ops of `ops` after
+/// `board.last_seq()`) are applied to a copy of the confirmed board. `ops`
+/// may be the whole history or only its end.
+#[must_use]
+pub fn snapshot_at_head(board: &Board, ops: &[SequencedOp]) -> Snapshot {
+    let confirmed = board.snapshot();
+    let after = &ops[ops.partition_point(|op| op.seq <= confirmed.last_seq)..];
+    if after.is_empty() {
+        return confirmed;
+    }
+    let mut at_head = Board::from_snapshot(confirmed);
+    for op in after {
+        at_head.apply_sequenced(op);
+    }
+    at_head.snapshot()
 }
 
 /// What a finished save left in the file.
@@ -90,10 +109,10 @@ struct Shared {
 }
 
 impl Shared {
-    /// Fails with [`DocumentError::Abandoned`] once the save is given up.
-    fn check(&self, path: &Path) -> Result<(), DocumentError> {
+    /// Fails with [`FileError::Abandoned`] once the save is given up.
+    fn check(&self, path: &Path) -> Result<(), FileError> {
         if self.cancelled.load(Ordering::Relaxed) {
-            return Err(DocumentError::Abandoned {
+            return Err(FileError::Abandoned {
                 path: path.to_path_buf(),
             });
         }
@@ -109,7 +128,7 @@ pub struct Saving {
     /// Progress and the cancel flag, shared with the thread.
     shared: Arc<Shared>,
     /// Where the thread sends the outcome, once.
-    result: Receiver<Result<Saved, DocumentError>>,
+    result: Receiver<Result<Saved, FileError>>,
 }
 
 impl Saving {
@@ -118,7 +137,7 @@ impl Saving {
     ///
     /// # Errors
     /// When the thread cannot be started.
-    pub fn start(job: SaveJob, wake: impl Fn() + Send + 'static) -> Result<Self, DocumentError> {
+    pub fn start(job: SaveJob, wake: impl Fn() + Send + 'static) -> Result<Self, FileError> {
         let path = job.path.clone();
         let shared = Arc::new(Shared::default());
         shared.total.store(job.ops.len() as u64, Ordering::Relaxed);
@@ -132,7 +151,7 @@ impl Saving {
                 let _ = sender.send(outcome);
                 wake();
             })
-            .map_err(|cause| DocumentError::Io {
+            .map_err(|cause| FileError::Io {
                 path: path.clone(),
                 cause,
             })?;
@@ -160,11 +179,11 @@ impl Saving {
 
     /// The outcome, once the thread is done; `None` while it works.
     #[must_use]
-    pub fn poll(&self) -> Option<Result<Saved, DocumentError>> {
+    pub fn poll(&self) -> Option<Result<Saved, FileError>> {
         match self.result.try_recv() {
             Ok(result) => Some(result),
             Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(DocumentError::Io {
+            Err(TryRecvError::Disconnected) => Some(Err(FileError::Io {
                 path: self.path.clone(),
                 cause: std::io::Error::other("saving stopped unexpectedly"),
             })),
@@ -181,7 +200,7 @@ impl Drop for Saving {
 }
 
 /// The saving thread's work.
-fn write(job: SaveJob, shared: &Shared) -> Result<Saved, DocumentError> {
+fn write(job: SaveJob, shared: &Shared) -> Result<Saved, FileError> {
     let SaveJob {
         path,
         room,
@@ -214,7 +233,7 @@ fn write(job: SaveJob, shared: &Shared) -> Result<Saved, DocumentError> {
 /// the board is then rebuilt from `ops`: [`save_session_with`] takes it ready.
 ///
 /// This is the save the `tabula-save` thread runs, on the calling thread.
-pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), DocumentError> {
+pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), FileError> {
     save_session_with(path, room, ops, || Board::from_sequenced(ops).snapshot())
 }
 
@@ -225,7 +244,7 @@ pub fn save_session_with(
     room: &str,
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Snapshot,
-) -> Result<(), DocumentError> {
+) -> Result<(), FileError> {
     write_whole(path, room, ops, || Some(snapshot()), &Shared::default()).map(|_| ())
 }
 
@@ -237,7 +256,7 @@ fn write_whole(
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Option<Snapshot>,
     shared: &Shared,
-) -> Result<Saved, DocumentError> {
+) -> Result<Saved, FileError> {
     if path.exists() {
         let mut file = SessionFile::open(path)?;
         let head = file.head()?;
@@ -254,7 +273,7 @@ fn write_whole(
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".saving");
     let temporary = PathBuf::from(temporary);
-    let io = |cause| DocumentError::Io {
+    let io = |cause| FileError::Io {
         path: path.to_path_buf(),
         cause,
     };
@@ -275,7 +294,7 @@ fn write_whole(
         // Before the rename: the file appears with its snapshot or not at all.
         let newest = store_snapshot_if_due(&mut file, snapshot);
         shared.check(path)?;
-        Ok::<_, DocumentError>(Saved {
+        Ok::<_, FileError>(Saved {
             head: ops.len() as u64,
             snapshot: newest,
         })
@@ -293,15 +312,15 @@ fn write_whole(
 }
 
 /// Appends `ops` to the session at `path`, which must hold exactly the ops
-/// before them, the last being `id` (else [`DocumentError::Changed`]).
+/// before them, the last being `id` (else [`FileError::Changed`]).
 fn append_after(
     path: &Path,
     (after, id): (u64, OpId),
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Option<Snapshot>,
     shared: &Shared,
-) -> Result<Saved, DocumentError> {
-    let changed = || DocumentError::Changed {
+) -> Result<Saved, FileError> {
+    let changed = || FileError::Changed {
         path: path.to_path_buf(),
     };
     if !path.exists() {
@@ -322,7 +341,7 @@ fn append_rest(
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Option<Snapshot>,
     shared: &Shared,
-) -> Result<Saved, DocumentError> {
+) -> Result<Saved, FileError> {
     let path = file.path().to_path_buf();
     let mut rows = Vec::with_capacity(ops.len());
     for chunk in ops.chunks(CHUNK) {
@@ -397,10 +416,10 @@ enum SnapshotError {
 }
 
 /// Encodes ops as rows of the `ops` table.
-fn encode(path: &Path, ops: &[SequencedOp]) -> Result<Vec<StoredOp>, DocumentError> {
+fn encode(path: &Path, ops: &[SequencedOp]) -> Result<Vec<StoredOp>, FileError> {
     ops.iter()
         .map(|op| {
-            StoredOp::encode(op).map_err(|cause| DocumentError::Encode {
+            StoredOp::encode(op).map_err(|cause| FileError::Encode {
                 path: path.to_path_buf(),
                 seq: op.seq,
                 cause,
@@ -471,10 +490,10 @@ mod tests {
 
         let other = ops(20);
         let rewrite = write_whole(&path, "local", &other, || None, &given_up);
-        assert!(matches!(rewrite, Err(DocumentError::Abandoned { .. })));
+        assert!(matches!(rewrite, Err(FileError::Abandoned { .. })));
         let more = ops(12);
         let append = append_after(&path, (10, first[9].op.id), &more[10..], || None, &given_up);
-        assert!(matches!(append, Err(DocumentError::Abandoned { .. })));
+        assert!(matches!(append, Err(FileError::Abandoned { .. })));
 
         assert_eq!(fs::read(&path).unwrap(), before);
         assert!(!dir.path().join("kept.tabula.saving").exists());
@@ -497,7 +516,7 @@ mod tests {
             || None,
             &Shared::default(),
         );
-        assert!(matches!(append, Err(DocumentError::Changed { .. })));
+        assert!(matches!(append, Err(FileError::Changed { .. })));
         assert_eq!(fs::read(&path).unwrap(), before);
     }
 }

@@ -5,7 +5,7 @@
 //! the work on a named thread (`tabula-open`), in two stages:
 //!
 //! 1. **The board.** From the newest board snapshot the file holds (see
-//!    [`crate::documents::SNAPSHOT_EVERY`]) and the ops after it, or, with no
+//!    [`super::SNAPSHOT_EVERY`]) and the ops after it, or, with no
 //!    snapshot or none that decodes (logged as a warning), from every op. It
 //!    is handed back as [`Opened`] over a channel; the UI polls it each frame
 //!    ([`Opening::poll`]) and shows how far it has come
@@ -21,7 +21,8 @@
 //!    board is already on screen and being drawn on; the session keeps them
 //!    aside until all are here, as it does for a room joined from a snapshot.
 //!
-//! The thread wakes the UI after each hand-over.
+//! The thread wakes the UI after each hand-over. [`load_session`] reads a
+//! whole file on the calling thread instead.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::session_file::{SessionFile, StoredSnapshot};
 use tabula_shared::{Board, DecodeError, SequencedOp, decode_snapshot};
 
-use crate::documents::{DocumentError, read_ops};
+use super::FileError;
 
 /// The name of the thread that opens files.
 pub const THREAD_NAME: &str = "tabula-open";
@@ -44,6 +45,43 @@ const CANCEL_CHECK_EVERY: u64 = 4096;
 /// How many ops of the history behind a snapshot are handed over at a time:
 /// about 15 hand-overs (and repaints) for a million ops, each merged at once.
 pub const HISTORY_CHUNK: usize = 65_536;
+
+/// Reads every op of the session file at `path`, checked to run 1, 2, 3, …
+pub fn load_session(path: &Path) -> Result<Vec<SequencedOp>, FileError> {
+    let file = SessionFile::open_read_only(path)?;
+    // The head is only a hint for the allocation: a damaged file may lie.
+    let mut ops = Vec::with_capacity(usize::try_from(file.head()?.min(1 << 22)).unwrap_or(0));
+    read_ops(&file, 0, u64::MAX, |op| {
+        ops.push(op);
+        ControlFlow::Continue(())
+    })?;
+    Ok(ops)
+}
+
+/// Reads the ops of `file` after op `after` up to op `up_to`, checked to
+/// follow one another from `after + 1`, and hands each to `each`; stops early
+/// when `each` breaks.
+pub(crate) fn read_ops(
+    file: &SessionFile,
+    after: u64,
+    up_to: u64,
+    mut each: impl FnMut(SequencedOp) -> ControlFlow<()>,
+) -> Result<(), FileError> {
+    for (expected, op) in (after + 1..).zip(file.sequenced_ops(after)) {
+        let op = op?;
+        if op.seq != expected {
+            return Err(FileError::OutOfSequence {
+                path: file.path().to_path_buf(),
+                expected,
+                found: op.seq,
+            });
+        }
+        if op.seq > up_to || each(op).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
 
 /// A file's board, ready to show, and the ops of its log read so far.
 #[derive(Debug)]
@@ -98,18 +136,18 @@ pub struct Opening {
     /// Progress and the cancel flag, shared with the thread.
     shared: Arc<Shared>,
     /// Where the thread sends the board, once.
-    board: Receiver<Result<Opened, DocumentError>>,
+    board: Receiver<Result<Opened, FileError>>,
     /// Where the thread then sends the history behind the snapshot, a chunk
     /// at a time, oldest first.
-    history: Receiver<Result<Vec<SequencedOp>, DocumentError>>,
+    history: Receiver<Result<Vec<SequencedOp>, FileError>>,
 }
 
 /// The thread's ends of the channels, and how it wakes the UI.
 struct Senders<W> {
     /// See [`Opening::board`].
-    board: Sender<Result<Opened, DocumentError>>,
+    board: Sender<Result<Opened, FileError>>,
     /// See [`Opening::history`].
-    history: Sender<Result<Vec<SequencedOp>, DocumentError>>,
+    history: Sender<Result<Vec<SequencedOp>, FileError>>,
     /// Repaints the UI, so that it polls.
     wake: W,
 }
@@ -121,7 +159,7 @@ impl Opening {
     ///
     /// # Errors
     /// When the thread cannot be started.
-    pub fn start(path: &Path, wake: impl Fn() + Send + 'static) -> Result<Self, DocumentError> {
+    pub fn start(path: &Path, wake: impl Fn() + Send + 'static) -> Result<Self, FileError> {
         let shared = Arc::new(Shared::default());
         let (board_sender, board) = mpsc::channel();
         let (history_sender, history) = mpsc::channel();
@@ -135,7 +173,7 @@ impl Opening {
         std::thread::Builder::new()
             .name(THREAD_NAME.to_owned())
             .spawn(move || open(&thread_path, &thread_shared, &senders))
-            .map_err(|cause| DocumentError::Io {
+            .map_err(|cause| FileError::Io {
                 path: path.to_path_buf(),
                 cause,
             })?;
@@ -165,7 +203,7 @@ impl Opening {
 
     /// The board, once the thread has built it; `None` while it works.
     #[must_use]
-    pub fn poll(&self) -> Option<Result<Opened, DocumentError>> {
+    pub fn poll(&self) -> Option<Result<Opened, FileError>> {
         match self.board.try_recv() {
             Ok(result) => Some(result),
             Err(TryRecvError::Empty) => None,
@@ -177,7 +215,7 @@ impl Opening {
     /// read; `None` while the thread reads. Only after [`Self::poll`] gave a
     /// board with ops `behind` it, and until they have all come.
     #[must_use]
-    pub fn poll_history(&self) -> Option<Result<Vec<SequencedOp>, DocumentError>> {
+    pub fn poll_history(&self) -> Option<Result<Vec<SequencedOp>, FileError>> {
         match self.history.try_recv() {
             Ok(result) => Some(result),
             Err(TryRecvError::Empty) => None,
@@ -186,8 +224,8 @@ impl Opening {
     }
 
     /// The thread ended without a word: it panicked.
-    fn stopped(&self) -> DocumentError {
-        DocumentError::Io {
+    fn stopped(&self) -> FileError {
+        FileError::Io {
             path: self.path.clone(),
             cause: std::io::Error::other("reading the file stopped unexpectedly"),
         }
@@ -249,7 +287,7 @@ fn open<W: Fn()>(path: &Path, shared: &Shared, senders: &Senders<W>) {
 
 /// Opens `path` and builds its board, from its newest snapshot that decodes
 /// if it has one, counting in `shared`. `None` once cancelled.
-fn build(path: &Path, shared: &Shared) -> Result<Option<(SessionFile, Opened)>, DocumentError> {
+fn build(path: &Path, shared: &Shared) -> Result<Option<(SessionFile, Opened)>, FileError> {
     // Checked later when a snapshot shows the board first (see the module docs).
     let file = SessionFile::open_read_only_unchecked(path)?;
     let total = file.head()?;
@@ -297,7 +335,7 @@ fn newest_snapshot(
     file: &SessionFile,
     head: u64,
     shared: &Shared,
-) -> Result<Option<Board>, DocumentError> {
+) -> Result<Option<Board>, FileError> {
     let mut at = head;
     while let Some(stored) = file.snapshot_at_or_before(at)? {
         shared.read.store(stored.seq, Ordering::Relaxed);
@@ -354,7 +392,7 @@ fn read_history(
     behind: u64,
     shared: &Shared,
     mut hand_over: impl FnMut(Vec<SequencedOp>) -> bool,
-) -> Result<(), DocumentError> {
+) -> Result<(), FileError> {
     let mut chunk = Vec::with_capacity(HISTORY_CHUNK);
     let mut listening = true;
     read_ops(file, 0, behind, |op| {
