@@ -76,3 +76,97 @@ impl RecentFiles {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file stems of `recent`'s paths, newest first.
+    fn names(recent: &RecentFiles) -> Vec<String> {
+        recent
+            .paths()
+            .iter()
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_newest_comes_first_and_a_file_added_again_moves_up_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut recent = RecentFiles::at(None);
+        for name in ["a", "b", "c", "b"] {
+            recent.add(&dir.path().join(format!("{name}.tabula")));
+        }
+        assert_eq!(names(&recent), ["b", "c", "a"]);
+    }
+
+    #[test]
+    fn the_list_keeps_only_the_newest_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("recent-files.txt");
+        let mut recent = RecentFiles::at(Some(store.clone()));
+        for n in 0..RECENT_LIMIT + 3 {
+            recent.add(&dir.path().join(format!("{n}.tabula")));
+        }
+        let newest: Vec<String> = (3..RECENT_LIMIT + 3).rev().map(|n| n.to_string()).collect();
+        assert_eq!(names(&recent), newest);
+        let written = fs::read_to_string(&store).unwrap();
+        assert_eq!(written.lines().count(), RECENT_LIMIT);
+
+        // A longer list, written by hand, is read up to the limit, blank lines skipped.
+        let long = (0..RECENT_LIMIT + 5)
+            .map(|n| format!("/boards/{n}.tabula"))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        fs::write(&store, long).unwrap();
+        assert_eq!(RecentFiles::at(Some(store)).paths().len(), RECENT_LIMIT);
+    }
+
+    #[test]
+    fn a_missing_config_folder_is_made_when_the_list_is_first_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir
+            .path()
+            .join("config")
+            .join("tabula")
+            .join("recent-files.txt");
+        let mut recent = RecentFiles::at(Some(store.clone()));
+        assert!(recent.paths().is_empty(), "nothing to read yet");
+        recent.add(&dir.path().join("a.tabula"));
+        recent.add(&dir.path().join("b.tabula"));
+        assert_eq!(
+            names(&RecentFiles::at(Some(store))),
+            ["b", "a"],
+            "read back"
+        );
+    }
+
+    #[test]
+    fn a_list_that_cannot_be_written_is_kept_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        // The config "folder" is a file: nothing can be made under it.
+        let blocked = dir.path().join("config");
+        fs::write(&blocked, "not a folder").unwrap();
+        let store = blocked.join("recent-files.txt");
+        let mut recent = RecentFiles::at(Some(store.clone()));
+        recent.add(&dir.path().join("a.tabula"));
+        assert_eq!(names(&recent), ["a"]);
+        assert!(!store.exists());
+        assert_eq!(fs::read_to_string(&blocked).unwrap(), "not a folder");
+    }
+
+    #[test]
+    fn a_file_that_exists_is_remembered_by_its_full_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("board.tabula");
+        fs::write(&file, "").unwrap();
+        let mut recent = RecentFiles::at(None);
+        recent.add(&dir.path().join(".").join("board.tabula"));
+        recent.add(&file);
+        assert_eq!(
+            recent.paths(),
+            [fs::canonicalize(&file).unwrap()],
+            "one entry"
+        );
+    }
+}

@@ -254,3 +254,268 @@ impl<J> SaveQueue<J> {
         std::mem::take(&mut self.queued).len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use tabula_shared::{ClientId, Op, OpKind};
+
+    use super::*;
+
+    /// `n` ops numbered from 1.
+    fn log(n: u64) -> Vec<SequencedOp> {
+        let author = ClientId::random();
+        (1..=n)
+            .map(|seq| SequencedOp {
+                seq,
+                author,
+                timestamp_ms: seq,
+                op: Op::new(OpKind::Clear),
+            })
+            .collect()
+    }
+
+    /// A queue whose handles are file names, with `path` being saved.
+    fn saving(path: &str) -> SaveQueue<&'static str> {
+        let mut queue = SaveQueue::default();
+        assert!(queue.ask(Path::new(path)), "nothing runs: it starts");
+        queue.started("job", Path::new(path), Some(10));
+        queue
+    }
+
+    /// What a save of `head` ops without a snapshot left.
+    fn saved(head: u64) -> Saved {
+        Saved { head, snapshot: 0 }
+    }
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn a_save_asked_for_during_a_save_waits_for_it() {
+        let mut queue = saving("a");
+        assert!(!queue.ask(Path::new("b")), "one save at a time");
+        assert_eq!(queue.queued(), paths(&["b"]));
+        assert_eq!(queue.running(), Some(&"job"));
+        assert_eq!(queue.next_save(), None, "not while a save runs");
+
+        let finished = queue.finished(Ok(saved(10)));
+        assert!(
+            matches!(finished, Some(Finished::Saved { path, head: 10 }) if path == Path::new("a"))
+        );
+        assert_eq!(queue.running(), None);
+        assert_eq!(
+            queue.next_save(),
+            Some(PathBuf::from("b")),
+            "then it starts"
+        );
+        assert_eq!(queue.next_save(), None);
+        assert!(
+            queue.finished(Ok(saved(10))).is_none(),
+            "nothing was running"
+        );
+    }
+
+    #[test]
+    fn the_same_file_asked_for_twice_during_a_save_waits_once() {
+        let mut queue = saving("a");
+        assert!(!queue.ask(Path::new("a")), "the file being saved waits too");
+        assert!(!queue.ask(Path::new("a")));
+        assert_eq!(queue.queued(), paths(&["a"]), "once");
+        queue.finished(Ok(saved(10)));
+        assert_eq!(queue.next_save(), Some(PathBuf::from("a")));
+        assert_eq!(queue.next_save(), None);
+    }
+
+    #[test]
+    fn other_files_wait_in_the_order_asked_each_once() {
+        let mut queue = saving("a");
+        for path in ["b", "a", "c", "b", "a"] {
+            assert!(!queue.ask(Path::new(path)));
+        }
+        assert_eq!(queue.queued(), paths(&["b", "a", "c"]));
+        queue.finished(Ok(saved(10)));
+        let mut order = Vec::new();
+        while let Some(next) = queue.next_save() {
+            queue.started("job", &next, Some(10));
+            // Asked for again while it runs, once: it waits once more.
+            if order.is_empty() {
+                assert!(!queue.ask(&next));
+            }
+            order.push(next);
+            queue.finished(Ok(saved(10)));
+            assert!(order.len() < 10, "the queue ends: {order:?}");
+        }
+        assert_eq!(order, paths(&["b", "a", "c", "b"]));
+    }
+
+    #[test]
+    fn a_finished_save_says_what_its_file_holds_and_the_next_appends() {
+        let log = log(12);
+        let mut queue = SaveQueue::default();
+        assert_eq!(
+            queue.plan(Path::new("a"), &log).after,
+            None,
+            "unknown: whole"
+        );
+        queue.started((), Path::new("a"), Some(10));
+        queue.finished(Ok(Saved {
+            head: 10,
+            snapshot: 4,
+        }));
+        assert_eq!(
+            queue.in_file(),
+            Some(&InFile {
+                path: PathBuf::from("a"),
+                ops: 10,
+                snapshot: 4
+            })
+        );
+        let plan = queue.plan(Path::new("a"), &log);
+        assert_eq!(plan.after, Some((10, log[9].op.id)));
+        assert_eq!((plan.from(), plan.newest_snapshot), (10, 4));
+        assert_eq!(
+            queue.plan(Path::new("b"), &log).after,
+            None,
+            "another file: whole"
+        );
+        assert_eq!(
+            queue.plan(Path::new("a"), &log[..5]),
+            Plan {
+                after: None,
+                newest_snapshot: 0
+            },
+            "a log that no longer has those ops is written whole"
+        );
+
+        // A save that also held pending ops leaves nothing known.
+        queue.started((), Path::new("a"), None);
+        queue.finished(Ok(saved(14)));
+        assert_eq!(queue.in_file(), None);
+    }
+
+    #[test]
+    fn a_failed_save_is_reported_and_the_next_one_starts() {
+        let mut queue = saving("a");
+        queue.finished(Ok(saved(10)));
+        queue.started("job", Path::new("a"), Some(12));
+        queue.ask(Path::new("b"));
+        let failed = queue.finished(Err(FileError::Io {
+            path: PathBuf::from("a"),
+            cause: std::io::Error::other("disk full"),
+        }));
+        assert!(
+            matches!(&failed, Some(Finished::Failed { path, error: FileError::Io { .. } }) if path == Path::new("a")),
+            "{failed:?}"
+        );
+        assert_eq!(
+            queue.in_file().map(|known| known.ops),
+            Some(10),
+            "the file holds what it held"
+        );
+        assert_eq!(queue.next_save(), Some(PathBuf::from("b")));
+    }
+
+    #[test]
+    fn a_file_that_changed_since_its_last_save_is_written_again_whole() {
+        let log = log(12);
+        let mut queue = saving("a");
+        queue.finished(Ok(saved(10)));
+        assert!(queue.plan(Path::new("a"), &log).after.is_some());
+        queue.started("job", Path::new("a"), Some(12));
+        queue.ask(Path::new("b"));
+        let changed = queue.finished(Err(FileError::Changed {
+            path: PathBuf::from("a"),
+        }));
+        assert!(matches!(changed, Some(Finished::Changed { path }) if path == Path::new("a")));
+        assert_eq!(queue.plan(Path::new("a"), &log).after, None, "whole");
+        // Its owner starts it again before the next one.
+        queue.started("again", Path::new("a"), Some(12));
+        assert_eq!(queue.next_save(), None);
+        assert_eq!(queue.queued(), paths(&["b"]));
+    }
+
+    #[test]
+    fn saves_of_a_board_that_has_gone_are_given_up() {
+        let mut queue = saving("a");
+        queue.ask(Path::new("a"));
+        queue.ask(Path::new("b"));
+        let opened = InFile {
+            path: PathBuf::from("c"),
+            ops: 7,
+            snapshot: 0,
+        };
+        assert_eq!(queue.board_replaced(opened.clone()), 2, "both given up");
+        assert!(queue.queued().is_empty());
+        assert_eq!(queue.running_path(), Some(Path::new("a")), "goes on");
+
+        // It ends after the new board came: it says nothing about it, and a
+        // change found there is the old board's business, not a rewrite.
+        let finished = queue.finished(Ok(saved(10)));
+        assert!(
+            matches!(finished, Some(Finished::SavedEarlierBoard { path, head: 10 }) if path == Path::new("a"))
+        );
+        assert_eq!(queue.in_file(), Some(&opened));
+        queue.started("job", Path::new("a"), Some(7));
+        queue.board_replaced(opened.clone());
+        let changed = queue.finished(Err(FileError::Changed {
+            path: PathBuf::from("a"),
+        }));
+        assert!(
+            matches!(changed, Some(Finished::Failed { .. })),
+            "{changed:?}"
+        );
+        assert_eq!(queue.in_file(), Some(&opened));
+    }
+
+    #[test]
+    fn a_save_given_up_is_reported_as_failed_and_the_queue_goes_on() {
+        let mut queue = saving("a");
+        queue.ask(Path::new("b"));
+        let given_up = queue.finished(Err(FileError::Abandoned {
+            path: PathBuf::from("a"),
+        }));
+        assert!(
+            matches!(
+                &given_up,
+                Some(Finished::Failed {
+                    error: FileError::Abandoned { .. },
+                    ..
+                })
+            ),
+            "{given_up:?}"
+        );
+        assert_eq!(queue.in_file(), None, "nothing known of the file");
+        assert_eq!(queue.next_save(), Some(PathBuf::from("b")));
+    }
+
+    /// A handle that notes when it is dropped, as the save thread's stops.
+    struct Handle(Rc<Cell<bool>>);
+
+    impl Drop for Handle {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+
+    #[test]
+    fn the_save_under_way_is_given_up_with_the_queue() {
+        let dropped = Rc::new(Cell::new(false));
+        let mut queue = SaveQueue::default();
+        queue.started(Handle(Rc::clone(&dropped)), Path::new("a"), Some(1));
+        queue.ask(Path::new("b"));
+        assert!(!dropped.get());
+        drop(queue);
+        assert!(dropped.get(), "its handle goes with it: the thread stops");
+
+        // And once finished, the handle is let go at once.
+        let dropped = Rc::new(Cell::new(false));
+        let mut queue = SaveQueue::default();
+        queue.started(Handle(Rc::clone(&dropped)), Path::new("a"), Some(1));
+        queue.finished(Ok(saved(1)));
+        assert!(dropped.get());
+    }
+}
