@@ -3,66 +3,13 @@
 
 use egui::{Event, Key, Modifiers, MouseWheelUnit, PointerButton, Pos2, pos2, vec2};
 use egui_kittest::Harness;
-use tabula_app::canvas::Canvas;
 use tabula_app::canvas::tools::{Tool, ToolSettings};
-use tabula_shared::{Board, ClientId, History, Object, Op, OpKind, Point};
+use tabula_shared::{Board, Object, OpKind, Point};
 
-/// The canvas and a board that takes its ops, as the app would.
-struct Scene {
-    /// The canvas under test.
-    canvas: Canvas,
-    /// Where its ops land, as the session's board would.
-    board: Board,
-    /// The author of those ops.
-    me: ClientId,
-    /// Every op the canvas produced, in order: what would go to the relay.
-    ops: Vec<Op>,
-    /// How many frames produced at least one op.
-    frames_with_ops: usize,
-    /// Every pointer position the canvas reported.
-    pointers: Vec<Option<Point>>,
-    /// The tool and style in use.
-    tools: ToolSettings,
-    /// Undo for the actions the canvas produced, as the session keeps it.
-    history: History,
-    /// Whether a modal dialog covers the canvas, as the app would say.
-    covered: bool,
-}
+use crate::support::{self, Scene};
 
 fn scene() -> Harness<'static, Scene> {
-    let state = Scene {
-        canvas: Canvas::new(),
-        board: Board::new(),
-        me: ClientId::random(),
-        ops: Vec::new(),
-        frames_with_ops: 0,
-        pointers: Vec::new(),
-        tools: ToolSettings::default(),
-        history: History::new(),
-        covered: false,
-    };
-    let mut harness = Harness::builder()
-        .with_size(vec2(800.0, 600.0))
-        .build_ui_state(
-            |ui, scene: &mut Scene| {
-                scene.canvas.set_covered(scene.covered);
-                let input = scene.canvas.input_ui(ui, scene.tools, &scene.board);
-                if !input.actions.is_empty() {
-                    scene.frames_with_ops += 1;
-                }
-                for action in input.actions {
-                    scene.ops.extend(action.iter().cloned());
-                    scene.history.perform(&mut scene.board, scene.me, action);
-                }
-                if input.pointer_changed {
-                    scene.pointers.push(input.pointer);
-                }
-                scene.canvas.paint_ui(ui, &scene.board, &[]);
-            },
-            state,
-        );
-    harness.run();
-    harness
+    support::scene(ToolSettings::default(), 0.25)
 }
 
 /// The canvas point under a screen position, for the canvas's camera right now.
@@ -75,20 +22,6 @@ fn near(a: Point, b: Pos2) -> bool {
     (a.x - b.x).abs() < 1.0e-3 && (a.y - b.y).abs() < 1.0e-3
 }
 
-/// Presses the primary button at `from`, moves in `steps` frames to `to`, releases.
-fn drag(harness: &mut Harness<'_, Scene>, from: Pos2, to: Pos2, steps: usize) {
-    harness.hover_at(from);
-    harness.run();
-    harness.drag_at(from);
-    harness.run();
-    for i in 1..=steps {
-        harness.hover_at(from + (to - from) * (i as f32 / steps as f32));
-        harness.run();
-    }
-    harness.drop_at(to);
-    harness.run();
-}
-
 fn only_stroke(board: &Board) -> &Object {
     assert_eq!(board.object_count(), 1, "expected exactly one stroke");
     board.objects().next().expect("a stroke")
@@ -99,7 +32,7 @@ fn a_drag_draws_one_stroke_streamed_as_begin_appends_end() {
     let mut harness = scene();
     let (from, to) = (pos2(100.0, 120.0), pos2(400.0, 270.0));
     let (from_canvas, to_canvas) = (canvas_at(&harness, from), canvas_at(&harness, to));
-    drag(&mut harness, from, to, 20);
+    support::drag(&mut harness, from, to, 20);
 
     let scene = harness.state();
     let stroke = only_stroke(&scene.board);
@@ -312,7 +245,7 @@ fn a_stroke_after_zoom_and_pan_lands_where_the_pointer_was() {
 
     // A stroke drawn from `b` starts at the canvas point that was under `a`, and
     // 30×20 screen points at 250 % are 12×8 canvas units.
-    drag(&mut harness, b, b + vec2(30.0, 20.0), 10);
+    support::drag(&mut harness, b, b + vec2(30.0, 20.0), 10);
     let stroke = only_stroke(&harness.state().board);
     assert!(
         near(stroke.data.points[0], target),
@@ -343,8 +276,8 @@ fn the_pointer_is_reported_in_canvas_space_and_when_it_leaves() {
 #[test]
 fn a_covered_canvas_takes_no_keys_wheel_or_presses() {
     let mut harness = scene();
-    drag(&mut harness, pos2(100.0, 100.0), pos2(200.0, 150.0), 5);
-    drag(&mut harness, pos2(300.0, 100.0), pos2(400.0, 150.0), 5);
+    support::drag(&mut harness, pos2(100.0, 100.0), pos2(200.0, 150.0), 5);
+    support::drag(&mut harness, pos2(300.0, 100.0), pos2(400.0, 150.0), 5);
     harness.state_mut().tools.tool = Tool::Select;
     harness.run();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
@@ -374,7 +307,7 @@ fn a_covered_canvas_takes_no_keys_wheel_or_presses() {
     harness.event(Event::Zoom(2.0));
     harness.run();
     // A rubber band over empty board would let the selection go.
-    drag(&mut harness, pos2(600.0, 500.0), pos2(700.0, 550.0), 5);
+    support::drag(&mut harness, pos2(600.0, 500.0), pos2(700.0, 550.0), 5);
     pan_drag(
         &mut harness,
         PointerButton::Middle,

@@ -1,17 +1,17 @@
 //! Saving and opening `.tabula` files through the app's `Session` and
 //! `Documents`: real files in temporary folders.
 
-mod support;
-
 use std::fs;
 use std::path::Path;
 
+use egui_kittest::Harness;
+use tabula_app::app::TabulaApp;
 use tabula_app::files::SNAPSHOT_EVERY;
 use tabula_app::files::documents::Documents;
 use tabula_app::files::opening::load_session;
 use tabula_app::files::recent::RecentFiles;
 use tabula_app::files::saving::{save_session, snapshot_at_head};
-use tabula_app::session::{Identity, JoinError, Session};
+use tabula_app::session::{JoinError, Session};
 use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::object::{Fill, ObjectData, ObjectKind, Property};
 use tabula_shared::session_file::{FORMAT_VERSION, SessionFile, StoredSnapshot};
@@ -20,14 +20,7 @@ use tabula_shared::{
     decode_snapshot, encode_snapshot,
 };
 
-fn me(name: &str) -> Identity {
-    let client = ClientId::random();
-    Identity {
-        client,
-        name: name.to_owned(),
-        color: Color::rgb(10, 20, 30),
-    }
-}
+use crate::support::{self, app, documents, eventually, identity, window};
 
 /// A stroke, a rectangle restyled, and an undone delete.
 fn draw_things(session: &mut Session) -> (StrokeId, ObjectId) {
@@ -69,25 +62,18 @@ fn draw_things(session: &mut Session) -> (StrokeId, ObjectId) {
     (stroke, rect)
 }
 
-fn documents() -> Documents {
-    Documents::new(RecentFiles::at(None))
-}
-
-/// Polls `docs` until no save is under way or waiting, for at most a minute;
-/// the outcome of the last save that ended.
+/// Polls `docs` until no save is under way or waiting; the outcome of the
+/// last save that ended.
 fn finish_saves(docs: &mut Documents, session: &Session) -> Result<(), String> {
     let mut last = Ok(());
-    for _ in 0..12_000 {
+    eventually("no save is under way", || {
         if let Some(result) = docs.poll_save(session) {
             last = result;
         }
-        if docs.saving().is_none() {
-            assert!(docs.queued_saves().is_empty(), "a queued save starts");
-            return last;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("still saving after a minute");
+        docs.saving().is_none().then_some(())
+    });
+    assert!(docs.queued_saves().is_empty(), "a queued save starts");
+    last
 }
 
 /// Saves `session` to `path` in the background and waits until it is done.
@@ -104,7 +90,7 @@ fn save_now(docs: &mut Documents, session: &Session) {
 
 #[test]
 fn a_local_board_sequences_its_own_ops() {
-    let mut session = Session::offline(me("Ann"));
+    let mut session = Session::offline(identity("Ann"));
     draw_things(&mut session);
     assert_eq!(session.board().pending_ops().count(), 0, "nothing waits");
     let log = session.log();
@@ -117,13 +103,13 @@ fn a_local_board_sequences_its_own_ops() {
 fn a_saved_board_opens_as_the_same_board_and_saving_again_appends() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("board.tabula");
-    let mut ann = Session::offline(me("Ann"));
+    let mut ann = Session::offline(identity("Ann"));
     let (stroke, rect) = draw_things(&mut ann);
     let mut docs = documents();
     save_as_now(&mut docs, &ann, &path).unwrap();
     assert_eq!(docs.current(), Some(path.as_path()));
 
-    let mut bea = Session::offline(me("Bea"));
+    let mut bea = Session::offline(identity("Bea"));
     let mut bea_docs = documents();
     bea_docs.open(&mut bea, &path).unwrap();
     assert_eq!(bea.board(), ann.board(), "the same board");
@@ -149,7 +135,7 @@ fn a_saved_board_opens_as_the_same_board_and_saving_again_appends() {
     ann.perform(vec![Op::new(OpKind::Clear)]);
     save_now(&mut docs, &ann);
     assert_eq!(load_session(&path).unwrap().as_slice(), ann.log());
-    let mut cleared = Session::offline(me("Cid"));
+    let mut cleared = Session::offline(identity("Cid"));
     documents().open(&mut cleared, &path).unwrap();
     assert_eq!(cleared.board().object_count(), 0);
     assert!(!dir.path().join("board.tabula.saving").exists());
@@ -178,7 +164,7 @@ fn recent_files_are_kept_newest_first() {
 /// A saved session, closed, so that its pages are all in the main file.
 fn saved(dir: &Path, name: &str) -> std::path::PathBuf {
     let path = dir.join(name);
-    let mut session = Session::offline(me("Ann"));
+    let mut session = Session::offline(identity("Ann"));
     for _ in 0..300 {
         draw_things(&mut session);
     }
@@ -189,7 +175,7 @@ fn saved(dir: &Path, name: &str) -> std::path::PathBuf {
 /// Opens `path` in a session holding a drawing; the error must name the file
 /// and say `problem`, and the drawing must stay.
 fn refused(path: &Path, problem: &str) {
-    let mut session = Session::offline(me("Dee"));
+    let mut session = Session::offline(identity("Dee"));
     draw_things(&mut session);
     let before = session.board().clone();
     let mut docs = documents();
@@ -246,7 +232,7 @@ fn a_file_that_is_not_a_session_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let precious = dir.path().join("thesis.txt");
     fs::write(&precious, "chapter one\n".repeat(10)).unwrap();
-    let mut session = Session::offline(me("Eve"));
+    let mut session = Session::offline(identity("Eve"));
     draw_things(&mut session);
     let mut docs = documents();
     let message = save_as_now(&mut docs, &session, &precious).unwrap_err();
@@ -257,30 +243,16 @@ fn a_file_that_is_not_a_session_is_never_overwritten() {
     );
 }
 
-/// The app in a headless window, with its recent files kept to itself.
-fn window(session: Session) -> egui_kittest::Harness<'static, tabula_app::app::TabulaApp> {
-    let mut app = tabula_app::app::TabulaApp::new(session, support::runtime());
-    app.set_documents(documents());
-    let mut harness = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .build_ui_state(
-            |ui, app: &mut tabula_app::app::TabulaApp| app.whiteboard_ui(ui),
-            app,
-        );
-    harness.run();
-    harness
-}
-
 #[test]
 fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
     use egui::{Key, Modifiers};
     use egui_kittest::kittest::Queryable as _;
 
     let dir = tempfile::tempdir().unwrap();
-    let mut ann = Session::offline(me("Ann"));
+    let mut ann = Session::offline(identity("Ann"));
     draw_things(&mut ann);
     let board = ann.board().clone();
-    let mut harness = window(ann);
+    let mut harness = window(app(ann));
     harness.key_press_modifiers(Modifiers::COMMAND, Key::S);
     harness.run();
     harness.get_by_label("Save the board as");
@@ -297,7 +269,7 @@ fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
         harness.state().session().log()
     );
 
-    let mut harness = window(Session::offline(me("Bea")));
+    let mut harness = window(app(Session::offline(identity("Bea"))));
     harness.key_press_modifiers(Modifiers::COMMAND, Key::O);
     harness.run();
     harness.get_by_label("Open a session");
@@ -330,45 +302,33 @@ fn ctrl_s_asks_where_and_ctrl_o_opens_what_is_typed() {
 }
 
 /// Steps the window until the file being opened is on screen (or refused),
-/// for at most ten seconds, then lets it settle.
-fn until_opened(harness: &mut egui_kittest::Harness<'static, tabula_app::app::TabulaApp>) {
-    harness.step();
-    for _ in 0..2000 {
-        if harness.state().documents().opening().is_none() {
-            harness.run();
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+/// then lets it settle.
+fn until_opened(harness: &mut Harness<'static, TabulaApp>) {
+    eventually("the file is opened", || {
         harness.step();
-    }
-    panic!("the file was still opening after ten seconds");
+        harness
+            .state()
+            .documents()
+            .opening()
+            .is_none()
+            .then_some(())
+    });
+    harness.run();
 }
 
-/// Steps the window until no save is under way, for at most a minute, then
-/// lets it settle.
-fn until_saved(harness: &mut egui_kittest::Harness<'static, tabula_app::app::TabulaApp>) {
-    harness.step();
-    for _ in 0..12_000 {
-        if harness.state().documents().saving().is_none() {
-            harness.run();
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
+/// Steps the window until no save is under way, then lets it settle.
+fn until_saved(harness: &mut Harness<'static, TabulaApp>) {
+    eventually("the file is saved", || {
         harness.step();
-    }
-    panic!("still saving after a minute");
+        harness.state().documents().saving().is_none().then_some(())
+    });
+    harness.run();
 }
 
 /// Polls `docs` until the file it is opening is on screen in `session` or
-/// refused, for at most ten seconds.
+/// refused.
 fn wait_for_open(docs: &mut Documents, session: &mut Session) -> Result<(), String> {
-    for _ in 0..2000 {
-        if let Some(result) = docs.poll_open(session) {
-            return result;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("the file was still opening after ten seconds");
+    eventually("the file is opened", || docs.poll_open(session))
 }
 
 #[test]
@@ -377,11 +337,11 @@ fn a_file_is_read_and_built_on_its_own_thread_and_shown_once_polled() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = saved(dir.path(), "big.tabula");
-    let mut expected = Session::offline(me("Ref"));
+    let mut expected = Session::offline(identity("Ref"));
     expected.load(load_session(&path).unwrap());
     assert!(expected.board().object_count() > 0);
 
-    let mut session = Session::offline(me("Dee"));
+    let mut session = Session::offline(identity("Dee"));
     draw_things(&mut session);
     let before = session.board().clone();
     let mut docs = documents();
@@ -437,7 +397,7 @@ fn a_file_refused_in_the_background_is_named_and_the_board_stays() {
         (&text, "not a SQLite database"),
         (&missing, "missing.tabula"),
     ] {
-        let mut session = Session::offline(me("Dee"));
+        let mut session = Session::offline(identity("Dee"));
         draw_things(&mut session);
         let before = session.board().clone();
         let mut docs = documents();
@@ -461,7 +421,7 @@ fn a_file_refused_in_the_background_is_named_and_the_board_stays() {
 fn a_cancelled_opening_leaves_the_board_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = saved(dir.path(), "board.tabula");
-    let mut session = Session::offline(me("Dee"));
+    let mut session = Session::offline(identity("Dee"));
     draw_things(&mut session);
     let before = session.board().clone();
     let mut docs = documents();
@@ -482,10 +442,10 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = saved(dir.path(), "meeting.tabula");
-    let mut expected = Session::offline(me("Ref"));
+    let mut expected = Session::offline(identity("Ref"));
     expected.load(load_session(&path).unwrap());
 
-    let mut harness = window(Session::offline(me("Bea")));
+    let mut harness = window(app(Session::offline(identity("Bea"))));
     let ctx = harness.ctx.clone();
     harness.state_mut().start_opening(&path, &ctx);
     harness.key_press(Key::R);
@@ -530,7 +490,7 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
 
 /// A local board of at least `ops` ops (ten per [`draw_things`]).
 fn long_session(name: &str, ops: u64) -> Session {
-    let mut session = Session::offline(me(name));
+    let mut session = Session::offline(identity(name));
     while (session.log().len() as u64) < ops {
         draw_things(&mut session);
     }
@@ -635,22 +595,17 @@ fn saved_with_snapshot(dir: &Path, name: &str, ops: u64) -> (std::path::PathBuf,
     save_now(&mut docs, &session);
     assert!(docs.error().is_none(), "{:?}", docs.error());
     assert_eq!(snapshot_seqs(&path).len(), 1);
-    let mut replayed = Session::offline(me("Ref"));
+    let mut replayed = Session::offline(identity("Ref"));
     replayed.load(load_session(&path).expect("reads"));
     (path, replayed)
 }
 
-/// Polls until the history behind the board on screen is all here, for at
-/// most ten seconds.
+/// Polls until the history behind the board on screen is all here.
 fn wait_for_history(docs: &mut Documents, session: &mut Session) {
-    for _ in 0..2000 {
+    eventually("the history is read", || {
         assert!(docs.poll_open(session).is_none());
-        if !docs.is_reading_history() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    panic!("the history was still arriving after ten seconds");
+        (!docs.is_reading_history()).then_some(())
+    });
 }
 
 #[test]
@@ -661,7 +616,7 @@ fn a_file_opens_from_its_snapshot_and_its_history_follows() {
     let head = expected.board().last_seq();
     assert!(head > snapshot);
 
-    let mut session = Session::offline(me("Dee"));
+    let mut session = Session::offline(identity("Dee"));
     let mut docs = documents();
     docs.start_open(&path, || {});
     wait_for_open(&mut docs, &mut session).expect("opens");
@@ -735,7 +690,7 @@ fn a_file_found_damaged_once_its_board_shows_keeps_the_board_and_gets_no_history
         "a full check finds the damage"
     );
 
-    let mut session = Session::offline(me("Eve"));
+    let mut session = Session::offline(identity("Eve"));
     let mut docs = documents();
     docs.start_open(&path, || {});
     wait_for_open(&mut docs, &mut session).expect("the board shows first");
@@ -765,16 +720,13 @@ fn replay_waits_for_the_history_of_a_file_opened_from_its_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let (path, expected) = saved_with_snapshot(dir.path(), "meeting.tabula", SNAPSHOT_EVERY);
     let head = expected.board().last_seq();
-    let mut harness = window(Session::offline(me("Bea")));
+    let mut harness = window(app(Session::offline(identity("Bea"))));
     let ctx = harness.ctx.clone();
     harness.state_mut().start_opening(&path, &ctx);
-    for _ in 0..2000 {
+    eventually("the board is on screen", || {
         harness.step();
-        if harness.state().session().board().last_seq() == head {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+        (harness.state().session().board().last_seq() == head).then_some(())
+    });
     // The frame that put the board on screen merged no history yet.
     assert_eq!(
         harness.state().session().board().snapshot(),
@@ -784,13 +736,13 @@ fn replay_waits_for_the_history_of_a_file_opened_from_its_snapshot() {
     harness.state_mut().start_replay();
     assert!(harness.state().replay().is_none(), "no replay yet");
 
-    for _ in 0..2000 {
+    eventually("the history is read", || {
         if !harness.state().documents().is_reading_history() {
-            break;
+            return Some(());
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
         harness.step();
-    }
+        None
+    });
     assert_eq!(harness.state().session().log(), expected.log());
     harness.state_mut().start_replay();
     assert!(
@@ -806,7 +758,7 @@ fn a_snapshot_that_does_not_decode_is_passed_over() {
     let good = snapshot_seqs(&path)[0];
     let head = expected.board().last_seq();
     let open = |path: &Path| {
-        let mut session = Session::offline(me("Dee"));
+        let mut session = Session::offline(identity("Dee"));
         let mut docs = documents();
         docs.start_open(path, || {});
         wait_for_open(&mut docs, &mut session).expect("opens");
@@ -858,7 +810,7 @@ fn cancelling_another_file_keeps_the_board_whose_history_is_arriving() {
     let (second, _) = saved_with_snapshot(dir.path(), "second.tabula", SNAPSHOT_EVERY);
 
     // Cancelled before its board shows: the board on screen stays.
-    let mut session = Session::offline(me("Dee"));
+    let mut session = Session::offline(identity("Dee"));
     draw_things(&mut session);
     let before = session.board().clone();
     let mut docs = documents();

@@ -1,113 +1,25 @@
-//! End to end: two app sessions, each with its real network task, joined to a real
-//! relay through a TCP proxy that the test can cut, as a dropped Wi-Fi would.
+//! End to end: app sessions, each with its real network task, joined to a real
+//! relay (through a TCP proxy that the test can cut, as a dropped Wi-Fi would).
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tabula_app::net::Liveness;
 use tabula_app::session::{ConnectionStatus, Identity, Session};
+use tabula_server::Config;
 use tabula_shared::replay::{Participant, Replay, Visit};
 use tabula_shared::{ClientId, Color, Op, OpId, OpKind, Point, SequencedOp, StrokeId, StrokeStyle};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, oneshot};
 
-/// Forwards TCP connections to the relay until told to cut them.
-struct Proxy {
-    /// Where clients connect.
-    addr: SocketAddr,
-    /// While set, the proxy refuses new connections.
-    down: Arc<AtomicBool>,
-    /// Wakes every forwarding task to drop its connection.
-    cut: Arc<Notify>,
-    /// Wakes every forwarding task to stop forwarding but keep its sockets open:
-    /// a link that died without either end noticing.
-    freeze: Arc<Notify>,
-}
+use crate::support::{self, COLOR, Proxy, Relay, identity};
 
-impl Proxy {
-    async fn start(relay: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the proxy");
-        let addr = listener.local_addr().expect("the proxy's address");
-        let down = Arc::new(AtomicBool::new(false));
-        let cut = Arc::new(Notify::new());
-        let freeze = Arc::new(Notify::new());
-        let (down_flag, cut_signal, freeze_signal) = (down.clone(), cut.clone(), freeze.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if down_flag.load(Ordering::SeqCst) {
-                    continue; // dropped: the client sees the connection fail
-                }
-                let (cut, freeze) = (cut_signal.clone(), freeze_signal.clone());
-                tokio::spawn(async move {
-                    let Ok(mut relay) = TcpStream::connect(relay).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut relay) => {}
-                        () = cut.notified() => return,
-                        () = freeze.notified() => {}
-                    }
-                    // Frozen: hold both sockets, silent, until cut.
-                    cut.notified().await;
-                    drop((client, relay));
-                });
-            }
-        });
-        Self {
-            addr,
-            down,
-            cut,
-            freeze,
-        }
-    }
-
-    /// Drops every connection and refuses new ones.
-    fn cut(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        self.cut.notify_waiters();
-    }
-
-    /// Stops forwarding without closing anything, and refuses new connections.
-    fn freeze(&self) {
-        self.down.store(true, Ordering::SeqCst);
-        self.freeze.notify_waiters();
-    }
-
-    /// Lets connections through again.
-    fn restore(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-}
-
-fn identity(name: &str) -> Identity {
-    Identity {
-        client: ClientId::random(),
-        name: name.to_owned(),
-        color: Color::rgb(200, 40, 40),
-    }
-}
-
-/// Polls both sessions until `done` holds, failing after ten seconds.
+/// Polls the sessions until `done` holds.
 fn wait_for(what: &str, sessions: &mut [&mut Session], done: impl Fn(&[&mut Session]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    support::eventually(what, || {
         for session in sessions.iter_mut() {
             session.poll();
         }
-        if done(sessions) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        done(sessions).then_some(())
+    });
 }
 
 /// Draws a stroke through `points`, one op per point as the canvas does per frame.
@@ -146,18 +58,9 @@ fn settled(session: &Session) -> bool {
 #[test]
 fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-    let relay_addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let relay = runtime.spawn(tabula_server::run(
-        listener,
-        tabula_server::Config::default(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    let proxy = runtime.block_on(Proxy::start(relay_addr));
-    let url = format!("ws://{}/studio", proxy.addr);
+    let relay = Relay::start(&runtime, Config::default());
+    let proxy = Proxy::start(&runtime, relay.addr);
+    let url = proxy.url("studio");
 
     let mut alice = Session::offline(identity("Alice"));
     let mut bob = Session::offline(identity("Bob"));
@@ -224,8 +127,7 @@ fn two_sessions_draw_together_and_converge_after_the_link_is_cut() {
 
     alice.leave();
     bob.leave();
-    let _ = stop.send(());
-    runtime.block_on(relay).unwrap().unwrap();
+    relay.stop(&runtime);
 }
 
 /// The link drops; both keep drawing; nothing is lost or doubled.
@@ -340,21 +242,15 @@ fn participant(replay: &Replay, who: ClientId) -> &Participant {
 }
 
 /// A relay on 127.0.0.1:0 with short heartbeats, and a proxy in front of it.
-fn start_relay(runtime: &tokio::runtime::Runtime) -> (Proxy, oneshot::Sender<()>) {
-    let listener = runtime
-        .block_on(TcpListener::bind("127.0.0.1:0"))
-        .expect("bind the relay");
-    let relay_addr = listener.local_addr().expect("the relay's address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = tabula_server::Config {
+fn start_relay(runtime: &tokio::runtime::Runtime) -> (Relay, Proxy) {
+    let config = Config {
         heartbeat_interval: Duration::from_millis(100),
         heartbeat_timeout: Duration::from_millis(400),
-        ..tabula_server::Config::default()
+        ..Config::default()
     };
-    runtime.spawn(tabula_server::run(listener, config, async move {
-        let _ = stopped.await;
-    }));
-    (runtime.block_on(Proxy::start(relay_addr)), stop)
+    let relay = Relay::start(runtime, config);
+    let proxy = Proxy::start(runtime, relay.addr);
+    (relay, proxy)
 }
 
 fn quick_liveness() -> Liveness {
@@ -367,8 +263,8 @@ fn quick_liveness() -> Liveness {
 #[test]
 fn an_idle_link_stays_up_and_a_dead_one_is_noticed() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (proxy, _stop) = start_relay(&runtime);
-    let url = format!("ws://{}/quiet", proxy.addr);
+    let (_relay, proxy) = start_relay(&runtime);
+    let url = proxy.url("quiet");
     let mut carol = Session::offline(identity("Carol"));
     carol.set_liveness(quick_liveness());
     carol.join(&url, runtime.handle(), || {}).unwrap();
@@ -376,8 +272,8 @@ fn an_idle_link_stays_up_and_a_dead_one_is_noticed() {
 
     // Idle for many times the silence limit and the relay's heartbeat timeout:
     // pings and pongs keep both ends sure of each other.
-    let idle_until = Instant::now() + Duration::from_millis(1500);
-    while Instant::now() < idle_until {
+    let idle_until = std::time::Instant::now() + Duration::from_millis(1500);
+    while std::time::Instant::now() < idle_until {
         carol.poll();
         assert_eq!(
             *carol.status(),
@@ -420,8 +316,8 @@ fn concurrent_object_edits_converge_through_the_relay() {
     use tabula_shared::{Fill, ObjectData, ObjectId, ObjectKind, Property};
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (proxy, _stop) = start_relay(&runtime);
-    let url = format!("ws://{}/objects", proxy.addr);
+    let (_relay, proxy) = start_relay(&runtime);
+    let url = proxy.url("objects");
     let mut alice = Session::offline(identity("Alice"));
     let mut bob = Session::offline(identity("Bob"));
     alice.join(&url, runtime.handle(), || {}).unwrap();
@@ -492,16 +388,12 @@ fn concurrent_object_edits_converge_through_the_relay() {
 #[test]
 fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_history() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
-    let url = format!("ws://{}/long", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = tabula_server::Config {
+    let config = Config {
         snapshot_every: 50,
-        ..tabula_server::Config::default()
+        ..Config::default()
     };
-    let relay = runtime.spawn(tabula_server::run(listener, config, async move {
-        let _ = stopped.await;
-    }));
+    let relay = Relay::start(&runtime, config);
+    let url = relay.url("long");
 
     let mut alice = Session::offline(identity("Alice"));
     alice.join(&url, runtime.handle(), || {}).unwrap();
@@ -556,8 +448,7 @@ fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_his
 
     alice.leave();
     bob.leave();
-    let _ = stop.send(());
-    runtime.block_on(relay).unwrap().unwrap();
+    relay.stop(&runtime);
 }
 
 /// Issue #5: the relay records who came and went, so the replay of a live room
@@ -570,8 +461,8 @@ fn the_replay_of_a_live_room_shows_who_joined_and_who_left() {
     use tabula_app::files::saving::save_session;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (proxy, _stop) = start_relay(&runtime);
-    let url = format!("ws://{}/visits", proxy.addr);
+    let (_relay, proxy) = start_relay(&runtime);
+    let url = proxy.url("visits");
     let mut alice = Session::offline(identity("Alice"));
     let mut bob = Session::offline(Identity {
         color: Color::rgb(20, 120, 220),
@@ -627,7 +518,7 @@ fn the_replay_of_a_live_room_shows_who_joined_and_who_left() {
             alice,
             Participant {
                 author: a,
-                identity: Some(("Alice".to_owned(), Color::rgb(200, 40, 40))),
+                identity: Some(("Alice".to_owned(), COLOR)),
                 visits: vec![Visit {
                     joined: alice_joined[0],
                     left: None
@@ -677,8 +568,8 @@ fn a_saved_rooms_board_joins_another_room_without_its_joins_and_leaves() {
     use tabula_shared::{Fill, ObjectData, ObjectId, ObjectKind};
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (proxy, _stop) = start_relay(&runtime);
-    let url = format!("ws://{}/again", proxy.addr);
+    let (_relay, proxy) = start_relay(&runtime);
+    let url = proxy.url("again");
     let (someone, object) = (ClientId::random(), ObjectId::random());
     let recorded = |seq, kind| SequencedOp {
         seq,

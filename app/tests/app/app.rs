@@ -2,12 +2,8 @@
 //! replaced by a detached connection, so the test sees what would go to the relay
 //! and can play the relay's events back.
 
-mod support;
-
-use support::runtime;
-
 use egui::accesskit::Role;
-use egui::{Key, Modifiers, Pos2, pos2, vec2};
+use egui::{Key, Modifiers, pos2, vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use tabula_app::app::TabulaApp;
@@ -16,12 +12,13 @@ use tabula_app::net::{Command, ConnectionStatus, Event};
 use tabula_app::session::{Identity, Session};
 use tabula_shared::{ClientId, Color, OpKind, PeerInfo, Point, Welcome};
 
+use crate::support::{self, app, window};
+
+/// The frames a drag takes to get from where it starts to where it ends.
+const DRAG_STEPS: usize = 15;
+
 fn me() -> Identity {
-    Identity {
-        client: ClientId::random(),
-        name: "Ada".to_owned(),
-        color: Color::rgb(0x2f, 0x9e, 0x44),
-    }
+    support::identity("Ada")
 }
 
 /// The app and the far end of its connection.
@@ -32,37 +29,14 @@ struct Rig {
     remote: Remote,
 }
 
-fn app_with(session: Session) -> Harness<'static, TabulaApp> {
-    let app = TabulaApp::new(session, runtime());
-    let mut harness = Harness::builder()
-        .with_size(vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
-    tabula_app::ui::theme::apply(&harness.ctx);
-    harness.run();
-    harness
-}
-
 fn connected_rig() -> Rig {
     let (connection, remote) = Connection::detached();
-    let harness = app_with(Session::with_connection(me(), connection));
+    let harness = window(app(Session::with_connection(me(), connection)));
     Rig { harness, remote }
 }
 
 fn sent(remote: &mut Remote) -> Vec<Command> {
     std::iter::from_fn(|| remote.commands.try_recv().ok()).collect()
-}
-
-fn drag(harness: &mut Harness<'_, TabulaApp>, from: Pos2, to: Pos2) {
-    harness.hover_at(from);
-    harness.run();
-    harness.drag_at(from);
-    harness.run();
-    for i in 1..=15 {
-        harness.hover_at(from + (to - from) * (i as f32 / 15.0));
-        harness.run();
-    }
-    harness.drop_at(to);
-    harness.run();
 }
 
 #[test]
@@ -73,7 +47,7 @@ fn a_drag_on_the_window_draws_and_goes_to_the_relay() {
         let canvas = rig.harness.state().canvas();
         canvas.camera().canvas_from_screen(canvas.viewport())
     };
-    drag(&mut rig.harness, from, to);
+    support::drag(&mut rig.harness, from, to, DRAG_STEPS);
 
     let board = rig.harness.state().session().board();
     assert_eq!(board.object_count(), 1);
@@ -171,7 +145,7 @@ fn peers_and_their_pointers_show() {
 
 #[test]
 fn zoom_buttons_and_keys_drive_the_camera() {
-    let mut harness = app_with(Session::offline(me()));
+    let mut harness = window(app(Session::offline(me())));
     let zoom = |h: &Harness<'_, TabulaApp>| h.state().canvas().camera().zoom;
     harness.get_by_label("+").click();
     harness.run();
@@ -188,7 +162,12 @@ fn zoom_buttons_and_keys_drive_the_camera() {
     harness.get_by_label("100%");
 
     // Fit brings a far-away drawing into view.
-    drag(&mut harness, pos2(300.0, 300.0), pos2(900.0, 600.0));
+    support::drag(
+        &mut harness,
+        pos2(300.0, 300.0),
+        pos2(900.0, 600.0),
+        DRAG_STEPS,
+    );
     harness.get_by_label("−").click();
     harness.run();
     harness.get_by_label("−").click();
@@ -208,7 +187,7 @@ fn zoom_buttons_and_keys_drive_the_camera() {
 
 #[test]
 fn the_join_dialog_checks_the_room_and_cancels_with_escape() {
-    let mut harness = app_with(Session::offline(me()));
+    let mut harness = window(app(Session::offline(me())));
     harness.get_by_label("Offline");
     harness.get_by_role_and_label(Role::Button, "Join…").click();
     harness.run();
@@ -237,7 +216,7 @@ fn the_join_dialog_checks_the_room_and_cancels_with_escape() {
 
 #[test]
 fn the_join_dialog_joins_under_the_name_given() {
-    let mut harness = app_with(Session::offline(me()));
+    let mut harness = window(app(Session::offline(me())));
     let client = harness.state().session().me().client;
     harness.get_by_role_and_label(Role::Button, "Join…").click();
     harness.run();
@@ -297,7 +276,7 @@ fn select_move_undo_redo_round_trip_through_the_keyboard() {
     let harness = &mut rig.harness;
     harness.key_press(Key::R);
     harness.run();
-    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    support::drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0), DRAG_STEPS);
     let board = harness.state().session().board();
     let rect = board.objects().next().expect("a rectangle").clone();
     assert_eq!(rect.data.kind, tabula_shared::ObjectKind::Rectangle);
@@ -305,7 +284,7 @@ fn select_move_undo_redo_round_trip_through_the_keyboard() {
     harness.key_press(Key::V);
     harness.run();
     // Grab the left edge and move the box 100 to the right.
-    drag(harness, pos2(300.0, 380.0), pos2(400.0, 380.0));
+    support::drag(harness, pos2(300.0, 380.0), pos2(400.0, 380.0), DRAG_STEPS);
     let moved = |h: &Harness<'_, TabulaApp>| {
         h.state()
             .session()
@@ -369,7 +348,7 @@ fn select_move_undo_redo_round_trip_through_the_keyboard() {
 fn clearing_the_board_asks_first_and_can_be_undone() {
     let mut rig = connected_rig();
     let harness = &mut rig.harness;
-    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    support::drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0), DRAG_STEPS);
     assert_eq!(harness.state().session().board().object_count(), 1);
 
     harness.get_by_label("Clear board").click();
@@ -404,10 +383,10 @@ fn the_export_dialog_writes_an_svg_of_the_board() {
     let harness = &mut rig.harness;
     harness.key_press(Key::R);
     harness.run();
-    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    support::drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0), DRAG_STEPS);
     harness.key_press(Key::O);
     harness.run();
-    drag(harness, pos2(600.0, 300.0), pos2(700.0, 450.0));
+    support::drag(harness, pos2(600.0, 300.0), pos2(700.0, 450.0), DRAG_STEPS);
 
     let target = std::env::temp_dir().join(format!("tabula-export-{}", std::process::id()));
     harness.get_by_label("Export…").click();
@@ -441,8 +420,8 @@ fn the_style_panel_restyles_and_restacks_the_selection() {
     let harness = &mut rig.harness;
     harness.key_press(Key::R);
     harness.run();
-    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
-    drag(harness, pos2(350.0, 350.0), pos2(550.0, 500.0));
+    support::drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0), DRAG_STEPS);
+    support::drag(harness, pos2(350.0, 350.0), pos2(550.0, 500.0), DRAG_STEPS);
     let ids: Vec<_> = harness
         .state()
         .session()
@@ -453,7 +432,7 @@ fn the_style_panel_restyles_and_restacks_the_selection() {
     harness.key_press(Key::V);
     harness.run();
     // Pick the first (lower) box by its left edge.
-    drag(harness, pos2(300.0, 320.0), pos2(300.0, 320.0));
+    support::drag(harness, pos2(300.0, 320.0), pos2(300.0, 320.0), DRAG_STEPS);
     harness.get_by_label("Red").click();
     harness.run();
     harness.get_by_label("Solid fill").click();
@@ -496,7 +475,7 @@ fn copy_as_png_puts_the_picture_on_the_clipboard() {
     let harness = &mut rig.harness;
     harness.key_press(Key::R);
     harness.run();
-    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
+    support::drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0), DRAG_STEPS);
     harness.get_by_label("Export…").click();
     harness.run();
     harness.get_by_label("PNG 2×").click();
@@ -520,7 +499,7 @@ fn copy_as_png_puts_the_picture_on_the_clipboard() {
 
 #[test]
 fn f12_toggles_the_frame_time_overlay() {
-    let mut harness = app_with(Session::offline(me()));
+    let mut harness = window(app(Session::offline(me())));
     assert!(!harness.state().frame_stats().is_shown());
     assert!(harness.query_by_label_contains("canvas ").is_none());
     harness.key_press(Key::F12);
@@ -570,7 +549,7 @@ fn try_the_canvas(harness: &mut Harness<'_, TabulaApp>) {
     harness.event(egui::Event::Zoom(2.0));
     harness.run();
     // A rubber band over empty board, which would let the selection go.
-    drag(harness, pos2(800.0, 650.0), pos2(900.0, 700.0));
+    support::drag(harness, pos2(800.0, 650.0), pos2(900.0, 700.0), DRAG_STEPS);
 }
 
 #[test]
@@ -579,8 +558,8 @@ fn a_modal_keeps_keys_wheel_and_pointer_from_the_canvas() {
     let harness = &mut rig.harness;
     harness.key_press(Key::R);
     harness.run();
-    drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0));
-    drag(harness, pos2(600.0, 300.0), pos2(700.0, 450.0));
+    support::drag(harness, pos2(300.0, 300.0), pos2(500.0, 450.0), DRAG_STEPS);
+    support::drag(harness, pos2(600.0, 300.0), pos2(700.0, 450.0), DRAG_STEPS);
     harness.key_press(Key::V);
     harness.run();
     harness.key_press_modifiers(Modifiers::COMMAND, Key::A);

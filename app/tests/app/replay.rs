@@ -1,20 +1,16 @@
 //! Replay mode in a headless window (kittest): the timeline's buttons and
 //! slider change the board on show, and "Back to live" returns to the board.
 
-mod support;
-
-use support::runtime;
-
 use egui::vec2;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable as _;
 use tabula_app::app::TabulaApp;
-use tabula_app::files::documents::Documents;
-use tabula_app::files::recent::RecentFiles;
 use tabula_app::files::saving::save_session;
-use tabula_app::session::{Identity, Session};
+use tabula_app::session::Session;
 use tabula_shared::object::{Fill, ObjectData, ObjectKind};
 use tabula_shared::{ClientId, Color, ObjectId, Op, OpKind, Point, SequencedOp};
+
+use crate::support::{app, eventually, identity, window};
 
 /// How many ops the recorded session has: one rectangle each, a second apart.
 const OPS: u64 = 12;
@@ -57,20 +53,9 @@ fn replaying(dir: &std::path::Path) -> Harness<'static, TabulaApp> {
 fn replaying_ops(dir: &std::path::Path, ops: &[SequencedOp]) -> Harness<'static, TabulaApp> {
     let path = dir.join("meeting.tabula");
     save_session(&path, "meeting", ops).expect("saved");
-    let me = Identity {
-        client: ClientId::random(),
-        name: "Ada".to_owned(),
-        color: Color::rgb(0x2f, 0x9e, 0x44),
-    };
-    let mut app = TabulaApp::new(Session::offline(me), runtime());
-    app.set_documents(Documents::new(RecentFiles::at(None)));
+    let mut app = app(Session::offline(identity("Ada")));
     app.open_file(&path).expect("opens");
-    let mut harness = Harness::builder()
-        .with_size(vec2(1280.0, 800.0))
-        .with_step_dt(0.25)
-        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
-    tabula_app::ui::theme::apply(&harness.ctx);
-    harness.run();
+    let mut harness = window(app);
     let creates = ops
         .iter()
         .filter(|o| matches!(o.op.kind, OpKind::Create { .. }))
@@ -181,17 +166,12 @@ fn drawing_is_off_while_replaying_and_back_to_live_returns_to_the_board() {
 
 #[test]
 fn the_live_board_replays_to_itself() {
-    let me = Identity {
-        client: ClientId::random(),
-        name: "Bo".to_owned(),
-        color: Color::rgb(1, 2, 3),
-    };
-    let mut session = Session::offline(me);
+    let mut session = Session::offline(identity("Bo"));
     for op in recording() {
         session.perform(vec![Op::new(op.op.kind)]);
     }
     let live = session.board().clone();
-    let mut app = TabulaApp::new(session, runtime());
+    let mut app = app(session);
     app.start_replay();
     let replay = app.replay().expect("replaying");
     assert_eq!(replay.replay().len(), OPS);
@@ -204,15 +184,7 @@ fn a_live_rooms_replay_grows_as_its_ops_arrive() {
     use tabula_app::net::connection::Connection;
 
     let (connection, remote) = Connection::detached();
-    let me = Identity {
-        client: ClientId::random(),
-        name: "Cy".to_owned(),
-        color: Color::rgb(1, 2, 3),
-    };
-    let app = TabulaApp::new(Session::with_connection(me, connection), runtime());
-    let mut harness = Harness::builder()
-        .with_size(vec2(1280.0, 800.0))
-        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
+    let mut harness = window(app(Session::with_connection(identity("Cy"), connection)));
     let mut ops = recording().into_iter();
     for op in ops.by_ref().take(5) {
         remote.events.send(Event::Op(op)).unwrap();
@@ -297,15 +269,13 @@ fn export_frames_shows_progress_and_writes_the_frames() {
     harness.get_by_label("Export frames").click();
     // The progress bar animates: step frames rather than wait for a still one.
     harness.step();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
-    while harness.query_by_label_contains("frames in").is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the frames are written"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    eventually("the frames are written", || {
+        if harness.query_by_label_contains("frames in").is_some() {
+            return Some(());
+        }
         harness.step();
-    }
+        None
+    });
     // 11 s at 1× with pauses compressed, 30 frames a second.
     let count = std::fs::read_dir(&frames).unwrap().count();
     assert_eq!(count, 330);

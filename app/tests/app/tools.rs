@@ -3,53 +3,22 @@
 //! The canvas runs against a plain `Board` and a `History`, as the session
 //! would drive them.
 
-use egui::{Event, Key, Modifiers, Pos2, pos2, vec2};
+use egui::{Event, Key, Modifiers, Pos2, pos2};
 use egui_kittest::Harness;
-use tabula_app::canvas::Canvas;
 use tabula_app::canvas::tools::{Tool, ToolSettings};
 use tabula_shared::object::{Fill, ObjectKind};
-use tabula_shared::{Board, ClientId, History, Object, ObjectId, Op, Point};
+use tabula_shared::{Object, ObjectId, Point};
 
-/// The canvas, the board its actions land on, and the tool in hand.
-struct Scene {
-    canvas: Canvas,
-    board: Board,
-    history: History,
-    me: ClientId,
-    tools: ToolSettings,
-    /// Every action the canvas produced, in order.
-    actions: Vec<Vec<Op>>,
-}
+use crate::support::{self, Scene};
 
+/// The canvas with `tool` in hand, frames a 60th of a second apart, so that
+/// two clicks can be a double-click.
 fn scene(tool: Tool) -> Harness<'static, Scene> {
-    let state = Scene {
-        canvas: Canvas::new(),
-        board: Board::new(),
-        history: History::new(),
-        me: ClientId::random(),
-        tools: ToolSettings {
-            tool,
-            ..ToolSettings::default()
-        },
-        actions: Vec::new(),
+    let tools = ToolSettings {
+        tool,
+        ..ToolSettings::default()
     };
-    let mut harness = Harness::builder()
-        .with_size(vec2(800.0, 600.0))
-        // Frames a 60th of a second apart, so that two clicks can be a double-click.
-        .with_step_dt(1.0 / 60.0)
-        .build_ui_state(
-            |ui, scene: &mut Scene| {
-                let input = scene.canvas.input_ui(ui, scene.tools, &scene.board);
-                for action in input.actions {
-                    scene.actions.push(action.clone());
-                    scene.history.perform(&mut scene.board, scene.me, action);
-                }
-                scene.canvas.paint_ui(ui, &scene.board, &[]);
-            },
-            state,
-        );
-    harness.run();
-    harness
+    support::scene(tools, 1.0 / 60.0)
 }
 
 /// The canvas point under a screen position.
@@ -59,27 +28,8 @@ fn at(harness: &Harness<'_, Scene>, p: Pos2) -> Point {
     Point::new(c.x, c.y)
 }
 
-fn drag(harness: &mut Harness<'_, Scene>, from: Pos2, to: Pos2) {
-    harness.hover_at(from);
-    harness.run();
-    harness.drag_at(from);
-    harness.run();
-    for i in 1..=8 {
-        harness.hover_at(from + (to - from) * (i as f32 / 8.0));
-        harness.run();
-    }
-    harness.drop_at(to);
-    harness.run();
-}
-
-fn click(harness: &mut Harness<'_, Scene>, pos: Pos2) {
-    harness.hover_at(pos);
-    harness.run();
-    harness.drag_at(pos);
-    harness.run();
-    harness.drop_at(pos);
-    harness.run();
-}
+/// The frames a drag takes to get from where it starts to where it ends.
+const DRAG_STEPS: usize = 8;
 
 fn with_shift(harness: &mut Harness<'_, Scene>, f: impl FnOnce(&mut Harness<'_, Scene>)) {
     harness.event(Event::ModifiersChanged(Modifiers::SHIFT));
@@ -114,7 +64,7 @@ fn shape_tools_drag_out_their_shape_in_the_current_style() {
         let mut harness = scene(tool);
         harness.state_mut().tools.fill = Fill::Translucent;
         let (from, to) = (pos2(100.0, 120.0), pos2(300.0, 220.0));
-        drag(&mut harness, from, to);
+        support::drag(&mut harness, from, to, DRAG_STEPS);
         let shape = only(&harness);
         assert_eq!(shape.data.kind, kind);
         assert!(near(shape.data.points[0], at(&harness, from)), "{tool:?}");
@@ -131,7 +81,7 @@ fn shape_tools_drag_out_their_shape_in_the_current_style() {
 fn shift_makes_a_square_and_a_45_degree_line() {
     let mut harness = scene(Tool::Rectangle);
     with_shift(&mut harness, |h| {
-        drag(h, pos2(100.0, 100.0), pos2(200.0, 160.0));
+        support::drag(h, pos2(100.0, 100.0), pos2(200.0, 160.0), DRAG_STEPS);
     });
     let square = only(&harness);
     assert!(near(
@@ -141,7 +91,7 @@ fn shift_makes_a_square_and_a_45_degree_line() {
 
     let mut harness = scene(Tool::Line);
     with_shift(&mut harness, |h| {
-        drag(h, pos2(100.0, 100.0), pos2(300.0, 120.0));
+        support::drag(h, pos2(100.0, 100.0), pos2(300.0, 120.0), DRAG_STEPS);
     });
     let line = only(&harness);
     let end = line.data.points[1];
@@ -154,14 +104,19 @@ fn shift_makes_a_square_and_a_45_degree_line() {
 #[test]
 fn a_click_with_a_shape_tool_makes_nothing() {
     let mut harness = scene(Tool::Rectangle);
-    click(&mut harness, pos2(100.0, 100.0));
+    support::click(&mut harness, pos2(100.0, 100.0));
     assert_eq!(harness.state().board.object_count(), 0);
 }
 
 #[test]
 fn the_highlighter_draws_a_wide_translucent_stroke() {
     let mut harness = scene(Tool::Highlighter);
-    drag(&mut harness, pos2(100.0, 100.0), pos2(300.0, 100.0));
+    support::drag(
+        &mut harness,
+        pos2(100.0, 100.0),
+        pos2(300.0, 100.0),
+        DRAG_STEPS,
+    );
     let stroke = only(&harness);
     assert_eq!(stroke.data.kind, ObjectKind::Freehand);
     assert!(stroke.finished);
@@ -174,7 +129,12 @@ fn the_highlighter_draws_a_wide_translucent_stroke() {
 fn the_eraser_removes_exactly_what_it_crossed() {
     let mut harness = scene(Tool::Rectangle);
     for x in [100.0, 300.0, 500.0] {
-        drag(&mut harness, pos2(x, 100.0), pos2(x + 100.0, 200.0));
+        support::drag(
+            &mut harness,
+            pos2(x, 100.0),
+            pos2(x + 100.0, 200.0),
+            DRAG_STEPS,
+        );
     }
     let ids: Vec<ObjectId> = objects(&harness).iter().map(|o| o.id).collect();
     assert_eq!(ids.len(), 3);
@@ -182,7 +142,12 @@ fn the_eraser_removes_exactly_what_it_crossed() {
     harness.run();
     // Crosses the left box's edges and the middle box's left edge, and stops
     // in the empty middle of the second box (the boxes are unfilled).
-    drag(&mut harness, pos2(50.0, 150.0), pos2(350.0, 150.0));
+    support::drag(
+        &mut harness,
+        pos2(50.0, 150.0),
+        pos2(350.0, 150.0),
+        DRAG_STEPS,
+    );
     let left: Vec<ObjectId> = objects(&harness).iter().map(|o| o.id).collect();
     assert_eq!(left, vec![ids[2]]);
     // One action: one undo brings both back.
@@ -196,7 +161,7 @@ fn the_eraser_removes_exactly_what_it_crossed() {
 #[test]
 fn typing_places_a_multi_line_text_and_a_double_click_edits_it() {
     let mut harness = scene(Tool::Text);
-    click(&mut harness, pos2(200.0, 150.0));
+    support::click(&mut harness, pos2(200.0, 150.0));
     assert!(harness.state().canvas.editor().is_some());
     harness.event(Event::Text("Hello".to_owned()));
     harness.run();
@@ -252,26 +217,36 @@ fn typing_places_a_multi_line_text_and_a_double_click_edits_it() {
 fn select_click_rubber_band_shift_add_delete_and_duplicate() {
     let mut harness = scene(Tool::Rectangle);
     for x in [100.0, 300.0, 500.0] {
-        drag(&mut harness, pos2(x, 100.0), pos2(x + 100.0, 200.0));
+        support::drag(
+            &mut harness,
+            pos2(x, 100.0),
+            pos2(x + 100.0, 200.0),
+            DRAG_STEPS,
+        );
     }
     let ids: Vec<ObjectId> = objects(&harness).iter().map(|o| o.id).collect();
     harness.state_mut().tools.tool = Tool::Select;
     harness.run();
 
     // A click on an edge picks one; a click on nothing lets go.
-    click(&mut harness, pos2(100.0, 150.0));
+    support::click(&mut harness, pos2(100.0, 150.0));
     let selected =
         |h: &Harness<'_, Scene>| -> Vec<ObjectId> { h.state().canvas.selection().ids().collect() };
     assert_eq!(selected(&harness), vec![ids[0]]);
-    click(&mut harness, pos2(150.0, 400.0));
+    support::click(&mut harness, pos2(150.0, 400.0));
     assert!(selected(&harness).is_empty());
 
     // A rubber band around the first two, then shift-click the third.
-    drag(&mut harness, pos2(80.0, 80.0), pos2(420.0, 220.0));
+    support::drag(
+        &mut harness,
+        pos2(80.0, 80.0),
+        pos2(420.0, 220.0),
+        DRAG_STEPS,
+    );
     let mut two = vec![ids[0], ids[1]];
     two.sort();
     assert_eq!(selected(&harness), two);
-    with_shift(&mut harness, |h| click(h, pos2(600.0, 150.0)));
+    with_shift(&mut harness, |h| support::click(h, pos2(600.0, 150.0)));
     assert_eq!(selected(&harness).len(), 3);
 
     // Ctrl+D copies all three, offset, and selects the copies.
@@ -291,12 +266,22 @@ fn select_click_rubber_band_shift_add_delete_and_duplicate() {
 #[test]
 fn a_handle_resizes_a_rectangle() {
     let mut harness = scene(Tool::Rectangle);
-    drag(&mut harness, pos2(100.0, 100.0), pos2(200.0, 200.0));
+    support::drag(
+        &mut harness,
+        pos2(100.0, 100.0),
+        pos2(200.0, 200.0),
+        DRAG_STEPS,
+    );
     harness.state_mut().tools.tool = Tool::Select;
     harness.run();
-    click(&mut harness, pos2(100.0, 150.0));
+    support::click(&mut harness, pos2(100.0, 150.0));
     // Drag the bottom-right handle out.
-    drag(&mut harness, pos2(200.0, 200.0), pos2(260.0, 240.0));
+    support::drag(
+        &mut harness,
+        pos2(200.0, 200.0),
+        pos2(260.0, 240.0),
+        DRAG_STEPS,
+    );
     let rect = only(&harness);
     let frame = rect.frame();
     assert!(

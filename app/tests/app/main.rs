@@ -1,0 +1,26 @@
+//! The app's tests, in one binary: the app is linked once, with egui and the
+//! relay, instead of once per file.
+//!
+//! - [`support`]: the rig they share: identities, the app in a headless
+//!   window, the canvas on its own, drags and clicks, relays and a proxy,
+//!   waiting until something has happened.
+//! - [`app`]: the whole window, on a session whose network task is replaced
+//!   by a detached connection.
+//! - [`canvas`]: the canvas on its own: pointer input in, ops and camera
+//!   moves out.
+//! - [`tools`]: each tool's drags and clicks make the right objects.
+//! - [`files`]: saving and opening `.tabula` files: real files in temporary
+//!   folders.
+//! - [`replay`]: replay mode and timelapse frames.
+//! - [`export`]: the PNG and SVG exports.
+//! - [`end_to_end`]: sessions with their real network tasks, through real
+//!   relays on 127.0.0.1:0.
+
+mod app;
+mod canvas;
+mod end_to_end;
+mod export;
+mod files;
+mod replay;
+mod support;
+mod tools;

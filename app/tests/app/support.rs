@@ -1,0 +1,298 @@
+//! The rig every module of these tests shares: who draws, the app in a
+//! headless window, the canvas on its own, drags and clicks, relays on
+//! 127.0.0.1:0 (behind a proxy the test can cut), and waiting until something
+//! has happened.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use egui::{Pos2, vec2};
+use egui_kittest::Harness;
+use tabula_app::app::TabulaApp;
+use tabula_app::canvas::Canvas;
+use tabula_app::canvas::tools::ToolSettings;
+use tabula_app::files::documents::Documents;
+use tabula_app::files::recent::RecentFiles;
+use tabula_app::session::{Identity, Session};
+use tabula_shared::{Board, ClientId, Color, History, Op, Point};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, oneshot};
+
+/// How long anything a test waits for may take: far longer than it takes on
+/// a loaded machine, so that only something that never happens trips it.
+pub const PATIENCE: Duration = Duration::from_mins(1);
+
+/// The colour of everyone [`identity`] makes.
+pub const COLOR: Color = Color::rgb(200, 40, 40);
+
+/// Someone drawing, called `name`, in [`COLOR`].
+pub fn identity(name: &str) -> Identity {
+    Identity {
+        client: ClientId::random(),
+        name: name.to_owned(),
+        color: COLOR,
+    }
+}
+
+/// A runtime for the app to hold; the UI tests never start a network task on it.
+pub fn runtime() -> tokio::runtime::Handle {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a tokio runtime")
+        })
+        .handle()
+        .clone()
+}
+
+/// Calls `done` every few milliseconds until it gives a value, which it
+/// returns; fails the test, saying `what` it waited for, after [`PATIENCE`].
+pub fn eventually<T>(what: &str, mut done: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = done() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Files opened and saved with the recent files kept in memory, away from
+/// the user's.
+pub fn documents() -> Documents {
+    Documents::new(RecentFiles::at(None))
+}
+
+/// The app on `session`, with its recent files kept to itself.
+pub fn app(session: Session) -> TabulaApp {
+    let mut app = TabulaApp::new(session, runtime());
+    app.set_documents(documents());
+    app
+}
+
+/// `app` in a headless 1280×800 window in the app's theme, a frame a quarter
+/// of a second, after its first frame.
+pub fn window(app: TabulaApp) -> Harness<'static, TabulaApp> {
+    let mut harness = Harness::builder()
+        .with_size(vec2(1280.0, 800.0))
+        .with_step_dt(0.25)
+        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
+    tabula_app::ui::theme::apply(&harness.ctx);
+    harness.run();
+    harness
+}
+
+/// The canvas on its own and a board that takes its ops, as the app would
+/// drive them (no session, no network).
+pub struct Scene {
+    /// The canvas under test.
+    pub canvas: Canvas,
+    /// Where its ops land, as the session's board would.
+    pub board: Board,
+    /// Undo for the actions the canvas produced, as the session keeps it.
+    pub history: History,
+    /// The author of those ops.
+    pub me: ClientId,
+    /// The tool and style in use.
+    pub tools: ToolSettings,
+    /// Whether a modal dialog covers the canvas, as the app would say.
+    pub covered: bool,
+    /// Every action the canvas produced, in order.
+    pub actions: Vec<Vec<Op>>,
+    /// Every op of those, in order: what would go to the relay.
+    pub ops: Vec<Op>,
+    /// How many frames produced at least one op.
+    pub frames_with_ops: usize,
+    /// Every pointer position the canvas reported.
+    pub pointers: Vec<Option<Point>>,
+}
+
+/// The canvas with `tools` in an 800×600 window, a frame `step_dt` seconds,
+/// after its first frame.
+pub fn scene(tools: ToolSettings, step_dt: f32) -> Harness<'static, Scene> {
+    let state = Scene {
+        canvas: Canvas::new(),
+        board: Board::new(),
+        history: History::new(),
+        me: ClientId::random(),
+        tools,
+        covered: false,
+        actions: Vec::new(),
+        ops: Vec::new(),
+        frames_with_ops: 0,
+        pointers: Vec::new(),
+    };
+    let mut harness = Harness::builder()
+        .with_size(vec2(800.0, 600.0))
+        .with_step_dt(step_dt)
+        .build_ui_state(
+            |ui, scene: &mut Scene| {
+                scene.canvas.set_covered(scene.covered);
+                let input = scene.canvas.input_ui(ui, scene.tools, &scene.board);
+                if !input.actions.is_empty() {
+                    scene.frames_with_ops += 1;
+                }
+                for action in input.actions {
+                    scene.ops.extend(action.iter().cloned());
+                    scene.actions.push(action.clone());
+                    scene.history.perform(&mut scene.board, scene.me, action);
+                }
+                if input.pointer_changed {
+                    scene.pointers.push(input.pointer);
+                }
+                scene.canvas.paint_ui(ui, &scene.board, &[]);
+            },
+            state,
+        );
+    harness.run();
+    harness
+}
+
+/// Presses the primary button at `from`, moves in `steps` frames to `to`,
+/// releases.
+pub fn drag<S>(harness: &mut Harness<'_, S>, from: Pos2, to: Pos2, steps: usize) {
+    harness.hover_at(from);
+    harness.run();
+    harness.drag_at(from);
+    harness.run();
+    for i in 1..=steps {
+        harness.hover_at(from + (to - from) * (i as f32 / steps as f32));
+        harness.run();
+    }
+    harness.drop_at(to);
+    harness.run();
+}
+
+/// Presses and releases the primary button at `at`, a frame apart.
+pub fn click<S>(harness: &mut Harness<'_, S>, at: Pos2) {
+    harness.hover_at(at);
+    harness.run();
+    harness.drag_at(at);
+    harness.run();
+    harness.drop_at(at);
+    harness.run();
+}
+
+/// A relay on 127.0.0.1:0, running on a test's runtime until stopped or
+/// dropped.
+pub struct Relay {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Stops it when sent (or dropped).
+    stop: oneshot::Sender<()>,
+    /// Its task, which ends once it has shut down.
+    task: tokio::task::JoinHandle<Result<(), tabula_server::Error>>,
+}
+
+impl Relay {
+    /// Starts a relay with `config` on `runtime`.
+    pub fn start(runtime: &tokio::runtime::Runtime, config: tabula_server::Config) -> Self {
+        let listener = runtime
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind the relay");
+        let addr = listener.local_addr().expect("the relay's address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = runtime.spawn(tabula_server::run(listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop, task }
+    }
+
+    /// The address of `room` on this relay.
+    pub fn url(&self, room: &str) -> String {
+        format!("ws://{}/{room}", self.addr)
+    }
+
+    /// Shuts the relay down and checks that it stopped cleanly.
+    pub fn stop(self, runtime: &tokio::runtime::Runtime) {
+        let _ = self.stop.send(());
+        runtime
+            .block_on(self.task)
+            .expect("the relay's task")
+            .expect("the relay stopped cleanly");
+    }
+}
+
+/// Forwards TCP connections to a relay until told to cut them.
+pub struct Proxy {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    /// While set, the proxy refuses new connections.
+    down: Arc<AtomicBool>,
+    /// Wakes every forwarding task to drop its connection.
+    cut: Arc<Notify>,
+    /// Wakes every forwarding task to stop forwarding but keep its sockets open:
+    /// a link that died without either end noticing.
+    freeze: Arc<Notify>,
+}
+
+impl Proxy {
+    /// A proxy to `relay` on 127.0.0.1:0, on `runtime`.
+    pub fn start(runtime: &tokio::runtime::Runtime, relay: SocketAddr) -> Self {
+        let listener = runtime
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind the proxy");
+        let addr = listener.local_addr().expect("the proxy's address");
+        let down = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(Notify::new());
+        let freeze = Arc::new(Notify::new());
+        let (down_flag, cut_signal, freeze_signal) = (down.clone(), cut.clone(), freeze.clone());
+        runtime.spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if down_flag.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection fail
+                }
+                let (cut, freeze) = (cut_signal.clone(), freeze_signal.clone());
+                tokio::spawn(async move {
+                    let Ok(mut relay) = TcpStream::connect(relay).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut relay) => {}
+                        () = cut.notified() => return,
+                        () = freeze.notified() => {}
+                    }
+                    // Frozen: hold both sockets, silent, until cut.
+                    cut.notified().await;
+                    drop((client, relay));
+                });
+            }
+        });
+        Self {
+            addr,
+            down,
+            cut,
+            freeze,
+        }
+    }
+
+    /// The address of `room` through the proxy.
+    pub fn url(&self, room: &str) -> String {
+        format!("ws://{}/{room}", self.addr)
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    /// Stops forwarding without closing anything, and refuses new connections.
+    pub fn freeze(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.freeze.notify_waiters();
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
