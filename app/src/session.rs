@@ -118,6 +118,10 @@ pub struct Session {
     backfill: Vec<SequencedOp>,
     /// How many ops the log's gaps still lack.
     missing: u64,
+    /// The op the last board snapshot the relay sent stood for, since the
+    /// log last started over: a join far behind the room's head starts
+    /// from one.
+    relay_snapshot: Option<u64>,
 }
 
 impl Session {
@@ -137,6 +141,7 @@ impl Session {
             log: Vec::new(),
             backfill: Vec::new(),
             missing: 0,
+            relay_snapshot: None,
         }
     }
 
@@ -264,11 +269,20 @@ impl Session {
         (self.missing > 0).then(|| (total - self.missing, total))
     }
 
+    /// The op the board snapshot the relay last sent stood for, if it sent
+    /// one since the log last started over: it sends one to a client far
+    /// behind the room's head, who then fetches the history behind it.
+    #[must_use]
+    pub fn relay_snapshot(&self) -> Option<u64> {
+        self.relay_snapshot
+    }
+
     /// Drops the log and anything fetched to complete it.
     fn forget_log(&mut self) {
         self.log.clear();
         self.backfill.clear();
         self.missing = 0;
+        self.relay_snapshot = None;
     }
 
     /// Everything on the board as sequenced ops, to save: the log, then any ops
@@ -463,6 +477,7 @@ impl Session {
             Event::Board(board) => {
                 // The board moves on to the snapshot; our unsent ops stay on top.
                 self.missing += board.last_seq().saturating_sub(self.board.last_seq());
+                self.relay_snapshot = Some(board.last_seq());
                 let pending: Vec<Op> = self.board.pending_ops().cloned().collect();
                 self.board = *board;
                 for op in pending {
@@ -582,6 +597,7 @@ mod tests {
             send(Event::Op(op.clone()));
         }
         session.poll();
+        assert_eq!(session.relay_snapshot(), None);
         let unsent = stroke(0, session.me().client).op;
         session.submit(unsent.clone());
 
@@ -594,6 +610,7 @@ mod tests {
         send(Event::Op(ops[9].clone()));
         session.poll();
         assert_eq!(session.board().last_seq(), 10);
+        assert_eq!(session.relay_snapshot(), Some(8));
         assert_eq!(session.board().object_count(), 11, "ten strokes and ours");
         assert_eq!(session.board().pending_ops().collect::<Vec<_>>(), [&unsent]);
         assert_eq!(session.history_progress(), Some((5, 10)));

@@ -8,6 +8,7 @@ use tabula_app::net::Liveness;
 use tabula_app::session::{ConnectionStatus, Identity, Session};
 use tabula_server::Config;
 use tabula_shared::replay::{Participant, Replay, Visit};
+use tabula_shared::session_file::SessionFile;
 use tabula_shared::{ClientId, Color, Op, OpId, OpKind, Point, SequencedOp, StrokeId, StrokeStyle};
 
 use crate::support::{self, COLOR, Proxy, Relay, identity};
@@ -241,38 +242,42 @@ fn participant(replay: &Replay, who: ClientId) -> &Participant {
         .expect("a participant")
 }
 
-/// A relay on 127.0.0.1:0 with short heartbeats, and a proxy in front of it.
-fn start_relay(runtime: &tokio::runtime::Runtime) -> (Relay, Proxy) {
-    let config = Config {
-        heartbeat_interval: Duration::from_millis(100),
-        heartbeat_timeout: Duration::from_millis(400),
-        ..Config::default()
-    };
+/// A relay on 127.0.0.1:0 with `config`, and a proxy in front of it.
+fn start_relay(runtime: &tokio::runtime::Runtime, config: Config) -> (Relay, Proxy) {
     let relay = Relay::start(runtime, config);
     let proxy = Proxy::start(runtime, relay.addr);
     (relay, proxy)
 }
 
-fn quick_liveness() -> Liveness {
-    Liveness {
-        ping_interval: Duration::from_millis(50),
-        silence_limit: Duration::from_millis(300),
-    }
-}
+/// How often both ends of the idle link ping when it is quiet.
+const PING: Duration = Duration::from_millis(100);
+/// How long a silence makes either end give the link up: twenty pings, so
+/// that only a stall of two whole seconds on a loaded machine could drop a
+/// live link.
+const SILENCE: Duration = Duration::from_secs(2);
 
 #[test]
 fn an_idle_link_stays_up_and_a_dead_one_is_noticed() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (_relay, proxy) = start_relay(&runtime);
+    let config = Config {
+        heartbeat_interval: PING,
+        heartbeat_timeout: SILENCE,
+        ..Config::default()
+    };
+    let (_relay, proxy) = start_relay(&runtime, config);
     let url = proxy.url("quiet");
     let mut carol = Session::offline(identity("Carol"));
-    carol.set_liveness(quick_liveness());
+    carol.set_liveness(Liveness {
+        ping_interval: PING,
+        silence_limit: SILENCE,
+    });
     carol.join(&url, runtime.handle(), || {}).unwrap();
     wait_for("Carol is connected", &mut [&mut carol], |s| settled(s[0]));
 
-    // Idle for many times the silence limit and the relay's heartbeat timeout:
-    // pings and pongs keep both ends sure of each other.
-    let idle_until = std::time::Instant::now() + Duration::from_millis(1500);
+    // Idle for half as long again as the silence limit, the relay's
+    // heartbeat timeout too: without pings and pongs keeping both ends sure
+    // of each other, the link would drop in this time.
+    let idle_until = std::time::Instant::now() + SILENCE * 3 / 2;
     while std::time::Instant::now() < idle_until {
         carol.poll();
         assert_eq!(
@@ -316,7 +321,7 @@ fn concurrent_object_edits_converge_through_the_relay() {
     use tabula_shared::{Fill, ObjectData, ObjectId, ObjectKind, Property};
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (_relay, proxy) = start_relay(&runtime);
+    let (_relay, proxy) = start_relay(&runtime, Config::default());
     let url = proxy.url("objects");
     let mut alice = Session::offline(identity("Alice"));
     let mut bob = Session::offline(identity("Bob"));
@@ -388,20 +393,37 @@ fn concurrent_object_edits_converge_through_the_relay() {
 #[test]
 fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_history() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The room is kept in a file, where the test can see the relay's snapshots.
+    let data = tempfile::tempdir().unwrap();
     let config = Config {
         snapshot_every: 50,
+        data_dir: Some(data.path().to_path_buf()),
         ..Config::default()
     };
     let relay = Relay::start(&runtime, config);
     let url = relay.url("long");
+    let room_file = data.path().join("rooms").join("long.tabula");
+    let snapshots = |_: &[&mut Session]| {
+        // The file may be between writes; it is looked at again.
+        SessionFile::open_read_only_unchecked(&room_file)
+            .and_then(|file| support::snapshot_seqs(&file))
+            .map_or(0, |seqs| seqs.len())
+    };
 
     let mut alice = Session::offline(identity("Alice"));
     alice.join(&url, runtime.handle(), || {}).unwrap();
     wait_for("Alice is in", &mut [&mut alice], |s| settled(s[0]));
+    // Twenty strokes, in two halves of more than fifty ops each: the relay
+    // snapshots the room after the first half and again after the second.
     let mut strokes = Vec::new();
     for i in 0..20 {
         let from = Point::new(0.0, i as f32 * 20.0);
         strokes.push(draw(&mut alice, &line(from, 10), Color::rgb(0, 0, 0)));
+        if i == 9 {
+            wait_for("the relay has a snapshot", &mut [&mut alice], |s| {
+                snapshots(s) >= 1
+            });
+        }
     }
     for &stroke in strokes.iter().step_by(3) {
         alice.submit(Op::new(OpKind::Delete { object: stroke }));
@@ -412,8 +434,12 @@ fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_his
     let head = alice.board().last_seq();
     assert_eq!(drawn(alice.log()).len(), 20 * 11 + 7);
     assert_eq!(alice.log().len() as u64, head, "her ops and her join");
-    // The relay snapshots in the background; give it a moment.
-    std::thread::sleep(Duration::from_millis(300));
+    // The relay's snapshotter keeps a snapshot in memory (where a welcome
+    // takes it from) before it makes the next: once a second is in the file,
+    // the first is certainly there for Bob.
+    wait_for("the relay has two snapshots", &mut [&mut alice], |s| {
+        snapshots(s) >= 2
+    });
 
     let mut bob = Session::offline(identity("Bob"));
     bob.join(&url, runtime.handle(), || {}).unwrap();
@@ -428,6 +454,10 @@ fn a_late_joiner_of_a_long_session_starts_from_a_snapshot_and_gets_the_whole_his
                 && s[1].history_progress().is_none()
         },
     );
+    let from = bob
+        .relay_snapshot()
+        .expect("Bob's board came from the relay's snapshot");
+    assert!((50..=head).contains(&from), "a snapshot of op {from}");
     assert_eq!(bob.board().snapshot(), alice.board().snapshot());
     assert_eq!(bob.log(), alice.log(), "the same history, op for op");
     assert_eq!(joins(bob.log(), bob.me().client), [joined]);
@@ -461,7 +491,7 @@ fn the_replay_of_a_live_room_shows_who_joined_and_who_left() {
     use tabula_app::files::saving::save_session;
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (_relay, proxy) = start_relay(&runtime);
+    let (_relay, proxy) = start_relay(&runtime, Config::default());
     let url = proxy.url("visits");
     let mut alice = Session::offline(identity("Alice"));
     let mut bob = Session::offline(Identity {
@@ -568,7 +598,7 @@ fn a_saved_rooms_board_joins_another_room_without_its_joins_and_leaves() {
     use tabula_shared::{Fill, ObjectData, ObjectId, ObjectKind};
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (_relay, proxy) = start_relay(&runtime);
+    let (_relay, proxy) = start_relay(&runtime, Config::default());
     let url = proxy.url("again");
     let (someone, object) = (ClientId::random(), ObjectId::random());
     let recorded = |seq, kind| SequencedOp {

@@ -365,6 +365,11 @@ fn a_file_is_read_and_built_on_its_own_thread_and_shown_once_polled() {
     );
 
     wait_for_open(&mut docs, &mut session).expect("opens");
+    // The thread wakes the UI once it has handed the board over, then ends
+    // and lets its wake go.
+    eventually("the opening thread has ended", || {
+        (Arc::strong_count(&woken_on) == 1).then_some(())
+    });
     assert_eq!(
         *woken_on.lock().unwrap(),
         [Some(tabula_app::files::opening::THREAD_NAME.to_owned())],
@@ -425,10 +430,11 @@ fn a_cancelled_opening_leaves_the_board_alone() {
     draw_things(&mut session);
     let before = session.board().clone();
     let mut docs = documents();
-    docs.start_open(&path, || {});
+    let (wake, ended) = support::watched_wake();
+    docs.start_open(&path, wake);
     docs.cancel_open();
     assert!(!docs.is_modal_open());
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    ended.wait();
     assert!(docs.poll_open(&mut session).is_none());
     assert_eq!(session.board(), &before);
     assert_eq!(docs.current(), None);
@@ -447,11 +453,12 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
 
     let mut harness = window(app(Session::offline(identity("Bea"))));
     let ctx = harness.ctx.clone();
+    // Until the lock goes, the opening thread waits for the file: this frame
+    // shows the modal and swallows the shortcut, however fast the thread.
+    let lock = exclusive_lock(&path);
     harness.state_mut().start_opening(&path, &ctx);
     harness.key_press(Key::R);
     harness.step();
-    // The thread may be done already: the board still waits for the frame
-    // after, and this frame shows the modal and swallows the shortcut.
     harness.get_by_label_contains("Opening meeting.tabula…");
     harness.get_by_label("Cancel");
     assert_eq!(harness.state().session().board().object_count(), 0);
@@ -460,6 +467,7 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
         tabula_app::canvas::tools::Tool::Pen,
         "R does not pick the rectangle while the modal shows"
     );
+    drop(lock);
 
     until_opened(&mut harness);
     assert_eq!(harness.state().session().board(), expected.board());
@@ -500,16 +508,7 @@ fn long_session(name: &str, ops: u64) -> Session {
 /// The sequence numbers of the snapshots `path` holds, newest first.
 fn snapshot_seqs(path: &Path) -> Vec<u64> {
     let file = SessionFile::open_read_only(path).expect("a session");
-    let mut seqs = Vec::new();
-    let mut at = u64::MAX;
-    while let Some(stored) = file.snapshot_at_or_before(at).expect("snapshots") {
-        seqs.push(stored.seq);
-        let Some(before) = stored.seq.checked_sub(1) else {
-            break;
-        };
-        at = before;
-    }
-    seqs
+    support::snapshot_seqs(&file).expect("snapshots")
 }
 
 #[test]
@@ -814,9 +813,10 @@ fn cancelling_another_file_keeps_the_board_whose_history_is_arriving() {
     draw_things(&mut session);
     let before = session.board().clone();
     let mut docs = documents();
-    docs.start_open(&first, || {});
+    let (wake, ended) = support::watched_wake();
+    docs.start_open(&first, wake);
     docs.cancel_open();
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    ended.wait();
     assert!(docs.poll_open(&mut session).is_none());
     assert_eq!(session.board(), &before);
     assert!(!docs.is_reading_history());
@@ -839,6 +839,16 @@ fn cancelling_another_file_keeps_the_board_whose_history_is_arriving() {
 fn write_lock(path: &Path) -> rusqlite::Connection {
     let lock = rusqlite::Connection::open(path).expect("opens");
     lock.execute_batch("BEGIN IMMEDIATE").expect("locks");
+    lock
+}
+
+/// Holds every lock of the session file at `path` until dropped, as a writer
+/// in exclusive locking mode would: even reading it waits for it (for up to
+/// the file's five-second busy timeout, far longer than a test holds it).
+fn exclusive_lock(path: &Path) -> rusqlite::Connection {
+    let lock = rusqlite::Connection::open(path).expect("opens");
+    lock.execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .expect("locks");
     lock
 }
 

@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use egui::{Pos2, vec2};
@@ -16,6 +16,7 @@ use tabula_app::canvas::tools::ToolSettings;
 use tabula_app::files::documents::Documents;
 use tabula_app::files::recent::RecentFiles;
 use tabula_app::session::{Identity, Session};
+use tabula_shared::session_file::{SessionFile, SessionFileError};
 use tabula_shared::{Board, ClientId, Color, History, Op, Point};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
@@ -60,6 +61,49 @@ pub fn eventually<T>(what: &str, mut done: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A wake for a background thread that also tells when the thread has ended
+/// (it drops the wake then): the wake, and what waits for the end.
+pub fn watched_wake() -> (impl Fn() + Send + 'static, ThreadEnd) {
+    let (sender, receiver) = mpsc::channel();
+    let wake = move || {
+        // The test may have stopped listening; the wake is only a signal.
+        let _ = sender.send(());
+    };
+    (wake, ThreadEnd(receiver))
+}
+
+/// The end of the thread holding a [`watched_wake`].
+pub struct ThreadEnd(mpsc::Receiver<()>);
+
+impl ThreadEnd {
+    /// Waits until the thread has let its wake go: it has ended.
+    pub fn wait(self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(left) {
+                Ok(()) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the thread never ended"),
+            }
+        }
+    }
+}
+
+/// The sequence numbers of the board snapshots `file` holds, newest first.
+pub fn snapshot_seqs(file: &SessionFile) -> Result<Vec<u64>, SessionFileError> {
+    let mut seqs = Vec::new();
+    let mut at = u64::MAX;
+    while let Some(stored) = file.snapshot_at_or_before(at)? {
+        seqs.push(stored.seq);
+        let Some(before) = stored.seq.checked_sub(1) else {
+            break;
+        };
+        at = before;
+    }
+    Ok(seqs)
 }
 
 /// Files opened and saved with the recent files kept in memory, away from
