@@ -10,7 +10,8 @@
 //!   moves out.
 //! - [`tools`]: each tool's drags and clicks make the right objects.
 //! - [`files`]: saving and opening `.tabula` files: real files in temporary
-//!   folders.
+//!   folders; [`files::snapshots`]: files with board snapshots, and saves in
+//!   the background.
 //! - [`replay`]: replay mode and timelapse frames.
 //! - [`export`]: the PNG and SVG exports.
 //! - [`end_to_end`]: sessions with their real network tasks, through real
