@@ -38,6 +38,8 @@
 //!   or memory.
 //! - `config`: [`Config`], the relay's settings, and the check that refuses
 //!   values it cannot work with.
+//! - [`discovery`]: advertising the relay on the local network over mDNS, and
+//!   browsing for relays (the app's join dialog).
 //! - [`error`]: the [`Error`] that can stop [`run`].
 //! - `frame`: encoding a message once into a frame every queue can share.
 //! - `sync`: the one poison-tolerant way to take a `std::sync::Mutex`.
@@ -55,6 +57,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 pub mod admin;
 mod config;
 mod connection;
+pub mod discovery;
 pub mod error;
 mod frame;
 mod history;

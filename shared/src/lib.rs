@@ -20,6 +20,8 @@
 //! - [`replay`]: a session's ops played back: seek to any op through
 //!   checkpoints, step, a playback clock with speeds and compressed pauses, and
 //!   who took part when.
+//! - [`lan`]: the DNS-SD service type and TXT record a relay is advertised
+//!   with on the local network.
 //! - [`room_name`]: what a room name may be, checked the same way on both ends.
 //! - [`session_file`]: `.tabula` files, the `SQLite` databases that hold a room's
 //!   sequenced ops: the relay's storage and the app's saved sessions. The one
@@ -30,6 +32,7 @@ pub mod codec;
 pub mod geometry;
 pub mod history;
 pub mod ids;
+pub mod lan;
 pub mod message;
 pub mod object;
 pub mod op;

@@ -5,6 +5,7 @@
 mod bad_input;
 mod catch_up;
 mod crash;
+mod discovery;
 mod durable;
 mod http;
 mod liveness;
