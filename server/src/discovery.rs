@@ -335,6 +335,24 @@ pub fn sort_addresses(addresses: &mut Vec<IpAddr>) {
     addresses.dedup();
 }
 
+/// The addresses a relay listening on `bound` can be reached at, best first
+/// (see [`rank_address`]): `bound` itself, or for an unspecified address
+/// (`0.0.0.0`, `::`) those of every interface that is up, of the same family
+/// (both for `::`, which on most systems also takes IPv4).
+pub fn reachable_addresses(bound: IpAddr) -> std::io::Result<Vec<IpAddr>> {
+    if !bound.is_unspecified() {
+        return Ok(vec![bound]);
+    }
+    let mut addresses: Vec<IpAddr> = if_addrs::get_if_addrs()?
+        .into_iter()
+        .filter(|interface| interface.is_oper_up() || interface.is_loopback())
+        .map(|interface| interface.ip())
+        .filter(|address| bound.is_ipv6() || address.is_ipv4())
+        .collect();
+    sort_addresses(&mut addresses);
+    Ok(addresses)
+}
+
 /// What the browsing thread hands over.
 enum Found {
     /// A relay appeared or its record changed.
@@ -494,6 +512,15 @@ mod tests {
             room_url(true, Ipv4Addr::LOCALHOST.into(), 7458, "a"),
             "wss://127.0.0.1:7458/a"
         );
+    }
+
+    #[test]
+    fn a_relay_on_every_interface_is_reachable_on_each_and_on_loopback_last() {
+        let bound: IpAddr = Ipv4Addr::LOCALHOST.into();
+        assert_eq!(reachable_addresses(bound).expect("listed"), [bound]);
+        let every = reachable_addresses(Ipv4Addr::UNSPECIFIED.into()).expect("listed");
+        assert!(every.iter().all(IpAddr::is_ipv4));
+        assert_eq!(every.last(), Some(&bound), "loopback last: {every:?}");
     }
 
     #[test]
