@@ -61,8 +61,11 @@ fn advert(rooms: &[(&str, u32)]) -> Advert {
 fn an_advertised_relay_is_found_kept_current_and_removed_when_it_stops() {
     // A name of its own, so that relays other tests advertise are told apart.
     let instance = format!(
-        "test relay {}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
+        "test relay {}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
     );
     let port = 47_123;
     let mut browser = Browser::start(&loopback(), || {}).expect("browsing starts");
