@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use tabula_shared::room_name::{self, RoomNameError};
-use tabula_shared::{Board, ClientId, Color, History, Op, PeerInfo, Point, SequencedOp};
+use tabula_shared::{Board, ClientId, Color, History, Op, OpId, PeerInfo, Point, SequencedOp};
 
 pub use crate::net::ConnectionStatus;
 use crate::net::connection::Connection;
@@ -277,6 +277,15 @@ impl Session {
         self.relay_snapshot
     }
 
+    /// The id of the board's last sequenced op, when the log holds it: what a
+    /// resume names so that the relay can check it holds the same op there.
+    fn last_op(&self) -> Option<OpId> {
+        self.log
+            .last()
+            .filter(|op| op.seq == self.board.last_seq())
+            .map(|op| op.op.id)
+    }
+
     /// Drops the log and anything fetched to complete it.
     fn forget_log(&mut self) {
         self.log.clear();
@@ -422,6 +431,7 @@ impl Session {
             color: self.me.color,
             client: self.me.client,
             last_seen: self.board.last_seq(),
+            last_op: self.last_op(),
             unsent: self.board.pending_ops().cloned().collect(),
             liveness: self.liveness,
         };
@@ -516,6 +526,7 @@ impl Session {
                 }
             }
             Event::RelayError(message) => self.last_relay_error = Some(message),
+            Event::TakeOver { .. } | Event::Moved { .. } => {}
         }
     }
 }

@@ -89,6 +89,7 @@ pub fn hello(room: &str, index: usize) -> anyhow::Result<Vec<u8>> {
         color: Color::rgb(0x33, 0x66, 0x99),
         client: ClientId::random(),
         last_seen: 0,
+        last_op: None,
         credentials: Credentials::default(),
     };
     encode(&ClientMessage::Hello(hello)).context("encoding the hello")

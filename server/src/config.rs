@@ -1,13 +1,14 @@
 //! [`Config`]: everything about the relay's behaviour that does not depend on
 //! where it listens, with production's defaults and the check that refuses
 //! values the relay cannot work with. A leaf, but for the [`Error`] it refuses
-//! with.
+//! with and the advertising settings it holds.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use crate::discovery::Advertise;
 use crate::error::Error;
 
 /// Everything about the relay's behaviour that does not depend on where it
@@ -57,6 +58,9 @@ pub struct Config {
     /// least this far behind gets the snapshot and the ops after it instead of
     /// everything it missed; the full history stays for replay.
     pub snapshot_every: u64,
+    /// How the relay is advertised on the local network over mDNS, if it is
+    /// (`tabula-server --mdns`, and the app when it hosts).
+    pub advertise: Option<Advertise>,
 }
 
 impl Default for Config {
@@ -73,6 +77,7 @@ impl Default for Config {
             data_dir: None,
             group_commit_window: Duration::ZERO,
             snapshot_every: 10_000,
+            advertise: None,
         }
     }
 }

@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::frame::encode_frame;
 use crate::history::{self, CatchUp, Chunks};
 use crate::http::{self, Ws};
+use crate::room::handover::HostAnswer;
 use crate::room::registry::Rooms;
 use crate::room::{Kick, Proposed, Room};
 use crate::snapshots::RoomSnapshot;
@@ -100,11 +101,19 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
     let span = tracing::Span::current();
     span.record("room", room_name.as_str());
     span.record("client", tracing::field::display(hello.client));
-    // Opening a room may read its file: off the tokio workers.
+    // Opening a room may read its file, and so may checking the op the client
+    // resumes from: off the tokio workers.
     let rooms = Arc::clone(&shared.rooms);
     let name = room_name.clone();
-    let room = match tokio::task::spawn_blocking(move || rooms.open(&name)).await {
-        Ok(Ok(room)) => room,
+    let (last_seen, last_op) = (hello.last_seen, hello.last_op);
+    let opened = tokio::task::spawn_blocking(move || {
+        rooms.open(&name).map(|room| {
+            let resumes = last_op.is_some_and(|op| room.holds(last_seen, op));
+            (room, resumes)
+        })
+    });
+    let (room, resumes) = match opened.await {
+        Ok(Ok(opened)) => opened,
         Ok(Err(err)) => {
             error!(%err, "could not open the room");
             let exit = Exit::close(
@@ -127,7 +136,7 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
         color: hello.color,
     };
     let name = info.name.clone();
-    let membership = room.join(info, hello.last_seen, config.peer_queue_frames);
+    let membership = room.join(info, hello.last_seen, resumes, config.peer_queue_frames);
     info!(
         %name,
         replay_from = membership.welcome.replay_from,
@@ -412,6 +421,10 @@ impl Peer<'_> {
                 self.history = Some(history::stream(stretch));
                 Ok(())
             }
+            ClientMessage::Hosting { urls } => self.answer_host(HostAnswer::Hosting(urls)).await,
+            ClientMessage::CannotHost { reason } => {
+                self.answer_host(HostAnswer::Cannot(reason)).await
+            }
             ClientMessage::Hello(_) => {
                 self.reply_error(
                     ErrorCode::UnexpectedMessage,
@@ -420,6 +433,20 @@ impl Peer<'_> {
                 .await
             }
         }
+    }
+
+    /// Passes the peer's answer to a [`ServerMessage::TakeOver`] to the room,
+    /// or tells the peer nobody asked.
+    async fn answer_host(&mut self, answer: HostAnswer) -> Result<(), Exit> {
+        debug!(?answer, "answered whether it takes the room over");
+        if self.room.answer_host(self.client, self.connection, answer) {
+            return Ok(());
+        }
+        self.reply_error(
+            ErrorCode::UnexpectedMessage,
+            "nobody asked this client to take the room over".to_owned(),
+        )
+        .await
     }
 
     /// Tells the peer that something it sent was refused; the connection stays.

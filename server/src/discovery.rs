@@ -20,7 +20,7 @@ use std::time::Duration;
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 pub use tabula_shared::lan::SERVICE_TYPE;
 use tabula_shared::lan::{Advert, AdvertError};
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 
 /// How long stopping an advertisement waits for its goodbye to be sent.
 const GOODBYE_WAIT: Duration = Duration::from_secs(1);
@@ -100,6 +100,54 @@ impl Interfaces {
     }
 }
 
+/// How a relay makes itself known on the local network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Advertise {
+    /// The name people see in their join dialog: the machine's name, the
+    /// person hosting, or `--mdns-name`.
+    pub instance: String,
+    /// The interfaces it is advertised on.
+    pub interfaces: Interfaces,
+    /// Which of its rooms the record lists.
+    pub rooms: ListRooms,
+}
+
+/// Which rooms a relay's record lists, with how many are in each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ListRooms {
+    /// None: people must be told a room's name (`tabula-server`'s default).
+    #[default]
+    None,
+    /// Every open room (`tabula-server --list-rooms`).
+    All,
+    /// Just these (the app's host lists its own room).
+    Only(Vec<String>),
+}
+
+impl ListRooms {
+    /// Whether the record lists `room`.
+    #[must_use]
+    pub fn includes(&self, room: &str) -> bool {
+        match self {
+            Self::None => false,
+            Self::All => true,
+            Self::Only(rooms) => rooms.iter().any(|r| r == room),
+        }
+    }
+}
+
+/// Whether the relay is advertised, for whoever shows it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Advertised {
+    /// It was not asked to be.
+    #[default]
+    Off,
+    /// It is, under this full DNS-SD name.
+    On(String),
+    /// Advertising failed, for this reason; the relay serves all the same.
+    Failed(String),
+}
+
 /// The host part of the machine's name, for an instance name: `studio` for
 /// `studio.example.org`; `tabula` when it cannot be read.
 #[must_use]
@@ -151,7 +199,10 @@ impl Advertiser {
             return Err(DiscoveryError::BadName(instance.to_owned()));
         }
         let daemon = interfaces.daemon()?;
-        let host = format!("{}.local.", dns_label(&machine_name()));
+        // A host name of its own: several relays on one machine (the app
+        // hosting beside a tabula-server) must not share one, or the goodbye
+        // of the first to stop withdraws the others' addresses too.
+        let host = format!("{}-tabula-{port}.local.", dns_label(&machine_name()));
         let info = service_info(instance, &host, port, &advert)?;
         daemon.register(info.clone())?;
         info!(
@@ -397,6 +448,7 @@ impl Browser {
                 // Ends when the daemon shuts down (the browser was dropped) or
                 // nobody polls any more.
                 while let Ok(event) = events.recv() {
+                    trace!(?event, "mDNS");
                     let found = match event {
                         ServiceEvent::ServiceResolved(service) => {
                             Found::Relay(found_relay(&service))

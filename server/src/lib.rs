@@ -18,8 +18,9 @@
 //! # Layout
 //! Imports run one way: each module below imports only modules listed after it
 //! (and `lib.rs` may use them all).
-//! - `lib.rs` (here): [`run`], which accepts connections, caps how many are
-//!   open, and on shutdown closes them all and waits for them.
+//! - `lib.rs` (here): [`Relay`] and [`run`]: accepting connections, capping how
+//!   many are open, advertising the relay, and on shutdown closing them all and
+//!   waiting for them; listing the rooms and handing one over while it runs.
 //! - [`admin`]: what the binary does on a data folder without serving: list
 //!   its rooms, export one.
 //! - `connection`: one task per peer: the hello, joining, reading, writing,
@@ -46,7 +47,7 @@
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -69,9 +70,15 @@ mod sync;
 
 pub use config::Config;
 pub use error::Error;
+pub use room::handover::{HandOver, HandOverError, HandedOver};
+pub use room::registry::RoomSummary;
 
 use connection::Shared;
+use discovery::{Advertise, Advertised, Advertiser, ListRooms};
 use room::registry::{Closing, Rooms};
+use sync::lock;
+use tabula_shared::PROTOCOL_VERSION;
+use tabula_shared::lan::{Advert, AdvertisedRoom};
 
 /// How long accepting may keep failing before [`run`] gives up with
 /// [`Error::Accept`].
@@ -81,10 +88,14 @@ const ACCEPT_MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How long shutdown waits, once every connection has ended, for the rooms'
 /// writers to store what is left (the leaves of those connections).
 const SHUTDOWN_WRITE_LIMIT: Duration = Duration::from_secs(5);
+/// How often an advertised relay's record is brought up to date with its
+/// rooms and member counts (it is re-sent only when it changed).
+const ADVERT_REFRESH: Duration = Duration::from_secs(1);
 
 /// Serves Tabula clients on `listener` until `shutdown` completes, then closes
 /// every connection with close code 1001 ("the relay is shutting down") and
-/// returns once every connection task has ended.
+/// returns once every connection task has ended: [`Relay::new`] and
+/// [`Relay::serve`] in one, for a relay nobody needs to reach while it runs.
 ///
 /// Fails only for an invalid `config` or when accepting connections keeps failing
 /// for a long time; problems with single connections are logged and end only
@@ -94,69 +105,207 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), Error> {
-    config.validate()?;
-    let rooms_dir = if let Some(data) = &config.data_dir {
-        let dir = store::rooms_dir(data);
-        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
-            path: dir.clone(),
-            source,
-        })?;
-        info!(data = %data.display(), "rooms are kept in {}", dir.display());
-        Some(dir)
-    } else {
-        info!("no data folder: rooms are kept in memory and lost when the relay stops");
-        None
-    };
-    // Each connection task subscribes to `notify_shutdown` and holds a clone of
-    // `done_tx`; once shutdown is announced, `done_rx.recv()` returns `None` when
-    // the last task has dropped its clone.
-    let (notify_shutdown, _) = broadcast::channel(1);
-    let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
-    let mut acceptor = Acceptor {
-        limit: Arc::new(Semaphore::new(config.max_connections)),
-        shared: Arc::new(Shared {
-            rooms: Rooms::new(
-                rooms_dir,
-                config.group_commit_window,
-                config.snapshot_every,
-                Closing::default(),
-            ),
-            config,
-        }),
-        listener,
-        notify_shutdown,
-        done_tx,
-    };
+    Relay::new(config)?.serve(listener, shutdown).await
+}
 
-    let result = tokio::select! {
-        result = acceptor.accept_loop() => result,
-        () = shutdown => Ok(()),
-    };
+/// A relay: its settings and rooms, served by [`Relay::serve`] and reachable
+/// while it runs (cheap to clone: every clone is the same relay). The app's
+/// host uses it to list its rooms and to hand one over.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    /// Config and rooms, shared with every connection task.
+    shared: Arc<Shared>,
+    /// Whether the relay is advertised on the network, for whoever shows it.
+    advertised: Arc<Mutex<Advertised>>,
+}
 
-    let Acceptor {
-        listener,
-        notify_shutdown,
-        done_tx,
-        shared,
-        ..
-    } = acceptor;
-    drop(listener);
-    let open = notify_shutdown.receiver_count();
-    info!(
-        connections = open,
-        "shutting down: closing every connection"
-    );
-    // A send error only means there is no connection left to tell.
-    let _ = notify_shutdown.send(());
-    drop(done_tx);
-    let _ = done_rx.recv().await;
-    info!("every connection has ended");
-    if !shared.rooms.written(SHUTDOWN_WRITE_LIMIT).await {
-        warn!(
-            "some rooms still had ops to store after {SHUTDOWN_WRITE_LIMIT:?}: their last leaves may be missing"
+impl Relay {
+    /// A relay with `config` and no rooms yet; creates the data folder.
+    pub fn new(config: Config) -> Result<Self, Error> {
+        config.validate()?;
+        let rooms_dir = if let Some(data) = &config.data_dir {
+            let dir = store::rooms_dir(data);
+            std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+            info!(data = %data.display(), "rooms are kept in {}", dir.display());
+            Some(dir)
+        } else {
+            info!("no data folder: rooms are kept in memory and lost when the relay stops");
+            None
+        };
+        let rooms = Rooms::new(
+            rooms_dir,
+            config.group_commit_window,
+            config.snapshot_every,
+            Closing::default(),
         );
+        Ok(Self {
+            shared: Arc::new(Shared { config, rooms }),
+            advertised: Arc::default(),
+        })
     }
-    result
+
+    /// Every open room, with how many are in it.
+    #[must_use]
+    pub fn rooms(&self) -> Vec<RoomSummary> {
+        self.shared.rooms.summaries()
+    }
+
+    /// Whether the relay is advertised on the local network.
+    #[must_use]
+    pub fn advertised(&self) -> Advertised {
+        lock(&self.advertised).clone()
+    }
+
+    /// Hands `room` over to one of its members, which hosts it from its own
+    /// copy from then on; everyone in it is sent there (see
+    /// [`room::handover`]).
+    pub async fn hand_over(
+        &self,
+        room: &str,
+        plan: &HandOver,
+    ) -> Result<HandedOver, HandOverError> {
+        let open = self
+            .shared
+            .rooms
+            .get(room)
+            .ok_or_else(|| HandOverError::NoSuchRoom(room.to_owned()))?;
+        room::handover::hand_over(&open, plan).await
+    }
+
+    /// Serves Tabula clients on `listener` (advertising the relay, if its
+    /// config says so) until `shutdown` completes, then closes every
+    /// connection with close code 1001 ("the relay is shutting down") and
+    /// returns once every connection task has ended.
+    ///
+    /// Fails only when accepting connections keeps failing for a long time;
+    /// problems with single connections are logged and end only those
+    /// connections, and a relay that cannot be advertised serves all the same.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        // Each connection task subscribes to `notify_shutdown` and holds a clone of
+        // `done_tx`; once shutdown is announced, `done_rx.recv()` returns `None` when
+        // the last task has dropped its clone.
+        let (notify_shutdown, _) = broadcast::channel(1);
+        let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+        let advertising = self.shared.config.advertise.clone().map(|settings| {
+            let port = listener.local_addr().map_or(0, |address| address.port());
+            tokio::spawn(advertise(
+                self.clone(),
+                settings,
+                port,
+                notify_shutdown.subscribe(),
+            ))
+        });
+        let mut acceptor = Acceptor {
+            limit: Arc::new(Semaphore::new(self.shared.config.max_connections)),
+            shared: Arc::clone(&self.shared),
+            listener,
+            notify_shutdown,
+            done_tx,
+        };
+
+        let result = tokio::select! {
+            result = acceptor.accept_loop() => result,
+            () = shutdown => Ok(()),
+        };
+
+        let Acceptor {
+            listener,
+            notify_shutdown,
+            done_tx,
+            ..
+        } = acceptor;
+        drop(listener);
+        let open = notify_shutdown.receiver_count();
+        info!(
+            connections = open,
+            "shutting down: closing every connection"
+        );
+        // A send error only means there is no connection left to tell.
+        let _ = notify_shutdown.send(());
+        drop(done_tx);
+        let _ = done_rx.recv().await;
+        info!("every connection has ended");
+        if let Some(advertising) = advertising {
+            // It withdraws the advertisement on the same signal.
+            let _ = advertising.await;
+        }
+        if !self.shared.rooms.written(SHUTDOWN_WRITE_LIMIT).await {
+            warn!(
+                "some rooms still had ops to store after {SHUTDOWN_WRITE_LIMIT:?}: their last leaves may be missing"
+            );
+        }
+        result
+    }
+}
+
+/// Advertises `relay` on the network as `settings` say until `stop`, keeping
+/// its record's rooms and member counts current.
+async fn advertise(
+    relay: Relay,
+    settings: Advertise,
+    port: u16,
+    mut stop: broadcast::Receiver<()>,
+) {
+    let record = |relay: &Relay| Advert {
+        protocol: PROTOCOL_VERSION,
+        tls: false,
+        password: false,
+        lists_rooms: settings.rooms != ListRooms::None,
+        rooms: relay
+            .rooms()
+            .into_iter()
+            .filter(|room| settings.rooms.includes(&room.name))
+            .map(|room| AdvertisedRoom {
+                name: room.name,
+                members: u32::try_from(room.members).unwrap_or(u32::MAX),
+                password: false,
+            })
+            .collect(),
+        more_rooms: 0,
+    };
+    let (instance, interfaces, first) = (
+        settings.instance.clone(),
+        settings.interfaces.clone(),
+        record(&relay),
+    );
+    let started =
+        tokio::task::spawn_blocking(move || Advertiser::start(&instance, port, &interfaces, first))
+            .await;
+    let mut advertiser = match started {
+        Ok(Ok(advertiser)) => advertiser,
+        Ok(Err(err)) => {
+            warn!(%err, "the relay cannot be advertised on the local network; it serves all the same");
+            *lock(&relay.advertised) = Advertised::Failed(err.to_string());
+            return;
+        }
+        Err(err) => {
+            warn!(%err, "starting the advertisement failed");
+            *lock(&relay.advertised) = Advertised::Failed(err.to_string());
+            return;
+        }
+    };
+    *lock(&relay.advertised) = Advertised::On(advertiser.fullname().to_owned());
+    let mut tick = tokio::time::interval(ADVERT_REFRESH);
+    loop {
+        tokio::select! {
+            _ = stop.recv() => break,
+            _ = tick.tick() => {
+                if let Err(err) = advertiser.update(record(&relay)) {
+                    warn!(%err, "could not update the relay's advertisement");
+                }
+            }
+        }
+    }
+    *lock(&relay.advertised) = Advertised::Off;
+    // Withdrawing waits (briefly) for the goodbye to be sent.
+    let _ = tokio::task::spawn_blocking(move || advertiser.stop()).await;
 }
 
 /// The accept loop and what it hands to each connection.

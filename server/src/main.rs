@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
-use tabula_server::{Config, admin, store};
+use tabula_server::{Config, admin, discovery, store};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
@@ -131,6 +131,31 @@ struct Args {
         value_parser = clap::value_parser!(u64).range(1..),
     )]
     snapshot_every: u64,
+
+    /// Advertise the relay on the local network (mDNS / DNS-SD, as
+    /// `_tabula._tcp`), so that the app's join dialog lists it.
+    #[arg(long)]
+    mdns: bool,
+
+    /// The name the relay is advertised under. Default: this machine's name.
+    #[arg(long, value_name = "NAME", requires = "mdns")]
+    mdns_name: Option<String>,
+
+    /// Advertise on this network interface only (repeatable, or
+    /// comma-separated), e.g. `eth0`, or `lo` for this machine alone. Default:
+    /// every interface.
+    #[arg(
+        long = "mdns-interface",
+        value_name = "NAME",
+        env = discovery::INTERFACES_VARIABLE,
+        value_delimiter = ','
+    )]
+    mdns_interfaces: Vec<String>,
+
+    /// List the open rooms, with how many are in each, in the advertisement.
+    /// Without it, people must be told a room's name.
+    #[arg(long, requires = "mdns")]
+    list_rooms: bool,
 }
 
 /// The subcommands.
@@ -174,6 +199,18 @@ impl Args {
             data_dir: None,
             group_commit_window: Duration::from_millis(self.group_commit_ms),
             snapshot_every: self.snapshot_every,
+            advertise: self.mdns.then(|| discovery::Advertise {
+                instance: self
+                    .mdns_name
+                    .clone()
+                    .unwrap_or_else(discovery::machine_name),
+                interfaces: discovery::Interfaces::named(&self.mdns_interfaces),
+                rooms: if self.list_rooms {
+                    discovery::ListRooms::All
+                } else {
+                    discovery::ListRooms::None
+                },
+            }),
         }
     }
 }

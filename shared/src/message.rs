@@ -10,6 +10,14 @@
 //! A client that joined from a snapshot lacks the ops the snapshot stands for;
 //! it asks for them with [`ClientMessage::FetchHistory`] and they arrive as
 //! ordinary `Op`s older than what it has applied, mixed in with live traffic.
+//!
+//! A room can move to another relay: when the app that hosts it hands it over,
+//! its relay stops sequencing, asks one member to host the room from its own
+//! copy of the log ([`ServerMessage::TakeOver`], answered with
+//! [`ClientMessage::Hosting`] or [`ClientMessage::CannotHost`]), and then tells
+//! everyone where the room lives now ([`ServerMessage::Moved`]). Each client
+//! reconnects there and resumes from its last sequence number; the hello's
+//! [`Hello::last_op`] lets the new relay check that it holds that very op.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,9 +25,10 @@ use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
 /// The protocol version a client announces in its hello (2 since the op set grew
 /// from strokes to objects, 3 since late joiners get a snapshot, 4 since the
-/// relay records joins and leaves as ops). The relay refuses a hello of another
+/// relay records joins and leaves as ops, 5 since rooms can move between relays
+/// and a resume names its last op). The relay refuses a hello of another
 /// version with close code 1002 and a message saying which it speaks.
-pub const PROTOCOL_VERSION: u16 = 4;
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// The most snapshot bytes one [`ServerMessage::SnapshotPart`] carries, so that
 /// every part fits in a frame with room to spare.
@@ -49,6 +58,11 @@ pub struct Hello {
     /// The last sequence number this client has applied, 0 for none: the relay
     /// sends only what came after it.
     pub last_seen: u64,
+    /// The id of the op at `last_seen` (`None` for none). The relay resumes
+    /// from `last_seen` only when its log holds this op at that number, so a
+    /// client never resumes into another room, or into another copy of the
+    /// room's history, that happens to be as long.
+    pub last_op: Option<OpId>,
     /// Proof of access, for rooms that will need it.
     pub credentials: Credentials,
 }
@@ -128,6 +142,18 @@ pub enum ClientMessage {
         /// The last op wanted.
         up_to: u64,
     },
+    /// The answer to [`ServerMessage::TakeOver`]: this client now hosts the
+    /// room, on a relay of its own, at these URLs (best first).
+    Hosting {
+        /// `ws://ADDRESS:PORT/ROOM` for each of the new relay's addresses.
+        urls: Vec<String>,
+    },
+    /// The answer to [`ServerMessage::TakeOver`]: this client cannot host the
+    /// room (its copy is incomplete, or it could not listen), and says why.
+    CannotHost {
+        /// A sentence for the host's log and screen.
+        reason: String,
+    },
 }
 
 /// Relay → client.
@@ -162,6 +188,23 @@ pub enum ServerMessage {
         client: ClientId,
         /// Where on the canvas; `None` when it left the canvas.
         position: Option<Point>,
+    },
+    /// The room is being handed over and this member was chosen to host it
+    /// next, from its own copy of the log, which holds every op up to `head`
+    /// (they all came before this message; the relay sequences nothing more).
+    /// Answered with [`ClientMessage::Hosting`] or [`ClientMessage::CannotHost`].
+    TakeOver {
+        /// The room's last op, which the new host's copy must end with.
+        head: u64,
+    },
+    /// The room now lives on another relay, at these URLs (best first), which
+    /// holds every op up to `head`. Reconnect there and resume; ops this relay
+    /// did not acknowledge are to be sent there.
+    Moved {
+        /// `ws://ADDRESS:PORT/ROOM` for each of the new relay's addresses.
+        urls: Vec<String>,
+        /// The room's last op when it moved.
+        head: u64,
     },
     /// Something the client sent was refused; the connection stays open.
     Error {

@@ -152,10 +152,11 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             color(),
             uuid(),
             any::<u64>(),
+            proptest::option::of(uuid()),
             proptest::option::of(".{0,16}")
         )
             .prop_map(
-                |(protocol, room, name, color, client, last_seen, password)| {
+                |(protocol, room, name, color, client, last_seen, last_op, password)| {
                     ClientMessage::Hello(Hello {
                         protocol,
                         room,
@@ -163,6 +164,7 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
                         color,
                         client: ClientId(client),
                         last_seen,
+                        last_op: last_op.map(OpId),
                         credentials: Credentials { password },
                     })
                 }
@@ -171,6 +173,9 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         proptest::option::of(point()).prop_map(ClientMessage::Cursor),
         (any::<u64>(), any::<u64>())
             .prop_map(|(after, up_to)| ClientMessage::FetchHistory { after, up_to }),
+        proptest::collection::vec("ws://[a-z0-9.:]{1,20}/[a-z]{1,8}", 0..3)
+            .prop_map(|urls| ClientMessage::Hosting { urls }),
+        ".{0,40}".prop_map(|reason| ClientMessage::CannotHost { reason }),
     ]
 }
 
@@ -207,6 +212,12 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             }
         }),
         peer().prop_map(ServerMessage::PeerJoined),
+        any::<u64>().prop_map(|head| ServerMessage::TakeOver { head }),
+        (
+            proptest::collection::vec("ws://[a-z0-9.:]{1,20}/[a-z]{1,8}", 0..3),
+            any::<u64>()
+        )
+            .prop_map(|(urls, head)| ServerMessage::Moved { urls, head }),
         uuid().prop_map(|c| ServerMessage::PeerLeft {
             client: ClientId(c)
         }),

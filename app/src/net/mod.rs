@@ -87,6 +87,19 @@ pub enum Event {
     },
     /// The relay refused something we sent but kept the connection.
     RelayError(String),
+    /// The room is being handed over and we were chosen to host it next,
+    /// from our copy of its log, which ends at `head`.
+    TakeOver {
+        /// The room's last op.
+        head: u64,
+    },
+    /// The room lives at these URLs now; it holds every op up to `head`.
+    Moved {
+        /// Where, best first.
+        urls: Vec<String>,
+        /// The room's last op when it moved.
+        head: u64,
+    },
 }
 
 /// The state of the link to the relay, as the UI shows it.
@@ -147,6 +160,8 @@ pub struct JoinRequest {
     pub client: ClientId,
     /// The last sequence number the board has applied.
     pub last_seen: u64,
+    /// The id of that op, if the board knows it.
+    pub last_op: Option<OpId>,
     /// Ops the board applied that the relay has not acknowledged yet.
     pub unsent: Vec<Op>,
     /// Ping and silence timing.

@@ -32,6 +32,9 @@ struct Delivery {
     outbox: VecDeque<Op>,
     /// The last sequence number seen, sent in the hello of the next connection.
     last_seq: u64,
+    /// The id of the op at `last_seq`, sent with it: the relay resumes from
+    /// `last_seq` only if it holds that very op there.
+    last_op: Option<OpId>,
     /// The newest cursor position (`None`: off the canvas).
     cursor: Option<Point>,
     /// Whether `cursor` changed since it was last sent.
@@ -74,6 +77,7 @@ pub(super) async fn run(
     let mut delivery = Delivery {
         outbox: request.unsent.iter().cloned().collect(),
         last_seq: request.last_seen,
+        last_op: request.last_op,
         cursor: None,
         cursor_unsent: false,
         backfill: Backfill::default(),
@@ -164,6 +168,7 @@ async fn connect_and_serve(
         color: request.color,
         client: request.client,
         last_seen: delivery.last_seq,
+        last_op: delivery.last_op,
         credentials: Credentials::default(),
     });
     if let Err(reason) = send(&mut socket, &hello).await {
@@ -315,6 +320,7 @@ fn deliver(
             if !next_in_sequence(&mut delivery.last_seq, op.seq)? {
                 return Ok(());
             }
+            delivery.last_op = Some(op.op.id);
             delivery.delivered(op.op.id);
             Event::Op(op)
         }
@@ -327,6 +333,7 @@ fn deliver(
             if !next_in_sequence(&mut delivery.last_seq, seq)? {
                 return Ok(());
             }
+            delivery.last_op = Some(op);
             delivery.delivered(op);
             Event::Acked {
                 op,
@@ -341,6 +348,8 @@ fn deliver(
             tracing::warn!(?code, %message, "the relay refused a message");
             Event::RelayError(message)
         }
+        ServerMessage::TakeOver { head } => Event::TakeOver { head },
+        ServerMessage::Moved { urls, head } => Event::Moved { urls, head },
         ServerMessage::Welcome(_) => return Err("a second welcome on one connection".to_owned()),
         ServerMessage::SnapshotPart(_) => {
             return Err("a piece of a board that no welcome announced".to_owned());

@@ -84,9 +84,27 @@ impl Members {
             .is_some_and(|m| m.connection == connection)
     }
 
+    /// Whether `client` is in the room (on any connection).
+    pub fn contains(&self, client: ClientId) -> bool {
+        self.by_client.contains_key(&client)
+    }
+
+    /// How many are in the room.
+    pub fn len(&self) -> usize {
+        self.by_client.len()
+    }
+
     /// Who is in the room, for a welcome.
     pub fn peers(&self) -> Vec<PeerInfo> {
         self.by_client.values().map(|m| m.info.clone()).collect()
+    }
+
+    /// Who is in the room, longest-present first (connections are numbered
+    /// as they join, and a reconnect joins anew).
+    pub fn by_seniority(&self) -> Vec<PeerInfo> {
+        let mut members: Vec<&Member> = self.by_client.values().collect();
+        members.sort_by_key(|m| m.connection);
+        members.into_iter().map(|m| m.info.clone()).collect()
     }
 
     /// Cuts off the member with this client id, if any (an older connection
@@ -248,8 +266,8 @@ mod tests {
         let room = room();
         let a = peer("a");
         let slow = peer("slow");
-        let mut ma = room.join(a.clone(), 0, 64);
-        let mut ms = room.join(slow.clone(), 0, 2);
+        let mut ma = room.join(a.clone(), 0, true, 64);
+        let mut ms = room.join(slow.clone(), 0, true, 2);
         next(&mut ma); // PeerJoined(slow)
         for _ in 0..3 {
             room.propose(a.client, ma.connection, op());
@@ -273,7 +291,7 @@ mod tests {
         assert!(!room.leave(slow.client, ms.connection), "already gone");
         // Two joins, three ops, and slow's leave, recorded when it was cut off.
         assert_eq!(room.head(), 6);
-        let leaves: Vec<ClientId> = catch_up(&mut room.join(peer("c"), 0, 16))
+        let leaves: Vec<ClientId> = catch_up(&mut room.join(peer("c"), 0, true, 16))
             .iter()
             .filter_map(|f| match decode(f).unwrap() {
                 ServerMessage::Op(o) if o.op.kind == OpKind::Left => Some(o.author),
@@ -288,9 +306,9 @@ mod tests {
         let room = room();
         let a = peer("a");
         let b = peer("b");
-        let mut mb = room.join(b.clone(), 0, 16);
-        let mut old = room.join(a.clone(), 0, 16);
-        let new = room.join(a.clone(), 0, 16);
+        let mut mb = room.join(b.clone(), 0, true, 16);
+        let mut old = room.join(a.clone(), 0, true, 16);
+        let new = room.join(a.clone(), 0, true, 16);
         assert!(new.replaced);
         assert_eq!(old.kick.try_recv(), Ok(Kick::Replaced));
         assert!(!room.leave(a.client, old.connection));

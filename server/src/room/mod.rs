@@ -31,11 +31,13 @@
 //! - [`state`]: what changes under the room's lock, and publishing a committed
 //!   batch.
 //! - [`writers`]: the writer threads rooms with a file share, and group commit.
+//! - [`handover`]: handing the room over to a member's relay: freezing,
+//!   asking, announcing the move.
 
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tabula_shared::{ClientId, Op, OpKind, PeerInfo, Point, ServerMessage, Welcome};
+use tabula_shared::{ClientId, Op, OpId, OpKind, PeerInfo, Point, ServerMessage, Welcome};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
@@ -44,11 +46,13 @@ use crate::history::CatchUp;
 use crate::snapshots::{RoomSnapshot, RoomSnapshots, Snapshotter};
 use crate::store::{OpLog, SharedLog, StoreError};
 use crate::sync::lock;
+use handover::Stage;
 use members::Members;
 use sequencer::{Proposal, Sequencer};
 use state::State;
 use writers::{Backlog, Writers};
 
+pub mod handover;
 mod members;
 pub mod registry;
 mod sequencer;
@@ -158,6 +162,7 @@ impl Room {
             head,
             snapshots,
             members: Members::default(),
+            stage: Stage::Open,
         }));
         let sequencer = Sequencer::new(name, Arc::clone(&log), last);
         let sequencing = match commit {
@@ -178,6 +183,11 @@ impl Room {
     /// The latest sequence number published.
     pub fn head(&self) -> u64 {
         lock(&self.state).head
+    }
+
+    /// How many are in the room now.
+    pub fn member_count(&self) -> usize {
+        lock(&self.state).members.len()
     }
 
     /// Whether nobody is in the room and it has nothing waiting to be written.
@@ -203,7 +213,19 @@ impl Room {
     /// is told `PeerJoined`, and the join is recorded as an
     /// [`OpKind::Joined`] op, which everyone (the joiner too) gets after the
     /// welcome.
-    pub fn join(&self, info: PeerInfo, last_seen: u64, queue_frames: usize) -> Membership {
+    ///
+    /// `resumes` says whether the room's log holds the op the client named as
+    /// its last (see [`tabula_shared::Hello::last_op`]); when it does not, the
+    /// client is sent the room from the start, whatever `last_seen` says.
+    /// While the room is being handed over, the join is not recorded; once it
+    /// has moved, the joiner is sent on right after its catch-up.
+    pub fn join(
+        &self,
+        info: PeerInfo,
+        last_seen: u64,
+        resumes: bool,
+        queue_frames: usize,
+    ) -> Membership {
         let joined = encode_frame(&ServerMessage::PeerJoined(info.clone()));
 
         let mut state = lock(&self.state);
@@ -213,7 +235,11 @@ impl Room {
         // that has since lost the room (an in-memory relay that restarted): it must
         // rebuild from nothing. A durable relay never gets here, because it sends
         // nobody an op before the op is stored.
-        let from = if last_seen <= head { last_seen } else { 0 };
+        let from = if last_seen <= head && (resumes || last_seen == 0) {
+            last_seen
+        } else {
+            0
+        };
         // A joiner far behind gets the board as of the latest snapshot and only
         // the ops after it.
         let snapshot = state
@@ -234,8 +260,18 @@ impl Room {
                 color: info.color,
             }),
         };
+        let client = info.client;
         let added = state.members.add(info, queue_frames);
-        self.sequence(&mut state, vec![record]);
+        match &state.stage {
+            Stage::Open => {
+                self.sequence(&mut state, vec![record]);
+            }
+            Stage::Frozen { .. } => {}
+            Stage::Moved { frame } => {
+                let frame = frame.clone();
+                state.members.send_to(client, frame);
+            }
+        }
         // Those the news cut off.
         self.record_departures(&mut state);
         drop(state);
@@ -254,6 +290,20 @@ impl Room {
             queue: added.queue,
             kick: added.kick,
             replaced,
+        }
+    }
+
+    /// Whether the room's log holds op `op` as number `seq`: whether a client
+    /// whose last op that was can resume here (see [`Room::join`]). Reads the
+    /// log: call it off the tokio workers, and not under the room's lock. A
+    /// log that cannot be read holds nothing, so the client starts afresh.
+    pub fn holds(&self, seq: u64, op: OpId) -> bool {
+        match lock(&self.log).stamp_of(op) {
+            Ok(stamp) => stamp.is_some_and(|stamp| stamp.seq == seq),
+            Err(err) => {
+                warn!(room = %self.name, %err, "could not look a resumed op up");
+                false
+            }
         }
     }
 
@@ -288,7 +338,17 @@ impl Room {
         if !state.members.is_member(author, connection) {
             return Proposed::NotMember;
         }
-        let proposed = self.sequence(&mut state, vec![Proposal { author, op }]);
+        let proposal = Proposal { author, op };
+        let proposed = match &mut state.stage {
+            Stage::Open => self.sequence(&mut state, vec![proposal]),
+            // Sequenced if the hand-over fails; otherwise resent to the new relay.
+            Stage::Frozen { held, .. } => {
+                held.push(proposal);
+                Proposed::Queued
+            }
+            // Resent to the new relay, where its author is on its way.
+            Stage::Moved { .. } => Proposed::Queued,
+        };
         self.record_departures(&mut state);
         proposed
     }
@@ -315,6 +375,13 @@ impl Room {
     /// publishing those can cut off more slow members, whose leaves follow;
     /// each member leaves once, so this ends.
     fn record_departures(&self, state: &mut State) {
+        if !state.stage.is_open() {
+            // Recorded when the room thaws; forgotten once it has moved.
+            if let Stage::Moved { .. } = state.stage {
+                drop(state.members.take_departed());
+            }
+            return;
+        }
         loop {
             let departed = state.members.take_departed();
             if departed.is_empty() {
@@ -357,8 +424,8 @@ mod tests {
         let room = room();
         let a = peer("a");
         let b = peer("b");
-        let mut ma = room.join(a.clone(), 0, 16);
-        let mut mb = room.join(b.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
+        let mut mb = room.join(b.clone(), 0, true, 16);
         assert_eq!(next(&mut ma), ServerMessage::PeerJoined(b.clone()));
         assert_eq!(mb.welcome.peers, vec![a.clone()]);
         // The two joins.
@@ -398,7 +465,7 @@ mod tests {
         let room = room();
         let a = peer("a");
         let b = peer("b");
-        let mut ma = room.join(a.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
         let record = |seq, who: &PeerInfo, kind| {
             let ServerMessage::Op(o) = kind else {
                 panic!("{kind:?} is not an op");
@@ -411,7 +478,7 @@ mod tests {
             color: who.color,
         };
         assert_eq!(record(1, &a, next_any(&mut ma)), joined(&a));
-        let mut mb = room.join(b.clone(), 0, 16);
+        let mut mb = room.join(b.clone(), 0, true, 16);
         assert_eq!(mb.welcome.head, 1, "its own join comes after the welcome");
         assert_eq!(next_any(&mut ma), ServerMessage::PeerJoined(b.clone()));
         assert_eq!(record(2, &b, next_any(&mut ma)), joined(&b));
@@ -424,7 +491,7 @@ mod tests {
         assert_eq!(record(3, &b, next_any(&mut ma)), OpKind::Left);
         assert!(ma.queue.try_recv().is_err(), "no ack for anyone");
         // They are history like any op.
-        let kinds: Vec<OpKind> = catch_up(&mut room.join(peer("c"), 0, 16))
+        let kinds: Vec<OpKind> = catch_up(&mut room.join(peer("c"), 0, true, 16))
             .iter()
             .map(|f| match decode(f).unwrap() {
                 ServerMessage::Op(o) => o.op.kind,
@@ -438,14 +505,14 @@ mod tests {
     fn catch_up_starts_after_last_seen_or_from_nothing_when_the_room_was_lost() {
         let room = room();
         let a = peer("a");
-        let mut ma = room.join(a.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
         for _ in 0..5 {
             room.propose(a.client, ma.connection, op());
             next(&mut ma);
         }
         // a's join and five ops.
         assert_eq!(room.head(), 6);
-        let mut late = room.join(peer("late"), 3, 16);
+        let mut late = room.join(peer("late"), 3, true, 16);
         assert_eq!((late.welcome.replay_from, late.welcome.head), (3, 6));
         assert_eq!(late.catch_up.remaining(), 3);
         let frames = catch_up(&mut late);
@@ -458,8 +525,16 @@ mod tests {
             .collect();
         assert_eq!(seqs, vec![4, 5, 6]);
         // late's join is op 7.
-        let mut lost = room.join(peer("lost"), 9, 16);
+        let mut lost = room.join(peer("lost"), 9, true, 16);
         assert_eq!((lost.welcome.replay_from, lost.welcome.head), (0, 7));
         assert_eq!(catch_up(&mut lost).len(), 7);
+        // A client whose op 3 is not the room's op 3 was in another room (or
+        // another copy of this one): it starts from nothing too.
+        let mut stranger = room.join(peer("stranger"), 3, false, 16);
+        assert_eq!(
+            (stranger.welcome.replay_from, stranger.welcome.head),
+            (0, 8)
+        );
+        assert_eq!(catch_up(&mut stranger).len(), 8);
     }
 }

@@ -238,6 +238,43 @@ impl Rooms {
     }
 }
 
+/// One open room, as [`Rooms::summaries`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoomSummary {
+    /// The room's name.
+    pub name: String,
+    /// How many are in it.
+    pub members: usize,
+}
+
+impl Rooms {
+    /// The room with this name if it is open now; never opens one.
+    pub fn get(&self, name: &str) -> Option<Arc<Room>> {
+        let slot = lock(&self.open).get(name).cloned()?;
+        try_lock(&slot)?.as_ref().map(Arc::clone)
+    }
+
+    /// Every open room with how many are in it, by name. A room being opened
+    /// or closed right now is left out rather than waited for.
+    pub fn summaries(&self) -> Vec<RoomSummary> {
+        let mut slots: Vec<(String, Slot)> = lock(&self.open)
+            .iter()
+            .map(|(name, slot)| (name.clone(), Arc::clone(slot)))
+            .collect();
+        slots.sort_by(|a, b| a.0.cmp(&b.0));
+        slots
+            .into_iter()
+            .filter_map(|(name, slot)| {
+                let room = try_lock(&slot)?.as_ref().map(Arc::clone)?;
+                Some(RoomSummary {
+                    name,
+                    members: room.member_count(),
+                })
+            })
+            .collect()
+    }
+}
+
 /// A handle to threads the rooms share: the one in `slot`, or one `start`s now
 /// and keeps there.
 fn started<T: Clone>(
@@ -295,8 +332,8 @@ mod tests {
             let room = rooms.open(name).unwrap();
             let a = peer("a");
             let b = peer("b");
-            let ma = room.join(a.clone(), 0, 64);
-            let mb = room.join(b, 0, 64);
+            let ma = room.join(a.clone(), 0, true, 64);
+            let mb = room.join(b, 0, true, 64);
             members.push((room, a, ma, mb));
         }
         for _ in 0..10 {
@@ -334,7 +371,7 @@ mod tests {
         );
         let room = rooms.open("kept").unwrap();
         let a = peer("a");
-        let mut ma = room.join(a.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
         room.propose(a.client, ma.connection, op());
         assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 2, .. }));
         assert_eq!(rooms.close_unused(Duration::ZERO), 0, "a is in it");
@@ -357,7 +394,7 @@ mod tests {
         let again = rooms.open("kept").unwrap();
         assert_eq!(again.head(), 3);
         let b = peer("b");
-        let mut mb = again.join(b.clone(), 0, 16);
+        let mut mb = again.join(b.clone(), 0, true, 16);
         again.propose(b.client, mb.connection, op());
         assert!(matches!(next(&mut mb), ServerMessage::Ack { seq: 5, .. }));
     }
@@ -376,7 +413,7 @@ mod tests {
         );
         let room = rooms.open("quiet").unwrap();
         let a = peer("a");
-        let mut ma = room.join(a.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
         room.propose(a.client, ma.connection, op());
         assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 2, .. }));
         assert!(room.leave(a.client, ma.connection));

@@ -224,8 +224,8 @@ mod tests {
         let room = room();
         let a = peer("a");
         let b = peer("b");
-        let mut ma = room.join(a.clone(), 0, 16);
-        let mut mb = room.join(b.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
+        let mut mb = room.join(b.clone(), 0, true, 16);
         next(&mut ma); // PeerJoined(b)
         let op = op();
         room.propose(a.client, ma.connection, op.clone());

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use tabula_shared::{ClientId, ErrorCode, OpId, ServerMessage};
 use tracing::{debug, warn};
 
+use super::handover::Stage;
 use super::members::Members;
 use super::sequencer::{Committed, Outcome};
 use crate::frame::encode_frame;
@@ -32,6 +33,9 @@ pub struct State {
     pub snapshots: Arc<RoomSnapshots>,
     /// Who is in the room, and the only way frames reach them.
     pub members: Members,
+    /// Whether the room sequences as usual, is being handed over, or has
+    /// moved to another relay.
+    pub stage: Stage,
 }
 
 impl State {

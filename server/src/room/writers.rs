@@ -277,8 +277,8 @@ mod tests {
         let (room, controls) = controlled_room(Duration::ZERO);
         let a = peer("a");
         let b = peer("b");
-        let mut ma = room.join(a.clone(), 0, 16);
-        let mut mb = room.join(b.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
+        let mut mb = room.join(b.clone(), 0, true, 16);
         next(&mut ma); // PeerJoined(b)
         settle(&room, 2); // the joins
         nothing(&mut ma);
@@ -288,7 +288,7 @@ mod tests {
         nothing(&mut ma);
         nothing(&mut mb);
         let late_peer = peer("late");
-        let mut late = room.join(late_peer.clone(), 0, 16);
+        let mut late = room.join(late_peer.clone(), 0, true, 16);
         assert_eq!(
             late.welcome.head, 2,
             "an op being stored is not in the head"
@@ -313,7 +313,7 @@ mod tests {
         // A window no pause of a loaded machine between two proposals outlasts.
         let (room, controls) = controlled_room(Duration::from_secs(1));
         let a = peer("a");
-        let mut ma = room.join(a.clone(), 0, 256);
+        let mut ma = room.join(a.clone(), 0, true, 256);
         for _ in 0..50 {
             room.propose(a.client, ma.connection, op());
         }
@@ -330,8 +330,8 @@ mod tests {
         let (room, controls) = controlled_room(Duration::ZERO);
         let a = peer("a");
         let b = peer("b");
-        let mut ma = room.join(a.clone(), 0, 16);
-        let mut mb = room.join(b.clone(), 0, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
+        let mut mb = room.join(b.clone(), 0, true, 16);
         next(&mut ma); // PeerJoined(b)
         settle(&room, 2); // the joins
         controls.failing.store(true, Ordering::SeqCst);
@@ -348,7 +348,7 @@ mod tests {
         // Once the disk recovers, the resend after reconnecting comes right
         // after the join.
         controls.failing.store(false, Ordering::SeqCst);
-        let mut again = room.join(a.clone(), 0, 16);
+        let mut again = room.join(a.clone(), 0, true, 16);
         let ServerMessage::Op(joined) = next_any(&mut again) else {
             panic!("a's join first");
         };

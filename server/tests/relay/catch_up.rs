@@ -58,6 +58,8 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
     assert_eq!(a.recv_op().await.seq, 3);
     assert_eq!(a.recv_op().await.seq, 4);
     let info = a.info.clone();
+    let last_op = a.op_at(4);
+    assert_eq!(last_op, Some(ops[1].id));
     a.ws.close(None).await.unwrap();
     assert_eq!(
         b.recv().await,
@@ -67,7 +69,7 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
     );
 
     // Its leave is op 8.
-    let (mut a, welcome) = TestClient::rejoin(&relay, "resume", &info, 4).await;
+    let (mut a, welcome) = TestClient::rejoin(&relay, "resume", &info, 4, last_op).await;
     assert_eq!((welcome.replay_from, welcome.head), (4, 8));
     for (seq, op) in (5..=7).zip(&ops[2..]) {
         let seen = a.recv_op().await;
@@ -98,7 +100,7 @@ async fn a_client_ahead_of_the_relay_rebuilds_from_nothing() {
     }
     // A client that has seen seq 99 was talking to a relay that lost the room.
     let info = crate::support::peer_info("ahead");
-    let (mut ahead, welcome) = TestClient::rejoin(&relay, "lost", &info, 99).await;
+    let (mut ahead, welcome) = TestClient::rejoin(&relay, "lost", &info, 99, None).await;
     // a's join and three ops.
     assert_eq!((welcome.replay_from, welcome.head), (0, 4));
     for seq in 2..=4 {
@@ -114,7 +116,7 @@ async fn a_newer_connection_of_the_same_client_replaces_the_older_one() {
     let (mut old, _) = TestClient::join(&relay, "twice", "a").await;
     assert_eq!(b.recv().await, ServerMessage::PeerJoined(old.info.clone()));
 
-    let (mut new, welcome) = TestClient::rejoin(&relay, "twice", &old.info, 0).await;
+    let (mut new, welcome) = TestClient::rejoin(&relay, "twice", &old.info, 0, None).await;
     assert_eq!(
         welcome.peers,
         vec![b.info.clone()],

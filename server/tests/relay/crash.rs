@@ -228,6 +228,7 @@ impl Peer {
             color: self.info.color,
             client: self.info.client,
             last_seen: self.last_seen,
+            last_op: self.seen.get(&self.last_seen).copied(),
             credentials: tabula_shared::Credentials::default(),
         };
         if sink

@@ -39,6 +39,17 @@ fn wait_for(
     }
 }
 
+/// A name of its own, so that what other tests advertise is told apart.
+fn unique_instance(what: &str) -> String {
+    format!(
+        "test {what} {}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    )
+}
+
 fn advert(rooms: &[(&str, u32)]) -> Advert {
     Advert {
         protocol: tabula_shared::PROTOCOL_VERSION,
@@ -59,14 +70,7 @@ fn advert(rooms: &[(&str, u32)]) -> Advert {
 
 #[test]
 fn an_advertised_relay_is_found_kept_current_and_removed_when_it_stops() {
-    // A name of its own, so that relays other tests advertise are told apart.
-    let instance = format!(
-        "test relay {}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    );
+    let instance = unique_instance("advertiser");
     let port = 47_123;
     let mut browser = Browser::start(&loopback(), || {}).expect("browsing starts");
     let mut advertiser = Advertiser::start(&instance, port, &loopback(), advert(&[("team", 2)]))
@@ -107,4 +111,62 @@ fn an_advertised_relay_is_found_kept_current_and_removed_when_it_stops() {
         "the stopped relay is removed",
         |relay| relay.is_none(),
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_advertises_its_rooms_with_who_is_in_them_and_withdraws_when_it_stops() {
+    let instance = unique_instance("relay");
+    let relay = crate::support::TestRelay::with_config(tabula_server::Config {
+        advertise: Some(tabula_server::discovery::Advertise {
+            instance: instance.clone(),
+            interfaces: loopback(),
+            rooms: tabula_server::discovery::ListRooms::All,
+        }),
+        ..crate::support::test_config()
+    })
+    .await;
+    let (_ada, _) = crate::support::TestClient::join(&relay, "team", "ada").await;
+    let (bo, _) = crate::support::TestClient::join(&relay, "team", "bo").await;
+    let (_cy, _) = crate::support::TestClient::join(&relay, "design", "cy").await;
+
+    let port = relay.addr.port();
+    let mut browser = Browser::start(&loopback(), || {}).expect("browsing starts");
+    let counts = |relay: Option<&FoundRelay>| {
+        relay
+            .and_then(|relay| relay.advert.clone().ok())
+            .map(|advert| {
+                advert
+                    .rooms
+                    .iter()
+                    .map(|room| (room.name.clone(), room.members))
+                    .collect::<Vec<_>>()
+            })
+    };
+    let found = tokio::task::block_in_place(|| {
+        wait_for(&mut browser, &instance, "the rooms are listed", |relay| {
+            counts(relay) == Some(vec![("team".to_owned(), 2), ("design".to_owned(), 1)])
+        })
+    })
+    .expect("found");
+    assert_eq!(found.port, port);
+    assert!(matches!(
+        relay.relay.advertised(),
+        tabula_server::discovery::Advertised::On(_)
+    ));
+
+    drop(bo);
+    tokio::task::block_in_place(|| {
+        wait_for(&mut browser, &instance, "a leave is counted", |relay| {
+            counts(relay) == Some(vec![("design".to_owned(), 1), ("team".to_owned(), 1)])
+        });
+    });
+    relay.stop().await.expect("stops");
+    tokio::task::block_in_place(|| {
+        wait_for(
+            &mut browser,
+            &instance,
+            "the stopped relay is removed",
+            |relay| relay.is_none(),
+        );
+    });
 }

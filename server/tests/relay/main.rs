@@ -7,6 +7,7 @@ mod catch_up;
 mod crash;
 mod discovery;
 mod durable;
+mod handover;
 mod http;
 mod liveness;
 mod ordering;

@@ -195,8 +195,13 @@ async fn a_joiner_close_to_the_head_gets_ops_not_a_snapshot_and_snapshots_outliv
 
     // Less than a snapshot interval behind: only the missed ops.
     let last_seen = snapshot_seq - 1;
+    let last_op = all
+        .iter()
+        .find(|op| op.seq == last_seen)
+        .map(|op| op.op.id)
+        .or_else(|| author.op_at(last_seen));
     let (mut back, welcome) =
-        TestClient::rejoin(&relay, "kept", &author.info.clone(), last_seen).await;
+        TestClient::rejoin(&relay, "kept", &author.info.clone(), last_seen, last_op).await;
     assert_eq!((welcome.snapshot, welcome.replay_from), (None, last_seen));
     // Newcomers came and went after the drawing.
     assert!(welcome.head >= head);

@@ -2,6 +2,7 @@
 //! [`TestClient`] speaks to it the way the app does, with helpers that never wait
 //! longer than [`WAIT`].
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -42,9 +43,11 @@ pub fn test_config() -> Config {
 pub struct TestRelay {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The relay itself, to list its rooms or hand one over.
+    pub relay: tabula_server::Relay,
     /// Completing this starts the relay's shutdown.
     stop: Option<oneshot::Sender<()>>,
-    /// The task running [`tabula_server::run`].
+    /// The task running [`tabula_server::Relay::serve`].
     task: JoinHandle<Result<(), tabula_server::Error>>,
 }
 
@@ -66,11 +69,18 @@ impl TestRelay {
             .expect("could not bind a loopback port");
         let addr = listener.local_addr().expect("no local address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(tabula_server::run(listener, config, async {
-            let _ = stopped.await;
-        }));
+        let relay = tabula_server::Relay::new(config).expect("a valid config");
+        let serving = relay.clone();
+        let task = tokio::spawn(async move {
+            serving
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
         Self {
             addr,
+            relay,
             stop: Some(stop),
             task,
         }
@@ -110,6 +120,9 @@ pub struct TestClient {
     /// The joins and leaves the relay recorded that [`Self::recv`] has passed
     /// over, in order.
     pub presence: Vec<SequencedOp>,
+    /// The id of every op seen (as an op or an ack) by sequence number, for
+    /// the `last_op` of a later hello.
+    pub seen: BTreeMap<u64, OpId>,
 }
 
 impl TestClient {
@@ -128,6 +141,7 @@ impl TestClient {
             ws,
             info: peer_info(name),
             presence: Vec::new(),
+            seen: BTreeMap::new(),
         }
     }
 
@@ -138,20 +152,30 @@ impl TestClient {
         (client, welcome)
     }
 
-    /// Connects as an existing client (same id) that has seen up to `last_seen`.
+    /// Connects as an existing client (same id) that has seen up to
+    /// `last_seen`, which was op `last_op`.
     pub async fn rejoin(
         relay: &TestRelay,
         room: &str,
         info: &PeerInfo,
         last_seen: u64,
+        last_op: Option<OpId>,
     ) -> (Self, Welcome) {
         let mut client = Self::connect(relay, room, &info.name).await;
         client.info = info.clone();
+        if let Some(op) = last_op {
+            client.seen.insert(last_seen, op);
+        }
         let welcome = client.hello(room, last_seen).await;
         (client, welcome)
     }
 
-    /// This client's hello for `room`.
+    /// The id of the op this client saw as number `seq`.
+    pub fn op_at(&self, seq: u64) -> Option<OpId> {
+        self.seen.get(&seq).copied()
+    }
+
+    /// This client's hello for `room`, naming the op it saw at `last_seen`.
     pub fn hello_message(&self, room: &str, last_seen: u64) -> Hello {
         Hello {
             protocol: PROTOCOL_VERSION,
@@ -160,6 +184,7 @@ impl TestClient {
             color: self.info.color,
             client: self.info.client,
             last_seen,
+            last_op: self.op_at(last_seen),
             credentials: Credentials::default(),
         }
     }
@@ -226,7 +251,17 @@ impl TestClient {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Binary(frame))) => {
-                    return decode(&frame).expect("the relay sent a bad frame");
+                    let message = decode(&frame).expect("the relay sent a bad frame");
+                    match &message {
+                        ServerMessage::Op(op) => {
+                            self.seen.insert(op.seq, op.op.id);
+                        }
+                        ServerMessage::Ack { op, seq, .. } => {
+                            self.seen.insert(*seq, *op);
+                        }
+                        _ => {}
+                    }
+                    return message;
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 other => panic!("{}: expected a binary frame, got {other:?}", self.info.name),
