@@ -24,6 +24,9 @@
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay and the theme.
+//! - [`host`]: hosting a room from the app: the relay library on a runtime of
+//!   its own, seeded with the board's log and advertised on the local network;
+//!   handing the room over, and taking one over.
 //! - [`session`]: the board on screen, who we are, the peers, and the link to a
 //!   room; applies local ops at once and the network's events each frame.
 //! - [`net`]: the background task that owns the WebSocket, with its reconnects and
@@ -33,6 +36,7 @@ pub mod app;
 pub mod canvas;
 pub mod export;
 pub mod files;
+pub mod host;
 pub mod net;
 pub mod session;
 pub mod ui;

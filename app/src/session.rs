@@ -22,6 +22,7 @@
 //! until it is rejoined, as before.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use tabula_shared::room_name::{self, RoomNameError};
 use tabula_shared::{Board, ClientId, Color, History, Op, OpId, PeerInfo, Point, SequencedOp};
@@ -91,6 +92,15 @@ pub fn room_of_url(url: &str) -> Result<&str, JoinError> {
     Ok(room_name::from_path(path)?)
 }
 
+/// Where network tasks run and how they wake the UI.
+#[derive(Clone)]
+struct Spawner {
+    /// The runtime network tasks run on.
+    runtime: tokio::runtime::Handle,
+    /// Wakes the UI after each event.
+    wake: Arc<dyn Fn() + Send + Sync>,
+}
+
 /// The board on screen and its link to a room.
 pub struct Session {
     /// Who we are.
@@ -101,8 +111,17 @@ pub struct Session {
     history: History,
     /// The network task, while joined.
     connection: Option<Connection>,
-    /// The room's address, while joined or after leaving (to rejoin it).
-    room_url: Option<String>,
+    /// The room's address, while joined or after leaving (to rejoin it): at
+    /// one or more of its relay's addresses, best first. Empty for a local
+    /// board.
+    room_urls: Vec<String>,
+    /// Where network tasks run and how they wake the UI, from the last join:
+    /// what following a room that moved needs.
+    spawner: Option<Spawner>,
+    /// The relay asked us to host the room from our copy of its log, which
+    /// must end at this op; taken by whoever can host
+    /// ([`Self::take_over_request`]).
+    take_over: Option<u64>,
     /// The link's state, for the status chip.
     status: ConnectionStatus,
     /// The others in the room, by id (a stable order for the people list).
@@ -133,7 +152,9 @@ impl Session {
             board: Board::new(),
             history: History::new(),
             connection: None,
-            room_url: None,
+            room_urls: Vec::new(),
+            spawner: None,
+            take_over: None,
             status: ConnectionStatus::Offline,
             peers: BTreeMap::new(),
             last_relay_error: None,
@@ -173,10 +194,17 @@ impl Session {
         &self.status
     }
 
-    /// The room's address, if this board belongs to one.
+    /// The room's address, if this board belongs to one (the best of its
+    /// addresses).
     #[must_use]
     pub fn room_url(&self) -> Option<&str> {
-        self.room_url.as_deref()
+        self.room_urls.first().map(String::as_str)
+    }
+
+    /// The room this board belongs to, if any.
+    #[must_use]
+    pub fn room(&self) -> Option<&str> {
+        self.room_url().and_then(|url| room_of_url(url).ok())
     }
 
     /// The others in the room.
@@ -242,7 +270,7 @@ impl Session {
             for op in ops {
                 connection.send(Command::Send(op));
             }
-        } else if self.room_url.is_none() {
+        } else if self.room_urls.is_empty() {
             for op in ops {
                 let seq = self.board.last_seq() + 1;
                 if let Some(sequenced) = self.board.confirm(op.id, seq, now_ms()) {
@@ -338,7 +366,7 @@ impl Session {
         self.forget_log();
         self.log = ops;
         self.history = History::new();
-        self.room_url = None;
+        self.room_urls.clear();
     }
 
     /// [`Self::load_built`] for a board built from a file's snapshot: `ops`
@@ -388,9 +416,13 @@ impl Session {
         changed
     }
 
-    /// Joins the room at `url` (`ws://HOST:PORT/ROOM`). Rejoining the room this
-    /// board came from resumes it; joining another room starts from that room's
-    /// board, taking along only what was drawn here and never shared.
+    /// Joins the room at `url` (`ws://HOST:PORT/ROOM`). Joining the room this
+    /// board belongs to again (a room of the same name, wherever it is now)
+    /// resumes it: the relay carries on from our last op if it holds it, and
+    /// otherwise sends its own history, which replaces ours (our unsent ops
+    /// stay on top). Joining another room starts from that room's board,
+    /// taking along only what was drawn here and never shared; a local board
+    /// takes everything along.
     pub fn join(
         &mut self,
         url: &str,
@@ -398,11 +430,11 @@ impl Session {
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Result<(), JoinError> {
         let room = room_of_url(url)?.to_owned();
-        if let (None, Some((have, total))) = (&self.room_url, self.history_progress()) {
+        if let (true, Some((have, total))) = (self.room_urls.is_empty(), self.history_progress()) {
             return Err(JoinError::HistoryArriving { have, total });
         }
         self.leave();
-        if self.room_url.is_none() {
+        if self.room_urls.is_empty() {
             // A local board: all of it comes along, proposed to the room anew;
             // not who came and went where it was recorded (only a relay
             // records that, and the new room records our own join).
@@ -415,7 +447,7 @@ impl Session {
                         .apply_local(self.me.client, Op::new(sequenced.op.kind));
                 }
             }
-        } else if self.room_url.as_deref() != Some(url) && self.board.last_seq() > 0 {
+        } else if self.room() != Some(room.as_str()) && self.board.last_seq() > 0 {
             let unshared: Vec<Op> = self.board.pending_ops().cloned().collect();
             self.board = Board::new();
             self.history = History::new();
@@ -424,9 +456,55 @@ impl Session {
                 self.board.apply_local(self.me.client, op);
             }
         }
+        self.spawner = Some(Spawner {
+            runtime: runtime.clone(),
+            wake: Arc::new(wake),
+        });
+        self.connect(vec![url.to_owned()]);
+        Ok(())
+    }
+
+    /// Carries the board on into its room at `urls` (best first), keeping
+    /// everything (log, undo, unsent ops): how the board follows its room to
+    /// another relay, and how a host's own board enters the room its relay
+    /// was seeded with. The relay resumes from our last op, which it must
+    /// hold; ops it never acknowledged are sent again. Does nothing without a
+    /// runtime from an earlier join or [`Self::set_spawner`].
+    pub fn move_to(&mut self, urls: Vec<String>) {
+        if urls.is_empty() || self.spawner.is_none() {
+            tracing::warn!(?urls, "cannot follow the room: no address or no runtime");
+            return;
+        }
+        tracing::info!(?urls, "following the room to its new relay");
+        self.leave();
+        self.connect(urls);
+    }
+
+    /// Where network tasks run and how they wake the UI, for a board that
+    /// enters a room by [`Self::move_to`] before it ever joined one.
+    pub fn set_spawner(
+        &mut self,
+        runtime: &tokio::runtime::Handle,
+        wake: impl Fn() + Send + Sync + 'static,
+    ) {
+        self.spawner = Some(Spawner {
+            runtime: runtime.clone(),
+            wake: Arc::new(wake),
+        });
+    }
+
+    /// Starts the network task for the room at `urls`, from where the board
+    /// stands.
+    fn connect(&mut self, urls: Vec<String>) {
+        let Some(spawner) = self.spawner.clone() else {
+            return;
+        };
+        let Some(room) = urls.first().and_then(|url| room_of_url(url).ok()) else {
+            return;
+        };
         let request = JoinRequest {
-            url: url.to_owned(),
-            room,
+            urls: urls.clone(),
+            room: room.to_owned(),
             name: self.me.name.clone(),
             color: self.me.color,
             client: self.me.client,
@@ -435,10 +513,30 @@ impl Session {
             unsent: self.board.pending_ops().cloned().collect(),
             liveness: self.liveness,
         };
-        self.connection = Some(Connection::spawn(runtime, request, wake));
-        self.room_url = Some(url.to_owned());
+        let wake = Arc::clone(&spawner.wake);
+        self.connection = Some(Connection::spawn(&spawner.runtime, request, move || {
+            wake();
+        }));
+        self.room_urls = urls;
         self.status = ConnectionStatus::Connecting;
-        Ok(())
+    }
+
+    /// The head the relay asked us to host the room from, if it asked since
+    /// the last call: the caller either hosts the room from this board's log
+    /// and answers [`Self::answer_take_over`], or says why not.
+    pub fn take_over_request(&mut self) -> Option<u64> {
+        self.take_over.take()
+    }
+
+    /// Answers the relay's request to host the room: the URLs we host it at,
+    /// or why we cannot.
+    pub fn answer_take_over(&self, answer: Result<Vec<String>, String>) {
+        if let Some(connection) = &self.connection {
+            connection.send(match answer {
+                Ok(urls) => Command::Hosting(urls),
+                Err(reason) => Command::CannotHost(reason),
+            });
+        }
     }
 
     /// Changes our display name; the room learns it when we next join (the join
@@ -526,7 +624,11 @@ impl Session {
                 }
             }
             Event::RelayError(message) => self.last_relay_error = Some(message),
-            Event::TakeOver { .. } | Event::Moved { .. } => {}
+            Event::TakeOver { head } => self.take_over = Some(head),
+            Event::Moved { urls, head } => {
+                tracing::info!(?urls, head, "the room moved");
+                self.move_to(urls);
+            }
         }
     }
 }

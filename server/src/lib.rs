@@ -153,6 +153,17 @@ impl Relay {
         self.shared.rooms.summaries()
     }
 
+    /// Who is in `room` (none if it is not open), longest-present first: the
+    /// order a hand-over asks them in.
+    #[must_use]
+    pub fn members(&self, room: &str) -> Vec<tabula_shared::PeerInfo> {
+        self.shared
+            .rooms
+            .get(room)
+            .map(|room| room.by_seniority())
+            .unwrap_or_default()
+    }
+
     /// Whether the relay is advertised on the local network.
     #[must_use]
     pub fn advertised(&self) -> Advertised {

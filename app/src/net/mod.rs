@@ -48,6 +48,13 @@ pub enum Command {
     Cursor(Option<Point>),
     /// Close the connection politely and end the task.
     Leave,
+    /// Answer the relay's [`Event::TakeOver`]: we host the room now, at
+    /// these URLs. Dropped if the link is down: the relay then asks someone
+    /// else.
+    Hosting(Vec<String>),
+    /// Answer the relay's [`Event::TakeOver`]: we cannot host the room, and
+    /// why.
+    CannotHost(String),
 }
 
 /// What the network task tells the UI.
@@ -148,8 +155,10 @@ impl Default for Liveness {
 /// Who connects where: everything the task needs for its hello.
 #[derive(Clone, Debug)]
 pub struct JoinRequest {
-    /// The relay and room, `ws://HOST:PORT/ROOM`.
-    pub url: String,
+    /// The relay and room, `ws://HOST:PORT/ROOM`, at one or more addresses,
+    /// best first: each connection attempt tries the next one after an
+    /// address that failed.
+    pub urls: Vec<String>,
     /// The room, as in the URL's path.
     pub room: String,
     /// Our display name.

@@ -41,6 +41,8 @@ struct Delivery {
     cursor_unsent: bool,
     /// History that snapshots skipped, still to fetch.
     backfill: Backfill,
+    /// Which of the request's URLs the next connection tries.
+    url: usize,
 }
 
 impl Delivery {
@@ -62,6 +64,9 @@ impl Delivery {
         match command {
             Some(Command::Send(op)) => self.outbox.push_back(op),
             Some(Command::Cursor(position)) => self.move_cursor(position),
+            // Nobody to answer: the relay that asked sees us gone and asks
+            // someone else.
+            Some(Command::Hosting(_) | Command::CannotHost(_)) => {}
             Some(Command::Leave) | None => return false,
         }
         true
@@ -81,6 +86,7 @@ pub(super) async fn run(
         cursor: None,
         cursor_unsent: false,
         backfill: Backfill::default(),
+        url: 0,
     };
     let mut attempt = 0u32;
     if !events.emit(Event::Status(ConnectionStatus::Connecting)) {
@@ -102,6 +108,10 @@ pub(super) async fn run(
                 was_welcomed,
             } => {
                 attempt = if was_welcomed { 1 } else { attempt + 1 };
+                if !was_welcomed {
+                    // That address did not answer: the next one may.
+                    delivery.url = (delivery.url + 1) % request.urls.len().max(1);
+                }
                 let retry_in = backoff(attempt, &request.client);
                 tracing::info!(%reason, attempt, ?retry_in, "connection lost; reconnecting");
                 let status = ConnectionStatus::Reconnecting {
@@ -148,8 +158,10 @@ async fn connect_and_serve(
     let config = tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(tabula_shared::codec::MAX_FRAME_BYTES))
         .max_frame_size(Some(tabula_shared::codec::MAX_FRAME_BYTES));
-    let connecting =
-        tokio_tungstenite::connect_async_with_config(request.url.as_str(), Some(config), true);
+    let Some(url) = request.urls.get(delivery.url) else {
+        return Ended::Refused("no address to connect to".to_owned());
+    };
+    let connecting = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
     let mut socket = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Ok(Ok((socket, _response))) => socket,
         Ok(Err(tungstenite::Error::Http(response))) => {
@@ -276,6 +288,12 @@ async fn serve(
                     Some(Command::Cursor(position)) => {
                         delivery.move_cursor(position);
                         Ok(())
+                    }
+                    Some(Command::Hosting(urls)) => {
+                        send(socket, &ClientMessage::Hosting { urls }).await
+                    }
+                    Some(Command::CannotHost(reason)) => {
+                        send(socket, &ClientMessage::CannotHost { reason }).await
                     }
                     Some(Command::Leave) | None => return Ended::Left,
                 };

@@ -16,12 +16,15 @@
 //! - [`export`]: the PNG and SVG exports.
 //! - [`end_to_end`]: sessions with their real network tasks, through real
 //!   relays on 127.0.0.1:0.
+//! - [`hosting`]: the app's own hosting, with no window: hosting a board,
+//!   handing the room over, hosting a copy when the host vanished.
 
 mod app;
 mod canvas;
 mod end_to_end;
 mod export;
 mod files;
+mod hosting;
 mod replay;
 mod support;
 mod tools;

@@ -228,8 +228,9 @@ impl Room {
         self.record_departures(&mut state);
     }
 
-    /// The members, longest-present first (a reconnect counts as arriving).
-    fn by_seniority(&self) -> Vec<PeerInfo> {
+    /// The members, longest-present first (a reconnect counts as arriving):
+    /// the order a hand-over asks them in.
+    pub fn by_seniority(&self) -> Vec<PeerInfo> {
         lock(&self.state).members.by_seniority()
     }
 
