@@ -16,6 +16,8 @@
 //!   gesture under way previewed; with the camera, the tools, the gestures, the
 //!   selection, the text editor, the renderer and its cache, and the overlays,
 //!   each in a module of its own. It knows nothing of the network.
+//! - [`jobs`]: [`jobs::Job`], the one way work runs off the UI thread: a
+//!   named thread with progress, cancel and a result the frame polls.
 //! - [`files`]: saving and opening `.tabula` files on threads of their own, the
 //!   save queue, the recent files, and the File menu with its dialogs and
 //!   messages.
@@ -37,6 +39,7 @@ pub mod canvas;
 pub mod export;
 pub mod files;
 pub mod host;
+pub mod jobs;
 pub mod net;
 pub mod session;
 pub mod ui;
