@@ -18,9 +18,8 @@
 //!   each in a module of its own. It knows nothing of the network.
 //! - [`jobs`]: [`jobs::Job`], the one way work runs off the UI thread: a
 //!   named thread with progress, cancel and a result the frame polls.
-//! - [`files`]: saving and opening `.tabula` files on threads of their own, the
-//!   save queue, the recent files, and the File menu with its dialogs and
-//!   messages.
+//! - [`files`]: saving and opening `.tabula` files as jobs, the save queue,
+//!   the recent files, and the File menu with its dialogs and messages.
 //! - [`export`]: the board or a selection as PNG (tiny-skia, 1×/2×) or SVG, the
 //!   export dialog, and a replay written out as PNG frames on its own thread.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style

@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::opening::{Opened, Opening, load_session};
+use super::opening::{Arrived, History, Opened, Opening, load_session};
 use super::recent::RecentFiles;
 use super::save_queue::{Finished, InFile, SaveQueue};
 use super::saving::{SaveJob, Saving, snapshot_at_head};
@@ -34,7 +34,7 @@ pub struct Documents {
     opening: Option<Opening>,
     /// The file whose board is on screen (built from its snapshot), while its
     /// thread still reads the history behind that snapshot.
-    history: Option<Opening>,
+    history: Option<History>,
     /// Why the history behind the board on screen could not be read, if it
     /// could not: saves are refused with it until another board comes.
     history_lost: Option<String>,
@@ -149,7 +149,7 @@ impl Documents {
     /// puts the board on screen then. Until then the "Opening…" modal shows. A
     /// file already being opened is given up; the history of the board on
     /// screen goes on arriving until another board replaces it.
-    pub fn start_open(&mut self, path: &Path, wake: impl Fn() + Send + 'static) {
+    pub fn start_open(&mut self, path: &Path, wake: impl Fn() + Send + Sync + 'static) {
         self.opening = None;
         match Opening::start(path, wake) {
             Ok(opening) => {
@@ -176,19 +176,19 @@ impl Documents {
     /// board on screen was opened from.
     pub fn poll_open(&mut self, session: &mut Session) -> Option<Result<(), String>> {
         self.poll_history(session);
-        let result = self.opening.as_ref()?.poll()?;
+        let result = self.opening.as_mut()?.poll()?;
         let opening = self.opening.take()?;
         let path = opening.path().to_path_buf();
         Some(match result {
-            Ok(Opened { ops, board, behind }) => {
+            Ok((Opened { ops, board, behind }, history)) => {
                 if behind == 0 {
                     session.load_built(board, ops);
-                    self.history = None;
                 } else {
                     session.load_from_snapshot(board, ops);
                     tracing::info!(path = %path.display(), ops = behind, "reading the history behind the board");
-                    self.history = Some(opening);
                 }
+                // The history being read before was of the board that goes now.
+                self.history = history;
                 self.opened(&path, session.board().last_seq(), behind);
                 Ok(())
             }
@@ -200,18 +200,36 @@ impl Documents {
     /// into `session`; once it is all there, the thread's work is done. A
     /// failure is shown: the board stays, without its full history.
     fn poll_history(&mut self, session: &mut Session) {
-        while let Some(history) = &self.history {
-            match history.poll_history() {
+        while let Some(history) = &mut self.history {
+            let arrived = history.poll();
+            let path = history.path().to_path_buf();
+            match arrived {
                 None => return,
-                Some(Ok(chunk)) => {
+                Some(Ok(Arrived::Chunk(chunk))) => {
                     session.fill_history(chunk);
                     if session.history_progress().is_none() {
-                        tracing::info!(path = %history.path().display(), ops = session.log().len(), "read the history");
+                        tracing::info!(path = %path.display(), ops = session.log().len(), "read the history");
                         self.history = None;
                     }
                 }
+                Some(Ok(Arrived::End)) => {
+                    self.history = None;
+                    if let Some((have, total)) = session.history_progress() {
+                        // The file holds fewer ops than its snapshot stands for.
+                        let err = FileError::Io {
+                            path: path.clone(),
+                            cause: std::io::Error::other(format!(
+                                "the history behind the board ends after {have} of its {total} ops"
+                            )),
+                        };
+                        self.history_lost = Some(err.to_string());
+                        self.fail(
+                            &format!("Cannot read the history of {}", path.display()),
+                            &err,
+                        );
+                    }
+                }
                 Some(Err(err)) => {
-                    let path = history.path().to_path_buf();
                     self.history = None;
                     self.history_lost = Some(err.to_string());
                     self.fail(
@@ -344,7 +362,7 @@ impl Documents {
     /// saved or it is still under way (also when a file that changed since
     /// the last save there is being written again, whole).
     pub fn poll_save(&mut self, session: &Session) -> Option<Result<(), String>> {
-        let result = self.saves.running()?.poll()?;
+        let result = self.saves.running_mut()?.poll()?;
         let outcome = match self.saves.finished(result)? {
             Finished::SavedEarlierBoard { path, head } => {
                 tracing::info!(path = %path.display(), ops = head, "saved the board shown before");

@@ -240,10 +240,10 @@ fn saving_ui(ui: &mut egui::Ui, docs: &Documents) {
     let path = saving.path();
     let progress = saving.progress();
     ui.spinner();
-    let count = if progress.written < progress.total {
+    let count = if progress.done < progress.total {
         format!(
             " {} of {} ops",
-            thousands(progress.written),
+            thousands(progress.done),
             thousands(progress.total)
         )
     } else {
@@ -278,14 +278,15 @@ fn opening_ui(ctx: &Context, docs: &mut Documents) {
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             ui.spinner();
-            let stage = if progress.total == 0 {
-                "Reading the file".to_owned()
-            } else if progress.read < progress.total {
-                format!("Reading ops: {}", percent(progress.read, progress.total))
+            let stage = if progress.stage.is_empty() {
+                super::opening::READING_THE_FILE.to_owned()
+            } else if progress.total == 0 {
+                progress.stage.into_owned()
             } else {
                 format!(
-                    "Building the board: {}",
-                    percent(progress.applied, progress.total)
+                    "{}: {}",
+                    progress.stage,
+                    percent(progress.done, progress.total)
                 )
             };
             ui.label(stage);

@@ -10,8 +10,9 @@
 //! [`SNAPSHOT_EVERY`] ops past its newest board snapshot (or has none), a save
 //! also stores a snapshot of the board at its head, keeping the newest
 //! [`SNAPSHOTS_KEPT`]: opening then decodes that board and applies only the
-//! ops after it. Opening and saving run on threads of their own, so a large
-//! board never freezes the window; the app polls them once a frame.
+//! ops after it. Opening and saving run as jobs ([`crate::jobs`]) on threads
+//! of their own, so a large board never freezes the window; the app polls
+//! them once a frame.
 //!
 //! # Layout
 //! - this module: what the parts share: [`FileError`], whose messages name
@@ -21,7 +22,7 @@
 //!   frame by the app.
 //! - [`save_queue`]: the save queue's state machine: one save at a time, the
 //!   others waiting their turn once per file, and what a file is known to hold.
-//! - [`saving`]: writing a file on the `tabula-save` thread.
+//! - [`saving`]: writing a file, a job on the `tabula-save` thread.
 //! - [`opening`]: reading a file and building its board on the `tabula-open`
 //!   thread, then the history behind its snapshot.
 //! - [`recent`]: the recent files, kept in the platform's config folder.
@@ -30,7 +31,7 @@
 //!   error message.
 //!
 //! Imports run one way: [`menu`] uses [`documents`], which uses the queue, the
-//! two threads and the recent files; those use this module, which uses none
+//! two jobs and the recent files; those use this module, which uses none
 //! of them.
 
 pub mod documents;

@@ -1,43 +1,58 @@
 //! Opening a `.tabula` file off the UI thread.
 //!
 //! A million-op file takes seconds to read and replay into a board; done on
-//! the UI thread, the window would freeze meanwhile. [`Opening::start`] does
-//! the work on a named thread (`tabula-open`), in two stages:
+//! the UI thread, the window would freeze meanwhile. Opening is two
+//! [`Job`]s, each on a `tabula-open` thread:
 //!
-//! 1. **The board.** From the newest board snapshot the file holds (see
-//!    [`super::SNAPSHOT_EVERY`]) and the ops after it, or, with no
-//!    snapshot or none that decodes (logged as a warning), from every op. It
-//!    is handed back as [`Opened`] over a channel; the UI polls it each frame
+//! 1. **The board** ([`Opening::start`]). From the newest board snapshot the
+//!    file holds (see [`super::SNAPSHOT_EVERY`]) and the ops after it, or,
+//!    with no snapshot or none that decodes (logged as a warning), from every
+//!    op. It is the job's result, [`Opened`]; the UI polls it each frame
 //!    ([`Opening::poll`]) and shows how far it has come
 //!    ([`Opening::progress`]) until then.
-//! 2. **The history behind the snapshot**, if one was used: the ops it stands
-//!    for, which Save and Replay need. First the file's integrity check
-//!    (`PRAGMA quick_check`, which reads the whole file: most of the time a
-//!    big file took to open), left until the board is on screen; a damaged
-//!    file then gets its error instead of its history, and so is never saved
-//!    over or replayed. (Without a snapshot the check comes first, as every
-//!    op is read before anything shows.) Then the ops, read in chunks of
-//!    [`HISTORY_CHUNK`] and handed over ([`Opening::poll_history`]) while the
-//!    board is already on screen and being drawn on; the session keeps them
-//!    aside until all are here, as it does for a room joined from a snapshot.
+//! 2. **The history behind the snapshot** ([`History`]), if one was used:
+//!    the ops it stands for, which Save and Replay need, started by
+//!    [`Opening::poll`] with the file the first job opened. First the file's
+//!    integrity check (`PRAGMA quick_check`, which reads the whole file: most
+//!    of the time a big file took to open), left until the board is on
+//!    screen; a damaged file then gets its error instead of its history, and
+//!    so is never saved over or replayed. (Without a snapshot the check comes
+//!    first, as every op is read before anything shows.) Then the ops, read
+//!    in chunks of [`HISTORY_CHUNK`] and handed over ([`History::poll`])
+//!    while the board is already on screen and being drawn on; the session
+//!    keeps them aside until all are here, as it does for a room joined from
+//!    a snapshot.
 //!
-//! The thread wakes the UI after each hand-over. [`load_session`] reads a
-//! whole file on the calling thread instead.
+//! The jobs wake the UI as they progress and after each hand-over.
+//! [`load_session`] reads a whole file on the calling thread instead.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 
 use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::session_file::{SessionFile, StoredSnapshot};
 use tabula_shared::{Board, DecodeError, SequencedOp, decode_snapshot};
 
 use super::FileError;
+use crate::jobs::{Job, Progress, Work};
 
-/// The name of the thread that opens files.
+/// The name of the threads that open files.
 pub const THREAD_NAME: &str = "tabula-open";
+
+/// The board's stages, as the "Opening…" modal names them: the file opened
+/// and its head read, its ops read (a snapshot counting for the ops it
+/// stands for), then applied to the board, of the file's ops.
+pub const READING_THE_FILE: &str = "Reading the file";
+/// See [`READING_THE_FILE`].
+pub const READING_OPS: &str = "Reading ops";
+/// See [`READING_THE_FILE`].
+pub const BUILDING_THE_BOARD: &str = "Building the board";
+/// The history's stages: the integrity check, then the ops behind the
+/// snapshot.
+pub const CHECKING_THE_FILE: &str = "Checking the file";
+/// See [`CHECKING_THE_FILE`].
+pub const READING_THE_HISTORY: &str = "Reading the history";
 
 /// How many ops are applied between looks at the cancel flag.
 const CANCEL_CHECK_EVERY: u64 = 4096;
@@ -92,96 +107,61 @@ pub struct Opened {
     /// The board after all of the file's ops.
     pub board: Board,
     /// The op the snapshot the board was built from stands for, 0 if none
-    /// was: ops `1..=behind` follow through [`Opening::poll_history`].
+    /// was: ops `1..=behind` follow through [`History`].
     pub behind: u64,
 }
 
-/// How far an opening has come, as the modal shows it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// The ops the file holds (its head), once known.
-    pub total: u64,
-    /// Ops read from the file so far (a snapshot counts for the ops it
-    /// stands for).
-    pub read: u64,
-    /// Ops applied to the new board so far (likewise).
-    pub applied: u64,
-}
+/// The wake both stages of an opening share: the board's job calls it, and
+/// the history's, started once the board is on screen.
+type Wake = Arc<dyn Fn() + Send + Sync>;
 
-/// The counters the opening thread writes and the UI reads.
-#[derive(Debug, Default)]
-struct Shared {
-    /// See [`Progress::total`].
-    total: AtomicU64,
-    /// See [`Progress::read`].
-    read: AtomicU64,
-    /// See [`Progress::applied`].
-    applied: AtomicU64,
-    /// Set when the UI no longer wants the result: the thread stops early.
-    cancelled: AtomicBool,
-}
+/// What the board's job leaves: the file, still open for the history, and
+/// the board.
+type Built = (SessionFile, Opened);
 
-impl Shared {
-    /// Whether the UI has given the file up.
-    fn cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::Relaxed)
-    }
-}
-
-/// A file being opened on the `tabula-open` thread.
-#[derive(Debug)]
+/// A file whose board is being read and built on the `tabula-open` thread.
 pub struct Opening {
     /// The file.
     path: PathBuf,
-    /// Progress and the cancel flag, shared with the thread.
-    shared: Arc<Shared>,
-    /// Where the thread sends the board, once.
-    board: Receiver<Result<Opened, FileError>>,
-    /// Where the thread then sends the history behind the snapshot, a chunk
-    /// at a time, oldest first.
-    history: Receiver<Result<Vec<SequencedOp>, FileError>>,
+    /// The job building the board.
+    job: Job<Result<Option<Built>, FileError>>,
+    /// The UI's wake, kept for the history's job.
+    wake: Wake,
 }
 
-/// The thread's ends of the channels, and how it wakes the UI.
-struct Senders<W> {
-    /// See [`Opening::board`].
-    board: Sender<Result<Opened, FileError>>,
-    /// See [`Opening::history`].
-    history: Sender<Result<Vec<SequencedOp>, FileError>>,
-    /// Repaints the UI, so that it polls.
-    wake: W,
+impl std::fmt::Debug for Opening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opening")
+            .field("path", &self.path)
+            .field("job", &self.job)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Opening {
     /// Starts reading `path` and building its board on a new thread, which
-    /// calls `wake` whenever it hands something over (pass one that repaints
-    /// the UI).
+    /// calls `wake` when it progresses and once the board is ready (pass one
+    /// that repaints the UI).
     ///
     /// # Errors
     /// When the thread cannot be started.
-    pub fn start(path: &Path, wake: impl Fn() + Send + 'static) -> Result<Self, FileError> {
-        let shared = Arc::new(Shared::default());
-        let (board_sender, board) = mpsc::channel();
-        let (history_sender, history) = mpsc::channel();
-        let senders = Senders {
-            board: board_sender,
-            history: history_sender,
-            wake,
-        };
+    pub fn start(path: &Path, wake: impl Fn() + Send + Sync + 'static) -> Result<Self, FileError> {
+        let wake: Wake = Arc::new(wake);
+        let job_wake = Arc::clone(&wake);
         let thread_path = path.to_path_buf();
-        let thread_shared = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name(THREAD_NAME.to_owned())
-            .spawn(move || open(&thread_path, &thread_shared, &senders))
-            .map_err(|cause| FileError::Io {
-                path: path.to_path_buf(),
-                cause,
-            })?;
+        let job = Job::spawn(
+            THREAD_NAME,
+            move || job_wake(),
+            move |work| build(&thread_path, work),
+        )
+        .map_err(|cause| FileError::Io {
+            path: path.to_path_buf(),
+            cause,
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
-            shared,
-            board,
-            history,
+            job,
+            wake,
         })
     }
 
@@ -191,108 +171,116 @@ impl Opening {
         &self.path
     }
 
-    /// How far the board has come.
+    /// How far the board has come: its stage ("Reading ops", "Building the
+    /// board") and how many of the file's ops.
     #[must_use]
     pub fn progress(&self) -> Progress {
-        Progress {
-            total: self.shared.total.load(Ordering::Relaxed),
-            read: self.shared.read.load(Ordering::Relaxed),
-            applied: self.shared.applied.load(Ordering::Relaxed),
-        }
+        self.job.progress()
     }
 
-    /// The board, once the thread has built it; `None` while it works.
-    #[must_use]
-    pub fn poll(&self) -> Option<Result<Opened, FileError>> {
-        match self.board.try_recv() {
-            Ok(result) => Some(result),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(self.stopped())),
+    /// The board, once the thread has built it, and the job that reads the
+    /// history behind its snapshot, if it came from one (`behind` > 0);
+    /// `None` while it works.
+    pub fn poll(&mut self) -> Option<Result<(Opened, Option<History>), FileError>> {
+        let built = match self.job.poll()? {
+            Ok(Ok(Some(built))) => built,
+            // Cancelled: only the job's own drop cancels, so nobody polls.
+            Ok(Ok(None)) => return None,
+            Ok(Err(err)) => return Some(Err(err)),
+            Err(lost) => {
+                return Some(Err(FileError::Io {
+                    path: self.path.clone(),
+                    cause: lost.into(),
+                }));
+            }
+        };
+        let (file, opened) = built;
+        if opened.behind == 0 {
+            return Some(Ok((opened, None)));
         }
-    }
-
-    /// The next chunk of the history behind the snapshot, oldest first, once
-    /// read; `None` while the thread reads. Only after [`Self::poll`] gave a
-    /// board with ops `behind` it, and until they have all come.
-    #[must_use]
-    pub fn poll_history(&self) -> Option<Result<Vec<SequencedOp>, FileError>> {
-        match self.history.try_recv() {
-            Ok(result) => Some(result),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(self.stopped())),
-        }
-    }
-
-    /// The thread ended without a word: it panicked.
-    fn stopped(&self) -> FileError {
-        FileError::Io {
-            path: self.path.clone(),
-            cause: std::io::Error::other("reading the file stopped unexpectedly"),
-        }
+        let history = History::start(file, opened.behind, Arc::clone(&self.wake));
+        Some(match history {
+            Ok(history) => Ok((opened, Some(history))),
+            Err(err) => Err(err),
+        })
     }
 }
 
-impl Drop for Opening {
-    /// Nobody wants the result any more: the thread stops at its next look.
-    fn drop(&mut self) {
-        self.shared.cancelled.store(true, Ordering::Relaxed);
-    }
+/// What has come of the history behind a snapshot.
+#[derive(Debug)]
+pub enum Arrived {
+    /// The next ops, oldest first.
+    Chunk(Vec<SequencedOp>),
+    /// Every op has been read and handed over.
+    End,
 }
 
-/// The opening thread: the board, then the history behind its snapshot, each
-/// sent (or why it failed) unless the UI has given up meanwhile.
-fn open<W: Fn()>(path: &Path, shared: &Shared, senders: &Senders<W>) {
-    let (file, opened) = match build(path, shared) {
-        Ok(Some(built)) => built,
-        Ok(None) => return,
-        Err(err) => {
-            if !shared.cancelled() {
-                // The UI may have gone away meanwhile; nobody is left to tell.
-                let _ = senders.board.send(Err(err));
-                (senders.wake)();
-            }
-            return;
+/// The history behind the snapshot a board on screen was built from, being
+/// read on the `tabula-open` thread and handed over a chunk at a time.
+#[derive(Debug)]
+pub struct History {
+    /// The file.
+    path: PathBuf,
+    /// The job: chunks of ops handed over, then how the reading ended.
+    job: Job<Result<(), FileError>, Vec<SequencedOp>>,
+}
+
+impl History {
+    /// Starts checking `file` and reading its ops `1..=behind` on a new
+    /// thread, which calls `wake` after each chunk and at the end.
+    fn start(file: SessionFile, behind: u64, wake: Wake) -> Result<Self, FileError> {
+        let path = file.path().to_path_buf();
+        let job = Job::spawn(
+            THREAD_NAME,
+            move || wake(),
+            move |work| read_history(&file, behind, work),
+        )
+        .map_err(|cause| FileError::Io {
+            path: path.clone(),
+            cause,
+        })?;
+        Ok(Self { path, job })
+    }
+
+    /// The file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How far the history has come.
+    #[must_use]
+    pub fn progress(&self) -> Progress {
+        self.job.progress()
+    }
+
+    /// The next chunk of the history, oldest first, once read, then that it
+    /// is all read; `None` while the thread reads. Why it could not be read
+    /// otherwise.
+    pub fn poll(&mut self) -> Option<Result<Arrived, FileError>> {
+        if let Some(chunk) = self.job.poll_handed_over() {
+            return Some(Ok(Arrived::Chunk(chunk)));
         }
-    };
-    let behind = opened.behind;
-    if senders.board.send(Ok(opened)).is_err() {
-        return;
-    }
-    (senders.wake)();
-    if behind == 0 {
-        return;
-    }
-    if let Err(err) = file.quick_check() {
-        if !shared.cancelled() {
-            let _ = senders.history.send(Err(err.into()));
-            (senders.wake)();
-        }
-        return;
-    }
-    let hand_over = |chunk| {
-        let sent = senders.history.send(Ok(chunk)).is_ok();
-        (senders.wake)();
-        sent
-    };
-    match read_history(&file, behind, shared, hand_over) {
-        Ok(()) => tracing::debug!(path = %path.display(), ops = behind, "read the history"),
-        Err(err) => {
-            if !shared.cancelled() {
-                let _ = senders.history.send(Err(err));
-                (senders.wake)();
-            }
+        match self.job.poll()? {
+            Ok(Ok(())) => Some(Ok(Arrived::End)),
+            Ok(Err(err)) => Some(Err(err)),
+            Err(lost) => Some(Err(FileError::Io {
+                path: self.path.clone(),
+                cause: lost.into(),
+            })),
         }
     }
 }
 
 /// Opens `path` and builds its board, from its newest snapshot that decodes
-/// if it has one, counting in `shared`. `None` once cancelled.
-fn build(path: &Path, shared: &Shared) -> Result<Option<(SessionFile, Opened)>, FileError> {
+/// if it has one, reporting to `work`. `None` once cancelled.
+fn build<P>(path: &Path, work: &Work<P>) -> Result<Option<Built>, FileError> {
+    work.stage(READING_THE_FILE, 0);
     // Checked later when a snapshot shows the board first (see the module docs).
     let file = SessionFile::open_read_only_unchecked(path)?;
     let total = file.head()?;
-    shared.total.store(total, Ordering::Relaxed);
-    let snapshot = newest_snapshot(&file, total, shared)?;
+    work.stage(READING_OPS, total);
+    let snapshot = newest_snapshot(&file, total, work)?;
     if snapshot.is_none() {
         file.quick_check()?;
     }
@@ -302,27 +290,31 @@ fn build(path: &Path, shared: &Shared) -> Result<Option<(SessionFile, Opened)>, 
     let mut ops =
         Vec::with_capacity(usize::try_from((total - behind.min(total)).min(1 << 22)).unwrap_or(0));
     read_ops(&file, behind, u64::MAX, |op| {
-        shared.read.store(op.seq, Ordering::Relaxed);
+        if op.seq.is_multiple_of(CANCEL_CHECK_EVERY) {
+            work.set_done(op.seq);
+        }
         ops.push(op);
-        if shared.cancelled() {
+        if work.is_cancelled() {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
     })?;
+    work.stage(BUILDING_THE_BOARD, total);
+    work.set_done(behind);
     for op in &ops {
         board.apply_sequenced(op);
         if op.seq.is_multiple_of(CANCEL_CHECK_EVERY) {
-            shared.applied.store(op.seq, Ordering::Relaxed);
-            if shared.cancelled() {
+            work.set_done(op.seq);
+            if work.is_cancelled() {
                 return Ok(None);
             }
         }
     }
-    if shared.cancelled() {
+    if work.is_cancelled() {
         return Ok(None);
     }
-    shared.applied.store(board.last_seq(), Ordering::Relaxed);
+    work.set_done(board.last_seq());
     tracing::debug!(path = %path.display(), snapshot = behind, ops = ops.len(), "built the board");
     Ok(Some((file, Opened { ops, board, behind })))
 }
@@ -330,16 +322,16 @@ fn build(path: &Path, shared: &Shared) -> Result<Option<(SessionFile, Opened)>, 
 /// The board of the newest snapshot at or before op `head` that decodes, or
 /// `None` if there is none. One that does not decode (damaged, or a format
 /// this build does not know) is logged and the one before it tried: the ops
-/// are the truth, a snapshot only saves time.
-fn newest_snapshot(
+/// are the truth, a snapshot only saves time. A snapshot counts in `work`
+/// as the ops it stands for.
+fn newest_snapshot<P>(
     file: &SessionFile,
     head: u64,
-    shared: &Shared,
+    work: &Work<P>,
 ) -> Result<Option<Board>, FileError> {
     let mut at = head;
     while let Some(stored) = file.snapshot_at_or_before(at)? {
-        shared.read.store(stored.seq, Ordering::Relaxed);
-        shared.applied.store(stored.seq, Ordering::Relaxed);
+        work.set_done(stored.seq);
         match board_of(&stored) {
             Ok(board) => return Ok(Some(board)),
             Err(error) => tracing::warn!(
@@ -354,8 +346,7 @@ fn newest_snapshot(
         };
         at = before;
     }
-    shared.read.store(0, Ordering::Relaxed);
-    shared.applied.store(0, Ordering::Relaxed);
+    work.set_done(0);
     Ok(None)
 }
 
@@ -385,21 +376,25 @@ fn board_of(stored: &StoredSnapshot) -> Result<Board, UnusableSnapshot> {
     Ok(Board::from_snapshot(snapshot))
 }
 
-/// Reads ops `1..=behind`, handing them to `hand_over` [`HISTORY_CHUNK`] at a
-/// time; stops when cancelled or when `hand_over` says nobody listens.
+/// Checks `file` (see the module docs), then reads its ops `1..=behind`,
+/// handing them over [`HISTORY_CHUNK`] at a time; stops when cancelled or
+/// when nobody listens any more.
 fn read_history(
     file: &SessionFile,
     behind: u64,
-    shared: &Shared,
-    mut hand_over: impl FnMut(Vec<SequencedOp>) -> bool,
+    work: &Work<Vec<SequencedOp>>,
 ) -> Result<(), FileError> {
+    work.stage(CHECKING_THE_FILE, 0);
+    file.quick_check()?;
+    work.stage(READING_THE_HISTORY, behind);
     let mut chunk = Vec::with_capacity(HISTORY_CHUNK);
     let mut listening = true;
     read_ops(file, 0, behind, |op| {
         chunk.push(op);
         if chunk.len() == HISTORY_CHUNK {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(HISTORY_CHUNK));
-            listening = !shared.cancelled() && hand_over(full);
+            work.add_done(full.len() as u64);
+            listening = !work.is_cancelled() && work.hand_over(full);
         }
         if listening {
             ControlFlow::Continue(())
@@ -407,8 +402,10 @@ fn read_history(
             ControlFlow::Break(())
         }
     })?;
-    if listening && !chunk.is_empty() && !shared.cancelled() {
-        hand_over(chunk);
+    if listening && !chunk.is_empty() && !work.is_cancelled() {
+        work.add_done(chunk.len() as u64);
+        work.hand_over(chunk);
     }
+    tracing::debug!(path = %file.path().display(), ops = behind, "read the history");
     Ok(())
 }

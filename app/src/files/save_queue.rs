@@ -138,6 +138,11 @@ impl<J> SaveQueue<J> {
         self.running.as_ref().map(|running| &running.job)
     }
 
+    /// The handle of the save under way, if any, to poll.
+    pub fn running_mut(&mut self) -> Option<&mut J> {
+        self.running.as_mut().map(|running| &mut running.job)
+    }
+
     /// The file the save under way writes, if any.
     #[must_use]
     pub fn running_path(&self) -> Option<&Path> {

@@ -5,9 +5,9 @@
 //! [`Saving::start`] writes on a named thread (`tabula-save`) instead. The UI
 //! hands over a [`SaveJob`]: the ops the file does not hold yet (every op for
 //! a new file) and, when one may be due, the board snapshot at their head.
-//! What is drawn meanwhile is not in this save; it goes into the next. The UI
-//! polls the result each frame ([`Saving::poll`]) and shows how far the
-//! thread has come ([`Saving::progress`]).
+//! What is drawn meanwhile is not in this save; it goes into the next. The
+//! save is a [`Job`]: the UI polls its result each frame ([`Saving::poll`])
+//! and shows how far the thread has come ([`Saving::progress`]).
 //!
 //! The file work is the same whether it runs on the thread or inline
 //! ([`save_session_with`]), and as atomic: a new file is written beside the
@@ -20,18 +20,20 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 
 use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::session_file::{SessionFile, SessionFileError, StoredOp, StoredSnapshot};
 use tabula_shared::{Board, OpId, SequencedOp, Snapshot, encode_snapshot};
 
 use super::{FileError, SNAPSHOT_EVERY, SNAPSHOTS_KEPT};
+use crate::jobs::{Job, Progress, Work};
 
 /// The name of the thread that saves files.
 pub const THREAD_NAME: &str = "tabula-save";
+
+/// A save's one stage, of the ops handed over: encoded and written (or,
+/// when appending, encoded, then written in one transaction).
+pub const WRITING_OPS: &str = "Writing ops";
 
 /// How many ops are encoded (and, into a new file, written) at a time: the
 /// progress moves, a cancel is seen, and few rows are in memory at once.
@@ -87,79 +89,33 @@ pub struct Saved {
     pub snapshot: u64,
 }
 
-/// How far a save has come.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
-    /// Ops written (or, when appending, encoded) so far.
-    pub written: u64,
-    /// Ops to write in all.
-    pub total: u64,
-}
-
-/// The counters the saving thread writes and the UI reads.
-#[derive(Debug, Default)]
-struct Shared {
-    /// See [`Progress::written`].
-    written: AtomicU64,
-    /// See [`Progress::total`].
-    total: AtomicU64,
-    /// Set when nobody wants the save any more: the thread stops before the
-    /// file changes.
-    cancelled: AtomicBool,
-}
-
-impl Shared {
-    /// Fails with [`FileError::Abandoned`] once the save is given up.
-    fn check(&self, path: &Path) -> Result<(), FileError> {
-        if self.cancelled.load(Ordering::Relaxed) {
-            return Err(FileError::Abandoned {
-                path: path.to_path_buf(),
-            });
-        }
-        Ok(())
-    }
-}
-
 /// A save under way on the `tabula-save` thread.
 #[derive(Debug)]
 pub struct Saving {
     /// The file.
     path: PathBuf,
-    /// Progress and the cancel flag, shared with the thread.
-    shared: Arc<Shared>,
-    /// Where the thread sends the outcome, once.
-    result: Receiver<Result<Saved, FileError>>,
+    /// The job: its progress (ops written of the ops handed over), its
+    /// cancel flag, and what the file holds once done.
+    job: Job<Result<Saved, FileError>>,
 }
 
 impl Saving {
-    /// Starts writing `job` on a new thread, which calls `wake` when it is
-    /// done (pass one that repaints the UI).
+    /// Starts writing `job` on a new thread, which calls `wake` as it
+    /// progresses and when it is done (pass one that repaints the UI).
     ///
     /// # Errors
     /// When the thread cannot be started.
     pub fn start(job: SaveJob, wake: impl Fn() + Send + 'static) -> Result<Self, FileError> {
         let path = job.path.clone();
-        let shared = Arc::new(Shared::default());
-        shared.total.store(job.ops.len() as u64, Ordering::Relaxed);
-        let (sender, result) = mpsc::channel();
-        let thread_shared = Arc::clone(&shared);
-        std::thread::Builder::new()
-            .name(THREAD_NAME.to_owned())
-            .spawn(move || {
-                let outcome = write(job, &thread_shared);
-                // The UI may have gone away meanwhile; nobody is left to tell.
-                let _ = sender.send(outcome);
-                wake();
-            })
-            .map_err(|cause| FileError::Io {
-                path: path.clone(),
-                cause,
-            })?;
-        Ok(Self {
-            path,
-            shared,
-            result,
+        let ops = job.ops.len() as u64;
+        let job = Job::spawn_at(WRITING_OPS, ops, THREAD_NAME, wake, move |work| {
+            write(job, work)
         })
+        .map_err(|cause| FileError::Io {
+            path: path.clone(),
+            cause,
+        })?;
+        Ok(Self { path, job })
     }
 
     /// The file being saved.
@@ -168,39 +124,76 @@ impl Saving {
         &self.path
     }
 
-    /// How far the save has come.
+    /// How far the save has come: [`WRITING_OPS`], ops written (or, when
+    /// appending, encoded) of the ops to write.
     #[must_use]
     pub fn progress(&self) -> Progress {
-        Progress {
-            written: self.shared.written.load(Ordering::Relaxed),
-            total: self.shared.total.load(Ordering::Relaxed),
-        }
+        self.job.progress()
     }
 
-    /// The outcome, once the thread is done; `None` while it works.
-    #[must_use]
-    pub fn poll(&self) -> Option<Result<Saved, FileError>> {
-        match self.result.try_recv() {
-            Ok(result) => Some(result),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(FileError::Io {
+    /// The outcome, once the thread is done; `None` while it works, and
+    /// after the outcome was taken.
+    pub fn poll(&mut self) -> Option<Result<Saved, FileError>> {
+        Some(self.job.poll()?.unwrap_or_else(|lost| {
+            Err(FileError::Io {
                 path: self.path.clone(),
-                cause: std::io::Error::other("saving stopped unexpectedly"),
-            })),
-        }
+                cause: lost.into(),
+            })
+        }))
     }
 }
 
-impl Drop for Saving {
-    /// Nobody waits for the save any more: the thread stops before the file
-    /// changes, if it has not changed it yet.
-    fn drop(&mut self) {
-        self.shared.cancelled.store(true, Ordering::Relaxed);
+/// What the file work reports to: the job's [`Work`] on the `tabula-save`
+/// thread, or nobody ([`Inline`]) when a save runs on the calling thread.
+trait Report {
+    /// `done` ops are written.
+    fn set_done(&self, done: u64);
+    /// `ops` more are written.
+    fn add_done(&self, ops: u64);
+    /// Whether the save was given up.
+    fn is_cancelled(&self) -> bool;
+
+    /// Fails with [`FileError::Abandoned`] once the save is given up (its
+    /// [`Saving`] dropped, as when the app quits).
+    fn check(&self, path: &Path) -> Result<(), FileError> {
+        if self.is_cancelled() {
+            return Err(FileError::Abandoned {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<P> Report for Work<P> {
+    fn set_done(&self, done: u64) {
+        Work::set_done(self, done);
+    }
+
+    fn add_done(&self, ops: u64) {
+        Work::add_done(self, ops);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        Work::is_cancelled(self)
+    }
+}
+
+/// A save on the calling thread: nobody watches, nobody gives it up.
+struct Inline;
+
+impl Report for Inline {
+    fn set_done(&self, _: u64) {}
+
+    fn add_done(&self, _: u64) {}
+
+    fn is_cancelled(&self) -> bool {
+        false
     }
 }
 
 /// The saving thread's work.
-fn write(job: SaveJob, shared: &Shared) -> Result<Saved, FileError> {
+fn write<P>(job: SaveJob, work: &Work<P>) -> Result<Saved, FileError> {
     let SaveJob {
         path,
         room,
@@ -209,13 +202,13 @@ fn write(job: SaveJob, shared: &Shared) -> Result<Saved, FileError> {
         snapshot,
     } = job;
     let saved = match after {
-        Some(after) => append_after(&path, after, &ops, || snapshot, shared),
+        Some(after) => append_after(&path, after, &ops, || snapshot, work),
         None => write_whole(
             &path,
             &room,
             &ops,
             || Some(snapshot.unwrap_or_else(|| Board::from_sequenced(&ops).snapshot())),
-            shared,
+            work,
         ),
     };
     // Handled (logged and shown) by the UI once it polls.
@@ -245,7 +238,7 @@ pub fn save_session_with(
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Snapshot,
 ) -> Result<(), FileError> {
-    write_whole(path, room, ops, || Some(snapshot()), &Shared::default()).map(|_| ())
+    write_whole(path, room, ops, || Some(snapshot()), &Inline).map(|_| ())
 }
 
 /// The whole history `ops` into `path`: appended if the session there holds
@@ -255,7 +248,7 @@ fn write_whole(
     room: &str,
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Option<Snapshot>,
-    shared: &Shared,
+    work: &impl Report,
 ) -> Result<Saved, FileError> {
     if path.exists() {
         let mut file = SessionFile::open(path)?;
@@ -266,8 +259,8 @@ fn write_whole(
                     .stamp_of(ops[head as usize - 1].op.id)?
                     .is_some_and(|stamp| stamp.seq == head));
         if prefix {
-            shared.written.store(head, Ordering::Relaxed);
-            return append_rest(&mut file, &ops[head as usize..], snapshot, shared);
+            work.set_done(head);
+            return append_rest(&mut file, &ops[head as usize..], snapshot, work);
         }
     }
     let mut temporary = path.as_os_str().to_owned();
@@ -285,15 +278,13 @@ fn write_whole(
         let mut file = SessionFile::create(&temporary, room)?;
         // A file not yet in place may take its ops in several transactions.
         for chunk in ops.chunks(CHUNK) {
-            shared.check(path)?;
+            work.check(path)?;
             file.append(&encode(path, chunk)?)?;
-            shared
-                .written
-                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            work.add_done(chunk.len() as u64);
         }
         // Before the rename: the file appears with its snapshot or not at all.
         let newest = store_snapshot_if_due(&mut file, snapshot);
-        shared.check(path)?;
+        work.check(path)?;
         Ok::<_, FileError>(Saved {
             head: ops.len() as u64,
             snapshot: newest,
@@ -318,7 +309,7 @@ fn append_after(
     (after, id): (u64, OpId),
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Option<Snapshot>,
-    shared: &Shared,
+    work: &impl Report,
 ) -> Result<Saved, FileError> {
     let changed = || FileError::Changed {
         path: path.to_path_buf(),
@@ -331,7 +322,7 @@ fn append_after(
     if !holds {
         return Err(changed());
     }
-    append_rest(&mut file, ops, snapshot, shared)
+    append_rest(&mut file, ops, snapshot, work)
 }
 
 /// Appends `ops`, which follow `file`'s head, in one transaction, then stores
@@ -340,18 +331,16 @@ fn append_rest(
     file: &mut SessionFile,
     ops: &[SequencedOp],
     snapshot: impl FnOnce() -> Option<Snapshot>,
-    shared: &Shared,
+    work: &impl Report,
 ) -> Result<Saved, FileError> {
     let path = file.path().to_path_buf();
     let mut rows = Vec::with_capacity(ops.len());
     for chunk in ops.chunks(CHUNK) {
-        shared.check(&path)?;
+        work.check(&path)?;
         rows.extend(encode(&path, chunk)?);
-        shared
-            .written
-            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        work.add_done(chunk.len() as u64);
     }
-    shared.check(&path)?;
+    work.check(&path)?;
     file.append(&rows)?;
     drop(rows);
     let newest = store_snapshot_if_due(file, snapshot);
@@ -447,11 +436,24 @@ mod tests {
             .collect()
     }
 
+    /// A save given up before it began.
+    struct GivenUp;
+
+    impl Report for GivenUp {
+        fn set_done(&self, _: u64) {}
+
+        fn add_done(&self, _: u64) {}
+
+        fn is_cancelled(&self) -> bool {
+            true
+        }
+    }
+
     #[test]
     fn a_save_runs_on_the_named_thread_and_says_what_the_file_holds() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("named.tabula");
-        let (sender, thread) = mpsc::channel();
+        let (sender, thread) = std::sync::mpsc::channel();
         let job = SaveJob {
             path: path.clone(),
             room: "local".to_owned(),
@@ -459,14 +461,22 @@ mod tests {
             after: None,
             snapshot: None,
         };
-        let saving = Saving::start(job, move || {
+        let mut saving = Saving::start(job, move || {
             let name = std::thread::current().name().map(str::to_owned);
-            sender.send(name).unwrap();
+            // The test stops listening once the save is done.
+            let _ = sender.send(name);
         })
         .unwrap();
-        let name = thread.recv().unwrap();
-        assert_eq!(name.as_deref(), Some(THREAD_NAME));
-        let saved = saving.poll().expect("done once it woke the UI").unwrap();
+        // Woken as it goes and once done, always from its own thread.
+        let mut outcome = None;
+        for name in &thread {
+            assert_eq!(name.as_deref(), Some(THREAD_NAME));
+            outcome = outcome.or_else(|| saving.poll());
+        }
+        let saved = outcome
+            .or_else(|| saving.poll())
+            .expect("done once it let its wake go")
+            .unwrap();
         assert_eq!(
             saved,
             Saved {
@@ -475,7 +485,11 @@ mod tests {
             },
             "a due snapshot is built from the ops when none is handed over"
         );
-        assert_eq!(saving.progress().written, SNAPSHOT_EVERY);
+        let progress = saving.progress();
+        assert_eq!(
+            (progress.stage.as_ref(), progress.done, progress.total),
+            (WRITING_OPS, SNAPSHOT_EVERY, SNAPSHOT_EVERY)
+        );
     }
 
     #[test]
@@ -485,14 +499,11 @@ mod tests {
         let first = ops(10);
         save_session(&path, "local", &first).unwrap();
         let before = fs::read(&path).unwrap();
-        let given_up = Shared::default();
-        given_up.cancelled.store(true, Ordering::Relaxed);
-
         let other = ops(20);
-        let rewrite = write_whole(&path, "local", &other, || None, &given_up);
+        let rewrite = write_whole(&path, "local", &other, || None, &GivenUp);
         assert!(matches!(rewrite, Err(FileError::Abandoned { .. })));
         let more = ops(12);
-        let append = append_after(&path, (10, first[9].op.id), &more[10..], || None, &given_up);
+        let append = append_after(&path, (10, first[9].op.id), &more[10..], || None, &GivenUp);
         assert!(matches!(append, Err(FileError::Abandoned { .. })));
 
         assert_eq!(fs::read(&path).unwrap(), before);
@@ -509,13 +520,7 @@ mod tests {
         save_session(&path, "local", &ops(10)).unwrap();
         let before = fs::read(&path).unwrap();
         let other = ops(12);
-        let append = append_after(
-            &path,
-            (10, other[9].op.id),
-            &other[10..],
-            || None,
-            &Shared::default(),
-        );
+        let append = append_after(&path, (10, other[9].op.id), &other[10..], || None, &Inline);
         assert!(matches!(append, Err(FileError::Changed { .. })));
         assert_eq!(fs::read(&path).unwrap(), before);
     }
