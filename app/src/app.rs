@@ -2,7 +2,7 @@
 //!
 //! Each frame reads like a list ([`TabulaApp::whiteboard_ui`]): poll the
 //! network (the room's events into the session), poll the jobs (a file being
-//! opened, the save under way), draw the panels (toolbars, people, File menu,
+//! opened, the save under way, an export, a timelapse), draw the panels (toolbars, people, File menu,
 //! dialogs, the replay's timeline), draw the canvas (input to ops, handed to
 //! the session, then the board painted). Everything on screen is read from
 //! the session each frame; nothing here keeps a copy of the board.
@@ -99,6 +99,12 @@ impl TabulaApp {
     #[must_use]
     pub fn tools(&self) -> &ToolSettings {
         &self.tools
+    }
+
+    /// The export dialog and the export under way.
+    #[must_use]
+    pub fn export_dialog(&self) -> &ExportDialog {
+        &self.export_dialog
     }
 
     /// The current file and the recent files.
@@ -223,12 +229,13 @@ impl TabulaApp {
 
     /// The jobs: a file whose board is built goes on screen (a replay was of
     /// the board that has gone), the history behind its snapshot is merged, a
-    /// save that has ended is taken note of and the next one started, and a
-    /// replay's frames being written report how far they are.
+    /// save that has ended is taken note of and the next one started, and an
+    /// export's or a replay's frames' end is taken in.
     fn poll_jobs(&mut self, ctx: &egui::Context) {
         if self.documents.poll(&mut self.session, ctx) {
             self.replay = None;
         }
+        self.export_dialog.poll(ctx);
         if let Some(replay) = &mut self.replay {
             replay.poll_timelapse();
         }
@@ -273,8 +280,10 @@ impl TabulaApp {
         let menu = self
             .file_menu
             .file_menu_ui(ctx, &mut self.documents, &self.session, keyboard);
-        if menu == Some(MenuAction::Replay) {
-            self.start_replay();
+        match menu {
+            Some(MenuAction::Replay) => self.start_replay(),
+            Some(MenuAction::Export) => self.command(Some(ToolbarAction::Export)),
+            None => {}
         }
         if let Some(replay) = self.replay.as_mut().filter(|r| r.is_live()) {
             replay.follow(self.session.log());

@@ -20,8 +20,9 @@
 //!   named thread with progress, cancel and a result the frame polls.
 //! - [`files`]: saving and opening `.tabula` files as jobs, the save queue,
 //!   the recent files, and the File menu with its dialogs and messages.
-//! - [`export`]: the board or a selection as PNG (tiny-skia, 1×/2×) or SVG, the
-//!   export dialog, and a replay written out as PNG frames on its own thread.
+//! - [`export`]: the board or a selection as PNG (tiny-skia, 1×/2×) or SVG,
+//!   drawn and written as a job with the export dialog showing its progress,
+//!   and a replay written out as PNG frames, another job.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay and the theme.

@@ -1,41 +1,25 @@
 //! The export dialog: what to export (the board or the selection), as what (PNG
 //! at 1× or 2×, or SVG), and where: a path field (no native file dialog: the
-//! usual crate would need GTK on Linux, a system library this app does without),
-//! or the clipboard, as an image.
+//! usual crate would need GTK on Linux, a system library this app does
+//! without), or the clipboard, as an image.
+//!
+//! Export starts an [`ExportJob`] on the `tabula-export` thread; while it
+//! runs the dialog shows its stage and how many objects are drawn, with
+//! Cancel, and stays open until it ends. The app polls the job once a frame
+//! with the other jobs ([`ExportDialog::poll`]); the outcome (the file
+//! written, or why not, naming it) shows under the buttons.
 
 use std::path::PathBuf;
 
 use egui::{Context, Id, Modal, RichText};
 use tabula_shared::{Board, Object};
 
-use super::{png, svg};
+use super::job::{Destination, ExportJob, Exported};
+use super::{ExportError, Format};
 use crate::canvas::selection::Selection;
 
-/// The picture formats offered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Format {
-    /// PNG, one pixel per canvas unit.
-    #[default]
-    Png1x,
-    /// PNG, two pixels per canvas unit (sharp on high-density screens).
-    Png2x,
-    /// SVG, one element per object.
-    Svg,
-}
-
-impl Format {
-    /// The file extension.
-    #[must_use]
-    pub fn extension(self) -> &'static str {
-        match self {
-            Self::Png1x | Self::Png2x => "png",
-            Self::Svg => "svg",
-        }
-    }
-}
-
-/// The dialog's fields, kept while it is closed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The dialog's fields, kept while it is closed, and the export under way.
+#[derive(Debug)]
 pub struct ExportDialog {
     /// Whether it is showing.
     open: bool,
@@ -45,8 +29,10 @@ pub struct ExportDialog {
     format: Format,
     /// Where to write, without the extension the format adds.
     path: String,
-    /// What the last export did, to show under the button.
+    /// What the last export did, to show under the button: done, or why not.
     outcome: Option<Result<String, String>>,
+    /// The export running on its thread, while it does.
+    running: Option<ExportJob>,
 }
 
 impl Default for ExportDialog {
@@ -57,6 +43,7 @@ impl Default for ExportDialog {
             format: Format::default(),
             path: "tabula-board".to_owned(),
             outcome: None,
+            running: None,
         }
     }
 }
@@ -75,6 +62,12 @@ impl ExportDialog {
         self.open
     }
 
+    /// The export under way, while there is one.
+    #[must_use]
+    pub fn running(&self) -> Option<&ExportJob> {
+        self.running.as_ref()
+    }
+
     /// The file the current fields would write.
     #[must_use]
     pub fn target(&self) -> PathBuf {
@@ -88,68 +81,44 @@ impl ExportDialog {
         path
     }
 
-    /// Shows the dialog if open, and exports when asked.
+    /// Shows the dialog if open, and starts an export when asked.
     pub fn modal_ui(&mut self, ctx: &Context, board: &Board, selection: &Selection) {
         if !self.open {
             return;
         }
         let has_selection = !selection.is_empty();
+        let running = self.running.is_some();
         let modal = Modal::new(Id::unique("tabula-export")).show(ctx, |ui| {
-            ui.set_width(360.0);
+            ui.set_width(400.0);
             ui.heading("Export");
             ui.add_space(4.0);
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.selection_only, false, "Whole board");
-                ui.add_enabled_ui(has_selection, |ui| {
-                    ui.selectable_value(&mut self.selection_only, true, "Selection");
+            ui.add_enabled_ui(!running, |ui| {
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut self.selection_only, false, "Whole board");
+                    ui.add_enabled_ui(has_selection, |ui| {
+                        ui.selectable_value(&mut self.selection_only, true, "Selection");
+                    });
                 });
+                ui.horizontal(|ui| {
+                    ui.selectable_value(&mut self.format, Format::Png1x, "PNG 1×");
+                    ui.selectable_value(&mut self.format, Format::Png2x, "PNG 2×");
+                    ui.selectable_value(&mut self.format, Format::Svg, "SVG");
+                });
+                let label = ui.label("Save as");
+                ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(f32::INFINITY))
+                    .labelled_by(label.id);
             });
-            ui.horizontal(|ui| {
-                ui.selectable_value(&mut self.format, Format::Png1x, "PNG 1×");
-                ui.selectable_value(&mut self.format, Format::Png2x, "PNG 2×");
-                ui.selectable_value(&mut self.format, Format::Svg, "SVG");
-            });
-            let label = ui.label("Save as");
-            ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(f32::INFINITY))
-                .labelled_by(label.id);
             ui.label(
                 RichText::new(format!("Writes {}", self.target().display()))
                     .small()
                     .weak(),
             );
             ui.add_space(6.0);
-            ui.horizontal(|ui| {
-                if ui.button("Close").clicked() {
-                    self.open = false;
-                }
-                let only = self.selection_only && has_selection;
-                let objects: Vec<&Object> = board
-                    .objects()
-                    .filter(|o| !only || selection.contains(o.id))
-                    .collect();
-                if ui.button(RichText::new("Export").strong()).clicked() {
-                    self.outcome = Some(self.write(&objects));
-                }
-                let scale = if self.format == Format::Png2x {
-                    2.0
-                } else {
-                    1.0
-                };
-                if ui
-                    .button("Copy as PNG")
-                    .on_hover_text("Copy the picture to the clipboard")
-                    .clicked()
-                {
-                    self.outcome = Some(
-                        png::image(&objects, scale)
-                            .map(|image| {
-                                ui.ctx().copy_image(image);
-                                "Copied to the clipboard".to_owned()
-                            })
-                            .map_err(|e| e.to_string()),
-                    );
-                }
-            });
+            if let Some(job) = &self.running {
+                progress_ui(ui, job);
+            } else {
+                self.buttons_ui(ui, board, selection, has_selection);
+            }
             match &self.outcome {
                 Some(Ok(done)) => {
                     ui.label(RichText::new(done).color(ui.visuals().text_color()));
@@ -160,23 +129,145 @@ impl ExportDialog {
                 None => {}
             }
         });
-        if modal.should_close() {
-            self.open = false;
+        // An export under way keeps the dialog open: it has Cancel.
+        if modal.should_close() && self.running.is_none() {
+            self.close();
         }
     }
 
-    /// Writes `objects` in the chosen format; a sentence for the person either way.
-    fn write(&self, objects: &[&Object]) -> Result<String, String> {
-        let bytes = match self.format {
-            Format::Png1x => png::encode(objects, 1.0),
-            Format::Png2x => png::encode(objects, 2.0),
-            Format::Svg => svg::encode(objects).map(String::into_bytes),
-        }
-        .map_err(|e| e.to_string())?;
-        let target = self.target();
-        std::fs::write(&target, bytes)
-            .map_err(|e| format!("could not write {}: {e}", target.display()))?;
-        tracing::info!(path = %target.display(), "exported");
-        Ok(format!("Saved {}", target.display()))
+    /// Close, Export, and Copy as PNG, which start an export.
+    fn buttons_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        board: &Board,
+        selection: &Selection,
+        has_selection: bool,
+    ) {
+        ui.horizontal(|ui| {
+            if ui.button("Close").clicked() {
+                self.close();
+            }
+            let export = ui.button(RichText::new("Export").strong()).clicked();
+            let copy = ui
+                .button("Copy as PNG")
+                .on_hover_text("Copy the picture to the clipboard")
+                .clicked();
+            let destination = if export && !self.path.trim().is_empty() {
+                Destination::File(self.target())
+            } else if copy {
+                Destination::Clipboard
+            } else {
+                return;
+            };
+            let only = self.selection_only && has_selection;
+            let objects: Vec<Object> = board
+                .objects()
+                .filter(|o| !only || selection.contains(o.id))
+                .cloned()
+                .collect();
+            self.start(objects, destination, ui.ctx());
+        });
     }
+
+    /// Starts exporting `objects` to `destination` on the export thread.
+    fn start(&mut self, objects: Vec<Object>, destination: Destination, ctx: &Context) {
+        self.outcome = None;
+        let ctx = ctx.clone();
+        match ExportJob::start(objects, self.format, destination, move || {
+            ctx.request_repaint();
+        }) {
+            Ok(job) => {
+                tracing::info!(destination = ?job.destination(), "exporting");
+                self.running = Some(job);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the export");
+                self.outcome = Some(Err(format!("Could not start the export: {error}")));
+            }
+        }
+    }
+
+    /// Once a frame: takes in how the export under way ended, if it has:
+    /// the picture goes to the clipboard, the outcome is shown (and a failure
+    /// logged, once).
+    pub fn poll(&mut self, ctx: &Context) {
+        let Some(job) = &mut self.running else {
+            return;
+        };
+        let Some(result) = job.poll() else {
+            return;
+        };
+        let destination = job.destination().clone();
+        self.running = None;
+        self.outcome = Some(match (result, destination) {
+            (Ok(Exported::Written { path, bytes }), _) => {
+                tracing::info!(path = %path.display(), bytes, "exported");
+                Ok(format!("Saved {}", path.display()))
+            }
+            (Ok(Exported::Image(image)), _) => {
+                ctx.copy_image(image);
+                Ok("Copied to the clipboard".to_owned())
+            }
+            (Err(ExportError::Cancelled), Destination::File(path)) => {
+                tracing::info!(path = %path.display(), "export cancelled");
+                Ok(format!(
+                    "Cancelled: nothing was written to {}",
+                    path.display()
+                ))
+            }
+            (Err(ExportError::Cancelled), Destination::Clipboard) => {
+                Ok("Cancelled: nothing was copied".to_owned())
+            }
+            (Err(error), Destination::File(path)) => {
+                tracing::warn!(path = %path.display(), %error, "export failed");
+                Err(format!("Could not export {}: {error}", path.display()))
+            }
+            (Err(error), Destination::Clipboard) => {
+                tracing::warn!(%error, "copying the picture failed");
+                Err(format!("Could not copy the picture: {error}"))
+            }
+        });
+    }
+
+    /// Hides the dialog; its fields stay for next time.
+    fn close(&mut self) {
+        self.open = false;
+    }
+}
+
+/// "Exporting NAME… Drawing 120 of 500 objects", a progress bar, and Cancel.
+fn progress_ui(ui: &mut egui::Ui, job: &ExportJob) {
+    let what = match job.destination() {
+        Destination::File(path) => path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        Destination::Clipboard => "to the clipboard".to_owned(),
+    };
+    let progress = job.progress();
+    let stage = if progress.total == 0 {
+        format!("{}…", progress.stage)
+    } else {
+        format!(
+            "{}: {} of {} objects",
+            progress.stage, progress.done, progress.total
+        )
+    };
+    ui.horizontal(|ui| {
+        ui.spinner();
+        ui.label(format!("Exporting {what}… {stage}"));
+    });
+    ui.horizontal(|ui| {
+        let cancel = egui::Button::new("Cancel");
+        // The bar takes the row, but for the button.
+        let room_for_cancel = 80.0;
+        ui.add(
+            egui::ProgressBar::new(progress.fraction())
+                .desired_width(ui.available_width() - room_for_cancel)
+                .show_percentage(),
+        );
+        if ui.add_enabled(!job.is_cancelled(), cancel).clicked() {
+            job.cancel();
+        }
+    });
 }

@@ -5,19 +5,25 @@
 //!
 //! # Layout
 //! - this module: what the formats share: the area, the margin, the
-//!   background, an arrow's barbs, and [`ExportError`].
+//!   background, an arrow's barbs, the formats offered ([`Format`]), and
+//!   [`ExportError`].
 //! - [`png`]: rasterised in pure Rust with `tiny-skia`, at 1× (one pixel per
 //!   canvas unit) or more, its text drawn from the outlines of egui's own
 //!   font so that it matches the board; the same picture can go to the
 //!   clipboard as an image.
 //! - [`svg`]: exactly one element per object, in stacking order.
-//! - [`dialog`]: what to export, as what, and where.
-//! - [`timelapse`]: a replay written out as numbered PNG frames, on a thread
-//!   of its own.
+//! - [`job`]: an export drawn, encoded and written (or copied) on the
+//!   `tabula-export` thread, with progress and cancel.
+//! - [`dialog`]: what to export, as what, and where; it starts the job and
+//!   shows its progress.
+//! - [`timelapse`]: a replay written out as numbered PNG frames on the
+//!   `tabula-timelapse` thread, with progress and cancel.
 //!
-//! The formats use this module; it uses none of them.
+//! The formats use this module; it uses none of them. [`job`] and
+//! [`timelapse`] use the formats; [`dialog`] uses [`job`].
 
 pub mod dialog;
+pub mod job;
 pub mod png;
 pub mod svg;
 pub mod timelapse;
@@ -32,7 +38,39 @@ pub const MAX_SIDE_PX: u32 = 16_384;
 /// The background of a PNG: the board's paper.
 pub const BACKGROUND: Color = Color::rgb(0xfb, 0xfb, 0xfa);
 
-/// Why an export failed.
+/// The picture formats offered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// PNG, one pixel per canvas unit.
+    #[default]
+    Png1x,
+    /// PNG, two pixels per canvas unit (sharp on high-density screens).
+    Png2x,
+    /// SVG, one element per object.
+    Svg,
+}
+
+impl Format {
+    /// The file extension.
+    #[must_use]
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png1x | Self::Png2x => "png",
+            Self::Svg => "svg",
+        }
+    }
+
+    /// Pixels per canvas unit (1 for SVG, whose units are the canvas's).
+    #[must_use]
+    pub fn scale(self) -> f32 {
+        match self {
+            Self::Png1x | Self::Svg => 1.0,
+            Self::Png2x => 2.0,
+        }
+    }
+}
+
+/// Why an export failed. Where it was going is said by whoever shows it.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     /// Nothing to export.
@@ -49,6 +87,12 @@ pub enum ExportError {
     /// The PNG could not be encoded.
     #[error("could not encode the PNG: {0}")]
     Encode(String),
+    /// The file could not be written.
+    #[error("could not write it: {0}")]
+    Write(#[source] std::io::Error),
+    /// The export was cancelled before anything was written.
+    #[error("the export was cancelled; nothing was written")]
+    Cancelled,
 }
 
 /// The canvas area an export of `objects` covers: their bounds plus the margin.

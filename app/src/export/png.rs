@@ -3,6 +3,8 @@
 //! `skrifa`), so the picture matches the board. The same pixels can go to the
 //! clipboard as an image.
 
+use std::ops::ControlFlow;
+
 use egui::{Pos2, pos2};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::outline::{DrawSettings, OutlinePen};
@@ -16,14 +18,34 @@ use crate::canvas::curve::smooth_curve;
 
 /// `objects` (bottom first) as a PNG at `scale` pixels per canvas unit.
 pub fn encode(objects: &[&Object], scale: f32) -> Result<Vec<u8>, ExportError> {
-    raster(objects, scale)?
+    encode_with(objects, scale, &mut |_| ControlFlow::Continue(()))
+}
+
+/// [`encode`], telling `drawn` how many objects are drawn after each; once
+/// it breaks, the export stops with [`ExportError::Cancelled`].
+pub fn encode_with(
+    objects: &[&Object],
+    scale: f32,
+    drawn: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<Vec<u8>, ExportError> {
+    raster(objects, scale, drawn)?
         .encode_png()
         .map_err(|e| ExportError::Encode(e.to_string()))
 }
 
 /// `objects` (bottom first) as an image for the clipboard, at `scale`.
 pub fn image(objects: &[&Object], scale: f32) -> Result<egui::ColorImage, ExportError> {
-    let pixmap = raster(objects, scale)?;
+    image_with(objects, scale, &mut |_| ControlFlow::Continue(()))
+}
+
+/// [`image`], telling `drawn` how many objects are drawn as [`encode_with`]
+/// does.
+pub fn image_with(
+    objects: &[&Object],
+    scale: f32,
+    drawn: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<egui::ColorImage, ExportError> {
+    let pixmap = raster(objects, scale, drawn)?;
     let size = [pixmap.width() as usize, pixmap.height() as usize];
     Ok(egui::ColorImage::from_rgba_premultiplied(
         size,
@@ -31,8 +53,13 @@ pub fn image(objects: &[&Object], scale: f32) -> Result<egui::ColorImage, Export
     ))
 }
 
-/// Rasterises `objects` on the paper colour.
-fn raster(objects: &[&Object], scale: f32) -> Result<Pixmap, ExportError> {
+/// Rasterises `objects` on the paper colour, telling `drawn` how many are
+/// drawn after each.
+fn raster(
+    objects: &[&Object],
+    scale: f32,
+    drawn: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<Pixmap, ExportError> {
     let area = area(objects.iter().copied()).ok_or(ExportError::Empty)?;
     let (width, height) = pixel_size(area, scale);
     if width > MAX_SIDE_PX || height > MAX_SIDE_PX {
@@ -41,8 +68,11 @@ fn raster(objects: &[&Object], scale: f32) -> Result<Pixmap, ExportError> {
     let mut pixmap = Pixmap::new(width, height).ok_or(ExportError::TooLarge { width, height })?;
     pixmap.fill(skia_color(BACKGROUND));
     let to_px = |p: Point| pos2((p.x - area.min.x) * scale, (p.y - area.min.y) * scale);
-    for object in objects {
+    for (i, object) in objects.iter().enumerate() {
         draw(&mut pixmap, object, &to_px, scale);
+        if drawn(i + 1).is_break() {
+            return Err(ExportError::Cancelled);
+        }
     }
     Ok(pixmap)
 }

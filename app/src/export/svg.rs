@@ -2,6 +2,7 @@
 //! the board's paper colour.
 
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 
 use egui::pos2;
 use tabula_shared::object::{Fill, LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
@@ -11,6 +12,15 @@ use super::{BACKGROUND, ExportError, area, arrow_barbs};
 
 /// `objects` (bottom first) as an SVG document: one element per object.
 pub fn encode(objects: &[&Object]) -> Result<String, ExportError> {
+    encode_with(objects, &mut |_| ControlFlow::Continue(()))
+}
+
+/// [`encode`], telling `written` how many elements are written after each;
+/// once it breaks, the export stops with [`ExportError::Cancelled`].
+pub fn encode_with(
+    objects: &[&Object],
+    written: &mut dyn FnMut(usize) -> ControlFlow<()>,
+) -> Result<String, ExportError> {
     let area = area(objects.iter().copied()).ok_or(ExportError::Empty)?;
     let mut out = String::new();
     let _ = writeln!(
@@ -22,10 +32,13 @@ pub fn encode(objects: &[&Object]) -> Result<String, ExportError> {
         h = area.height(),
         bg = hex(BACKGROUND),
     );
-    for object in objects {
+    for (i, object) in objects.iter().enumerate() {
         out.push_str("  ");
         out.push_str(&svg_element(object));
         out.push('\n');
+        if written(i + 1).is_break() {
+            return Err(ExportError::Cancelled);
+        }
     }
     out.push_str("</svg>\n");
     Ok(out)

@@ -8,17 +8,26 @@
 //! export (which frames what it is given) makes every picture the same size
 //! and the drawing does not jump about between frames.
 //!
-//! [`TimelapseJob`] does the work on a named thread and reports progress over a
-//! channel, so the window stays live and shows a progress bar.
+//! [`TimelapseJob`] does the work as a [`Job`] on the `tabula-timelapse`
+//! thread, counting frames written, so the window stays live and shows a
+//! progress bar; Cancel stops it after the frame it is writing, and it says
+//! how many frames were written.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 use tabula_shared::object::{Fill, ObjectData, ObjectKind};
 use tabula_shared::replay::{Replay, Timeline};
 use tabula_shared::{ClientId, Color, Object, ObjectId, Point, Rect};
 
 use super::{ExportError, png};
+use crate::jobs::{Job, Work};
+
+/// The name of the thread that writes timelapse frames.
+pub const THREAD_NAME: &str = "tabula-timelapse";
+
+/// The timelapse's one stage, of the frames to write.
+pub const WRITING_FRAMES: &str = "Writing frames";
 
 /// Pixels per canvas unit in a frame.
 const SCALE: f32 = 1.0;
@@ -88,14 +97,32 @@ fn corner_marks(area: Rect) -> [Object; 2] {
     })
 }
 
-/// Writes one PNG per position into `dir` (`frame-00001.png`, …), calling
-/// `progress` with the number written after each. Returns how many.
+/// How many frames were written, of how many.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Frames written, `frame-00001.png` on.
+    pub frames: usize,
+    /// Frames asked for.
+    pub of: usize,
+}
+
+impl Written {
+    /// Whether it stopped before the last frame (it was cancelled).
+    #[must_use]
+    pub fn stopped_early(&self) -> bool {
+        self.frames < self.of
+    }
+}
+
+/// Writes one PNG per position into `dir` (`frame-00001.png`, …), telling
+/// `written` the number written after each; stops once it breaks. Returns
+/// how many were written.
 pub fn write_frames(
     replay: &mut Replay,
     positions: &[u64],
     dir: &Path,
-    mut progress: impl FnMut(usize),
-) -> Result<usize, TimelapseError> {
+    mut written: impl FnMut(usize) -> ControlFlow<()>,
+) -> Result<Written, TimelapseError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |cause| TimelapseError::Io { path, cause }
@@ -118,87 +145,105 @@ pub fn write_frames(
         })?;
         let path = dir.join(format!("frame-{:05}.png", i + 1));
         std::fs::write(&path, png).map_err(io(&path))?;
-        progress(i + 1);
+        if written(i + 1).is_break() {
+            return Ok(Written {
+                frames: i + 1,
+                of: positions.len(),
+            });
+        }
     }
-    Ok(positions.len())
+    Ok(Written {
+        frames: positions.len(),
+        of: positions.len(),
+    })
 }
 
-/// What the thread tells the window.
-#[derive(Debug)]
-enum Report {
-    /// This many frames are written.
-    Frame(usize),
-    /// Finished: how many frames, or why not.
-    Done(Result<usize, String>),
-}
-
-/// A timelapse being written on its own thread.
+/// A timelapse being written on the `tabula-timelapse` thread.
 #[derive(Debug)]
 pub struct TimelapseJob {
     /// Where the frames go.
     dir: PathBuf,
     /// How many frames in all.
     total: usize,
-    /// How many are written so far.
-    done: usize,
-    /// Progress from the thread: frames written, then the outcome.
-    events: mpsc::Receiver<Report>,
-    /// The outcome once the thread is done: frames written, or why not.
-    outcome: Option<Result<usize, String>>,
+    /// The job: frames written so far, the cancel flag, and the outcome.
+    job: Job<Result<Written, TimelapseError>>,
+    /// The outcome once the job is done: frames written, or why not.
+    outcome: Option<Result<Written, String>>,
 }
 
 impl TimelapseJob {
     /// Starts writing the frames of `replay` at `positions` into `dir`;
-    /// `wake` is called after each frame (the window's repaint).
+    /// `wake` is called as frames are written and at the end (the window's
+    /// repaint).
     pub fn start(
         mut replay: Replay,
         positions: Vec<u64>,
         dir: PathBuf,
         wake: impl Fn() + Send + 'static,
     ) -> Result<Self, TimelapseError> {
-        let (tx, events) = mpsc::channel();
         let total = positions.len();
         let target = dir.clone();
-        std::thread::Builder::new()
-            .name("tabula-timelapse".to_owned())
-            .spawn(move || {
-                let written = write_frames(&mut replay, &positions, &target, |n| {
-                    let _ = tx.send(Report::Frame(n));
-                    wake();
-                });
-                // The window may have closed; nobody is left to tell.
-                let _ = tx.send(Report::Done(written.map_err(|e| e.to_string())));
-                wake();
+        let job = Job::spawn(THREAD_NAME, wake, move |work: &Work| {
+            work.stage(WRITING_FRAMES, positions.len() as u64);
+            write_frames(&mut replay, &positions, &target, |n| {
+                work.set_done(n as u64);
+                if work.is_cancelled() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
             })
-            .map_err(|cause| TimelapseError::Io {
-                path: dir.clone(),
-                cause,
-            })?;
+        })
+        .map_err(|cause| TimelapseError::Io {
+            path: dir.clone(),
+            cause,
+        })?;
         Ok(Self {
             dir,
             total,
-            done: 0,
-            events,
+            job,
             outcome: None,
         })
     }
 
-    /// Takes in what the thread reported; call each frame.
+    /// Takes in how the thread ended, once it has; the app calls it once a
+    /// frame with the other jobs.
     pub fn poll(&mut self) {
-        while let Ok(event) = self.events.try_recv() {
-            match event {
-                Report::Frame(n) => self.done = n,
-                Report::Done(Ok(n)) => {
-                    tracing::info!(frames = n, dir = %self.dir.display(), "timelapse written");
-                    self.outcome = Some(Ok(n));
-                }
-                // Logged here and shown by the timeline.
-                Report::Done(Err(error)) => {
-                    tracing::warn!(%error, "timelapse failed");
-                    self.outcome = Some(Err(error));
-                }
+        let Some(result) = self.job.poll() else {
+            return;
+        };
+        let result = result.unwrap_or_else(|lost| {
+            Err(TimelapseError::Io {
+                path: self.dir.clone(),
+                cause: lost.into(),
+            })
+        });
+        self.outcome = Some(match result {
+            Ok(written) if written.stopped_early() => {
+                tracing::info!(frames = written.frames, of = written.of, dir = %self.dir.display(), "timelapse cancelled");
+                Ok(written)
             }
-        }
+            Ok(written) => {
+                tracing::info!(frames = written.frames, dir = %self.dir.display(), "timelapse written");
+                Ok(written)
+            }
+            // Logged here and shown by the timeline.
+            Err(error) => {
+                tracing::warn!(%error, "timelapse failed");
+                Err(error.to_string())
+            }
+        });
+    }
+
+    /// Asks the thread to stop after the frame it is writing.
+    pub fn cancel(&self) {
+        self.job.cancel();
+    }
+
+    /// Whether [`Self::cancel`] was called.
+    #[must_use]
+    pub fn is_cancelled(&self) -> bool {
+        self.job.is_cancelled()
     }
 
     /// How far along, 0 to 1.
@@ -207,19 +252,20 @@ impl TimelapseJob {
         if self.total == 0 {
             1.0
         } else {
-            self.done as f32 / self.total as f32
+            self.counts().0 as f32 / self.total as f32
         }
     }
 
     /// Frames written so far, and in all.
     #[must_use]
     pub fn counts(&self) -> (usize, usize) {
-        (self.done, self.total)
+        let done = usize::try_from(self.job.progress().done).unwrap_or(self.total);
+        (done.min(self.total), self.total)
     }
 
     /// The outcome, once done.
     #[must_use]
-    pub fn outcome(&self) -> Option<&Result<usize, String>> {
+    pub fn outcome(&self) -> Option<&Result<Written, String>> {
         self.outcome.as_ref()
     }
 

@@ -1,4 +1,4 @@
-//! The File menu, top left: Open, Save, Save as, Replay and the recent files,
+//! The File menu, top left: Open, Save, Save as, Export, Replay and the recent files,
 //! with ctrl+O, ctrl+S and ctrl+shift+S; the path dialog (an in-app field:
 //! native dialogs would need GTK's development libraries); "Saving NAME… n of
 //! m ops" beside the menu while a save runs and the board stays in use; the
@@ -21,6 +21,8 @@ use crate::ui::theme::{self, EDGE_GAP};
 pub enum MenuAction {
     /// Replay the board's history.
     Replay,
+    /// Show the export dialog.
+    Export,
 }
 
 /// What the path dialog is for.
@@ -126,6 +128,9 @@ impl FileMenu {
                                 self.ask(PathPurpose::SaveAs, docs.current());
                             }
                             ui.separator();
+                            if ui.button("Export…").clicked() {
+                                action = Some(MenuAction::Export);
+                            }
                             let replay = ui.add_enabled(complete, egui::Button::new("Replay…"));
                             if waiting(replay).clicked() {
                                 action = Some(MenuAction::Replay);

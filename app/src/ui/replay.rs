@@ -375,7 +375,8 @@ impl ReplayView {
 }
 
 impl ReplayView {
-    /// The timelapse row: the folder, the button, and the progress bar.
+    /// The timelapse row: the folder, the button, and the progress bar with
+    /// Cancel, or how the last one ended.
     fn timelapse_ui(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             let running = self
@@ -383,8 +384,11 @@ impl ReplayView {
                 .as_ref()
                 .is_some_and(|job| job.outcome().is_none());
             let label = ui.label("Timelapse frames to");
-            ui.add(egui::TextEdit::singleline(&mut self.timelapse_dir).desired_width(220.0))
-                .labelled_by(label.id);
+            ui.add_enabled(
+                !running,
+                egui::TextEdit::singleline(&mut self.timelapse_dir).desired_width(200.0),
+            )
+            .labelled_by(label.id);
             let export = ui.add_enabled(!running, egui::Button::new("Export frames"));
             if export.clicked() && !self.timelapse_dir.trim().is_empty() {
                 self.start_timelapse(ui.ctx());
@@ -395,12 +399,31 @@ impl ReplayView {
                     ui.add(
                         egui::ProgressBar::new(job.fraction())
                             .text(format!("{done} / {total}"))
-                            .desired_width(160.0),
+                            .desired_width(140.0),
                     );
+                    let cancel = ui.add_enabled(!job.is_cancelled(), egui::Button::new("Cancel"));
+                    if cancel
+                        .on_hover_text("Stop after the frame being written")
+                        .clicked()
+                    {
+                        job.cancel();
+                    }
                 }
                 Some(job) => match job.outcome() {
-                    Some(Ok(n)) => {
-                        ui.label(format!("{n} frames in {}", job.dir().display()));
+                    Some(Ok(written)) if written.stopped_early() => {
+                        ui.label(format!(
+                            "Cancelled: {} of {} frames written to {}",
+                            written.frames,
+                            written.of,
+                            job.dir().display()
+                        ));
+                    }
+                    Some(Ok(written)) => {
+                        ui.label(format!(
+                            "{} frames in {}",
+                            written.frames,
+                            job.dir().display()
+                        ));
                     }
                     Some(Err(error)) => {
                         ui.colored_label(ui.visuals().error_fg_color, error);
@@ -410,6 +433,12 @@ impl ReplayView {
                 None => {}
             }
         });
+    }
+
+    /// The timelapse being written, or the last one written.
+    #[must_use]
+    pub fn timelapse(&self) -> Option<&TimelapseJob> {
+        self.timelapse.as_ref()
     }
 
     /// Takes in how far the frames being written have come (or how they

@@ -399,9 +399,12 @@ fn the_export_dialog_writes_an_svg_of_the_board() {
     harness
         .get_by_role_and_label(Role::Button, "Export")
         .click();
-    harness.run();
+    // Written on the export thread; the dialog says so once it is done.
+    support::eventually("the export is done", || {
+        harness.step();
+        harness.query_by_label_contains("Saved").map(|_| ())
+    });
     let written = target.with_extension("svg");
-    harness.get_by_label_contains("Saved");
     let svg = std::fs::read_to_string(&written).expect("the SVG was written");
     let _ = std::fs::remove_file(&written);
     let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
@@ -481,17 +484,19 @@ fn copy_as_png_puts_the_picture_on_the_clipboard() {
     harness.get_by_label("PNG 2×").click();
     harness.run();
     harness.get_by_label("Copy as PNG").click();
-    harness.step();
-    let copied = harness
-        .output()
-        .platform_output
-        .commands
-        .iter()
-        .find_map(|c| match c {
-            egui::OutputCommand::CopyImage(image) => Some(image.size),
-            _ => None,
-        })
-        .expect("an image was copied");
+    // Drawn on the export thread; the frame that takes it in copies it.
+    let copied = support::eventually("an image is copied", || {
+        harness.step();
+        harness
+            .output()
+            .platform_output
+            .commands
+            .iter()
+            .find_map(|c| match c {
+                egui::OutputCommand::CopyImage(image) => Some(image.size),
+                _ => None,
+            })
+    });
     // The box is 200 × 150 (plus its width and the margin), doubled.
     let side = |canvas: f32| ((canvas + 4.0 + 2.0 * tabula_app::export::MARGIN) * 2.0) as usize;
     assert_eq!(copied, [side(200.0), side(150.0)]);

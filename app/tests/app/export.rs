@@ -1,5 +1,7 @@
 //! Export: the PNG has the board's size and ink where the objects are, at 1× and
-//! 2×; the SVG parses and has one element per object.
+//! 2×; the SVG parses and has one element per object; the export dialog
+//! exports on its own thread, showing how far it is, and names the file it
+//! could not write.
 
 use tabula_app::export::{self, BACKGROUND, MARGIN, png, svg};
 use tabula_shared::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind};
@@ -194,4 +196,116 @@ fn the_svg_parses_with_one_element_per_object() {
     let rect = root.descendants().find(|n| n.has_tag_name("rect")).unwrap();
     assert_eq!(rect.attribute("fill"), Some("#e03131"));
     assert_eq!(rect.attribute("width"), Some("100"));
+}
+
+/// Makes a named pipe at `path`: writing a file there waits until someone
+/// reads it, so an export to it is caught in the act.
+fn pipe(path: &std::path::Path) {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn the_export_dialog_exports_off_the_ui_thread_showing_how_far_it_is() {
+    use egui::accesskit::Role;
+    use egui_kittest::kittest::Queryable as _;
+    use tabula_app::session::Session;
+
+    use crate::support::{app, eventually, identity, window};
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("slow.svg");
+    pipe(&target);
+    let mut session = Session::offline(identity("Ann"));
+    let drawn = board();
+    for object in drawn.objects() {
+        session.perform(vec![Op::new(OpKind::Create {
+            object: ObjectId::random(),
+            data: object.data.clone(),
+        })]);
+    }
+    let mut harness = window(app(session));
+    harness.get_by_label("Export…").click();
+    harness.run();
+    harness.get_by_label("SVG").click();
+    harness.run();
+    harness
+        .get_by_role(Role::TextInput)
+        .set_text_value_accesskit(&target.display().to_string());
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, "Export")
+        .click();
+    // The export thread waits for the pipe to be read; the window does not.
+    eventually("the dialog shows the export writing", || {
+        harness.step();
+        harness
+            .query_by_label_contains("Exporting slow.svg… Writing the file")
+            .map(|_| ())
+    });
+    harness.get_by_role_and_label(Role::Button, "Cancel");
+    assert!(
+        harness
+            .query_by_role_and_label(Role::Button, "Close")
+            .is_none(),
+        "the dialog stays while it runs"
+    );
+    assert!(harness.state().export_dialog().running().is_some());
+    harness.step();
+    harness.get_by_label_contains("Exporting slow.svg");
+
+    let svg = std::fs::read_to_string(&target).expect("the pipe is read");
+    eventually("the dialog says it is saved", || {
+        harness.step();
+        harness.query_by_label_contains("Saved").map(|_| ())
+    });
+    assert!(harness.state().export_dialog().running().is_none());
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let elements = doc
+        .root_element()
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .count();
+    assert_eq!(elements, drawn.objects().count());
+}
+
+#[test]
+fn an_export_that_cannot_be_written_names_the_file() {
+    use egui::accesskit::Role;
+    use egui_kittest::kittest::Queryable as _;
+    use tabula_app::session::Session;
+
+    use crate::support::{app, eventually, identity, window};
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("no such folder").join("board.png");
+    let mut session = Session::offline(identity("Ann"));
+    session.perform(vec![Op::new(OpKind::Create {
+        object: ObjectId::random(),
+        data: data(
+            ObjectKind::Rectangle,
+            vec![Point::new(0.0, 0.0), Point::new(10.0, 10.0)],
+            RED,
+            Fill::Solid,
+            "",
+        ),
+    })]);
+    let mut harness = window(app(session));
+    harness.get_by_label("Export…").click();
+    harness.run();
+    harness
+        .get_by_role(Role::TextInput)
+        .set_text_value_accesskit(&target.display().to_string());
+    harness.run();
+    harness
+        .get_by_role_and_label(Role::Button, "Export")
+        .click();
+    let said = format!("Could not export {}: could not write it", target.display());
+    eventually("the dialog says why, naming the file", || {
+        harness.step();
+        harness.query_by_label_contains(&said).map(|_| ())
+    });
 }

@@ -238,8 +238,12 @@ fn a_timelapse_is_frames_of_one_size_from_the_empty_board_to_the_last() {
     let mut replay = Replay::from_ops(ops).unwrap();
     let mut seen = Vec::new();
     let frames = dir.path().join("frames");
-    let written = write_frames(&mut replay, &[0, 3, 6, 12], &frames, |n| seen.push(n)).unwrap();
-    assert_eq!(written, 4);
+    let written = write_frames(&mut replay, &[0, 3, 6, 12], &frames, |n| {
+        seen.push(n);
+        std::ops::ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!((written.frames, written.of), (4, 4));
     assert_eq!(seen, [1, 2, 3, 4], "progress after each frame");
     let read = |n: usize| std::fs::read(frames.join(format!("frame-{n:05}.png"))).unwrap();
     let pictures: Vec<Vec<u8>> = (1..=4).map(read).collect();
@@ -279,6 +283,52 @@ fn export_frames_shows_progress_and_writes_the_frames() {
     // 11 s at 1× with pauses compressed, 30 frames a second.
     let count = std::fs::read_dir(&frames).unwrap().count();
     assert_eq!(count, 330);
+}
+
+#[test]
+fn a_timelapse_export_can_be_cancelled_and_says_how_many_frames_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = replaying(dir.path());
+    let frames = dir.path().join("lapse");
+    std::fs::create_dir(&frames).unwrap();
+    // The first frame's file is a named pipe: writing it waits for a reader.
+    let first = frames.join("frame-00001.png");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&first)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let field = harness
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .next()
+        .expect("the folder field");
+    field.click();
+    harness.run();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.event(egui::Event::Text(frames.display().to_string()));
+    harness.run();
+    harness.get_by_label("Export frames").click();
+    harness.step();
+    harness.get_by_label("Cancel").click();
+    harness.step();
+    let job = harness.state().replay().unwrap().timelapse().unwrap();
+    assert!(
+        job.is_cancelled() && job.outcome().is_none(),
+        "still writing frame 1"
+    );
+
+    let picture = std::fs::read(&first).expect("the pipe is read");
+    assert_eq!(&picture[..4], b"\x89PNG");
+    let said = format!("Cancelled: 1 of 330 frames written to {}", frames.display());
+    eventually("the timelapse stops", || {
+        harness.step();
+        harness.query_by_label(&said).map(|_| ())
+    });
+    assert_eq!(
+        std::fs::read_dir(&frames).unwrap().count(),
+        1,
+        "no frame after the one being written"
+    );
 }
 
 /// A meeting as the relay records it, an op a second but for a minute's
