@@ -2,22 +2,25 @@
 //!
 //! Each frame reads like a list ([`TabulaApp::whiteboard_ui`]): poll the
 //! network (the room's events into the session), poll the jobs (a file being
-//! opened, the save under way, an export, a timelapse), draw the panels (toolbars, people, File menu,
-//! dialogs, the replay's timeline), draw the canvas (input to ops, handed to
-//! the session, then the board painted). Everything on screen is read from
-//! the session each frame; nothing here keeps a copy of the board.
+//! opened, the save under way, an export, a timelapse, the system's file
+//! dialog), draw the panels (toolbars, people, File menu, dialogs, the
+//! replay's timeline), draw the canvas (input to ops, handed to the session,
+//! then the board painted). Everything on screen is read from the session
+//! each frame; nothing here keeps a copy of the board.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use egui::Ui;
 
 use crate::canvas::tools::ToolSettings;
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
-use crate::export::dialog::ExportDialog;
+use crate::export::dialog::{ExportAction, ExportDialog};
 use crate::files::documents::Documents;
 use crate::files::menu::{FileMenu, MenuAction};
 use crate::files::recent::RecentFiles;
 use crate::session::{ConnectionStatus, JoinError, Session};
+use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
 use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::ui::presence::{PresenceAction, presence_ui};
@@ -54,6 +57,8 @@ pub struct TabulaApp {
     export_dialog: ExportDialog,
     /// How long frames take to build, and the F12 overlay that shows it.
     frame_stats: FrameStats,
+    /// The system's file dialogs, if any, and the one showing.
+    picker: FilePicker,
 }
 
 impl TabulaApp {
@@ -74,7 +79,21 @@ impl TabulaApp {
             replay: None,
             export_dialog: ExportDialog::default(),
             frame_stats: FrameStats::from_env(),
+            picker: FilePicker::default(),
         }
+    }
+
+    /// Asks for paths in `dialogs` (the `tabula` binary gives the system's),
+    /// falling back to typing them when none answers. Without this, paths
+    /// are typed: tests never open a dialog.
+    pub fn set_file_dialogs(&mut self, dialogs: Arc<dyn SystemDialogs>) {
+        self.picker = FilePicker::with_dialogs(dialogs);
+    }
+
+    /// The export dialog and the export under way.
+    #[must_use]
+    pub fn export_dialog(&self) -> &ExportDialog {
+        &self.export_dialog
     }
 
     /// The frame timings and whether their overlay shows.
@@ -99,12 +118,6 @@ impl TabulaApp {
     #[must_use]
     pub fn tools(&self) -> &ToolSettings {
         &self.tools
-    }
-
-    /// The export dialog and the export under way.
-    #[must_use]
-    pub fn export_dialog(&self) -> &ExportDialog {
-        &self.export_dialog
     }
 
     /// The current file and the recent files.
@@ -185,6 +198,7 @@ impl TabulaApp {
             || self.export_dialog.is_open()
             || self.file_menu.is_open()
             || self.documents.is_modal_open()
+            || self.picker.is_asking()
     }
 
     /// Whether the join dialog is showing.
@@ -229,8 +243,9 @@ impl TabulaApp {
 
     /// The jobs: a file whose board is built goes on screen (a replay was of
     /// the board that has gone), the history behind its snapshot is merged, a
-    /// save that has ended is taken note of and the next one started, and an
-    /// export's or a replay's frames' end is taken in.
+    /// save that has ended is taken note of and the next one started, an
+    /// export's or a replay's frames' end is taken in, and the path chosen in
+    /// the system's file dialog goes where it was asked for.
     fn poll_jobs(&mut self, ctx: &egui::Context) {
         if self.documents.poll(&mut self.session, ctx) {
             self.replay = None;
@@ -238,6 +253,54 @@ impl TabulaApp {
         self.export_dialog.poll(ctx);
         if let Some(replay) = &mut self.replay {
             replay.poll_timelapse();
+        }
+        if let Some(picked) = self.picker.poll() {
+            self.picked(picked, ctx);
+        }
+    }
+
+    /// Asks where, for `purpose`: in the system's file dialog, or, without
+    /// one, in the path field of whoever asked.
+    fn choose(&mut self, purpose: Purpose, ctx: &egui::Context) {
+        let request = match purpose {
+            Purpose::Open | Purpose::SaveAs => FileMenu::request(purpose, self.documents.current()),
+            Purpose::Export => self.export_dialog.file_request(),
+            Purpose::TimelapseFolder => match &self.replay {
+                Some(replay) => replay.timelapse_request(),
+                None => return,
+            },
+        };
+        let ctx_to_wake = ctx.clone();
+        let wake = move || ctx_to_wake.request_repaint();
+        if let Some(picked) = self.picker.ask(purpose, request, wake) {
+            self.picked(picked, ctx);
+        }
+    }
+
+    /// The path chosen for a purpose (or that it is to be typed) goes to
+    /// whoever asked.
+    fn picked(&mut self, Picked { purpose, outcome }: Picked, ctx: &egui::Context) {
+        match (purpose, outcome) {
+            (_, Outcome::Cancelled) => {}
+            (Purpose::Open | Purpose::SaveAs, Outcome::Chosen(path)) => {
+                FileMenu::path_chosen(purpose, &path, &mut self.documents, &self.session, ctx);
+            }
+            (Purpose::Open | Purpose::SaveAs, Outcome::TypeIt(note)) => {
+                self.file_menu
+                    .type_path(purpose, self.documents.current(), note);
+            }
+            (Purpose::Export, Outcome::Chosen(path)) => self.export_dialog.set_path(&path),
+            (Purpose::Export, Outcome::TypeIt(note)) => self.export_dialog.type_path(note),
+            (Purpose::TimelapseFolder, Outcome::Chosen(path)) => {
+                if let Some(replay) = &mut self.replay {
+                    replay.set_timelapse_dir(&path);
+                }
+            }
+            (Purpose::TimelapseFolder, Outcome::TypeIt(note)) => {
+                if let Some(replay) = &mut self.replay {
+                    replay.type_timelapse_dir(note);
+                }
+            }
         }
     }
 
@@ -270,8 +333,16 @@ impl TabulaApp {
         self.join_dialog_ui(ctx);
         self.command(command);
         self.confirm_clear_ui(ctx);
-        self.export_dialog
-            .modal_ui(ctx, self.session.board(), self.canvas.selection());
+        let offers_dialogs = self.picker.offers_dialogs();
+        let export = self.export_dialog.modal_ui(
+            ctx,
+            self.session.board(),
+            self.canvas.selection(),
+            offers_dialogs,
+        );
+        if export == Some(ExportAction::ChooseFile) {
+            self.choose(Purpose::Export, ctx);
+        }
         if let Some(action) = view {
             self.view(action);
         }
@@ -283,14 +354,25 @@ impl TabulaApp {
         match menu {
             Some(MenuAction::Replay) => self.start_replay(),
             Some(MenuAction::Export) => self.command(Some(ToolbarAction::Export)),
+            Some(MenuAction::Choose(purpose)) => self.choose(purpose, ctx),
             None => {}
         }
         if let Some(replay) = self.replay.as_mut().filter(|r| r.is_live()) {
             replay.follow(self.session.log());
         }
-        let timeline = self.replay.as_mut().and_then(|r| r.timeline_ui(ctx));
-        if timeline == Some(ReplayAction::BackToLive) {
-            self.replay = None;
+        let timeline = self
+            .replay
+            .as_mut()
+            .and_then(|r| r.timeline_ui(ctx, offers_dialogs));
+        match timeline {
+            Some(ReplayAction::BackToLive) => self.replay = None,
+            Some(ReplayAction::ChooseTimelapseFolder) => {
+                self.choose(Purpose::TimelapseFolder, ctx);
+            }
+            None => {}
+        }
+        if let Some(picked) = self.picker.waiting_ui(ctx) {
+            self.picked(picked, ctx);
         }
     }
 

@@ -25,7 +25,7 @@
 //!   and a replay written out as PNG frames, another job.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
-//!   frame-time overlay and the theme.
+//!   frame-time overlay, the theme, and the system's file dialogs.
 //! - [`host`]: hosting a room from the app: the relay library on a runtime of
 //!   its own, seeded with the board's log and advertised on the local network;
 //!   handing the room over, and taking one over.

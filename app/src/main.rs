@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use tabula_app::app::TabulaApp;
 use tabula_app::session::{Identity, Session, room_of_url};
+use tabula_app::ui::file_dialog::Portal;
 use tabula_app::ui::presence::identity_color;
 use tabula_app::ui::theme;
 use tabula_shared::ClientId;
@@ -138,6 +139,8 @@ fn main() -> anyhow::Result<()> {
             theme::apply(&cc.egui_ctx);
             cc.egui_ctx.set_theme(args.theme);
             let mut app = TabulaApp::new(Session::offline(me), handle);
+            // The system's file dialogs; typed paths when none answers.
+            app.set_file_dialogs(std::sync::Arc::new(Portal));
             if let Some(path) = &args.file {
                 // Read and built off the UI thread; a file that cannot be
                 // opened is explained in the window.

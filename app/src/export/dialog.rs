@@ -1,7 +1,6 @@
 //! The export dialog: what to export (the board or the selection), as what (PNG
-//! at 1× or 2×, or SVG), and where: a path field (no native file dialog: the
-//! usual crate would need GTK on Linux, a system library this app does
-//! without), or the clipboard, as an image.
+//! at 1× or 2×, or SVG), and where: a path field, with "Choose…" beside it for
+//! the system's file dialog when there is one, or the clipboard, as an image.
 //!
 //! Export starts an [`ExportJob`] on the `tabula-export` thread; while it
 //! runs the dialog shows its stage and how many objects are drawn, with
@@ -9,7 +8,7 @@
 //! with the other jobs ([`ExportDialog::poll`]); the outcome (the file
 //! written, or why not, naming it) shows under the buttons.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use egui::{Context, Id, Modal, RichText};
 use tabula_shared::{Board, Object};
@@ -17,6 +16,13 @@ use tabula_shared::{Board, Object};
 use super::job::{Destination, ExportJob, Exported};
 use super::{ExportError, Format};
 use crate::canvas::selection::Selection;
+
+/// What the dialog asks of the app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportAction {
+    /// Choose the file in the system's dialog ("Choose…").
+    ChooseFile,
+}
 
 /// The dialog's fields, kept while it is closed, and the export under way.
 #[derive(Debug)]
@@ -33,6 +39,11 @@ pub struct ExportDialog {
     outcome: Option<Result<String, String>>,
     /// The export running on its thread, while it does.
     running: Option<ExportJob>,
+    /// A word beside the path field (that there is no system file dialog),
+    /// until the dialog closes.
+    note: Option<&'static str>,
+    /// Set when the path is to be typed: the field takes the keyboard once.
+    focus_path: bool,
 }
 
 impl Default for ExportDialog {
@@ -44,6 +55,8 @@ impl Default for ExportDialog {
             path: "tabula-board".to_owned(),
             outcome: None,
             running: None,
+            note: None,
+            focus_path: false,
         }
     }
 }
@@ -81,11 +94,52 @@ impl ExportDialog {
         path
     }
 
-    /// Shows the dialog if open, and starts an export when asked.
-    pub fn modal_ui(&mut self, ctx: &Context, board: &Board, selection: &Selection) {
-        if !self.open {
-            return;
+    /// What the system's file dialog is asked: a file to write, named as
+    /// the field names it, in its folder.
+    #[must_use]
+    pub fn file_request(&self) -> crate::ui::file_dialog::Request {
+        use crate::ui::file_dialog::{Kind, Request};
+        let target = self.target();
+        let (name, extension) = match self.format {
+            Format::Png1x | Format::Png2x => ("PNG pictures", "png"),
+            Format::Svg => ("SVG drawings", "svg"),
+        };
+        Request::new(Kind::SaveFile, "Export")
+            .in_folder(target.parent().map(Path::to_path_buf))
+            .named(target.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .offering(name, extension)
+    }
+
+    /// The file was chosen in the system's dialog: the field says it.
+    pub fn set_path(&mut self, path: &Path) {
+        self.path = path.display().to_string();
+        if let Some(format) = format_of(path, self.format) {
+            self.format = format;
         }
+    }
+
+    /// The path is to be typed: the field takes the keyboard, with `note`
+    /// beside it if there is one.
+    pub fn type_path(&mut self, note: Option<&'static str>) {
+        self.focus_path = true;
+        if note.is_some() {
+            self.note = note;
+        }
+    }
+
+    /// Shows the dialog if open, and starts an export when asked; says when
+    /// the system's file dialog is wanted (`offers_dialogs`: there is one).
+    pub fn modal_ui(
+        &mut self,
+        ctx: &Context,
+        board: &Board,
+        selection: &Selection,
+        offers_dialogs: bool,
+    ) -> Option<ExportAction> {
+        if !self.open {
+            return None;
+        }
+        let mut action = None;
         let has_selection = !selection.is_empty();
         let running = self.running.is_some();
         let modal = Modal::new(Id::unique("tabula-export")).show(ctx, |ui| {
@@ -105,9 +159,28 @@ impl ExportDialog {
                     ui.selectable_value(&mut self.format, Format::Svg, "SVG");
                 });
                 let label = ui.label("Save as");
-                ui.add(egui::TextEdit::singleline(&mut self.path).desired_width(f32::INFINITY))
-                    .labelled_by(label.id);
+                ui.horizontal(|ui| {
+                    let choose = offers_dialogs
+                        && ui
+                            .button("Choose…")
+                            .on_hover_text("Choose the file in the system's file dialog")
+                            .clicked();
+                    if choose {
+                        action = Some(ExportAction::ChooseFile);
+                    }
+                    let field = ui
+                        .add(
+                            egui::TextEdit::singleline(&mut self.path).desired_width(f32::INFINITY),
+                        )
+                        .labelled_by(label.id);
+                    if std::mem::take(&mut self.focus_path) {
+                        field.request_focus();
+                    }
+                });
             });
+            if let Some(note) = self.note {
+                ui.label(RichText::new(note).small().italics());
+            }
             ui.label(
                 RichText::new(format!("Writes {}", self.target().display()))
                     .small()
@@ -133,6 +206,7 @@ impl ExportDialog {
         if modal.should_close() && self.running.is_none() {
             self.close();
         }
+        action
     }
 
     /// Close, Export, and Copy as PNG, which start an export.
@@ -232,6 +306,7 @@ impl ExportDialog {
     /// Hides the dialog; its fields stay for next time.
     fn close(&mut self) {
         self.open = false;
+        self.note = None;
     }
 }
 
@@ -270,4 +345,16 @@ fn progress_ui(ui: &mut egui::Ui, job: &ExportJob) {
             job.cancel();
         }
     });
+}
+
+/// The format a chosen file's extension asks for, keeping `current` when
+/// it fits (PNG at 1× or 2×); `None` for an extension neither format has.
+fn format_of(path: &Path, current: Format) -> Option<Format> {
+    let extension = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    match extension.as_str() {
+        "svg" => Some(Format::Svg),
+        "png" if current == Format::Svg => Some(Format::Png1x),
+        "png" => Some(current),
+        _ => None,
+    }
 }

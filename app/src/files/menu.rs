@@ -1,8 +1,10 @@
-//! The File menu, top left: Open, Save, Save as, Export, Replay and the recent files,
-//! with ctrl+O, ctrl+S and ctrl+shift+S; the path dialog (an in-app field:
-//! native dialogs would need GTK's development libraries); "Saving NAME… n of
-//! m ops" beside the menu while a save runs and the board stays in use; the
-//! "Opening…" modal while a file's board is built; and the error message.
+//! The File menu, top left: Open, Save, Save as, Export, Replay and the
+//! recent files, with ctrl+O, ctrl+S and ctrl+shift+S; the path dialog (the
+//! in-app field, when the system has no file dialog: the app asks
+//! [`crate::ui::file_dialog`] first, and comes here when it has none);
+//! "Saving NAME… n of m ops" beside the menu while a save runs and the board
+//! stays in use; the "Opening…" modal while a file's board is built; and the
+//! error message.
 //!
 //! It shows what [`Documents`] holds and asks it for things; it polls nothing
 //! (the app polls the documents once a frame, before the panels).
@@ -14,6 +16,7 @@ use tabula_shared::session_file::EXTENSION;
 
 use super::documents::Documents;
 use crate::session::Session;
+use crate::ui::file_dialog::{Kind, Purpose, Request};
 use crate::ui::theme::{self, EDGE_GAP};
 
 /// What the File menu asks the app to do beyond files.
@@ -23,27 +26,24 @@ pub enum MenuAction {
     Replay,
     /// Show the export dialog.
     Export,
-}
-
-/// What the path dialog is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PathPurpose {
-    /// Open the file named.
-    Open,
-    /// Save the board to the file named.
-    SaveAs,
+    /// Ask where: a file to open ([`Purpose::Open`]) or to save the board to
+    /// ([`Purpose::SaveAs`]); the system's dialog if there is one, else
+    /// [`FileMenu::type_path`].
+    Choose(Purpose),
 }
 
 /// The path dialog while it shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PathDialog {
-    /// Open or save.
-    purpose: PathPurpose,
+    /// Open or save as.
+    purpose: Purpose,
     /// The path typed so far.
     text: String,
     /// Set when the dialog opens: the field takes the keyboard once, so that
     /// Enter can still leave it (and confirm).
     focus: bool,
+    /// A word above the field (that there is no system file dialog).
+    note: Option<&'static str>,
 }
 
 /// The File menu's own state: the path dialog, while it shows.
@@ -61,24 +61,66 @@ impl FileMenu {
         self.dialog.is_some()
     }
 
-    /// Shows the path dialog; saving as starts from `current`, the board's file.
-    pub fn ask(&mut self, purpose: PathPurpose, current: Option<&Path>) {
+    /// Shows the path dialog for `purpose` ([`Purpose::Open`] or
+    /// [`Purpose::SaveAs`]), with `note` above the field if there is one;
+    /// saving as starts from `current`, the board's file.
+    pub fn type_path(
+        &mut self,
+        purpose: Purpose,
+        current: Option<&Path>,
+        note: Option<&'static str>,
+    ) {
         let text = match (current, purpose) {
-            (Some(path), PathPurpose::SaveAs) => path.display().to_string(),
+            (Some(path), Purpose::SaveAs) => path.display().to_string(),
             _ => String::new(),
         };
         self.dialog = Some(PathDialog {
             purpose,
             text,
             focus: true,
+            note,
         });
     }
 
-    /// Saves to the board's file, or asks where.
-    fn save(&mut self, docs: &mut Documents, session: &Session) {
-        if !docs.save(session) {
-            self.ask(PathPurpose::SaveAs, None);
+    /// What the system's file dialog is asked for `purpose`: a session to
+    /// open, or where to save the board (as the board's file, by default),
+    /// starting in the board's file's folder.
+    #[must_use]
+    pub fn request(purpose: Purpose, current: Option<&Path>) -> Request {
+        let folder = current.and_then(Path::parent).map(Path::to_path_buf);
+        let request = match purpose {
+            Purpose::SaveAs => Request::new(Kind::SaveFile, "Save the board as").named(Some(
+                current.map_or_else(|| format!("board.{EXTENSION}"), file_name),
+            )),
+            _ => Request::new(Kind::OpenFile, "Open a session"),
+        };
+        request
+            .in_folder(folder)
+            .offering("Tabula sessions", EXTENSION)
+    }
+
+    /// `path` was chosen for `purpose`, in the system's dialog or the path
+    /// dialog: it opens (repainting `ctx` when it is ready) or the board is
+    /// saved there (`.tabula` added if it has no extension).
+    pub fn path_chosen(
+        purpose: Purpose,
+        path: &Path,
+        docs: &mut Documents,
+        session: &Session,
+        ctx: &Context,
+    ) {
+        match purpose {
+            Purpose::SaveAs => {
+                // A failure is shown in the error modal.
+                let _ = docs.save_as(session, &with_extension(path));
+            }
+            _ => docs.start_open(path, waker(ctx)),
         }
+    }
+
+    /// Saves to the board's file, or asks where.
+    fn save(docs: &mut Documents, session: &Session) -> Option<MenuAction> {
+        (!docs.save(session)).then_some(MenuAction::Choose(Purpose::SaveAs))
     }
 
     /// The File menu (top left), its shortcuts (when `keyboard`), the path
@@ -93,7 +135,7 @@ impl FileMenu {
     ) -> Option<MenuAction> {
         let mut action = None;
         if keyboard && !self.is_open() && !docs.is_modal_open() {
-            self.shortcuts(ctx, docs, session);
+            action = Self::shortcuts(ctx, docs, session);
         }
         egui::Area::new(egui::Id::unique("tabula-file-menu"))
             .anchor(Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
@@ -102,7 +144,7 @@ impl FileMenu {
                     ui.horizontal(|ui| {
                         ui.menu_button("File", |ui| {
                             if ui.button("Open…  (Ctrl O)").clicked() {
-                                self.ask(PathPurpose::Open, None);
+                                action = Some(MenuAction::Choose(Purpose::Open));
                             }
                             // The whole history is needed to save or replay it.
                             let arriving = session.history_progress().map(|(have, total)| {
@@ -118,14 +160,14 @@ impl FileMenu {
                             let save =
                                 ui.add_enabled(complete, egui::Button::new("Save  (Ctrl S)"));
                             if waiting(save).clicked() {
-                                self.save(docs, session);
+                                action = Self::save(docs, session);
                             }
                             let save_as = ui.add_enabled(
                                 complete,
                                 egui::Button::new("Save as…  (Ctrl Shift S)"),
                             );
                             if waiting(save_as).clicked() {
-                                self.ask(PathPurpose::SaveAs, docs.current());
+                                action = Some(MenuAction::Choose(Purpose::SaveAs));
                             }
                             ui.separator();
                             if ui.button("Export…").clicked() {
@@ -161,7 +203,7 @@ impl FileMenu {
     }
 
     /// Ctrl+S, ctrl+shift+S and ctrl+O.
-    fn shortcuts(&mut self, ctx: &Context, docs: &mut Documents, session: &Session) {
+    fn shortcuts(ctx: &Context, docs: &mut Documents, session: &Session) -> Option<MenuAction> {
         let (save_as, save, open) = ctx.input_mut(|i| {
             (
                 i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::S),
@@ -170,11 +212,13 @@ impl FileMenu {
             )
         });
         if save_as {
-            self.ask(PathPurpose::SaveAs, docs.current());
+            Some(MenuAction::Choose(Purpose::SaveAs))
         } else if save {
-            self.save(docs, session);
+            Self::save(docs, session)
         } else if open {
-            self.ask(PathPurpose::Open, None);
+            Some(MenuAction::Choose(Purpose::Open))
+        } else {
+            None
         }
     }
 
@@ -189,9 +233,13 @@ impl FileMenu {
         let modal = egui::Modal::new(egui::Id::unique("tabula-path-dialog")).show(ctx, |ui| {
             ui.set_width(420.0);
             ui.heading(match purpose {
-                PathPurpose::Open => "Open a session",
-                PathPurpose::SaveAs => "Save the board as",
+                Purpose::SaveAs => "Save the board as",
+                _ => "Open a session",
             });
+            if let Some(note) = dialog.note {
+                ui.label(egui::RichText::new(note).italics());
+                ui.add_space(4.0);
+            }
             ui.label("The path of a .tabula file:");
             let field = ui.add(
                 egui::TextEdit::singleline(&mut dialog.text)
@@ -210,8 +258,8 @@ impl FileMenu {
                     cancelled = true;
                 }
                 let label = match purpose {
-                    PathPurpose::Open => "Open",
-                    PathPurpose::SaveAs => "Save",
+                    Purpose::SaveAs => "Save",
+                    _ => "Open",
                 };
                 if ui.button(label).clicked() {
                     confirmed = true;
@@ -225,13 +273,7 @@ impl FileMenu {
         if confirmed && !dialog.text.trim().is_empty() {
             let path = expand_home(dialog.text.trim());
             self.dialog = None;
-            match purpose {
-                PathPurpose::Open => docs.start_open(&path, waker(ctx)),
-                PathPurpose::SaveAs => {
-                    // A failure is shown in the error modal.
-                    let _ = docs.save_as(session, &with_extension(&path));
-                }
-            }
+            Self::path_chosen(purpose, &path, docs, session, ctx);
         }
     }
 }

@@ -21,10 +21,15 @@
 //!   back to live.
 //! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
 //!   frame time, with a sparkline.
+//! - [`file_dialog`]: choosing a path in the system's file dialog, run as a
+//!   job, or typing it when there is none; it uses only [`crate::jobs`].
 //!
 //! Imports among them run one way: every panel may use [`theme`], and
-//! [`replay`] uses [`presence`] for people's colours.
+//! [`replay`] uses [`presence`] for people's colours and [`file_dialog`] for
+//! its requests; [`file_dialog`] is a leaf the File menu and the export
+//! dialog use too.
 
+pub mod file_dialog;
 pub mod frame_stats;
 pub mod join_dialog;
 pub mod presence;

@@ -46,6 +46,8 @@ const NOBODY: &str = "Nobody has joined or made an op yet";
 pub enum ReplayAction {
     /// Leave replay mode.
     BackToLive,
+    /// Choose the timelapse's folder in the system's file dialog.
+    ChooseTimelapseFolder,
 }
 
 /// A replay on screen: the ops, the board at the playhead and the clock.
@@ -65,6 +67,10 @@ pub struct ReplayView {
     timelapse_dir: String,
     /// The timelapse being written, or the last one, for its progress bar.
     timelapse: Option<TimelapseJob>,
+    /// A word beside the folder field (that there is no system file dialog).
+    timelapse_note: Option<&'static str>,
+    /// Set when the folder is to be typed: the field takes the keyboard once.
+    focus_timelapse_dir: bool,
 }
 
 impl ReplayView {
@@ -80,6 +86,8 @@ impl ReplayView {
             live: false,
             timelapse_dir: "tabula-timelapse".to_owned(),
             timelapse: None,
+            timelapse_note: None,
+            focus_timelapse_dir: false,
         })
     }
 
@@ -169,8 +177,9 @@ impl ReplayView {
     }
 
     /// The timeline panel, bottom centre, for one frame; moves the clock by
-    /// the frame's time while playing.
-    pub fn timeline_ui(&mut self, ctx: &Context) -> Option<ReplayAction> {
+    /// the frame's time while playing. `offers_dialogs`: the system has file
+    /// dialogs, so the timelapse's folder can be chosen in one.
+    pub fn timeline_ui(&mut self, ctx: &Context, offers_dialogs: bool) -> Option<ReplayAction> {
         if self.player.is_playing() {
             let dt = ctx.input(|i| i.stable_dt);
             self.advance(f64::from(dt) * 1000.0);
@@ -185,7 +194,7 @@ impl ReplayView {
                     ui.set_width(PANEL_WIDTH);
                     action = self.controls_ui(ui);
                     self.track_ui(ui);
-                    self.timelapse_ui(ui);
+                    action = self.timelapse_ui(ui, offers_dialogs).or(action);
                 });
             });
         action
@@ -375,23 +384,40 @@ impl ReplayView {
 }
 
 impl ReplayView {
-    /// The timelapse row: the folder, the button, and the progress bar with
+    /// The timelapse row: the folder, the buttons, and the progress bar with
     /// Cancel, or how the last one ended.
-    fn timelapse_ui(&mut self, ui: &mut Ui) {
+    fn timelapse_ui(&mut self, ui: &mut Ui, offers_dialogs: bool) -> Option<ReplayAction> {
+        let mut action = None;
         ui.horizontal(|ui| {
             let running = self
                 .timelapse
                 .as_ref()
                 .is_some_and(|job| job.outcome().is_none());
             let label = ui.label("Timelapse frames to");
-            ui.add_enabled(
-                !running,
-                egui::TextEdit::singleline(&mut self.timelapse_dir).desired_width(200.0),
-            )
-            .labelled_by(label.id);
+            let field = ui
+                .add_enabled(
+                    !running,
+                    egui::TextEdit::singleline(&mut self.timelapse_dir).desired_width(200.0),
+                )
+                .labelled_by(label.id);
+            if std::mem::take(&mut self.focus_timelapse_dir) {
+                field.request_focus();
+            }
+            if offers_dialogs
+                && ui
+                    .add_enabled(!running, egui::Button::new("Choose…"))
+                    .on_hover_text("Choose the folder in the system's file dialog")
+                    .clicked()
+            {
+                action = Some(ReplayAction::ChooseTimelapseFolder);
+            }
             let export = ui.add_enabled(!running, egui::Button::new("Export frames"));
             if export.clicked() && !self.timelapse_dir.trim().is_empty() {
+                self.timelapse_note = None;
                 self.start_timelapse(ui.ctx());
+            }
+            if let Some(note) = self.timelapse_note {
+                ui.label(egui::RichText::new(note).small().italics());
             }
             match &self.timelapse {
                 Some(job) if job.outcome().is_none() => {
@@ -433,6 +459,35 @@ impl ReplayView {
                 None => {}
             }
         });
+        action
+    }
+
+    /// What the system's file dialog is asked for the timelapse: a folder,
+    /// starting from the one typed.
+    #[must_use]
+    pub fn timelapse_request(&self) -> crate::ui::file_dialog::Request {
+        use crate::ui::file_dialog::{Kind, Request};
+        let typed = std::path::PathBuf::from(self.timelapse_dir.trim());
+        let start = if typed.is_dir() {
+            Some(typed)
+        } else {
+            typed.parent().map(std::path::Path::to_path_buf)
+        };
+        Request::new(Kind::Folder, "Timelapse frames to").in_folder(start)
+    }
+
+    /// The folder was chosen in the system's dialog: the field says it.
+    pub fn set_timelapse_dir(&mut self, dir: &std::path::Path) {
+        self.timelapse_dir = dir.display().to_string();
+    }
+
+    /// The folder is to be typed: the field takes the keyboard, with `note`
+    /// beside it if there is one.
+    pub fn type_timelapse_dir(&mut self, note: Option<&'static str>) {
+        self.focus_timelapse_dir = true;
+        if note.is_some() {
+            self.timelapse_note = note;
+        }
     }
 
     /// The timelapse being written, or the last one written.

@@ -6,6 +6,8 @@
 //!   waiting until something has happened.
 //! - [`app`]: the whole window, on a session whose network task is replaced
 //!   by a detached connection.
+//! - [`dialogs`]: paths chosen in the system's file dialog (a scripted one),
+//!   or typed when there is none.
 //! - [`canvas`]: the canvas on its own: pointer input in, ops and camera
 //!   moves out.
 //! - [`tools`]: each tool's drags and clicks make the right objects.
@@ -21,6 +23,7 @@
 
 mod app;
 mod canvas;
+mod dialogs;
 mod end_to_end;
 mod export;
 mod files;
