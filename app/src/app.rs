@@ -7,17 +7,22 @@
 //! replay's timeline), draw the canvas (input to ops, handed to the session,
 //! then the board painted). Everything on screen is read from the session
 //! each frame; nothing here keeps a copy of the board.
+//!
+//! Before each frame, and alone while the window is hidden,
+//! [`TabulaApp::logic`] guards the window's close: a close asked for while a
+//! save is under way or waiting is held off, with a modal that says so, until
+//! the saves are done; then the window closes itself.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use egui::Ui;
+use egui::{Ui, ViewportCommand};
 
 use crate::canvas::tools::ToolSettings;
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::export::dialog::{ExportAction, ExportDialog};
 use crate::files::documents::Documents;
-use crate::files::menu::{FileMenu, MenuAction};
+use crate::files::menu::{FileMenu, MenuAction, file_name, saving_text};
 use crate::files::recent::RecentFiles;
 use crate::session::{ConnectionStatus, JoinError, Session};
 use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
@@ -59,6 +64,12 @@ pub struct TabulaApp {
     frame_stats: FrameStats,
     /// The system's file dialogs, if any, and the one showing.
     picker: FilePicker,
+    /// While a close waits for the saves: how many failures had been shown
+    /// when it was asked for (one more, and the window stays open to show
+    /// it).
+    closing: Option<u64>,
+    /// Set by "Quit without waiting": the next close is not held off.
+    quit_now: bool,
 }
 
 impl TabulaApp {
@@ -80,6 +91,8 @@ impl TabulaApp {
             export_dialog: ExportDialog::default(),
             frame_stats: FrameStats::from_env(),
             picker: FilePicker::default(),
+            closing: None,
+            quit_now: false,
         }
     }
 
@@ -94,6 +107,12 @@ impl TabulaApp {
     #[must_use]
     pub fn export_dialog(&self) -> &ExportDialog {
         &self.export_dialog
+    }
+
+    /// Whether a close waits for the saves to end.
+    #[must_use]
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_some()
     }
 
     /// The frame timings and whether their overlay shows.
@@ -199,6 +218,7 @@ impl TabulaApp {
             || self.file_menu.is_open()
             || self.documents.is_modal_open()
             || self.picker.is_asking()
+            || self.closing.is_some()
     }
 
     /// Whether the join dialog is showing.
@@ -213,6 +233,34 @@ impl TabulaApp {
         let ctx = ctx.clone();
         self.session
             .join(url, &self.runtime, move || ctx.request_repaint())
+    }
+
+    /// What runs before every frame, and alone while the window is hidden
+    /// (eframe's `App::logic`): a close asked for while a save is under way
+    /// or waiting is cancelled and waits for the saves (polled here, as a
+    /// hidden window draws no frame); once they are done the window closes
+    /// itself, unless one failed (its message shows instead).
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        let close_requested = ctx.input(|i| i.viewport().close_requested());
+        if close_requested && !self.quit_now && self.documents.has_pending_saves() {
+            ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+            if self.closing.is_none() {
+                tracing::info!("closing once the saves are done");
+                self.closing = Some(self.documents.failures());
+            }
+        }
+        let Some(failures) = self.closing else {
+            return;
+        };
+        self.poll_jobs(ctx);
+        if self.documents.failures() > failures {
+            tracing::info!("a save failed; the window stays open");
+            self.closing = None;
+        } else if !self.documents.has_pending_saves() {
+            tracing::info!("saved; closing");
+            self.closing = None;
+            ctx.send_viewport_cmd(ViewportCommand::Close);
+        }
     }
 
     /// One frame of the whole window: the network, the jobs, the panels, the
@@ -374,6 +422,59 @@ impl TabulaApp {
         if let Some(picked) = self.picker.waiting_ui(ctx) {
             self.picked(picked, ctx);
         }
+        self.closing_ui(ctx);
+    }
+
+    /// While a close waits for the saves: what is being saved, that the
+    /// window closes once it is done, and what quitting without waiting
+    /// means.
+    fn closing_ui(&mut self, ctx: &egui::Context) {
+        if self.closing.is_none() {
+            return;
+        }
+        let saving = saving_text(&self.documents).unwrap_or_else(|| "Saving…".to_owned());
+        let name = self
+            .documents
+            .saving()
+            .map_or_else(|| "the file".to_owned(), |s| file_name(s.path()));
+        let waiting = self.documents.queued_saves().len();
+        let mut stay = false;
+        let mut quit = false;
+        let modal = egui::Modal::new(egui::Id::unique("tabula-closing")).show(ctx, |ui| {
+            ui.set_width(460.0);
+            ui.horizontal_top(|ui| {
+                ui.spinner();
+                let heading = format!("{saving} — the window closes when it is done");
+                ui.add(egui::Label::new(egui::RichText::new(heading).heading()).wrap());
+            });
+            ui.add_space(6.0);
+            let mut consequence = format!(
+                "Quit without waiting gives this save up: {name} stays as it was before \
+                 this save (a save is all or nothing), without what it would add."
+            );
+            if waiting > 0 {
+                consequence.push_str(" The saves waiting after it are not made either.");
+            }
+            ui.label(consequence);
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                stay = ui.button("Keep the window open").clicked();
+                let quit_button = egui::Button::new(
+                    egui::RichText::new("Quit without waiting").color(egui::Color32::WHITE),
+                )
+                .fill(egui::Color32::from_rgb(0xd0, 0x3b, 0x3b));
+                quit = ui.add(quit_button).clicked();
+            });
+        });
+        if quit {
+            tracing::warn!(file = %name, "quitting without waiting for the save; the file stays as it was before it");
+            self.closing = None;
+            self.quit_now = true;
+            ctx.send_viewport_cmd(ViewportCommand::Close);
+        } else if stay || modal.should_close() {
+            tracing::info!("not closing; the save goes on");
+            self.closing = None;
+        }
     }
 
     /// The canvas: its input becomes ops the session applies (none while
@@ -529,6 +630,10 @@ impl TabulaApp {
 }
 
 impl eframe::App for TabulaApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        TabulaApp::logic(self, ctx);
+    }
+
     fn ui(&mut self, ui: &mut Ui, frame: &mut eframe::Frame) {
         self.frame_stats.set_eframe_cpu(frame.info().cpu_usage);
         self.whiteboard_ui(ui);

@@ -44,6 +44,9 @@ pub struct Documents {
     /// Repaints the window when a save ends (given by each frame's poll;
     /// tests poll instead).
     waker: Option<egui::Context>,
+    /// How many failures have been shown: quitting once the saves are done
+    /// does not quit if one of them failed meanwhile.
+    failures: u64,
 }
 
 impl Documents {
@@ -110,6 +113,18 @@ impl Documents {
     #[must_use]
     pub fn queued_saves(&self) -> &[PathBuf] {
         self.saves.queued()
+    }
+
+    /// Whether a save is under way or waiting: quitting now would lose it.
+    #[must_use]
+    pub fn has_pending_saves(&self) -> bool {
+        self.saves.running().is_some() || !self.saves.queued().is_empty()
+    }
+
+    /// How many failures have been shown so far.
+    #[must_use]
+    pub fn failures(&self) -> u64 {
+        self.failures
     }
 
     /// Once a frame: puts a file whose board has been built on screen in
@@ -400,6 +415,7 @@ impl Documents {
     /// handled here, once: logged and shown.
     fn fail(&mut self, heading: &str, error: &FileError) -> String {
         tracing::warn!(%error, "{heading}");
+        self.failures += 1;
         let message = format!("{heading}\n\n{error}");
         self.error = Some(message.clone());
         message

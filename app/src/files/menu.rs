@@ -285,9 +285,20 @@ fn saving_ui(ui: &mut egui::Ui, docs: &Documents) {
         return;
     };
     let path = saving.path();
-    let progress = saving.progress();
     ui.spinner();
-    let count = if progress.done < progress.total {
+    let text = saving_text(docs).unwrap_or_default();
+    // The spinner repaints the window, so the count moves.
+    ui.add(egui::Label::new(text).extend())
+        .on_hover_text(path.display().to_string());
+}
+
+/// "Saving NAME… n of m ops (then k more)" while a save runs (the ops once
+/// the thread has counted them); `None` while none does.
+#[must_use]
+pub fn saving_text(docs: &Documents) -> Option<String> {
+    let saving = docs.saving()?;
+    let progress = saving.progress();
+    let count = if progress.total > 0 {
         format!(
             " {} of {} ops",
             thousands(progress.done),
@@ -300,10 +311,7 @@ fn saving_ui(ui: &mut egui::Ui, docs: &Documents) {
         0 => String::new(),
         n => format!(" (then {n} more)"),
     };
-    let text = format!("Saving {}…{count}{then}", file_name(path));
-    // The spinner repaints the window, so the count moves.
-    ui.add(egui::Label::new(text).extend())
-        .on_hover_text(path.display().to_string());
+    Some(format!("Saving {}…{count}{then}", file_name(saving.path())))
 }
 
 /// "Opening NAME… (n ops)" with a spinner, while a file is read and built;
@@ -378,7 +386,8 @@ fn waker(ctx: &Context) -> impl Fn() + Send + 'static {
 }
 
 /// The file name of `path`, or all of it if it has none.
-fn file_name(path: &Path) -> String {
+#[must_use]
+pub fn file_name(path: &Path) -> String {
     path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),

@@ -6,6 +6,7 @@
 //!   waiting until something has happened.
 //! - [`app`]: the whole window, on a session whose network task is replaced
 //!   by a detached connection.
+//! - [`closing`]: closing the window while a save runs.
 //! - [`dialogs`]: paths chosen in the system's file dialog (a scripted one),
 //!   or typed when there is none.
 //! - [`canvas`]: the canvas on its own: pointer input in, ops and camera
@@ -23,6 +24,7 @@
 
 mod app;
 mod canvas;
+mod closing;
 mod dialogs;
 mod end_to_end;
 mod export;

@@ -92,6 +92,15 @@ impl ThreadEnd {
     }
 }
 
+/// Holds the write lock of the session file at `path` until dropped (or
+/// rolled back), as another writer would: a save there waits for it (for up
+/// to the file's five-second busy timeout, then fails).
+pub fn write_lock(path: &std::path::Path) -> rusqlite::Connection {
+    let lock = rusqlite::Connection::open(path).expect("opens");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("locks");
+    lock
+}
+
 /// The sequence numbers of the board snapshots `file` holds, newest first.
 pub fn snapshot_seqs(file: &SessionFile) -> Result<Vec<u64>, SessionFileError> {
     let mut seqs = Vec::new();
@@ -120,12 +129,19 @@ pub fn app(session: Session) -> TabulaApp {
 }
 
 /// `app` in a headless 1280×800 window in the app's theme, a frame a quarter
-/// of a second, after its first frame.
+/// of a second, after its first frame. Each frame runs as eframe runs it:
+/// the app's logic, then its frame.
 pub fn window(app: TabulaApp) -> Harness<'static, TabulaApp> {
     let mut harness = Harness::builder()
         .with_size(vec2(1280.0, 800.0))
         .with_step_dt(0.25)
-        .build_ui_state(|ui, app: &mut TabulaApp| app.whiteboard_ui(ui), app);
+        .build_ui_state(
+            |ui, app: &mut TabulaApp| {
+                app.logic(ui.ctx());
+                app.whiteboard_ui(ui);
+            },
+            app,
+        );
     tabula_app::ui::theme::apply(&harness.ctx);
     harness.run();
     harness

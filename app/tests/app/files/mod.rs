@@ -20,7 +20,7 @@ use tabula_shared::object::{Fill, ObjectData, ObjectKind, Property};
 use tabula_shared::session_file::FORMAT_VERSION;
 use tabula_shared::{Color, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle};
 
-use crate::support::{self, app, documents, eventually, identity, window};
+use crate::support::{self, app, documents, eventually, identity, window, write_lock};
 
 /// A stroke, a rectangle restyled, and an undone delete.
 fn draw_things(session: &mut Session) -> (StrokeId, ObjectId) {
@@ -497,14 +497,6 @@ fn the_window_says_it_is_opening_blocks_shortcuts_then_shows_the_board() {
     harness.get_by_label_contains("Opening meeting.tabula…");
     until_opened(&mut harness);
     assert_eq!(harness.state().session().board(), expected.board());
-}
-
-/// Holds the write lock of the session file at `path` until dropped (or
-/// rolled back), as another writer would: a save there waits for it.
-fn write_lock(path: &Path) -> rusqlite::Connection {
-    let lock = rusqlite::Connection::open(path).expect("opens");
-    lock.execute_batch("BEGIN IMMEDIATE").expect("locks");
-    lock
 }
 
 /// Holds every lock of the session file at `path` until dropped, as a writer
