@@ -135,12 +135,22 @@ fn three_draw_the_host_hands_the_room_over_and_leaves_and_drawing_goes_on() {
     ada.draw(10.0);
     let sketched = ada.session.log().len();
     ada.hosting.start(&ada.session, "studio").unwrap();
-    wait_for("Ada hosts her board", &mut [&mut ada], |p| {
-        p[0].hosting.phase() == Phase::On && p[0].settled()
-    });
+    wait_for(
+        "Ada hosts her board and her join is recorded",
+        &mut [&mut ada],
+        |p| {
+            p[0].hosting.phase() == Phase::On
+                && p[0].settled()
+                && p[0].session.log().len() > sketched
+        },
+    );
     let host = ada.hosting.host().unwrap();
     let url = host.own_url().to_owned();
-    assert_eq!(host.urls(), std::slice::from_ref(&url), "on loopback, the one URL");
+    assert_eq!(
+        host.urls(),
+        std::slice::from_ref(&url),
+        "on loopback, the one URL"
+    );
     assert_eq!(
         ada.session.log().len(),
         sketched + 1,
