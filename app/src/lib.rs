@@ -23,6 +23,10 @@
 //! - [`export`]: the board or a selection as PNG (tiny-skia, 1×/2×) or SVG,
 //!   drawn and written as a job with the export dialog showing its progress,
 //!   and a replay written out as PNG frames, another job.
+//! - [`outline`]: the geometry objects are drawn along, defined once for the
+//!   screen, the PNG and the SVG: a stroke's smooth curve and an ellipse as
+//!   cubic Bézier pieces, an arrow's barbs. The leaf `canvas` and `export`
+//!   both import.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay, the theme, and the system's file dialogs.
@@ -41,5 +45,6 @@ pub mod files;
 pub mod host;
 pub mod jobs;
 pub mod net;
+pub mod outline;
 pub mod session;
 pub mod ui;

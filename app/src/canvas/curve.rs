@@ -1,83 +1,55 @@
-//! The smooth curve a freehand stroke is drawn as: a centripetal Catmull-Rom
-//! spline through its points, flattened into as few straight pieces as the
-//! zoom allows. The canvas paints it ([`super::render`]) and the PNG export
-//! draws the same curve.
+//! The screen's line pieces for a curve ([`crate::outline::Curve`]): each cubic
+//! piece cut into as few straight pieces as its size on screen allows, so that
+//! the line never strays from the curve by more than a fraction of a pixel.
+//! The PNG and the SVG draw the same curve from the same control points.
 
 use egui::{Pos2, Rect};
 
-/// How far a flattened curve may stray from the true curve, in screen pixels.
-const CURVE_TOLERANCE_PX: f32 = 0.15;
-/// The most line pieces one curve segment is flattened into.
-const MAX_PIECES: usize = 64;
+use crate::outline::Curve;
 
-/// Flattens a centripetal Catmull-Rom spline through `points` (screen space) into
-/// a polyline. Each segment is split into as many pieces as its on-screen
-/// curvature needs to stay within a fraction of a pixel; segments outside `clip`
-/// stay straight, as they are not seen.
-#[must_use]
-pub fn smooth_curve(points: &[Pos2], clip: Rect) -> Vec<Pos2> {
-    let n = points.len();
-    if n < 3 {
-        return points.to_vec();
-    }
-    let mut out = Vec::with_capacity(n * 4);
-    out.push(points[0]);
-    for i in 0..n - 1 {
-        let p1 = points[i];
-        let p2 = points[i + 1];
-        // Mirror the neighbours at the ends so the curve leaves them naturally.
-        let p0 = if i == 0 {
-            p1 + (p1 - p2)
-        } else {
-            points[i - 1]
-        };
-        let p3 = if i + 2 < n {
-            points[i + 2]
-        } else {
-            p2 + (p2 - p1)
-        };
-        let [c1, c2] = bezier_handles(p0, p1, p2, p3);
-        let bounds = Rect::from_points(&[p1, c1, c2, p2]);
-        let pieces = if bounds.intersects(clip) {
-            // A cubic flattened into `k` chords strays at most |f''| / (8 k²),
-            // and |f''| ≤ 6 × the control polygon's largest second difference.
-            let second = (p1 - 2.0 * c1.to_vec2() + c2.to_vec2())
+/// How far a flattened curve may stray from the true curve, in screen pixels.
+pub const CURVE_TOLERANCE_PX: f32 = 0.15;
+/// The most line pieces one curve piece is cut into.
+const MAX_PIECES: usize = 64;
+/// A curve piece that stays this close (in screen pixels) to where the line
+/// already is adds no line piece: a stroke seen from afar is a few pixels
+/// long and its fifty points would be noise in the tessellator.
+pub const MIN_PIECE_PX: f32 = 0.5;
+
+/// `curve` (in screen space) as a line through points on it, appended to `out`
+/// (its first point is the curve's start; a closed curve's last point is its
+/// start again). Pieces outside `clip` are not seen and stay one straight line
+/// each.
+pub fn flatten(curve: &Curve, clip: Rect, out: &mut Vec<Pos2>) {
+    out.push(curve.start);
+    let mut last = curve.start;
+    let count = curve.pieces.len();
+    for (i, piece) in curve.pieces.iter().enumerate() {
+        let near = |p: Pos2| p.distance_sq(last) < MIN_PIECE_PX * MIN_PIECE_PX;
+        if i + 1 < count && near(piece.to) && near(piece.c1) && near(piece.c2) {
+            continue;
+        }
+        let pieces = if piece.bounds().intersects(clip) {
+            // A cubic cut into `k` chords strays at most |B''| / (8 k²), and
+            // |B''| ≤ 6 × the control polygon's largest second difference.
+            let second = (piece.from - 2.0 * piece.c1.to_vec2() + piece.c2.to_vec2())
                 .to_vec2()
                 .length()
-                .max((c1 - 2.0 * c2.to_vec2() + p2.to_vec2()).to_vec2().length());
+                .max(
+                    (piece.c1 - 2.0 * piece.c2.to_vec2() + piece.to.to_vec2())
+                        .to_vec2()
+                        .length(),
+                );
             ((0.75 * second / CURVE_TOLERANCE_PX).sqrt().ceil() as usize).clamp(1, MAX_PIECES)
         } else {
             1
         };
         for k in 1..pieces {
-            out.push(cubic_bezier(p1, c1, c2, p2, k as f32 / pieces as f32));
+            out.push(piece.at(k as f32 / pieces as f32));
         }
-        out.push(p2);
+        out.push(piece.to);
+        last = piece.to;
     }
-    out
-}
-
-/// The Bézier control points of the centripetal Catmull-Rom segment from `p1` to
-/// `p2`. Centripetal spacing (square roots of the distances) never loops or cusps
-/// within a segment, however unevenly the points are spaced.
-fn bezier_handles(p0: Pos2, p1: Pos2, p2: Pos2, p3: Pos2) -> [Pos2; 2] {
-    let knot = |a: Pos2, b: Pos2| a.distance(b).sqrt().max(1.0e-4);
-    let (d0, d1, d2) = (knot(p0, p1), knot(p1, p2), knot(p2, p3));
-    let (v0, v1, v2) = (p1 - p0, p2 - p1, p3 - p2);
-    // Tangents of the non-uniform spline at p1 and p2, scaled to the segment.
-    let m1 = (v0 / d0 - (p2 - p0) / (d0 + d1) + v1 / d1) * d1;
-    let m2 = (v1 / d1 - (p3 - p1) / (d1 + d2) + v2 / d2) * d1;
-    [p1 + m1 / 3.0, p2 - m2 / 3.0]
-}
-
-/// The cubic Bézier curve from `from` to `to` with handles `c1`, `c2`, at `t`.
-fn cubic_bezier(from: Pos2, c1: Pos2, c2: Pos2, to: Pos2, t: f32) -> Pos2 {
-    let rest = 1.0 - t;
-    let sum = from.to_vec2() * (rest * rest * rest)
-        + c1.to_vec2() * (3.0 * rest * rest * t)
-        + c2.to_vec2() * (3.0 * rest * t * t)
-        + to.to_vec2() * (t * t * t);
-    sum.to_pos2()
 }
 
 #[cfg(test)]
@@ -86,48 +58,79 @@ mod tests {
 
     use super::*;
 
+    /// `curve` flattened with nothing clipped.
+    fn line(curve: &Curve) -> Vec<Pos2> {
+        let mut out = Vec::new();
+        flatten(curve, Rect::EVERYTHING, &mut out);
+        out
+    }
+
     #[test]
-    fn curve_passes_through_every_point_and_is_finer_when_bigger() {
+    fn the_line_passes_through_every_point_and_is_finer_when_bigger() {
         let points = [
             pos2(0.0, 0.0),
             pos2(10.0, 10.0),
             pos2(20.0, 0.0),
             pos2(30.0, 10.0),
         ];
-        let clip = Rect::EVERYTHING;
-        let small = smooth_curve(&points, clip);
+        let small = line(&Curve::stroke(points).unwrap());
         for p in points {
             assert!(small.contains(&p), "{p:?} missing");
         }
-        let zoomed: Vec<Pos2> = points
-            .iter()
-            .map(|p| (p.to_vec2() * 20.0).to_pos2())
-            .collect();
-        let big = smooth_curve(&zoomed, clip);
+        let zoomed = Curve::stroke(points.map(|p| (p.to_vec2() * 20.0).to_pos2())).unwrap();
+        let big = line(&zoomed);
         assert!(big.len() > small.len(), "{} vs {}", big.len(), small.len());
         // Every chord of the zoomed curve is short: no visible corners.
         assert!(big.windows(2).all(|w| w[0].distance(w[1]) < 40.0));
     }
 
     #[test]
-    fn curve_of_a_straight_line_stays_on_it() {
-        let points: Vec<Pos2> = (0..6)
-            .map(|i| pos2(i as f32 * 7.0, i as f32 * 3.0))
-            .collect();
-        for p in smooth_curve(&points, Rect::EVERYTHING) {
-            assert!((p.x * 3.0 - p.y * 7.0).abs() < 1.0e-2, "{p:?} off the line");
+    fn every_chord_stays_within_the_tolerance_of_the_curve() {
+        let curve = Curve::stroke([
+            pos2(0.0, 0.0),
+            pos2(300.0, 40.0),
+            pos2(310.0, 45.0),
+            pos2(0.0, 300.0),
+        ])
+        .unwrap();
+        let flat = line(&curve);
+        for piece in &curve.pieces {
+            for k in 0..=200 {
+                let p = piece.at(k as f32 / 200.0);
+                let off = flat
+                    .windows(2)
+                    .map(|w| distance_to_segment(p, w[0], w[1]))
+                    .fold(f32::INFINITY, f32::min);
+                assert!(off <= CURVE_TOLERANCE_PX + 1.0e-3, "{p:?} is {off} px off");
+            }
         }
     }
 
     #[test]
-    fn off_screen_segments_are_not_subdivided() {
-        let points = [pos2(0.0, 0.0), pos2(1000.0, 1000.0), pos2(2000.0, 0.0)];
-        let everywhere = smooth_curve(&points, Rect::EVERYTHING);
-        let nowhere = smooth_curve(
-            &points,
+    fn off_screen_pieces_are_not_cut_and_tiny_ones_add_nothing() {
+        let curve =
+            Curve::stroke([pos2(0.0, 0.0), pos2(1000.0, 1000.0), pos2(2000.0, 0.0)]).unwrap();
+        let mut nowhere = Vec::new();
+        flatten(
+            &curve,
             Rect::from_min_size(pos2(-900.0, -900.0), vec2(1.0, 1.0)),
+            &mut nowhere,
         );
         assert_eq!(nowhere.len(), 3);
-        assert!(everywhere.len() > 3);
+        assert!(line(&curve).len() > 3);
+        // Fifty points within a pixel: the line keeps its ends and little else.
+        let tiny =
+            Curve::stroke((0..50).map(|i| pos2(i as f32 * 0.02, (i % 3) as f32 * 0.01))).unwrap();
+        let flat = line(&tiny);
+        assert!(flat.len() <= 4, "{flat:?}");
+        assert_eq!(flat.first(), Some(&tiny.start));
+        assert_eq!(flat.last(), tiny.pieces.last().map(|p| &p.to));
+    }
+
+    /// The distance from `p` to the segment from `a` to `b`.
+    fn distance_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
+        let ab = b - a;
+        let t = ((p - a).dot(ab) / ab.length_sq().max(f32::EPSILON)).clamp(0.0, 1.0);
+        p.distance(a + ab * t)
     }
 }

@@ -40,8 +40,8 @@
 //!   tiny ones as dots.
 //! - [`cache`]: what painting needs of each object on show, kept from frame to
 //!   frame.
-//! - [`curve`]: the smooth curve through a stroke's points (the PNG export
-//!   draws it too).
+//! - [`curve`]: the screen's line pieces for a curve of [`crate::outline`]
+//!   (a stroke, an ellipse), as fine as the zoom needs.
 //! - [`overlay`]: the dot grid, selection outlines and handles, the rubber band,
 //!   the eraser's reach and peers' pointers.
 //! - [`convert`]: canvas points, rectangles and colours as egui's, the leaf the

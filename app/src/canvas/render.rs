@@ -3,30 +3,32 @@
 //!
 //! [`paint_object`] turns one [`Object`] into egui shapes through the canvas's
 //! `screen_from_canvas` transform. The canvas calls it for every visible object;
-//! tools call it for the preview of the shape being dragged out.
+//! tools call it for the preview of the shape being dragged out. Strokes,
+//! ellipses and arrow heads are drawn along the geometry the PNG and the SVG
+//! draw too ([`crate::outline`]): the same curves, moved to the screen and
+//! flattened there ([`super::curve`]).
 //!
 //! A big board must not cost every object's points every frame: objects
 //! smaller on screen than [`DOT_PX`] are drawn as [`Dots`], one quad each in a
 //! single mesh, instead of curves (from what [`super::cache`] keeps of them);
-//! and strokes skip points closer than [`MIN_POINT_SPACING_PX`] on screen and
-//! draw no round caps when thinner than [`CAPS_MIN_PX`].
+//! curve pieces that stay within [`super::curve::MIN_PIECE_PX`] on screen add
+//! no line piece; and strokes draw no round caps when thinner than
+//! [`CAPS_MIN_PX`].
 
 use egui::emath::TSTransform;
-use egui::epaint::{EllipseShape, Mesh, PathShape, PathStroke};
+use egui::epaint::{Mesh, PathShape, PathStroke};
 use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Shape, Stroke, StrokeKind, vec2};
 use tabula_shared::object::{LINE_HEIGHT_EM, arrow_head_size};
 use tabula_shared::{Object, ObjectKind};
 
 use super::cache::CachedObject;
 use super::convert::{color32, pos_from_point};
-use super::curve::smooth_curve;
+use super::curve::flatten;
+use crate::outline::{Curve, arrow_barbs};
 
 /// An object whose bounds are smaller than this on screen (both sides, in
 /// points) is drawn as a dot: its curve would cover a pixel or two anyway.
 pub const DOT_PX: f32 = 2.5;
-/// A stroke's points closer than this on screen to the last kept one are
-/// skipped: they move the curve by less than a pixel's width.
-pub const MIN_POINT_SPACING_PX: f32 = 0.5;
 /// Strokes thinner than this on screen get no round caps and joins: the
 /// circles would be smaller than the line's own anti-aliased edge.
 pub const CAPS_MIN_PX: f32 = 2.0;
@@ -76,18 +78,14 @@ pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: 
     let color = color32(object.data.color);
     let width = (object.data.width * screen_from_canvas.scaling).max(0.5);
     if object.data.kind == ObjectKind::Freehand {
-        // Points a fraction of a pixel apart are dropped as they are mapped.
-        let mut points: Vec<Pos2> = Vec::with_capacity(object.data.points.len());
-        for p in object.points() {
-            let pos = screen_from_canvas * pos_from_point(p);
-            if points
-                .last()
-                .is_none_or(|last| last.distance_sq(pos) >= MIN_POINT_SPACING_PX.powi(2))
-            {
-                points.push(pos);
-            }
+        if let Some(curve) = Curve::stroke(object.points().map(pos_from_point)) {
+            paint_stroke(
+                painter,
+                &curve.transformed(screen_from_canvas),
+                width,
+                color,
+            );
         }
-        paint_stroke(painter, &points, width, color);
         return;
     }
     let points: Vec<Pos2> = object
@@ -100,13 +98,18 @@ pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: 
         .color_for(object.data.color)
         .map_or(Color32::TRANSPARENT, color32);
     match object.data.kind {
-        // Painted above, with its points thinned as they were mapped.
+        // Painted above, as a curve.
         ObjectKind::Freehand => {}
         ObjectKind::Line => paint_line(painter, points[0], points[1], width, color),
         ObjectKind::Arrow => {
             paint_line(painter, points[0], points[1], width, color);
             let head = arrow_head_size(object) * screen_from_canvas.scaling;
-            paint_arrow_head(painter, points[0], points[1], head, width, color);
+            for barb in arrow_barbs(points[0], points[1], head)
+                .into_iter()
+                .flatten()
+            {
+                paint_line(painter, points[1], barb, width, color);
+            }
         }
         ObjectKind::Rectangle => {
             let rect = Rect::from_two_pos(points[0], points[1]);
@@ -120,13 +123,19 @@ pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: 
         }
         ObjectKind::Ellipse => {
             let rect = Rect::from_two_pos(points[0], points[1]);
-            painter.add(EllipseShape {
-                center: rect.center(),
-                radius: rect.size() * 0.5,
+            let mut outline = Vec::new();
+            flatten(
+                &Curve::ellipse(rect),
+                painter.clip_rect().expand(width),
+                &mut outline,
+            );
+            // Closed: the last point is the first again.
+            outline.pop();
+            painter.add(PathShape::convex_polygon(
+                outline,
                 fill,
-                stroke: Stroke::new(width, color),
-                angle: 0.0,
-            });
+                Stroke::new(width, color),
+            ));
         }
         ObjectKind::Text => {
             let size = object.data.font_size * screen_from_canvas.scaling;
@@ -157,61 +166,39 @@ fn paint_line(painter: &Painter, from: Pos2, to: Pos2, width: f32, color: Color3
     }
 }
 
-/// Two barbs at `to`, pointing back along the line from `from`.
-fn paint_arrow_head(
-    painter: &Painter,
-    from: Pos2,
-    to: Pos2,
-    head: f32,
-    width: f32,
-    color: Color32,
-) {
-    let dir = (to - from).normalized();
-    if !dir.is_finite() || head <= 0.0 {
-        return;
-    }
-    let back = -dir * head;
-    let spread = 0.5_f32; // about 28 degrees each side
-    for sign in [-1.0, 1.0] {
-        let rotated = egui::Vec2::angled(back.angle() + sign * spread) * head;
-        paint_line(painter, to, to + rotated, width, color);
-    }
+/// The line the screen draws for a stroke's `curve` (in screen space): the
+/// curve flattened, as far as `clip` shows it.
+fn stroke_line(curve: &Curve, clip: Rect) -> Vec<Pos2> {
+    let mut line = Vec::with_capacity(4 * curve.pieces.len() + 1);
+    flatten(curve, clip, &mut line);
+    line
 }
 
-/// Paints a freehand stroke: a smooth curve through its points with round ends,
-/// or a dot. Translucent ink (the highlighter) gets no round caps, which would
-/// show as darker blots where they overlap the line.
-pub fn paint_stroke(painter: &Painter, raw: &[Pos2], width: f32, color: Color32) {
-    let mut points: Vec<Pos2> = Vec::with_capacity(raw.len());
-    for &pos in raw {
-        // Points that coincide on screen add nothing but noise to the curve.
-        if points.last().is_none_or(|last| last.distance(pos) > 0.25) {
-            points.push(pos);
-        }
+/// Paints a freehand stroke's curve (in screen space) with round ends, or a
+/// dot. Translucent ink (the highlighter) gets no round caps, which would show
+/// as darker blots where they overlap the line.
+pub fn paint_stroke(painter: &Painter, curve: &Curve, width: f32, color: Color32) {
+    if curve.is_dot() {
+        painter.circle_filled(curve.start, width * 0.5, color);
+        return;
     }
+    let line = stroke_line(curve, painter.clip_rect().expand(width));
     let caps_visible = width >= CAPS_MIN_PX && color.a() == 255;
-    let (Some(&first), Some(&last)) = (points.first(), points.last()) else {
-        return;
+    // Round caps, and round joins where the line turns sharply (the
+    // tessellator would otherwise bevel them).
+    let caps: Vec<Pos2> = if caps_visible {
+        let turns = line.windows(3).filter_map(|w| {
+            let (a, b) = (w[1] - w[0], w[2] - w[1]);
+            (a.dot(b) < 0.3 * (a.length_sq() * b.length_sq()).sqrt()).then_some(w[1])
+        });
+        [line[0], line[line.len() - 1]]
+            .into_iter()
+            .chain(turns)
+            .collect()
+    } else {
+        Vec::new()
     };
-    if points.len() == 1 {
-        painter.circle_filled(first, width * 0.5, color);
-        return;
-    }
-    let clip = painter.clip_rect().expand(width);
-    let curve = smooth_curve(&points, clip);
-    painter.add(PathShape::line(curve, PathStroke::new(width, color)));
-    if !caps_visible {
-        return;
-    }
-    // Round caps, and round joins where the path turns sharply (the tessellator
-    // would otherwise bevel them).
-    let mut caps = vec![first, last];
-    caps.extend(
-        points
-            .windows(3)
-            .filter(|w| (w[1] - w[0]).normalized().dot((w[2] - w[1]).normalized()) < 0.3)
-            .map(|w| w[1]),
-    );
+    painter.add(PathShape::line(line, PathStroke::new(width, color)));
     for pos in caps {
         painter.circle_filled(pos, width * 0.5, color);
     }

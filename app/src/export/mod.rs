@@ -5,8 +5,7 @@
 //!
 //! # Layout
 //! - this module: what the formats share: the area, the margin, the
-//!   background, an arrow's barbs, the formats offered ([`Format`]), and
-//!   [`ExportError`].
+//!   background, the formats offered ([`Format`]), and [`ExportError`].
 //! - [`png`]: rasterised in pure Rust with `tiny-skia`, at 1× (one pixel per
 //!   canvas unit) or more, its text drawn from the outlines of egui's own
 //!   font so that it matches the board; the same picture can go to the
@@ -19,16 +18,19 @@
 //! - [`timelapse`]: a replay written out as numbered PNG frames on the
 //!   `tabula-timelapse` thread, with progress and cancel.
 //!
-//! The formats use this module; it uses none of them. [`job`] and
-//! [`timelapse`] use the formats; [`dialog`] uses [`job`].
+//! Both formats draw the board's own geometry ([`crate::outline`]): the same
+//! curves as the screen, from the same control points. The formats use this
+//! module; it uses none of them. [`job`] and [`timelapse`] use the formats;
+//! [`dialog`] uses [`job`].
 
 pub mod dialog;
 pub mod job;
 pub mod png;
 pub mod svg;
+#[cfg(test)]
+mod tests;
 pub mod timelapse;
 
-use egui::Pos2;
 use tabula_shared::{Color, Object, Rect};
 
 /// The free border around the objects, in canvas units.
@@ -112,17 +114,4 @@ pub fn pixel_size(area: Rect, scale: f32) -> (u32, u32) {
         (area.width() * scale).ceil().max(1.0) as u32,
         (area.height() * scale).ceil().max(1.0) as u32,
     )
-}
-
-/// The two barbs of an arrow head at `to`, as segments (the same as on screen).
-fn arrow_barbs(from: Pos2, to: Pos2, head: f32) -> Vec<[Pos2; 2]> {
-    let dir = (to - from).normalized();
-    if !dir.is_finite() || head <= 0.0 {
-        return Vec::new();
-    }
-    let back = (-dir).angle();
-    [-0.5_f32, 0.5]
-        .iter()
-        .map(|spread| [to, to + egui::Vec2::angled(back + spread) * head])
-        .collect()
 }

@@ -1,20 +1,23 @@
 //! A PNG of objects, rasterised in pure Rust with `tiny-skia` on the board's
-//! paper colour; text is drawn from the outlines of egui's own font (read with
-//! `skrifa`), so the picture matches the board. The same pixels can go to the
-//! clipboard as an image.
+//! paper colour. Strokes, ellipses and arrow heads are drawn along the same
+//! curves as on the board ([`crate::outline`]), handed to tiny-skia as the
+//! cubic pieces they are; text is drawn from the outlines of egui's own font
+//! (read with `skrifa`). The same pixels can go to the clipboard as an image.
 
 use std::ops::ControlFlow;
 
-use egui::{Pos2, pos2};
+use egui::emath::TSTransform;
+use egui::{Pos2, pos2, vec2};
 use skrifa::instance::{LocationRef, Size};
 use skrifa::outline::{DrawSettings, OutlinePen};
 use skrifa::{FontRef, MetadataProvider as _};
 use tabula_shared::object::{LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
-use tabula_shared::{Color, Object, Point};
+use tabula_shared::{Color, Object};
 use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
-use super::{BACKGROUND, ExportError, MAX_SIDE_PX, area, arrow_barbs, pixel_size};
-use crate::canvas::curve::smooth_curve;
+use super::{BACKGROUND, ExportError, MAX_SIDE_PX, area, pixel_size};
+use crate::canvas::convert::pos_from_point;
+use crate::outline::{Curve, arrow_barbs};
 
 /// `objects` (bottom first) as a PNG at `scale` pixels per canvas unit.
 pub fn encode(objects: &[&Object], scale: f32) -> Result<Vec<u8>, ExportError> {
@@ -67,9 +70,9 @@ fn raster(
     }
     let mut pixmap = Pixmap::new(width, height).ok_or(ExportError::TooLarge { width, height })?;
     pixmap.fill(skia_color(BACKGROUND));
-    let to_px = |p: Point| pos2((p.x - area.min.x) * scale, (p.y - area.min.y) * scale);
+    let px_from_canvas = TSTransform::new(vec2(-area.min.x, -area.min.y) * scale, scale);
     for (i, object) in objects.iter().enumerate() {
-        draw(&mut pixmap, object, &to_px, scale);
+        draw(&mut pixmap, object, px_from_canvas);
         if drawn(i + 1).is_break() {
             return Err(ExportError::Cancelled);
         }
@@ -78,88 +81,116 @@ fn raster(
 }
 
 /// Draws one object onto the pixmap.
-fn draw(pixmap: &mut Pixmap, object: &Object, to_px: &impl Fn(Point) -> Pos2, scale: f32) {
+fn draw(pixmap: &mut Pixmap, object: &Object, px_from_canvas: TSTransform) {
     let color = object.data.color;
-    let width = (object.data.width * scale).max(0.5);
-    let points: Vec<Pos2> = object.points().map(to_px).collect();
+    let paint = paint(color);
+    let width = (object.data.width * px_from_canvas.scaling).max(0.5);
+    let path = match figure(object, px_from_canvas) {
+        None => return,
+        Some(Figure::Dot(at)) => {
+            if let Some(dot) = PathBuilder::from_circle(at.x, at.y, width * 0.5) {
+                pixmap.fill_path(&dot, &paint, FillRule::Winding, Transform::identity(), None);
+            }
+            return;
+        }
+        Some(Figure::Glyphs(path)) => {
+            pixmap.fill_path(
+                &path,
+                &paint,
+                FillRule::Winding,
+                Transform::identity(),
+                None,
+            );
+            return;
+        }
+        Some(Figure::Outline(path)) => path,
+    };
+    if let Some(fill) = object.data.fill.color_for(color).map(self::paint) {
+        pixmap.fill_path(&path, &fill, FillRule::Winding, Transform::identity(), None);
+    }
     let stroke = Stroke {
         width,
         line_cap: LineCap::Round,
-        line_join: LineJoin::Round,
+        // Sharp corners on a rectangle, as on the board; round elsewhere.
+        line_join: if object.data.kind == ObjectKind::Rectangle {
+            LineJoin::Miter
+        } else {
+            LineJoin::Round
+        },
         ..Stroke::default()
     };
-    let fill = object.data.fill.color_for(color).map(paint);
-    let paint = paint(color);
-    match object.data.kind {
-        ObjectKind::Freehand => {
-            let curve = if points.len() > 2 {
-                smooth_curve(&points, egui::Rect::EVERYTHING)
-            } else {
-                points
-            };
-            if curve.len() == 1 || curve.iter().all(|p| p.distance(curve[0]) < 0.01) {
-                if let Some(dot) = PathBuilder::from_circle(curve[0].x, curve[0].y, width * 0.5) {
-                    pixmap.fill_path(&dot, &paint, FillRule::Winding, Transform::identity(), None);
-                }
-            } else if let Some(path) = polyline(&curve) {
-                pixmap.stroke_path(&path, &paint, &stroke, Transform::identity(), None);
-            }
-        }
-        ObjectKind::Line | ObjectKind::Arrow => {
-            let mut lines = vec![[points[0], points[1]]];
-            if object.data.kind == ObjectKind::Arrow {
-                lines.extend(arrow_barbs(
-                    points[0],
-                    points[1],
-                    arrow_head_size(object) * scale,
-                ));
-            }
-            for [a, b] in lines {
-                if let Some(path) = polyline(&[a, b]) {
-                    pixmap.stroke_path(&path, &paint, &stroke, Transform::identity(), None);
-                }
-            }
-        }
-        ObjectKind::Rectangle | ObjectKind::Ellipse => {
-            let r = egui::Rect::from_two_pos(points[0], points[1]);
-            let Some(rect) = tiny_skia::Rect::from_ltrb(r.min.x, r.min.y, r.max.x, r.max.y) else {
-                return;
-            };
-            let path = if object.data.kind == ObjectKind::Rectangle {
-                Some(PathBuilder::from_rect(rect))
-            } else {
-                PathBuilder::from_oval(rect)
-            };
-            if let Some(path) = path {
-                if let Some(fill) = &fill {
-                    pixmap.fill_path(&path, fill, FillRule::Winding, Transform::identity(), None);
-                }
-                let stroke = Stroke {
-                    line_join: LineJoin::Miter,
-                    ..stroke
-                };
-                pixmap.stroke_path(&path, &paint, &stroke, Transform::identity(), None);
-            }
-        }
-        ObjectKind::Text => {
-            draw_text(
-                pixmap,
-                points[0],
-                &object.data.text,
-                object.data.font_size * scale,
-                &paint,
-            );
-        }
-    }
+    pixmap.stroke_path(&path, &paint, &stroke, Transform::identity(), None);
 }
 
-/// A path through `points`.
-fn polyline(points: &[Pos2]) -> Option<tiny_skia::Path> {
+/// What the PNG draws for one object, in pixels.
+pub(super) enum Figure {
+    /// A stroke of one point: a disc as wide as the stroke.
+    Dot(Pos2),
+    /// A path stroked with the object's ink and width (and filled with its
+    /// fill, if it has one).
+    Outline(tiny_skia::Path),
+    /// A text's glyphs, filled with its ink.
+    Glyphs(tiny_skia::Path),
+}
+
+/// What the PNG draws for `object`, moved to the picture's pixels; `None` for
+/// an object with nothing to draw.
+pub(super) fn figure(object: &Object, px_from_canvas: TSTransform) -> Option<Figure> {
+    let canvas_points = || object.points().map(pos_from_point);
+    let points: Vec<Pos2> = canvas_points().map(|p| px_from_canvas * p).collect();
+    let path = match object.data.kind {
+        ObjectKind::Freehand => {
+            let curve = Curve::stroke(canvas_points())?.transformed(px_from_canvas);
+            if curve.is_dot() {
+                return Some(Figure::Dot(curve.start));
+            }
+            curve_path(&curve)
+        }
+        ObjectKind::Line | ObjectKind::Arrow => {
+            let (from, to) = (points[0], points[1]);
+            let mut builder = PathBuilder::new();
+            builder.move_to(from.x, from.y);
+            builder.line_to(to.x, to.y);
+            if object.data.kind == ObjectKind::Arrow {
+                let head = arrow_head_size(object) * px_from_canvas.scaling;
+                for barb in arrow_barbs(from, to, head).into_iter().flatten() {
+                    builder.move_to(to.x, to.y);
+                    builder.line_to(barb.x, barb.y);
+                }
+            }
+            builder.finish()
+        }
+        ObjectKind::Rectangle => {
+            let r = egui::Rect::from_two_pos(points[0], points[1]);
+            tiny_skia::Rect::from_ltrb(r.min.x, r.min.y, r.max.x, r.max.y)
+                .map(PathBuilder::from_rect)
+        }
+        ObjectKind::Ellipse => curve_path(&Curve::ellipse(egui::Rect::from_two_pos(
+            points[0], points[1],
+        ))),
+        ObjectKind::Text => {
+            return text_path(
+                points[0],
+                &object.data.text,
+                object.data.font_size * px_from_canvas.scaling,
+            )
+            .map(Figure::Glyphs);
+        }
+    };
+    path.map(Figure::Outline)
+}
+
+/// `curve` (in pixels) as a tiny-skia path of the same cubic pieces.
+fn curve_path(curve: &Curve) -> Option<tiny_skia::Path> {
     let mut builder = PathBuilder::new();
-    let (first, rest) = points.split_first()?;
-    builder.move_to(first.x, first.y);
-    for p in rest {
-        builder.line_to(p.x, p.y);
+    builder.move_to(curve.start.x, curve.start.y);
+    for piece in &curve.pieces {
+        builder.cubic_to(
+            piece.c1.x, piece.c1.y, piece.c2.x, piece.c2.y, piece.to.x, piece.to.y,
+        );
+    }
+    if curve.closed {
+        builder.close();
     }
     builder.finish()
 }
@@ -197,12 +228,10 @@ impl OutlinePen for GlyphPen {
     }
 }
 
-/// Draws multi-line text with its top-left corner at `top_left`, `size` pixels
+/// Multi-line text with its top-left corner at `top_left`, `size` pixels
 /// high, one line every [`LINE_HEIGHT_EM`] sizes, as the board lays it out.
-fn draw_text(pixmap: &mut Pixmap, top_left: Pos2, text: &str, size: f32, paint: &Paint<'_>) {
-    let Ok(font) = FontRef::new(epaint_default_fonts::UBUNTU_LIGHT) else {
-        return;
-    };
+fn text_path(top_left: Pos2, text: &str, size: f32) -> Option<tiny_skia::Path> {
+    let font = FontRef::new(epaint_default_fonts::UBUNTU_LIGHT).ok()?;
     let px = Size::new(size);
     let location = LocationRef::default();
     let ascent = font.metrics(px, location).ascent;
@@ -227,9 +256,7 @@ fn draw_text(pixmap: &mut Pixmap, top_left: Pos2, text: &str, size: f32, paint: 
             pen.origin.x += advances.advance_width(glyph).unwrap_or(size * 0.5);
         }
     }
-    if let Some(path) = pen.builder.finish() {
-        pixmap.fill_path(&path, paint, FillRule::Winding, Transform::identity(), None);
-    }
+    pen.builder.finish()
 }
 
 fn skia_color(c: Color) -> tiny_skia::Color {

@@ -1,14 +1,21 @@
 //! An SVG drawing of objects: one element per object, in stacking order, on
-//! the board's paper colour.
+//! the board's paper colour, in canvas units.
+//!
+//! Strokes, ellipses and arrow heads are paths along the same curves as on the
+//! board ([`crate::outline`]): a stroke's `C` commands are its cubic pieces'
+//! control points. Lines and rectangles are `<line>` and `<rect>`, texts
+//! `<text>`.
 
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
-use egui::pos2;
+use egui::Pos2;
 use tabula_shared::object::{Fill, LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
-use tabula_shared::{Color, Object, Point, Rect};
+use tabula_shared::{Color, Object};
 
-use super::{BACKGROUND, ExportError, area, arrow_barbs};
+use super::{BACKGROUND, ExportError, area};
+use crate::canvas::convert::pos_from_point;
+use crate::outline::{Curve, arrow_barbs};
 
 /// `objects` (bottom first) as an SVG document: one element per object.
 pub fn encode(objects: &[&Object]) -> Result<String, ExportError> {
@@ -45,15 +52,17 @@ pub fn encode_with(
 }
 
 /// One object as one SVG element.
-fn svg_element(object: &Object) -> String {
+pub(super) fn svg_element(object: &Object) -> String {
     let d = &object.data;
-    let points: Vec<Point> = object.points().collect();
-    let stroke = format!(
-        r#"stroke="{}" stroke-opacity="{:.3}" stroke-width="{}" stroke-linecap="round" stroke-linejoin="round""#,
-        hex(d.color),
-        f32::from(d.color.a) / 255.0,
-        d.width
-    );
+    let points: Vec<Pos2> = object.points().map(pos_from_point).collect();
+    let stroke = |join: &str| {
+        format!(
+            r#"stroke="{}" stroke-opacity="{:.3}" stroke-width="{}" stroke-linecap="round" stroke-linejoin="{join}""#,
+            hex(d.color),
+            f32::from(d.color.a) / 255.0,
+            d.width
+        )
+    };
     let fill = match d.fill.color_for(d.color) {
         Some(c) if d.fill != Fill::None => {
             format!(
@@ -66,48 +75,53 @@ fn svg_element(object: &Object) -> String {
     };
     match d.kind {
         ObjectKind::Freehand => {
-            let mut path = String::new();
-            for (i, p) in points.iter().enumerate() {
-                let _ = write!(path, "{}{} {} ", if i == 0 { "M" } else { "L" }, p.x, p.y);
+            let Some(curve) = Curve::stroke(points.iter().copied()) else {
+                return String::new();
+            };
+            let mut path = curve_data(&curve);
+            if curve.is_dot() {
+                // A dot: a line of no length shows as a round cap.
+                let _ = write!(path, " L{} {}", curve.start.x, curve.start.y);
             }
-            if points.len() == 1 {
-                // A dot: a zero-length line shows as a round cap.
-                let _ = write!(path, "L{} {}", points[0].x, points[0].y);
-            }
-            format!(r#"<path d="{}" fill="none" {stroke}/>"#, path.trim_end())
+            format!(r#"<path d="{path}" fill="none" {}/>"#, stroke("round"))
         }
         ObjectKind::Line => format!(
-            r#"<line x1="{}" y1="{}" x2="{}" y2="{}" {stroke}/>"#,
-            points[0].x, points[0].y, points[1].x, points[1].y
+            r#"<line x1="{}" y1="{}" x2="{}" y2="{}" {}/>"#,
+            points[0].x,
+            points[0].y,
+            points[1].x,
+            points[1].y,
+            stroke("round")
         ),
         ObjectKind::Arrow => {
             let (a, b) = (points[0], points[1]);
             let mut path = format!("M{} {} L{} {}", a.x, a.y, b.x, b.y);
-            let barbs = arrow_barbs(pos2(a.x, a.y), pos2(b.x, b.y), arrow_head_size(object));
-            for [from, to] in barbs {
-                let _ = write!(path, " M{} {} L{} {}", from.x, from.y, to.x, to.y);
+            for barb in arrow_barbs(a, b, arrow_head_size(object))
+                .into_iter()
+                .flatten()
+            {
+                let _ = write!(path, " M{} {} L{} {}", b.x, b.y, barb.x, barb.y);
             }
-            format!(r#"<path d="{path}" fill="none" {stroke}/>"#)
+            format!(r#"<path d="{path}" fill="none" {}/>"#, stroke("round"))
         }
         ObjectKind::Rectangle => {
-            let r = Rect::from_corners(points[0], points[1]);
+            let r = egui::Rect::from_two_pos(points[0], points[1]);
+            // Sharp corners, as on the board.
             format!(
-                r#"<rect x="{}" y="{}" width="{}" height="{}" {fill} {stroke}/>"#,
+                r#"<rect x="{}" y="{}" width="{}" height="{}" {fill} {}/>"#,
                 r.min.x,
                 r.min.y,
                 r.width(),
-                r.height()
+                r.height(),
+                stroke("miter")
             )
         }
         ObjectKind::Ellipse => {
-            let r = Rect::from_corners(points[0], points[1]);
-            let c = r.center();
+            let curve = Curve::ellipse(egui::Rect::from_two_pos(points[0], points[1]));
             format!(
-                r#"<ellipse cx="{}" cy="{}" rx="{}" ry="{}" {fill} {stroke}/>"#,
-                c.x,
-                c.y,
-                r.width() * 0.5,
-                r.height() * 0.5
+                r#"<path d="{}" {fill} {}/>"#,
+                curve_data(&curve),
+                stroke("round")
             )
         }
         ObjectKind::Text => {
@@ -136,6 +150,23 @@ fn svg_element(object: &Object) -> String {
             )
         }
     }
+}
+
+/// Path data for `curve`: its start, then one `C` per cubic piece with the
+/// piece's control points exactly as they are (`Z` if it is closed).
+fn curve_data(curve: &Curve) -> String {
+    let mut data = format!("M{} {}", curve.start.x, curve.start.y);
+    for piece in &curve.pieces {
+        let _ = write!(
+            data,
+            " C{} {} {} {} {} {}",
+            piece.c1.x, piece.c1.y, piece.c2.x, piece.c2.y, piece.to.x, piece.to.y
+        );
+    }
+    if curve.closed {
+        data.push_str(" Z");
+    }
+    data
 }
 
 /// `#rrggbb`.

@@ -1,9 +1,11 @@
 //! Export: the PNG has the board's size and ink where the objects are, at 1× and
-//! 2×; the SVG parses and has one element per object; the export dialog
-//! exports on its own thread, showing how far it is, and names the file it
-//! could not write.
+//! 2×; the SVG parses and has one element per object; a stroke follows the
+//! board's curve in both; the export dialog exports on its own thread,
+//! showing how far it is, and names the file it could not write.
 
+use egui::{Pos2, pos2};
 use tabula_app::export::{self, BACKGROUND, MARGIN, png, svg};
+use tabula_app::outline::Curve;
 use tabula_shared::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind};
 use tabula_shared::{
     Board, ClientId, Color, Object, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle,
@@ -186,9 +188,10 @@ fn the_svg_parses_with_one_element_per_object() {
         .filter(roxmltree::Node::is_element)
         .map(|n| n.tag_name().name())
         .collect();
+    // The ellipse is a path: the board's curve for it.
     assert_eq!(
         elements,
-        vec!["rect", "ellipse", "line", "path", "text", "path"]
+        vec!["rect", "path", "line", "path", "text", "path"]
     );
     let text = root.descendants().find(|n| n.has_tag_name("text")).unwrap();
     let lines: Vec<&str> = text.children().filter_map(|n| n.text()).collect();
@@ -308,4 +311,92 @@ fn an_export_that_cannot_be_written_names_the_file() {
         harness.step();
         harness.query_by_label_contains(&said).map(|_| ())
     });
+}
+
+/// The object made of `data`, with no offset.
+fn object(data: ObjectData) -> Object {
+    Object {
+        id: ObjectId::random(),
+        author: ClientId::random(),
+        data,
+        offset: Point::default(),
+        layer: 0,
+        finished: true,
+        deleted: false,
+    }
+}
+
+/// A black stroke through five points on the top half of a circle of radius 80
+/// around (100, 100): a line through the points would cut 6 units inside the
+/// circle between them, where the curve stays on it.
+fn arc_stroke() -> Object {
+    let points = (0..5)
+        .map(|i| {
+            let angle = std::f32::consts::PI * (1.0 + i as f32 / 4.0);
+            Point::new(100.0 + 80.0 * angle.cos(), 100.0 + 80.0 * angle.sin())
+        })
+        .collect();
+    let mut data = data(
+        ObjectKind::Freehand,
+        points,
+        Color::rgb(0, 0, 0),
+        Fill::None,
+        "",
+    );
+    data.width = 4.0;
+    object(data)
+}
+
+#[test]
+fn a_png_stroke_follows_the_boards_curve_not_a_line_through_its_points() {
+    let stroke = arc_stroke();
+    let area = stroke.bounds().expand(MARGIN);
+    let pixmap = decode(&png::encode(&[&stroke], 1.0).unwrap());
+    let curve = Curve::stroke(stroke.points().map(|p| pos2(p.x, p.y))).unwrap();
+    let inked = |p: Pos2| pixel(&pixmap, area, 1.0, Point::new(p.x, p.y)) != background();
+    for piece in &curve.pieces {
+        for k in 0..=20 {
+            let t = k as f32 / 20.0;
+            let on = piece.at(t);
+            assert!(inked(on), "nothing drawn on the curve at {on:?}");
+            // 3 units clear of the stroke's edge on either side: paper.
+            let normal = (piece.at((t + 0.01).min(1.0)) - piece.at((t - 0.01).max(0.0)))
+                .normalized()
+                .rot90();
+            for side in [-1.0, 1.0] {
+                let off = on + normal * side * (2.0 + 3.0);
+                assert!(!inked(off), "ink off the curve at {off:?}");
+            }
+        }
+    }
+    // Where a line through the points would pass, 6 units inside the circle
+    // (between the inner points: the end pieces head for mirrored neighbours
+    // and bend less): paper.
+    for piece in &curve.pieces[1..curve.pieces.len() - 1] {
+        let chord = piece.from + (piece.to - piece.from) * 0.5;
+        assert!(!inked(chord), "ink on the chord at {chord:?}");
+    }
+}
+
+#[test]
+fn an_svg_stroke_is_a_path_of_cubic_pieces() {
+    let board = board();
+    let objects: Vec<&Object> = board.objects().collect();
+    let svg = svg::encode(&objects).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    // The stroke is on top: the last element.
+    let stroke = doc
+        .root_element()
+        .children()
+        .rfind(roxmltree::Node::is_element)
+        .unwrap();
+    assert_eq!(stroke.tag_name().name(), "path");
+    let d = stroke.attribute("d").unwrap();
+    assert!(d.starts_with('M'), "{d}");
+    assert_eq!(d.matches('C').count(), 2, "a cubic per pair of points: {d}");
+    assert!(!d.contains('L'), "no straight pieces: {d}");
+    assert_eq!(stroke.attribute("fill"), Some("none"));
+    assert_eq!(stroke.attribute("stroke-width"), Some("3"));
+    assert_eq!(stroke.attribute("stroke-linecap"), Some("round"));
+    assert_eq!(stroke.attribute("stroke-linejoin"), Some("round"));
 }
