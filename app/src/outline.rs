@@ -7,7 +7,8 @@
 //! ([`crate::canvas::curve`]), the PNG hands the pieces to tiny-skia as
 //! `cubic_to`, the SVG writes them as `C` commands. Lines and rectangles need
 //! no construction (their two points are the geometry); a text's is its
-//! font's glyphs, which egui lays out on the screen.
+//! glyphs, laid out for the PNG and the SVG as egui lays them out on the
+//! screen ([`crate::export::text`]).
 //!
 //! A curve is built once, in canvas units, and moved to the screen or to a
 //! picture's pixels with [`Curve::transformed`]: the control points go through

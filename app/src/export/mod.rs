@@ -7,10 +7,11 @@
 //! - this module: what the formats share: the area, the margin, the
 //!   background, the formats offered ([`Format`]), and [`ExportError`].
 //! - [`png`]: rasterised in pure Rust with `tiny-skia`, at 1× (one pixel per
-//!   canvas unit) or more, its text drawn from the outlines of egui's own
-//!   font so that it matches the board; the same picture can go to the
-//!   clipboard as an image.
+//!   canvas unit) or more; the same picture can go to the clipboard as an
+//!   image.
 //! - [`svg`]: exactly one element per object, in stacking order.
+//! - [`text`]: a text laid out as the board lays it out, from egui's own
+//!   fonts and fallbacks, as glyph outlines for both formats.
 //! - [`job`]: an export drawn, encoded and written (or copied) on the
 //!   `tabula-export` thread, with progress and cancel.
 //! - [`dialog`]: what to export, as what, and where; it starts the job and
@@ -29,6 +30,7 @@ pub mod png;
 pub mod svg;
 #[cfg(test)]
 mod tests;
+pub mod text;
 pub mod timelapse;
 
 use tabula_shared::{Color, Object, Rect};

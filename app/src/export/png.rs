@@ -1,20 +1,19 @@
 //! A PNG of objects, rasterised in pure Rust with `tiny-skia` on the board's
 //! paper colour. Strokes, ellipses and arrow heads are drawn along the same
 //! curves as on the board ([`crate::outline`]), handed to tiny-skia as the
-//! cubic pieces they are; text is drawn from the outlines of egui's own font
-//! (read with `skrifa`). The same pixels can go to the clipboard as an image.
+//! cubic pieces they are; texts are filled from their glyph outlines, laid
+//! out as the board lays them out ([`super::text`]). The same pixels can go to
+//! the clipboard as an image.
 
 use std::ops::ControlFlow;
 
 use egui::emath::TSTransform;
-use egui::{Pos2, pos2, vec2};
-use skrifa::instance::{LocationRef, Size};
-use skrifa::outline::{DrawSettings, OutlinePen};
-use skrifa::{FontRef, MetadataProvider as _};
-use tabula_shared::object::{LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
+use egui::{Pos2, vec2};
+use tabula_shared::object::{ObjectKind, arrow_head_size};
 use tabula_shared::{Color, Object};
 use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
+use super::text::{self, PathEl};
 use super::{BACKGROUND, ExportError, MAX_SIDE_PX, area, pixel_size};
 use crate::canvas::convert::pos_from_point;
 use crate::outline::{Curve, arrow_barbs};
@@ -169,12 +168,12 @@ pub(super) fn figure(object: &Object, px_from_canvas: TSTransform) -> Option<Fig
             points[0], points[1],
         ))),
         ObjectKind::Text => {
-            return text_path(
-                points[0],
+            let outlines = text::outlines(
                 &object.data.text,
-                object.data.font_size * px_from_canvas.scaling,
-            )
-            .map(Figure::Glyphs);
+                canvas_points().next().unwrap_or_default(),
+                object.data.font_size,
+            );
+            return glyph_path(&outlines, px_from_canvas).map(Figure::Glyphs);
         }
     };
     path.map(Figure::Outline)
@@ -195,68 +194,32 @@ fn curve_path(curve: &Curve) -> Option<tiny_skia::Path> {
     builder.finish()
 }
 
-/// Turns glyph outlines (y up, from the baseline) into a tiny-skia path.
-struct GlyphPen {
-    /// The path so far.
-    builder: PathBuilder,
-    /// Where the glyph's origin (on the baseline) is, in pixels.
-    origin: Pos2,
-}
-
-impl OutlinePen for GlyphPen {
-    fn move_to(&mut self, x: f32, y: f32) {
-        self.builder.move_to(self.origin.x + x, self.origin.y - y);
-    }
-
-    fn line_to(&mut self, x: f32, y: f32) {
-        self.builder.line_to(self.origin.x + x, self.origin.y - y);
-    }
-
-    fn quad_to(&mut self, cx0: f32, cy0: f32, x: f32, y: f32) {
-        let o = self.origin;
-        self.builder.quad_to(o.x + cx0, o.y - cy0, o.x + x, o.y - y);
-    }
-
-    fn curve_to(&mut self, cx0: f32, cy0: f32, cx1: f32, cy1: f32, x: f32, y: f32) {
-        let o = self.origin;
-        self.builder
-            .cubic_to(o.x + cx0, o.y - cy0, o.x + cx1, o.y - cy1, o.x + x, o.y - y);
-    }
-
-    fn close(&mut self) {
-        self.builder.close();
-    }
-}
-
-/// Multi-line text with its top-left corner at `top_left`, `size` pixels
-/// high, one line every [`LINE_HEIGHT_EM`] sizes, as the board lays it out.
-fn text_path(top_left: Pos2, text: &str, size: f32) -> Option<tiny_skia::Path> {
-    let font = FontRef::new(epaint_default_fonts::UBUNTU_LIGHT).ok()?;
-    let px = Size::new(size);
-    let location = LocationRef::default();
-    let ascent = font.metrics(px, location).ascent;
-    let charmap = font.charmap();
-    let outlines = font.outline_glyphs();
-    let advances = font.glyph_metrics(px, location);
-    let mut pen = GlyphPen {
-        builder: PathBuilder::new(),
-        origin: top_left,
-    };
-    for (i, line) in text.split('\n').enumerate() {
-        let baseline = top_left.y + i as f32 * size * LINE_HEIGHT_EM + ascent;
-        pen.origin = pos2(top_left.x, baseline);
-        for ch in line.chars() {
-            let Some(glyph) = charmap.map(ch) else {
-                continue;
-            };
-            if let Some(outline) = outlines.get(glyph) {
-                // A glyph the font cannot draw is skipped, not fatal.
-                let _ = outline.draw(DrawSettings::unhinted(px, location), &mut pen);
+/// Glyph outlines (in canvas units) as a tiny-skia path in pixels.
+fn glyph_path(outlines: &[PathEl], px_from_canvas: TSTransform) -> Option<tiny_skia::Path> {
+    let px = |p: Pos2| px_from_canvas * p;
+    let mut builder = PathBuilder::new();
+    for el in outlines {
+        match *el {
+            PathEl::MoveTo(p) => {
+                let p = px(p);
+                builder.move_to(p.x, p.y);
             }
-            pen.origin.x += advances.advance_width(glyph).unwrap_or(size * 0.5);
+            PathEl::LineTo(p) => {
+                let p = px(p);
+                builder.line_to(p.x, p.y);
+            }
+            PathEl::QuadTo(c, p) => {
+                let (c, p) = (px(c), px(p));
+                builder.quad_to(c.x, c.y, p.x, p.y);
+            }
+            PathEl::CubicTo(c1, c2, p) => {
+                let (c1, c2, p) = (px(c1), px(c2), px(p));
+                builder.cubic_to(c1.x, c1.y, c2.x, c2.y, p.x, p.y);
+            }
+            PathEl::Close => builder.close(),
         }
     }
-    pen.builder.finish()
+    builder.finish()
 }
 
 fn skia_color(c: Color) -> tiny_skia::Color {

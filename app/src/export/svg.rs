@@ -3,16 +3,19 @@
 //!
 //! Strokes, ellipses and arrow heads are paths along the same curves as on the
 //! board ([`crate::outline`]): a stroke's `C` commands are its cubic pieces'
-//! control points. Lines and rectangles are `<line>` and `<rect>`, texts
-//! `<text>`.
+//! control points. Lines and rectangles are `<line>` and `<rect>`. A text is
+//! the outline of its glyphs as the board lays them out ([`super::text`], which
+//! says why outlines rather than `<text>`), filled, with the text itself in the
+//! path's `<title>`.
 
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
 use egui::Pos2;
-use tabula_shared::object::{Fill, LINE_HEIGHT_EM, ObjectKind, arrow_head_size};
+use tabula_shared::object::{Fill, ObjectKind, arrow_head_size};
 use tabula_shared::{Color, Object};
 
+use super::text::{self, PathEl};
 use super::{BACKGROUND, ExportError, area};
 use crate::canvas::convert::pos_from_point;
 use crate::outline::{Curve, arrow_barbs};
@@ -125,28 +128,13 @@ pub(super) fn svg_element(object: &Object) -> String {
             )
         }
         ObjectKind::Text => {
-            let at = points[0];
-            let mut spans = String::new();
-            for (i, line) in d.text.split('\n').enumerate() {
-                let dy = if i == 0 {
-                    0.0
-                } else {
-                    d.font_size * LINE_HEIGHT_EM
-                };
-                let _ = write!(
-                    spans,
-                    r#"<tspan x="{}" dy="{dy}">{}</tspan>"#,
-                    at.x,
-                    escape(line)
-                );
-            }
+            let at = points.first().copied().unwrap_or_default();
+            let glyphs = glyph_data(&text::outlines(&d.text, at, d.font_size));
             format!(
-                r#"<text x="{}" y="{}" dominant-baseline="text-before-edge" font-family="Ubuntu, sans-serif" font-weight="300" font-size="{}" fill="{}" fill-opacity="{:.3}">{spans}</text>"#,
-                at.x,
-                at.y,
-                d.font_size,
+                r#"<path d="{glyphs}" fill="{}" fill-opacity="{:.3}"><title>{}</title></path>"#,
                 hex(d.color),
-                f32::from(d.color.a) / 255.0
+                f32::from(d.color.a) / 255.0,
+                escape(&d.text)
             )
         }
     }
@@ -167,6 +155,37 @@ fn curve_data(curve: &Curve) -> String {
         data.push_str(" Z");
     }
     data
+}
+
+/// Path data for glyph outlines, to a hundredth of a canvas unit.
+fn glyph_data(outlines: &[PathEl]) -> String {
+    let mut data = String::new();
+    for el in outlines {
+        let _ = match *el {
+            PathEl::MoveTo(p) => write!(data, "M{}", pair(p)),
+            PathEl::LineTo(p) => write!(data, "L{}", pair(p)),
+            PathEl::QuadTo(c, p) => write!(data, "Q{} {}", pair(c), pair(p)),
+            PathEl::CubicTo(c1, c2, p) => write!(data, "C{} {} {}", pair(c1), pair(c2), pair(p)),
+            PathEl::Close => write!(data, "Z"),
+        };
+    }
+    data
+}
+
+/// `x y`, each to a hundredth.
+fn pair(p: Pos2) -> String {
+    format!("{} {}", hundredths(p.x), hundredths(p.y))
+}
+
+/// `v` to a hundredth, without trailing zeros.
+fn hundredths(v: f32) -> String {
+    let text = format!("{v:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
 }
 
 /// `#rrggbb`.

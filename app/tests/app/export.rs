@@ -1,10 +1,11 @@
 //! Export: the PNG has the board's size and ink where the objects are, at 1× and
 //! 2×; the SVG parses and has one element per object; a stroke follows the
-//! board's curve in both; the export dialog exports on its own thread,
-//! showing how far it is, and names the file it could not write.
+//! board's curve in both; a glyph the first font lacks is drawn from egui's
+//! fallback font; the export dialog exports on its own thread, showing how
+//! far it is, and names the file it could not write.
 
 use egui::{Pos2, pos2};
-use tabula_app::export::{self, BACKGROUND, MARGIN, png, svg};
+use tabula_app::export::{self, BACKGROUND, MARGIN, png, svg, text};
 use tabula_app::outline::Curve;
 use tabula_shared::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind};
 use tabula_shared::{
@@ -188,14 +189,17 @@ fn the_svg_parses_with_one_element_per_object() {
         .filter(roxmltree::Node::is_element)
         .map(|n| n.tag_name().name())
         .collect();
-    // The ellipse is a path: the board's curve for it.
+    // The ellipse and the text are paths: the board's curve, the glyphs'
+    // outlines.
     assert_eq!(
         elements,
-        vec!["rect", "path", "line", "path", "text", "path"]
+        vec!["rect", "path", "line", "path", "path", "path"]
     );
-    let text = root.descendants().find(|n| n.has_tag_name("text")).unwrap();
-    let lines: Vec<&str> = text.children().filter_map(|n| n.text()).collect();
-    assert_eq!(lines, vec!["Tabula & <friends>", "second line"]);
+    let title = root
+        .descendants()
+        .find(|n| n.has_tag_name("title"))
+        .unwrap();
+    assert_eq!(title.text(), Some("Tabula & <friends>\nsecond line"));
     let rect = root.descendants().find(|n| n.has_tag_name("rect")).unwrap();
     assert_eq!(rect.attribute("fill"), Some("#e03131"));
     assert_eq!(rect.attribute("width"), Some("100"));
@@ -399,4 +403,152 @@ fn an_svg_stroke_is_a_path_of_cubic_pieces() {
     assert_eq!(stroke.attribute("stroke-width"), Some("3"));
     assert_eq!(stroke.attribute("stroke-linecap"), Some("round"));
     assert_eq!(stroke.attribute("stroke-linejoin"), Some("round"));
+}
+
+/// A text of `text` at (0, 0), 40 units high.
+fn text_object(text: &str) -> Object {
+    let mut data = data(
+        ObjectKind::Text,
+        vec![Point::new(0.0, 0.0)],
+        Color::rgb(0, 0, 0),
+        Fill::None,
+        text,
+    );
+    data.font_size = 40.0;
+    object(data)
+}
+
+#[test]
+fn a_glyph_ubuntu_lacks_is_drawn_from_egui_s_fallback_font() {
+    // U+2714 HEAVY CHECK MARK: not in Ubuntu Light; in Noto Emoji, egui's first
+    // fallback that has it (emoji-icon-font, after it, has one too).
+    let check = text_object("\u{2714}");
+    let glyphs = text::layout("\u{2714}", Pos2::ZERO, 40.0);
+    assert_eq!(glyphs.len(), 1);
+    assert_eq!(text::font_name(glyphs[0].font), Some("NotoEmoji-Regular"));
+    let (left, right) = (glyphs[0].origin.x, glyphs[0].origin.x + glyphs[0].advance);
+    let (top, bottom) = (0.0, 40.0 * tabula_shared::object::LINE_HEIGHT_EM);
+
+    // The PNG: in the glyph's box, ink where Noto Emoji's check mark is, drawn
+    // here from the font file at the place and size the layout gives it.
+    let area = check.bounds().expand(MARGIN);
+    let exported = decode(&png::encode(&[&check], 1.0).unwrap());
+    let expected = noto_glyph(
+        '\u{2714}',
+        glyphs[0].origin,
+        glyphs[0].size,
+        &exported,
+        area,
+    );
+    let (mut inked, mut differ) = (0, 0);
+    for y in top as u32..bottom as u32 {
+        for x in left as u32..right as u32 {
+            let p = Point::new(x as f32, y as f32);
+            let here = pixel(&exported, area, 1.0, p) != background();
+            inked += usize::from(here);
+            differ += usize::from(here != (pixel(&expected, area, 1.0, p) != background()));
+        }
+    }
+    assert!(inked > 50, "only {inked} pixels of the check mark inked");
+    assert!(
+        differ * 50 < inked,
+        "{differ} of {inked} pixels unlike Noto Emoji's glyph"
+    );
+
+    // The SVG: the text's path has outlines inside the glyph's box, and says
+    // what it reads.
+    let svg = svg::encode(&[&check]).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let path = doc
+        .descendants()
+        .find(|n| n.has_tag_name("path"))
+        .expect("the text as a path");
+    let d = path.attribute("d").unwrap();
+    let numbers: Vec<f32> = d
+        .split(|c: char| c.is_ascii_whitespace() || c.is_ascii_alphabetic())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    // Noto Emoji's check mark is one contour of six corners.
+    assert!(numbers.len() >= 12, "{d}");
+    for xy in numbers.chunks(2) {
+        assert!(
+            (left - 1.0..=right + 1.0).contains(&xy[0]) && (top..=bottom).contains(&xy[1]),
+            "{xy:?} outside the glyph's box"
+        );
+    }
+    let title = path.children().find(|n| n.has_tag_name("title")).unwrap();
+    assert_eq!(title.text(), Some("\u{2714}"));
+}
+
+/// `chr` drawn straight from egui's Noto Emoji font file, with its origin at
+/// `origin` and `size` units high, on a picture like `like` of `area` at 1×.
+fn noto_glyph(
+    chr: char,
+    origin: Pos2,
+    size: f32,
+    like: &tiny_skia::Pixmap,
+    area: tabula_shared::Rect,
+) -> tiny_skia::Pixmap {
+    use skrifa::MetadataProvider as _;
+    use skrifa::instance::{LocationRef, Size};
+    use skrifa::outline::{DrawSettings, OutlinePen};
+
+    /// Glyph outlines (y up) into a path placed on the picture.
+    struct Pen(tiny_skia::PathBuilder, Pos2);
+    impl OutlinePen for Pen {
+        fn move_to(&mut self, x: f32, y: f32) {
+            self.0.move_to(self.1.x + x, self.1.y - y);
+        }
+        fn line_to(&mut self, x: f32, y: f32) {
+            self.0.line_to(self.1.x + x, self.1.y - y);
+        }
+        fn quad_to(&mut self, cx: f32, cy: f32, x: f32, y: f32) {
+            let o = self.1;
+            self.0.quad_to(o.x + cx, o.y - cy, o.x + x, o.y - y);
+        }
+        fn curve_to(&mut self, ax: f32, ay: f32, bx: f32, by: f32, x: f32, y: f32) {
+            let o = self.1;
+            self.0
+                .cubic_to(o.x + ax, o.y - ay, o.x + bx, o.y - by, o.x + x, o.y - y);
+        }
+        fn close(&mut self) {
+            self.0.close();
+        }
+    }
+
+    let definitions = egui::epaint::text::FontDefinitions::default();
+    let noto = &definitions.font_data["NotoEmoji-Regular"];
+    let font = skrifa::FontRef::new(noto.bytes()).expect("a font");
+    let glyph = font.charmap().map(chr).expect("the glyph in Noto Emoji");
+    let mut pen = Pen(
+        tiny_skia::PathBuilder::new(),
+        pos2(origin.x - area.min.x, origin.y - area.min.y),
+    );
+    font.outline_glyphs()
+        .get(glyph)
+        .expect("an outline")
+        .draw(
+            DrawSettings::unhinted(Size::new(size), LocationRef::default()),
+            &mut pen,
+        )
+        .expect("the outline drawn");
+    let mut pixmap = tiny_skia::Pixmap::new(like.width(), like.height()).expect("a picture");
+    pixmap.fill(tiny_skia::Color::from_rgba8(
+        BACKGROUND.r,
+        BACKGROUND.g,
+        BACKGROUND.b,
+        255,
+    ));
+    let mut paint = tiny_skia::Paint::default();
+    paint.set_color_rgba8(0, 0, 0, 255);
+    paint.anti_alias = true;
+    pixmap.fill_path(
+        &pen.0.finish().expect("a path"),
+        &paint,
+        tiny_skia::FillRule::Winding,
+        tiny_skia::Transform::identity(),
+        None,
+    );
+    pixmap
 }
