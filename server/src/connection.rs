@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tabula_shared::{
     ClientMessage, DecodeError, ErrorCode, Hello, Op, PROTOCOL_VERSION, PeerInfo, ServerMessage,
-    Welcome, decode,
+    Welcome, decode, op::StrokeTally,
 };
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -154,6 +154,7 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
         queue: membership.queue,
         kick: membership.kick,
         history: None,
+        strokes: StrokeTally::default(),
         config,
     };
     let joined = Joined {
@@ -236,6 +237,9 @@ struct Peer<'a> {
     kick: oneshot::Receiver<Kick>,
     /// The history this peer asked for, while it is being sent.
     history: Option<Chunks>,
+    /// The points of the strokes it has open, to refuse one grown past the
+    /// cap.
+    strokes: StrokeTally,
     /// Timeouts and heartbeat settings.
     config: &'a Config,
 }
@@ -367,7 +371,7 @@ impl Peer<'_> {
     async fn receive_frame(&mut self, frame: &[u8]) -> Result<(), Exit> {
         match decode::<ClientMessage>(frame).map_err(|err| Exit::from_decode_error(&err))? {
             ClientMessage::Op(op) => {
-                if let Some(reason) = refusal(&op) {
+                if let Some(reason) = refusal(&op, &mut self.strokes) {
                     debug!(op = %op.id, %reason, "refused an op");
                     return self.reply_error(ErrorCode::InvalidOp, reason).await;
                 }
@@ -732,13 +736,12 @@ async fn finish(mut ws: Ws, exit: &Exit) {
     }
 }
 
-/// Why the relay will not sequence an op from a client, if it will not.
-fn refusal(op: &Op) -> Option<String> {
-    if !op.is_well_formed() {
-        Some(format!(
-            "op {} has a non-finite coordinate or a bad width",
-            op.id
-        ))
+/// Why the relay will not sequence an op from a client, if it will not:
+/// beyond the caps every peer enforces ([`tabula_shared::caps`]), or a join
+/// or leave, which only the relay records.
+fn refusal(op: &Op, strokes: &mut StrokeTally) -> Option<String> {
+    if let Err(malformed) = strokes.admit(op) {
+        Some(format!("op {}: {malformed}", op.id))
     } else if op.kind.is_presence() {
         Some(format!(
             "op {}: only the relay records joins and leaves",

@@ -119,6 +119,11 @@ pub struct Board {
     /// generation before each and the objects it changed (`None`: possibly
     /// all), so that a painter can redo only those (see [`Self::changed_since`]).
     changes: VecDeque<(u64, Option<Vec<ObjectId>>)>,
+    /// How many sequenced ops beyond the caps were ignored, and objects beyond
+    /// them dropped from a snapshot: what a relay or file sent that no honest
+    /// peer makes, for the app to report once (see [`Self::malformed`]). Not
+    /// part of equality.
+    malformed: u64,
 }
 
 /// How many of the latest changes a board remembers for [`Board::changed_since`].
@@ -268,6 +273,9 @@ impl Board {
         self.last_seq = sequenced.seq;
         let kind = &sequenced.op.kind;
         let well_formed = sequenced.op.is_well_formed();
+        if !well_formed {
+            self.malformed += 1;
+        }
         let own = self.pending.iter().position(|p| p.op.id == sequenced.op.id);
         if let Some(index) = own {
             self.pending.remove(index);
@@ -397,8 +405,11 @@ impl Board {
     #[must_use]
     pub fn from_snapshot(snapshot: Snapshot) -> Self {
         let mut scene = Scene::default();
+        let mut malformed = 0;
         for object in snapshot.objects {
-            if scene.get(object.id).is_none() {
+            if !object.is_well_formed() {
+                malformed += 1;
+            } else if scene.get(object.id).is_none() {
                 scene.put(object.id, Some(object));
             }
         }
@@ -409,7 +420,17 @@ impl Board {
             pending: VecDeque::new(),
             generation: fresh_generation(),
             changes: VecDeque::new(),
+            malformed,
         }
+    }
+
+    /// How many sequenced ops beyond the caps ([`crate::caps`]) this board
+    /// ignored and objects beyond them it dropped from the snapshot it was
+    /// built from: what a hostile relay or a crafted file sent. The board is
+    /// the same on every peer all the same; the app says so once.
+    #[must_use]
+    pub fn malformed(&self) -> u64 {
+        self.malformed
     }
 
     /// The confirmed scene's objects, bottom of the stack first, deleted ones

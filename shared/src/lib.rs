@@ -6,10 +6,13 @@
 //! # Layout
 //! - [`ids`]: the uuid-backed identifiers of clients, ops and objects.
 //! - [`geometry`]: points, rectangles and colours in canvas space.
+//! - [`caps`]: the geometry caps every peer enforces (points per stroke, text
+//!   length, coordinates, widths and font sizes).
 //! - [`object`]: the things on a board (strokes, lines, arrows, rectangles,
 //!   ellipses, texts), their properties and their hit-testing.
 //! - [`op`]: drawing ops as a client proposes them ([`Op`]) and as the relay has
-//!   ordered them ([`SequencedOp`]).
+//!   ordered them ([`SequencedOp`]), and the tally that keeps a stroke within
+//!   its cap as it streams.
 //! - [`message`]: every message a client sends the relay and the relay sends a
 //!   client, with the hello, the welcome, presence and errors.
 //! - [`codec`]: the one place frames are encoded and decoded (bincode 2 behind a
@@ -28,6 +31,7 @@
 //!   module here that does I/O.
 
 pub mod board;
+pub mod caps;
 pub mod codec;
 pub mod geometry;
 pub mod history;

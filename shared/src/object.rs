@@ -11,13 +11,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::caps::{self, Malformed};
 use crate::{ClientId, Color, ObjectId, Point, Rect};
 
 /// The font size of new texts, in canvas units.
 pub const DEFAULT_FONT_SIZE: f32 = 24.0;
-/// Widths and font sizes above this are refused: nothing sensible is that big, and
-/// it keeps the numbers far from overflow.
-pub const MAX_SIZE: f32 = 1000.0;
 /// How many characters of a text line fit in one font size of width; an estimate
 /// that lets every peer compute the same bounds without fonts.
 const CHAR_WIDTH_EM: f32 = 0.6;
@@ -42,16 +40,41 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    /// Whether `points` is a valid shape for this kind: finite, and as many as
-    /// the kind takes.
+    /// Whether `points` is a valid shape for this kind: as many as the kind
+    /// takes (a stroke at most [`caps::MAX_STROKE_POINTS`]), each within the caps.
     #[must_use]
     pub fn accepts(self, points: &[Point]) -> bool {
+        self.check_shape(points).is_ok()
+    }
+
+    /// [`Self::accepts`], with the reason when not.
+    pub fn check_shape(self, points: &[Point]) -> Result<(), Malformed> {
         let count_ok = match self {
             Self::Freehand => !points.is_empty(),
             Self::Line | Self::Arrow | Self::Rectangle | Self::Ellipse => points.len() == 2,
             Self::Text => points.len() == 1,
         };
-        count_ok && points.iter().all(|p| p.is_finite())
+        if !count_ok {
+            return Err(Malformed::Shape {
+                kind: self.name(),
+                count: points.len(),
+            });
+        }
+        caps::check_stroke_growth(0, points.len())?;
+        caps::check_points(points)
+    }
+
+    /// The kind in words, for messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Freehand => "stroke",
+            Self::Line => "line",
+            Self::Arrow => "arrow",
+            Self::Rectangle => "rectangle",
+            Self::Ellipse => "ellipse",
+            Self::Text => "text",
+        }
     }
 }
 
@@ -104,22 +127,27 @@ pub enum Property {
 }
 
 impl Property {
-    /// Whether the value is one an object may take (finite, positive sizes).
+    /// Whether the value is one an object may take: within the caps
+    /// ([`crate::caps`]).
     #[must_use]
     pub fn is_well_formed(&self) -> bool {
+        self.check().is_ok()
+    }
+
+    /// [`Self::is_well_formed`], with the reason when not.
+    pub fn check(&self) -> Result<(), Malformed> {
         match self {
-            Self::Offset(p) => p.is_finite(),
-            Self::Points(points) => !points.is_empty() && points.iter().all(|p| p.is_finite()),
-            Self::Width(w) | Self::FontSize(w) => valid_size(*w),
-            Self::Color(_) | Self::Fill(_) | Self::Text(_) | Self::Layer(_) => true,
+            Self::Offset(p) => caps::check_point(*p),
+            Self::Points(points) if points.is_empty() => Err(Malformed::Shape {
+                kind: "shape",
+                count: 0,
+            }),
+            Self::Points(points) => caps::check_points(points),
+            Self::Width(w) | Self::FontSize(w) => caps::check_size(*w),
+            Self::Text(text) => caps::check_text(text),
+            Self::Color(_) | Self::Fill(_) | Self::Layer(_) => Ok(()),
         }
     }
-}
-
-/// Whether `size` is a usable width or font size.
-#[must_use]
-pub fn valid_size(size: f32) -> bool {
-    size.is_finite() && size > 0.0 && size <= MAX_SIZE
 }
 
 /// Everything needed to make an object: what a create op carries.
@@ -142,10 +170,19 @@ pub struct ObjectData {
 }
 
 impl ObjectData {
-    /// Whether a create op with this data can apply anywhere.
+    /// Whether a create op with this data can apply anywhere: its shape fits
+    /// its kind and everything is within the caps.
     #[must_use]
     pub fn is_well_formed(&self) -> bool {
-        self.kind.accepts(&self.points) && valid_size(self.width) && valid_size(self.font_size)
+        self.check().is_ok()
+    }
+
+    /// [`Self::is_well_formed`], with the reason when not.
+    pub fn check(&self) -> Result<(), Malformed> {
+        self.kind.check_shape(&self.points)?;
+        caps::check_size(self.width)?;
+        caps::check_size(self.font_size)?;
+        caps::check_text(&self.text)
     }
 }
 
@@ -170,6 +207,15 @@ pub struct Object {
 }
 
 impl Object {
+    /// Whether the object is one a board may hold: its data well formed
+    /// ([`ObjectData::is_well_formed`]) and its offset within the caps. A
+    /// snapshot's objects are checked with this, since a snapshot comes from
+    /// a relay or a file, not from ops a board checked one by one.
+    #[must_use]
+    pub fn is_well_formed(&self) -> bool {
+        self.data.is_well_formed() && caps::check_point(self.offset).is_ok()
+    }
+
     /// Its points where they are now, offset applied.
     pub fn points(&self) -> impl Iterator<Item = Point> + '_ {
         self.data.points.iter().map(|p| p.offset(self.offset))

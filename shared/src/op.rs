@@ -20,8 +20,11 @@
 //! [`OpKind::Left`] ops in the room's sequence, so that a saved session knows
 //! when each person was there; boards ignore them.
 
+use std::collections::VecDeque;
+
 use serde::{Deserialize, Serialize};
 
+use crate::caps;
 use crate::object::{ObjectData, Property};
 use crate::{ClientId, Color, ObjectId, OpId, Point, StrokeId};
 
@@ -174,17 +177,24 @@ impl Op {
 }
 
 impl Op {
-    /// Whether every coordinate and width in the op is an ordinary finite number,
-    /// the relay's check before it sequences an op.
+    /// Whether every coordinate, size, point count and text in the op is
+    /// within the caps ([`crate::caps`]): the relay's check before it
+    /// sequences an op, and every board's before it applies one.
     #[must_use]
     pub fn is_well_formed(&self) -> bool {
+        self.check().is_ok()
+    }
+
+    /// [`Self::is_well_formed`], with the reason when not.
+    pub fn check(&self) -> Result<(), caps::Malformed> {
         match &self.kind {
             OpKind::StrokeBegin { style, start, .. } => {
-                start.is_finite() && crate::object::valid_size(style.width)
+                caps::check_point(*start)?;
+                caps::check_size(style.width)
             }
-            OpKind::StrokeAppend { points, .. } => points.iter().all(|p| p.is_finite()),
-            OpKind::Create { data, .. } => data.is_well_formed(),
-            OpKind::Set { property, .. } => property.is_well_formed(),
+            OpKind::StrokeAppend { points, .. } => caps::check_points(points),
+            OpKind::Create { data, .. } => data.check(),
+            OpKind::Set { property, .. } => property.check(),
             OpKind::StrokeEnd { .. }
             | OpKind::Delete { .. }
             | OpKind::Restore { .. }
@@ -192,7 +202,7 @@ impl Op {
             | OpKind::ToBack { .. }
             | OpKind::Clear
             | OpKind::Joined { .. }
-            | OpKind::Left => true,
+            | OpKind::Left => Ok(()),
         }
     }
 }
@@ -209,4 +219,114 @@ pub struct SequencedOp {
     pub timestamp_ms: u64,
     /// The op itself.
     pub op: Op,
+}
+
+/// How many points each stroke one sender has open holds so far: what lets
+/// the relay refuse the append that would take a stroke past
+/// [`caps::MAX_STROKE_POINTS`], where each op alone is within the caps.
+///
+/// Kept per connection, for the latest [`Self::TRACKED`] strokes begun and
+/// not ended (a person draws one at a time): an older one, or one begun
+/// before a reconnect, counts from zero. Past the cap the boards ignore a
+/// stroke's points all the same; the tally keeps them out of the log.
+#[derive(Debug, Default)]
+pub struct StrokeTally {
+    /// Open strokes and their points so far, the latest begun last.
+    open: VecDeque<(StrokeId, usize)>,
+}
+
+impl StrokeTally {
+    /// How many open strokes are tallied at most.
+    pub const TRACKED: usize = 64;
+
+    /// Checks `op` against the caps ([`Op::check`]) and, for a stroke's
+    /// begin, appends and end, against the stroke's points so far; counts it
+    /// if it passes.
+    pub fn admit(&mut self, op: &Op) -> Result<(), caps::Malformed> {
+        op.check()?;
+        match &op.kind {
+            OpKind::StrokeBegin { stroke, .. } => {
+                self.open.retain(|(open, _)| open != stroke);
+                if self.open.len() == Self::TRACKED {
+                    self.open.pop_front();
+                }
+                self.open.push_back((*stroke, 1));
+            }
+            OpKind::StrokeAppend { stroke, points } => {
+                let tallied = self.open.iter_mut().find(|(open, _)| open == stroke);
+                let had = tallied.as_ref().map_or(0, |(_, count)| *count);
+                caps::check_stroke_growth(had, points.len())?;
+                if let Some((_, count)) = tallied {
+                    *count = had + points.len();
+                }
+            }
+            OpKind::StrokeEnd { stroke } => {
+                self.open.retain(|(open, _)| open != stroke);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(kind: OpKind) -> Op {
+        Op::new(kind)
+    }
+
+    #[test]
+    fn a_stroke_grows_to_the_cap_and_no_further() {
+        let mut tally = StrokeTally::default();
+        let stroke = StrokeId::random();
+        let style = StrokeStyle {
+            color: Color::rgb(0, 0, 0),
+            width: 2.0,
+        };
+        let start = Point::new(0.0, 0.0);
+        tally
+            .admit(&op(OpKind::StrokeBegin {
+                stroke,
+                style,
+                start,
+            }))
+            .unwrap();
+        let half = vec![Point::new(1.0, 1.0); caps::MAX_STROKE_POINTS / 2];
+        let append = |points: Vec<Point>| op(OpKind::StrokeAppend { stroke, points });
+        tally.admit(&append(half.clone())).unwrap();
+        tally.admit(&append(half[1..].to_vec())).unwrap();
+        let past = tally
+            .admit(&append(vec![Point::new(2.0, 2.0)]))
+            .unwrap_err();
+        assert_eq!(
+            past,
+            caps::Malformed::TooManyPoints {
+                count: caps::MAX_STROKE_POINTS + 1,
+                max: caps::MAX_STROKE_POINTS
+            }
+        );
+        tally.admit(&op(OpKind::StrokeEnd { stroke })).unwrap();
+        assert!(tally.open.is_empty());
+    }
+
+    #[test]
+    fn strokes_begun_and_never_ended_are_tallied_the_latest_few() {
+        let mut tally = StrokeTally::default();
+        let begin = || {
+            op(OpKind::StrokeBegin {
+                stroke: StrokeId::random(),
+                style: StrokeStyle {
+                    color: Color::rgb(0, 0, 0),
+                    width: 2.0,
+                },
+                start: Point::new(0.0, 0.0),
+            })
+        };
+        for _ in 0..10 * StrokeTally::TRACKED {
+            tally.admit(&begin()).unwrap();
+        }
+        assert_eq!(tally.open.len(), StrokeTally::TRACKED);
+    }
 }

@@ -82,8 +82,8 @@ impl Scene {
                 start,
             } => {
                 if self.objects.contains_key(stroke)
-                    || !start.is_finite()
-                    || !crate::object::valid_size(style.width)
+                    || crate::caps::check_point(*start).is_err()
+                    || crate::caps::check_size(style.width).is_err()
                 {
                     return false;
                 }
@@ -100,7 +100,10 @@ impl Scene {
                 true
             }
             OpKind::StrokeAppend { stroke, points } => self.edit_own_stroke(author, *stroke, |o| {
-                if points.iter().all(|p| p.is_finite()) {
+                // A stroke grows only up to the cap: appends past it are
+                // ignored, the same way on every peer.
+                let fits = crate::caps::check_stroke_growth(o.data.points.len(), points.len());
+                if fits.is_ok() && crate::caps::check_points(points).is_ok() {
                     o.data.points.extend_from_slice(points);
                     true
                 } else {

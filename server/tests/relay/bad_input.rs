@@ -188,7 +188,7 @@ async fn a_bad_op_or_a_second_hello_gets_an_error_and_the_connection_stays() {
         panic!("expected an error");
     };
     assert_eq!(code, ErrorCode::InvalidOp);
-    assert!(message.contains("non-finite"), "{message}");
+    assert!(message.contains("is not a number"), "{message}");
 
     let hello = a.hello_message("lenient", 0);
     a.send(&ClientMessage::Hello(hello)).await;
@@ -202,4 +202,49 @@ async fn a_bad_op_or_a_second_hello_gets_an_error_and_the_connection_stays() {
     carry_on(&mut a, &mut b, None).await;
     // After the two joins and carry_on's two ops.
     assert_eq!(a.sequence(&stroke_op()).await, 5);
+}
+
+#[tokio::test]
+async fn a_stroke_streamed_past_its_cap_is_refused_and_nobody_gets_the_rest() {
+    let relay = TestRelay::start().await;
+    let (mut a, mut b) = bystanders(&relay, "endless").await;
+
+    // A begin and appends of 7,000 points (each within the test relay's
+    // frame limit): seven fit under 50,000, the eighth would not, and neither
+    // would any after it (the 2,000,000-point stroke a hostile member
+    // streams, in pieces every op cap lets through).
+    let stroke = StrokeId::random();
+    let begin = tabula_shared::Op::new(OpKind::StrokeBegin {
+        stroke,
+        style: tabula_shared::StrokeStyle {
+            color: tabula_shared::Color::rgb(0, 0, 0),
+            width: 2.0,
+        },
+        start: Point::new(0.0, 0.0),
+    });
+    a.sequence(&begin).await;
+    assert_eq!(b.recv_op().await.op, begin);
+    let append = || {
+        tabula_shared::Op::new(OpKind::StrokeAppend {
+            stroke,
+            points: vec![Point::new(1.0, 2.0); 7_000],
+        })
+    };
+    for _ in 0..7 {
+        let op = append();
+        a.sequence(&op).await;
+        assert_eq!(b.recv_op().await.op, op);
+    }
+    for _ in 0..100 {
+        a.send(&ClientMessage::Op(append())).await;
+    }
+    for _ in 0..100 {
+        let ServerMessage::Error { code, message } = a.recv().await else {
+            panic!("expected a refusal");
+        };
+        assert_eq!(code, ErrorCode::InvalidOp);
+        assert!(message.contains("at most 50000"), "{message}");
+    }
+    b.expect_nothing(Duration::from_millis(200)).await;
+    carry_on(&mut a, &mut b, None).await;
 }

@@ -802,3 +802,98 @@ fn a_pending_clear_hides_what_arrives_before_it_is_confirmed() {
     assert_eq!(kept.get(&Property::Width(0.0)), Property::Width(7.0));
     assert_eq!(kept.data.color, Color::rgb(0, 90, 0));
 }
+
+/// Sequences `kinds` as ops of `author`, numbered from 1.
+fn sequence_kinds(author: ClientId, kinds: Vec<OpKind>) -> Vec<SequencedOp> {
+    kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| SequencedOp {
+            seq: i as u64 + 1,
+            author,
+            timestamp_ms: 1_700_000_000_000,
+            op: Op::new(kind),
+        })
+        .collect()
+}
+
+#[test]
+fn a_stroke_stops_growing_at_the_cap_the_same_way_on_every_board() {
+    let author = ClientId::random();
+    let stroke = StrokeId::random();
+    let chunk = vec![Point::new(1.0, 2.0); 10_000];
+    let mut kinds = vec![OpKind::StrokeBegin {
+        stroke,
+        style: StrokeStyle {
+            color: Color::rgb(1, 2, 3),
+            width: 2.0,
+        },
+        start: Point::new(0.0, 0.0),
+    }];
+    // Two hundred chunks: 2,000,000 points offered, the cap kept.
+    kinds.extend((0..200).map(|_| OpKind::StrokeAppend {
+        stroke,
+        points: chunk.clone(),
+    }));
+    kinds.push(OpKind::StrokeEnd { stroke });
+    let ops = sequence_kinds(author, kinds);
+    let board = replay(&ops);
+    let held = board.object(stroke).expect("the stroke").data.points.len();
+    assert!(held <= crate::caps::MAX_STROKE_POINTS, "{held} points");
+    assert!(held > crate::caps::MAX_STROKE_POINTS - chunk.len());
+    assert_eq!(board.last_seq(), ops.len() as u64, "every op still counts");
+    assert_eq!(replay(&ops), board, "and every board agrees");
+}
+
+#[test]
+fn ops_and_snapshot_objects_beyond_the_caps_are_left_out_and_counted() {
+    let author = ClientId::random();
+    let far = ObjectData {
+        points: vec![Point::new(0.0, 0.0), Point::new(3e7, 0.0)],
+        ..rectangle(Point::new(0.0, 0.0))
+    };
+    let long_text = ObjectData {
+        kind: ObjectKind::Text,
+        points: vec![Point::new(0.0, 0.0)],
+        text: "x".repeat(crate::caps::MAX_TEXT_BYTES + 1),
+        ..rectangle(Point::new(0.0, 0.0))
+    };
+    let fine = ObjectId::random();
+    let ops = sequence_kinds(
+        author,
+        vec![
+            OpKind::Create {
+                object: ObjectId::random(),
+                data: far,
+            },
+            OpKind::Create {
+                object: ObjectId::random(),
+                data: long_text,
+            },
+            OpKind::Create {
+                object: fine,
+                data: rectangle(Point::new(5.0, 5.0)),
+            },
+        ],
+    );
+    let board = replay(&ops);
+    assert_eq!(board.object_count(), 1);
+    assert_eq!(board.malformed(), 2);
+
+    // A snapshot from a hostile relay or a crafted file: a line of no points
+    // (which would index past the end when drawn), a stroke too far away.
+    let mut snapshot = board.snapshot();
+    let mut broken = snapshot.objects[0].clone();
+    broken.id = ObjectId::random();
+    broken.data.kind = ObjectKind::Line;
+    broken.data.points.clear();
+    let mut distant = snapshot.objects[0].clone();
+    distant.id = ObjectId::random();
+    distant.offset = Point::new(f32::MAX, 0.0);
+    snapshot.objects.push(broken);
+    snapshot.objects.push(distant);
+    let rebuilt = Board::from_snapshot(snapshot);
+    assert_eq!(rebuilt.object_count(), 1, "only the well-formed rectangle");
+    assert!(rebuilt.object(fine).is_some());
+    assert_eq!(rebuilt.malformed(), 2);
+}

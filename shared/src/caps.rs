@@ -1,0 +1,169 @@
+//! The geometry caps every peer enforces: how many points a stroke may hold,
+//! how long a text may be, how far from the origin a point may lie, how wide
+//! a line and how large a font may be.
+//!
+//! They are far beyond anything a person draws (a continuous pen stroke of
+//! several minutes, a page of text, a board thousands of screens across) and
+//! they bound what a hostile peer, relay or file can make anyone store, send,
+//! or draw. The relay refuses an op beyond them (`InvalidOp`); every board
+//! ignores one (the same on every peer, so boards stay identical) and drops
+//! an object beyond them from a snapshot; so a malicious relay or file can
+//! neither crash nor freeze the app with geometry.
+
+use crate::Point;
+
+/// The most points one freehand stroke may hold. At 120 points a second (a
+/// fast pen, before the app thins it), that is seven minutes without lifting
+/// the pen.
+pub const MAX_STROKE_POINTS: usize = 50_000;
+
+/// The most points one op may carry (a stroke's begin and appends, a
+/// shape's points). A pen streams a few points a frame; a pasted stroke
+/// arrives whole in one create, hence the same cap as a stroke.
+pub const MAX_OP_POINTS: usize = MAX_STROKE_POINTS;
+
+/// The longest text, in bytes: a long page of prose.
+pub const MAX_TEXT_BYTES: usize = 20_000;
+
+/// How far from the origin a point or an offset may lie, in canvas units, on
+/// either axis: some ten thousand screens in every direction, and well
+/// inside where `f32` still tells points a unit apart.
+pub const MAX_COORDINATE: f32 = 10_000_000.0;
+
+/// The largest width or font size, in canvas units.
+pub const MAX_SIZE: f32 = 1000.0;
+
+/// What in an op, object or snapshot lies beyond the caps, or is no shape
+/// at all: the reason the relay gives when it refuses an op.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Malformed {
+    /// A coordinate is not a number or lies too far out.
+    #[error(
+        "a point at ({x}, {y}) is not a number or lies farther than {MAX_COORDINATE} from the origin"
+    )]
+    Point {
+        /// The point's x.
+        x: f32,
+        /// The point's y.
+        y: f32,
+    },
+    /// Too many points in one op or one stroke.
+    #[error("{count} points, and at most {max} are allowed")]
+    TooManyPoints {
+        /// How many there were (or would be, for a stroke grown by an append).
+        count: usize,
+        /// The cap.
+        max: usize,
+    },
+    /// A width or font size out of range.
+    #[error("a size of {0}, and a width or font size must be above 0 and at most {MAX_SIZE}")]
+    Size(f32),
+    /// A text too long.
+    #[error("a text of {0} bytes, and at most {MAX_TEXT_BYTES} are allowed")]
+    TextTooLong(usize),
+    /// Points that make no object of this kind (a line takes two).
+    #[error("{count} points make no {kind}")]
+    Shape {
+        /// The kind of object, in words.
+        kind: &'static str,
+        /// How many points there were.
+        count: usize,
+    },
+}
+
+/// Whether `point` is an ordinary number within [`MAX_COORDINATE`] on both
+/// axes.
+pub fn check_point(point: Point) -> Result<(), Malformed> {
+    if point.is_finite() && point.x.abs() <= MAX_COORDINATE && point.y.abs() <= MAX_COORDINATE {
+        Ok(())
+    } else {
+        Err(Malformed::Point {
+            x: point.x,
+            y: point.y,
+        })
+    }
+}
+
+/// Whether there are at most [`MAX_OP_POINTS`] of `points` and each passes
+/// [`check_point`].
+pub fn check_points(points: &[Point]) -> Result<(), Malformed> {
+    if points.len() > MAX_OP_POINTS {
+        return Err(Malformed::TooManyPoints {
+            count: points.len(),
+            max: MAX_OP_POINTS,
+        });
+    }
+    points.iter().try_for_each(|p| check_point(*p))
+}
+
+/// Whether `size` is a usable width or font size: positive, at most
+/// [`MAX_SIZE`].
+pub fn check_size(size: f32) -> Result<(), Malformed> {
+    if size.is_finite() && size > 0.0 && size <= MAX_SIZE {
+        Ok(())
+    } else {
+        Err(Malformed::Size(size))
+    }
+}
+
+/// Whether `text` is at most [`MAX_TEXT_BYTES`] long.
+pub fn check_text(text: &str) -> Result<(), Malformed> {
+    if text.len() <= MAX_TEXT_BYTES {
+        Ok(())
+    } else {
+        Err(Malformed::TextTooLong(text.len()))
+    }
+}
+
+/// Whether a stroke of `had` points may take `more`: at most
+/// [`MAX_STROKE_POINTS`] in all.
+pub fn check_stroke_growth(had: usize, more: usize) -> Result<(), Malformed> {
+    let count = had.saturating_add(more);
+    if count <= MAX_STROKE_POINTS {
+        Ok(())
+    } else {
+        Err(Malformed::TooManyPoints {
+            count,
+            max: MAX_STROKE_POINTS,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_caps_take_what_people_draw_and_refuse_the_rest() {
+        assert!(check_point(Point::new(-1e6, 5e6)).is_ok());
+        assert!(check_point(Point::new(2e7, 0.0)).is_err());
+        assert!(check_point(Point::new(0.0, f32::NAN)).is_err());
+        assert!(check_points(&vec![Point::new(1.0, 1.0); MAX_OP_POINTS]).is_ok());
+        assert_eq!(
+            check_points(&vec![Point::new(1.0, 1.0); MAX_OP_POINTS + 1]),
+            Err(Malformed::TooManyPoints {
+                count: MAX_OP_POINTS + 1,
+                max: MAX_OP_POINTS
+            })
+        );
+        assert!(check_size(0.5).is_ok() && check_size(MAX_SIZE).is_ok());
+        for size in [0.0, MAX_SIZE * 2.0, f32::INFINITY] {
+            assert!(check_size(size).is_err());
+        }
+        assert!(check_text(&"x".repeat(MAX_TEXT_BYTES)).is_ok());
+        assert!(check_text(&"x".repeat(MAX_TEXT_BYTES + 1)).is_err());
+        assert!(check_stroke_growth(MAX_STROKE_POINTS - 10, 10).is_ok());
+        assert!(check_stroke_growth(MAX_STROKE_POINTS - 10, 11).is_err());
+    }
+
+    #[test]
+    fn a_refusal_says_what_was_beyond_which_cap() {
+        let too_many = check_points(&vec![Point::new(0.0, 0.0); 2_000_000]).unwrap_err();
+        assert_eq!(
+            too_many.to_string(),
+            "2000000 points, and at most 50000 are allowed"
+        );
+        let far = check_point(Point::new(3e7, 1.0)).unwrap_err();
+        assert!(far.to_string().contains("30000000"), "{far}");
+    }
+}
