@@ -65,8 +65,11 @@ impl From<Lost> for std::io::Error {
     }
 }
 
+/// Stops a blocking step of the work (an `SQLite` query) when the job is
+/// cancelled; see [`Work::on_cancel`].
+type Interrupt = Box<dyn Fn() + Send + Sync>;
+
 /// What the thread and the UI share.
-#[derive(Debug)]
 struct Shared {
     /// See [`Progress::stage`]; changed a few times a job, so a lock is fine.
     stage: Mutex<Cow<'static, str>>,
@@ -77,6 +80,19 @@ struct Shared {
     /// Set when the UI no longer wants the result: the work stops at its
     /// next look.
     cancelled: AtomicBool,
+    /// Called once on cancel, for work blocked in a step that never looks
+    /// at the flag.
+    interrupt: Mutex<Option<Interrupt>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("done", &self.done)
+            .field("total", &self.total)
+            .field("cancelled", &self.cancelled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The thread's side of a job: progress, the cancel flag, hand-overs and the
@@ -109,6 +125,22 @@ impl<P> Work<P> {
     #[must_use]
     pub fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Calls `interrupt` when the job is cancelled (at once if it already
+    /// is), in place of any given before: for a step that blocks without
+    /// looking at the flag, such as a long `SQLite` query, which it stops.
+    pub fn on_cancel(&self, interrupt: impl Fn() + Send + Sync + 'static) {
+        let mut slot = self
+            .shared
+            .interrupt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.is_cancelled() {
+            interrupt();
+        } else {
+            *slot = Some(Box::new(interrupt));
+        }
     }
 
     /// A new stage, `stage`, of `total` steps (0: unknown), none done yet;
@@ -216,6 +248,7 @@ impl<T: Send + 'static, P: Send + 'static> Job<T, P> {
             done: AtomicU64::new(0),
             total: AtomicU64::new(total),
             cancelled: AtomicBool::new(false),
+            interrupt: Mutex::new(None),
         });
         let (result_sender, result) = mpsc::channel();
         let (part_sender, parts) = mpsc::channel();
@@ -230,6 +263,15 @@ impl<T: Send + 'static, P: Send + 'static> Job<T, P> {
             .name(name.to_owned())
             .spawn(move || {
                 let outcome = work(&context);
+                // What the work's interrupt stopped may live on in its result
+                // (an open file, read by the next job): a later cancel must
+                // leave it be.
+                context
+                    .shared
+                    .interrupt
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
                 // The UI may have gone away meanwhile; nobody is left to tell.
                 let _ = result_sender.send(outcome);
                 (context.wake)();
@@ -270,7 +312,15 @@ impl<T, P> Job<T, P> {
     /// Asks the work to stop; it does at its next look at the flag, and its
     /// result (if it still gives one) says how far it got.
     pub fn cancel(&self) {
+        let slot = self
+            .shared
+            .interrupt
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         self.shared.cancelled.store(true, Ordering::Relaxed);
+        if let Some(interrupt) = slot.as_ref() {
+            interrupt();
+        }
     }
 
     /// Whether [`Self::cancel`] was called.
@@ -348,6 +398,53 @@ mod tests {
         // The thread woke the UI once done, from itself, then let its wake go.
         let woken: Vec<_> = wakes.iter().collect();
         assert_eq!(woken, [Some("tabula-test-job".to_owned())]);
+    }
+
+    #[test]
+    fn cancel_interrupts_a_blocked_step_and_not_once_the_work_is_done() {
+        // The step blocks on a channel only the interrupt feeds, as an
+        // SQLite query blocks until interrupted.
+        let (interrupt, interrupted) = mpsc::channel::<()>();
+        let (started, has_started) = mpsc::channel();
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        let mut job = Job::<_, ()>::spawn(
+            "tabula-test-job",
+            || {},
+            move |work| {
+                work.on_cancel(move || {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    let _ = interrupt.send(());
+                });
+                started.send(()).unwrap();
+                interrupted.recv_timeout(Duration::from_mins(1)).is_ok()
+            },
+        )
+        .unwrap();
+        has_started.recv().unwrap();
+        job.cancel();
+        assert_eq!(wait(&mut job), Ok(true), "the step was interrupted");
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        let mut done = Job::<_, ()>::spawn(
+            "tabula-test-job",
+            || {},
+            move |work| {
+                work.on_cancel(move || {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                });
+            },
+        )
+        .unwrap();
+        assert_eq!(wait(&mut done), Ok(()));
+        drop(done);
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            0,
+            "nothing to stop once done"
+        );
     }
 
     #[test]

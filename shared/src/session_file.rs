@@ -47,6 +47,16 @@
 //! integrity check, which reads the whole file, to later:
 //! [`SessionFile::open_read_only_unchecked`].)
 //!
+//! A file may also be crafted to harm whoever opens it. Before anything is
+//! read, every connection turns on `SQLITE_DBCONFIG_DEFENSIVE`, turns off
+//! the trust in the schema (`trusted_schema`), triggers and views, and limits the length of any one value read ([`MAX_VALUE_BYTES`]);
+//! the schema must hold exactly the tables and index above, so a view or a
+//! trigger is refused by name; an op's frame longer than a frame may be
+//! ([`MAX_FRAME_BYTES`](crate::codec::MAX_FRAME_BYTES)) is refused by a
+//! length the query computes before the frame is read, and a snapshot over
+//! [`MAX_SNAPSHOT_READ`] is passed over (the ops are the truth). A long read
+//! can be stopped from another thread ([`SessionFile::interrupter`]).
+//!
 //! [`append`]: SessionFile::append
 
 use std::collections::{BTreeMap, VecDeque};
@@ -58,6 +68,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, params};
 use uuid::Uuid;
 
+use crate::codec::MAX_FRAME_BYTES;
 use crate::{Board, ClientId, DecodeError, EncodeError, OpId, SequencedOp, ServerMessage};
 
 /// `PRAGMA application_id` of every Tabula session: "TBLA" in ASCII, so that
@@ -73,6 +84,30 @@ const CHUNK: usize = 1024;
 /// How long a statement waits for another connection's write lock (another
 /// process exporting, say) before it fails with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest value (a frame, a snapshot, a text) any connection reads:
+/// `SQLITE_LIMIT_LENGTH`. A crafted file's 500 MB blob fails with
+/// [`SessionFileError::TooBig`] instead of being allocated.
+pub const MAX_VALUE_BYTES: usize = 256 << 20;
+/// The largest stored snapshot read; a larger one is passed over like one
+/// that does not decode, and the board built from the ops instead.
+pub const MAX_SNAPSHOT_READ: usize = MAX_VALUE_BYTES;
+/// [`MAX_FRAME_BYTES`] as an `SQLite` integer (it is far below `i64::MAX`).
+#[allow(clippy::cast_possible_wrap)]
+const FRAME_LIMIT: i64 = MAX_FRAME_BYTES as i64;
+/// [`MAX_SNAPSHOT_READ`] as an `SQLite` integer.
+#[allow(clippy::cast_possible_wrap)]
+const SNAPSHOT_LIMIT: i64 = MAX_SNAPSHOT_READ as i64;
+/// The longest `meta` key or value read.
+const MAX_META_BYTES: usize = 64 << 10;
+/// Everything a session's schema holds, as `(type, name)` in
+/// `sqlite_schema`: anything else (a view, a trigger, another table) is
+/// refused before the file is read.
+const SCHEMA: [(&str, &str); 4] = [
+    ("table", "meta"),
+    ("table", "ops"),
+    ("index", "sqlite_autoindex_ops_1"),
+    ("table", "snapshots"),
+];
 /// The first 16 bytes of every `SQLite` database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
@@ -151,6 +186,33 @@ pub enum SessionFileError {
         seq: u64,
         /// Why the frame does not decode.
         cause: DecodeError,
+    },
+    /// The file holds something this build will not read: a view, a trigger,
+    /// a table a session never has.
+    #[error("{}: not a Tabula session as this version writes it: it holds {what}", path.display())]
+    UnexpectedSchema {
+        /// The file.
+        path: PathBuf,
+        /// What was found, in words.
+        what: String,
+    },
+    /// A stored value longer than Tabula reads.
+    #[error("{}: {what} is {bytes} bytes, and at most {max} are read", path.display())]
+    TooBig {
+        /// The file.
+        path: PathBuf,
+        /// What it is, in words ("op 12's frame").
+        what: String,
+        /// How long it is (0 where `SQLite` did not say).
+        bytes: u64,
+        /// How long it may be.
+        max: usize,
+    },
+    /// A read was stopped from another thread ([`SessionFile::interrupter`]).
+    #[error("{}: reading was stopped", path.display())]
+    Interrupted {
+        /// The file.
+        path: PathBuf,
     },
     /// The file system refused (missing file, permissions, ...).
     #[error("{}: {cause}", path.display())]
@@ -400,6 +462,7 @@ impl SessionFile {
             conn,
             path: path.to_path_buf(),
         };
+        file.harden()?;
         file.configure_for_writing()?;
         let created_at_ms = now_ms().to_string();
         let app_version = env!("CARGO_PKG_VERSION");
@@ -460,6 +523,7 @@ impl SessionFile {
             conn,
             path: path.to_path_buf(),
         };
+        file.harden()?;
         file.conn
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|err| sqlite_error(path, err))?;
@@ -487,6 +551,7 @@ impl SessionFile {
         if version == 0 {
             return Err(file.corrupt("the session format version is missing".to_owned()));
         }
+        file.check_schema()?;
         if matches!(how, Open::ForWriting | Open::ToRead) {
             file.quick_check()?;
         }
@@ -500,6 +565,61 @@ impl SessionFile {
         file.meta()?;
         file.head()?;
         Ok(file)
+    }
+
+    /// Makes the connection safe for a file that may be crafted: defensive
+    /// mode, no trust in the schema, no triggers or views, and no value longer than [`MAX_VALUE_BYTES`] (see the module docs).
+    fn harden(&self) -> Result<(), SessionFileError> {
+        use rusqlite::config::DbConfig;
+        use rusqlite::limits::Limit;
+        let configured = (|| {
+            self.conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+            self.conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+            self.conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
+            self.conn
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
+            let max = i32::try_from(MAX_VALUE_BYTES).unwrap_or(i32::MAX);
+            self.conn.set_limit(Limit::SQLITE_LIMIT_LENGTH, max)?;
+            Ok(())
+        })();
+        configured.map_err(|err| self.error(err))
+    }
+
+    /// Refuses a file whose schema holds anything but a session's tables
+    /// and index ([`SCHEMA`]): a view or a trigger could run or return
+    /// anything when the file is read.
+    fn check_schema(&self) -> Result<(), SessionFileError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT type, substr(name, 1, 200) FROM sqlite_schema LIMIT 100")
+            .map_err(|err| self.error(err))?;
+        let found = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|err| self.error(err))?;
+        let unexpected = found
+            .iter()
+            .find(|(kind, name)| !SCHEMA.contains(&(kind.as_str(), name.as_str())));
+        if let Some((kind, name)) = unexpected {
+            return Err(SessionFileError::UnexpectedSchema {
+                path: self.path.clone(),
+                what: format!("a {kind} named {name:?}, which a Tabula session never has"),
+            });
+        }
+        Ok(())
+    }
+
+    /// A handle that stops this file's running query from another thread
+    /// (a Cancel while a big file is checked or read): the query fails with
+    /// [`SessionFileError::Interrupted`].
+    #[must_use]
+    pub fn interrupter(&self) -> Interrupter {
+        Interrupter(self.conn.get_interrupt_handle())
     }
 
     /// WAL and `synchronous = FULL`: a commit is on disk when it returns, and
@@ -564,7 +684,10 @@ impl SessionFile {
     pub fn meta(&self) -> Result<Meta, SessionFileError> {
         let mut statement = self
             .conn
-            .prepare_cached("SELECT key, value FROM meta")
+            .prepare_cached(&format!(
+                "SELECT key, value FROM meta
+                 WHERE length(key) <= {MAX_META_BYTES} AND length(value) <= {MAX_META_BYTES}"
+            ))
             .map_err(|err| self.error(err))?;
         let all = statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -695,27 +818,55 @@ impl SessionFile {
 
     /// Up to `limit` ops after sequence number `after`, in order.
     pub fn ops_after(&self, after: u64, limit: usize) -> Result<Vec<StoredOp>, SessionFileError> {
+        // The frame's length is computed first: one longer than a frame may
+        // be is refused without being read.
         let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT seq, timestamp_ms, op_id, author, frame FROM ops
-                 WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, timestamp_ms, op_id, author, length(frame),
+                        CASE WHEN length(frame) <= ?3 THEN frame END
+                 FROM ops WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )
             .map_err(|err| self.error(err))?;
-        statement
+        let rows: Vec<(StoredOp, u64, bool)> = statement
             .query_map(
-                params![to_sql_int(after), i64::try_from(limit).unwrap_or(i64::MAX)],
+                params![
+                    to_sql_int(after),
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    FRAME_LIMIT
+                ],
                 |row| {
-                    Ok(StoredOp {
+                    let frame: Option<Vec<u8>> = row.get(5)?;
+                    let op = StoredOp {
                         stamp: stamp_from_row(row)?,
                         op_id: OpId(uuid_from_row(row, 2)?),
                         author: ClientId(uuid_from_row(row, 3)?),
-                        frame: row.get(4)?,
-                    })
+                        frame: frame.clone().unwrap_or_default(),
+                    };
+                    Ok((op, row.get::<_, i64>(4)? as u64, frame.is_some()))
                 },
             )
             .and_then(Iterator::collect)
-            .map_err(|err| self.error(err))
+            .map_err(|err| self.error(err))?;
+        rows.into_iter()
+            .map(|(op, bytes, read)| {
+                if read {
+                    Ok(op)
+                } else {
+                    Err(self.frame_too_big(op.stamp.seq, bytes))
+                }
+            })
+            .collect()
+    }
+
+    /// The error for op `seq`'s frame of `bytes`, longer than a frame may be.
+    fn frame_too_big(&self, seq: u64, bytes: u64) -> SessionFileError {
+        SessionFileError::TooBig {
+            path: self.path.clone(),
+            what: format!("op {seq}'s frame"),
+            bytes,
+            max: MAX_FRAME_BYTES,
+        }
     }
 
     /// The frames of the ops after `after` up to and including `up_to`, at most
@@ -729,20 +880,31 @@ impl SessionFile {
         let mut statement = self
             .conn
             .prepare_cached(
-                "SELECT frame FROM ops WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+                "SELECT seq, length(frame), CASE WHEN length(frame) <= ?4 THEN frame END
+                 FROM ops WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
             )
             .map_err(|err| self.error(err))?;
-        statement
+        let rows: Vec<(u64, u64, Option<Vec<u8>>)> = statement
             .query_map(
                 params![
                     to_sql_int(after),
                     to_sql_int(up_to),
-                    i64::try_from(limit).unwrap_or(i64::MAX)
+                    i64::try_from(limit).unwrap_or(i64::MAX),
+                    FRAME_LIMIT
                 ],
-                |row| row.get(0),
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)? as u64,
+                        row.get::<_, i64>(1)? as u64,
+                        row.get(2)?,
+                    ))
+                },
             )
             .and_then(Iterator::collect)
-            .map_err(|err| self.error(err))
+            .map_err(|err| self.error(err))?;
+        rows.into_iter()
+            .map(|(seq, bytes, frame)| frame.ok_or_else(|| self.frame_too_big(seq, bytes)))
+            .collect()
     }
 
     /// Every op after `after`, in order, read [`CHUNK`] at a time.
@@ -823,11 +985,12 @@ impl SessionFile {
     ) -> Result<Option<StoredSnapshot>, SessionFileError> {
         self.conn
             .prepare_cached(
-                "SELECT seq, format, board FROM snapshots WHERE seq <= ?1
+                "SELECT seq, format, board FROM snapshots
+                 WHERE seq <= ?1 AND length(board) <= ?2
                  ORDER BY seq DESC LIMIT 1",
             )
             .and_then(|mut s| {
-                s.query_row([to_sql_int(seq)], |row| {
+                s.query_row(params![to_sql_int(seq), SNAPSHOT_LIMIT], |row| {
                     Ok(StoredSnapshot {
                         seq: row.get::<_, i64>(0)? as u64,
                         format: row.get(1)?,
@@ -892,6 +1055,23 @@ impl SessionFile {
             path: self.path.clone(),
             detail,
         }
+    }
+}
+
+/// Stops a [`SessionFile`]'s running query from another thread; see
+/// [`SessionFile::interrupter`].
+pub struct Interrupter(rusqlite::InterruptHandle);
+
+impl std::fmt::Debug for Interrupter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Interrupter")
+    }
+}
+
+impl Interrupter {
+    /// Stops the query running now, if any (the next one runs as usual).
+    pub fn interrupt(&self) {
+        self.0.interrupt();
     }
 }
 
@@ -977,6 +1157,13 @@ fn sqlite_error(path: &Path, err: rusqlite::Error) -> SessionFileError {
             path,
             detail: err.to_string(),
         },
+        Some(ErrorCode::TooBig) => SessionFileError::TooBig {
+            path,
+            what: "a value".to_owned(),
+            bytes: 0,
+            max: MAX_VALUE_BYTES,
+        },
+        Some(ErrorCode::OperationInterrupted) => SessionFileError::Interrupted { path },
         _ => SessionFileError::Sqlite { path, cause: err },
     }
 }
@@ -1032,6 +1219,128 @@ mod tests {
         (from..=to)
             .map(|seq| StoredOp::encode(&op(seq)).unwrap())
             .collect()
+    }
+
+    /// A session of ops 1 to 3 at `path`, then `sql` run on it by a plain
+    /// connection, as a crafted file would be made.
+    fn crafted(path: &Path, sql: &str) {
+        let mut file = SessionFile::create(path, "crafted").unwrap();
+        file.append(&stored(1, 3)).unwrap();
+        file.close().unwrap();
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(sql).unwrap();
+        conn.close().unwrap();
+    }
+
+    #[test]
+    fn a_file_with_a_view_or_a_trigger_is_refused_by_name_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, sql, found) in [
+            (
+                "view.tabula",
+                "CREATE VIEW everything AS SELECT * FROM ops, ops AS o2, ops AS o3",
+                "a view named \"everything\"",
+            ),
+            (
+                "trigger.tabula",
+                "CREATE TRIGGER wipe AFTER INSERT ON ops BEGIN DELETE FROM ops; END",
+                "a trigger named \"wipe\"",
+            ),
+            (
+                "table.tabula",
+                "CREATE TABLE extra (x BLOB)",
+                "a table named \"extra\"",
+            ),
+        ] {
+            let path = dir.path().join(name);
+            crafted(&path, sql);
+            for opened in [
+                SessionFile::open(&path),
+                SessionFile::open_read_only(&path),
+                SessionFile::open_read_only_unchecked(&path),
+            ] {
+                let err = opened.expect_err("refused");
+                assert!(
+                    matches!(err, SessionFileError::UnexpectedSchema { .. }),
+                    "{err:?}"
+                );
+                let message = err.to_string();
+                assert!(
+                    message.contains(name) && message.contains(found),
+                    "{message}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_frame_longer_than_a_frame_may_be_is_refused_without_being_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fat.tabula");
+        crafted(
+            &path,
+            &format!(
+                "UPDATE ops SET frame = zeroblob({}) WHERE seq = 2",
+                MAX_FRAME_BYTES + 1
+            ),
+        );
+        let file = SessionFile::open_read_only(&path).unwrap();
+        let err = file.ops(0).collect::<Result<Vec<_>, _>>().unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SessionFileError::TooBig { bytes, max: MAX_FRAME_BYTES, .. }
+                    if bytes == MAX_FRAME_BYTES as u64 + 1
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("op 2's frame"), "{err}");
+        assert!(matches!(
+            file.frames_between(0, 3, 10),
+            Err(SessionFileError::TooBig { .. })
+        ));
+        // The ops before it read as usual.
+        assert_eq!(file.ops_after(0, 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_read_stops_with_its_own_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.tabula");
+        let mut file = SessionFile::create(&path, "long").unwrap();
+        file.append(&stored(1, 5000)).unwrap();
+        let interrupter = file.interrupter();
+        // Interrupted from another thread while the check runs, again and
+        // again until one lands inside it.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopper = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("interrupter".to_owned())
+                .spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        interrupter.interrupt();
+                        std::thread::yield_now();
+                    }
+                })
+                .unwrap()
+        };
+        let mut was_interrupted = false;
+        for _ in 0..10_000 {
+            match file.quick_check() {
+                Err(SessionFileError::Interrupted { path: p }) => {
+                    assert_eq!(p, path);
+                    was_interrupted = true;
+                    break;
+                }
+                Ok(()) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        stopper.join().unwrap();
+        assert!(was_interrupted, "no check was interrupted");
+        file.quick_check().expect("the next query runs as usual");
     }
 
     #[test]

@@ -278,6 +278,9 @@ fn build<P>(path: &Path, work: &Work<P>) -> Result<Option<Built>, FileError> {
     work.stage(READING_THE_FILE, 0);
     // Checked later when a snapshot shows the board first (see the module docs).
     let file = SessionFile::open_read_only_unchecked(path)?;
+    // Cancel stops a long query (the integrity check of a big file) too.
+    let interrupter = file.interrupter();
+    work.on_cancel(move || interrupter.interrupt());
     let total = file.head()?;
     work.stage(READING_OPS, total);
     let snapshot = newest_snapshot(&file, total, work)?;

@@ -4,6 +4,7 @@
 //! [`snapshots`], files with board snapshots, and saves that run while the
 //! board is drawn on.
 
+mod hostile;
 mod snapshots;
 
 use std::fs;
