@@ -28,6 +28,7 @@ use crate::session::{ConnectionStatus, JoinError, Session};
 use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
 use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
+use crate::ui::notices::{Level, Notices};
 use crate::ui::presence::{PresenceAction, presence_ui};
 use crate::ui::replay::{ReplayAction, ReplayView};
 use crate::ui::style_panel::{SelectionSummary, StyleAction, style_panel_ui};
@@ -70,6 +71,9 @@ pub struct TabulaApp {
     closing: Option<u64>,
     /// Set by "Quit without waiting": the next close is not held off.
     quit_now: bool,
+    /// Short messages in the corner: what the relay refused, what the board
+    /// skipped.
+    notices: Notices,
 }
 
 impl TabulaApp {
@@ -93,6 +97,7 @@ impl TabulaApp {
             picker: FilePicker::default(),
             closing: None,
             quit_now: false,
+            notices: Notices::default(),
         }
     }
 
@@ -101,6 +106,12 @@ impl TabulaApp {
     /// are typed: tests never open a dialog.
     pub fn set_file_dialogs(&mut self, dialogs: Arc<dyn SystemDialogs>) {
         self.picker = FilePicker::with_dialogs(dialogs);
+    }
+
+    /// The messages in the corner.
+    #[must_use]
+    pub fn notices(&self) -> &Notices {
+        &self.notices
     }
 
     /// The export dialog and the export under way.
@@ -284,6 +295,9 @@ impl TabulaApp {
     /// link has been in its state (for the reconnect countdown).
     fn poll_network(&mut self) {
         self.session.poll();
+        for notice in self.session.take_notices() {
+            self.notices.push(Level::Warning, notice);
+        }
         if self.session.status() != &self.status_since.0 {
             self.status_since = (self.session.status().clone(), Instant::now());
         }
@@ -378,6 +392,7 @@ impl TabulaApp {
             command = None;
         }
         self.presence_ui(ctx);
+        self.notices.notices_ui(ctx);
         self.join_dialog_ui(ctx);
         self.command(command);
         self.confirm_clear_ui(ctx);

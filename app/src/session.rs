@@ -25,7 +25,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tabula_shared::room_name::{self, RoomNameError};
-use tabula_shared::{Board, ClientId, Color, History, Op, OpId, PeerInfo, Point, SequencedOp};
+use tabula_shared::{
+    Board, ClientId, Color, ErrorCode, History, Op, OpId, PeerInfo, Point, SequencedOp,
+};
 
 pub use crate::net::ConnectionStatus;
 use crate::net::connection::Connection;
@@ -128,6 +130,12 @@ pub struct Session {
     peers: BTreeMap<ClientId, Peer>,
     /// The last refusal the relay sent while keeping the connection.
     last_relay_error: Option<String>,
+    /// What the person should be told and has not been yet, as sentences
+    /// (see [`Self::take_notices`]).
+    notices: Vec<String>,
+    /// The board's count of ops and objects beyond the caps when it was last
+    /// looked at, so that they are reported once.
+    malformed_seen: u64,
     /// Ping and silence timing for the next join (shortened in tests).
     liveness: Liveness,
     /// Every sequenced op the board has applied, in order (`log[i].seq == i + 1`
@@ -158,6 +166,8 @@ impl Session {
             status: ConnectionStatus::Offline,
             peers: BTreeMap::new(),
             last_relay_error: None,
+            notices: Vec::new(),
+            malformed_seen: 0,
             liveness: Liveness::default(),
             log: Vec::new(),
             backfill: Vec::new(),
@@ -216,6 +226,23 @@ impl Session {
     #[must_use]
     pub fn last_relay_error(&self) -> Option<&str> {
         self.last_relay_error.as_deref()
+    }
+
+    /// What the person should be told, as sentences, once each: what the
+    /// relay refused, and that the board skipped changes beyond the caps
+    /// (said once for a board, however many follow).
+    pub fn take_notices(&mut self) -> Vec<String> {
+        let malformed = self.board.malformed();
+        if malformed > 0 && self.malformed_seen == 0 {
+            let s = if malformed == 1 { "" } else { "s" };
+            self.notices.push(format!(
+                "Skipped {malformed} change{s} beyond Tabula's limits (points in a stroke, \
+                 size, text length or distance from the centre) that the room or file held; \
+                 the board shows everything else."
+            ));
+        }
+        self.malformed_seen = malformed;
+        std::mem::take(&mut self.notices)
     }
 
     /// Applies a local op at once and queues it for the room, as an action of
@@ -623,7 +650,10 @@ impl Session {
                     peer.cursor = position;
                 }
             }
-            Event::RelayError(message) => self.last_relay_error = Some(message),
+            Event::RelayError { code, message } => {
+                self.notices.push(refusal_sentence(code, &message));
+                self.last_relay_error = Some(message);
+            }
             Event::TakeOver { head } => self.take_over = Some(head),
             Event::Moved { urls, head } => {
                 tracing::info!(?urls, head, "the room moved");
@@ -660,6 +690,19 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A refusal from the relay as the person reads it.
+fn refusal_sentence(code: ErrorCode, message: &str) -> String {
+    match code {
+        ErrorCode::InvalidOp => format!("The relay refused a change: {message}."),
+        ErrorCode::InvalidRequest => {
+            format!("The relay refused to send the room's history: {message}.")
+        }
+        ErrorCode::UnexpectedMessage => {
+            format!("The relay did not expect what this app sent: {message}.")
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! constraints for shapes, and the eraser's sweep.
 
 use egui::{PointerButton, Pos2, vec2};
+use tabula_shared::caps::MAX_STROKE_POINTS;
 use tabula_shared::object::ObjectKind;
-use tabula_shared::{Board, ObjectId, Op, OpKind, Point, StrokeId};
+use tabula_shared::{Board, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle};
 
 use super::convert::point_from_pos;
 use super::selection::Handle;
@@ -116,16 +117,50 @@ pub fn swept(board: &Board, from: Pos2, to: Pos2, radius: f32) -> Vec<ObjectId> 
 }
 
 /// A stroke being drawn by the local user.
+///
+/// A stroke holds at most [`MAX_STROKE_POINTS`]; one drawn on past that (some
+/// minutes without lifting the pen) goes on as a new stroke of the same
+/// style from where it reached the cap, so nothing drawn is lost and no op
+/// is one the relay refuses.
 #[derive(Debug)]
 pub struct Drawing {
     /// The stroke's id, sent with each of its ops.
     pub stroke: StrokeId,
+    /// Its colour and width, for the stroke that carries on past the cap.
+    pub style: StrokeStyle,
+    /// How many points the stroke holds so far, its start included.
+    pub points: usize,
     /// The stabiliser's output: a moving average of the pointer, in canvas space.
     pub smoothed: Pos2,
     /// The last point kept for the stroke, for the minimum spacing.
     pub last_kept: Pos2,
     /// Points kept this frame, sent as one append at the end of it.
     pub batch: Vec<Point>,
+    /// The last point sent, where a stroke carrying on past the cap starts.
+    pub last_sent: Option<Point>,
+}
+
+impl Drawing {
+    /// A stroke that starts at `at` (canvas space), with its begin op.
+    #[must_use]
+    pub fn begin(at: Pos2, style: StrokeStyle) -> (Self, Op) {
+        let stroke = StrokeId::random();
+        let begin = Op::new(OpKind::StrokeBegin {
+            stroke,
+            style,
+            start: point_from_pos(at),
+        });
+        let drawing = Self {
+            stroke,
+            style,
+            points: 1,
+            smoothed: at,
+            last_kept: at,
+            batch: Vec::new(),
+            last_sent: Some(point_from_pos(at)),
+        };
+        (drawing, begin)
+    }
 }
 
 impl Drawing {
@@ -156,14 +191,38 @@ impl Drawing {
         self.batch.push(point_from_pos(p));
     }
 
-    /// The append op for this frame's points, if there are any.
-    pub fn take_append(&mut self) -> Option<Op> {
-        (!self.batch.is_empty()).then(|| {
-            Op::new(OpKind::StrokeAppend {
+    /// The ops for this frame's points: an append, if there are any; where
+    /// they take the stroke to its cap, the append that fills it, its end,
+    /// and the begin and append of the stroke that carries on.
+    pub fn take_ops(&mut self) -> Vec<Op> {
+        let mut ops = Vec::new();
+        let mut batch = std::mem::take(&mut self.batch);
+        while !batch.is_empty() {
+            let room = MAX_STROKE_POINTS - self.points;
+            if room == 0 {
+                let start = self.last_sent.unwrap_or(batch[0]);
+                ops.push(Op::new(OpKind::StrokeEnd {
+                    stroke: self.stroke,
+                }));
+                self.stroke = StrokeId::random();
+                self.points = 1;
+                ops.push(Op::new(OpKind::StrokeBegin {
+                    stroke: self.stroke,
+                    style: self.style,
+                    start,
+                }));
+                continue;
+            }
+            let rest = batch.split_off(room.min(batch.len()));
+            self.points += batch.len();
+            self.last_sent = batch.last().copied();
+            ops.push(Op::new(OpKind::StrokeAppend {
                 stroke: self.stroke,
-                points: std::mem::take(&mut self.batch),
-            })
-        })
+                points: batch,
+            }));
+            batch = rest;
+        }
+        ops
     }
 }
 
@@ -173,14 +232,48 @@ mod tests {
 
     use super::*;
 
+    fn style() -> StrokeStyle {
+        StrokeStyle {
+            color: tabula_shared::Color::rgb(0, 0, 0),
+            width: 2.0,
+        }
+    }
+
+    #[test]
+    fn a_stroke_drawn_past_its_cap_carries_on_as_a_new_one_from_where_it_stopped() {
+        let (mut d, begin) = Drawing::begin(Pos2::ZERO, style());
+        let first = d.stroke;
+        let mut board = Board::default();
+        let me = tabula_shared::ClientId::random();
+        let mut all = vec![begin];
+        for frame in 0..60 {
+            for i in 0..1000 {
+                d.keep(pos2((frame * 1000 + i) as f32 * 0.01, 0.0));
+            }
+            all.extend(d.take_ops());
+        }
+        for op in &all {
+            assert!(op.is_well_formed(), "{op:?}");
+        }
+        for op in all {
+            board.apply_local(me, op);
+        }
+        let strokes: Vec<_> = board.objects().collect();
+        assert_eq!(strokes.len(), 2);
+        assert_eq!(strokes[0].id, first);
+        assert_eq!(strokes[0].data.points.len(), MAX_STROKE_POINTS);
+        // The second starts where the first stopped: 60,000 kept points and
+        // the start, one of them shared.
+        assert_eq!(
+            strokes[1].data.points[0],
+            *strokes[0].data.points.last().unwrap()
+        );
+        assert_eq!(strokes[1].data.points.len(), 60_001 - MAX_STROKE_POINTS + 1);
+    }
+
     #[test]
     fn stabiliser_keeps_spacing_and_ends_on_the_pointer() {
-        let mut d = Drawing {
-            stroke: StrokeId::random(),
-            smoothed: Pos2::ZERO,
-            last_kept: Pos2::ZERO,
-            batch: Vec::new(),
-        };
+        let (mut d, _) = Drawing::begin(Pos2::ZERO, style());
         for i in 1..=10 {
             d.sample(pos2(i as f32 * 0.5, 0.0), 2.0);
         }

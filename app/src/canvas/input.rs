@@ -3,7 +3,7 @@
 
 use egui::{CursorIcon, Event, Key, Modifiers, PointerButton, Pos2, Response, Sense, Ui, Vec2};
 use tabula_shared::object::ObjectKind;
-use tabula_shared::{Board, ObjectId, Op, OpKind, StrokeId};
+use tabula_shared::{Board, ObjectId, Op, OpKind};
 
 use super::convert::point_from_pos;
 use super::gesture::{Drawing, Gesture, constrain, swept};
@@ -93,10 +93,8 @@ impl Canvas {
             }
         }
         self.release_if_lifted(primary_down, middle_down, board, &mut actions);
-        if let Gesture::Drawing(d) = &mut self.gesture
-            && let Some(append) = d.take_append()
-        {
-            actions.push(vec![append]);
+        if let Gesture::Drawing(d) = &mut self.gesture {
+            actions.extend(d.take_ops().into_iter().map(|op| vec![op]));
         }
         if !self.covered {
             self.clicks(&response, board, space_down);
@@ -206,18 +204,9 @@ impl Canvas {
             }
             PointerButton::Primary => match self.tools.tool {
                 Tool::Pen | Tool::Highlighter => {
-                    let stroke = StrokeId::random();
-                    actions.push(vec![Op::new(OpKind::StrokeBegin {
-                        stroke,
-                        style: self.tools.stroke_style(),
-                        start: point_from_pos(at),
-                    })]);
-                    self.gesture = Gesture::Drawing(Drawing {
-                        stroke,
-                        smoothed: at,
-                        last_kept: at,
-                        batch: Vec::new(),
-                    });
+                    let (drawing, begin) = Drawing::begin(at, self.tools.stroke_style());
+                    actions.push(vec![begin]);
+                    self.gesture = Gesture::Drawing(drawing);
                 }
                 Tool::Line | Tool::Arrow | Tool::Rectangle | Tool::Ellipse => {
                     if let Some(kind) = self.tools.tool.shape_kind() {
@@ -381,7 +370,7 @@ impl Canvas {
                     self.camera.canvas_from_screen(self.viewport) * pos,
                     MIN_SPACING_PX / zoom,
                 );
-                actions.extend(d.take_append().map(|op| vec![op]));
+                actions.extend(d.take_ops().into_iter().map(|op| vec![op]));
                 actions.push(vec![Op::new(OpKind::StrokeEnd { stroke: d.stroke })]);
             }
             Gesture::Shape { kind, from, to } => {

@@ -14,6 +14,12 @@
 //! curve pieces that stay within [`super::curve::MIN_PIECE_PX`] on screen add
 //! no line piece; and strokes draw no round caps when thinner than
 //! [`CAPS_MIN_PX`].
+//!
+//! A stroke's level of detail follows its length on screen: before its curve
+//! is built, its points closer than [`LOD_STEP_PX`] on screen to the last one
+//! kept are passed over ([`thinned`]), so a stroke of fifty thousand points
+//! (the cap) seen small builds a curve of a point per third of a pixel it
+//! runs, and one seen smaller than [`DOT_PX`] is a dot.
 
 use egui::emath::TSTransform;
 use egui::epaint::{Mesh, PathShape, PathStroke};
@@ -32,6 +38,9 @@ pub const DOT_PX: f32 = 2.5;
 /// Strokes thinner than this on screen get no round caps and joins: the
 /// circles would be smaller than the line's own anti-aliased edge.
 pub const CAPS_MIN_PX: f32 = 2.0;
+/// A stroke's points closer than this on screen to the last one kept add
+/// nothing a person could see: passed over before its curve is built.
+pub const LOD_STEP_PX: f32 = 0.3;
 
 /// Tiny objects drawn as one quad each, gathered into one mesh (one shape for
 /// egui to tessellate instead of one per object). Flush before painting
@@ -78,7 +87,9 @@ pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: 
     let color = color32(object.data.color);
     let width = (object.data.width * screen_from_canvas.scaling).max(0.5);
     if object.data.kind == ObjectKind::Freehand {
-        if let Some(curve) = Curve::stroke(object.points().map(pos_from_point)) {
+        let step = LOD_STEP_PX / screen_from_canvas.scaling;
+        let points = thinned(object.points().map(pos_from_point), step);
+        if let Some(curve) = Curve::stroke(points) {
             paint_stroke(
                 painter,
                 &curve.transformed(screen_from_canvas),
@@ -157,6 +168,28 @@ pub fn paint_text(painter: &Painter, at: Pos2, text: &str, size: f32, color: Col
     }
 }
 
+/// `points` without those closer than `step` to the last one kept; the first
+/// and the last are always kept.
+pub fn thinned(points: impl IntoIterator<Item = Pos2>, step: f32) -> Vec<Pos2> {
+    let mut points = points.into_iter();
+    let Some(first) = points.next() else {
+        return Vec::new();
+    };
+    let mut kept = vec![first];
+    let mut last_seen = None;
+    let step_sq = step * step;
+    for p in points {
+        if p.distance_sq(kept[kept.len() - 1]) >= step_sq {
+            kept.push(p);
+            last_seen = None;
+        } else {
+            last_seen = Some(p);
+        }
+    }
+    kept.extend(last_seen);
+    kept
+}
+
 /// A straight line with round ends.
 fn paint_line(painter: &Painter, from: Pos2, to: Pos2, width: f32, color: Color32) {
     painter.line_segment([from, to], Stroke::new(width, color));
@@ -201,5 +234,36 @@ pub fn paint_stroke(painter: &Painter, curve: &Curve, width: f32, color: Color32
     painter.add(PathShape::line(line, PathStroke::new(width, color)));
     for pos in caps {
         painter.circle_filled(pos, width * 0.5, color);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use egui::pos2;
+
+    use super::*;
+
+    #[test]
+    fn a_stroke_seen_small_keeps_few_points_and_its_ends() {
+        // Fifty thousand points scribbled back and forth in a 100-unit square.
+        let scribble: Vec<Pos2> = (0..50_000)
+            .map(|i| {
+                let t = i as f32 * 0.013;
+                pos2(50.0 + 50.0 * t.sin(), 50.0 + 50.0 * (1.7 * t).cos())
+            })
+            .collect();
+        // At 1 % zoom the square is a pixel (and the scribble some 370 px of
+        // travel back and forth within it): a point per step of that.
+        let far = thinned(scribble.iter().copied(), LOD_STEP_PX / 0.01);
+        assert!(far.len() < 1_300, "{} points", far.len());
+        assert_eq!(far[0], scribble[0]);
+        assert_eq!(far[far.len() - 1], scribble[scribble.len() - 1]);
+        // Close up, nearly all of them matter.
+        let near = thinned(scribble.iter().copied(), LOD_STEP_PX / 10.0);
+        assert!(near.len() > 40_000, "{} points", near.len());
+        // A stroke drawn at the pen's spacing loses nothing at 100 %.
+        let drawn: Vec<Pos2> = (0..100).map(|i| pos2(i as f32 * 2.0, 0.0)).collect();
+        assert_eq!(thinned(drawn.iter().copied(), LOD_STEP_PX), drawn);
+        assert!(thinned(std::iter::empty(), 1.0).is_empty());
     }
 }

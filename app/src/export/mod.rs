@@ -39,6 +39,9 @@ use tabula_shared::{Color, Object, Rect};
 pub const MARGIN: f32 = 16.0;
 /// The largest side of an exported picture, in pixels.
 pub const MAX_SIDE_PX: u32 = 16_384;
+/// The most pixels an exported picture may have: 64 megapixels, 256 MiB of
+/// pixmap (a 16,384-pixel square would be a gibibyte).
+pub const MAX_PIXELS: u64 = 64 << 20;
 /// The background of a PNG: the board's paper.
 pub const BACKGROUND: Color = Color::rgb(0xfb, 0xfb, 0xfa);
 
@@ -81,7 +84,10 @@ pub enum ExportError {
     #[error("there is nothing to export")]
     Empty,
     /// The picture would be unreasonably large.
-    #[error("the picture would be {width}×{height} pixels; export a smaller part or at 1×")]
+    #[error(
+        "the picture would be {width}×{height} pixels, over the {} megapixels an export may have; export the selection or at 1×",
+        MAX_PIXELS >> 20
+    )]
     TooLarge {
         /// Its width in pixels.
         width: u32,

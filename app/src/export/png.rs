@@ -14,7 +14,7 @@ use tabula_shared::{Color, Object};
 use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
 
 use super::text::{self, PathEl};
-use super::{BACKGROUND, ExportError, MAX_SIDE_PX, area, pixel_size};
+use super::{BACKGROUND, ExportError, MAX_PIXELS, MAX_SIDE_PX, area, pixel_size};
 use crate::canvas::convert::pos_from_point;
 use crate::outline::{Curve, arrow_barbs};
 
@@ -64,7 +64,10 @@ fn raster(
 ) -> Result<Pixmap, ExportError> {
     let area = area(objects.iter().copied()).ok_or(ExportError::Empty)?;
     let (width, height) = pixel_size(area, scale);
-    if width > MAX_SIDE_PX || height > MAX_SIDE_PX {
+    if width > MAX_SIDE_PX
+        || height > MAX_SIDE_PX
+        || u64::from(width) * u64::from(height) > MAX_PIXELS
+    {
         return Err(ExportError::TooLarge { width, height });
     }
     let mut pixmap = Pixmap::new(width, height).ok_or(ExportError::TooLarge { width, height })?;

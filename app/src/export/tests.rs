@@ -157,3 +157,22 @@ fn the_screen_the_png_and_the_svg_draw_a_stroke_from_the_same_control_points() {
         }
     }
 }
+
+#[test]
+fn a_picture_over_the_pixel_cap_is_refused_before_anything_is_allocated() {
+    // Two dots 10,000 units apart: each side is within MAX_SIDE_PX, the area
+    // (a hundred megapixels, 400 MB of pixmap) is not.
+    let mut far = stroke();
+    far.data.points = vec![Point::new(0.0, 0.0)];
+    let mut other = far.clone();
+    other.offset = Point::new(10_000.0, 10_000.0);
+    let err = super::png::encode(&[&far, &other], 1.0).unwrap_err();
+    assert!(
+        matches!(err, super::ExportError::TooLarge { width, height }
+            if width > 10_000 && height > 10_000),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("64 megapixels"), "{err}");
+    // A tenth of the size is fine.
+    assert!(super::png::encode(&[&far, &other], 0.1).is_ok());
+}

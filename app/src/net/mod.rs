@@ -37,7 +37,9 @@ mod task;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tabula_shared::{Board, ClientId, Color, Op, OpId, PeerInfo, Point, SequencedOp, Welcome};
+use tabula_shared::{
+    Board, ClientId, Color, ErrorCode, Op, OpId, PeerInfo, Point, SequencedOp, Welcome,
+};
 
 /// What the UI asks of the network task.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,7 +95,12 @@ pub enum Event {
         position: Option<Point>,
     },
     /// The relay refused something we sent but kept the connection.
-    RelayError(String),
+    RelayError {
+        /// What kind of refusal.
+        code: ErrorCode,
+        /// The relay's reason.
+        message: String,
+    },
     /// The room is being handed over and we were chosen to host it next,
     /// from our copy of its log, which ends at `head`.
     TakeOver {

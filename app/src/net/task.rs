@@ -364,7 +364,7 @@ fn deliver(
         ServerMessage::Cursor { client, position } => Event::Cursor { client, position },
         ServerMessage::Error { code, message } => {
             tracing::warn!(?code, %message, "the relay refused a message");
-            Event::RelayError(message)
+            Event::RelayError { code, message }
         }
         ServerMessage::TakeOver { head } => Event::TakeOver { head },
         ServerMessage::Moved { urls, head } => Event::Moved { urls, head },

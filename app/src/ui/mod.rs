@@ -21,6 +21,8 @@
 //!   back to live.
 //! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
 //!   frame time, with a sparkline.
+//! - [`notices`]: short messages in the corner (what the relay refused,
+//!   what a board skipped), fading or kept until closed.
 //! - [`file_dialog`]: choosing a path in the system's file dialog, run as a
 //!   job, or typing it when there is none; it uses only [`crate::jobs`].
 //!
@@ -32,6 +34,7 @@
 pub mod file_dialog;
 pub mod frame_stats;
 pub mod join_dialog;
+pub mod notices;
 pub mod presence;
 pub mod replay;
 pub mod style_panel;
