@@ -14,11 +14,11 @@
 //!   next ([`Session::take_over_request`]), a host is started from the
 //!   board's copy of the log, and the relay is told where, or why not.
 //!
-//! Nothing here waits: each step that blocks runs on a named thread, and the
-//! frame looks at how it went.
+//! Nothing here waits: each step that blocks runs as a [`Job`] on a named
+//! thread (`tabula-host-start`, `tabula-host-stop`), and the frame looks at
+//! how it went.
 
-use std::sync::mpsc;
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tabula_server::{HandOver, HandOverError, HandedOver};
@@ -27,6 +27,7 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::{Host, HostError, HostSettings};
+use crate::jobs::Job;
 use crate::session::Session;
 
 /// How long a member asked to take the room over has to answer.
@@ -45,8 +46,8 @@ pub struct Hosting {
     /// What the last step that failed or finished has to say (shown in the
     /// invite panel and the status chip), until the next one starts.
     notice: Option<Notice>,
-    /// Called from the threads when a step is done, to run a frame.
-    wake: std::sync::Arc<dyn Fn() + Send + Sync>,
+    /// Called from the jobs' threads when a step is done, to run a frame.
+    wake: Arc<dyn Fn() + Send + Sync>,
 }
 
 /// Something hosting has to tell the person.
@@ -68,8 +69,8 @@ enum Stage {
         room: String,
         /// Why: to bring the board into it, or because the relay asked.
         purpose: Purpose,
-        /// The thread's answer.
-        started: Pending<Result<Host, HostError>>,
+        /// The job listening and seeding the room's file.
+        started: Job<Result<Host, HostError>>,
     },
     /// Hosting.
     On(Host),
@@ -80,8 +81,8 @@ enum Stage {
         /// The relay's answer.
         answer: oneshot::Receiver<Result<HandedOver, HandOverError>>,
     },
-    /// The relay is being stopped on a thread.
-    Stopping(Pending<()>),
+    /// The relay is being stopped by a job.
+    Stopping(Job<()>),
 }
 
 /// Why a host is starting.
@@ -116,7 +117,7 @@ impl Hosting {
             settings,
             stage: Stage::Off,
             notice: None,
-            wake: std::sync::Arc::new(wake),
+            wake: Arc::new(wake),
         }
     }
 
@@ -209,7 +210,7 @@ impl Hosting {
             self.stage = Stage::HandingOver { host, answer };
         } else {
             session.leave();
-            self.stage = Stage::Stopping(self.stop_host(host, false));
+            self.stage = self.stop_host(host, false);
         }
     }
 
@@ -224,7 +225,7 @@ impl Hosting {
             }
         };
         session.leave();
-        self.stage = Stage::Stopping(self.stop_host(host, false));
+        self.stage = self.stop_host(host, false);
     }
 
     /// Ends the relay at once, as a crash or a closed laptop would: no
@@ -257,7 +258,7 @@ impl Hosting {
             Stage::Starting {
                 room,
                 purpose,
-                started,
+                mut started,
             } => match started.poll() {
                 None => Stage::Starting {
                     room,
@@ -266,11 +267,7 @@ impl Hosting {
                 },
                 Some(result) => {
                     changed = true;
-                    let result = result.unwrap_or_else(|ThreadLost| {
-                        Err(HostError::Incomplete(
-                            "the thread starting the relay ended without a word".to_owned(),
-                        ))
-                    });
+                    let result = result.unwrap_or_else(|lost| Err(HostError::Lost(lost)));
                     self.started(session, purpose, result)
                 }
             },
@@ -282,7 +279,7 @@ impl Hosting {
                     self.notice = Some(Notice::HandedOver(handed.to.name));
                     // This board follows the room like everyone (the relay
                     // sent it `Moved`); the old relay goes once they have.
-                    Stage::Stopping(self.stop_host(host, true))
+                    self.stop_host(host, true)
                 }
                 Ok(Err(err)) => {
                     changed = true;
@@ -300,32 +297,39 @@ impl Hosting {
                     Stage::On(host)
                 }
             },
-            Stage::Stopping(stopping) => {
-                if stopping.poll().is_some() {
+            Stage::Stopping(mut stopping) => match stopping.poll() {
+                None => Stage::Stopping(stopping),
+                Some(result) => {
                     changed = true;
+                    if let Err(lost) = result {
+                        // The relay's runtime went with the thread.
+                        warn!(%lost, "the hosted relay did not stop cleanly");
+                    }
                     Stage::Off
-                } else {
-                    Stage::Stopping(stopping)
                 }
-            }
+            },
             other => other,
         };
         changed
     }
 
-    /// Starts a host for `room` from the board's log, on a thread.
+    /// Starts a host for `room` from the board's log, as a job; a job that
+    /// cannot start is a failure to host, said as any other.
     fn begin(&mut self, session: &Session, room: &str, purpose: Purpose) {
         let settings = self.settings.clone();
         let log = session.log().to_vec();
         let name = room.to_owned();
-        let started = Pending::run("tabula-host-start", &self.wake, move || {
+        let spawned = Job::spawn("tabula-host-start", waker(&self.wake), move |_| {
             Host::start(&settings, &name, &log)
         });
         self.notice = None;
-        self.stage = Stage::Starting {
-            room: room.to_owned(),
-            purpose,
-            started,
+        self.stage = match spawned {
+            Ok(started) => Stage::Starting {
+                room: room.to_owned(),
+                purpose,
+                started,
+            },
+            Err(err) => self.failed(session, purpose, &HostError::Thread(err)),
         };
     }
 
@@ -346,15 +350,19 @@ impl Hosting {
                 session.answer_take_over(Ok(host.urls().to_vec()));
                 Stage::On(host)
             }
-            (Err(err), purpose) => {
-                warn!(%err, "could not host");
-                if purpose == Purpose::TakeOver {
-                    session.answer_take_over(Err(err.to_string()));
-                }
-                self.notice = Some(Notice::Failed(format!("Could not host: {err}")));
-                Stage::Off
-            }
+            (Err(err), purpose) => self.failed(session, purpose, &err),
         }
+    }
+
+    /// Hosting could not start: the relay that asked this board to take
+    /// its room over is told why, and so is the person.
+    fn failed(&mut self, session: &Session, purpose: Purpose, err: &HostError) -> Stage {
+        warn!(%err, "could not host");
+        if purpose == Purpose::TakeOver {
+            session.answer_take_over(Err(err.to_string()));
+        }
+        self.notice = Some(Notice::Failed(format!("Could not host: {err}")));
+        Stage::Off
     }
 
     /// The relay asked this board to host the room from its copy, which must
@@ -387,10 +395,12 @@ impl Hosting {
         self.begin(session, &room, Purpose::TakeOver);
     }
 
-    /// Stops `host` on a thread; after a hand-over, once its members have
-    /// left for the new relay (or [`MOVE_GRACE`] has passed).
-    fn stop_host(&self, host: Host, after_move: bool) -> Pending<()> {
-        Pending::run("tabula-host-stop", &self.wake, move || {
+    /// Stops `host` as a job; after a hand-over, once its members have left
+    /// for the new relay (or [`MOVE_GRACE`] has passed). The stop does not
+    /// look at the job's cancel flag: the relay must end, and its room's
+    /// file be complete, whether or not anyone still waits for it.
+    fn stop_host(&self, host: Host, after_move: bool) -> Stage {
+        let spawned = Job::spawn("tabula-host-stop", waker(&self.wake), move |_| {
             if after_move {
                 let deadline = Instant::now() + MOVE_GRACE;
                 while !host.members().is_empty() && Instant::now() < deadline {
@@ -398,59 +408,21 @@ impl Hosting {
                 }
             }
             host.stop();
-        })
-    }
-}
-
-/// A step's thread ended without an answer (it panicked, or never started).
-#[derive(Debug)]
-struct ThreadLost;
-
-/// A step running on a named thread, and its answer.
-struct Pending<T> {
-    /// The answer, once the thread has it.
-    answer: mpsc::Receiver<T>,
-    /// The thread, joined once it has answered.
-    thread: Option<JoinHandle<()>>,
-}
-
-impl<T: Send + 'static> Pending<T> {
-    /// Runs `work` on a thread called `name`, waking the UI when it is done.
-    fn run(
-        name: &str,
-        wake: &std::sync::Arc<dyn Fn() + Send + Sync>,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Self {
-        let (tx, answer) = mpsc::channel();
-        let wake = std::sync::Arc::clone(wake);
-        let thread = std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(move || {
-                let _ = tx.send(work());
-                wake();
-            })
-            .map_err(|err| warn!(%err, "could not start a thread"))
-            .ok();
-        Self { answer, thread }
-    }
-
-    /// The answer once it is here, or [`ThreadLost`] if the thread ended (or
-    /// never started) without one.
-    fn poll(&self) -> Option<Result<T, ThreadLost>> {
-        match self.answer.try_recv() {
-            Ok(answer) => Some(Ok(answer)),
-            Err(mpsc::TryRecvError::Empty) => None,
-            Err(mpsc::TryRecvError::Disconnected) => Some(Err(ThreadLost)),
+        });
+        match spawned {
+            Ok(stopping) => Stage::Stopping(stopping),
+            Err(err) => {
+                // The work went unrun, and the host with it: dropping a host
+                // stops it, here.
+                warn!(%err, "no thread to stop the hosted relay on; it was stopped on this one");
+                Stage::Off
+            }
         }
     }
 }
 
-impl<T> Drop for Pending<T> {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            // Stopping a relay must finish before the app goes: its room's
-            // file is completed there.
-            let _ = thread.join();
-        }
-    }
+/// A wake for a job's thread that runs `wake`.
+fn waker(wake: &Arc<dyn Fn() + Send + Sync>) -> impl Fn() + Send + 'static {
+    let wake = Arc::clone(wake);
+    move || wake()
 }

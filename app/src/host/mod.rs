@@ -141,6 +141,12 @@ pub enum HostError {
     /// Its runtime could not start.
     #[error("the relay's runtime could not start: {0}")]
     Runtime(#[source] io::Error),
+    /// No thread could be started to start the relay on.
+    #[error("no thread could be started for the relay: {0}")]
+    Thread(#[source] io::Error),
+    /// The thread starting the relay stopped unexpectedly (a bug).
+    #[error("{0}")]
+    Lost(#[from] crate::jobs::Lost),
 }
 
 /// A relay this app runs, serving one room.
@@ -254,7 +260,7 @@ impl Host {
         };
         let own_url = discovery::room_url(false, own, address.port(), room);
         for url in &urls {
-            info!(%url, "hosting room {room}: others join at {url}");
+            info!(room, "others join at {url}");
         }
         Ok(Self {
             runtime: Some(runtime),
