@@ -1,19 +1,23 @@
 //! [`TabulaApp`], the `eframe::App`: one frame of the whiteboard.
 //!
 //! Each frame reads like a list ([`TabulaApp::whiteboard_ui`]): poll the
-//! network (the room's events into the session), poll the jobs (a file being
-//! opened, the save under way, an export, a timelapse, the system's file
-//! dialog), draw the panels (toolbars, people, File menu, dialogs, the
-//! replay's timeline), draw the canvas (input to ops, handed to the session,
-//! then the board painted). Everything on screen is read from the session
-//! each frame; nothing here keeps a copy of the board.
+//! network (the room's events into the session), poll hosting right after
+//! it (it answers what the relay asked) and the relays the join dialog has
+//! found, poll the jobs (a file being opened, the save under way, an export,
+//! a timelapse, the system's file dialog), draw the panels (toolbars, people,
+//! File menu, dialogs, the invite panel, the replay's timeline), draw the
+//! canvas (input to ops, handed to the session, then the board painted).
+//! Everything on screen is read from the session each frame; nothing here
+//! keeps a copy of the board.
 //!
 //! Before each frame, and alone while the window is hidden,
-//! [`TabulaApp::logic`] guards the window's close: a close asked for while a
-//! save is under way or waiting is held off, with a modal that says so, until
-//! the saves are done; then the window closes itself.
+//! [`TabulaApp::logic`] guards the window's close: while others are in the
+//! room this app hosts, the hand-over dialog asks first, and the window
+//! closes once hosting has stopped; a close asked for while a save is under
+//! way or waiting is held off, with a modal that says so, until the saves
+//! are done; then the window closes itself.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use egui::{Ui, ViewportCommand};
@@ -24,10 +28,14 @@ use crate::export::dialog::{ExportAction, ExportDialog};
 use crate::files::documents::Documents;
 use crate::files::menu::{FileMenu, MenuAction, file_name, saving_text};
 use crate::files::recent::RecentFiles;
+use crate::host::hosting::Hosting;
+use crate::host::{HostError, HostSettings};
+use crate::lan::Lan;
 use crate::session::{ConnectionStatus, JoinError, Session};
 use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
 use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
+use crate::ui::nearby::RelaySearch;
 use crate::ui::notices::{Level, Notices};
 use crate::ui::presence::{PresenceAction, presence_ui};
 use crate::ui::replay::{ReplayAction, ReplayView};
@@ -74,13 +82,22 @@ pub struct TabulaApp {
     /// Short messages in the corner: what the relay refused, what the board
     /// skipped.
     notices: Notices,
+    /// Hosting the board on the network, and its dialogs and invite panel.
+    lan: Lan,
+    /// The window, once its first frame has run: what threads started
+    /// before it (hosting's, a hosted board's network task) wake.
+    window: Arc<OnceLock<egui::Context>>,
 }
 
 impl TabulaApp {
     /// An app showing `session`, running network tasks on `runtime`.
     #[must_use]
-    pub fn new(session: Session, runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(mut session: Session, runtime: tokio::runtime::Handle) -> Self {
         let status = session.status().clone();
+        let window = Arc::new(OnceLock::new());
+        // A local board enters the room it hosts without joining one first.
+        session.set_spawner(&runtime, repaint(&window));
+        let lan = Lan::new(&session.me().name, repaint(&window));
         Self {
             session,
             canvas: Canvas::new(),
@@ -98,6 +115,8 @@ impl TabulaApp {
             closing: None,
             quit_now: false,
             notices: Notices::default(),
+            lan,
+            window,
         }
     }
 
@@ -124,6 +143,45 @@ impl TabulaApp {
     #[must_use]
     pub fn is_closing(&self) -> bool {
         self.closing.is_some()
+    }
+
+    /// Hosts with `settings` instead of the person's defaults (tests: on
+    /// loopback, at any port, unadvertised).
+    pub fn set_host_settings(&mut self, settings: HostSettings) {
+        self.lan.set_settings(settings);
+    }
+
+    /// Advertises a hosted room, and looks for relays in the join dialog,
+    /// over mDNS on `interfaces` (none named: every one). Without it a
+    /// hosted room is not advertised and the join dialog does not look, so
+    /// that tests send no packet they did not ask for.
+    pub fn set_mdns_interfaces(&mut self, interfaces: tabula_server::discovery::Interfaces) {
+        self.lan.set_interfaces(interfaces.clone());
+        self.join_dialog.set_search(RelaySearch::Mdns(interfaces));
+    }
+
+    /// Where the join dialog looks for relays (tests give a list).
+    pub fn set_relay_search(&mut self, search: RelaySearch) {
+        self.join_dialog.set_search(search);
+    }
+
+    /// Hosting: what it is doing, and the relay while it serves.
+    #[must_use]
+    pub fn hosting(&self) -> &Hosting {
+        self.lan.hosting()
+    }
+
+    /// Whether the invite panel is showing.
+    #[must_use]
+    pub fn is_invite_open(&self) -> bool {
+        self.lan.is_invite_open()
+    }
+
+    /// Hosts the board in `room` on this network, waking `ctx` as it starts
+    /// (`tabula --host`); the invite panel shows how others join.
+    pub fn host(&mut self, room: &str, ctx: &egui::Context) -> Result<(), HostError> {
+        self.window.get_or_init(|| ctx.clone());
+        self.lan.start(&self.session, room)
     }
 
     /// The frame timings and whether their overlay shows.
@@ -230,6 +288,7 @@ impl TabulaApp {
             || self.documents.is_modal_open()
             || self.picker.is_asking()
             || self.closing.is_some()
+            || self.lan.is_modal_open()
     }
 
     /// Whether the join dialog is showing.
@@ -247,11 +306,18 @@ impl TabulaApp {
     }
 
     /// What runs before every frame, and alone while the window is hidden
-    /// (eframe's `App::logic`): a close asked for while a save is under way
-    /// or waiting is cancelled and waits for the saves (polled here, as a
-    /// hidden window draws no frame); once they are done the window closes
+    /// (eframe's `App::logic`). Hosting guards a close first: while others
+    /// are in the room this app hosts, the hand-over dialog asks, and the
+    /// window closes once hosting has stopped ([`Lan::hold_close`]); that
+    /// close comes back here. Then a close asked for while a save is under
+    /// way or waiting is cancelled and waits for the saves (polled here, as
+    /// a hidden window draws no frame); once they are done the window closes
     /// itself, unless one failed (its message shows instead).
     pub fn logic(&mut self, ctx: &egui::Context) {
+        self.window.get_or_init(|| ctx.clone());
+        if self.lan.hold_close(ctx, &mut self.session) {
+            return;
+        }
         let close_requested = ctx.input(|i| i.viewport().close_requested());
         if close_requested && !self.quit_now && self.documents.has_pending_saves() {
             ctx.send_viewport_cmd(ViewportCommand::CancelClose);
@@ -279,11 +345,13 @@ impl TabulaApp {
     pub fn whiteboard_ui(&mut self, ui: &mut Ui) {
         let started = Instant::now();
         let ctx = ui.ctx().clone();
+        self.window.get_or_init(|| ctx.clone());
         self.frame_stats.toggle_key_ui(&ctx);
         // A modal that shows as the frame begins has its keys and wheel, even
         // if it closes during the frame (a file's board arrives, say).
         let modal_open = self.is_modal_open();
         self.poll_network();
+        self.poll_lan();
         self.poll_jobs(&ctx);
         self.panels_ui(&ctx, modal_open);
         let canvas_time = self.canvas_ui(ui, modal_open);
@@ -301,6 +369,14 @@ impl TabulaApp {
         if self.session.status() != &self.status_since.0 {
             self.status_since = (self.session.status().clone(), Instant::now());
         }
+    }
+
+    /// Hosting, right after the network (it answers a relay that asks this
+    /// board to take its room over), and the relays the join dialog has
+    /// found.
+    fn poll_lan(&mut self) {
+        self.lan.poll(&mut self.session);
+        self.join_dialog.poll_nearby();
     }
 
     /// The jobs: a file whose board is built goes on screen (a replay was of
@@ -394,6 +470,7 @@ impl TabulaApp {
         self.presence_ui(ctx);
         self.notices.notices_ui(ctx);
         self.join_dialog_ui(ctx);
+        self.lan.panels_ui(ctx, &mut self.session);
         self.command(command);
         self.confirm_clear_ui(ctx);
         let offers_dialogs = self.picker.offers_dialogs();
@@ -418,6 +495,7 @@ impl TabulaApp {
             Some(MenuAction::Replay) => self.start_replay(),
             Some(MenuAction::Export) => self.command(Some(ToolbarAction::Export)),
             Some(MenuAction::Choose(purpose)) => self.choose(purpose, ctx),
+            Some(MenuAction::Host) => self.lan.offer_hosting(),
             None => {}
         }
         if let Some(replay) = self.replay.as_mut().filter(|r| r.is_live()) {
@@ -614,15 +692,20 @@ impl TabulaApp {
     /// The status and people chip, and what its button asks for.
     fn presence_ui(&mut self, ctx: &egui::Context) {
         let age = self.status_since.1.elapsed();
-        match presence_ui(ctx, &self.session, age) {
+        let hosting = self.lan.chip(&self.session);
+        let notice = self.lan.chip_notice();
+        match presence_ui(ctx, &self.session, age, &hosting, notice) {
             Some(PresenceAction::Join) => {
                 let me = self.session.me();
                 self.join_dialog.open(&me.name, self.session.room_url());
+                let ctx = ctx.clone();
+                self.join_dialog.look_around(move || ctx.request_repaint());
             }
             Some(PresenceAction::Leave) => {
                 tracing::info!("leaving the room");
                 self.session.leave();
             }
+            Some(action) => self.lan.chip_action(action, &mut self.session),
             None => {}
         }
     }
@@ -640,6 +723,17 @@ impl TabulaApp {
             }
             // Shown in the dialog, next to the address; not logged as well.
             Err(error) => self.join_dialog.set_error(Field::Relay, error.to_string()),
+        }
+    }
+}
+
+/// A wake for threads started before the window's first frame: repaints
+/// the window once there is one.
+fn repaint(window: &Arc<OnceLock<egui::Context>>) -> impl Fn() + Send + Sync + 'static {
+    let window = Arc::clone(window);
+    move || {
+        if let Some(ctx) = window.get() {
+            ctx.request_repaint();
         }
     }
 }

@@ -33,6 +33,9 @@
 //! - [`host`]: hosting a room from the app: the relay library on a runtime of
 //!   its own, seeded with the board's log and advertised on the local network;
 //!   handing the room over, and taking one over.
+//! - [`lan`]: hosting as the window shows it: the app's [`host::hosting::Hosting`]
+//!   with the host dialog, the invite panel and the hand-over dialog, and a
+//!   close held off while others are in the hosted room.
 //! - [`session`]: the board on screen, who we are, the peers, and the link to a
 //!   room; applies local ops at once and the network's events each frame.
 //! - [`net`]: the background task that owns the WebSocket, with its reconnects and
@@ -44,6 +47,7 @@ pub mod export;
 pub mod files;
 pub mod host;
 pub mod jobs;
+pub mod lan;
 pub mod net;
 pub mod outline;
 pub mod session;

@@ -2,19 +2,23 @@
 //!
 //! Parses the flags, sets up logging, starts the runtime the network task runs on
 //! and opens the window on a local board (or on `FILE.tabula`), joining a room
-//! straight away with `--join`. Everything else lives in the library.
+//! straight away with `--join`, or hosting the board on the local network with
+//! `--host`. Everything else lives in the library.
 
 use anyhow::Context as _;
 use clap::Parser;
 use tabula_app::app::TabulaApp;
+use tabula_app::host::names::random_room_name;
 use tabula_app::session::{Identity, Session, room_of_url};
 use tabula_app::ui::file_dialog::Portal;
 use tabula_app::ui::presence::identity_color;
 use tabula_app::ui::theme;
-use tabula_shared::ClientId;
+use tabula_server::discovery::{INTERFACES_VARIABLE, Interfaces};
+use tabula_shared::{ClientId, room_name};
 use tracing_subscriber::EnvFilter;
 
-/// A collaborative whiteboard. Draws on a local board; `--join` shares it.
+/// A collaborative whiteboard. Draws on a local board; `--join` or `--host`
+/// shares it.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -24,6 +28,28 @@ struct Args {
     /// A room to join at start, as `ws://HOST:7457/ROOM`.
     #[arg(long, value_name = "URL")]
     join: Option<String>,
+    /// Host this board on the local network at start, in room ROOM (a
+    /// readable random name, such as blue-otter-42, when none is given):
+    /// others find it in their join dialog. Each address others can join at
+    /// is logged.
+    #[arg(
+        long,
+        value_name = "ROOM",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["join", "file"],
+    )]
+    host: Option<String>,
+    /// Advertise a hosted room, and look for relays in the join dialog, on
+    /// this network interface only (repeatable, or comma-separated), e.g.
+    /// `eth0`, or `lo` for this machine alone. Default: every interface.
+    #[arg(
+        long = "mdns-interface",
+        value_name = "NAME",
+        env = INTERFACES_VARIABLE,
+        value_delimiter = ','
+    )]
+    mdns_interfaces: Vec<String>,
     /// The name others see next to your pointer.
     #[arg(long, env = "USER", hide_env_values = true, default_value = "Guest")]
     name: String,
@@ -94,6 +120,15 @@ fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.join {
         room_of_url(url).with_context(|| format!("cannot join {url}"))?;
     }
+    let host_room = match args.host.as_deref().map(str::trim) {
+        Some("") => Some(random_room_name()),
+        Some(room) => Some(
+            room_name::validate(room)
+                .with_context(|| format!("cannot host {room:?}"))?
+                .to_owned(),
+        ),
+        None => None,
+    };
 
     // One worker is plenty for one WebSocket; it lives as long as the window.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -141,6 +176,7 @@ fn main() -> anyhow::Result<()> {
             let mut app = TabulaApp::new(Session::offline(me), handle);
             // The system's file dialogs; typed paths when none answers.
             app.set_file_dialogs(std::sync::Arc::new(Portal));
+            app.set_mdns_interfaces(Interfaces::named(&args.mdns_interfaces));
             if let Some(path) = &args.file {
                 // Read and built off the UI thread; a file that cannot be
                 // opened is explained in the window.
@@ -148,6 +184,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(url) = &args.join {
                 app.join(url, &cc.egui_ctx)?;
+            }
+            if let Some(room) = &host_room {
+                app.host(room, &cc.egui_ctx)?;
             }
             Ok(Box::new(app))
         }),

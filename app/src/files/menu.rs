@@ -1,5 +1,5 @@
-//! The File menu, top left: Open, Save, Save as, Export, Replay and the
-//! recent files, with ctrl+O, ctrl+S and ctrl+shift+S; the path dialog (the
+//! The File menu, top left: Open, Save, Save as, Export, Replay, Host on this
+//! network and the recent files, with ctrl+O, ctrl+S and ctrl+shift+S; the path dialog (the
 //! in-app field, when the system has no file dialog: the app asks
 //! [`crate::ui::file_dialog`] first, and comes here when it has none);
 //! "Saving NAME… n of m ops" beside the menu while a save runs and the board
@@ -30,6 +30,8 @@ pub enum MenuAction {
     /// ([`Purpose::SaveAs`]); the system's dialog if there is one, else
     /// [`FileMenu::type_path`].
     Choose(Purpose),
+    /// Host the board on this network.
+    Host,
 }
 
 /// The path dialog while it shows.
@@ -176,6 +178,12 @@ impl FileMenu {
                             let replay = ui.add_enabled(complete, egui::Button::new("Replay…"));
                             if waiting(replay).clicked() {
                                 action = Some(MenuAction::Replay);
+                            }
+                            // The room is seeded with the whole history.
+                            let host = ui
+                                .add_enabled(complete, egui::Button::new("Host on this network…"));
+                            if waiting(host).clicked() {
+                                action = Some(MenuAction::Host);
                             }
                             ui.separator();
                             ui.label("Recent files");

@@ -1,12 +1,16 @@
 //! The join dialog: where the relay is, which room, and under what name.
 //!
-//! A modal window over the board. The room name is checked as it is typed with
-//! [`tabula_shared::room_name::validate`], the same rule the relay applies, and
-//! problems show under the field they are about. Enter joins, Escape cancels.
+//! A modal window over the board. Above the fields, "On this network" lists
+//! the relays found on the local network while the dialog is open
+//! ([`super::nearby`]); one click on a room joins it. The room name is
+//! checked as it is typed with [`tabula_shared::room_name::validate`], the
+//! same rule the relay applies, and problems show under the field they are
+//! about. Enter joins, Escape cancels.
 
 use egui::{Color32, Context, Key, RichText, TextEdit, Ui, vec2};
 use tabula_shared::room_name;
 
+use super::nearby::{Looking, Pick, RelaySearch, nearby_ui};
 use super::theme;
 
 /// The relay address offered until the user types another.
@@ -52,6 +56,11 @@ pub struct JoinDialog {
     tried: bool,
     /// Put the keyboard in the first empty field on the next frame.
     focus_pending: bool,
+    /// Where to look for relays on the network while the dialog is open.
+    search: RelaySearch,
+    /// The search under way, from [`Self::look_around`] until the dialog
+    /// closes (dropping it stops it).
+    looking: Option<Looking>,
 }
 
 impl Default for JoinDialog {
@@ -64,6 +73,8 @@ impl Default for JoinDialog {
             error: None,
             tried: false,
             focus_pending: false,
+            search: RelaySearch::Off,
+            looking: None,
         }
     }
 }
@@ -92,9 +103,29 @@ impl JoinDialog {
         self.open
     }
 
-    /// Closes the dialog.
+    /// Closes the dialog, and stops looking for relays.
     pub fn close(&mut self) {
         self.open = false;
+        self.looking = None;
+    }
+
+    /// Looks for relays with `search` whenever the dialog is open.
+    pub fn set_search(&mut self, search: RelaySearch) {
+        self.search = search;
+    }
+
+    /// Starts looking for relays on the network, if the dialog is open and
+    /// not looking yet; `wake` runs a frame when one is found or lost.
+    pub fn look_around(&mut self, wake: impl Fn() + Send + 'static) {
+        if self.open && self.looking.is_none() {
+            self.looking = self.search.start(wake);
+        }
+    }
+
+    /// Takes in the relays found or lost since the last frame; `true` if the
+    /// list changed. The app calls it once a frame, with the network.
+    pub fn poll_nearby(&mut self) -> bool {
+        self.looking.as_mut().is_some_and(Looking::poll)
     }
 
     /// Shows a problem under `field` and keeps the dialog open (for errors found
@@ -149,15 +180,22 @@ impl JoinDialog {
         }
         let mut submit = false;
         let mut cancel = false;
+        let mut pick = None;
         let modal = egui::Modal::new(egui::Id::unique("tabula-join-dialog"))
             .backdrop_color(Color32::from_black_alpha(60))
             .frame(egui::Frame::window(&ctx.global_style()).inner_margin(20))
             .show(ctx, |ui| {
-                ui.set_width(380.0);
+                ui.set_width(400.0);
                 ui.heading("Join a room");
                 ui.add_space(2.0);
                 ui.weak("Everyone in the same room on the same relay draws on one board.");
                 ui.add_space(12.0);
+                if let Some(looking) = &self.looking {
+                    pick = nearby_ui(ui, looking);
+                    ui.add_space(4.0);
+                    ui.separator();
+                    ui.add_space(4.0);
+                }
                 self.field_ui(ui, Field::Relay, "Relay");
                 self.field_ui(ui, Field::Room, "Room");
                 self.field_ui(ui, Field::Name, "Your name");
@@ -178,8 +216,26 @@ impl JoinDialog {
                 submit |= ui.input(|i| i.key_pressed(Key::Enter));
             });
         if cancel || modal.should_close() {
-            self.open = false;
+            self.close();
             return None;
+        }
+        match pick {
+            Some(Pick::Room(url)) => {
+                self.tried = true;
+                self.error = None;
+                let name = self.name.trim();
+                return name_problem(name).is_none().then(|| JoinTarget {
+                    url,
+                    name: name.to_owned(),
+                });
+            }
+            Some(Pick::Relay(relay)) => {
+                self.relay = relay;
+                self.room.clear();
+                self.focus_pending = true;
+                return None;
+            }
+            None => {}
         }
         if submit {
             self.tried = true;

@@ -15,7 +15,12 @@
 //!   selection's commands.
 //! - [`presence`]: the connection status and the people in the room.
 //! - [`join_dialog`]: the modal that asks for relay, room and name, and checks
-//!   them.
+//!   them; [`nearby`]: its "On this network" list of the relays found over
+//!   mDNS, with their rooms, one click to join.
+//! - [`host_dialog`]: the modal that asks which room to host the board in.
+//! - [`invite`]: the invite panel: how others join the hosted room.
+//! - [`hand_over`]: the modal that asks whom to hand the hosted room to
+//!   before stopping or quitting, and shows how it went.
 //! - [`replay`]: replay mode, the timeline under the canvas: play, speed,
 //!   scrub, steps, who was there when, compressed pauses, timelapse frames,
 //!   back to live.
@@ -26,14 +31,20 @@
 //! - [`file_dialog`]: choosing a path in the system's file dialog, run as a
 //!   job, or typing it when there is none; it uses only [`crate::jobs`].
 //!
-//! Imports among them run one way: every panel may use [`theme`], and
+//! Imports among them run one way: every panel may use [`theme`],
 //! [`replay`] uses [`presence`] for people's colours and [`file_dialog`] for
-//! its requests; [`file_dialog`] is a leaf the File menu and the export
-//! dialog use too.
+//! its requests, and [`join_dialog`] uses [`nearby`]; [`file_dialog`] is a
+//! leaf the File menu and the export dialog use too. Outside the folder,
+//! [`host_dialog`], [`invite`] and [`presence`] use `host` (a random room
+//! name, the host's addresses, hosting's notice); `host` uses none of them.
 
 pub mod file_dialog;
 pub mod frame_stats;
+pub mod hand_over;
+pub mod host_dialog;
+pub mod invite;
 pub mod join_dialog;
+pub mod nearby;
 pub mod notices;
 pub mod presence;
 pub mod replay;

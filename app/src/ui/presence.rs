@@ -1,9 +1,13 @@
 //! Who is here and how the link is doing: the chip in the top-right corner.
 //!
 //! It shows the connection status with a coloured dot (Offline, Connecting…,
-//! Connected to ROOM, Reconnecting in Ns…, Refused: reason), the people in the
-//! room (ourselves first, then the others, each in their colour), and a Join… or
-//! Leave button. It reads the [`Session`] and returns what was clicked.
+//! Connected to ROOM, Reconnecting in Ns…, Refused: reason), or, while this
+//! app hosts the room, "Hosting ROOM · N here"; the people in the room
+//! (ourselves first, then the others, each in their colour); and its buttons:
+//! Join… and Host… on a local board, Leave in a room, Invite… and Stop
+//! hosting while hosting, Host this board when the room's host is gone. It
+//! reads the [`Session`] and what the app says of hosting ([`HostingChip`]),
+//! and returns what was clicked.
 
 use std::time::Duration;
 
@@ -13,6 +17,7 @@ use tabula_shared::{ClientId, Color};
 use super::theme::{self, EDGE_GAP, readable_on};
 use crate::canvas::convert::color32;
 use crate::canvas::tools::PALETTE;
+use crate::host::hosting::Notice;
 use crate::session::{ConnectionStatus, Session, room_of_url};
 
 /// What the chip's button asks for.
@@ -22,6 +27,59 @@ pub enum PresenceAction {
     Join,
     /// Leave the room and keep drawing offline.
     Leave,
+    /// Open the host dialog.
+    Host,
+    /// Show the invite panel.
+    Invite,
+    /// Stop hosting (asking about a hand-over when others are in the room).
+    StopHosting,
+    /// Host the room from this board's copy: its host is gone.
+    HostThisBoard,
+    /// Forget hosting's notice.
+    DismissNotice,
+}
+
+/// What the chip says about hosting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum HostingChip {
+    /// This app hosts nothing.
+    #[default]
+    Off,
+    /// This app hosts nothing and the board's room cannot be reached: its
+    /// host may be gone, and the board can be hosted from here.
+    HostGone,
+    /// The relay for this room is starting.
+    Starting(String),
+    /// This app hosts this room, with this many people in it (ourselves
+    /// included).
+    On {
+        /// The room.
+        room: String,
+        /// How many are in it.
+        here: usize,
+    },
+    /// This room is being handed over.
+    HandingOver(String),
+    /// The relay is stopping.
+    Stopping,
+}
+
+/// What the chip says when the room's relay cannot be reached and this app
+/// does not host it.
+pub const HOST_GONE: &str = "The room's host cannot be reached. Carry on from your copy: \
+     Host this board, or Join… it where someone else hosts it.";
+
+/// The status line while hosting, in place of the connection's, if hosting
+/// is under way.
+#[must_use]
+pub fn hosting_line(hosting: &HostingChip) -> Option<String> {
+    match hosting {
+        HostingChip::Off | HostingChip::HostGone => None,
+        HostingChip::Starting(room) => Some(format!("Starting to host {room}…")),
+        HostingChip::On { room, here } => Some(format!("Hosting {room} · {here} here")),
+        HostingChip::HandingOver(room) => Some(format!("Handing {room} over…")),
+        HostingChip::Stopping => Some("Stopping the relay…".to_owned()),
+    }
 }
 
 /// A person's colour, picked from the palette's bright colours by their client id,
@@ -34,6 +92,15 @@ pub fn identity_color(client: ClientId) -> Color {
     bright[index].color
 }
 
+/// The dot of a local board.
+const GREY: Color32 = Color32::from_rgb(0x9a, 0x9a, 0xa5);
+/// The dot while something is under way.
+const AMBER: Color32 = Color32::from_rgb(0xf5, 0x9f, 0x00);
+/// The dot of a live room.
+const GREEN: Color32 = Color32::from_rgb(0x2f, 0x9e, 0x44);
+/// The dot of a refusal.
+const RED: Color32 = Color32::from_rgb(0xe0, 0x31, 0x31);
+
 /// The status line and its dot colour. `age` is how long the status has held,
 /// for the reconnect countdown.
 #[must_use]
@@ -42,10 +109,6 @@ pub fn status_line(
     room: Option<&str>,
     age: Duration,
 ) -> (String, Color32) {
-    const GREY: Color32 = Color32::from_rgb(0x9a, 0x9a, 0xa5);
-    const AMBER: Color32 = Color32::from_rgb(0xf5, 0x9f, 0x00);
-    const GREEN: Color32 = Color32::from_rgb(0x2f, 0x9e, 0x44);
-    const RED: Color32 = Color32::from_rgb(0xe0, 0x31, 0x31);
     match status {
         ConnectionStatus::Offline => ("Offline".to_owned(), GREY),
         ConnectionStatus::Connecting => ("Connecting…".to_owned(), AMBER),
@@ -67,16 +130,23 @@ pub fn status_line(
 }
 
 /// The chip in the top-right corner. `status_age` is how long the current status
-/// has held.
+/// has held; `hosting` what this app is doing about hosting, and `notice`
+/// what hosting has to say, when no dialog says it.
 #[must_use = "the chip's button asks for an action"]
 pub fn presence_ui(
     ctx: &Context,
     session: &Session,
     status_age: Duration,
+    hosting: &HostingChip,
+    notice: Option<&Notice>,
 ) -> Option<PresenceAction> {
     let status = session.status();
     let room = session.room_url().and_then(|url| room_of_url(url).ok());
-    let (line, dot) = status_line(status, room, status_age);
+    let (line, dot) = match hosting_line(hosting) {
+        Some(line) if matches!(hosting, HostingChip::On { .. }) => (line, GREEN),
+        Some(line) => (line, AMBER),
+        None => status_line(status, room, status_age),
+    };
     if matches!(status, ConnectionStatus::Reconnecting { .. }) {
         ctx.request_repaint_after(Duration::from_millis(250));
     }
@@ -105,27 +175,28 @@ pub fn presence_ui(
                         _ => {}
                     }
                     ui.add_space(8.0);
-                    let joined = !matches!(
-                        status,
-                        ConnectionStatus::Offline | ConnectionStatus::Refused(_)
-                    );
-                    let (text, hint, clicked) = if joined {
-                        (
-                            "Leave",
-                            "Leave the room and keep drawing offline",
-                            PresenceAction::Leave,
-                        )
-                    } else {
-                        (
-                            "Join…",
-                            "Share this board: join a room on a relay",
-                            PresenceAction::Join,
-                        )
-                    };
-                    if ui.button(text).on_hover_text(hint).clicked() {
-                        action = Some(clicked);
+                    for (text, hint, clicked) in buttons(status, hosting) {
+                        if ui.button(text).on_hover_text(hint).clicked() {
+                            action = Some(clicked);
+                        }
                     }
                 });
+                if *hosting == HostingChip::HostGone {
+                    ui.scope(|ui| {
+                        ui.set_max_width(340.0);
+                        ui.add(
+                            egui::Label::new(
+                                RichText::new(HOST_GONE).color(ui.visuals().warn_fg_color),
+                            )
+                            .wrap(),
+                        );
+                    });
+                }
+                if let Some(notice) = notice
+                    && notice_ui(ui, notice)
+                {
+                    action = Some(PresenceAction::DismissNotice);
+                }
                 ui.add_space(2.0);
                 let me = session.me();
                 person_ui(ui, &me.name, me.color, true);
@@ -135,6 +206,89 @@ pub fn presence_ui(
             });
         });
     action
+}
+
+/// The chip's buttons for this status and hosting: label, hover text,
+/// action.
+fn buttons(
+    status: &ConnectionStatus,
+    hosting: &HostingChip,
+) -> Vec<(&'static str, &'static str, PresenceAction)> {
+    const LEAVE: (&str, &str, PresenceAction) = (
+        "Leave",
+        "Leave the room and keep drawing offline",
+        PresenceAction::Leave,
+    );
+    const INVITE: (&str, &str, PresenceAction) = (
+        "Invite…",
+        "How others join this room",
+        PresenceAction::Invite,
+    );
+    match hosting {
+        HostingChip::On { .. } => vec![
+            INVITE,
+            (
+                "Stop hosting",
+                "Stop serving the room; with others in it, hand it over first",
+                PresenceAction::StopHosting,
+            ),
+        ],
+        HostingChip::Starting(_) => vec![INVITE],
+        HostingChip::HandingOver(_) | HostingChip::Stopping => Vec::new(),
+        HostingChip::HostGone => vec![
+            (
+                "Host this board",
+                "Host the room from your copy, on this machine: the others find it in their join dialog",
+                PresenceAction::HostThisBoard,
+            ),
+            (
+                "Join…",
+                "Join the room where someone else hosts it now",
+                PresenceAction::Join,
+            ),
+            LEAVE,
+        ],
+        HostingChip::Off => {
+            if matches!(
+                status,
+                ConnectionStatus::Offline | ConnectionStatus::Refused(_)
+            ) {
+                vec![
+                    (
+                        "Join…",
+                        "Share this board: join a room on a relay",
+                        PresenceAction::Join,
+                    ),
+                    (
+                        "Host…",
+                        "Host on this network: others on your network join this board",
+                        PresenceAction::Host,
+                    ),
+                ]
+            } else {
+                vec![LEAVE]
+            }
+        }
+    }
+}
+
+/// Hosting's notice under the status, with a button to dismiss it; `true`
+/// when it was dismissed.
+fn notice_ui(ui: &mut Ui, notice: &Notice) -> bool {
+    let (text, color) = match notice {
+        Notice::Failed(reason) => (reason.clone(), ui.visuals().error_fg_color),
+        Notice::HandedOver(name) => (
+            format!("{name} hosts the room now."),
+            ui.visuals().text_color(),
+        ),
+    };
+    let mut dismissed = false;
+    ui.horizontal_top(|ui| {
+        ui.set_max_width(340.0);
+        dismissed = ui.small_button("×").on_hover_text("Dismiss").clicked();
+        ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
+    });
+    dismissed
 }
 
 /// The longest status line shown whole; a longer refusal is cut, in full on hover.

@@ -1,85 +1,19 @@
 //! Hosting from the app, with no window: the app's own hosting code (a
-//! [`Hosting`] per person, beside their [`Session`]) hosts a board, others
+//! `Hosting` per person, beside their `Session`) hosts a board, others
 //! join it over loopback, the host hands the room over and leaves, and
 //! drawing goes on; a host that vanishes is replaced by a member hosting its
 //! own copy. Every board must come out identical and every log contiguous,
 //! with no op lost or doubled.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
+use std::net::Ipv4Addr;
 
-use tabula_app::host::hosting::{Hosting, Notice, Phase};
+use tabula_app::host::hosting::{Notice, Phase};
 use tabula_app::host::{Host, HostSettings};
-use tabula_app::session::{ConnectionStatus, Session};
-use tabula_shared::{Color, Op, OpId, OpKind, Point, StrokeId, StrokeStyle};
+use tabula_app::session::ConnectionStatus;
+use tabula_shared::OpId;
 
-use crate::support::{self, identity};
-
-/// Hosting on loopback only, at any free port, unadvertised.
-fn settings(data: &Path) -> HostSettings {
-    HostSettings {
-        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        port: 0,
-        data_dir: data.to_path_buf(),
-        advertise: None,
-    }
-}
-
-/// One person: their board and their hosting.
-struct Person {
-    session: Session,
-    hosting: Hosting,
-    /// The ids of every op this person made, to find each exactly once.
-    made: Vec<OpId>,
-}
-
-impl Person {
-    fn new(name: &str, runtime: &tokio::runtime::Runtime, data: &Path) -> Self {
-        let mut session = Session::offline(identity(name));
-        session.set_spawner(runtime.handle(), || {});
-        Self {
-            session,
-            hosting: Hosting::new(settings(data), || {}),
-            made: Vec::new(),
-        }
-    }
-
-    /// A short stroke, one op per point as the canvas streams it.
-    fn draw(&mut self, at: f32) {
-        let stroke = StrokeId::random();
-        let mut ops = vec![Op::new(OpKind::StrokeBegin {
-            stroke,
-            style: StrokeStyle {
-                color: Color::rgb(10, 20, 30),
-                width: 2.0,
-            },
-            start: Point::new(at, at),
-        })];
-        for i in 1..4 {
-            ops.push(Op::new(OpKind::StrokeAppend {
-                stroke,
-                points: vec![Point::new(at + i as f32, at)],
-            }));
-        }
-        ops.push(Op::new(OpKind::StrokeEnd { stroke }));
-        for op in ops {
-            self.made.push(op.id);
-            self.session.submit(op);
-        }
-    }
-
-    /// One frame's worth: the network's events, then hosting.
-    fn turn(&mut self) {
-        self.session.poll();
-        self.hosting.poll(&mut self.session);
-    }
-
-    fn settled(&self) -> bool {
-        *self.session.status() == ConnectionStatus::Connected
-            && self.session.board().pending_ops().count() == 0
-    }
-}
+use crate::support::{self, Person, host_settings};
 
 /// Turns everyone until `done` holds.
 fn wait_for(what: &str, people: &mut [&mut Person], done: impl Fn(&[&mut Person]) -> bool) {
@@ -308,7 +242,7 @@ fn a_taken_port_is_passed_over_for_the_next_and_the_host_says_so() {
     let host = Host::start(
         &HostSettings {
             port,
-            ..settings(data.path())
+            ..host_settings(data.path())
         },
         "studio",
         &[],

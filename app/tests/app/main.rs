@@ -21,6 +21,9 @@
 //!   relays on 127.0.0.1:0.
 //! - [`hosting`]: the app's own hosting, with no window: hosting a board,
 //!   handing the room over, hosting a copy when the host vanished.
+//! - [`lan`]: hosting and finding rooms in the window: the invite panel, the
+//!   join dialog's "On this network", the host and hand-over dialogs, and
+//!   the window hosting on loopback and handing its room over as it quits.
 
 mod app;
 mod canvas;
@@ -30,6 +33,7 @@ mod end_to_end;
 mod export;
 mod files;
 mod hosting;
+mod lan;
 mod replay;
 mod support;
 mod tools;

@@ -1,9 +1,10 @@
 //! The rig every module of these tests shares: who draws, the app in a
-//! headless window, the canvas on its own, drags and clicks, relays on
-//! 127.0.0.1:0 (behind a proxy the test can cut), and waiting until something
-//! has happened.
+//! headless window, the canvas on its own, drags and clicks, people hosting
+//! and joining with no window, relays on 127.0.0.1:0 (behind a proxy the
+//! test can cut), and waiting until something has happened.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::{Duration, Instant};
@@ -15,9 +16,13 @@ use tabula_app::canvas::Canvas;
 use tabula_app::canvas::tools::ToolSettings;
 use tabula_app::files::documents::Documents;
 use tabula_app::files::recent::RecentFiles;
-use tabula_app::session::{Identity, Session};
+use tabula_app::host::HostSettings;
+use tabula_app::host::hosting::Hosting;
+use tabula_app::session::{ConnectionStatus, Identity, Session};
 use tabula_shared::session_file::{SessionFile, SessionFileError};
-use tabula_shared::{Board, ClientId, Color, History, Op, Point};
+use tabula_shared::{
+    Board, ClientId, Color, History, Op, OpId, OpKind, Point, StrokeId, StrokeStyle,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, oneshot};
 
@@ -95,7 +100,7 @@ impl ThreadEnd {
 /// Holds the write lock of the session file at `path` until dropped (or
 /// rolled back), as another writer would: a save there waits for it (for up
 /// to the file's five-second busy timeout, then fails).
-pub fn write_lock(path: &std::path::Path) -> rusqlite::Connection {
+pub fn write_lock(path: &Path) -> rusqlite::Connection {
     let lock = rusqlite::Connection::open(path).expect("opens");
     lock.execute_batch("BEGIN IMMEDIATE").expect("locks");
     lock
@@ -236,6 +241,77 @@ pub fn click<S>(harness: &mut Harness<'_, S>, at: Pos2) {
     harness.run();
     harness.drop_at(at);
     harness.run();
+}
+
+/// Hosting on loopback only, at any free port, unadvertised.
+pub fn host_settings(data: &Path) -> HostSettings {
+    HostSettings {
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port: 0,
+        data_dir: data.to_path_buf(),
+        advertise: None,
+    }
+}
+
+/// One person with no window: their board and their hosting, turned by the
+/// test as a frame would.
+pub struct Person {
+    /// Their board and its link to the room.
+    pub session: Session,
+    /// What their app does about hosting.
+    pub hosting: Hosting,
+    /// The ids of every op this person made, to find each exactly once.
+    pub made: Vec<OpId>,
+}
+
+impl Person {
+    /// `name`, offline, hosting (when asked) from `data` with
+    /// [`host_settings`], their network tasks on `runtime`.
+    pub fn new(name: &str, runtime: &tokio::runtime::Runtime, data: &Path) -> Self {
+        let mut session = Session::offline(identity(name));
+        session.set_spawner(runtime.handle(), || {});
+        Self {
+            session,
+            hosting: Hosting::new(host_settings(data), || {}),
+            made: Vec::new(),
+        }
+    }
+
+    /// A short stroke, one op per point as the canvas streams it.
+    pub fn draw(&mut self, at: f32) {
+        let stroke = StrokeId::random();
+        let mut ops = vec![Op::new(OpKind::StrokeBegin {
+            stroke,
+            style: StrokeStyle {
+                color: Color::rgb(10, 20, 30),
+                width: 2.0,
+            },
+            start: Point::new(at, at),
+        })];
+        for i in 1..4 {
+            ops.push(Op::new(OpKind::StrokeAppend {
+                stroke,
+                points: vec![Point::new(at + i as f32, at)],
+            }));
+        }
+        ops.push(Op::new(OpKind::StrokeEnd { stroke }));
+        for op in ops {
+            self.made.push(op.id);
+            self.session.submit(op);
+        }
+    }
+
+    /// One frame's worth: the network's events, then hosting.
+    pub fn turn(&mut self) {
+        self.session.poll();
+        self.hosting.poll(&mut self.session);
+    }
+
+    /// Whether they are in their room with nothing left unacknowledged.
+    pub fn settled(&self) -> bool {
+        *self.session.status() == ConnectionStatus::Connected
+            && self.session.board().pending_ops().count() == 0
+    }
 }
 
 /// A relay on 127.0.0.1:0, running on a test's runtime until stopped or
