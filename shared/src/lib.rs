@@ -26,6 +26,10 @@
 //! - [`lan`]: the DNS-SD service type and TXT record a relay is advertised
 //!   with on the local network.
 //! - [`room_name`]: what a room name may be, checked the same way on both ends.
+//! - [`relay_url`]: a room's address, `ws[s]://HOST:PORT/ROOM[#fp=…]`, parsed
+//!   the same way by every client.
+//! - [`fingerprint`]: a relay certificate's SHA-256, in its long, URL and
+//!   short (read aloud) forms.
 //! - [`session_file`]: `.tabula` files, the `SQLite` databases that hold a room's
 //!   sequenced ops: the relay's storage and the app's saved sessions. The one
 //!   module here that does I/O.
@@ -33,6 +37,7 @@
 pub mod board;
 pub mod caps;
 pub mod codec;
+pub mod fingerprint;
 pub mod geometry;
 pub mod history;
 pub mod ids;
@@ -40,6 +45,7 @@ pub mod lan;
 pub mod message;
 pub mod object;
 pub mod op;
+pub mod relay_url;
 pub mod replay;
 pub mod room_name;
 mod scene;
