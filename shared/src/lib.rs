@@ -30,6 +30,9 @@
 //!   the same way by every client.
 //! - [`fingerprint`]: a relay certificate's SHA-256, in its long, URL and
 //!   short (read aloud) forms.
+//! - [`pinning`]: how a client trusts a relay's certificate by its
+//!   fingerprint: the rustls client configuration of the app and
+//!   `tabula-bench`, and the workspace's one crypto provider (ring).
 //! - [`session_file`]: `.tabula` files, the `SQLite` databases that hold a room's
 //!   sequenced ops: the relay's storage and the app's saved sessions. The one
 //!   module here that does I/O.
@@ -45,6 +48,7 @@ pub mod lan;
 pub mod message;
 pub mod object;
 pub mod op;
+pub mod pinning;
 pub mod relay_url;
 pub mod replay;
 pub mod room_name;
