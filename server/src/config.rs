@@ -1,7 +1,7 @@
 //! [`Config`]: everything about the relay's behaviour that does not depend on
 //! where it listens, with production's defaults and the check that refuses
 //! values the relay cannot work with. A leaf, but for the [`Error`] it refuses
-//! with and the advertising settings it holds.
+//! with and the advertising and TLS settings it holds.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::discovery::Advertise;
 use crate::error::Error;
+use crate::tls::TlsSettings;
 
 /// Everything about the relay's behaviour that does not depend on where it
 /// listens. [`Config::default`] is what production uses.
@@ -61,6 +62,11 @@ pub struct Config {
     /// How the relay is advertised on the local network over mDNS, if it is
     /// (`tabula-server --mdns`, and the app when it hosts).
     pub advertise: Option<Advertise>,
+    /// The certificate and key the relay serves `wss://` with, loaded and
+    /// checked ([`TlsSettings::load`]); `None` serves plain `ws://`. Either
+    /// way a port speaks one of the two, and a client that tries the other
+    /// gets a sentence saying which to use.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for Config {
@@ -78,6 +84,7 @@ impl Default for Config {
             group_commit_window: Duration::ZERO,
             snapshot_every: 10_000,
             advertise: None,
+            tls: None,
         }
     }
 }

@@ -1,4 +1,13 @@
-//! The HTTP side of a connection, up to and including the WebSocket handshake.
+//! The HTTP side of a connection, up to and including the WebSocket handshake,
+//! with the TLS handshake below it on a `wss://` relay.
+//!
+//! A relay with a certificate ([`Config::tls`]) looks at a new connection's
+//! first byte: a TLS handshake goes through the TLS acceptor before anything
+//! else; anything else (a plain `ws://` client, `curl http://`) gets a plain
+//! `400` saying to use `wss://`. A relay without one answers a TLS handshake
+//! with a `400` saying to use `ws://` (which a TLS client cannot read: clients
+//! explain the failed handshake themselves). Both run within the handshake
+//! timeout, like the rest of this module.
 //!
 //! The relay reads the request head itself (at most [`MAX_HEAD_BYTES`], before a
 //! deadline) so that it can answer people and programs that are not Tabula
@@ -21,6 +30,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info};
 
 use crate::config::Config;
+use crate::tls::transport::Transport;
+use crate::tls::{TLS_HANDSHAKE_BYTE, TlsSettings};
 
 /// The largest request head the relay reads; a WebSocket upgrade needs a few
 /// hundred bytes.
@@ -41,16 +52,17 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 /// The WebSocket stream of an accepted connection.
-pub type Ws = WebSocketStream<Rewind<TcpStream>>;
+pub type Ws = WebSocketStream<Rewind<Transport>>;
 
-/// Reads the request head from a fresh connection and either completes the
-/// WebSocket handshake, returning the stream and the room named by the path, or
-/// answers with an HTTP error and closes. Everything happens before `deadline`.
-pub async fn accept(
-    mut stream: TcpStream,
-    config: &Config,
-    deadline: Instant,
-) -> Option<(Ws, String)> {
+/// Reads the request head from a fresh connection (after the TLS handshake, on
+/// a relay with a certificate) and either completes the WebSocket handshake,
+/// returning the stream and the room named by the path, or answers with an
+/// HTTP error and closes. Everything happens before `deadline`.
+pub async fn accept(stream: TcpStream, config: &Config, deadline: Instant) -> Option<(Ws, String)> {
+    let mut stream = match &config.tls {
+        Some(tls) => secure(stream, tls, deadline).await?,
+        None => Transport::Plain(stream),
+    };
     let mut head = vec![0; MAX_HEAD_BYTES];
     let mut filled = 0;
     let verdict = loop {
@@ -116,6 +128,40 @@ pub async fn accept(
     }
 }
 
+/// The TLS handshake of a connection to a `wss://` relay, or, for a client
+/// that does not start one, a plain `400` saying to use `wss://`.
+async fn secure(stream: TcpStream, tls: &TlsSettings, deadline: Instant) -> Option<Transport> {
+    let mut first = [0; 1];
+    match timeout_at(deadline, stream.peek(&mut first)).await {
+        Ok(Ok(1..)) => {}
+        Ok(Ok(0)) => return None,
+        Ok(Err(err)) => {
+            debug!(%err, "the connection failed before its first byte");
+            return None;
+        }
+        Err(_) => {
+            debug!("no request within the handshake timeout");
+            return None;
+        }
+    }
+    if first[0] != TLS_HANDSHAKE_BYTE {
+        info!("refused a plain request on the TLS port");
+        answer(&mut Transport::Plain(stream), &Refusal::plain_on_tls()).await;
+        return None;
+    }
+    match timeout_at(deadline, tls.acceptor().accept(stream)).await {
+        Ok(Ok(stream)) => Some(Transport::Tls(Box::new(stream))),
+        Ok(Err(err)) => {
+            info!(%err, "the TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            debug!("the TLS handshake did not finish in time");
+            None
+        }
+    }
+}
+
 /// tungstenite's settings: the relay's message size limit (anything larger fails
 /// with a capacity error the connection answers with 1009) and small buffers.
 fn websocket_config(config: &Config) -> WebSocketConfig {
@@ -127,7 +173,7 @@ fn websocket_config(config: &Config) -> WebSocketConfig {
 }
 
 /// Writes an HTTP answer and closes, giving the client a moment to read it.
-async fn answer(stream: &mut TcpStream, refusal: &Refusal) {
+async fn answer(stream: &mut Transport, refusal: &Refusal) {
     match timeout(ANSWER_GRACE, stream.write_all(&refusal.to_bytes())).await {
         Ok(Ok(())) => shutdown_and_drain(stream, ANSWER_GRACE).await,
         Ok(Err(err)) => debug!(%err, "could not write the HTTP answer"),
@@ -193,6 +239,21 @@ impl Refusal {
         }
     }
 
+    /// A TLS handshake to a relay that speaks plain `ws://`. A TLS client
+    /// cannot read it, but a person looking at the bytes can.
+    fn tls_on_plain() -> Self {
+        Self::bad_request(
+            "This relay speaks plain ws://, not TLS: use ws://HOST:PORT/ROOM (not wss://).",
+        )
+    }
+
+    /// A plain request to a relay that speaks `wss://` only.
+    fn plain_on_tls() -> Self {
+        Self::bad_request(
+            "This relay speaks wss:// (TLS) only: use wss://HOST:PORT/ROOM (not ws://).",
+        )
+    }
+
     /// A request the relay cannot serve, with the reason.
     fn bad_request(reason: impl std::fmt::Display) -> Self {
         Self {
@@ -236,6 +297,9 @@ impl Refusal {
 
 /// Judges the bytes read so far: `None` while the head is incomplete.
 fn judge(head: &[u8]) -> Option<Verdict> {
+    if head.first() == Some(&TLS_HANDSHAKE_BYTE) {
+        return Some(Verdict::Refuse(Refusal::tls_on_plain()));
+    }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(head) {
@@ -414,7 +478,11 @@ mod tests {
             status(judge(UPGRADE.replace(": 13", ": 8").as_bytes())),
             "400 Bad Request"
         );
-        assert_eq!(status(judge(b"\x16\x03\x01\x02\x00")), "400 Bad Request");
+        let Some(Verdict::Refuse(tls)) = judge(b"\x16\x03\x01\x02\x00") else {
+            panic!("a TLS handshake must be refused");
+        };
+        assert_eq!(tls.status, "400 Bad Request");
+        assert!(tls.body.contains("use ws://"), "{}", tls.body);
         let crowded = format!(
             "GET / HTTP/1.1\r\n{}\r\n",
             "A: b\r\n".repeat(MAX_HEADERS + 1)

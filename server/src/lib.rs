@@ -25,8 +25,10 @@
 //!   its rooms, export one.
 //! - `connection`: one task per peer: the hello, joining, reading, writing,
 //!   heartbeats, and closing with a code and reason when something is wrong.
-//! - `http`: reads the HTTP request head itself, answers anything that is not a
-//!   WebSocket upgrade to a valid room, and hands the rest to tungstenite.
+//! - `http`: with TLS, runs the handshake first; reads the HTTP request head
+//!   itself, answers anything that is not a WebSocket upgrade to a valid room
+//!   (and a client speaking TLS to a plain port, or plain HTTP to a TLS one),
+//!   and hands the rest to tungstenite.
 //! - `room`: the rooms registry and each room's members, fan-out and sequencer,
 //!   and the writer threads (one per core) that group-commit the rooms with a
 //!   file.
@@ -39,6 +41,9 @@
 //!   or memory.
 //! - `config`: [`Config`], the relay's settings, and the check that refuses
 //!   values it cannot work with.
+//! - [`tls`]: the certificate and key a relay serves `wss://` with, the stream
+//!   a connection is read through (plain or TLS), and self-signed certificates
+//!   for a LAN (`tabula-server gen-cert`, the app's host).
 //! - [`discovery`]: advertising the relay on the local network over mDNS, and
 //!   browsing for relays (the app's join dialog).
 //! - [`error`]: the [`Error`] that can stop [`run`].
@@ -67,11 +72,13 @@ mod room;
 mod snapshots;
 pub mod store;
 mod sync;
+pub mod tls;
 
 pub use config::Config;
 pub use error::Error;
 pub use room::handover::{HandOver, HandOverError, HandedOver};
 pub use room::registry::RoomSummary;
+pub use tls::TlsSettings;
 
 use connection::Shared;
 use discovery::{Advertise, Advertised, Advertiser, ListRooms};
@@ -135,6 +142,15 @@ impl Relay {
             info!("no data folder: rooms are kept in memory and lost when the relay stops");
             None
         };
+        if let Some(tls) = &config.tls {
+            let fingerprint = tls.fingerprint();
+            info!(
+                cert = %tls.cert_path().display(),
+                code = %fingerprint.short_code(),
+                sha256 = %fingerprint,
+                "serving wss:// (TLS)"
+            );
+        }
         let rooms = Rooms::new(
             rooms_dir,
             config.group_commit_window,
@@ -266,7 +282,7 @@ async fn advertise(
 ) {
     let record = |relay: &Relay| Advert {
         protocol: PROTOCOL_VERSION,
-        tls: false,
+        tls: relay.shared.config.tls.is_some(),
         password: false,
         lists_rooms: settings.rooms != ListRooms::None,
         rooms: relay

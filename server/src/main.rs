@@ -1,7 +1,10 @@
 //! `tabula-server`: the relay binary. Parses flags, sets up logging, listens, and
-//! runs [`tabula_server::run`] until Ctrl+C or SIGTERM. Two subcommands work on a
-//! data folder without serving, and print what [`tabula_server::admin`] returns:
-//! `rooms` lists its rooms, `export` copies one room into a session file.
+//! runs [`tabula_server::run`] until Ctrl+C or SIGTERM (serving `wss://` with
+//! `--tls-cert` and `--tls-key`). Two subcommands work on a data folder without
+//! serving, and print what [`tabula_server::admin`] returns: `rooms` lists its
+//! rooms, `export` copies one room into a session file; a third, `gen-cert`,
+//! writes a self-signed certificate for a LAN
+//! ([`tabula_server::tls::self_signed`]).
 
 use std::future::Future;
 use std::io::Write as _;
@@ -11,14 +14,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
-use tabula_server::{Config, admin, discovery, store};
+use tabula_server::tls::self_signed;
+use tabula_server::{Config, TlsSettings, admin, discovery, store};
 use tokio::net::TcpListener;
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 
-/// Tabula's relay: clients connect to ws://HOST:PORT/ROOM; every op sent to a room
-/// is given the room's next sequence number and passed on to everyone in it.
+/// Tabula's relay: clients connect to ws://HOST:PORT/ROOM (wss:// with
+/// --tls-cert and --tls-key); every op sent to a room is given the room's next
+/// sequence number and passed on to everyone in it.
 ///
 /// Logging follows `RUST_LOG` (for example `RUST_LOG=tabula_server=debug`); the
 /// default is `info`.
@@ -156,6 +161,17 @@ struct Args {
     /// Without it, people must be told a room's name.
     #[arg(long, requires = "mdns")]
     list_rooms: bool,
+
+    /// Serve wss:// (TLS) with this certificate (PEM; the relay's own
+    /// certificate first, then any intermediates), e.g. one `tabula-server
+    /// gen-cert` wrote. A plain ws:// request then gets a 400 saying to use
+    /// wss://.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -169,6 +185,21 @@ enum Command {
         #[arg(long)]
         room: String,
         /// The session file to write (it must not exist yet), e.g. meeting.tabula.
+        out: PathBuf,
+    },
+    /// Writes a self-signed certificate for serving wss:// on a LAN
+    /// (tabula-cert.pem, and its key tabula-key.pem, readable by you alone)
+    /// and prints its SHA-256 fingerprint and the short code people compare
+    /// aloud. Serve it with --tls-cert tabula-cert.pem --tls-key tabula-key.pem.
+    GenCert {
+        /// A host name or IP address the certificate is for (repeatable).
+        /// Default: this machine's name, localhost, 127.0.0.1, `::1` and the
+        /// machine's addresses on the network.
+        #[arg(long = "name", value_name = "HOST")]
+        names: Vec<String>,
+        /// The folder to write into (made if missing); an existing
+        /// certificate or key there is never overwritten.
+        #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
     },
 }
@@ -199,6 +230,7 @@ impl Args {
             data_dir: None,
             group_commit_window: Duration::from_millis(self.group_commit_ms),
             snapshot_every: self.snapshot_every,
+            tls: None,
             advertise: self.mdns.then(|| discovery::Advertise {
                 instance: self
                     .mdns_name
@@ -252,12 +284,17 @@ async fn main() -> anyhow::Result<()> {
             writeln!(std::io::stdout().lock(), "{exported}")?;
             return Ok(());
         }
+        Some(Command::GenCert { names, out }) => return gen_cert(names, out),
         None => {}
     }
     let mut config = args.config();
     if !args.memory {
         config.data_dir = Some(args.data_dir()?);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(TlsSettings::load(cert, key)?);
+    }
+    let scheme = if config.tls.is_some() { "wss" } else { "ws" };
 
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(&args.listen)
@@ -266,10 +303,40 @@ async fn main() -> anyhow::Result<()> {
     let address = listener
         .local_addr()
         .context("could not read the listening address")?;
-    info!(%address, "Tabula relay listening: clients connect to ws://{address}/ROOM");
+    info!(%address, "Tabula relay listening: clients connect to {scheme}://{address}/ROOM");
 
     tabula_server::run(listener, config, shutdown).await?;
     info!("stopped");
+    Ok(())
+}
+
+/// `tabula-server gen-cert`: writes a self-signed pair into `out` and prints
+/// where, for which names, and its fingerprint in both forms.
+fn gen_cert(names: &[String], out: &std::path::Path) -> anyhow::Result<()> {
+    let names = if names.is_empty() {
+        self_signed::default_names()
+    } else {
+        names.to_vec()
+    };
+    let made = self_signed::generate(&names)?;
+    let (cert, key) = self_signed::write_pair(out, &made)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "certificate: {}", cert.display())?;
+    writeln!(stdout, "key:         {} (keep it secret)", key.display())?;
+    writeln!(stdout, "for:         {}", names.join(", "))?;
+    writeln!(stdout, "SHA-256:     {}", made.fingerprint)?;
+    writeln!(stdout, "short code:  {}", made.fingerprint.short_code())?;
+    writeln!(
+        stdout,
+        "serve it:    tabula-server --tls-cert {} --tls-key {}",
+        cert.display(),
+        key.display()
+    )?;
+    writeln!(
+        stdout,
+        "invite with: wss://HOST:PORT/ROOM#fp={}",
+        made.fingerprint.url_form()
+    )?;
     Ok(())
 }
 

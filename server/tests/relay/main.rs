@@ -15,3 +15,4 @@ mod presence;
 mod shutdown;
 mod snapshots;
 mod support;
+mod tls;
