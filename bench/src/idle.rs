@@ -169,6 +169,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::target::Trust;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn idle_connections_are_held_and_counted() {
@@ -179,7 +180,7 @@ mod tests {
             let _ = stopped.await;
         }));
         let report = run(&IdlePlan {
-            target: Target::parse(&format!("ws://{addr}/idle"), 3).unwrap(),
+            target: Target::parse(&format!("ws://{addr}/idle"), 3, Trust::default()).unwrap(),
             mode: Mode::Tabula,
             connections: 30,
             hold: Duration::from_millis(100),

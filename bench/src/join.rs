@@ -465,13 +465,9 @@ async fn await_snapshot(
 /// app's.
 async fn hello(plan: &JoinPlan, index: usize) -> anyhow::Result<(Ws, Welcome)> {
     let url = plan.target.url(0);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(
-        url.as_str(),
-        Some(WebSocketConfig::default()),
-        true,
-    )
-    .await
-    .with_context(|| format!("connecting to {url}"))?;
+    let (mut ws, _) = load::open(&plan.target, &url, WebSocketConfig::default())
+        .await
+        .with_context(|| format!("connecting to {url}"))?;
     let hello = wire::hello(&plan.target.room_name(0), index)?;
     ws.send(Message::Binary(hello.into()))
         .await
@@ -604,6 +600,7 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+    use crate::target::Trust;
 
     /// Fills a room of `ops` ops on a relay in memory taking a snapshot every
     /// `snapshot_every` ops, and joins it.
@@ -619,7 +616,7 @@ mod tests {
             let _ = stopped.await;
         }));
         let report = run(&JoinPlan {
-            target: Target::parse(&format!("ws://{addr}/join"), 1).unwrap(),
+            target: Target::parse(&format!("ws://{addr}/join"), 1, Trust::default()).unwrap(),
             ops,
             size: 100,
             limit: Duration::from_secs(30),

@@ -34,25 +34,24 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncReadExt as _;
 use tokio::sync::{Mutex as AsyncMutex, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::{debug, info};
 
 use crate::procfs::{self, Pid};
 use crate::stats::{Latencies, LoadReport};
 use crate::target::Target;
+use crate::transport::{self, Stream, StreamReader, StreamWriter};
 use crate::wire::{self, OpFrames, Received, Scanned, Scanner};
 use crate::ws::{self, Parsed, opcode};
 
 /// A client WebSocket.
-pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<Stream>;
 
 /// How many connections are opened at once.
 const CONNECT_CONCURRENCY: usize = 64;
@@ -225,10 +224,9 @@ pub async fn connect(
     room: usize,
 ) -> anyhow::Result<Connected> {
     let url = target.url(room);
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(client_config()), true)
-            .await
-            .with_context(|| format!("connecting peer {index} to {url}"))?;
+    let (mut ws, _) = open(target, &url, client_config())
+        .await
+        .with_context(|| format!("connecting peer {index} to {url}"))?;
     let mut head = 0;
     if mode == Mode::Tabula {
         let hello = wire::hello(&target.room_name(room), index)?;
@@ -258,11 +256,25 @@ pub async fn connect(
     Ok(Connected { ws, head })
 }
 
+/// Opens a tungstenite WebSocket to `url` on `target`'s relay, through TLS
+/// for `wss://`.
+pub async fn open(
+    target: &Target,
+    url: &str,
+    config: WebSocketConfig,
+) -> anyhow::Result<(
+    Ws,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+)> {
+    let stream = transport::connect(target).await?;
+    Ok(tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?)
+}
+
 /// A load peer's connection, opened with [`crate::ws`] (and in Tabula mode
 /// welcomed).
 pub struct RawConnected {
     /// Its socket.
-    stream: TcpStream,
+    stream: Stream,
     /// Bytes read after the welcome (or the handshake), not yet parsed.
     pending: Vec<u8>,
     /// The room's head at the welcome, as in [`Connected`].
@@ -279,7 +291,7 @@ async fn connect_raw(
     index: usize,
     room: usize,
 ) -> anyhow::Result<RawConnected> {
-    let (mut stream, mut pending) = ws::connect(target.authority(), &target.path(room))
+    let (mut stream, mut pending) = ws::connect(target, &target.path(room))
         .await
         .with_context(|| format!("connecting peer {index} to {}", target.url(room)))?;
     let mask = (index as u32 ^ 0x5a3c_9d17).to_le_bytes();
@@ -287,7 +299,7 @@ async fn connect_raw(
     if mode == Mode::Tabula {
         let hello = wire::hello(&target.room_name(room), index)?;
         stream
-            .write_all(&ws::client_frame(opcode::BINARY, &hello, mask))
+            .send(&ws::client_frame(opcode::BINARY, &hello, mask))
             .await
             .with_context(|| format!("sending peer {index}'s hello"))?;
         let mut chunk = vec![0; 4096];
@@ -438,7 +450,7 @@ struct Peers {
     /// One per active peer: reads until the run stops.
     readers: Vec<JoinHandle<Latencies>>,
     /// The slow peers' sockets, held open and never read until the end.
-    slow: Vec<TcpStream>,
+    slow: Vec<Stream>,
 }
 
 /// Splits every active peer's socket into a writer and a reader task; the
@@ -576,7 +588,7 @@ enum Frames {
 /// The sending half of one active peer.
 struct Writer {
     /// The socket's sending half, shared with the reader, which answers pings.
-    sink: Arc<AsyncMutex<OwnedWriteHalf>>,
+    sink: Arc<AsyncMutex<StreamWriter>>,
     /// The key this peer masks its frames with.
     mask: [u8; 4],
     /// Builds each frame.
@@ -618,7 +630,7 @@ impl Writer {
             };
             let frame = ws::client_frame(opcode::BINARY, &frame, self.mask);
             match timeout(SEND_TIMEOUT, async {
-                self.sink.lock().await.write_all(&frame).await
+                self.sink.lock().await.send(&frame).await
             })
             .await
             {
@@ -641,7 +653,7 @@ impl Writer {
         if !self.shared.has_failed() {
             let close = ws::client_frame(opcode::CLOSE, &1000_u16.to_be_bytes(), self.mask);
             let _ = timeout(CLOSE_TIMEOUT, async {
-                self.sink.lock().await.write_all(&close).await
+                self.sink.lock().await.send(&close).await
             })
             .await;
         }
@@ -651,7 +663,7 @@ impl Writer {
 /// Answers the relay's pings on a peer's socket.
 struct Pong {
     /// The socket's sending half, shared with the writer.
-    sink: Arc<AsyncMutex<OwnedWriteHalf>>,
+    sink: Arc<AsyncMutex<StreamWriter>>,
     /// The key this peer masks its frames with.
     mask: [u8; 4],
 }
@@ -659,7 +671,7 @@ struct Pong {
 /// The receiving half of one active peer.
 struct Reader {
     /// The socket's receiving half.
-    read: OwnedReadHalf,
+    read: StreamReader,
     /// Bytes read during the welcome and not parsed yet.
     pending: Vec<u8>,
     /// Where pongs go.
@@ -780,7 +792,7 @@ impl Reader {
                 opcode::PING => {
                     let pong = ws::client_frame(opcode::PONG, frame.payload, self.pong.mask);
                     let _ = timeout(SEND_TIMEOUT, async {
-                        self.pong.sink.lock().await.write_all(&pong).await
+                        self.pong.sink.lock().await.send(&pong).await
                     })
                     .await;
                     None
@@ -856,6 +868,7 @@ mod tests {
     use tracing_subscriber::EnvFilter;
 
     use super::*;
+    use crate::target::Trust;
 
     /// The relay, in process, on an ephemeral loopback port.
     async fn relay() -> (
@@ -879,7 +892,7 @@ mod tests {
 
     fn plan(addr: std::net::SocketAddr, rooms: usize, duration: Duration) -> LoadPlan {
         LoadPlan {
-            target: Target::parse(&format!("ws://{addr}/smoke"), rooms).unwrap(),
+            target: Target::parse(&format!("ws://{addr}/smoke"), rooms, Trust::default()).unwrap(),
             mode: Mode::Tabula,
             peers: 6,
             rate_hz: 50.0,
@@ -934,5 +947,79 @@ mod tests {
         assert!(report.error.is_some());
         assert!(report.acked > 0);
         assert!(report.duration < Duration::from_mins(1));
+    }
+
+    /// A relay serving wss:// with a certificate made as `gen-cert` makes
+    /// one, its fingerprint, and the folder the pair is kept in.
+    async fn tls_relay() -> (
+        std::net::SocketAddr,
+        tabula_shared::fingerprint::Fingerprint,
+        oneshot::Sender<()>,
+        JoinHandle<Result<(), tabula_server::Error>>,
+        tempfile::TempDir,
+    ) {
+        use tabula_server::tls::self_signed::{generate, write_pair};
+        let dir = tempfile::tempdir().unwrap();
+        let made = generate(&["127.0.0.1".to_owned()]).unwrap();
+        let (cert, key) = write_pair(dir.path(), &made).unwrap();
+        let config = Config {
+            tls: Some(tabula_server::TlsSettings::load(&cert, &key).unwrap()),
+            ..Config::default()
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(tabula_server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        (addr, made.fingerprint, stop, task, dir)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_over_wss_checks_the_relays_certificate() {
+        let (addr, fingerprint, stop, task, _dir) = tls_relay().await;
+        // An invitation's fingerprint, as the app takes it.
+        let invite = format!("wss://{addr}/smoke#fp={}", fingerprint.url_form());
+        let plan = LoadPlan {
+            target: Target::parse(&invite, 2, Trust::default()).unwrap(),
+            ..plan(addr, 2, Duration::from_millis(500))
+        };
+        let report = run(&plan).await;
+        assert_eq!(report.error, None);
+        assert!(report.sent > 0);
+        assert_eq!(report.delivered, report.expected);
+        assert_eq!(report.acked, report.sent);
+
+        // tungstenite's peers (--idle, --join-ops), with --insecure.
+        let insecure = Trust {
+            insecure: true,
+            ..Trust::default()
+        };
+        let target = Target::parse(&format!("wss://{addr}/smoke-0"), 1, insecure).unwrap();
+        let connected = connect(&target, Mode::Tabula, 0, 0).await.unwrap();
+        assert!(connected.head > 0, "welcomed into the room of the run");
+
+        // Another certificate is refused, naming both.
+        let other = tabula_shared::fingerprint::Fingerprint::of_certificate(b"another");
+        let pinned = Trust {
+            fingerprint: Some(other),
+            insecure: false,
+        };
+        let target = Target::parse(&format!("wss://{addr}/smoke"), 1, pinned).unwrap();
+        let refused = connect(&target, Mode::Tabula, 0, 0).await.err().unwrap();
+        let refused = format!("{refused:#}");
+        assert!(refused.contains(&other.short_code()), "{refused}");
+        assert!(refused.contains(&fingerprint.short_code()), "{refused}");
+        let refused = connect_raw(&target, Mode::Tabula, 0, 0)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            format!("{refused:#}").contains(&fingerprint.long()),
+            "{refused:#}"
+        );
+
+        stop.send(()).unwrap();
+        task.await.unwrap().unwrap();
     }
 }

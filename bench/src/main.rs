@@ -14,7 +14,9 @@
 //!
 //! # Layout
 //! - `main.rs` (here): flags, the runtime, printing, the exit status.
-//! - `target`: the relay's URL and each room's, loopback only.
+//! - `target`: the relay's URL and each room's, loopback only, and the
+//!   certificate a `wss://` relay must present.
+//! - `transport`: TCP, or TLS over it with the relay's certificate checked.
 //! - `wire`: the frames sent (ops whose id carries the send time, or raw frames)
 //!   and what the generator reads in the frames received.
 //! - `load`: the load run: connect, send, drain, stop.
@@ -31,6 +33,7 @@ mod load;
 mod procfs;
 mod stats;
 mod target;
+mod transport;
 mod wire;
 mod ws;
 
@@ -45,7 +48,7 @@ use tracing_subscriber::EnvFilter;
 use crate::idle::IdlePlan;
 use crate::join::JoinPlan;
 use crate::load::{LoadPlan, Mode};
-use crate::target::Target;
+use crate::target::{Target, Trust};
 
 /// Load generator for Tabula's relay (and, with --raw, for any broadcast relay):
 /// N peers in R rooms each send frames at a fixed rate; every frame carries its
@@ -55,10 +58,21 @@ use crate::target::Target;
 #[derive(Debug, Parser)]
 #[command(name = "tabula-bench", version, about)]
 struct Args {
-    /// The relay and room: ws://127.0.0.1:PORT/ROOM. With --rooms R > 1 the rooms
-    /// are ROOM-0 … ROOM-(R-1).
+    /// The relay and room: ws://127.0.0.1:PORT/ROOM, or wss:// for a relay
+    /// that serves TLS (an invitation, wss://…/ROOM#fp=…, names the
+    /// certificate to expect). With --rooms R > 1 the rooms are ROOM-0 …
+    /// ROOM-(R-1).
     #[arg(long, value_name = "URL")]
     url: String,
+
+    /// With wss://: the SHA-256 of the certificate the relay must present
+    /// (as tabula-server gen-cert prints it, hex or base64url).
+    #[arg(long, value_name = "FP", conflicts_with = "insecure")]
+    fingerprint: Option<tabula_shared::fingerprint::Fingerprint>,
+
+    /// With wss://: accept whatever certificate the relay presents.
+    #[arg(long)]
+    insecure: bool,
 
     /// Peers in all, dealt round-robin over the rooms.
     #[arg(long, value_name = "N", default_value_t = 2)]
@@ -158,7 +172,11 @@ enum Plan {
 impl Plan {
     /// Checks the flags and turns them into a plan.
     fn from_args(args: &Args) -> anyhow::Result<Self> {
-        let target = Target::parse(&args.url, args.rooms)?;
+        let trust = Trust {
+            fingerprint: args.fingerprint,
+            insecure: args.insecure,
+        };
+        let target = Target::parse(&args.url, args.rooms, trust)?;
         let mode = if args.raw { Mode::Raw } else { Mode::Tabula };
         let connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
         if let Some(connections) = args.idle {

@@ -1,54 +1,60 @@
 //! Where the load goes: the relay's address and the room, parsed from
-//! `ws://HOST:PORT/ROOM`, and the URL of each room when peers are spread over
+//! `ws://HOST:PORT/ROOM` or `wss://HOST:PORT/ROOM[#fp=…]` (the app's parser,
+//! so an invitation works as it does in the app), the certificate a `wss://`
+//! relay must present, and the URL of each room when peers are spread over
 //! several (`ROOM-0`, `ROOM-1`, …).
 //!
 //! The generator drives relays on this machine only: it refuses any host that is
 //! not a loopback address, so a typo cannot turn it on someone else's server.
 
 use anyhow::{Context as _, bail};
+use tabula_shared::fingerprint::Fingerprint;
+use tabula_shared::pinning::Expect;
+use tabula_shared::relay_url::RelayUrl;
 
 /// A relay on loopback and the room (or room prefix) to load.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
-    /// `ws://HOST:PORT`, without the path.
-    base: String,
-    /// The room of the URL; with several rooms, the prefix of their names.
-    room: String,
+    /// The relay and the room of the URL; with several rooms, the prefix of
+    /// their names.
+    url: RelayUrl,
     /// How many rooms the peers are spread over.
     rooms: usize,
+    /// For `wss://`: the certificate the relay must present.
+    certificate: Option<Expect>,
+}
+
+/// How a `wss://` relay's certificate is checked, from the flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// `--fingerprint`: the relay must present this certificate.
+    pub fingerprint: Option<Fingerprint>,
+    /// `--insecure`: any certificate will do.
+    pub insecure: bool,
 }
 
 impl Target {
-    /// Parses `ws://HOST:PORT/ROOM`, checking that the host is loopback and the
-    /// room a valid Tabula room name.
-    pub fn parse(url: &str, rooms: usize) -> anyhow::Result<Self> {
-        let Some(rest) = url.strip_prefix("ws://") else {
-            bail!("{url:?} is not a ws:// URL (expected ws://127.0.0.1:PORT/ROOM)");
-        };
-        let Some((authority, room)) = rest.split_once('/') else {
-            bail!("{url:?} names no room (expected ws://127.0.0.1:PORT/ROOM)");
-        };
-        let host = match authority.rsplit_once(':') {
-            Some((host, port)) => {
-                port.parse::<u16>()
-                    .with_context(|| format!("{port:?} in {url:?} is not a port"))?;
-                host
-            }
-            None => authority,
-        };
-        if !is_loopback(host) {
+    /// Parses `ws[s]://HOST:PORT/ROOM[#fp=…]`, checking that the host is
+    /// loopback, the room a valid Tabula room name, and, for `wss://`, that
+    /// something says which certificate to accept.
+    pub fn parse(url: &str, rooms: usize, trust: Trust) -> anyhow::Result<Self> {
+        let parsed = RelayUrl::parse(url)
+            .with_context(|| format!("{url:?} (expected ws://127.0.0.1:PORT/ROOM)"))?;
+        if !is_loopback(&parsed.host) {
             bail!(
-                "{host:?} is not a loopback address: tabula-bench loads relays on this \
-                 machine only (127.0.0.1, localhost or [::1])"
+                "{:?} is not a loopback address: tabula-bench loads relays on this \
+                 machine only (127.0.0.1, localhost or [::1])",
+                parsed.host
             );
         }
         if rooms == 0 {
             bail!("--rooms must be at least 1");
         }
+        let certificate = certificate(&parsed, trust)?;
         let target = Self {
-            base: format!("ws://{authority}"),
-            room: room.to_owned(),
+            url: parsed,
             rooms,
+            certificate,
         };
         for index in [0, rooms - 1] {
             let name = target.room_name(index);
@@ -56,6 +62,17 @@ impl Target {
                 .with_context(|| format!("room {name:?} is not a valid room name"))?;
         }
         Ok(target)
+    }
+
+    /// For `wss://`, the certificate the relay must present; `None` for
+    /// plain `ws://`.
+    pub fn certificate(&self) -> Option<Expect> {
+        self.certificate
+    }
+
+    /// The relay's host, as the URL names it.
+    pub fn host(&self) -> &str {
+        &self.url.host
     }
 
     /// How many rooms there are.
@@ -67,15 +84,15 @@ impl Target {
     /// are several.
     pub fn room_name(&self, index: usize) -> String {
         if self.rooms == 1 {
-            self.room.clone()
+            self.url.room.clone()
         } else {
-            format!("{}-{index}", self.room)
+            format!("{}-{index}", self.url.room)
         }
     }
 
     /// `HOST:PORT` of the relay.
-    pub fn authority(&self) -> &str {
-        self.base.strip_prefix("ws://").unwrap_or(&self.base)
+    pub fn authority(&self) -> String {
+        self.url.authority()
     }
 
     /// The request path of room `index`: `/ROOM`.
@@ -83,23 +100,48 @@ impl Target {
         format!("/{}", self.room_name(index))
     }
 
-    /// The URL of room `index`.
+    /// The URL of room `index` (without a fingerprint).
     pub fn url(&self, index: usize) -> String {
-        format!("{}/{}", self.base, self.room_name(index))
+        let scheme = if self.url.secure { "wss" } else { "ws" };
+        format!("{scheme}://{}/{}", self.authority(), self.room_name(index))
     }
 }
 
-/// Whether a URL host is a loopback address.
-fn is_loopback(host: &str) -> bool {
-    if host.eq_ignore_ascii_case("localhost") {
-        return true;
+/// Which certificate a `wss://` relay must present: the URL's `#fp=` or
+/// `--fingerprint` (which must agree), or any with `--insecure`.
+fn certificate(url: &RelayUrl, trust: Trust) -> anyhow::Result<Option<Expect>> {
+    if !url.secure {
+        if trust.fingerprint.is_some() || trust.insecure || url.fingerprint.is_some() {
+            bail!("--fingerprint, --insecure and #fp= are for wss:// URLs");
+        }
+        return Ok(None);
     }
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    bare.parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| ip.is_loopback())
+    let named = match (url.fingerprint, trust.fingerprint) {
+        (Some(in_url), Some(flag)) if in_url != flag => bail!(
+            "the URL's #fp= ({}) and --fingerprint ({}) name different certificates",
+            in_url.short_code(),
+            flag.short_code()
+        ),
+        (in_url, flag) => in_url.or(flag),
+    };
+    match (named, trust.insecure) {
+        (Some(_), true) => bail!("--insecure accepts any certificate: drop it, or the fingerprint"),
+        (Some(fingerprint), false) => Ok(Some(Expect::Certificate(fingerprint))),
+        (None, true) => Ok(Some(Expect::Anything)),
+        (None, false) => bail!(
+            "a wss:// relay's certificate must be checked: give --fingerprint FP (tabula-server \
+             gen-cert prints it), an invitation URL with #fp=…, or --insecure"
+        ),
+    }
+}
+
+/// Whether a URL host (an IPv6 address without brackets) is a loopback
+/// address.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -108,14 +150,59 @@ mod tests {
 
     #[test]
     fn one_room_keeps_its_name_several_are_numbered() {
-        let one = Target::parse("ws://127.0.0.1:7457/bench", 1).unwrap();
+        let plain = Trust::default();
+        let one = Target::parse("ws://127.0.0.1:7457/bench", 1, plain).unwrap();
         assert_eq!(one.url(0), "ws://127.0.0.1:7457/bench");
-        let many = Target::parse("ws://localhost:7457/bench", 3).unwrap();
+        let many = Target::parse("ws://localhost:7457/bench", 3, plain).unwrap();
         assert_eq!(many.url(2), "ws://localhost:7457/bench-2");
         assert_eq!(many.room_name(0), "bench-0");
         assert_eq!(many.authority(), "localhost:7457");
         assert_eq!(many.path(1), "/bench-1");
-        assert!(Target::parse("ws://[::1]:9/r", 1).is_ok());
+        assert!(Target::parse("ws://[::1]:9/r", 1, plain).is_ok());
+        assert_eq!(one.certificate(), None);
+    }
+
+    #[test]
+    fn wss_needs_a_certificate_to_check() {
+        let fp = Fingerprint::of_certificate(b"relay");
+        let other = Fingerprint::of_certificate(b"other");
+        let url = "wss://127.0.0.1:7457/bench";
+        let invite = format!("{url}#fp={}", fp.url_form());
+        let insecure = Trust {
+            insecure: true,
+            ..Trust::default()
+        };
+        let pinned = |fingerprint| Trust {
+            fingerprint: Some(fingerprint),
+            insecure: false,
+        };
+        let checked = |url: &str, trust| Target::parse(url, 1, trust).map(|t| t.certificate());
+        assert!(
+            checked(url, Trust::default()).is_err(),
+            "nothing to check it by"
+        );
+        assert_eq!(checked(url, insecure).unwrap(), Some(Expect::Anything));
+        assert_eq!(
+            checked(url, pinned(fp)).unwrap(),
+            Some(Expect::Certificate(fp))
+        );
+        assert_eq!(
+            checked(&invite, Trust::default()).unwrap(),
+            Some(Expect::Certificate(fp))
+        );
+        assert_eq!(
+            checked(&invite, pinned(fp)).unwrap(),
+            Some(Expect::Certificate(fp))
+        );
+        assert!(
+            checked(&invite, pinned(other)).is_err(),
+            "two different certificates"
+        );
+        assert!(checked(&invite, insecure).is_err());
+        assert!(checked("ws://127.0.0.1:7457/bench", insecure).is_err());
+        let target = Target::parse(&invite, 2, Trust::default()).unwrap();
+        assert_eq!(target.url(1), "wss://127.0.0.1:7457/bench-1");
+        assert_eq!(target.host(), "127.0.0.1");
     }
 
     #[test]
@@ -129,8 +216,8 @@ mod tests {
             "ws://127.0.0.1:7457/a/b",
             "ws://127.0.0.1:7457/",
         ] {
-            assert!(Target::parse(url, 1).is_err(), "{url}");
+            assert!(Target::parse(url, 1, Trust::default()).is_err(), "{url}");
         }
-        assert!(Target::parse("ws://127.0.0.1:7457/bench", 0).is_err());
+        assert!(Target::parse("ws://127.0.0.1:7457/bench", 0, Trust::default()).is_err());
     }
 }

@@ -7,13 +7,16 @@
 //! chunks and walks the frames in place: the relay's frames to a client are
 //! never masked, so finding each payload is a header read and a slice.
 //!
-//! Only what a benchmark against a loopback relay needs: no TLS, no extensions,
-//! no fragmented messages (none of the relays measured sends them; one is an
-//! error), and the handshake's accept key is not checked.
+//! Only what a benchmark against a loopback relay needs: no extensions, no
+//! fragmented messages (none of the relays measured sends them; one is an
+//! error), and the handshake's accept key is not checked. TLS, for `wss://`,
+//! is the `transport`'s, below this.
 
 use anyhow::{Context as _, bail, ensure};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
+
+use crate::target::Target;
+use crate::transport::{self, Stream};
 
 /// The payload length byte that says a 16-bit length follows.
 const LEN_16: u8 = 0x7E;
@@ -36,14 +39,12 @@ pub mod opcode {
     pub const PONG: u8 = 0xA;
 }
 
-/// Opens a TCP connection to `authority` (`HOST:PORT`) and performs the
-/// WebSocket opening handshake for `path`. Returns the socket and whatever the
-/// server sent after its response head (the start of the first frames).
-pub async fn connect(authority: &str, path: &str) -> anyhow::Result<(TcpStream, Vec<u8>)> {
-    let mut stream = TcpStream::connect(authority)
-        .await
-        .with_context(|| format!("connecting to {authority}"))?;
-    stream.set_nodelay(true)?;
+/// Connects to `target`'s relay (through TLS for `wss://`) and performs the
+/// WebSocket opening handshake for `path`. Returns the stream and whatever
+/// the server sent after its response head (the start of the first frames).
+pub async fn connect(target: &Target, path: &str) -> anyhow::Result<(Stream, Vec<u8>)> {
+    let authority = target.authority();
+    let mut stream = transport::connect(target).await?;
     // The key is any 16 bytes in base64; this one is RFC 6455's example.
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\n\
@@ -51,6 +52,7 @@ pub async fn connect(authority: &str, path: &str) -> anyhow::Result<(TcpStream, 
          Sec-WebSocket-Version: 13\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await?;
+    stream.flush().await?;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0; 1024];
     let end = loop {
