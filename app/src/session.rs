@@ -24,14 +24,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tabula_shared::room_name::{self, RoomNameError};
+use tabula_shared::relay_url::{RelayUrl, UrlError};
+use tabula_shared::room_name;
 use tabula_shared::{
     Board, ClientId, Color, ErrorCode, History, Op, OpId, PeerInfo, Point, SequencedOp,
 };
 
-pub use crate::net::ConnectionStatus;
 use crate::net::connection::Connection;
+pub use crate::net::known_hosts::KnownHosts;
 use crate::net::{Command, Event, JoinRequest, Liveness};
+pub use crate::net::{ConnectionStatus, RelayCertificate, Trust};
 
 /// Who is drawing on this machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,18 +58,9 @@ pub struct Peer {
 /// Why a relay address was not accepted.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum JoinError {
-    /// Not `ws://…`.
-    #[error("a relay address starts with ws://, as in ws://HOST:7457/ROOM")]
-    NotWebSocket,
-    /// `wss://` needs TLS, which the relay does not offer yet.
-    #[error("wss:// (TLS) is not supported yet; use ws://HOST:7457/ROOM")]
-    TlsNotSupported,
-    /// No host between `ws://` and the path.
-    #[error("the relay address names no host, as in ws://HOST:7457/ROOM")]
-    NoHost,
-    /// The path is not a valid room.
+    /// Not `ws[s]://HOST:PORT/ROOM[#fp=…]`, and why.
     #[error(transparent)]
-    Room(#[from] RoomNameError),
+    Url(#[from] UrlError),
     /// The board was opened from a file's snapshot and the history behind it
     /// is still being read: joining would take along only part of the board.
     #[error(
@@ -81,17 +74,14 @@ pub enum JoinError {
     },
 }
 
-/// Splits `ws://HOST:PORT/ROOM` into the room, after checking it.
+/// The room of `ws[s]://HOST:PORT/ROOM[#fp=…]`, after checking the whole
+/// address ([`RelayUrl::parse`]).
 pub fn room_of_url(url: &str) -> Result<&str, JoinError> {
-    if url.starts_with("wss://") {
-        return Err(JoinError::TlsNotSupported);
-    }
-    let rest = url.strip_prefix("ws://").ok_or(JoinError::NotWebSocket)?;
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    if host.is_empty() {
-        return Err(JoinError::NoHost);
-    }
-    Ok(room_name::from_path(path)?)
+    RelayUrl::parse(url)?;
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let bare = rest.split_once('#').map_or(rest, |(bare, _)| bare);
+    let path = &bare[bare.find('/').unwrap_or(bare.len())..];
+    Ok(room_name::from_path(path).map_err(UrlError::Room)?)
 }
 
 /// Where network tasks run and how they wake the UI.
@@ -138,6 +128,11 @@ pub struct Session {
     malformed_seen: u64,
     /// Ping and silence timing for the next join (shortened in tests).
     liveness: Liveness,
+    /// The relays' certificates this app trusts (`wss://`).
+    known_hosts: KnownHosts,
+    /// The certificate the `wss://` relay presented on this link, and why it
+    /// was trusted: its short code is what people compare aloud.
+    certificate: Option<RelayCertificate>,
     /// Every sequenced op the board has applied, in order (`log[i].seq == i + 1`
     /// once the history is complete): what a save writes and a replay plays.
     log: Vec<SequencedOp>,
@@ -169,6 +164,8 @@ impl Session {
             notices: Vec::new(),
             malformed_seen: 0,
             liveness: Liveness::default(),
+            known_hosts: KnownHosts::in_memory(),
+            certificate: None,
             log: Vec::new(),
             backfill: Vec::new(),
             missing: 0,
@@ -539,6 +536,7 @@ impl Session {
             last_op: self.last_op(),
             unsent: self.board.pending_ops().cloned().collect(),
             liveness: self.liveness,
+            known_hosts: self.known_hosts.clone(),
         };
         let wake = Arc::clone(&spawner.wake);
         self.connection = Some(Connection::spawn(&spawner.runtime, request, move || {
@@ -572,6 +570,21 @@ impl Session {
         self.me.name = name;
     }
 
+    /// Where the relays' certificates this app trusts are kept, for the
+    /// next join: the `tabula` binary keeps them in the app's data folder
+    /// ([`KnownHosts::in_data_dir`]); a session starts with them in memory,
+    /// so that tests never write there.
+    pub fn set_known_hosts(&mut self, known_hosts: KnownHosts) {
+        self.known_hosts = known_hosts;
+    }
+
+    /// The certificate the room's `wss://` relay presented on this link,
+    /// and why it was trusted; `None` for `ws://` or before the handshake.
+    #[must_use]
+    pub fn relay_certificate(&self) -> Option<&RelayCertificate> {
+        self.certificate.as_ref()
+    }
+
     /// Sets how the next join tells a live relay from a dead link.
     pub fn set_liveness(&mut self, liveness: Liveness) {
         self.liveness = liveness;
@@ -583,6 +596,7 @@ impl Session {
             connection.send(Command::Leave);
         }
         self.peers.clear();
+        self.certificate = None;
         self.status = ConnectionStatus::Offline;
     }
 
@@ -593,6 +607,21 @@ impl Session {
                     self.peers.clear();
                 }
                 self.status = status;
+            }
+            Event::Certificate(certificate) => {
+                // A reconnect finds the certificate it trusted first known:
+                // keep saying it was new, so the code stays on screen.
+                let first_use = self.certificate.as_ref().is_some_and(|shown| {
+                    shown.trust == Trust::FirstUse && shown.fingerprint == certificate.fingerprint
+                });
+                self.certificate = Some(RelayCertificate {
+                    trust: if first_use {
+                        Trust::FirstUse
+                    } else {
+                        certificate.trust
+                    },
+                    ..certificate
+                });
             }
             Event::Welcome(welcome) => {
                 if welcome.replay_from < self.board.last_seq() {
@@ -712,12 +741,26 @@ mod tests {
     #[test]
     fn relay_urls_are_checked() {
         assert_eq!(room_of_url("ws://127.0.0.1:7457/team"), Ok("team"));
-        assert_eq!(room_of_url("http://x/team"), Err(JoinError::NotWebSocket));
-        assert_eq!(room_of_url("wss://x/team"), Err(JoinError::TlsNotSupported));
-        assert_eq!(room_of_url("ws:///team"), Err(JoinError::NoHost));
+        assert_eq!(
+            room_of_url("wss://x:1/team#fp=nothing-else"),
+            Err(JoinError::Url(UrlError::Fingerprint(
+                tabula_shared::fingerprint::FingerprintError("nothing-else".to_owned())
+            )))
+        );
+        let fp = tabula_shared::fingerprint::Fingerprint::of_certificate(b"c");
+        let invite = format!("wss://x:1/team#fp={}", fp.url_form());
+        assert_eq!(room_of_url(&invite), Ok("team"));
+        assert_eq!(
+            room_of_url("http://x/team"),
+            Err(JoinError::Url(UrlError::NotWebSocket))
+        );
+        assert_eq!(
+            room_of_url("ws:///team"),
+            Err(JoinError::Url(UrlError::NoHost))
+        );
         assert!(matches!(
             room_of_url("ws://host:7457/"),
-            Err(JoinError::Room(_))
+            Err(JoinError::Url(UrlError::Room(_)))
         ));
     }
 

@@ -20,26 +20,37 @@
 //! - [`connection`]: [`connection::Connection`], the UI's end: starts the task
 //!   and holds its channels (or a detached pair, for tests).
 //! - `task`: the task itself: connect, serve, reconnect with backoff.
+//! - `dial`: opening a connection: TCP, TLS with the relay's certificate
+//!   checked (an invitation's, a known host's, or trusted on first use), the
+//!   WebSocket handshake.
+//! - [`known_hosts`]: the relays' certificates this app trusts, per host,
+//!   in a file in its data folder.
 //! - `backfill`: joining from a room's board snapshot, and fetching the
 //!   history the snapshot stands for.
 //! - `socket`: frames on the WebSocket: encode and send, receive and decode,
 //!   close codes.
 //!
 //! Imports run one way: [`connection`] starts the task, the task uses the
-//! backfill and the socket, the backfill uses the socket, and all of them use
-//! this module, which uses none of them.
+//! dial, the backfill and the socket, the dial uses the known hosts and the
+//! socket, the backfill uses the socket, and all of them use this module,
+//! which uses none of them.
 
 mod backfill;
 pub mod connection;
+mod dial;
+pub mod known_hosts;
 mod socket;
 mod task;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::{
     Board, ClientId, Color, ErrorCode, Op, OpId, PeerInfo, Point, SequencedOp, Welcome,
 };
+
+use self::known_hosts::KnownHosts;
 
 /// What the UI asks of the network task.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +75,9 @@ pub enum Command {
 pub enum Event {
     /// The connection's state changed.
     Status(ConnectionStatus),
+    /// A `wss://` relay presented the certificate it was trusted by (sent
+    /// before the connection's welcome).
+    Certificate(RelayCertificate),
     /// The relay accepted the hello; the ops it is missing follow.
     Welcome(Welcome),
     /// The room's board as of an op well past ours (it came as a snapshot after
@@ -139,6 +153,30 @@ pub enum ConnectionStatus {
     Refused(String),
 }
 
+/// The certificate a `wss://` relay presented, and why it was trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayCertificate {
+    /// The relay, `HOST:PORT`: what the certificate is remembered by.
+    pub authority: String,
+    /// The certificate's SHA-256; its short code is what people compare.
+    pub fingerprint: Fingerprint,
+    /// Why it was trusted.
+    pub trust: Trust,
+}
+
+/// Why a relay's certificate was trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// The invitation (`#fp=…`) named it; it is remembered for the host now.
+    Invitation,
+    /// It is the one remembered for this host.
+    Known,
+    /// The first connection to this host: nothing vouched for it, so it was
+    /// remembered as presented. People should compare its short code with
+    /// the one the host's app shows.
+    FirstUse,
+}
+
 /// How the task tells a live relay from a dead link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Liveness {
@@ -162,9 +200,9 @@ impl Default for Liveness {
 /// Who connects where: everything the task needs for its hello.
 #[derive(Clone, Debug)]
 pub struct JoinRequest {
-    /// The relay and room, `ws://HOST:PORT/ROOM`, at one or more addresses,
-    /// best first: each connection attempt tries the next one after an
-    /// address that failed.
+    /// The relay and room, `ws[s]://HOST:PORT/ROOM[#fp=…]`, at one or more
+    /// addresses, best first: each connection attempt tries the next one
+    /// after an address that failed.
     pub urls: Vec<String>,
     /// The room, as in the URL's path.
     pub room: String,
@@ -182,6 +220,8 @@ pub struct JoinRequest {
     pub unsent: Vec<Op>,
     /// Ping and silence timing.
     pub liveness: Liveness,
+    /// The relays' certificates this app trusts, for `wss://`.
+    pub known_hosts: KnownHosts,
 }
 
 /// Delivers events to the UI and wakes it.

@@ -5,18 +5,24 @@ use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use tabula_shared::{ClientMessage, ServerMessage};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::Ended;
 
 /// How long a write to the relay may take before the connection counts as dead.
 pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub(super) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// What the WebSocket runs over: a TCP stream, or TLS over one.
+pub(super) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The WebSocket to the relay.
+pub(super) type Socket = WebSocketStream<Box<dyn Stream>>;
 
 /// The next frame from the relay: `Ok(None)` for a ping or pong (it still shows
 /// the relay is alive), or how the connection ended.

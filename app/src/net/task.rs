@@ -10,11 +10,12 @@ use tabula_shared::{
 };
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::backfill::{Backfill, receive_snapshot};
+use super::dial::dial;
 use super::socket::{Socket, WRITE_TIMEOUT, feed, flush, receive, receive_message, send, written};
 use super::{Command, ConnectionStatus, Ended, Event, EventSink, JoinRequest, Liveness};
 
@@ -155,22 +156,20 @@ async fn connect_and_serve(
     events: &EventSink,
 ) -> Ended {
     let lost = |reason: String| Ended::lost(reason, false);
-    let config = tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(tabula_shared::codec::MAX_FRAME_BYTES))
-        .max_frame_size(Some(tabula_shared::codec::MAX_FRAME_BYTES));
     let Some(url) = request.urls.get(delivery.url) else {
         return Ended::Refused("no address to connect to".to_owned());
     };
-    let connecting = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
+    let connecting = dial(url, &request.known_hosts);
     let mut socket = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
-        Ok(Ok((socket, _response))) => socket,
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            return Ended::Refused(format!(
-                "the relay answered HTTP {} instead of opening a WebSocket",
-                response.status()
-            ));
+        Ok(Ok((socket, certificate))) => {
+            if let Some(certificate) = certificate
+                && !events.emit(Event::Certificate(certificate))
+            {
+                return Ended::Left;
+            }
+            socket
         }
-        Ok(Err(err)) => return lost(format!("could not connect: {err}")),
+        Ok(Err(ended)) => return ended,
         Err(_) => return lost("the relay did not answer in time".to_owned()),
     };
     let hello = ClientMessage::Hello(Hello {

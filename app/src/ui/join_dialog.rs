@@ -83,7 +83,10 @@ impl JoinDialog {
     /// Shows the dialog, filled in with `name` and, when the board came from a
     /// room, that room's address.
     pub fn open(&mut self, name: &str, room_url: Option<&str>) {
-        if let Some((relay, room)) = room_url.and_then(|url| url.rsplit_once('/'))
+        // Without an invitation's #fp=: the certificate it named is known
+        // for the host by now.
+        let bare = room_url.map(|url| url.split_once('#').map_or(url, |(bare, _)| bare));
+        if let Some((relay, room)) = bare.and_then(|url| url.rsplit_once('/'))
             && relay.contains("://")
             && !relay.ends_with('/')
         {
@@ -287,13 +290,12 @@ impl JoinDialog {
 
 /// What is wrong with a relay address, if anything.
 fn relay_problem(relay: &str) -> Option<String> {
-    let rest = if relay.starts_with("wss://") {
-        return Some("wss:// (TLS) is not supported yet; use ws://".to_owned());
-    } else if let Some(rest) = relay.strip_prefix("ws://") {
-        rest
-    } else {
+    let Some(rest) = relay
+        .strip_prefix("ws://")
+        .or_else(|| relay.strip_prefix("wss://"))
+    else {
         return Some(format!(
-            "a relay address starts with ws://, as in {DEFAULT_RELAY}"
+            "a relay address starts with ws:// (or wss://), as in {DEFAULT_RELAY}"
         ));
     };
     let host = rest.trim_end_matches('/');
@@ -362,5 +364,9 @@ mod tests {
         assert_eq!(dialog.relay, "ws://relay.example:7457");
         assert_eq!(dialog.room, "sketches");
         assert_eq!(dialog.name, "Ada");
+        dialog.open("Ada", Some("wss://relay.example:7457/sketches#fp=abc"));
+        assert_eq!(dialog.relay, "wss://relay.example:7457");
+        assert_eq!(dialog.room, "sketches");
+        assert_eq!(dialog.problem(Field::Relay), None, "wss:// is welcome");
     }
 }

@@ -24,6 +24,8 @@
 //! - [`lan`]: hosting and finding rooms in the window: the invite panel, the
 //!   join dialog's "On this network", the host and hand-over dialogs, and
 //!   the window hosting on loopback and handing its room over as it quits.
+//! - [`tls`]: sessions over `wss://`: trust on first use, a changed
+//!   certificate refused, an invitation's fingerprint checked.
 
 mod app;
 mod canvas;
@@ -36,4 +38,5 @@ mod hosting;
 mod lan;
 mod replay;
 mod support;
+mod tls;
 mod tools;
