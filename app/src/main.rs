@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use tabula_app::app::TabulaApp;
 use tabula_app::host::names::random_room_name;
-use tabula_app::session::{Identity, Session, room_of_url};
+use tabula_app::session::{Identity, KnownHosts, Session, room_of_url};
 use tabula_app::ui::file_dialog::Portal;
 use tabula_app::ui::presence::identity_color;
 use tabula_app::ui::theme;
@@ -173,7 +173,10 @@ fn main() -> anyhow::Result<()> {
         Box::new(move |cc| {
             theme::apply(&cc.egui_ctx);
             cc.egui_ctx.set_theme(args.theme);
-            let mut app = TabulaApp::new(Session::offline(me), handle);
+            let mut session = Session::offline(me);
+            // The relays' certificates trusted so far, kept across runs.
+            session.set_known_hosts(KnownHosts::in_data_dir());
+            let mut app = TabulaApp::new(session, handle);
             // The system's file dialogs; typed paths when none answers.
             app.set_file_dialogs(std::sync::Arc::new(Portal));
             app.set_mdns_interfaces(Interfaces::named(&args.mdns_interfaces));

@@ -6,7 +6,15 @@
 //! written to `DATA/rooms/ROOM.tabula` in the host's data folder (an earlier
 //! file of that name is moved aside to `DATA/earlier/`, never overwritten),
 //! then the relay opens it like any room after a restart, and the board
-//! enters the room by resuming from its own last op. That one path serves
+//! enters the room by resuming from its own last op.
+//!
+//! The relay serves `wss://` with a self-signed certificate the app makes
+//! the first time it hosts and keeps in the host's data folder
+//! (`DATA/tls/`), so that its fingerprint, and the short code people compare
+//! aloud, stays the same from one session to the next; the room's URLs carry
+//! it (`wss://HOST:PORT/ROOM#fp=…`), so that whoever opens one checks the
+//! certificate from the first byte, and the mDNS advert says the relay
+//! speaks TLS. That one path serves
 //! three moments: hosting the board on screen, taking over a room whose host
 //! hands it over, and hosting a board whose host vanished.
 //!
@@ -26,7 +34,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tabula_server::discovery::{self, Advertise, Advertised, Interfaces, ListRooms};
+use tabula_server::tls::{TlsError, self_signed};
 use tabula_server::{Config, HandOver, HandOverError, HandedOver, Relay, store};
+use tabula_shared::fingerprint::Fingerprint;
+use tabula_shared::relay_url::with_fingerprint;
 use tabula_shared::{PeerInfo, SequencedOp};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
@@ -54,7 +65,7 @@ pub struct HostSettings {
     /// [`PORT_TRIES`] after it, then any free port. `0`: any free port.
     pub port: u16,
     /// The host's data folder: hosted rooms are kept in `DATA/rooms`, as a
-    /// relay keeps them.
+    /// relay keeps them, and the relay's certificate and key in `DATA/tls`.
     pub data_dir: PathBuf,
     /// How the relay is advertised on the local network; `None`: it is not.
     pub advertise: Option<Advertising>,
@@ -135,6 +146,9 @@ pub enum HostError {
         #[source]
         source: io::Error,
     },
+    /// The relay's certificate could not be made or read.
+    #[error("the relay's certificate: {0}")]
+    Certificate(#[from] TlsError),
     /// The relay refused to start.
     #[error("the relay could not start: {0}")]
     Relay(#[from] tabula_server::Error),
@@ -168,6 +182,8 @@ pub struct Host {
     urls: Vec<String>,
     /// The URL this app joins its own room at.
     own_url: String,
+    /// The certificate the relay serves `wss://` with.
+    fingerprint: Fingerprint,
     /// Why it does not listen on the port asked for, if it does not.
     port_note: Option<String>,
 }
@@ -208,6 +224,8 @@ impl Host {
             source,
         })?;
         seed(&settings.data_dir, room, log)?;
+        let tls = self_signed::load_or_generate(&settings.data_dir.join("tls"))?;
+        let fingerprint = tls.fingerprint();
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -217,6 +235,7 @@ impl Host {
             .map_err(HostError::Runtime)?;
         let config = Config {
             data_dir: Some(settings.data_dir.clone()),
+            tls: Some(tls),
             advertise: settings.advertise.as_ref().map(|advertising| Advertise {
                 instance: advertising.instance.clone(),
                 interfaces: advertising.interfaces.clone(),
@@ -251,14 +270,14 @@ impl Host {
                 vec![loopback_of(address.ip())]
             })
             .into_iter()
-            .map(|ip| discovery::room_url(false, ip, address.port(), room))
+            .map(|ip| invitation(ip, address.port(), room, &fingerprint))
             .collect();
         let own = if address.ip().is_unspecified() {
             loopback_of(address.ip())
         } else {
             address.ip()
         };
-        let own_url = discovery::room_url(false, own, address.port(), room);
+        let own_url = invitation(own, address.port(), room, &fingerprint);
         for url in &urls {
             info!(room, "others join at {url}");
         }
@@ -271,6 +290,7 @@ impl Host {
             address,
             urls,
             own_url,
+            fingerprint,
             port_note,
         })
     }
@@ -298,6 +318,13 @@ impl Host {
     #[must_use]
     pub fn own_url(&self) -> &str {
         &self.own_url
+    }
+
+    /// The certificate the relay serves `wss://` with: its short code is
+    /// what people who join without a link compare aloud.
+    #[must_use]
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
     }
 
     /// Why the relay does not listen on the port asked for, if it does not.
@@ -376,6 +403,11 @@ impl Drop for Host {
     fn drop(&mut self) {
         self.shut_down();
     }
+}
+
+/// `wss://IP:PORT/ROOM#fp=…`: the room's address, naming its certificate.
+fn invitation(ip: IpAddr, port: u16, room: &str, fingerprint: &Fingerprint) -> String {
+    with_fingerprint(&discovery::room_url(true, ip, port, room), fingerprint)
 }
 
 /// The loopback address of `ip`'s family.

@@ -5,13 +5,17 @@
 //! dialog, whether the relay is advertised on the network (or why not), the
 //! room's URL at each of the machine's addresses (loopback and link-local
 //! last) with a Copy button each, a note when the default port was taken,
-//! who is in the room, and Stop hosting. While the relay starts it says so;
-//! when it could not start, it says what failed and what to try.
+//! who is in the room, and Stop hosting. The relay speaks TLS: the addresses
+//! name its certificate (`#fp=…`), and the panel shows the certificate's
+//! short code, for those who find the room on the network or type an
+//! address to compare aloud. While the relay starts it says so; when it
+//! could not start, it says what failed and what to try.
 
 use std::net::IpAddr;
 
 use egui::{Align2, Color32, Context, RichText, Ui, vec2};
 use tabula_server::discovery::Advertised;
+use tabula_shared::fingerprint::Fingerprint;
 
 use super::theme::EDGE_GAP;
 use crate::host::Host;
@@ -26,6 +30,8 @@ pub struct Invitation {
     pub instance: Option<String>,
     /// The room's URL at each address others can reach, best first.
     pub urls: Vec<String>,
+    /// The certificate the relay serves `wss://` with, if it does.
+    pub certificate: Option<Fingerprint>,
     /// Why the relay is not on the default port, if it is not.
     pub port_note: Option<String>,
     /// Whether the relay is advertised on the network, or why not.
@@ -42,6 +48,7 @@ impl Invitation {
             room: host.room().to_owned(),
             instance: instance.map(str::to_owned),
             urls: host.urls().to_vec(),
+            certificate: Some(host.fingerprint()),
             port_note: host.port_note().map(str::to_owned),
             advertised: host.advertised(),
             people: host.members().into_iter().map(|peer| peer.name).collect(),
@@ -184,7 +191,11 @@ impl InvitePanel {
             .show(ui, |ui| {
                 for url in &invitation.urls {
                     ui.horizontal(|ui| {
-                        ui.label(RichText::new(url).monospace());
+                        // Shown without the certificate's #fp=, which Copy
+                        // takes along.
+                        let bare = url.split_once('#').map_or(url.as_str(), |(bare, _)| bare);
+                        ui.label(RichText::new(bare).monospace())
+                            .on_hover_text(url.as_str());
                         if let Some(reach) = reach(url) {
                             ui.weak(reach);
                         }
@@ -205,6 +216,10 @@ impl InvitePanel {
         if let Some(note) = &invitation.port_note {
             ui.add_space(4.0);
             ui.colored_label(ui.visuals().warn_fg_color, note);
+        }
+        if let Some(certificate) = &invitation.certificate {
+            ui.add_space(8.0);
+            certificate_ui(ui, certificate);
         }
         ui.add_space(8.0);
         let people = &invitation.people;
@@ -229,6 +244,19 @@ impl InvitePanel {
         });
         action
     }
+}
+
+/// The certificate's short code, to read aloud: those who open a link are
+/// checked by it already; the others compare the code their app shows.
+fn certificate_ui(ui: &mut Ui, certificate: &Fingerprint) {
+    ui.horizontal(|ui| {
+        ui.label("Certificate code:");
+        ui.label(RichText::new(certificate.short_code()).monospace().strong())
+            .on_hover_text(format!("SHA-256 {certificate}"));
+    });
+    ui.weak(
+        "The addresses copied above carry it. Whoever joins from the network list or types an address sees a code too: read yours aloud, and theirs must be the same.",
+    );
 }
 
 /// The relay is starting: drawing goes on meanwhile.

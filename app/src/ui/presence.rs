@@ -5,9 +5,12 @@
 //! app hosts the room, "Hosting ROOM · N here"; the people in the room
 //! (ourselves first, then the others, each in their colour); and its buttons:
 //! Join… and Host… on a local board, Leave in a room, Invite… and Stop
-//! hosting while hosting, Host this board when the room's host is gone. It
-//! reads the [`Session`] and what the app says of hosting ([`HostingChip`]),
-//! and returns what was clicked.
+//! hosting while hosting, Host this board when the room's host is gone.
+//! Over `wss://` it shows the relay certificate's short code (asking to
+//! compare it with the host's the first time this relay is seen), and a
+//! refusal too long for the line (a changed certificate's, naming both) in
+//! full under it. It reads the [`Session`] and what the app says of hosting
+//! ([`HostingChip`]), and returns what was clicked.
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use super::theme::{self, EDGE_GAP, readable_on};
 use crate::canvas::convert::color32;
 use crate::canvas::tools::PALETTE;
 use crate::host::hosting::Notice;
-use crate::session::{ConnectionStatus, Session, room_of_url};
+use crate::session::{ConnectionStatus, RelayCertificate, Session, Trust, room_of_url};
 
 /// What the chip's button asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,7 +173,7 @@ pub fn presence_ui(
                             label.on_hover_text(format!("Attempt {attempt} failed: {reason}"));
                         }
                         ConnectionStatus::Refused(_) => {
-                            label.on_hover_text(line);
+                            label.on_hover_text(line.as_str());
                         }
                         _ => {}
                     }
@@ -181,6 +184,16 @@ pub fn presence_ui(
                         }
                     }
                 });
+                if let ConnectionStatus::Refused(reason) = status
+                    && line.chars().count() > STATUS_MAX_CHARS
+                {
+                    wrapped_ui(ui, reason, ui.visuals().error_fg_color);
+                }
+                if let Some(certificate) = session.relay_certificate()
+                    && *status == ConnectionStatus::Connected
+                {
+                    certificate_ui(ui, certificate);
+                }
                 if *hosting == HostingChip::HostGone {
                     ui.scope(|ui| {
                         ui.set_max_width(340.0);
@@ -206,6 +219,32 @@ pub fn presence_ui(
             });
         });
     action
+}
+
+/// A sentence under the status line, wrapped, in `color`.
+fn wrapped_ui(ui: &mut Ui, text: &str, color: Color32) {
+    ui.scope(|ui| {
+        ui.set_max_width(340.0);
+        ui.add(egui::Label::new(RichText::new(text).color(color)).wrap());
+    });
+}
+
+/// The `wss://` relay's certificate code; the first time this relay is
+/// seen, a request to compare it with the host's.
+fn certificate_ui(ui: &mut Ui, certificate: &RelayCertificate) {
+    let code = certificate.fingerprint.short_code();
+    if certificate.trust == Trust::FirstUse {
+        wrapped_ui(
+            ui,
+            &format!(
+                "New relay certificate {code}: check that the host's app shows the same code."
+            ),
+            ui.visuals().warn_fg_color,
+        );
+    } else {
+        ui.weak(format!("Certificate {code}"))
+            .on_hover_text(format!("SHA-256 {}", certificate.fingerprint));
+    }
 }
 
 /// The chip's buttons for this status and hosting: label, hover text,

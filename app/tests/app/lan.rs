@@ -22,7 +22,9 @@ use tabula_app::ui::invite::{Invitation, InviteAction, InvitePanel, InviteState}
 use tabula_app::ui::nearby::{NEEDS_PASSWORD, RelaySearch};
 use tabula_app::ui::presence::HOST_GONE;
 use tabula_server::discovery::{Advertised, FoundRelay, Interfaces, SERVICE_TYPE};
+use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::lan::{Advert, AdvertisedRoom};
+use tabula_shared::relay_url::with_fingerprint;
 use tabula_shared::{ClientId, PROTOCOL_VERSION, PeerInfo};
 
 use crate::support::{self, Person, app, host_settings, identity, window};
@@ -131,16 +133,19 @@ fn hosting_app(name: &str, data: &Path, runtime: &tokio::runtime::Runtime) -> Ta
 fn the_invite_panel_lists_each_address_with_its_copy_button_loopback_marked() {
     // The order is the host's (best first, loopback and link-local last);
     // this machine has only loopback to offer, so the addresses are given.
+    let certificate = Fingerprint::of_certificate(b"the host's certificate");
     let urls = [
-        "ws://192.168.1.20:7458/studio",
-        "ws://10.0.0.5:7458/studio",
-        "ws://169.254.7.1:7458/studio",
-        "ws://127.0.0.1:7458/studio",
-    ];
+        "192.168.1.20:7458",
+        "10.0.0.5:7458",
+        "169.254.7.1:7458",
+        "127.0.0.1:7458",
+    ]
+    .map(|at| with_fingerprint(&format!("wss://{at}/studio"), &certificate));
     let state = InviteState::Hosting(Invitation {
         room: "studio".to_owned(),
         instance: Some("Ada on box".to_owned()),
-        urls: urls.iter().map(|url| (*url).to_owned()).collect(),
+        urls: urls.to_vec(),
+        certificate: Some(certificate),
         port_note: None,
         advertised: Advertised::On(format!("Ada on box.{SERVICE_TYPE}")),
         people: vec!["Ada".to_owned(), "Bo".to_owned()],
@@ -160,13 +165,22 @@ fn the_invite_panel_lists_each_address_with_its_copy_button_loopback_marked() {
     harness.get_by_label("studio");
     harness.get_by_label("on Ada on box");
     let shown: Vec<String> = harness
-        .query_all_by_label_contains("ws://")
+        .query_all_by_label_contains("wss://")
         .filter_map(|label| label.accesskit_node().label().or_else(|| label.value()))
         .collect();
-    assert_eq!(shown, urls, "every address, in the host's order");
+    let bare: Vec<&str> = urls
+        .iter()
+        .map(|url| url.split('#').next().unwrap())
+        .collect();
+    assert_eq!(
+        shown, bare,
+        "every address, in the host's order, shown without its fingerprint"
+    );
     harness.get_by_label("(link-local)");
     harness.get_by_label("(this machine only)");
     harness.get_by_label("2 here: Ada, Bo");
+    // The certificate's code, for those who join without a link to compare.
+    harness.get_by_label(&certificate.short_code());
     assert!(
         harness.query_by_label_contains("is taken").is_none(),
         "no port note when the port was free"
@@ -178,7 +192,7 @@ fn the_invite_panel_lists_each_address_with_its_copy_button_loopback_marked() {
 
     copies[1].click();
     harness.step();
-    assert_eq!(copied(&harness), [urls[1]]);
+    assert_eq!(copied(&harness), [urls[1].as_str()]);
     harness.run();
     assert_eq!(
         harness
@@ -228,8 +242,15 @@ fn the_invite_panel_of_a_host_on_a_taken_port_says_so_and_its_url_joins() {
     let moved = host.address().port();
     assert_ne!(moved, port);
     let url = host.urls()[0].clone();
-    assert_eq!(url, format!("ws://127.0.0.1:{moved}/studio"));
-    harness.get_by_label(&url);
+    assert_eq!(
+        url,
+        with_fingerprint(
+            &format!("wss://127.0.0.1:{moved}/studio"),
+            &host.fingerprint()
+        ),
+        "the host speaks TLS, and its address names its certificate"
+    );
+    harness.get_by_label(&format!("wss://127.0.0.1:{moved}/studio"));
     harness.get_by_label_contains(&format!("Port {port} is taken"));
     harness.get_by_label_contains(&format!("uses port {moved}"));
     harness.get_by_label("It is not advertised on the network: give others an address below.");
@@ -242,12 +263,15 @@ fn the_invite_panel_of_a_host_on_a_taken_port_says_so_and_its_url_joins() {
     // The address copied is one others join at.
     let mut bo = Session::offline(identity("Bo"));
     bo.join(&url, runtime.handle(), || {}).unwrap();
+    // The host counts Bo at his hello; his session is connected once the
+    // welcome is in: wait for both.
     support::eventually("Bo joins at the copied address", || {
         bo.poll();
         harness.step();
-        harness.query_by_label("1 here: Bo").map(|_| ())
+        (harness.query_by_label("1 here: Bo").is_some()
+            && *bo.status() == ConnectionStatus::Connected)
+            .then_some(())
     });
-    assert_eq!(*bo.status(), ConnectionStatus::Connected);
     drop(taken);
 }
 
@@ -337,14 +361,15 @@ fn the_join_dialog_finds_a_relay_on_this_network_keeps_it_current_and_one_click_
     });
     assert!(harness.query_by_label("1 here").is_none());
 
-    // One click on the room joins it, at the address it was found at.
+    // One click on the room joins it, at the address it was found at: over
+    // TLS, which the advert says the relay speaks, with no fingerprint (the
+    // advert carries none: the certificate is trusted on first use).
     press(&mut harness, &room);
     harness.step();
     assert!(!harness.state().is_join_dialog_open());
-    assert_eq!(
-        harness.state().session().room_url(),
-        Some(host.urls()[0].as_str())
-    );
+    let (found_at, _fingerprint) = host.urls()[0].split_once('#').unwrap();
+    assert!(found_at.starts_with("wss://"), "{found_at}");
+    assert_eq!(harness.state().session().room_url(), Some(found_at));
     support::eventually("Bo is in the room, with Cy and Dee", || {
         cy.poll();
         dee.poll();
@@ -368,7 +393,9 @@ fn the_join_dialog_finds_a_relay_on_this_network_keeps_it_current_and_one_click_
     press(&mut harness, "Join…");
     harness.run_steps(2);
     harness.get_by_label("On this network");
-    let relay = format!("ws://127.0.0.1:{}", host.address().port());
+    // The room it was in, without the invitation's #fp= (its certificate
+    // is known for the host by now).
+    let relay = format!("wss://127.0.0.1:{}", host.address().port());
     assert_eq!(fields(&harness), [relay, room.clone(), "Bo".to_owned()]);
     harness.key_press(Key::Enter);
     support::eventually("Bo is back in the room", || {
@@ -589,7 +616,7 @@ fn the_window_hosts_invites_and_hands_the_room_over_when_it_quits() {
     assert_eq!(harness.state().session().room_url(), Some(url.as_str()));
     harness.step();
     harness.get_by_label("Hosting studio");
-    harness.get_by_label(&url);
+    harness.get_by_label(url.split('#').next().unwrap());
     harness.get_by_role_and_label(Role::Button, "Copy");
     harness.get_by_label("It is not advertised on the network: give others an address below.");
 

@@ -16,7 +16,9 @@ use tabula_shared::{Op, OpKind, Point, StrokeId, StrokeStyle};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::support::{self, COLOR, Relay, identity};
+use egui_kittest::kittest::Queryable as _;
+
+use crate::support::{self, COLOR, Relay, app, identity, window};
 
 /// A certificate for 127.0.0.1, loaded as a relay loads one, kept in a
 /// folder that lives as long as the test.
@@ -286,4 +288,67 @@ fn the_wrong_scheme_is_refused_with_a_sentence_saying_which_to_use() {
     tls_to_ws.leave();
     secure.stop(&runtime);
     plain.stop(&runtime);
+}
+
+#[test]
+fn the_window_shows_a_new_certificates_code_to_compare_and_a_changed_one_in_full() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (tls, _cert_dir) = certificate();
+    let code = tls.fingerprint().short_code();
+    let relay = tls_relay(&runtime, tls);
+    let known_hosts = KnownHosts::in_memory();
+    let mut alice = session("Alice", &known_hosts);
+    alice
+        .join(
+            &format!("wss://{}/studio", relay.addr),
+            runtime.handle(),
+            || {},
+        )
+        .unwrap();
+    let mut harness = window(app(alice));
+    support::eventually("Alice is connected", || {
+        harness.step();
+        (*harness.state().session().status() == ConnectionStatus::Connected).then_some(())
+    });
+    harness.run_steps(2);
+    harness.get_by_label(&format!(
+        "New relay certificate {code}: check that the host's app shows the same code."
+    ));
+    drop(harness);
+
+    // Another certificate where the known one was expected: the refusal is
+    // shown whole, naming both.
+    let (other, _other_dir) = certificate();
+    let other_code = other.fingerprint().short_code();
+    let impostor = tls_relay(&runtime, other);
+    let trusted = known_hosts
+        .lookup(&relay.addr.to_string())
+        .unwrap()
+        .expect("remembered on first use");
+    assert_eq!(trusted.short_code(), code);
+    known_hosts
+        .remember(&impostor.addr.to_string(), &trusted)
+        .unwrap();
+    let mut bob = session("Bob", &known_hosts);
+    bob.join(
+        &format!("wss://{}/studio", impostor.addr),
+        runtime.handle(),
+        || {},
+    )
+    .unwrap();
+    let mut harness = window(app(bob));
+    support::eventually("Bob is refused", || {
+        harness.step();
+        matches!(
+            harness.state().session().status(),
+            ConnectionStatus::Refused(_)
+        )
+        .then_some(())
+    });
+    harness.run_steps(2);
+    harness.get_by_label_contains(&format!("presented certificate {other_code}"));
+    harness.get_by_label_contains(&format!("not {code}"));
+    drop(harness);
+    relay.stop(&runtime);
+    impostor.stop(&runtime);
 }
