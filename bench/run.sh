@@ -80,18 +80,38 @@ stop_relay() {
 }
 trap stop_relay EXIT
 
-# Starts relay $1 on a free port, pinned to core 0, and waits until it listens.
+# Tabula's limits that the load generator meets by design, raised for the run
+# (when the relay has them): every connection comes from 127.0.0.1, so the
+# per-address connection limit; and the join's filler sends a million ops as
+# fast as it can, so its scenario also gets the per-connection rates. Scenario
+# name in $1; the flags in LIMIT_ARGS.
+limit_args() {
+    LIMIT_ARGS=()
+    if "$BIN/tabula-server" --help 2>/dev/null | grep -q -- --max-connections-per-address; then
+        LIMIT_ARGS=(--max-connections-per-address 1000000)
+        if [[ "$1" == join ]]; then
+            LIMIT_ARGS+=(--max-messages-per-sec 4294967295 --messages-burst 4294967295
+                --max-bytes-per-sec 4294967295 --bytes-burst 4294967295)
+        fi
+    fi
+}
+
+# Starts relay $1 on a free port, pinned to core 0, and waits until it listens;
+# $2 is the scenario.
 start_relay() {
     PORT=$(free_port)
+    limit_args "${2:-}"
     case "$1" in
         tabula)
             rm -rf "$RESULTS/data"
             RUST_LOG=warn taskset -c 0 "$BIN/tabula-server" --data "$RESULTS/data" \
-                --listen "127.0.0.1:$PORT" "${TABULA_ARGS[@]}" >"$RESULTS/relay.log" 2>&1 &
+                --listen "127.0.0.1:$PORT" "${LIMIT_ARGS[@]}" "${TABULA_ARGS[@]}" \
+                >"$RESULTS/relay.log" 2>&1 &
             ;;
         tabula-memory)
             RUST_LOG=warn taskset -c 0 "$BIN/tabula-server" --memory \
-                --listen "127.0.0.1:$PORT" "${TABULA_ARGS[@]}" >"$RESULTS/relay.log" 2>&1 &
+                --listen "127.0.0.1:$PORT" "${LIMIT_ARGS[@]}" "${TABULA_ARGS[@]}" \
+                >"$RESULTS/relay.log" 2>&1 &
             ;;
         node-ws)
             taskset -c 0 node bench/peers/node-ws/server.js "$PORT" >"$RESULTS/relay.log" 2>&1 &
@@ -126,7 +146,7 @@ scenario() {
     [[ " $SCENARIOS " == *" ${name%%-[0-9]*} "* || " $SCENARIOS " == *" $name "* ]] || return 0
     local mode=()
     [[ "$relay" == tabula* ]] || mode=(--raw)
-    start_relay "$relay"
+    start_relay "$relay" "$name"
     local cmd=(taskset -c 1 "$BENCH" --url "ws://127.0.0.1:$PORT/$room" "${mode[@]}" --json
         --relay-pid "$RELAY_PID" "$@")
     echo "-- $name / $relay: ${cmd[*]}"

@@ -122,7 +122,13 @@ impl fmt::Display for Exported {
 /// (which must not exist), consistently even while a relay has the room open.
 pub fn export(data: &Path, room: &str, out: &Path) -> Result<Exported, AdminError> {
     tabula_shared::room_name::validate(room)?;
-    let path = store::room_path(&store::rooms_dir(data), room);
+    let rooms = store::rooms_dir(data);
+    // A room named before names were folded may still have capitals.
+    let path = [room.to_owned(), room.to_ascii_lowercase()]
+        .iter()
+        .map(|name| store::room_path(&rooms, name))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| store::room_path(&rooms, room));
     if !path.exists() {
         return Err(AdminError::NoSuchRoom {
             room: room.to_owned(),

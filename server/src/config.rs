@@ -23,6 +23,46 @@ pub struct Config {
     /// How many frames may wait for one peer. A peer whose queue fills up reads too
     /// slowly to keep up and is cut off, so that a room never waits on anyone.
     pub peer_queue_frames: usize,
+    /// How many bytes may wait for one peer, however few the frames: 4,096
+    /// frames of a megabyte each would otherwise be 4 GiB for one slow reader.
+    pub peer_queue_bytes: usize,
+    /// Messages (ops, cursor moves, history requests) one connection may send
+    /// a second. Above it the relay reads that connection more slowly (TCP
+    /// pushes back on the sender); nothing is refused.
+    pub messages_per_sec: u32,
+    /// Messages one connection may send at once beyond its rate: pasting a
+    /// thousand objects is a thousand ops in one go.
+    pub messages_burst: u32,
+    /// Bytes one connection may send a second, read more slowly above it.
+    pub bytes_per_sec: u32,
+    /// Bytes one connection may send at once beyond its rate.
+    pub bytes_burst: u32,
+    /// How many ops one connection may have waiting to be stored and acked;
+    /// once it has this many, the relay stops reading it until acks go out,
+    /// so that a fast sender cannot pile ops up in the relay's memory.
+    pub max_unacked_ops: usize,
+    /// The shortest time between two cursor positions of one sender passed
+    /// on: a sender's moves in between are coalesced (the latest wins).
+    pub cursor_interval: Duration,
+    /// The most history bytes the relay holds for one connection at a time
+    /// while it sends a catch-up or the history asked for.
+    pub history_bytes: usize,
+    /// How long a WebSocket message may take to arrive once its first byte
+    /// has: a peer that starts a message (or a fragmented one) and never
+    /// finishes it is cut off rather than held forever.
+    pub message_deadline: Duration,
+    /// How many connections one source address may have open at once.
+    pub max_connections_per_address: usize,
+    /// How many new rooms one source address may create a minute.
+    pub new_rooms_per_minute: u32,
+    /// How many rooms may be open at once.
+    pub max_rooms: usize,
+    /// How many people may be in one room at once.
+    pub max_members: usize,
+    /// How many room files may be open at once; the least recently used is
+    /// closed to open another (and reopened when it is used again). Each
+    /// takes three file descriptors (the database, its WAL and its index).
+    pub max_open_room_files: usize,
     /// How often a connection checks on its peer, pinging it when it has been
     /// quiet, so that dead connections are found even when nobody draws.
     pub heartbeat_interval: Duration,
@@ -74,6 +114,20 @@ impl Default for Config {
         Self {
             max_frame_bytes: tabula_shared::codec::MAX_FRAME_BYTES,
             peer_queue_frames: 4096,
+            peer_queue_bytes: 16 * 1024 * 1024,
+            messages_per_sec: 1000,
+            messages_burst: 2000,
+            bytes_per_sec: 1024 * 1024,
+            bytes_burst: 8 * 1024 * 1024,
+            max_unacked_ops: 1000,
+            cursor_interval: Duration::from_millis(33),
+            history_bytes: 2 * 1024 * 1024,
+            message_deadline: Duration::from_secs(30),
+            max_connections_per_address: 500,
+            new_rooms_per_minute: 30,
+            max_rooms: 10_000,
+            max_members: 5000,
+            max_open_room_files: 1000,
             heartbeat_interval: Duration::from_secs(15),
             heartbeat_timeout: Duration::from_secs(45),
             hello_timeout: Duration::from_secs(10),
@@ -96,6 +150,26 @@ impl Config {
             "max_frame_bytes must be at least 1"
         } else if self.peer_queue_frames == 0 {
             "peer_queue_frames must be at least 1"
+        } else if self.peer_queue_bytes < self.max_frame_bytes {
+            "peer_queue_bytes must be at least max_frame_bytes"
+        } else if self.messages_per_sec == 0 || self.messages_burst == 0 {
+            "messages_per_sec and messages_burst must be at least 1"
+        } else if self.bytes_per_sec == 0 || (self.bytes_burst as usize) < self.max_frame_bytes {
+            "bytes_per_sec must be at least 1 and bytes_burst at least max_frame_bytes"
+        } else if self.max_unacked_ops == 0 || self.max_unacked_ops > Semaphore::MAX_PERMITS {
+            "max_unacked_ops must be at least 1 and fit a semaphore"
+        } else if self.history_bytes == 0 {
+            "history_bytes must be at least 1"
+        } else if [
+            self.max_connections_per_address,
+            self.max_rooms,
+            self.max_members,
+            self.max_open_room_files,
+        ]
+        .contains(&0)
+            || self.new_rooms_per_minute == 0
+        {
+            "every count limit must be at least 1"
         } else if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {
             "max_connections must be at least 1 and fit a semaphore"
         } else if [
@@ -103,6 +177,7 @@ impl Config {
             self.hello_timeout,
             self.handshake_timeout,
             self.write_timeout,
+            self.message_deadline,
         ]
         .contains(&Duration::ZERO)
         {

@@ -19,12 +19,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tabula_shared::{
-    ClientMessage, DecodeError, ErrorCode, Hello, Op, PROTOCOL_VERSION, PeerInfo, ServerMessage,
-    Welcome, decode, op::StrokeTally,
+    ClientMessage, DecodeError, ErrorCode, Hello, Op, PROTOCOL_VERSION, PeerInfo, Point,
+    ServerMessage, Welcome, decode, op::StrokeTally,
 };
 use tokio::net::TcpStream;
-use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::time::{Instant, MissedTickBehavior, interval_at, timeout};
+use tokio::sync::{Semaphore, broadcast, oneshot};
+use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -35,9 +35,10 @@ use crate::config::Config;
 use crate::frame::encode_frame;
 use crate::history::{self, CatchUp, Chunks};
 use crate::http::{self, Ws};
+use crate::limit::{AddressSlot, Addresses, Rates, Throttle};
 use crate::room::handover::HostAnswer;
-use crate::room::registry::Rooms;
-use crate::room::{Kick, Proposed, Room};
+use crate::room::registry::{OpenError, Rooms};
+use crate::room::{Bounds, CursorInbox, Kick, Membership, Proposed, Queue, Room};
 use crate::snapshots::RoomSnapshot;
 
 /// How long the relay waits for its close frame to go out, and then for the
@@ -59,11 +60,18 @@ pub struct Shared {
     /// Every room, so that peers naming the same room meet in it. In an `Arc` so
     /// that a room can be opened in `spawn_blocking`.
     pub rooms: Arc<Rooms>,
+    /// What each source address has open, and the rooms it may still create.
+    pub addresses: Arc<Addresses>,
 }
 
 /// Serves one accepted TCP connection until it is gone. Never fails: whatever goes
 /// wrong is logged here, once, and ends only this connection.
-pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::Receiver<()>) {
+pub async fn serve(
+    stream: TcpStream,
+    address: AddressSlot,
+    shared: &Shared,
+    mut shutdown: broadcast::Receiver<()>,
+) {
     let config = &shared.config;
     let deadline = Instant::now() + config.handshake_timeout;
     let accepted = tokio::select! {
@@ -104,24 +112,22 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
     // Opening a room may read its file, and so may checking the op the client
     // resumes from: off the tokio workers.
     let rooms = Arc::clone(&shared.rooms);
+    let addresses = Arc::clone(&shared.addresses);
     let name = room_name.clone();
     let (last_seen, last_op) = (hello.last_seen, hello.last_op);
+    let source = address.address();
     let opened = tokio::task::spawn_blocking(move || {
-        rooms.open(&name).map(|room| {
-            let resumes = last_op.is_some_and(|op| room.holds(last_seen, op));
-            (room, resumes)
-        })
+        rooms
+            .open(&name, || addresses.create_room(source))
+            .map(|room| {
+                let resumes = last_op.is_some_and(|op| room.holds(last_seen, op));
+                (room, resumes)
+            })
     });
     let (room, resumes) = match opened.await {
         Ok(Ok(opened)) => opened,
         Ok(Err(err)) => {
-            error!(%err, "could not open the room");
-            let exit = Exit::close(
-                CloseCode::Error,
-                // The details (a path on the relay's disk) are for its log only.
-                format!("the relay could not open room {room_name}; its log says why"),
-                After::AwaitReply,
-            );
+            let exit = Exit::room_refused(err, &room_name, config);
             finish(ws, &exit).await;
             return;
         }
@@ -136,7 +142,19 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
         color: hello.color,
     };
     let name = info.name.clone();
-    let membership = room.join(info, hello.last_seen, resumes, config.peer_queue_frames);
+    let bounds = Bounds {
+        frames: config.peer_queue_frames,
+        bytes: config.peer_queue_bytes,
+        unacked: config.max_unacked_ops,
+    };
+    let membership = match room.try_join(info, hello.last_seen, resumes, bounds, config.max_members)
+    {
+        Ok(membership) => membership,
+        Err(full) => {
+            finish(ws, &Exit::room_full(&room_name, full.members)).await;
+            return;
+        }
+    };
     info!(
         %name,
         replay_from = membership.welcome.replay_from,
@@ -146,22 +164,7 @@ pub async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: broadcast::
         "joined"
     );
 
-    let mut peer = Peer {
-        ws,
-        room: &room,
-        client: hello.client,
-        connection: membership.connection,
-        queue: membership.queue,
-        kick: membership.kick,
-        history: None,
-        strokes: StrokeTally::default(),
-        config,
-    };
-    let joined = Joined {
-        welcome: membership.welcome,
-        snapshot: membership.snapshot,
-        catch_up: membership.catch_up,
-    };
+    let (mut peer, joined) = Peer::new(ws, &room, hello.client, membership, config);
     let exit = peer.run(joined, &mut shutdown).await;
     room.leave(peer.client, peer.connection);
     info!(%exit, "left");
@@ -204,7 +207,8 @@ fn check_hello(mut hello: Hello, room: &str) -> Result<Hello, Exit> {
             After::AwaitReply,
         ));
     }
-    if hello.room != room {
+    // The URL's room is folded to lower case; the hello's may not be.
+    if !hello.room.eq_ignore_ascii_case(room) {
         return Err(Exit::close(
             CloseCode::Policy,
             format!(
@@ -232,7 +236,11 @@ struct Peer<'a> {
     /// Which membership of that client this is, so leaving cannot remove a newer one.
     connection: u64,
     /// Frames the room has for this peer, in room order.
-    queue: mpsc::Receiver<Bytes>,
+    queue: Queue,
+    /// The others' latest cursors, written apart from the queue.
+    cursors: Arc<CursorInbox>,
+    /// One permit per op this peer may still propose before one is acked.
+    credit: Arc<Semaphore>,
     /// Fires when the room cuts this peer off.
     kick: oneshot::Receiver<Kick>,
     /// The history this peer asked for, while it is being sent.
@@ -240,21 +248,84 @@ struct Peer<'a> {
     /// The points of the strokes it has open, to refuse one grown past the
     /// cap.
     strokes: StrokeTally,
-    /// Timeouts and heartbeat settings.
+    /// Timeouts, heartbeat settings and limits.
     config: &'a Config,
+    /// The peer's rates, and until when reading pauses for them.
+    throttle: Throttle,
+    /// An op read while the peer had no credit left, proposed (and reading
+    /// resumed) once an ack gives some back.
+    held: Option<Op>,
+    /// This peer's own cursor, passed on at most once per cursor interval.
+    cursor: OwnCursor,
+}
+
+/// A peer's own cursor on its way to the room, coalesced: at most one
+/// position per [`Config::cursor_interval`], the latest.
+struct OwnCursor {
+    /// Whether a position waits to be passed on.
+    pending: bool,
+    /// The latest position (`None`: off the canvas).
+    position: Option<Point>,
+    /// The earliest time the next one may go.
+    next: Instant,
 }
 
 /// What a peer is sent first: the welcome, the snapshot it announces, the ops.
 struct Joined {
     /// The room's welcome.
     welcome: Welcome,
+    /// The others the welcome had no room for, announced right after it.
+    more_peers: Vec<PeerInfo>,
     /// The board the welcome says follows it, if it says so.
     snapshot: Option<Arc<RoomSnapshot>>,
     /// The ops after the welcome's `replay_from` up to its `head`.
     catch_up: CatchUp,
 }
 
-impl Peer<'_> {
+impl<'a> Peer<'a> {
+    /// A peer that has joined `room` as `membership` says, and what it is to
+    /// be sent first.
+    fn new(
+        ws: Ws,
+        room: &'a Room,
+        client: tabula_shared::ClientId,
+        membership: Membership,
+        config: &'a Config,
+    ) -> (Self, Joined) {
+        let peer = Peer {
+            ws,
+            room,
+            client,
+            connection: membership.connection,
+            queue: membership.queue,
+            cursors: membership.cursors,
+            credit: membership.credit,
+            kick: membership.kick,
+            history: None,
+            strokes: StrokeTally::default(),
+            config,
+            throttle: Throttle::new(Rates {
+                messages_per_sec: f64::from(config.messages_per_sec),
+                messages_burst: f64::from(config.messages_burst),
+                bytes_per_sec: f64::from(config.bytes_per_sec),
+                bytes_burst: f64::from(config.bytes_burst),
+            }),
+            held: None,
+            cursor: OwnCursor {
+                pending: false,
+                position: None,
+                next: Instant::now(),
+            },
+        };
+        let joined = Joined {
+            welcome: membership.welcome,
+            more_peers: membership.more_peers,
+            snapshot: membership.snapshot,
+            catch_up: membership.catch_up,
+        };
+        (peer, joined)
+    }
+
     /// Sends the welcome and catch-up, then serves the peer until something ends
     /// the connection, and says what.
     async fn run(&mut self, joined: Joined, shutdown: &mut broadcast::Receiver<()>) -> Exit {
@@ -262,7 +333,7 @@ impl Peer<'_> {
             biased;
             kick = &mut self.kick => Err(Exit::kicked(kick.ok())),
             _ = shutdown.recv() => Err(Exit::shutdown()),
-            sent = send_catch_up(&mut self.ws, joined, self.config.write_timeout) => sent,
+            sent = send_catch_up(&mut self.ws, joined, self.config) => sent,
         };
         if let Err(exit) = sent {
             return exit;
@@ -273,19 +344,46 @@ impl Peer<'_> {
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         loop {
+            // Reading pauses while the peer is over its rates, or has as many
+            // ops waiting for acks as it may: TCP then pushes back on it.
+            let reading = self.held.is_none() && self.throttle.until.is_none();
+            if !reading {
+                // A peer the relay does not read cannot be heard.
+                last_heard = Instant::now();
+            }
+            let credit = Arc::clone(&self.credit);
             let step = tokio::select! {
                 kick = &mut self.kick => Err(Exit::kicked(kick.ok())),
                 _ = shutdown.recv() => Err(Exit::shutdown()),
                 _ = heartbeat.tick() => self.heartbeat(last_heard).await,
-                message = self.ws.next() => {
+                message = self.ws.next(), if reading => {
                     last_heard = Instant::now();
                     self.receive(message).await
+                }
+                () = until(self.throttle.until) => {
+                    self.throttle.until = None;
+                    self.ws.get_mut().restart();
+                    Ok(())
+                }
+                permit = credit.acquire(), if self.held.is_some() => {
+                    self.ws.get_mut().restart();
+                    if let (Ok(permit), Some(op)) = (permit, self.held.take()) {
+                        permit.forget();
+                        self.propose(op)
+                    } else {
+                        Ok(())
+                    }
+                }
+                () = until(Some(self.cursor.next)), if self.cursor.pending => {
+                    self.pass_cursor_on();
+                    Ok(())
                 }
                 frame = self.queue.recv() => match frame {
                     Some(frame) => self.forward(frame, shutdown).await,
                     // The room dropped the queue, which it does only right after a kick.
                     None => Err(Exit::kicked(self.kick.try_recv().ok())),
                 },
+                cursors = self.cursors.take() => self.write_cursors(cursors).await,
                 chunk = history::next_of(&mut self.history) => self.send_history(chunk).await,
             };
             if let Err(exit) = step {
@@ -323,6 +421,48 @@ impl Peer<'_> {
             kick = kick => Err(Exit::kicked(kick.ok())),
             _ = shutdown.recv() => Err(Exit::shutdown()),
             written = timeout(limit, write) => Exit::check_write(written, limit),
+        }
+    }
+
+    /// Writes the others' latest cursors, one per sender.
+    async fn write_cursors(&mut self, cursors: Vec<Bytes>) -> Result<(), Exit> {
+        let limit = self.config.write_timeout;
+        let ws = &mut self.ws;
+        let write = async {
+            for frame in cursors {
+                ws.feed(Message::Binary(frame)).await?;
+            }
+            ws.flush().await
+        };
+        Exit::check_write(timeout(limit, write).await, limit)
+    }
+
+    /// Passes this peer's latest cursor on to the room, and notes when the
+    /// next may go.
+    fn pass_cursor_on(&mut self) {
+        if std::mem::take(&mut self.cursor.pending) {
+            self.room
+                .cursor(self.client, self.connection, self.cursor.position);
+            self.cursor.next = Instant::now() + self.config.cursor_interval;
+        }
+    }
+
+    /// Hands an op to the room, which acks it (or refuses it) once it is
+    /// stored; the permit it took from the peer's credit comes back then.
+    fn propose(&mut self, op: Op) -> Result<(), Exit> {
+        let id = op.id;
+        match self.room.propose(self.client, self.connection, op) {
+            Proposed::Queued => {
+                trace!(op = %id, "proposed");
+                Ok(())
+            }
+            // Cut off a moment ago; the kick ends the loop next.
+            Proposed::NotMember => Ok(()),
+            Proposed::WriterGone => Err(Exit::close(
+                CloseCode::Error,
+                "the relay can no longer store ops in this room".to_owned(),
+                After::AwaitReply,
+            )),
         }
     }
 
@@ -369,27 +509,26 @@ impl Peer<'_> {
 
     /// Handles one binary frame from the peer.
     async fn receive_frame(&mut self, frame: &[u8]) -> Result<(), Exit> {
+        self.throttle.count(frame.len());
         match decode::<ClientMessage>(frame).map_err(|err| Exit::from_decode_error(&err))? {
             ClientMessage::Op(op) => {
                 if let Some(reason) = refusal(&op, &mut self.strokes) {
                     debug!(op = %op.id, %reason, "refused an op");
                     return self.reply_error(ErrorCode::InvalidOp, reason).await;
                 }
-                let id = op.id;
                 // The ack (or a refusal) comes back through the queue once the
-                // room's writer has stored the op.
-                match self.room.propose(self.client, self.connection, op) {
-                    Proposed::Queued => {
-                        trace!(op = %id, "proposed");
-                        Ok(())
-                    }
-                    // Cut off a moment ago; the kick ends the loop next.
-                    Proposed::NotMember => Ok(()),
-                    Proposed::WriterGone => Err(Exit::close(
-                        CloseCode::Error,
-                        "the relay can no longer store ops in this room".to_owned(),
-                        After::AwaitReply,
-                    )),
+                // room's writer has stored the op, and with it the credit.
+                if self
+                    .credit
+                    .try_acquire()
+                    .map(tokio::sync::SemaphorePermit::forget)
+                    .is_ok()
+                {
+                    self.propose(op)
+                } else {
+                    trace!(op = %op.id, "as many ops as allowed await their acks: reading pauses");
+                    self.held = Some(op);
+                    Ok(())
                 }
             }
             ClientMessage::Cursor(position) => {
@@ -397,7 +536,11 @@ impl Peer<'_> {
                     trace!("dropped a cursor that is not a finite point");
                 } else {
                     trace!("cursor");
-                    self.room.cursor(self.client, self.connection, position);
+                    self.cursor.pending = true;
+                    self.cursor.position = position;
+                    if Instant::now() >= self.cursor.next {
+                        self.pass_cursor_on();
+                    }
                 }
                 Ok(())
             }
@@ -422,7 +565,7 @@ impl Peer<'_> {
                         .await;
                 };
                 debug!(after, up_to, "sending the history asked for");
-                self.history = Some(history::stream(stretch));
+                self.history = Some(history::stream(stretch, self.config.history_bytes));
                 Ok(())
             }
             ClientMessage::Hosting { urls } => self.answer_host(HostAnswer::Hosting(urls)).await,
@@ -495,9 +638,11 @@ impl Peer<'_> {
 /// flushes once. The catch-up is read from the room's log a chunk at a time,
 /// off the tokio workers; each write has the write timeout: a long catch-up to a
 /// slow peer is fine as long as it keeps moving.
-async fn send_catch_up(ws: &mut Ws, joined: Joined, limit: Duration) -> Result<(), Exit> {
+async fn send_catch_up(ws: &mut Ws, joined: Joined, config: &Config) -> Result<(), Exit> {
+    let limit = config.write_timeout;
     let Joined {
         welcome,
+        more_peers,
         snapshot,
         mut catch_up,
     } = joined;
@@ -524,8 +669,16 @@ async fn send_catch_up(ws: &mut Ws, joined: Joined, limit: Duration) -> Result<(
             Exit::check_write(timeout(limit, ws.feed(Message::Binary(part))).await, limit)?;
         }
     }
+    for peer in more_peers {
+        let joined = encode_frame(&ServerMessage::PeerJoined(peer))
+            .map_err(|err| unencodable("peer list", err))?;
+        Exit::check_write(
+            timeout(limit, ws.feed(Message::Binary(joined))).await,
+            limit,
+        )?;
+    }
     loop {
-        let batch = match history::next_chunk(catch_up).await {
+        let batch = match history::next_chunk(catch_up, config.history_bytes).await {
             Ok((rest, Some(batch))) => {
                 catch_up = rest;
                 batch
@@ -544,6 +697,15 @@ async fn send_catch_up(ws: &mut Ws, joined: Joined, limit: Duration) -> Result<(
     Exit::check_write(timeout(limit, ws.flush()).await, limit)?;
     trace!(frames, "sent the welcome and the catch-up");
     Ok(())
+}
+
+/// Completes at `at`, or never for `None`: a timer that can sit in a
+/// `select!` whether or not it is set.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Why a connection ends.
@@ -589,6 +751,52 @@ impl Exit {
             reason,
             after,
         })
+    }
+
+    /// The room could not be opened for the peer: `err` says why.
+    fn room_refused(err: OpenError, room: &str, config: &Config) -> Self {
+        match err {
+            OpenError::Store(err) => {
+                error!(%err, "could not open the room");
+                Self::close(
+                    CloseCode::Error,
+                    // The details (a path on the relay's disk) are for its log only.
+                    format!("the relay could not open room {room}; its log says why"),
+                    After::AwaitReply,
+                )
+            }
+            OpenError::TooManyRooms { open } => {
+                info!(open, "refused a room: the relay has as many open as it may");
+                Self::close(
+                    CloseCode::Again,
+                    format!(
+                        "the relay has {open} rooms open, as many as it allows: try again later"
+                    ),
+                    After::AwaitReply,
+                )
+            }
+            OpenError::TooManyNew => {
+                info!("refused a new room: this address created too many this minute");
+                Self::close(
+                    CloseCode::Again,
+                    format!(
+                        "this address created {} new rooms in the last minute, as many as the relay allows: wait a minute",
+                        config.new_rooms_per_minute
+                    ),
+                    After::AwaitReply,
+                )
+            }
+        }
+    }
+
+    /// The room has as many members as it may.
+    fn room_full(room: &str, members: usize) -> Self {
+        info!(members, "refused: the room is full");
+        Self::close(
+            CloseCode::Again,
+            format!("room {room} is full: {members} people are in it, as many as the relay allows"),
+            After::AwaitReply,
+        )
     }
 
     /// The relay is shutting down.
@@ -670,6 +878,13 @@ impl Exit {
                 "a text or close frame is not valid UTF-8".to_owned(),
                 After::Drain,
             ),
+            WsError::Io(err)
+                if err.get_ref().is_some_and(
+                    <dyn std::error::Error + Send + Sync>::is::<crate::deadline::MessageTooSlow>,
+                ) =>
+            {
+                Self::close(CloseCode::Policy, err.to_string(), After::Drain)
+            }
             err => Self::Lost(err.to_string()),
         }
     }

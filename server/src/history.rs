@@ -7,6 +7,11 @@
 //! stretch is read by a task of its own into a channel one chunk deep, so that
 //! the connection keeps serving live traffic while it writes the chunks out as
 //! they come.
+//!
+//! What is read for one connection at a time is bounded in bytes as well as
+//! in frames ([`crate::Config::history_bytes`]): a catch-up holds one chunk
+//! at a time, a requested stretch at most two (one being written, one read
+//! ahead), each at most half the budget (but always at least one frame).
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -42,13 +47,18 @@ impl CatchUp {
         self.up_to - self.after
     }
 
-    /// The next frames, at most `limit`, or `None` when the catch-up is complete.
-    /// Blocks on the log: call it from `spawn_blocking`.
-    pub fn next_chunk(&mut self, limit: usize) -> Result<Option<Vec<Bytes>>, StoreError> {
+    /// The next frames, at most `limit` of them and, but for the first,
+    /// `max_bytes` in all, or `None` when the catch-up is complete. Blocks on
+    /// the log: call it from `spawn_blocking`.
+    pub fn next_chunk(
+        &mut self,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Option<Vec<Bytes>>, StoreError> {
         if self.after >= self.up_to {
             return Ok(None);
         }
-        let frames = lock(&self.log).frames_between(self.after, self.up_to, limit)?;
+        let frames = lock(&self.log).frames_between(self.after, self.up_to, limit, max_bytes)?;
         if frames.is_empty() {
             return Err(StoreError::HistoryGap {
                 seq: self.after + 1,
@@ -63,11 +73,15 @@ impl CatchUp {
 /// be read, and is the last thing it yields.
 pub type Chunks = mpsc::Receiver<Result<Vec<Bytes>, String>>;
 
-/// Reads the next chunk of `stretch` off the tokio workers: the stretch to go
-/// on with and the chunk, `None` once it is all read.
-pub async fn next_chunk(mut stretch: CatchUp) -> Result<(CatchUp, Option<Vec<Bytes>>), String> {
+/// Reads the next chunk of `stretch` off the tokio workers, at most
+/// `max_bytes` (but at least one frame): the stretch to go on with and the
+/// chunk, `None` once it is all read.
+pub async fn next_chunk(
+    mut stretch: CatchUp,
+    max_bytes: usize,
+) -> Result<(CatchUp, Option<Vec<Bytes>>), String> {
     let (stretch, chunk) = tokio::task::spawn_blocking(move || {
-        let chunk = stretch.next_chunk(CHUNK_FRAMES);
+        let chunk = stretch.next_chunk(CHUNK_FRAMES, max_bytes);
         (stretch, chunk)
     })
     .await
@@ -75,23 +89,28 @@ pub async fn next_chunk(mut stretch: CatchUp) -> Result<(CatchUp, Option<Vec<Byt
     Ok((stretch, chunk.map_err(|err| err.to_string())?))
 }
 
-/// Reads `stretch` in a task of its own, a chunk ahead of whoever receives.
-/// The task ends when the stretch is read, the log fails, or the receiver is
-/// dropped.
-pub fn stream(mut stretch: CatchUp) -> Chunks {
+/// Reads `stretch` in a task of its own, a chunk ahead of whoever receives,
+/// holding at most `budget` bytes: the chunk being written and the one read
+/// ahead, half each. The task ends when the stretch is read, the log fails,
+/// or the receiver is dropped.
+pub fn stream(mut stretch: CatchUp, budget: usize) -> Chunks {
     let (chunks, receiver) = mpsc::channel(1);
+    let half = (budget / 2).max(1);
     tokio::spawn(async move {
         loop {
-            match next_chunk(stretch).await {
+            // Reads the next chunk only once the last has been taken: never
+            // more than one waiting beside the one being written.
+            let Ok(slot) = chunks.reserve().await else {
+                return;
+            };
+            match next_chunk(stretch, half).await {
                 Ok((rest, Some(frames))) => {
                     stretch = rest;
-                    if chunks.send(Ok(frames)).await.is_err() {
-                        return;
-                    }
+                    slot.send(Ok(frames));
                 }
                 Ok((_, None)) => return,
                 Err(reason) => {
-                    let _receiver_gone = chunks.send(Err(reason)).await;
+                    slot.send(Err(reason));
                     return;
                 }
             }

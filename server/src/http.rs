@@ -30,6 +30,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info};
 
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::tls::transport::Transport;
 use crate::tls::{TLS_HANDSHAKE_BYTE, TlsSettings};
 
@@ -51,8 +52,9 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// writes everything); small for the same reason as the read buffer.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
-/// The WebSocket stream of an accepted connection.
-pub type Ws = WebSocketStream<Rewind<Transport>>;
+/// The WebSocket stream of an accepted connection, whose messages must each
+/// arrive within [`Config::message_deadline`].
+pub type Ws = WebSocketStream<Deadline<Rewind<Transport>>>;
 
 /// Reads the request head from a fresh connection (after the TLS handshake, on
 /// a relay with a certificate) and either completes the WebSocket handshake,
@@ -109,7 +111,10 @@ pub async fn accept(stream: TcpStream, config: &Config, deadline: Instant) -> Op
     };
 
     head.truncate(filled);
-    let stream = Rewind::new(stream, Bytes::from(head));
+    let stream = Deadline::new(
+        Rewind::new(stream, Bytes::from(head)),
+        config.message_deadline,
+    );
     match timeout_at(
         deadline,
         tokio_tungstenite::accept_async_with_config(stream, Some(websocket_config(config))),
@@ -170,6 +175,38 @@ fn websocket_config(config: &Config) -> WebSocketConfig {
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_message_size(Some(config.max_frame_bytes))
         .max_frame_size(Some(config.max_frame_bytes))
+}
+
+/// Why the relay turns a connection away before reading its request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TurnAway {
+    /// The relay is full (503).
+    Full(String),
+    /// The client's address has too many connections open (429).
+    TooMany(String),
+}
+
+impl TurnAway {
+    /// The HTTP answer.
+    fn refusal(self) -> Refusal {
+        match self {
+            Self::Full(why) => Refusal::unavailable(format!("{why}\n")),
+            Self::TooMany(why) => Refusal::too_many(format!("{why}\n")),
+        }
+    }
+
+    /// The answer as it goes on the wire, for a socket that can only be
+    /// written to once, without waiting.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.refusal().to_bytes()
+    }
+}
+
+/// Answers a connection the relay cannot take with an HTTP error (the
+/// request unread: whatever it was, the answer is the same) and closes it.
+/// Plain relays only: a TLS client could not read it.
+pub async fn turn_away(stream: TcpStream, why: TurnAway) {
+    answer(&mut Transport::Plain(stream), &why.refusal()).await;
 }
 
 /// Writes an HTTP answer and closes, giving the client a moment to read it.
@@ -281,6 +318,25 @@ impl Refusal {
         }
     }
 
+    /// The relay cannot take the connection now: it is full, or out of file
+    /// descriptors.
+    fn unavailable(body: String) -> Self {
+        Self {
+            status: "503 Service Unavailable",
+            headers: "Retry-After: 5\r\n",
+            body,
+        }
+    }
+
+    /// The client's address has as many connections open as it may.
+    fn too_many(body: String) -> Self {
+        Self {
+            status: "429 Too Many Requests",
+            headers: "Retry-After: 5\r\n",
+            body,
+        }
+    }
+
     /// The whole answer as it goes on the wire.
     fn to_bytes(&self) -> Vec<u8> {
         format!(
@@ -335,8 +391,10 @@ fn judge_request(request: &httparse::Request<'_, '_>) -> Verdict {
     if !header_has("Upgrade", "websocket") {
         return Verdict::Refuse(Refusal::not_websocket());
     }
-    let room = match tabula_shared::room_name::from_path(request.path.unwrap_or_default()) {
-        Ok(room) => room.to_owned(),
+    let room = match tabula_shared::room_name::from_path(request.path.unwrap_or_default())
+        .and_then(tabula_shared::room_name::canonical)
+    {
+        Ok(room) => room,
         Err(err) => return Verdict::Refuse(Refusal::bad_request(err)),
     };
     let problem = if request.method != Some("GET") {

@@ -48,6 +48,10 @@
 //!   browsing for relays (the app's join dialog).
 //! - [`error`]: the [`Error`] that can stop [`run`].
 //! - `frame`: encoding a message once into a frame every queue can share.
+//! - `limit`: the rates and counts each sender is held to: token buckets,
+//!   each connection's throttle, and what each source address has open.
+//! - `deadline`: the time a peer's WebSocket message may take to arrive,
+//!   kept below tungstenite by following the frames as they are read.
 //! - `sync`: the one poison-tolerant way to take a `std::sync::Mutex`.
 
 use std::future::Future;
@@ -55,6 +59,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::time::Instant;
@@ -63,11 +68,13 @@ use tracing::{Instrument, debug, info, info_span, warn};
 pub mod admin;
 mod config;
 mod connection;
+mod deadline;
 pub mod discovery;
 pub mod error;
 mod frame;
 mod history;
 mod http;
+mod limit;
 mod room;
 mod snapshots;
 pub mod store;
@@ -82,14 +89,25 @@ pub use tls::TlsSettings;
 
 use connection::Shared;
 use discovery::{Advertise, Advertised, Advertiser, ListRooms};
-use room::registry::{Closing, Rooms};
+use http::TurnAway;
+use limit::Addresses;
+use room::registry::{Closing, RoomLimits, Rooms};
 use sync::lock;
 use tabula_shared::PROTOCOL_VERSION;
 use tabula_shared::lan::{Advert, AdvertisedRoom};
 
 /// How long accepting may keep failing before [`run`] gives up with
-/// [`Error::Accept`].
+/// [`Error::Accept`]; running out of file descriptors or memory is never a
+/// reason to give up, only to wait.
 const ACCEPT_GIVE_UP: Duration = Duration::from_mins(1);
+/// File descriptors kept for everything but connections and room files: the
+/// listener, the threads' and `SQLite`'s own, the logs.
+const FD_RESERVE: u64 = 64;
+/// How many connections the relay may be turning away at once (each holds a
+/// descriptor for up to a second while its answer goes out).
+const TURNING_AWAY: usize = 64;
+/// How many descriptors a room file takes: the database, its WAL, its index.
+const FDS_PER_ROOM_FILE: u64 = 3;
 /// The longest pause between two failed accepts.
 const ACCEPT_MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How long shutdown waits, once every connection has ended, for the rooms'
@@ -151,14 +169,28 @@ impl Relay {
                 "serving wss:// (TLS)"
             );
         }
+        let mut config = config;
+        fit_open_file_limit(&mut config);
         let rooms = Rooms::new(
             rooms_dir,
             config.group_commit_window,
             config.snapshot_every,
             Closing::default(),
+            RoomLimits {
+                rooms: config.max_rooms,
+                files: config.max_open_room_files,
+            },
+        );
+        let addresses = Addresses::new(
+            config.max_connections_per_address,
+            config.new_rooms_per_minute,
         );
         Ok(Self {
-            shared: Arc::new(Shared { config, rooms }),
+            shared: Arc::new(Shared {
+                config,
+                rooms,
+                addresses,
+            }),
             advertised: Arc::default(),
         })
     }
@@ -231,6 +263,8 @@ impl Relay {
         });
         let mut acceptor = Acceptor {
             limit: Arc::new(Semaphore::new(self.shared.config.max_connections)),
+            turning_away: Arc::new(Semaphore::new(TURNING_AWAY)),
+            spare: spare_descriptor(),
             shared: Arc::clone(&self.shared),
             listener,
             notify_shutdown,
@@ -339,9 +373,16 @@ async fn advertise(
 struct Acceptor {
     /// The socket new connections arrive on.
     listener: TcpListener,
-    /// One permit per open connection: at `max_connections` the loop stops
-    /// accepting until one ends.
+    /// One permit per open connection: beyond `max_connections` new ones are
+    /// turned away with 503.
     limit: Arc<Semaphore>,
+    /// One permit per connection being turned away; with none left, the loop
+    /// stops accepting until one is (connections wait in the listen backlog).
+    turning_away: Arc<Semaphore>,
+    /// A descriptor held in reserve: when accepting fails for want of
+    /// descriptors, closing it lets the relay accept one connection and tell
+    /// it the relay is full, instead of leaving everyone in the backlog.
+    spare: Option<std::fs::File>,
     /// Config and rooms, for every connection task.
     shared: Arc<Shared>,
     /// Tells every connection task to close, on shutdown.
@@ -353,25 +394,18 @@ struct Acceptor {
 
 impl Acceptor {
     /// Accepts connections and spawns a task for each, forever unless accepting
-    /// keeps failing for [`ACCEPT_GIVE_UP`].
+    /// keeps failing for [`ACCEPT_GIVE_UP`] for a reason other than running
+    /// out of descriptors or memory. A connection beyond the relay's limit,
+    /// or beyond its address's, is answered with 503 or 429.
     async fn accept_loop(&mut self) -> Result<(), Error> {
         let mut failing_since: Option<Instant> = None;
         let mut backoff = Duration::from_millis(10);
         loop {
-            let permit = if let Ok(permit) = Arc::clone(&self.limit).try_acquire_owned() {
-                permit
-            } else {
-                warn!(
-                    max = self.shared.config.max_connections,
-                    "connection limit reached: waiting for a connection to end"
-                );
-                // `acquire_owned` fails only on a closed semaphore; this one never closes.
-                let Ok(permit) = Arc::clone(&self.limit).acquire_owned().await else {
-                    return Ok(());
-                };
-                permit
-            };
-
+            if self.limit.available_permits() == 0 && self.turning_away.available_permits() == 0 {
+                // Busy turning people away: let the backlog wait.
+                let _ = Arc::clone(&self.turning_away).acquire_owned().await;
+                continue;
+            }
             let (socket, address) = match self.listener.accept().await {
                 Ok(accepted) => {
                     failing_since = None;
@@ -380,6 +414,19 @@ impl Acceptor {
                 }
                 Err(err) if is_about_one_connection(&err) => {
                     debug!(%err, "a connection failed before it was accepted");
+                    continue;
+                }
+                Err(err) if is_out_of_resources(&err) => {
+                    // Never a reason to stop: connections and rooms close, and
+                    // their descriptors come back.
+                    if backoff >= ACCEPT_MAX_BACKOFF {
+                        debug!(%err, "still out of descriptors or memory");
+                    } else {
+                        warn!(%err, retry_in = ?backoff, "out of descriptors or memory: turning connections away until some close");
+                    }
+                    self.turn_one_away();
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_MAX_BACKOFF);
                     continue;
                 }
                 Err(err) => {
@@ -392,6 +439,35 @@ impl Acceptor {
                     backoff = (backoff * 2).min(ACCEPT_MAX_BACKOFF);
                     continue;
                 }
+            };
+            let config = &self.shared.config;
+            let slot = match self.shared.addresses.connect(address.ip()) {
+                Ok(slot) => slot,
+                Err(too_many) => {
+                    info!(peer = %address, open = too_many.open, "turned a connection away: its address has too many open");
+                    self.answer(
+                        socket,
+                        TurnAway::TooMany(format!(
+                            "This address has {} connections open to the relay, as many as it allows ({}). Close some, or try again later.",
+                            too_many.open, config.max_connections_per_address
+                        )),
+                    );
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&self.limit).try_acquire_owned() else {
+                warn!(
+                    max = config.max_connections,
+                    "connection limit reached: turning a connection away"
+                );
+                self.answer(
+                    socket,
+                    TurnAway::Full(format!(
+                        "The relay has {} connections open, as many as it allows. Try again in a moment.",
+                        config.max_connections
+                    )),
+                );
+                continue;
             };
             if let Err(err) = socket.set_nodelay(true) {
                 debug!(%err, "could not set TCP_NODELAY");
@@ -408,13 +484,141 @@ impl Acceptor {
             );
             tokio::spawn(
                 async move {
-                    connection::serve(socket, &shared, shutdown).await;
+                    connection::serve(socket, slot, &shared, shutdown).await;
                     drop(permit);
                     drop(done);
                 }
                 .instrument(span),
             );
         }
+    }
+
+    /// Answers a connection the relay will not serve with an HTTP error, in a
+    /// task of its own, if it is not turning away too many already (then the
+    /// connection is just closed, as it is on a relay that speaks TLS).
+    fn answer(&self, socket: tokio::net::TcpStream, why: TurnAway) {
+        // A TLS client could not read a plain answer: it is only closed.
+        if self.shared.config.tls.is_some() {
+            return;
+        }
+        let Ok(permit) = Arc::clone(&self.turning_away).try_acquire_owned() else {
+            return;
+        };
+        tokio::spawn(async move {
+            http::turn_away(socket, why).await;
+            drop(permit);
+        });
+    }
+
+    /// Out of descriptors: lets the spare one go, accepts the connection
+    /// waiting longest, tells it the relay is full, closes it and takes the
+    /// spare back, so that clients hear why instead of waiting in the backlog.
+    fn turn_one_away(&mut self) {
+        if self.spare.take().is_none() {
+            return;
+        }
+        if let Some(Ok((socket, address))) = self.listener.accept().now_or_never()
+            && self.shared.config.tls.is_none()
+        {
+            debug!(peer = %address, "out of descriptors: told a connection the relay is full");
+            let answer = TurnAway::Full(
+                "The relay is out of file descriptors. Try again in a moment.".to_owned(),
+            )
+            .into_bytes();
+            let _ = socket.try_write(&answer);
+        }
+        self.spare = spare_descriptor();
+    }
+}
+
+/// A descriptor to hold in reserve (see [`Acceptor::spare`]).
+fn spare_descriptor() -> Option<std::fs::File> {
+    std::fs::File::open(if cfg!(windows) { "NUL" } else { "/dev/null" }).ok()
+}
+
+/// Whether an accept error means the process or the system is out of file
+/// descriptors, buffers or memory: it passes as connections close.
+fn is_out_of_resources(err: &io::Error) -> bool {
+    if err.kind() == io::ErrorKind::OutOfMemory {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux and the BSDs alike but for
+        // ENOBUFS (105 on Linux, 55 on the BSDs and macOS).
+        matches!(err.raw_os_error(), Some(24 | 23 | 105 | 55 | 12))
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+/// Raises the process's soft limit on open files to its hard limit, so that
+/// the relay can hold as many connections and room files as the system lets
+/// it; returns the limit now in force (`None` where there is none to raise).
+/// `tabula-server` calls it at start; a program embedding the relay may.
+pub fn raise_open_file_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        match rlimit::increase_nofile_limit(u64::MAX) {
+            Ok(limit) => Some(limit),
+            Err(err) => {
+                warn!(%err, "could not raise the open-file limit");
+                rlimit::getrlimit(rlimit::Resource::NOFILE)
+                    .ok()
+                    .map(|(soft, _)| soft)
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Fits the connection and room-file limits into the process's open-file
+/// limit, keeping [`FD_RESERVE`] for everything else and room files their
+/// share, so that a relay full of connections can still open its rooms'
+/// files (and one full of files still accept).
+fn fit_open_file_limit(config: &mut Config) {
+    #[cfg(unix)]
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE)
+        .ok()
+        .map(|(soft, _)| soft);
+    #[cfg(not(unix))]
+    let soft: Option<u64> = None;
+    let Some(soft) = soft.filter(|&soft| soft != rlimit_infinity()) else {
+        return;
+    };
+    let usable = soft.saturating_sub(FD_RESERVE + TURNING_AWAY as u64).max(4);
+    // Room files get what they ask for, up to a quarter of what is usable.
+    let files = (config.max_open_room_files as u64 * FDS_PER_ROOM_FILE).min(usable / 4);
+    let max_files = usize::try_from(files / FDS_PER_ROOM_FILE)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    let max_connections = usize::try_from(usable - files).unwrap_or(usize::MAX).max(1);
+    if max_files < config.max_open_room_files || max_connections < config.max_connections {
+        info!(
+            open_file_limit = soft,
+            connections = max_connections.min(config.max_connections),
+            room_files = max_files.min(config.max_open_room_files),
+            "limits fitted to the open-file limit"
+        );
+    }
+    config.max_open_room_files = config.max_open_room_files.min(max_files);
+    config.max_connections = config.max_connections.min(max_connections);
+}
+
+/// What `getrlimit` says for no limit.
+fn rlimit_infinity() -> u64 {
+    #[cfg(unix)]
+    {
+        rlimit::INFINITY
+    }
+    #[cfg(not(unix))]
+    {
+        u64::MAX
     }
 }
 

@@ -70,6 +70,143 @@ struct Args {
     )]
     peer_queue: usize,
 
+    /// How many bytes of outgoing frames may wait for one client; a client
+    /// that falls this far behind is cut off too.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = Config::default().peer_queue_bytes,
+        value_parser = RangedU64ValueParser::<usize>::new()
+            .range(tabula_shared::codec::MAX_FRAME_BYTES as u64..),
+    )]
+    peer_queue_bytes: usize,
+
+    /// Messages (ops, cursor moves, requests) one connection may send a second;
+    /// above it the relay reads that connection more slowly (nothing is refused).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().messages_per_sec,
+        value_parser = clap::value_parser!(u32).range(1..),
+    )]
+    max_messages_per_sec: u32,
+
+    /// Messages one connection may send at once beyond that rate (a paste of a
+    /// thousand objects is a thousand ops).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().messages_burst,
+        value_parser = clap::value_parser!(u32).range(1..),
+    )]
+    messages_burst: u32,
+
+    /// Bytes one connection may send a second; read more slowly above it.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = Config::default().bytes_per_sec,
+        value_parser = clap::value_parser!(u32).range(1..),
+    )]
+    max_bytes_per_sec: u32,
+
+    /// Bytes one connection may send at once beyond that rate; at least
+    /// --max-frame-bytes.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = Config::default().bytes_burst,
+        value_parser = clap::value_parser!(u32).range(1..),
+    )]
+    bytes_burst: u32,
+
+    /// Ops one connection may have waiting to be stored; with that many the
+    /// relay stops reading it until their acks go out.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().max_unacked_ops,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..=1_000_000),
+    )]
+    max_unacked_ops: usize,
+
+    /// Cursor positions of one sender passed on a second, at most; moves in
+    /// between are coalesced (the latest wins).
+    #[arg(
+        long,
+        value_name = "HZ",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..=1000),
+    )]
+    cursor_hz: u32,
+
+    /// Bytes of a room's history the relay holds for one connection at a time
+    /// while it sends a catch-up or the history asked for.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = Config::default().history_bytes,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+    )]
+    history_bytes: usize,
+
+    /// Seconds a message may take to arrive once its first byte has; a client
+    /// that starts a message and never finishes it is cut off.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = Config::default().message_deadline.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..),
+    )]
+    message_deadline_secs: u64,
+
+    /// Connections one address may have open at once; more are answered 429.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().max_connections_per_address,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+    )]
+    max_connections_per_address: usize,
+
+    /// New rooms one address may create a minute.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().new_rooms_per_minute,
+        value_parser = clap::value_parser!(u32).range(1..),
+    )]
+    new_rooms_per_minute: u32,
+
+    /// Rooms that may be open at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().max_rooms,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+    )]
+    max_rooms: usize,
+
+    /// People who may be in one room at once.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().max_members,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+    )]
+    max_members: usize,
+
+    /// Room files that may be open at once (three file descriptors each); the
+    /// least recently used is closed to open another. Lowered to fit the
+    /// open-file limit.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = Config::default().max_open_room_files,
+        value_parser = RangedU64ValueParser::<usize>::new().range(1..),
+    )]
+    max_open_room_files: usize,
+
     /// Seconds between heartbeat checks; a quiet client is pinged.
     #[arg(
         long,
@@ -108,7 +245,9 @@ struct Args {
     )]
     write_timeout_secs: u64,
 
-    /// How many connections may be open at once; more wait until one closes.
+    /// How many connections may be open at once; more are answered 503.
+    /// Lowered to fit the open-file limit, which the relay raises to the
+    /// system's hard limit at start.
     #[arg(
         long,
         value_name = "N",
@@ -221,6 +360,20 @@ impl Args {
         Config {
             max_frame_bytes: self.max_frame_bytes,
             peer_queue_frames: self.peer_queue,
+            peer_queue_bytes: self.peer_queue_bytes,
+            messages_per_sec: self.max_messages_per_sec,
+            messages_burst: self.messages_burst,
+            bytes_per_sec: self.max_bytes_per_sec,
+            bytes_burst: self.bytes_burst,
+            max_unacked_ops: self.max_unacked_ops,
+            cursor_interval: Duration::from_secs(1) / self.cursor_hz,
+            history_bytes: self.history_bytes,
+            message_deadline: Duration::from_secs(self.message_deadline_secs),
+            max_connections_per_address: self.max_connections_per_address,
+            new_rooms_per_minute: self.new_rooms_per_minute,
+            max_rooms: self.max_rooms,
+            max_members: self.max_members,
+            max_open_room_files: self.max_open_room_files,
             heartbeat_interval: Duration::from_secs(self.heartbeat_secs),
             heartbeat_timeout: Duration::from_secs(self.heartbeat_timeout_secs),
             hello_timeout: handshake,
@@ -296,6 +449,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let scheme = if config.tls.is_some() { "wss" } else { "ws" };
 
+    if let Some(limit) = tabula_server::raise_open_file_limit() {
+        info!(limit, "open-file limit");
+    }
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(&args.listen)
         .await

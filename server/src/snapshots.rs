@@ -34,6 +34,8 @@ use crate::sync::lock;
 
 /// How many ops the snapshotter reads from a log at a time.
 const READ_CHUNK: usize = 4096;
+/// The most bytes of ops the snapshotter reads at a time (but at least one op).
+const READ_CHUNK_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why a snapshot could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -194,7 +196,8 @@ impl RoomSnapshots {
             _ => (Board::new(), 0),
         };
         while after < up_to {
-            let frames = lock(&self.log).frames_between(after, up_to, READ_CHUNK)?;
+            let frames =
+                lock(&self.log).frames_between(after, up_to, READ_CHUNK, READ_CHUNK_BYTES)?;
             if frames.is_empty() {
                 return Err(StoreError::HistoryGap { seq: after + 1 }.into());
             }

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -95,12 +96,14 @@ pub trait OpLog: Send + std::fmt::Debug {
     fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError>;
 
     /// Up to `limit` frames of the ops after `after` up to and including `up_to`,
-    /// in order.
+    /// in order, and no more once they hold `max_bytes` (the first frame is
+    /// read whatever its size).
     fn frames_between(
         &self,
         after: u64,
         up_to: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<Bytes>, StoreError>;
 
     /// The newest board snapshot kept, if any: where a reopened room's
@@ -118,6 +121,86 @@ pub trait OpLog: Send + std::fmt::Debug {
 /// snapshotter thread or in `spawn_blocking`, never on a tokio worker (a log in
 /// memory excepted, which never blocks).
 pub type SharedLog = Arc<Mutex<Box<dyn OpLog>>>;
+
+/// How many room files may be open at once, and which are: a relay holds
+/// one per room people use, and each costs three file descriptors (the
+/// database, its write-ahead log and that log's index). Opening one more than
+/// the budget allows first closes the least recently used file that nobody is
+/// using right now; its room reopens it on its next read or write, unseen.
+#[derive(Debug)]
+pub struct FileBudget {
+    /// The most files open at once (give or take files in use, which are
+    /// never closed under their users).
+    max: usize,
+    /// How many are open now.
+    open: AtomicUsize,
+    /// Every log's file; an entry dies with its log. A leaf lock.
+    files: Mutex<Vec<Weak<Mutex<RoomFile>>>>,
+}
+
+impl FileBudget {
+    /// A budget of `max` open files.
+    #[must_use]
+    pub fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max,
+            open: AtomicUsize::new(0),
+            files: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// How many room files are open now.
+    #[must_use]
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Counts `file` among those the budget may close.
+    fn track(&self, file: &Arc<Mutex<RoomFile>>) {
+        let mut files = lock(&self.files);
+        files.retain(|file| file.strong_count() > 0);
+        files.push(Arc::downgrade(file));
+    }
+
+    /// Before a file opens: closes the least recently used open files that
+    /// nobody holds right now until one more fits. Called under the lock of
+    /// the file about to open, so it only ever `try_lock`s the others.
+    fn make_room(&self) {
+        while self.open.load(Ordering::Acquire) >= self.max {
+            let files: Vec<Arc<Mutex<RoomFile>>> =
+                lock(&self.files).iter().filter_map(Weak::upgrade).collect();
+            let oldest = files
+                .iter()
+                .filter_map(|file| {
+                    let held = try_lock(file)?;
+                    let used = held.open.as_ref().map(|_| held.used)?;
+                    Some((used, file))
+                })
+                .min_by_key(|(used, _)| *used)
+                .map(|(_, file)| Arc::clone(file));
+            let closed = oldest
+                .and_then(|file| try_lock(&file).map(|mut file| file.close()))
+                .unwrap_or(false);
+            if !closed {
+                warn!(
+                    max = self.max,
+                    "every open room file is in use: opening one more than the budget"
+                );
+                return;
+            }
+        }
+    }
+
+    /// Counts a file that opened.
+    fn opened(&self) {
+        self.open.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts a file that closed.
+    fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// An [`OpLog`] in a `.tabula` session file: durable, and readable by the app
 /// (and by `sqlite3` or an export) while the relay has it open.
@@ -174,6 +257,8 @@ struct RoomFile {
     holds_pages: bool,
     /// How long it stays open unused ([`REST_AFTER`], shorter in tests).
     rest_after: Duration,
+    /// How many room files may be open, counting this one while it is.
+    budget: Arc<FileBudget>,
 }
 
 impl RoomFile {
@@ -184,12 +269,32 @@ impl RoomFile {
         let file = if let Some(file) = self.open.take() {
             file
         } else {
+            self.budget.make_room();
             let file = SessionFile::reopen(&self.path)?;
-            file.limit_cache(ROOM_CACHE_KIB)?;
+            self.budget.opened();
+            if let Err(err) = file.limit_cache(ROOM_CACHE_KIB) {
+                // Handled here: the file works with SQLite's usual cache.
+                warn!(%err, "could not limit a room file's cache");
+            }
             debug!(path = %self.path.display(), "reopened a quiet room's file");
             file
         };
         Ok(self.open.insert(file))
+    }
+
+    /// Closes the file if it is open (its next use reopens it); `true` if it
+    /// was.
+    fn close(&mut self) -> bool {
+        let Some(file) = self.open.take() else {
+            return false;
+        };
+        self.budget.closed();
+        match file.close() {
+            Ok(()) => debug!(path = %self.path.display(), "closed a room's file"),
+            // Handled here: the next use reopens the file regardless.
+            Err(err) => warn!(%err, "could not close a room's file"),
+        }
+        true
     }
 
     /// Frees the file's pages, or closes it, if it has been unused long
@@ -197,14 +302,7 @@ impl RoomFile {
     fn rest_if_quiet(&mut self) -> bool {
         let quiet = self.used.elapsed();
         if quiet >= self.rest_after {
-            if let Some(file) = self.open.take() {
-                match file.close() {
-                    Ok(()) => debug!(path = %self.path.display(), "closed a quiet room's file"),
-                    // Handled here: the next use reopens the file regardless.
-                    Err(err) => warn!(%err, "could not close a quiet room's file"),
-                }
-                return true;
-            }
+            return self.close();
         } else if quiet >= RELEASE_PAGES_AFTER
             && self.holds_pages
             && let Some(file) = &self.open
@@ -216,6 +314,14 @@ impl RoomFile {
             }
         }
         false
+    }
+}
+
+impl Drop for RoomFile {
+    fn drop(&mut self) {
+        if self.open.is_some() {
+            self.budget.closed();
+        }
     }
 }
 
@@ -300,28 +406,46 @@ fn rest_quiet_files(rest: &Weak<Rest>) {
 impl SqliteLog {
     /// Opens the room's file in `rooms_dir`, creating it if the room is new.
     pub fn open_or_create(rooms_dir: &Path, room: &str) -> Result<Self, StoreError> {
-        Self::open_resting_after(rooms_dir, room, REST_AFTER)
+        Self::open_within(rooms_dir, room, &FileBudget::new(usize::MAX))
     }
 
-    /// [`open_or_create`](Self::open_or_create), closing the file whenever it
-    /// has not been used for `rest_after`.
+    /// [`open_or_create`](Self::open_or_create), the file counted in
+    /// `budget` whenever it is open.
+    pub fn open_within(
+        rooms_dir: &Path,
+        room: &str,
+        budget: &Arc<FileBudget>,
+    ) -> Result<Self, StoreError> {
+        Self::open_resting_after(rooms_dir, room, REST_AFTER, budget)
+    }
+
+    /// [`open_within`](Self::open_within), closing the file whenever it has
+    /// not been used for `rest_after`.
     fn open_resting_after(
         rooms_dir: &Path,
         room: &str,
         rest_after: Duration,
+        budget: &Arc<FileBudget>,
     ) -> Result<Self, StoreError> {
         let path = room_path(rooms_dir, room);
+        adopt_older_spelling(rooms_dir, room, &path);
+        budget.make_room();
         let file = SessionFile::open_or_create(&path, room)?;
-        // Also drops what the integrity check on opening read into the cache.
-        file.limit_cache(ROOM_CACHE_KIB)?;
-        let rest = Rest::running()?;
         let file = Arc::new(Mutex::new(RoomFile {
             path,
             open: Some(file),
             used: Instant::now(),
             holds_pages: false,
             rest_after,
+            budget: Arc::clone(budget),
         }));
+        budget.opened();
+        budget.track(&file);
+        // Also drops what the integrity check on opening read into the cache.
+        if let Some(open) = &lock(&file).open {
+            open.limit_cache(ROOM_CACHE_KIB)?;
+        }
+        let rest = Rest::running()?;
         rest.watch(&file);
         Ok(Self { file, _rest: rest })
     }
@@ -378,8 +502,9 @@ impl OpLog for SqliteLog {
         after: u64,
         up_to: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<Bytes>, StoreError> {
-        let frames = self.with_file(|file| file.frames_between(after, up_to, limit))?;
+        let frames = self.with_file(|file| file.frames_within(after, up_to, limit, max_bytes))?;
         Ok(frames.into_iter().map(Bytes::from).collect())
     }
 
@@ -410,6 +535,81 @@ pub fn rooms_dir(data_dir: &Path) -> PathBuf {
 #[must_use]
 pub fn room_path(rooms_dir: &Path, room: &str) -> PathBuf {
     rooms_dir.join(format!("{room}.{EXTENSION}"))
+}
+
+/// Whether room `room` has a file in `rooms_dir`, under its name or one that
+/// differs only in case (a room named before names were folded).
+#[must_use]
+pub fn room_exists(rooms_dir: &Path, room: &str) -> bool {
+    if room_path(rooms_dir, room).exists() {
+        return true;
+    }
+    let wanted = format!("{room}.{EXTENSION}");
+    fs::read_dir(rooms_dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.eq_ignore_ascii_case(&wanted))
+        })
+    })
+}
+
+/// Renames the file of a room named before names were folded to lower case
+/// (`Design.tabula`, with its `-wal` and `-shm`) to the name the room has now
+/// (`path`, for `room`), unless a file of that name exists. A folder holding
+/// several spellings of one room (possible only where names are case
+/// sensitive) keeps the others as they are, with a warning: the newest wins.
+fn adopt_older_spelling(rooms_dir: &Path, room: &str, path: &Path) {
+    if path.exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(rooms_dir) else {
+        return;
+    };
+    let wanted = format!("{room}.{EXTENSION}");
+    let mut spellings: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name != wanted && name.eq_ignore_ascii_case(&wanted))
+        })
+        .map(|entry| {
+            let modified = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (modified, entry.path())
+        })
+        .collect();
+    spellings.sort();
+    let Some((_, older)) = spellings.pop() else {
+        return;
+    };
+    for (_, other) in &spellings {
+        warn!(
+            kept = %older.display(),
+            left = %other.display(),
+            "two files hold room {room} under names differing only in case: the newer is used"
+        );
+    }
+    for suffix in ["-wal", "-shm", ""] {
+        let mut from = older.clone().into_os_string();
+        from.push(suffix);
+        let mut to = path.to_path_buf().into_os_string();
+        to.push(suffix);
+        if !Path::new(&from).exists() {
+            continue;
+        }
+        match fs::rename(&from, &to) {
+            Ok(()) => debug!(from = ?from, to = ?to, "renamed a room file to its folded name"),
+            Err(err) => {
+                warn!(%err, from = ?from, "could not rename a room file to its folded name");
+            }
+        }
+    }
 }
 
 /// Every room with a file in `rooms_dir`, by name, sorted.
@@ -481,13 +681,26 @@ impl OpLog for MemoryLog {
         after: u64,
         up_to: u64,
         limit: usize,
+        max_bytes: usize,
     ) -> Result<Vec<Bytes>, StoreError> {
         let start = usize::try_from(after).unwrap_or(usize::MAX);
         let end = usize::try_from(up_to)
             .unwrap_or(usize::MAX)
             .min(self.frames.len())
             .min(start.saturating_add(limit));
-        Ok(self.frames.get(start..end).unwrap_or_default().to_vec())
+        let mut bytes = 0;
+        Ok(self
+            .frames
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|frame| {
+                let first = bytes == 0;
+                bytes += frame.len();
+                first || bytes <= max_bytes
+            })
+            .cloned()
+            .collect())
     }
 
     fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
@@ -522,18 +735,32 @@ mod tests {
     /// The two logs answer every question the same way.
     fn check(log: &mut dyn OpLog) {
         assert_eq!(log.last_stamp().unwrap(), None);
-        assert!(log.frames_between(0, 10, 10).unwrap().is_empty());
+        assert!(
+            log.frames_between(0, 10, 10, usize::MAX)
+                .unwrap()
+                .is_empty()
+        );
         let ops = entries(5);
         log.append(&ops[..2]).unwrap();
         log.append(&ops[2..]).unwrap();
         assert_eq!(log.last_stamp().unwrap(), Some(ops[4].stamp));
-        let frames = |after, up_to, limit| log.frames_between(after, up_to, limit).unwrap();
+        let frames =
+            |after, up_to, limit| log.frames_between(after, up_to, limit, usize::MAX).unwrap();
         let expected: Vec<Bytes> = ops.iter().map(|e| e.frame.clone()).collect();
         assert_eq!(frames(0, 5, 100), expected);
         assert_eq!(frames(1, 3, 100), expected[1..3].to_vec());
         assert_eq!(frames(0, 5, 2), expected[..2].to_vec());
         assert!(frames(5, 5, 100).is_empty());
         assert!(frames(u64::MAX, u64::MAX, 100).is_empty());
+        // Each frame is 3 bytes: 7 bytes hold two; the first always comes.
+        assert_eq!(
+            log.frames_between(0, 5, 100, 7).unwrap(),
+            expected[..2].to_vec()
+        );
+        assert_eq!(
+            log.frames_between(0, 5, 100, 1).unwrap(),
+            expected[..1].to_vec()
+        );
         assert_eq!(log.stamp_of(ops[3].op_id).unwrap(), Some(ops[3].stamp));
         assert_eq!(log.stamp_of(OpId::random()).unwrap(), None);
     }
@@ -556,6 +783,45 @@ mod tests {
         assert_eq!(room_names(&rooms).unwrap(), vec!["kept", "other.room"]);
     }
 
+    #[test]
+    fn a_room_file_named_with_capitals_opens_under_the_folded_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = rooms_dir(dir.path());
+        fs::create_dir_all(&rooms).unwrap();
+        let mut old = SqliteLog::open_or_create(&rooms, "Design").unwrap();
+        old.append(&entries(3)).unwrap();
+        drop(old);
+        let folded = SqliteLog::open_or_create(&rooms, "design").unwrap();
+        assert_eq!(folded.last_stamp().unwrap().map(|s| s.seq), Some(3));
+        assert_eq!(room_names(&rooms).unwrap(), vec!["design"]);
+    }
+
+    #[test]
+    fn beyond_the_budget_the_least_recently_used_file_closes_and_reopens_on_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = rooms_dir(dir.path());
+        fs::create_dir_all(&rooms).unwrap();
+        let budget = FileBudget::new(2);
+        let ops = entries(3);
+        let mut a = SqliteLog::open_within(&rooms, "a", &budget).unwrap();
+        a.append(&ops[..1]).unwrap();
+        let mut b = SqliteLog::open_within(&rooms, "b", &budget).unwrap();
+        b.append(&ops[..1]).unwrap();
+        assert_eq!(budget.open(), 2);
+        // a was used longest ago: it closes for c.
+        let c = SqliteLog::open_within(&rooms, "c", &budget).unwrap();
+        assert_eq!(budget.open(), 2);
+        assert!(lock(&a.file).open.is_none());
+        assert!(lock(&b.file).open.is_some());
+        // a's next use reopens it, closing b.
+        a.append(&ops[1..2]).unwrap();
+        assert_eq!(a.last_stamp().unwrap(), Some(ops[1].stamp));
+        assert!(lock(&b.file).open.is_none());
+        assert_eq!(budget.open(), 2);
+        drop((a, b, c));
+        assert_eq!(budget.open(), 0);
+    }
+
     /// How long a test waits for the `tabula-rest` thread before it fails: a
     /// margin a loaded 2-core CI machine cannot miss.
     const PATIENCE: Duration = Duration::from_secs(30);
@@ -574,7 +840,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rooms = rooms_dir(dir.path());
         fs::create_dir_all(&rooms).unwrap();
-        let mut log = SqliteLog::open_resting_after(&rooms, "quiet", Duration::ZERO).unwrap();
+        let mut log =
+            SqliteLog::open_resting_after(&rooms, "quiet", Duration::ZERO, &FileBudget::new(9))
+                .unwrap();
         let ops = entries(4);
         log.append(&ops[..2]).unwrap();
         wait_for(&log, |file| file.open.is_none());
@@ -592,7 +860,7 @@ mod tests {
         assert_eq!(log.last_stamp().unwrap(), Some(ops[3].stamp));
         assert_eq!(log.stamp_of(ops[0].op_id).unwrap(), Some(ops[0].stamp));
         let frames: Vec<Bytes> = ops.iter().map(|e| e.frame.clone()).collect();
-        assert_eq!(log.frames_between(0, 4, 10).unwrap(), frames);
+        assert_eq!(log.frames_between(0, 4, 10, usize::MAX).unwrap(), frames);
     }
 
     #[test]
@@ -606,7 +874,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let rooms = rooms_dir(dir.path());
         fs::create_dir_all(&rooms).unwrap();
-        let mut log = SqliteLog::open_resting_after(&rooms, "hooked", Duration::ZERO).unwrap();
+        let mut log =
+            SqliteLog::open_resting_after(&rooms, "hooked", Duration::ZERO, &FileBudget::new(9))
+                .unwrap();
         log.append(&entries(1)).unwrap();
         wait_for(&log, |file| file.open.is_none());
         let deadline = Instant::now() + PATIENCE;

@@ -83,7 +83,10 @@ pub struct PeerInfo {
 pub struct Welcome {
     /// The room joined.
     pub room: String,
-    /// Everyone else in the room right now.
+    /// Everyone else in the room right now, or the first thousand of them
+    /// in a bigger room: the rest follow the welcome (and its snapshot) as
+    /// [`ServerMessage::PeerJoined`]s, so that a welcome never outgrows a
+    /// frame.
     pub peers: Vec<PeerInfo>,
     /// The ops that follow this welcome start after this sequence number: the
     /// client's `last_seen` when the room still has everything after it, otherwise

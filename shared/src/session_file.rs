@@ -907,6 +907,43 @@ impl SessionFile {
             .collect()
     }
 
+    /// Like [`frames_between`](Self::frames_between), stopping once the frames
+    /// read hold `max_bytes` (the first is read whatever its size), so that a
+    /// reader's memory is bounded however large the frames.
+    pub fn frames_within(
+        &self,
+        after: u64,
+        up_to: u64,
+        limit: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, SessionFileError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT frame FROM ops WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(|err| self.error(err))?;
+        let mut rows = statement
+            .query(params![
+                to_sql_int(after),
+                to_sql_int(up_to),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ])
+            .map_err(|err| self.error(err))?;
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        let mut bytes = 0_usize;
+        while let Some(row) = rows.next().map_err(|err| self.error(err))? {
+            let frame: Vec<u8> = row.get(0).map_err(|err| self.error(err))?;
+            bytes += frame.len();
+            let over = bytes > max_bytes && !frames.is_empty();
+            if over {
+                break;
+            }
+            frames.push(frame);
+        }
+        Ok(frames)
+    }
+
     /// Every op after `after`, in order, read [`CHUNK`] at a time.
     #[must_use]
     pub fn ops(&self, after: u64) -> Ops<'_> {

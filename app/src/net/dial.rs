@@ -50,24 +50,31 @@ pub(super) async fn dial(
         .max_frame_size(Some(tabula_shared::codec::MAX_FRAME_BYTES));
     match tokio_tungstenite::client_async_with_config(url.address(), stream, Some(config)).await {
         Ok((socket, _response)) => Ok((socket, certificate)),
-        Err(tungstenite::Error::Http(response)) => {
-            let body = response
-                .body()
-                .as_deref()
-                .map(|body| String::from_utf8_lossy(body).trim().to_owned())
-                .filter(|body| !body.is_empty());
-            Err(Ended::Refused(match body {
-                Some(body) => format!(
-                    "the relay answered HTTP {} instead of opening a WebSocket: {body}",
-                    response.status()
-                ),
-                None => format!(
-                    "the relay answered HTTP {} instead of opening a WebSocket",
-                    response.status()
-                ),
-            }))
-        }
+        Err(tungstenite::Error::Http(response)) => Err(http_refusal(&response)),
         Err(err) => Err(Ended::lost(format!("could not connect: {err}"), false)),
+    }
+}
+
+/// What an HTTP answer instead of a WebSocket means: a relay that is full
+/// (503) or that has too many connections from this address (429) is tried
+/// again later, with its own sentence saying why; anything else will not
+/// change by retrying.
+fn http_refusal(response: &tungstenite::http::Response<Option<Vec<u8>>>) -> Ended {
+    let status = response.status();
+    let said = response
+        .body()
+        .as_deref()
+        .map(|body| String::from_utf8_lossy(body).trim().to_owned())
+        .filter(|said| !said.is_empty());
+    match (status.as_u16(), said) {
+        (429 | 503, Some(said)) => Ended::lost(format!("the relay is busy: {said}"), false),
+        (429 | 503, None) => Ended::lost(format!("the relay is busy (HTTP {status})"), false),
+        (_, Some(said)) => Ended::Refused(format!(
+            "the relay answered HTTP {status} instead of opening a WebSocket: {said}"
+        )),
+        (_, None) => Ended::Refused(format!(
+            "the relay answered HTTP {status} instead of opening a WebSocket"
+        )),
     }
 }
 

@@ -55,7 +55,8 @@ pub(super) async fn receive_message(socket: &mut Socket) -> Result<ServerMessage
 }
 
 /// Whether a close from the relay is worth retrying: a protocol mismatch is not;
-/// a restart, a timeout or being cut off for reading too slowly is.
+/// a restart, a timeout, being cut off for reading too slowly or a limit that
+/// passes (1013, "try again later": a full room) is.
 fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
     let Some(frame) = frame else {
         return Ended::lost("the relay closed the connection".to_owned(), false);
@@ -65,6 +66,9 @@ fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
             "the relay closed the connection (code {})",
             u16::from(frame.code)
         )
+    } else if frame.code == CloseCode::Again {
+        // A limit that passes: a full room or relay, too many new rooms.
+        format!("the relay is busy: {}", frame.reason)
     } else {
         format!("the relay closed the connection: {}", frame.reason)
     };

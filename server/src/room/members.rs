@@ -10,17 +10,163 @@
 //!
 //! The room calls every method under its lock, so the order frames are offered
 //! in is the room's order. Nothing here ever waits: a member whose queue is full
-//! is cut off on the spot, and its departure noted for the room to record.
+//! (in frames or in bytes) is cut off on the spot, and its departure noted for
+//! the room to record.
+//!
+//! Cursors take another way: each member has a [`CursorInbox`] holding the
+//! latest cursor frame of each sender that it has not written yet, so a sender
+//! that moves faster than a member reads overwrites its own older position
+//! instead of queuing, and a cursor flood can never fill the queue that ops
+//! need (nor get a reader cut off).
+//!
+//! Each membership also holds its connection's credit of unacknowledged ops
+//! ([`Added::credit`]): the connection takes a permit per op it proposes, and
+//! the room gives it back with the op's ack (or refusal). A connection without
+//! permits stops reading its socket, so a fast sender is pushed back on by TCP
+//! and the room's waiting list stays bounded.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tabula_shared::{ClientId, PeerInfo, ServerMessage};
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tracing::warn;
 
 use crate::frame::encode_frame;
+use crate::sync::lock;
+
+/// How much may wait for one member, and how many ops it may have in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// The most frames in its queue.
+    pub frames: usize,
+    /// The most bytes in its queue (a frame larger than this alone still fits
+    /// in an empty queue).
+    pub bytes: usize,
+    /// The most ops it may have proposed that are not yet acked.
+    pub unacked: usize,
+}
+
+#[cfg(test)]
+impl From<usize> for Bounds {
+    /// A queue of `frames` frames and no other bound, for unit tests.
+    fn from(frames: usize) -> Self {
+        Self {
+            frames,
+            bytes: usize::MAX,
+            unacked: 1 << 20,
+        }
+    }
+}
+
+/// The room's end of a member's queue: bounded in frames and in bytes.
+#[derive(Debug)]
+struct QueueTx {
+    /// The frames.
+    frames: mpsc::Sender<Bytes>,
+    /// The bytes queued now, shared with the connection's end.
+    bytes: Arc<AtomicUsize>,
+    /// The most bytes the queue may hold.
+    max_bytes: usize,
+}
+
+/// Why a frame did not go into a queue.
+enum Refused {
+    /// The queue is full: the member reads too slowly.
+    Full,
+    /// The connection has ended; it leaves by itself.
+    Closed,
+}
+
+impl QueueTx {
+    /// Queues `frame` unless the queue is full, in frames or in bytes.
+    fn try_send(&self, frame: Bytes) -> Result<(), Refused> {
+        let len = frame.len();
+        let before = self.bytes.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > self.max_bytes {
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
+            return Err(Refused::Full);
+        }
+        self.frames.try_send(frame).map_err(|err| {
+            self.bytes.fetch_sub(len, Ordering::AcqRel);
+            match err {
+                TrySendError::Full(_) => Refused::Full,
+                TrySendError::Closed(_) => Refused::Closed,
+            }
+        })
+    }
+}
+
+/// The connection's end of its queue: live frames, in room order.
+#[derive(Debug)]
+pub struct Queue {
+    /// The frames.
+    frames: mpsc::Receiver<Bytes>,
+    /// The bytes queued now, shared with the room's end.
+    bytes: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    /// The next frame; `None` once the room has dropped its end (right after a
+    /// kick).
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let frame = self.frames.recv().await?;
+        self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+        Some(frame)
+    }
+
+    /// The next frame if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Bytes, TryRecvError> {
+        let frame = self.frames.try_recv()?;
+        self.bytes.fetch_sub(frame.len(), Ordering::AcqRel);
+        Ok(frame)
+    }
+}
+
+/// The latest cursor of each sender that a member has not been sent yet.
+/// A leaf lock: taken under the room's, or alone by the member's connection.
+#[derive(Debug, Default)]
+pub struct CursorInbox {
+    /// Sender to its latest `ServerMessage::Cursor` frame.
+    pending: Mutex<HashMap<ClientId, Bytes>>,
+    /// Wakes the connection when the inbox stops being empty.
+    ready: Notify,
+}
+
+impl CursorInbox {
+    /// Keeps `frame` as `from`'s latest cursor, replacing an older one.
+    fn put(&self, from: ClientId, frame: Bytes) {
+        let mut pending = lock(&self.pending);
+        let was_empty = pending.is_empty();
+        pending.insert(from, frame);
+        if was_empty {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Forgets `from`'s cursor (it left).
+    fn forget(&self, from: ClientId) {
+        lock(&self.pending).remove(&from);
+    }
+
+    /// Waits until the inbox holds something, then takes all of it: one
+    /// frame per sender, the latest.
+    pub async fn take(&self) -> Vec<Bytes> {
+        loop {
+            let taken: Vec<Bytes> = lock(&self.pending)
+                .drain()
+                .map(|(_, frame)| frame)
+                .collect();
+            if !taken.is_empty() {
+                return taken;
+            }
+            self.ready.notified().await;
+        }
+    }
+}
 
 /// Why the room cut a member off; the connection turns it into a close frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +187,11 @@ pub struct Added {
     /// same client.
     pub connection: u64,
     /// Live frames for the member, in room order.
-    pub queue: mpsc::Receiver<Bytes>,
+    pub queue: Queue,
+    /// The latest cursors of the others, apart from the queue.
+    pub cursors: Arc<CursorInbox>,
+    /// One permit per op the member may still propose before one is acked.
+    pub credit: Arc<Semaphore>,
     /// Fires when the room cuts the member off.
     pub kick: oneshot::Receiver<Kick>,
 }
@@ -66,7 +216,11 @@ struct Member {
     /// Name and colour, for the welcome of whoever joins next.
     info: PeerInfo,
     /// The bounded outgoing queue to the connection task; full means too slow.
-    queue: mpsc::Sender<Bytes>,
+    queue: QueueTx,
+    /// The others' latest cursors, for the connection task to write.
+    cursors: Arc<CursorInbox>,
+    /// The connection's credit of unacked ops, given back with each ack.
+    credit: Arc<Semaphore>,
     /// Lets the room tell the connection why it was cut off.
     kick: oneshot::Sender<Kick>,
 }
@@ -117,11 +271,16 @@ impl Members {
             .is_some()
     }
 
-    /// Adds a member with a queue of `queue_frames` frames; it gets every frame
-    /// offered from now on.
-    pub fn add(&mut self, info: PeerInfo, queue_frames: usize) -> Added {
-        let (queue_tx, queue) = mpsc::channel(queue_frames);
+    /// Adds a member with a queue as large as `bounds` say; it gets every
+    /// frame offered from now on.
+    pub fn add(&mut self, info: PeerInfo, bounds: Bounds) -> Added {
+        let (frames_tx, frames) = mpsc::channel(bounds.frames);
+        let bytes = Arc::new(AtomicUsize::new(0));
         let (kick_tx, kick) = oneshot::channel();
+        let cursors = Arc::new(CursorInbox::default());
+        let credit = Arc::new(Semaphore::new(
+            bounds.unacked.clamp(1, Semaphore::MAX_PERMITS),
+        ));
         self.last_connection += 1;
         let connection = self.last_connection;
         self.by_client.insert(
@@ -129,14 +288,45 @@ impl Members {
             Member {
                 connection,
                 info,
-                queue: queue_tx,
+                queue: QueueTx {
+                    frames: frames_tx,
+                    bytes: Arc::clone(&bytes),
+                    max_bytes: bounds.bytes,
+                },
+                cursors: Arc::clone(&cursors),
+                credit: Arc::clone(&credit),
                 kick: kick_tx,
             },
         );
         Added {
             connection,
-            queue,
+            queue: Queue { frames, bytes },
+            cursors,
+            credit,
             kick,
+        }
+    }
+
+    /// Gives `client` back the credit of one op, which was just acked or
+    /// refused.
+    pub fn credit(&self, client: ClientId) {
+        // An ack always follows a permit taken; the check only keeps a
+        // proposal made without one (the unit tests make them) from growing
+        // the credit past what a semaphore holds.
+        if let Some(member) = self.by_client.get(&client)
+            && member.credit.available_permits() < Semaphore::MAX_PERMITS / 2
+        {
+            member.credit.add_permits(1);
+        }
+    }
+
+    /// Offers every member but `from` its latest cursor frame. Never fills a
+    /// queue: each member keeps one cursor per sender, the latest.
+    pub fn cursor(&self, from: ClientId, frame: &Bytes) {
+        for (client, member) in &self.by_client {
+            if *client != from {
+                member.cursors.put(from, frame.clone());
+            }
         }
     }
 
@@ -186,7 +376,7 @@ impl Members {
         let full = self
             .by_client
             .get(&client)
-            .is_some_and(|m| matches!(m.queue.try_send(frame), Err(TrySendError::Full(_))));
+            .is_some_and(|m| matches!(m.queue.try_send(frame), Err(Refused::Full)));
         if full {
             self.cut_off(vec![client]);
         }
@@ -195,6 +385,7 @@ impl Members {
     /// Tells everyone that `client` left, and notes the leave for recording.
     fn announce_left(&mut self, client: ClientId) {
         self.departed.push(client);
+        self.forget_cursor(client);
         let mut slow = Vec::new();
         self.offer_left(client, &mut slow);
         self.cut_off(slow);
@@ -208,7 +399,7 @@ impl Members {
             if Some(*client) == except {
                 continue;
             }
-            if let Err(TrySendError::Full(_)) = member.queue.try_send(frame.clone()) {
+            if let Err(Refused::Full) = member.queue.try_send(frame.clone()) {
                 slow.push(*client);
             }
         }
@@ -238,7 +429,15 @@ impl Members {
             );
             member.kick(Kick::Overflow);
             self.departed.push(client);
+            self.forget_cursor(client);
             self.offer_left(client, &mut slow);
+        }
+    }
+
+    /// Drops a departed member's cursor from everyone's inbox.
+    fn forget_cursor(&self, client: ClientId) {
+        for member in self.by_client.values() {
+            member.cursors.forget(client);
         }
     }
 }

@@ -36,9 +36,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use tabula_shared::{ClientId, Op, OpId, OpKind, PeerInfo, Point, ServerMessage, Welcome};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 use tracing::warn;
 
 use crate::frame::encode_frame;
@@ -62,7 +61,20 @@ mod writers;
 #[cfg(test)]
 mod testing;
 
-pub use members::Kick;
+pub use members::{Bounds, CursorInbox, Kick, Queue};
+
+/// The most peers a welcome lists; the others follow it as `PeerJoined`s. A
+/// peer takes at most about 160 bytes (a name is cut to 128), so a welcome
+/// stays under 200 KiB, far below the frame limit, however full the room.
+pub const WELCOME_PEERS: usize = 1000;
+
+/// A join turned away: the room has as many members as it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the room is full: {members} people are in it, as many as this relay allows")]
+pub struct RoomFull {
+    /// How many are in it.
+    pub members: usize,
+}
 
 /// Where a room's ops are sequenced, stored and published.
 #[derive(Debug)]
@@ -97,6 +109,9 @@ pub struct Membership {
     pub connection: u64,
     /// The welcome to send first.
     pub welcome: Welcome,
+    /// The others the welcome has no room for, to announce right after it (and
+    /// the snapshot) as `PeerJoined`s.
+    pub more_peers: Vec<PeerInfo>,
     /// The snapshot the welcome announces (`welcome.snapshot`), to send right
     /// after it.
     pub snapshot: Option<Arc<RoomSnapshot>>,
@@ -104,7 +119,11 @@ pub struct Membership {
     /// the welcome (and the snapshot).
     pub catch_up: CatchUp,
     /// Live frames for this member, in room order, from after the catch-up on.
-    pub queue: mpsc::Receiver<Bytes>,
+    pub queue: Queue,
+    /// The others' latest cursors, apart from the queue.
+    pub cursors: Arc<CursorInbox>,
+    /// One permit per op this member may still propose before one is acked.
+    pub credit: Arc<Semaphore>,
     /// Fires when the room cuts this member off.
     pub kick: oneshot::Receiver<Kick>,
     /// Whether joining cut off an older connection of the same client.
@@ -219,16 +238,28 @@ impl Room {
     /// client is sent the room from the start, whatever `last_seen` says.
     /// While the room is being handed over, the join is not recorded; once it
     /// has moved, the joiner is sent on right after its catch-up.
-    pub fn join(
+    ///
+    /// The welcome lists at most [`WELCOME_PEERS`] of the others, so that it
+    /// stays far below the frame limit in a room of thousands; the rest are in
+    /// [`Membership::more_peers`], to be sent as `PeerJoined`s right after it.
+    /// A room that has `max_members` in it already turns a newcomer away
+    /// (a client already in it may always come back on a new connection).
+    pub fn try_join(
         &self,
         info: PeerInfo,
         last_seen: u64,
         resumes: bool,
-        queue_frames: usize,
-    ) -> Membership {
+        bounds: Bounds,
+        max_members: usize,
+    ) -> Result<Membership, RoomFull> {
         let joined = encode_frame(&ServerMessage::PeerJoined(info.clone()));
 
         let mut state = lock(&self.state);
+        if !state.members.contains(info.client) && state.members.len() >= max_members {
+            return Err(RoomFull {
+                members: state.members.len(),
+            });
+        }
         let replaced = state.members.replace(info.client);
         let head = state.head;
         // A client that has seen more than the room holds was talking to a relay
@@ -252,7 +283,8 @@ impl Room {
             Err(err) => warn!(room = %self.name, %err, "could not encode PeerJoined"),
         }
         // Listed after the broadcast, which may have cut off slow members.
-        let peers = state.members.peers();
+        let mut peers = state.members.peers();
+        let more_peers = peers.split_off(peers.len().min(WELCOME_PEERS));
         let record = Proposal {
             author: info.client,
             op: Op::new(OpKind::Joined {
@@ -261,7 +293,7 @@ impl Room {
             }),
         };
         let client = info.client;
-        let added = state.members.add(info, queue_frames);
+        let added = state.members.add(info, bounds);
         match &state.stage {
             Stage::Open => {
                 self.sequence(&mut state, vec![record]);
@@ -276,7 +308,7 @@ impl Room {
         self.record_departures(&mut state);
         drop(state);
 
-        Membership {
+        Ok(Membership {
             connection: added.connection,
             welcome: Welcome {
                 room: self.name.clone(),
@@ -285,11 +317,29 @@ impl Room {
                 head,
                 snapshot: snapshot.as_ref().map(|s| s.header()),
             },
+            more_peers,
             snapshot,
             catch_up: CatchUp::new(Arc::clone(&self.log), replay_from, head),
             queue: added.queue,
+            cursors: added.cursors,
+            credit: added.credit,
             kick: added.kick,
             replaced,
+        })
+    }
+
+    /// [`Room::try_join`] with no limit on members, for unit tests.
+    #[cfg(test)]
+    pub fn join(
+        &self,
+        info: PeerInfo,
+        last_seen: u64,
+        resumes: bool,
+        bounds: impl Into<Bounds>,
+    ) -> Membership {
+        match self.try_join(info, last_seen, resumes, bounds.into(), usize::MAX) {
+            Ok(membership) => membership,
+            Err(full) => panic!("{full}"),
         }
     }
 
@@ -395,7 +445,9 @@ impl Room {
     }
 
     /// Relays a pointer position to everyone but its owner. Cursors are neither
-    /// sequenced nor logged: only the latest one matters.
+    /// sequenced nor logged: only the latest one matters, so each member keeps
+    /// only the latest of each sender's (see [`CursorInbox`]), never in the
+    /// queue ops need.
     pub fn cursor(&self, client: ClientId, connection: u64, position: Option<Point>) {
         let frame = match encode_frame(&ServerMessage::Cursor { client, position }) {
             Ok(frame) => frame,
@@ -404,10 +456,9 @@ impl Room {
                 return;
             }
         };
-        let mut state = lock(&self.state);
+        let state = lock(&self.state);
         if state.members.is_member(client, connection) {
-            state.members.broadcast(&frame, Some(client));
-            self.record_departures(&mut state);
+            state.members.cursor(client, &frame);
         }
     }
 }
@@ -499,6 +550,38 @@ mod tests {
             })
             .collect();
         assert_eq!(kinds, vec![joined(&a), joined(&b), OpKind::Left]);
+    }
+
+    #[test]
+    fn a_welcome_lists_so_many_peers_and_the_rest_follow_it() {
+        let room = room();
+        let mut members = Vec::new();
+        for n in 0..WELCOME_PEERS + 2 {
+            let m = room.join(peer(&format!("p{n}")), 0, true, 4);
+            // Their queues go: a queue nobody holds is never full.
+            members.push((m.connection, m.kick));
+        }
+        let last = room.join(peer("last"), 0, true, 4);
+        assert_eq!(last.welcome.peers.len(), WELCOME_PEERS);
+        assert_eq!(last.more_peers.len(), 2);
+        let mut everyone: Vec<_> = last
+            .welcome
+            .peers
+            .iter()
+            .chain(&last.more_peers)
+            .map(|p| p.client)
+            .collect();
+        everyone.sort_unstable();
+        everyone.dedup();
+        assert_eq!(everyone.len(), WELCOME_PEERS + 2);
+        let full = room.try_join(
+            peer("one more"),
+            0,
+            true,
+            Bounds::from(4),
+            WELCOME_PEERS + 3,
+        );
+        assert!(matches!(full, Err(RoomFull { members }) if members == WELCOME_PEERS + 3));
     }
 
     #[test]

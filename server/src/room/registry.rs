@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ use tracing::debug;
 use super::writers::Writers;
 use super::{Commit, Room};
 use crate::snapshots::Snapshotter;
-use crate::store::{MemoryLog, OpLog, SqliteLog, StoreError};
+use crate::store::{self, FileBudget, MemoryLog, OpLog, SqliteLog, StoreError};
 use crate::sync::{lock, try_lock};
 
 /// How long a room with a file stays open with nobody in it. An open file costs
@@ -49,6 +50,41 @@ impl Default for Closing {
             every: CLOSE_SWEEP_EVERY,
         }
     }
+}
+
+/// How many rooms may be open, and how many of their files.
+#[derive(Clone, Copy, Debug)]
+pub struct RoomLimits {
+    /// The most rooms open at once.
+    pub rooms: usize,
+    /// The most room files open at once (see [`FileBudget`]).
+    pub files: usize,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            rooms: usize::MAX,
+            files: usize::MAX,
+        }
+    }
+}
+
+/// Why a room could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Its file could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The relay has as many rooms open as it may.
+    #[error("{open} rooms are open, as many as allowed")]
+    TooManyRooms {
+        /// How many.
+        open: usize,
+    },
+    /// The room is new and whoever asked may create no more rooms for now.
+    #[error("no more new rooms for now")]
+    TooManyNew,
 }
 
 /// Where one room is kept once it is open; see [`Rooms`].
@@ -91,6 +127,12 @@ pub struct Rooms {
     /// This registry, for the `tabula-sweep` thread, which must not keep it
     /// alive.
     me: Weak<Rooms>,
+    /// How many slots hold an open room.
+    opened: AtomicUsize,
+    /// How many rooms may be open.
+    most_open: usize,
+    /// The open room files, and how many may be.
+    files: Arc<FileBudget>,
 }
 
 impl Rooms {
@@ -102,6 +144,7 @@ impl Rooms {
         group_commit_window: Duration,
         snapshot_every: u64,
         closing: Closing,
+        limits: RoomLimits,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             dir: rooms_dir,
@@ -114,6 +157,9 @@ impl Rooms {
             closing,
             sweeper: Mutex::new(None),
             me: me.clone(),
+            opened: AtomicUsize::new(0),
+            most_open: limits.rooms,
+            files: FileBudget::new(limits.files),
         })
     }
 
@@ -150,6 +196,7 @@ impl Rooms {
             let since = *unused.entry(name.clone()).or_insert(now);
             if now.duration_since(since) >= after {
                 *slot = None;
+                self.opened.fetch_sub(1, Ordering::AcqRel);
                 unused.remove(&name);
                 closed += 1;
                 debug!(room = name, "closed a room nobody is in");
@@ -211,16 +258,34 @@ impl Rooms {
     }
 
     /// The room with this name: already open, loaded from its file, or created
-    /// empty. Blocks on file I/O when it opens a room.
-    pub fn open(&self, name: &str) -> Result<Arc<Room>, StoreError> {
+    /// empty. Blocks on file I/O when it opens a room. A room that is not
+    /// open counts against the relay's limit on open rooms, and a room that
+    /// does not exist yet is created only if `may_create` says so (it is
+    /// asked only then).
+    pub fn open(
+        &self,
+        name: &str,
+        may_create: impl FnOnce() -> bool,
+    ) -> Result<Arc<Room>, OpenError> {
         let slot = Arc::clone(lock(&self.open).entry(name.to_owned()).or_default());
         // Joins to this room wait here while its file is read; others do not.
         let mut slot = lock(&slot);
         if let Some(room) = &*slot {
             return Ok(Arc::clone(room));
         }
+        let open = self.opened.load(Ordering::Acquire);
+        if open >= self.most_open {
+            return Err(OpenError::TooManyRooms { open });
+        }
+        let exists = self
+            .dir
+            .as_ref()
+            .is_some_and(|dir| store::room_exists(dir, name));
+        if !exists && !may_create() {
+            return Err(OpenError::TooManyNew);
+        }
         let log: Box<dyn OpLog> = match &self.dir {
-            Some(dir) => Box::new(SqliteLog::open_or_create(dir, name)?),
+            Some(dir) => Box::new(SqliteLog::open_within(dir, name, &self.files)?),
             None => Box::new(MemoryLog::default()),
         };
         // Without a disk write there is nothing to wait for: a room in memory
@@ -234,6 +299,7 @@ impl Rooms {
         let room = Room::open(name, log, commit, self.snapshot_every, self.snapshotter()?)?;
         debug!(room = name, head = room.head(), "opened the room");
         *slot = Some(Arc::clone(&room));
+        self.opened.fetch_add(1, Ordering::AcqRel);
         Ok(room)
     }
 }
@@ -326,10 +392,11 @@ mod tests {
             Duration::ZERO,
             NO_SNAPSHOTS,
             NO_SWEEPS,
+            RoomLimits::default(),
         );
         let mut members = Vec::new();
         for name in ["one", "two", "three"] {
-            let room = rooms.open(name).unwrap();
+            let room = rooms.open(name, || true).unwrap();
             let a = peer("a");
             let b = peer("b");
             let ma = room.join(a.clone(), 0, true, 64);
@@ -368,8 +435,9 @@ mod tests {
             Duration::ZERO,
             NO_SNAPSHOTS,
             NO_SWEEPS,
+            RoomLimits::default(),
         );
-        let room = rooms.open("kept").unwrap();
+        let room = rooms.open("kept", || true).unwrap();
         let a = peer("a");
         let mut ma = room.join(a.clone(), 0, true, 16);
         room.propose(a.client, ma.connection, op());
@@ -391,12 +459,49 @@ mod tests {
         assert_eq!(rooms.close_unused(Duration::ZERO), 1);
         let slot = Arc::clone(&lock(&rooms.open)["kept"]);
         assert!(lock(&slot).is_none());
-        let again = rooms.open("kept").unwrap();
+        let again = rooms.open("kept", || true).unwrap();
         assert_eq!(again.head(), 3);
         let b = peer("b");
         let mut mb = again.join(b.clone(), 0, true, 16);
         again.propose(b.client, mb.connection, op());
         assert!(matches!(next(&mut mb), ServerMessage::Ack { seq: 5, .. }));
+    }
+
+    #[test]
+    fn rooms_beyond_the_limits_are_refused_and_existing_ones_need_no_permission() {
+        let dir = tempfile::tempdir().unwrap();
+        let rooms = Rooms::new(
+            Some(dir.path().to_path_buf()),
+            Duration::ZERO,
+            NO_SNAPSHOTS,
+            NO_SWEEPS,
+            RoomLimits { rooms: 2, files: 1 },
+        );
+        assert!(matches!(
+            rooms.open("new", || false),
+            Err(OpenError::TooManyNew)
+        ));
+        let one = rooms.open("one", || true).unwrap();
+        let a = peer("a");
+        let ma = room_member(&one, &a);
+        assert!(one.leave(a.client, ma));
+        settle(&one, 2);
+        drop(one);
+        assert_eq!(rooms.close_unused(Duration::ZERO), 1);
+        // Its file exists: reopening it creates nothing.
+        rooms.open("one", || panic!("not a new room")).unwrap();
+        rooms.open("two", || true).unwrap();
+        assert!(matches!(
+            rooms.open("three", || true),
+            Err(OpenError::TooManyRooms { open: 2 })
+        ));
+        // Open ones are still served.
+        rooms.open("two", || panic!("open already")).unwrap();
+    }
+
+    /// Joins `who` to `room` and returns its connection number.
+    fn room_member(room: &Room, who: &tabula_shared::PeerInfo) -> u64 {
+        room.join(who.clone(), 0, true, 16).connection
     }
 
     #[test]
@@ -410,8 +515,9 @@ mod tests {
                 after: Duration::from_millis(100),
                 every: Duration::from_millis(10),
             },
+            RoomLimits::default(),
         );
-        let room = rooms.open("quiet").unwrap();
+        let room = rooms.open("quiet", || true).unwrap();
         let a = peer("a");
         let mut ma = room.join(a.clone(), 0, true, 16);
         room.propose(a.client, ma.connection, op());
@@ -430,7 +536,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(
-            rooms.open("quiet").unwrap().head(),
+            rooms.open("quiet", || true).unwrap().head(),
             3,
             "reopened from its file"
         );

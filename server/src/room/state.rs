@@ -69,6 +69,7 @@ impl State {
                 }
                 Outcome::Refused { author, op, reason } => {
                     debug!(room = %self.name, op = %op, %reason, "refused an op");
+                    self.members.credit(author);
                     let refusal = ServerMessage::Error {
                         code: ErrorCode::InvalidOp,
                         message: reason,
@@ -86,6 +87,7 @@ impl State {
     /// Acks an op to its author, if it is still here (if not, its resend after
     /// reconnecting is acked instead).
     fn ack(&mut self, author: ClientId, op: OpId, stamp: Stamp) {
+        self.members.credit(author);
         let ack = ServerMessage::Ack {
             op,
             seq: stamp.seq,

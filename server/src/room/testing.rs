@@ -102,7 +102,7 @@ pub fn settle(room: &Room, seq: u64) {
 /// Every frame of a member's catch-up, read two at a time.
 pub fn catch_up(member: &mut Membership) -> Vec<Bytes> {
     let mut frames = Vec::new();
-    while let Some(chunk) = member.catch_up.next_chunk(2).unwrap() {
+    while let Some(chunk) = member.catch_up.next_chunk(2, usize::MAX).unwrap() {
         frames.extend(chunk);
     }
     frames

@@ -242,8 +242,9 @@ mod tests {
             after: u64,
             up_to: u64,
             limit: usize,
+            max_bytes: usize,
         ) -> Result<Vec<Bytes>, StoreError> {
-            self.inner.frames_between(after, up_to, limit)
+            self.inner.frames_between(after, up_to, limit, max_bytes)
         }
         fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
             self.inner.latest_snapshot()

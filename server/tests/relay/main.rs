@@ -8,6 +8,7 @@ mod crash;
 mod discovery;
 mod durable;
 mod handover;
+mod hostile;
 mod http;
 mod liveness;
 mod ordering;
