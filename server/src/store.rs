@@ -169,18 +169,19 @@ impl FileBudget {
         while self.open.load(Ordering::Acquire) >= self.max {
             let files: Vec<Arc<Mutex<RoomFile>>> =
                 lock(&self.files).iter().filter_map(Weak::upgrade).collect();
-            let oldest = files
+            // Open files by when they were last used, oldest first; one in
+            // use right now is passed over for the next.
+            let mut open: Vec<(Instant, &Arc<Mutex<RoomFile>>)> = files
                 .iter()
                 .filter_map(|file| {
                     let held = try_lock(file)?;
-                    let used = held.open.as_ref().map(|_| held.used)?;
-                    Some((used, file))
+                    held.open.as_ref().map(|_| (held.used, file))
                 })
-                .min_by_key(|(used, _)| *used)
-                .map(|(_, file)| Arc::clone(file));
-            let closed = oldest
-                .and_then(|file| try_lock(&file).map(|mut file| file.close()))
-                .unwrap_or(false);
+                .collect();
+            open.sort_by_key(|(used, _)| *used);
+            let closed = open
+                .into_iter()
+                .any(|(_, file)| try_lock(file).is_some_and(|mut file| file.close()));
             if !closed {
                 warn!(
                     max = self.max,
