@@ -37,6 +37,20 @@ pub struct IdlePlan {
     pub connect_timeout: Duration,
     /// The relay's pid, to sample its memory.
     pub relay_pid: Option<u32>,
+    /// Whether each connection comes from an address of its own in
+    /// 127.0.0.0/8 (see [`source_address`]), as many clients would.
+    pub spread: bool,
+}
+
+/// The local address connection `index` comes from when connections are
+/// spread: 127.A.B.C with C in 1..=250, B in 0..250, A from 1 on, so that
+/// 15 million connections get addresses of their own.
+#[must_use]
+pub fn source_address(index: usize) -> std::net::IpAddr {
+    let c = (index % 250) as u8 + 1;
+    let b = (index / 250 % 250) as u8;
+    let a = (index / 62_500 % 254) as u8 + 1;
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, a, b, c))
 }
 
 /// What an idle run measured.
@@ -115,7 +129,10 @@ pub async fn run(plan: &IdlePlan) -> IdleReport {
     let started = Instant::now();
     let rooms = plan.target.rooms();
     let opening = futures_util::stream::iter(0..plan.connections)
-        .map(|index| load::connect(&plan.target, plan.mode, index, index % rooms))
+        .map(|index| {
+            let from = plan.spread.then(|| source_address(index));
+            load::connect(&plan.target, plan.mode, index, index % rooms, from)
+        })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .map(|connected| {
             connected.map(|load::Connected { ws, .. }| {
@@ -186,6 +203,7 @@ mod tests {
             hold: Duration::from_millis(100),
             connect_timeout: Duration::from_secs(10),
             relay_pid: Some(std::process::id()),
+            spread: true,
         })
         .await;
         assert_eq!(report.error, None);
@@ -193,6 +211,14 @@ mod tests {
         assert!(report.rss_per_connection().is_some());
         stop.send(()).unwrap();
         relay.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn spread_connections_have_addresses_of_their_own() {
+        let addresses: std::collections::HashSet<_> = (0..70_000).map(source_address).collect();
+        assert_eq!(addresses.len(), 70_000);
+        assert_eq!(source_address(0).to_string(), "127.1.0.1");
+        assert_eq!(source_address(62_500).to_string(), "127.2.0.1");
     }
 
     #[test]

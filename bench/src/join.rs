@@ -396,7 +396,7 @@ impl Filler {
 
 /// Connects the filler and puts `plan.ops` ops in the room.
 async fn fill(plan: &JoinPlan) -> anyhow::Result<Filler> {
-    let connected = load::connect(&plan.target, Mode::Tabula, 0, 0).await?;
+    let connected = load::connect(&plan.target, Mode::Tabula, 0, 0, None).await?;
     let mut filler = Filler {
         ws: connected.ws,
         strokes: Strokes::new(plan.size)?,

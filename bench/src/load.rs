@@ -216,15 +216,17 @@ pub struct Connected {
 }
 
 /// Opens one peer's connection: the WebSocket handshake and, in Tabula mode, the
-/// hello and its welcome.
+/// hello and its welcome. With `from`, the connection comes from that local
+/// address (one of 127.0.0.0/8, so that a relay sees many clients).
 pub async fn connect(
     target: &Target,
     mode: Mode,
     index: usize,
     room: usize,
+    from: Option<std::net::IpAddr>,
 ) -> anyhow::Result<Connected> {
     let url = target.url(room);
-    let (mut ws, _) = open(target, &url, client_config())
+    let (mut ws, _) = open_from(target, &url, client_config(), from)
         .await
         .with_context(|| format!("connecting peer {index} to {url}"))?;
     let mut head = 0;
@@ -266,7 +268,20 @@ pub async fn open(
     Ws,
     tokio_tungstenite::tungstenite::handshake::client::Response,
 )> {
-    let stream = transport::connect(target).await?;
+    open_from(target, url, config, None).await
+}
+
+/// [`open`], from the local address `from` if given.
+pub async fn open_from(
+    target: &Target,
+    url: &str,
+    config: WebSocketConfig,
+    from: Option<std::net::IpAddr>,
+) -> anyhow::Result<(
+    Ws,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+)> {
+    let stream = transport::connect_from(target, from).await?;
     Ok(tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?)
 }
 
@@ -996,7 +1011,7 @@ mod tests {
             ..Trust::default()
         };
         let target = Target::parse(&format!("wss://{addr}/smoke-0"), 1, insecure).unwrap();
-        let connected = connect(&target, Mode::Tabula, 0, 0).await.unwrap();
+        let connected = connect(&target, Mode::Tabula, 0, 0, None).await.unwrap();
         assert!(connected.head > 0, "welcomed into the room of the run");
 
         // Another certificate is refused, naming both.
@@ -1006,7 +1021,10 @@ mod tests {
             insecure: false,
         };
         let target = Target::parse(&format!("wss://{addr}/smoke"), 1, pinned).unwrap();
-        let refused = connect(&target, Mode::Tabula, 0, 0).await.err().unwrap();
+        let refused = connect(&target, Mode::Tabula, 0, 0, None)
+            .await
+            .err()
+            .unwrap();
         let refused = format!("{refused:#}");
         assert!(refused.contains(&other.short_code()), "{refused}");
         assert!(refused.contains(&fingerprint.short_code()), "{refused}");

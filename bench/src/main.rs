@@ -51,6 +51,15 @@ use crate::load::{LoadPlan, Mode};
 use crate::target::{Target, Trust};
 
 /// Load generator for Tabula's relay (and, with --raw, for any broadcast relay):
+/// Where idle connections come from (`--sources`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Sources {
+    /// All from 127.0.0.1.
+    One,
+    /// Each from an address of its own in 127.0.0.0/8.
+    Spread,
+}
+
 /// N peers in R rooms each send frames at a fixed rate; every frame carries its
 /// send time, so each delivery gives an end-to-end latency.
 ///
@@ -118,6 +127,13 @@ struct Args {
     /// connection (needs --relay-pid for the memory).
     #[arg(long, value_name = "N")]
     idle: Option<usize>,
+
+    /// With --idle: where the connections come from: `one` address
+    /// (127.0.0.1, which a relay's per-address limit counts together), or
+    /// `spread`, each from an address of its own in 127.0.0.0/8 (127.1.0.1,
+    /// 127.1.0.2, …), as many clients would be.
+    #[arg(long, value_enum, default_value_t = Sources::One, requires = "idle")]
+    sources: Sources,
 
     /// With --idle: how long to hold the connections once all are open before
     /// sampling the relay's memory. A relay closes the file of a room that has
@@ -188,6 +204,7 @@ impl Plan {
                 hold: seconds("--hold", args.hold)?,
                 connect_timeout,
                 relay_pid: args.relay_pid,
+                spread: args.sources == Sources::Spread,
             }));
         }
         if let Some(ops) = args.join_ops {

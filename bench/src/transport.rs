@@ -31,10 +31,29 @@ pub enum Stream {
 
 /// Connects to the relay of `target`, through TLS for `wss://`.
 pub async fn connect(target: &Target) -> anyhow::Result<Stream> {
+    connect_from(target, None).await
+}
+
+/// [`connect`], from the local address `from` if given (one of 127.0.0.0/8,
+/// so that a relay on this machine sees many clients).
+pub async fn connect_from(
+    target: &Target,
+    from: Option<std::net::IpAddr>,
+) -> anyhow::Result<Stream> {
     let authority = target.authority();
-    let tcp = TcpStream::connect(authority.as_str())
-        .await
-        .with_context(|| format!("connecting to {authority}"))?;
+    let tcp = match from {
+        None => TcpStream::connect(authority.as_str()).await,
+        Some(from) => {
+            let relay = tokio::net::lookup_host(authority.as_str())
+                .await?
+                .next()
+                .with_context(|| format!("no address for {authority}"))?;
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::new(from, 0))?;
+            socket.connect(relay).await
+        }
+    }
+    .with_context(|| format!("connecting to {authority}"))?;
     tcp.set_nodelay(true)?;
     let Some(expect) = target.certificate() else {
         return Ok(Stream::Plain(tcp));
