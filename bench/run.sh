@@ -82,13 +82,14 @@ trap stop_relay EXIT
 
 # Tabula's limits that the load generator meets by design, raised for the run
 # (when the relay has them): every connection comes from 127.0.0.1, so the
-# per-address connection limit; and the join's filler sends a million ops as
+# per-address limits (connections, and new rooms a minute: up to 1,000 rooms
+# are made at once); and the join's filler sends a million ops as
 # fast as it can, so its scenario also gets the per-connection rates. Scenario
 # name in $1; the flags in LIMIT_ARGS.
 limit_args() {
     LIMIT_ARGS=()
     if "$BIN/tabula-server" --help 2>/dev/null | grep -q -- --max-connections-per-address; then
-        LIMIT_ARGS=(--max-connections-per-address 1000000)
+        LIMIT_ARGS=(--max-connections-per-address 1000000 --new-rooms-per-minute 1000000)
         if [[ "$1" == join ]]; then
             LIMIT_ARGS+=(--max-messages-per-sec 4294967295 --messages-burst 4294967295
                 --max-bytes-per-sec 4294967295 --bytes-burst 4294967295)
