@@ -4,6 +4,9 @@
 //! other crates speak and the rules that make every peer's board come out the same.
 //!
 //! # Layout
+//! - [`access`]: the secrets of the handshake: passwords turned into keys
+//!   (Argon2id), proofs over the relay's nonce (Ed25519), room locks, resume
+//!   secrets, room codes and the `#code=` of a room's URL.
 //! - [`ids`]: the uuid-backed identifiers of clients, ops and objects.
 //! - [`geometry`]: points, rectangles and colours in canvas space.
 //! - [`caps`]: the geometry caps every peer enforces (points per stroke, text
@@ -37,6 +40,7 @@
 //!   sequenced ops: the relay's storage and the app's saved sessions. The one
 //!   module here that does I/O.
 
+pub mod access;
 pub mod board;
 pub mod caps;
 pub mod codec;
@@ -61,8 +65,8 @@ pub use geometry::{Color, Point, Rect};
 pub use history::History;
 pub use ids::{ClientId, ObjectId, OpId, StrokeId};
 pub use message::{
-    ClientMessage, Credentials, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, SNAPSHOT_PART_BYTES,
-    ServerMessage, SnapshotHeader, Welcome,
+    Challenge, ClientMessage, Credentials, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, Proofs,
+    SNAPSHOT_PART_BYTES, ServerMessage, SnapshotHeader, Welcome,
 };
 pub use object::{Fill, Object, ObjectData, ObjectKind, Property};
 pub use op::{Op, OpKind, SequencedOp, StrokeStyle, Touches};

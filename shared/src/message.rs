@@ -18,28 +18,75 @@
 //! everyone where the room lives now ([`ServerMessage::Moved`]). Each client
 //! reconnects there and resumes from its last sequence number; the hello's
 //! [`Hello::last_op`] lets the new relay check that it holds that very op.
+//!
+//! A hello names who the client is ([`Hello::client`], public: every peer
+//! sees it) and carries, from the second connection on, the private
+//! [`ResumeSecret`] the relay's welcome gave that id
+//! ([`Credentials::resume`]): a hello naming an id the room knows without its
+//! secret is refused (close 4403) and the room hears nothing of it. When the
+//! relay or the room has a password, the relay answers the hello with a
+//! [`Challenge`] (a fresh nonce, and how to turn each password into its key)
+//! and accepts the hello only once [`ClientMessage::Authenticate`] proves
+//! each password over that nonce (see [`crate::access`]); a missing or wrong
+//! proof is refused (close 4401) before the room sends anything.
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::{KeyParams, Nonce, Proof, ResumeSecret, RoomLock};
 use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
 /// The protocol version a client announces in its hello (2 since the op set grew
 /// from strokes to objects, 3 since late joiners get a snapshot, 4 since the
 /// relay records joins and leaves as ops, 5 since rooms can move between relays
-/// and a resume names its last op). The relay refuses a hello of another
-/// version with close code 1002 and a message saying which it speaks.
-pub const PROTOCOL_VERSION: u16 = 5;
+/// and a resume names its last op, 6 since a welcome hands out a resume
+/// secret and a relay or room with a password challenges the hello). The
+/// relay refuses a hello of another version with close code 1002 and a
+/// message saying which it speaks.
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// The most snapshot bytes one [`ServerMessage::SnapshotPart`] carries, so that
 /// every part fits in a frame with room to spare.
 pub const SNAPSHOT_PART_BYTES: usize = 512 * 1024;
 
-/// How a client proves it may enter a room. Empty today; room passwords and tokens
-/// will travel here without changing the hello.
+/// The relay's answer to a hello when a password is needed: what
+/// [`ClientMessage::Authenticate`] must prove, for this connection only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Challenge {
+    /// Fresh for this connection: every proof signs it, so an authentication
+    /// captured on another connection proves nothing here.
+    pub nonce: Nonce,
+    /// How to derive the relay-wide password's key, when the relay has one:
+    /// [`Proofs::relay`] must prove it.
+    pub relay: Option<KeyParams>,
+    /// How to derive the room's password's key, when the room has one:
+    /// [`Proofs::room`] must prove it.
+    pub room: Option<KeyParams>,
+}
+
+/// The answer to a [`Challenge`]: a proof of each password it asked for.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proofs {
+    /// The relay-wide password's proof over the challenge's nonce.
+    pub relay: Option<Proof>,
+    /// The room's password's proof over the challenge's nonce.
+    pub room: Option<Proof>,
+}
+
+/// Who a hello says it is, and the room lock of a room it creates. Both
+/// optional, so that what a room needs can grow without another protocol
+/// version.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
-    /// A room password, once rooms can have one.
-    pub password: Option<String>,
+    /// The secret a welcome gave this client id in this room: needed to take
+    /// the id over while the relay remembers it. A relay with no record of
+    /// the id keeps the one it is shown (see ARCHITECTURE, *Access*).
+    pub resume: Option<ResumeSecret>,
+    /// For a room that does not exist yet: its password, as the relay keeps
+    /// it (the salt, the cost and the key's public half; never the
+    /// password). Ignored for a room that has a password (the challenge
+    /// asks for that one); a room that exists without one refuses it (close
+    /// 4401), so nobody believes a public room private.
+    pub new_room_lock: Option<RoomLock>,
 }
 
 /// The first message of every connection, from the client.
@@ -63,7 +110,8 @@ pub struct Hello {
     /// client never resumes into another room, or into another copy of the
     /// room's history, that happens to be as long.
     pub last_op: Option<OpId>,
-    /// Proof of access, for rooms that will need it.
+    /// Who this client is (its resume secret), and the lock of a room it
+    /// creates.
     pub credentials: Credentials,
 }
 
@@ -99,6 +147,11 @@ pub struct Welcome {
     /// in parts, before the ops: the client replaces its board's sequenced state
     /// with it (keeping its own unsent ops on top).
     pub snapshot: Option<SnapshotHeader>,
+    /// This client's secret in this room: sent in every later hello
+    /// ([`Credentials::resume`]), here and on any relay the room moves to,
+    /// it lets this client, and only it, take its id over. The same for as
+    /// long as the relay remembers the id.
+    pub resume_secret: ResumeSecret,
 }
 
 /// What a welcome says about the snapshot that follows it.
@@ -157,6 +210,9 @@ pub enum ClientMessage {
         /// A sentence for the host's log and screen.
         reason: String,
     },
+    /// The answer to the relay's [`ServerMessage::Challenge`]: proves each
+    /// password it asked for, over its nonce.
+    Authenticate(Proofs),
 }
 
 /// Relay → client.
@@ -216,4 +272,8 @@ pub enum ServerMessage {
         /// A sentence for a person.
         message: String,
     },
+    /// The answer to a hello when the relay or the room has a password:
+    /// the hello is accepted once [`ClientMessage::Authenticate`] proves
+    /// each one over this nonce.
+    Challenge(Challenge),
 }

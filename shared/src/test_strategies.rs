@@ -3,10 +3,11 @@
 use proptest::prelude::*;
 use uuid::Uuid;
 
+use crate::access::{Kdf, KeyParams, Nonce, Proof, ResumeSecret, RoomLock, Salt, Verifier};
 use crate::object::{Fill, ObjectData, ObjectKind, Property};
 use crate::{
-    ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, ObjectId, Op, OpId, OpKind,
-    PeerInfo, Point, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
+    Challenge, ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, ObjectId, Op, OpId,
+    OpKind, PeerInfo, Point, Proofs, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
     message::SnapshotHeader,
 };
 
@@ -153,10 +154,10 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
             uuid(),
             any::<u64>(),
             proptest::option::of(uuid()),
-            proptest::option::of(".{0,16}")
+            credentials()
         )
             .prop_map(
-                |(protocol, room, name, color, client, last_seen, last_op, password)| {
+                |(protocol, room, name, color, client, last_seen, last_op, credentials)| {
                     ClientMessage::Hello(Hello {
                         protocol,
                         room,
@@ -165,7 +166,7 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
                         client: ClientId(client),
                         last_seen,
                         last_op: last_op.map(OpId),
-                        credentials: Credentials { password },
+                        credentials,
                     })
                 }
             ),
@@ -176,7 +177,48 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         proptest::collection::vec("ws://[a-z0-9.:]{1,20}/[a-z]{1,8}", 0..3)
             .prop_map(|urls| ClientMessage::Hosting { urls }),
         ".{0,40}".prop_map(|reason| ClientMessage::CannotHost { reason }),
+        (proptest::option::of(proof()), proptest::option::of(proof()))
+            .prop_map(|(relay, room)| ClientMessage::Authenticate(Proofs { relay, room })),
     ]
+}
+
+/// Any salt and cost.
+fn key_params() -> impl Strategy<Value = KeyParams> {
+    (any::<[u8; 16]>(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(
+        |(salt, memory_kib, iterations, lanes)| KeyParams {
+            salt: Salt(salt),
+            kdf: Kdf {
+                memory_kib,
+                iterations,
+                lanes,
+            },
+        },
+    )
+}
+
+/// Any proof (as bytes; not a valid one).
+fn proof() -> impl Strategy<Value = Proof> {
+    (any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(a, b)| {
+        let mut bytes = [0; 64];
+        bytes[..32].copy_from_slice(&a);
+        bytes[32..].copy_from_slice(&b);
+        Proof(bytes)
+    })
+}
+
+/// Any credentials.
+fn credentials() -> impl Strategy<Value = Credentials> {
+    (
+        proptest::option::of(any::<[u8; 32]>()),
+        proptest::option::of((key_params(), any::<[u8; 32]>())),
+    )
+        .prop_map(|(resume, lock)| Credentials {
+            resume: resume.map(ResumeSecret),
+            new_room_lock: lock.map(|(params, verifier)| RoomLock {
+                params,
+                verifier: Verifier(verifier),
+            }),
+        })
 }
 
 /// Any relay → client message.
@@ -187,9 +229,10 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             proptest::collection::vec(peer(), 0..4),
             any::<u64>(),
             any::<u64>(),
-            proptest::option::of((any::<u64>(), any::<u64>(), any::<u32>()))
+            proptest::option::of((any::<u64>(), any::<u64>(), any::<u32>())),
+            any::<[u8; 32]>(),
         )
-            .prop_map(|(room, peers, replay_from, head, snapshot)| {
+            .prop_map(|(room, peers, replay_from, head, snapshot, secret)| {
                 ServerMessage::Welcome(Welcome {
                     room,
                     peers,
@@ -200,8 +243,19 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
                         bytes,
                         parts,
                     }),
+                    resume_secret: ResumeSecret(secret),
                 })
             }),
+        (
+            any::<[u8; 32]>(),
+            proptest::option::of(key_params()),
+            proptest::option::of(key_params())
+        )
+            .prop_map(|(nonce, relay, room)| ServerMessage::Challenge(Challenge {
+                nonce: Nonce(nonce),
+                relay,
+                room,
+            })),
         proptest::collection::vec(any::<u8>(), 0..64).prop_map(ServerMessage::SnapshotPart),
         sequenced_op().prop_map(ServerMessage::Op),
         (uuid(), any::<u64>(), any::<u64>()).prop_map(|(op, seq, timestamp_ms)| {
