@@ -24,6 +24,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use tabula_shared::access::ResumeSecret;
 use tabula_shared::relay_url::{RelayUrl, UrlError};
 use tabula_shared::room_name;
 use tabula_shared::{
@@ -114,6 +115,11 @@ pub struct Session {
     /// must end at this op; taken by whoever can host
     /// ([`Self::take_over_request`]).
     take_over: Option<u64>,
+    /// The resume secret the room's welcome gave our client id: presented
+    /// on every reconnect, and to the relay the room moves to, so that we
+    /// stay who we were and nobody else can be. Forgotten on joining
+    /// another room.
+    resume: Option<ResumeSecret>,
     /// The link's state, for the status chip.
     status: ConnectionStatus,
     /// The others in the room, by id (a stable order for the people list).
@@ -158,6 +164,7 @@ impl Session {
             room_urls: Vec::new(),
             spawner: None,
             take_over: None,
+            resume: None,
             status: ConnectionStatus::Offline,
             peers: BTreeMap::new(),
             last_relay_error: None,
@@ -458,6 +465,12 @@ impl Session {
             return Err(JoinError::HistoryArriving { have, total });
         }
         self.leave();
+        if !self.room_urls.iter().any(|joined| joined == url) {
+            // Our secret is for the relay that gave it (and those the room
+            // moves to): another relay, even with a room of that name, must
+            // never learn it.
+            self.resume = None;
+        }
         if self.room_urls.is_empty() {
             // A local board: all of it comes along, proposed to the room anew;
             // not who came and went where it was recorded (only a relay
@@ -535,6 +548,7 @@ impl Session {
             last_seen: self.board.last_seq(),
             last_op: self.last_op(),
             unsent: self.board.pending_ops().cloned().collect(),
+            resume: self.resume,
             liveness: self.liveness,
             known_hosts: self.known_hosts.clone(),
         };
@@ -624,6 +638,7 @@ impl Session {
                 });
             }
             Event::Welcome(welcome) => {
+                self.resume = Some(welcome.resume_secret);
                 if welcome.replay_from < self.board.last_seq() {
                     tracing::warn!(
                         room = %welcome.room,

@@ -10,7 +10,9 @@
 //! Bad input from one peer closes that peer only, with a close code and a reason
 //! a person can read: 1007 for a frame that does not decode, 1002 for another
 //! protocol version, 1003 for text frames, 1009 for oversized messages and 1008
-//! for anything out of place before the hello.
+//! for anything out of place before the hello. A hello naming a client id that
+//! is someone else's (without that id's resume secret) is refused with 4403
+//! before it joins: the member it names never hears of it.
 
 use std::fmt;
 use std::sync::Arc;
@@ -37,8 +39,9 @@ use crate::history::{self, CatchUp, Chunks};
 use crate::http::{self, Ws};
 use crate::limit::{AddressSlot, Addresses, Rates, Throttle};
 use crate::room::handover::HostAnswer;
+use crate::room::identities;
 use crate::room::registry::{OpenError, Rooms};
-use crate::room::{Bounds, CursorInbox, Kick, Membership, Proposed, Queue, Room};
+use crate::room::{Bounds, CursorInbox, JoinRefused, Kick, Membership, Proposed, Queue, Room};
 use crate::snapshots::RoomSnapshot;
 
 /// How long the relay waits for its close frame to go out, and then for the
@@ -46,6 +49,10 @@ use crate::snapshots::RoomSnapshot;
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 /// The most queued frames written between two flushes.
 const WRITE_BATCH: usize = 256;
+/// The close code for a hello naming a client id that is someone else's (it
+/// lacks that id's resume secret): the id is taken, and retrying with it
+/// will not help.
+pub const IDENTITY_REFUSED: u16 = 4403;
 /// The WebSocket limit on a close reason, in bytes.
 const MAX_CLOSE_REASON: usize = 123;
 /// The longest display name passed on to the room, in bytes; longer ones are cut.
@@ -136,6 +143,32 @@ pub async fn serve(
             return;
         }
     };
+    let client = hello.client;
+    let membership = match enter(&room, hello, resumes, config, &room_name) {
+        Ok(membership) => membership,
+        Err(exit) => {
+            finish(ws, &exit).await;
+            return;
+        }
+    };
+
+    let (mut peer, joined) = Peer::new(ws, &room, client, membership, config);
+    let exit = peer.run(joined, &mut shutdown).await;
+    room.leave(peer.client, peer.connection);
+    info!(%exit, "left");
+    finish(peer.ws, &exit).await;
+}
+
+/// Joins `room` as `hello` asks, or says why not: the room is full, or the
+/// hello names a client id it may not be. Either refusal leaves the room as
+/// it was.
+fn enter(
+    room: &Room,
+    hello: Hello,
+    resumes: bool,
+    config: &Config,
+    room_name: &str,
+) -> Result<Membership, Exit> {
     let info = PeerInfo {
         client: hello.client,
         name: hello.name,
@@ -147,12 +180,21 @@ pub async fn serve(
         bytes: config.peer_queue_bytes,
         unacked: config.max_unacked_ops,
     };
-    let membership = match room.try_join(info, hello.last_seen, resumes, bounds, config.max_members)
-    {
+    let resume = hello.credentials.resume.as_ref();
+    let membership = match room.try_join(
+        info,
+        resume,
+        hello.last_seen,
+        resumes,
+        bounds,
+        config.max_members,
+    ) {
         Ok(membership) => membership,
-        Err(full) => {
-            finish(ws, &Exit::room_full(&room_name, full.members)).await;
-            return;
+        Err(JoinRefused::Full(full)) => return Err(Exit::room_full(room_name, full.members)),
+        Err(JoinRefused::Identity(refused)) => {
+            let exit = Exit::refused_identity(refused);
+            info!(%exit, "refused before joining");
+            return Err(exit);
         }
     };
     info!(
@@ -163,12 +205,7 @@ pub async fn serve(
         replaced = membership.replaced,
         "joined"
     );
-
-    let (mut peer, joined) = Peer::new(ws, &room, hello.client, membership, config);
-    let exit = peer.run(joined, &mut shutdown).await;
-    room.leave(peer.client, peer.connection);
-    info!(%exit, "left");
-    finish(peer.ws, &exit).await;
+    Ok(membership)
 }
 
 /// Reads until the first data message, which must be a hello.
@@ -579,6 +616,13 @@ impl<'a> Peer<'a> {
                 )
                 .await
             }
+            ClientMessage::Authenticate(_) => {
+                self.reply_error(
+                    ErrorCode::UnexpectedMessage,
+                    "nothing asked this connection to authenticate".to_owned(),
+                )
+                .await
+            }
         }
     }
 
@@ -816,6 +860,16 @@ impl Exit {
             "the relay is shutting down".to_owned(),
             After::AwaitReply,
         )
+    }
+
+    /// The hello named a client id it may not be (close 4403), or no
+    /// secret could be made for it (1011).
+    fn refused_identity(refused: identities::Refused) -> Self {
+        let code = match refused {
+            identities::Refused::Impostor(_) => CloseCode::Library(IDENTITY_REFUSED),
+            identities::Refused::NoRandom => CloseCode::Error,
+        };
+        Self::close(code, refused.to_string(), After::AwaitReply)
     }
 
     /// The peer sent a text frame.

@@ -45,6 +45,7 @@ mod task;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tabula_shared::access::ResumeSecret;
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::{
     Board, ClientId, Color, ErrorCode, Op, OpId, PeerInfo, Point, SequencedOp, Welcome,
@@ -218,6 +219,10 @@ pub struct JoinRequest {
     pub last_op: Option<OpId>,
     /// Ops the board applied that the relay has not acknowledged yet.
     pub unsent: Vec<Op>,
+    /// The resume secret a welcome to this room gave our client id, if one
+    /// did: without it the relay refuses our id (it is someone else's to
+    /// the room). Each welcome's secret replaces it for the next hello.
+    pub resume: Option<ResumeSecret>,
     /// Ping and silence timing.
     pub liveness: Liveness,
     /// The relays' certificates this app trusts, for `wss://`.

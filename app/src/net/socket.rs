@@ -54,9 +54,14 @@ pub(super) async fn receive_message(socket: &mut Socket) -> Result<ServerMessage
     }
 }
 
-/// Whether a close from the relay is worth retrying: a protocol mismatch is not;
-/// a restart, a timeout, being cut off for reading too slowly or a limit that
-/// passes (1013, "try again later": a full room) is.
+/// The relay's close code for a hello naming a client id that is someone
+/// else's in the room (it lacks that id's resume secret).
+const IDENTITY_REFUSED: u16 = 4403;
+
+/// Whether a close from the relay is worth retrying: a protocol mismatch or a
+/// client id the room gives someone else is not; a restart, a timeout, being
+/// cut off for reading too slowly or a limit that passes (1013, "try again
+/// later": a full room) is.
 fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
     let Some(frame) = frame else {
         return Ended::lost("the relay closed the connection".to_owned(), false);
@@ -73,7 +78,10 @@ fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
         format!("the relay closed the connection: {}", frame.reason)
     };
     match frame.code {
-        CloseCode::Protocol | CloseCode::Unsupported | CloseCode::Invalid => Ended::Refused(reason),
+        CloseCode::Protocol
+        | CloseCode::Unsupported
+        | CloseCode::Invalid
+        | CloseCode::Library(IDENTITY_REFUSED) => Ended::Refused(reason),
         _ => Ended::lost(reason, false),
     }
 }

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::SinkExt as _;
+use tabula_shared::access::ResumeSecret;
 use tabula_shared::{
     ClientId, ClientMessage, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, Point, ServerMessage,
 };
@@ -44,6 +45,9 @@ struct Delivery {
     backfill: Backfill,
     /// Which of the request's URLs the next connection tries.
     url: usize,
+    /// The resume secret the last welcome gave our client id, presented in
+    /// every hello.
+    resume: Option<ResumeSecret>,
 }
 
 impl Delivery {
@@ -88,6 +92,7 @@ pub(super) async fn run(
         cursor_unsent: false,
         backfill: Backfill::default(),
         url: 0,
+        resume: request.resume,
     };
     let mut attempt = 0u32;
     if !events.emit(Event::Status(ConnectionStatus::Connecting)) {
@@ -180,13 +185,21 @@ async fn connect_and_serve(
         client: request.client,
         last_seen: delivery.last_seq,
         last_op: delivery.last_op,
-        credentials: Credentials::default(),
+        credentials: Credentials {
+            resume: delivery.resume,
+            ..Credentials::default()
+        },
     });
     if let Err(reason) = send(&mut socket, &hello).await {
         return lost(reason);
     }
     let welcome = match tokio::time::timeout(CONNECT_TIMEOUT, receive_message(&mut socket)).await {
         Ok(Ok(ServerMessage::Welcome(welcome))) => welcome,
+        Ok(Ok(ServerMessage::Challenge(_))) => {
+            return Ended::Refused(
+                "the relay asks for a password, which this build cannot give yet".to_owned(),
+            );
+        }
         Ok(Ok(other)) => {
             return Ended::Refused(format!("the relay answered the hello with {other:?}"));
         }
@@ -200,6 +213,7 @@ async fn connect_and_serve(
         snapshot = ?welcome.snapshot,
         "joined"
     );
+    delivery.resume = Some(welcome.resume_secret);
     delivery.backfill.reconnected();
     // A relay that lost the room's history starts it over: so do we.
     let holds = if welcome.replay_from < delivery.last_seq {
@@ -368,6 +382,9 @@ fn deliver(
         ServerMessage::TakeOver { head } => Event::TakeOver { head },
         ServerMessage::Moved { urls, head } => Event::Moved { urls, head },
         ServerMessage::Welcome(_) => return Err("a second welcome on one connection".to_owned()),
+        ServerMessage::Challenge(_) => {
+            return Err("a password challenge after the welcome".to_owned());
+        }
         ServerMessage::SnapshotPart(_) => {
             return Err("a piece of a board that no welcome announced".to_owned());
         }

@@ -106,6 +106,7 @@ fn peers_and_their_pointers_show() {
             replay_from: 0,
             head: 0,
             snapshot: None,
+            resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
         }),
         Event::Cursor {
             client: bob.client,

@@ -1,6 +1,8 @@
 //! The app's tests, in one binary: the app is linked once, with egui and the
 //! relay, instead of once per file.
 //!
+//! - [`access`]: who someone is, through real relays: resume secrets kept
+//!   across reconnects, an impostor's session refused.
 //! - [`support`]: the rig they share: identities, the app in a headless
 //!   window, the canvas on its own, drags and clicks, relays and a proxy,
 //!   waiting until something has happened.
@@ -27,6 +29,7 @@
 //! - [`tls`]: sessions over `wss://`: trust on first use, a changed
 //!   certificate refused, an invitation's fingerprint checked.
 
+mod access;
 mod app;
 mod canvas;
 mod closing;

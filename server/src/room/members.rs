@@ -455,8 +455,9 @@ impl Member {
 mod tests {
     use tabula_shared::{ClientId, OpKind, ServerMessage, decode};
 
-    use crate::room::Proposed;
+    use crate::room::identities::Refused;
     use crate::room::testing::{catch_up, next, nothing, op, peer, room};
+    use crate::room::{JoinRefused, Proposed};
 
     use super::*;
 
@@ -501,14 +502,49 @@ mod tests {
     }
 
     #[test]
+    fn a_hello_without_the_secret_of_a_members_id_changes_nothing() {
+        let room = room();
+        let a = peer("a");
+        let b = peer("b");
+        let mut mb = room.join(b.clone(), 0, true, 16);
+        let mut ma = room.join(a.clone(), 0, true, 16);
+        assert_eq!(next(&mut mb), ServerMessage::PeerJoined(a.clone()));
+        let impostor = PeerInfo {
+            name: "not a".to_owned(),
+            ..a.clone()
+        };
+        let forged = tabula_shared::access::ResumeSecret::random().unwrap();
+        let head = room.head();
+        for presented in [None, Some(&forged)] {
+            assert!(matches!(
+                room.try_join(impostor.clone(), presented, 0, true, 16.into(), usize::MAX),
+                Err(JoinRefused::Identity(Refused::Impostor(client))) if client == a.client
+            ));
+        }
+        // Nothing recorded, nobody told, nobody cut off.
+        assert_eq!(room.head(), head);
+        nothing(&mut mb);
+        assert_eq!(room.member_count(), 2);
+        assert_eq!(ma.kick.try_recv(), Err(oneshot::error::TryRecvError::Empty));
+        assert_eq!(
+            room.propose(a.client, ma.connection, op()),
+            Proposed::Queued
+        );
+    }
+
+    #[test]
     fn a_reconnect_replaces_the_old_member_without_peer_left() {
         let room = room();
         let a = peer("a");
         let b = peer("b");
         let mut mb = room.join(b.clone(), 0, true, 16);
         let mut old = room.join(a.clone(), 0, true, 16);
-        let new = room.join(a.clone(), 0, true, 16);
+        let secret = old.welcome.resume_secret;
+        let new = room
+            .try_join(a.clone(), Some(&secret), 0, true, 16.into(), usize::MAX)
+            .unwrap();
         assert!(new.replaced);
+        assert_eq!(new.welcome.resume_secret, secret);
         assert_eq!(old.kick.try_recv(), Ok(Kick::Replaced));
         assert!(!room.leave(a.client, old.connection));
         assert_eq!(next(&mut mb), ServerMessage::PeerJoined(a.clone()));

@@ -33,9 +33,12 @@
 //! - [`writers`]: the writer threads rooms with a file share, and group commit.
 //! - [`handover`]: handing the room over to a member's relay: freezing,
 //!   asking, announcing the move.
+//! - [`identities`]: who someone is: each client id's resume secret, without
+//!   which nobody takes that id over.
 
 use std::sync::{Arc, Mutex};
 
+use tabula_shared::access::ResumeSecret;
 use tabula_shared::{ClientId, Op, OpId, OpKind, PeerInfo, Point, ServerMessage, Welcome};
 use tokio::sync::{Semaphore, oneshot};
 use tracing::warn;
@@ -52,6 +55,7 @@ use state::State;
 use writers::{Backlog, Writers};
 
 pub mod handover;
+pub mod identities;
 mod members;
 pub mod registry;
 mod sequencer;
@@ -74,6 +78,18 @@ pub const WELCOME_PEERS: usize = 1000;
 pub struct RoomFull {
     /// How many are in it.
     pub members: usize,
+}
+
+/// Why [`Room::try_join`] turned a hello away. Nothing in the room changed:
+/// nobody was told, cut off or recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefused {
+    /// The room has as many members as it may.
+    #[error(transparent)]
+    Full(#[from] RoomFull),
+    /// The hello named a client id it may not be.
+    #[error(transparent)]
+    Identity(#[from] identities::Refused),
 }
 
 /// Where a room's ops are sequenced, stored and published.
@@ -181,6 +197,7 @@ impl Room {
             head,
             snapshots,
             members: Members::default(),
+            identities: identities::Identities::default(),
             stage: Stage::Open,
         }));
         let sequencer = Sequencer::new(name, Arc::clone(&log), last);
@@ -227,6 +244,9 @@ impl Room {
     /// publishing: every op up to `welcome.head` is in `catch_up` (or was seen
     /// before `last_seen`), every later one arrives through the queue.
     ///
+    /// The hello's claim to its client id comes first: an id the room knows
+    /// needs the secret its first welcome gave it (`resume`), and a claim
+    /// without it is refused before anything changes (see [`identities`]).
     /// A member with the same client id (an older connection not yet known to be
     /// dead) is cut off with [`Kick::Replaced`] and no `PeerLeft`. Everyone else
     /// is told `PeerJoined`, and the join is recorded as an
@@ -247,19 +267,26 @@ impl Room {
     pub fn try_join(
         &self,
         info: PeerInfo,
+        resume: Option<&ResumeSecret>,
         last_seen: u64,
         resumes: bool,
         bounds: Bounds,
         max_members: usize,
-    ) -> Result<Membership, RoomFull> {
+    ) -> Result<Membership, JoinRefused> {
         let joined = encode_frame(&ServerMessage::PeerJoined(info.clone()));
 
         let mut state = lock(&self.state);
         if !state.members.contains(info.client) && state.members.len() >= max_members {
-            return Err(RoomFull {
+            return Err(JoinRefused::Full(RoomFull {
                 members: state.members.len(),
-            });
+            }));
         }
+        let State {
+            identities,
+            members,
+            ..
+        } = &mut *state;
+        let resume_secret = identities.claim(info.client, resume, |c| members.contains(c))?;
         let replaced = state.members.replace(info.client);
         let head = state.head;
         // A client that has seen more than the room holds was talking to a relay
@@ -316,6 +343,7 @@ impl Room {
                 replay_from,
                 head,
                 snapshot: snapshot.as_ref().map(|s| s.header()),
+                resume_secret,
             },
             more_peers,
             snapshot,
@@ -328,7 +356,8 @@ impl Room {
         })
     }
 
-    /// [`Room::try_join`] with no limit on members, for unit tests.
+    /// [`Room::try_join`] with no limit on members and no resume secret (a
+    /// client new to the room), for unit tests.
     #[cfg(test)]
     pub fn join(
         &self,
@@ -337,9 +366,9 @@ impl Room {
         resumes: bool,
         bounds: impl Into<Bounds>,
     ) -> Membership {
-        match self.try_join(info, last_seen, resumes, bounds.into(), usize::MAX) {
+        match self.try_join(info, None, last_seen, resumes, bounds.into(), usize::MAX) {
             Ok(membership) => membership,
-            Err(full) => panic!("{full}"),
+            Err(refused) => panic!("{refused}"),
         }
     }
 
@@ -576,12 +605,15 @@ mod tests {
         assert_eq!(everyone.len(), WELCOME_PEERS + 2);
         let full = room.try_join(
             peer("one more"),
+            None,
             0,
             true,
             Bounds::from(4),
             WELCOME_PEERS + 3,
         );
-        assert!(matches!(full, Err(RoomFull { members }) if members == WELCOME_PEERS + 3));
+        assert!(
+            matches!(full, Err(JoinRefused::Full(RoomFull { members })) if members == WELCOME_PEERS + 3)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tabula_shared::{ClientId, ErrorCode, OpId, ServerMessage};
 use tracing::{debug, warn};
 
 use super::handover::Stage;
+use super::identities::Identities;
 use super::members::Members;
 use super::sequencer::{Committed, Outcome};
 use crate::frame::encode_frame;
@@ -33,6 +34,9 @@ pub struct State {
     pub snapshots: Arc<RoomSnapshots>,
     /// Who is in the room, and the only way frames reach them.
     pub members: Members,
+    /// Every client id the room has seen, with its resume secret: who may
+    /// take an id over.
+    pub identities: Identities,
     /// Whether the room sequences as usual, is being handed over, or has
     /// moved to another relay.
     pub stage: Stage,

@@ -349,7 +349,10 @@ mod tests {
         // Once the disk recovers, the resend after reconnecting comes right
         // after the join.
         controls.failing.store(false, Ordering::SeqCst);
-        let mut again = room.join(a.clone(), 0, true, 16);
+        let secret = ma.welcome.resume_secret;
+        let mut again = room
+            .try_join(a.clone(), Some(&secret), 0, true, 16.into(), usize::MAX)
+            .unwrap();
         let ServerMessage::Op(joined) = next_any(&mut again) else {
             panic!("a's join first");
         };

@@ -115,6 +115,8 @@ struct Peer {
     seen: BTreeMap<u64, OpId>,
     /// Its ops sent but not yet acknowledged, oldest first: resent on reconnect.
     outbox: Vec<Op>,
+    /// The resume secret its last welcome gave it, presented in every hello.
+    secret: Option<tabula_shared::access::ResumeSecret>,
     /// Every ack it received, op to sequence number.
     acked: HashMap<OpId, u64>,
     /// Where the relay recorded someone joining or leaving (acked to nobody).
@@ -142,6 +144,7 @@ impl Peer {
             last_seen: 0,
             seen: BTreeMap::new(),
             outbox: Vec::new(),
+            secret: None,
             acked: HashMap::new(),
             presence: BTreeSet::new(),
             acks: Arc::clone(acks),
@@ -229,7 +232,10 @@ impl Peer {
             client: self.info.client,
             last_seen: self.last_seen,
             last_op: self.seen.get(&self.last_seen).copied(),
-            credentials: tabula_shared::Credentials::default(),
+            credentials: tabula_shared::Credentials {
+                resume: self.secret,
+                ..tabula_shared::Credentials::default()
+            },
         };
         if sink
             .send(frame(&ClientMessage::Hello(hello)))
@@ -244,7 +250,10 @@ impl Peer {
                 .expect("no welcome")
             {
                 Some(Ok(Message::Binary(bytes))) => match decode(&bytes).expect("a bad frame") {
-                    ServerMessage::Welcome(welcome) => break welcome,
+                    ServerMessage::Welcome(welcome) => {
+                        self.secret = Some(welcome.resume_secret);
+                        break welcome;
+                    }
                     other => panic!("expected a welcome, got {other:?}"),
                 },
                 Some(Ok(_)) => {}

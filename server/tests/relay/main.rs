@@ -2,6 +2,7 @@
 //! clients (and, for the HTTP side, raw TCP). One test binary, so that it links
 //! once.
 
+mod access;
 mod bad_input;
 mod catch_up;
 mod crash;

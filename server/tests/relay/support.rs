@@ -2,12 +2,14 @@
 //! [`TestClient`] speaks to it the way the app does, with helpers that never wait
 //! longer than [`WAIT`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tabula_server::Config;
+use tabula_shared::access::ResumeSecret;
 use tabula_shared::{
     ClientId, ClientMessage, Color, Credentials, Hello, Op, OpId, OpKind, PROTOCOL_VERSION,
     PeerInfo, Point, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome, decode, encode,
@@ -37,6 +39,16 @@ pub fn test_config() -> Config {
         write_timeout: WAIT,
         ..Config::default()
     }
+}
+
+/// The resume secret each test client id was given in each room, as the
+/// app keeps its own: every hello presents it.
+fn secrets() -> std::sync::MutexGuard<'static, HashMap<(String, ClientId), ResumeSecret>> {
+    static SECRETS: OnceLock<Mutex<HashMap<(String, ClientId), ResumeSecret>>> = OnceLock::new();
+    SECRETS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A relay running in the test's runtime.
@@ -175,8 +187,11 @@ impl TestClient {
         self.seen.get(&seq).copied()
     }
 
-    /// This client's hello for `room`, naming the op it saw at `last_seen`.
+    /// This client's hello for `room`, naming the op it saw at `last_seen`
+    /// and carrying the resume secret this client id was given in `room`, if
+    /// it was given one (as the app does across reconnects).
     pub fn hello_message(&self, room: &str, last_seen: u64) -> Hello {
+        let resume = secrets().get(&(room.to_owned(), self.info.client)).copied();
         Hello {
             protocol: PROTOCOL_VERSION,
             room: room.to_owned(),
@@ -185,7 +200,10 @@ impl TestClient {
             client: self.info.client,
             last_seen,
             last_op: self.op_at(last_seen),
-            credentials: Credentials::default(),
+            credentials: Credentials {
+                resume,
+                ..Credentials::default()
+            },
         }
     }
 
@@ -193,8 +211,20 @@ impl TestClient {
     pub async fn hello(&mut self, room: &str, last_seen: u64) -> Welcome {
         let hello = self.hello_message(room, last_seen);
         self.send(&ClientMessage::Hello(hello)).await;
+        self.welcome().await
+    }
+
+    /// Waits for the welcome, and remembers the resume secret it gives this
+    /// client id in its room for the next hello.
+    pub async fn welcome(&mut self) -> Welcome {
         match self.recv().await {
-            ServerMessage::Welcome(welcome) => welcome,
+            ServerMessage::Welcome(welcome) => {
+                secrets().insert(
+                    (welcome.room.clone(), self.info.client),
+                    welcome.resume_secret,
+                );
+                welcome
+            }
             other => panic!("expected a welcome, got {other:?}"),
         }
     }
