@@ -107,6 +107,13 @@ pub struct Config {
     /// way a port speaks one of the two, and a client that tries the other
     /// gets a sentence saying which to use.
     pub tls: Option<TlsSettings>,
+    /// The `Origin` headers an upgrade request may carry, exactly as sent
+    /// (`https://board.example.com`). Browsers send one for every socket a
+    /// web page opens, and the app and tabula-bench send none; an upgrade
+    /// with an origin not listed here is refused with 403, so that a web
+    /// page a member visits cannot open a socket to the relay. Empty: no
+    /// origin is allowed.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -139,6 +146,7 @@ impl Default for Config {
             snapshot_every: 10_000,
             advertise: None,
             tls: None,
+            allowed_origins: Vec::new(),
         }
     }
 }

@@ -97,8 +97,17 @@ pub async fn accept(stream: TcpStream, config: &Config, deadline: Instant) -> Op
         }
     };
 
+    let verdict = match verdict {
+        Verdict::Upgrade {
+            origin: Some(origin),
+            ..
+        } if !config.allowed_origins.contains(&origin) => {
+            Verdict::Refuse(Refusal::forbidden_origin(&origin))
+        }
+        verdict => verdict,
+    };
     let room = match verdict {
-        Verdict::Upgrade { room } => room,
+        Verdict::Upgrade { room, .. } => room,
         Verdict::Refuse(refusal) => {
             if refusal.status.starts_with("426") {
                 debug!("answered a plain HTTP request with 426");
@@ -248,6 +257,10 @@ enum Verdict {
     Upgrade {
         /// The room named by the path.
         room: String,
+        /// The request's `Origin` header, which browsers send for a page's
+        /// sockets and the app and tabula-bench never send: refused unless
+        /// allowed ([`Config::allowed_origins`]).
+        origin: Option<String>,
     },
     /// Anything else, answered over plain HTTP.
     Refuse(Refusal),
@@ -297,6 +310,19 @@ impl Refusal {
             status: "400 Bad Request",
             headers: "",
             body: format!("{reason}\n"),
+        }
+    }
+
+    /// An upgrade from a web page whose origin is not allowed: any page a
+    /// member visits could otherwise open a socket to the relay in their
+    /// name.
+    fn forbidden_origin(origin: &str) -> Self {
+        Self {
+            status: "403 Forbidden",
+            headers: "",
+            body: format!(
+                "Origin {origin:?} is not allowed on this relay (tabula-server --allow-origin).\n"
+            ),
         }
     }
 
@@ -412,7 +438,10 @@ fn judge_request(request: &httparse::Request<'_, '_>) -> Verdict {
     };
     match problem {
         Some(problem) => Verdict::Refuse(Refusal::bad_request(problem)),
-        None => Verdict::Upgrade { room },
+        None => Verdict::Upgrade {
+            room,
+            origin: header("Origin").map(|value| String::from_utf8_lossy(value).into_owned()),
+        },
     }
 }
 
@@ -506,7 +535,16 @@ mod tests {
         assert_eq!(
             judge(UPGRADE.as_bytes()),
             Some(Verdict::Upgrade {
-                room: "board".to_owned()
+                room: "board".to_owned(),
+                origin: None,
+            })
+        );
+        let from_a_page = UPGRADE.replace("\r\n\r\n", "\r\nOrigin: https://example.com\r\n\r\n");
+        assert_eq!(
+            judge(from_a_page.as_bytes()),
+            Some(Verdict::Upgrade {
+                room: "board".to_owned(),
+                origin: Some("https://example.com".to_owned()),
             })
         );
         assert_eq!(status(judge(&UPGRADE.as_bytes()[..30])), "partial");

@@ -311,6 +311,15 @@ struct Args {
     /// The private key of --tls-cert (PEM).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+
+    /// Accept WebSocket upgrades whose `Origin` header is exactly this
+    /// (repeatable), e.g. `https://board.example.com`, for a web client
+    /// served from there. Browsers send an origin with every socket a page
+    /// opens, the app and tabula-bench none: without this flag, every
+    /// request that carries one is refused (403), so that no web page a
+    /// member visits can reach the relay.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
 }
 
 /// The subcommands.
@@ -396,6 +405,7 @@ impl Args {
                     discovery::ListRooms::None
                 },
             }),
+            allowed_origins: self.allowed_origins.clone(),
         }
     }
 }

@@ -1,11 +1,15 @@
-//! Access: who someone is (resume secrets).
+//! Access: who someone is (resume secrets), and which origins may open a
+//! socket.
 
 use std::time::Duration;
 
+use tabula_server::Config;
 use tabula_shared::ClientMessage;
 use tabula_shared::access::ResumeSecret;
+use tokio_tungstenite::tungstenite;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::support::{TestClient, TestRelay, stroke_op};
+use crate::support::{TestClient, TestRelay, WAIT, stroke_op, test_config};
 
 /// The close code of a hello naming someone else's client id.
 const IDENTITY_REFUSED: u16 = 4403;
@@ -69,4 +73,55 @@ async fn a_member_resumes_with_its_secret_after_each_reconnect() {
     elsewhere.info = info;
     let welcome = elsewhere.hello("elsewhere", 0).await;
     assert_ne!(welcome.resume_secret, first.resume_secret);
+}
+
+/// Opens a WebSocket to `room` with an `Origin` header, as a web page would.
+async fn connect_from_page(
+    relay: &TestRelay,
+    room: &str,
+    origin: &str,
+) -> Result<crate::support::ClientWs, tungstenite::Error> {
+    let mut request = relay
+        .url(room)
+        .into_client_request()
+        .expect("a relay's URL is a request");
+    request.headers_mut().insert(
+        "Origin",
+        origin.parse().expect("an origin is a header value"),
+    );
+    tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the handshake timed out")
+        .map(|(ws, _)| ws)
+}
+
+#[tokio::test]
+async fn an_upgrade_from_a_web_page_is_refused_unless_its_origin_is_allowed() {
+    let relay = TestRelay::with_config(Config {
+        allowed_origins: vec!["https://board.example.com".to_owned()],
+        ..test_config()
+    })
+    .await;
+    for origin in [
+        "https://evil.example.com",
+        "null",
+        "https://board.example.com.evil",
+    ] {
+        match connect_from_page(&relay, "team", origin).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 403, "{origin}");
+                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                    .into_owned();
+                assert!(body.contains("--allow-origin"), "{body}");
+            }
+            other => panic!("{origin}: expected a 403, got {other:?}"),
+        }
+    }
+    let ws = connect_from_page(&relay, "team", "https://board.example.com")
+        .await
+        .expect("an allowed origin gets its socket");
+    let mut page = TestClient::from_ws(ws, "page");
+    page.hello("team", 0).await;
+    // The app and tabula-bench send no origin at all, and are let in.
+    TestClient::join(&relay, "team", "app").await;
 }
