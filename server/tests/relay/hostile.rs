@@ -617,6 +617,10 @@ async fn a_relay_out_of_descriptors_turns_connections_away_and_serves_again_afte
     }
 }
 
+/// Points in each append of the two-million-point stroke: as many as fit the
+/// test's 64 KiB frames.
+const PER_APPEND: usize = 7000;
+
 #[tokio::test]
 async fn a_two_million_point_stroke_is_cut_at_the_cap_and_peers_never_get_more() {
     use tabula_shared::caps::MAX_STROKE_POINTS;
@@ -639,8 +643,7 @@ async fn a_two_million_point_stroke_is_cut_at_the_cap_and_peers_never_get_more()
     )
     .await;
     // 2,000,000 points in appends that each fit the test's 64 KiB frames.
-    const PER_APPEND: usize = 7000;
-    let appends: Vec<Op> = (0..2_000_000 / PER_APPEND + 1)
+    let appends: Vec<Op> = (0..=2_000_000 / PER_APPEND)
         .map(|n| {
             Op::new(OpKind::StrokeAppend {
                 stroke,
@@ -678,7 +681,7 @@ async fn a_two_million_point_stroke_is_cut_at_the_cap_and_peers_never_get_more()
         }
     }
     assert!(
-        acked * PER_APPEND + 1 <= MAX_STROKE_POINTS,
+        acked * PER_APPEND < MAX_STROKE_POINTS,
         "{acked} appends acked"
     );
     assert!(refused > 0);
