@@ -507,6 +507,8 @@ impl TabulaApp {
             .and_then(|r| r.timeline_ui(ctx, offers_dialogs));
         match timeline {
             Some(ReplayAction::BackToLive) => self.replay = None,
+            Some(ReplayAction::StartNewBoard { at }) => self.start_board_from_replay(at),
+            Some(ReplayAction::RestoreTo { at }) => self.restore_to_replay(at),
             Some(ReplayAction::ChooseTimelapseFolder) => {
                 self.choose(Purpose::TimelapseFolder, ctx);
             }
@@ -516,6 +518,46 @@ impl TabulaApp {
             self.picked(picked, ctx);
         }
         self.closing_ui(ctx);
+    }
+
+    /// "Start a new board from here": the replayed board as it was after op
+    /// `at`, with its history to there, becomes a new local board in no
+    /// file (a room it was in carries on without it; a file it came from
+    /// keeps everything).
+    fn start_board_from_replay(&mut self, at: u64) {
+        let Some(replay) = self.replay.take() else {
+            return;
+        };
+        let ops = replay.replay().ops();
+        let ops = ops[..usize::try_from(at).unwrap_or(ops.len()).min(ops.len())].to_vec();
+        tracing::info!(at, "a new board from the replay");
+        self.session.load(ops);
+        self.documents.new_board();
+        self.canvas.selection_mut().clear();
+        self.notices.push(
+            Level::Info,
+            format!("A new board, as it was at op {at}. Save it, or host it, to keep it."),
+        );
+    }
+
+    /// "Restore to here": the board brought back to how the replay shows it
+    /// after op `at`, as one action of ordinary ops (undo takes it back;
+    /// the history after it stays).
+    fn restore_to_replay(&mut self, at: u64) {
+        let Some(replay) = self.replay.take() else {
+            return;
+        };
+        let ops = tabula_shared::restore::ops_to_restore(self.session.board(), replay.board());
+        tracing::info!(at, ops = ops.len(), "restored the board to an earlier op");
+        if ops.is_empty() {
+            return;
+        }
+        self.session.perform(ops);
+        self.canvas.selection_mut().clear();
+        self.notices.push(
+            Level::Info,
+            format!("The board is back as it was at op {at}. Undo (ctrl+Z) takes it back."),
+        );
     }
 
     /// While a close waits for the saves: what is being saved, that the

@@ -26,6 +26,8 @@
 //! - [`replay`]: a session's ops played back: seek to any op through
 //!   checkpoints, step, a playback clock with speeds and compressed pauses, and
 //!   who took part when.
+//! - [`restore`]: the ops that bring a board back to an earlier moment
+//!   ("Restore to here").
 //! - [`lan`]: the DNS-SD service type and TXT record a relay is advertised
 //!   with on the local network.
 //! - [`room_name`]: what a room name may be, checked the same way on both ends.
@@ -55,6 +57,7 @@ pub mod op;
 pub mod pinning;
 pub mod relay_url;
 pub mod replay;
+pub mod restore;
 pub mod room_name;
 mod scene;
 pub mod session_file;

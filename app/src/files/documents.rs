@@ -259,16 +259,29 @@ impl Documents {
     /// `path` is on screen, its newest snapshot (if known) standing for op
     /// `snapshot`: it becomes the current file and the newest recent one.
     /// Saves still waiting were of the board that has gone.
+    /// A new board is on screen, in no file yet (started from a replay's
+    /// moment): Save asks where, and nothing of the board before is read or
+    /// saved for it.
+    pub fn new_board(&mut self) {
+        self.history = None;
+        self.history_lost = None;
+        self.current = None;
+        let dropped = self.saves.board_replaced(None);
+        if dropped > 0 {
+            tracing::info!(saves = dropped, "saves of the previous board dropped");
+        }
+    }
+
     fn opened(&mut self, path: &Path, ops: u64, snapshot: u64) {
         tracing::info!(path = %path.display(), ops, "opened");
         self.history_lost = None;
         self.current = Some(path.to_path_buf());
         self.recent.add(path);
-        let dropped = self.saves.board_replaced(InFile {
+        let dropped = self.saves.board_replaced(Some(InFile {
             path: path.to_path_buf(),
             ops,
             snapshot,
-        });
+        }));
         if dropped > 0 {
             tracing::info!(saves = dropped, "saves of the previous board dropped");
         }

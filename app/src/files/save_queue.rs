@@ -249,13 +249,13 @@ impl<J> SaveQueue<J> {
         Some(self.queued.remove(0))
     }
 
-    /// Another board is on screen, from the file `in_file` says: the saves
-    /// waiting were of the board that has gone, and are given up (how many
-    /// is returned). A save under way goes on; its end says nothing about
-    /// this board.
-    pub fn board_replaced(&mut self, in_file: InFile) -> usize {
+    /// Another board is on screen, from the file `in_file` says (none: a
+    /// new board, in no file yet): the saves waiting were of the board that
+    /// has gone, and are given up (how many is returned). A save under way
+    /// goes on; its end says nothing about this board.
+    pub fn board_replaced(&mut self, in_file: Option<InFile>) -> usize {
         self.boards += 1;
-        self.in_file = Some(in_file);
+        self.in_file = in_file;
         std::mem::take(&mut self.queued).len()
     }
 }
@@ -453,7 +453,11 @@ mod tests {
             ops: 7,
             snapshot: 0,
         };
-        assert_eq!(queue.board_replaced(opened.clone()), 2, "both given up");
+        assert_eq!(
+            queue.board_replaced(Some(opened.clone())),
+            2,
+            "both given up"
+        );
         assert!(queue.queued().is_empty());
         assert_eq!(queue.running_path(), Some(Path::new("a")), "goes on");
 
@@ -465,7 +469,7 @@ mod tests {
         );
         assert_eq!(queue.in_file(), Some(&opened));
         queue.started("job", Path::new("a"), Some(7));
-        queue.board_replaced(opened.clone());
+        queue.board_replaced(Some(opened.clone()));
         let changed = queue.finished(Err(FileError::Changed {
             path: PathBuf::from("a"),
         }));

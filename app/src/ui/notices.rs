@@ -99,7 +99,7 @@ impl Notices {
                             ui.painter().circle_filled(rect.center(), 4.5, dot);
                             ui.add(egui::Label::new(RichText::new(&notice.text)).wrap());
                             if ui
-                                .small_button("✕")
+                                .small_button("×")
                                 .on_hover_text("Close this message")
                                 .clicked()
                             {

@@ -48,6 +48,18 @@ pub enum ReplayAction {
     BackToLive,
     /// Choose the timelapse's folder in the system's file dialog.
     ChooseTimelapseFolder,
+    /// Open the board as it was after op `at`, with its history to there, as
+    /// a new local board.
+    StartNewBoard {
+        /// The last op the new board holds.
+        at: u64,
+    },
+    /// Bring the live board back to how it was after op `at`, with ordinary
+    /// ops that everyone sees and its author can undo.
+    RestoreTo {
+        /// The op whose board comes back.
+        at: u64,
+    },
 }
 
 /// A replay on screen: the ops, the board at the playhead and the clock.
@@ -194,6 +206,7 @@ impl ReplayView {
                     ui.set_width(PANEL_WIDTH);
                     action = self.controls_ui(ui);
                     self.track_ui(ui);
+                    action = self.moment_ui(ui).or(action);
                     action = self.timelapse_ui(ui, offers_dialogs).or(action);
                 });
             });
@@ -272,6 +285,38 @@ impl ReplayView {
                     action = Some(ReplayAction::BackToLive);
                 }
             });
+        });
+        action
+    }
+
+    /// What can be done with the moment at the playhead: a new board from
+    /// it, or the board brought back to it.
+    fn moment_ui(&self, ui: &mut Ui) -> Option<ReplayAction> {
+        let at = self.replay.position();
+        let mut action = None;
+        ui.horizontal(|ui| {
+            ui.label(format!("At op {at}:"));
+            if ui
+                .button("Start a new board from here")
+                .on_hover_text(
+                    "Open the board as it was here, with its history to here, as a new board \
+                     of your own (this one stays as it is)",
+                )
+                .clicked()
+            {
+                action = Some(ReplayAction::StartNewBoard { at });
+            }
+            let changed = at < self.replay.len();
+            if ui
+                .add_enabled(changed, egui::Button::new("Restore to here"))
+                .on_hover_text(
+                    "Bring the board back to how it was here, as one change everyone sees; \
+                     undo takes it back, and the history after it stays",
+                )
+                .clicked()
+            {
+                action = Some(ReplayAction::RestoreTo { at });
+            }
         });
         action
     }

@@ -56,11 +56,10 @@ fn replaying_ops(dir: &std::path::Path, ops: &[SequencedOp]) -> Harness<'static,
     let mut app = app(Session::offline(identity("Ada")));
     app.open_file(&path).expect("opens");
     let mut harness = window(app);
-    let creates = ops
-        .iter()
-        .filter(|o| matches!(o.op.kind, OpKind::Create { .. }))
-        .count();
-    assert_eq!(harness.state().session().board().object_count(), creates);
+    assert_eq!(
+        harness.state().session().board().object_count(),
+        tabula_shared::Board::from_sequenced(ops).object_count()
+    );
     harness.get_by_label("File").click();
     harness.run();
     harness.get_by_label("Replay…").click();
@@ -410,4 +409,108 @@ fn the_participants_strip_names_who_joined_and_left_and_when() {
             .query_by_label("joined 0:01, left 0:06 · 2 ops")
             .is_some()
     );
+}
+
+/// The recording, then the first rectangle moved and the second deleted.
+fn recording_with_changes() -> (Vec<SequencedOp>, [ObjectId; 2]) {
+    let mut ops = recording();
+    let object = |k: usize| match ops[k].op.kind {
+        OpKind::Create { object, .. } => object,
+        _ => unreachable!("the recording creates"),
+    };
+    let (first, second) = (object(0), object(1));
+    for kind in [
+        OpKind::Set {
+            object: first,
+            property: tabula_shared::Property::Offset(Point::new(500.0, 300.0)),
+        },
+        OpKind::Delete { object: second },
+    ] {
+        let seq = ops.len() as u64 + 1;
+        ops.push(SequencedOp {
+            seq,
+            author: ops[0].author,
+            timestamp_ms: 1_700_000_000_000 + seq * 1_000,
+            op: Op::new(kind),
+        });
+    }
+    (ops, [first, second])
+}
+
+/// What the board shows: each object on show with where it is.
+fn on_show(board: &tabula_shared::Board) -> Vec<(ObjectId, Point)> {
+    board.objects().map(|o| (o.id, o.offset)).collect()
+}
+
+/// Steps the replay from the start to op `k`.
+fn seek_to(harness: &mut Harness<'static, TabulaApp>, k: u64) {
+    harness.get_by_label("«").click();
+    harness.run();
+    for _ in 0..k {
+        harness.get_by_label("›").click();
+        harness.run();
+    }
+    assert_eq!(shown(harness).1, k);
+}
+
+#[test]
+fn restore_to_here_brings_the_board_back_as_one_change_that_undo_takes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ops, [first, second]) = recording_with_changes();
+    let mut harness = replaying_ops(dir.path(), &ops);
+    let now = on_show(harness.state().session().board());
+    seek_to(&mut harness, 5);
+    let then = on_show(harness.state().replay().expect("replaying").board());
+    assert_eq!(then.len(), 5);
+
+    harness.get_by_label("Restore to here").click();
+    harness.run();
+    assert!(harness.state().replay().is_none(), "back on the board");
+    let session = harness.state().session();
+    assert_eq!(on_show(session.board()), then);
+    assert_eq!(
+        session.board().object(first).expect("shown").offset,
+        Point::new(0.0, 0.0)
+    );
+    assert!(session.board().object(second).is_some(), "restored");
+    // The history after op 5 stays: the restore came after it.
+    assert!(session.log().len() + session.board().pending_ops().count() > ops.len());
+    assert!(
+        harness
+            .state()
+            .notices()
+            .texts()
+            .any(|t| t.contains("as it was at op 5")),
+        "said so"
+    );
+
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    harness.run();
+    assert_eq!(on_show(harness.state().session().board()), now, "undone");
+}
+
+#[test]
+fn start_a_new_board_from_here_opens_the_board_then_with_its_history_in_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ops, _) = recording_with_changes();
+    let mut harness = replaying_ops(dir.path(), &ops);
+    assert!(harness.state().documents().current().is_some());
+    seek_to(&mut harness, 7);
+    let then = on_show(harness.state().replay().expect("replaying").board());
+
+    harness.get_by_label("Start a new board from here").click();
+    harness.run();
+    assert!(harness.state().replay().is_none());
+    let session = harness.state().session();
+    assert_eq!(on_show(session.board()), then);
+    assert_eq!(session.log(), &ops[..7], "its history to there");
+    assert_eq!(
+        harness.state().documents().current(),
+        None,
+        "in no file yet"
+    );
+    // The file it came from keeps everything.
+    let kept = tabula_app::files::opening::load_session(&dir.path().join("meeting.tabula"))
+        .expect("reads");
+    assert_eq!(kept, ops);
 }
