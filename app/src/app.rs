@@ -754,10 +754,16 @@ impl TabulaApp {
 
     /// The join dialog, and joining when it is confirmed.
     fn join_dialog_ui(&mut self, ctx: &egui::Context) {
-        let Some(JoinTarget { url, name }) = self.join_dialog.modal_ui(ctx) else {
+        let Some(JoinTarget {
+            url,
+            name,
+            password,
+        }) = self.join_dialog.modal_ui(ctx)
+        else {
             return;
         };
         self.session.set_name(name);
+        self.session.set_password(password);
         match self.join(&url, ctx) {
             Ok(()) => {
                 tracing::info!(%url, "joining");

@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tabula_shared::access::ResumeSecret;
+use tabula_shared::access::{Password, ResumeSecret, split_code};
 use tabula_shared::relay_url::{RelayUrl, UrlError};
 use tabula_shared::room_name;
 use tabula_shared::{
@@ -120,6 +120,9 @@ pub struct Session {
     /// stay who we were and nobody else can be. Forgotten on joining
     /// another room.
     resume: Option<ResumeSecret>,
+    /// The password typed for the room's relay ([`Self::set_password`]); a
+    /// room URL's `#code=` stands in when none was typed.
+    password: Option<Password>,
     /// The link's state, for the status chip.
     status: ConnectionStatus,
     /// The others in the room, by id (a stable order for the people list).
@@ -165,6 +168,7 @@ impl Session {
             spawner: None,
             take_over: None,
             resume: None,
+            password: None,
             status: ConnectionStatus::Offline,
             peers: BTreeMap::new(),
             last_relay_error: None,
@@ -549,6 +553,10 @@ impl Session {
             last_op: self.last_op(),
             unsent: self.board.pending_ops().cloned().collect(),
             resume: self.resume,
+            password: self
+                .password
+                .clone()
+                .or_else(|| urls.iter().find_map(|url| split_code(url).1)),
             liveness: self.liveness,
             known_hosts: self.known_hosts.clone(),
         };
@@ -597,6 +605,12 @@ impl Session {
     #[must_use]
     pub fn relay_certificate(&self) -> Option<&RelayCertificate> {
         self.certificate.as_ref()
+    }
+
+    /// The password the next join answers the relay's challenge with (`None`:
+    /// the room URL's `#code=`, if it has one).
+    pub fn set_password(&mut self, password: Option<Password>) {
+        self.password = password;
     }
 
     /// Sets how the next join tells a live relay from a dead link.

@@ -114,6 +114,11 @@ pub struct Config {
     /// page a member visits cannot open a socket to the relay. Empty: no
     /// origin is allowed.
     pub allowed_origins: Vec<String>,
+    /// The relay-wide password (`--password`, `TABULA_PASSWORD`): every
+    /// connection proves it in answer to a challenge before its hello is
+    /// accepted (see [`crate::access`]). Kept only until the relay starts,
+    /// which keeps the public half of a key derived from it.
+    pub password: Option<tabula_shared::access::Password>,
 }
 
 impl Default for Config {
@@ -147,6 +152,7 @@ impl Default for Config {
             advertise: None,
             tls: None,
             allowed_origins: Vec::new(),
+            password: None,
         }
     }
 }

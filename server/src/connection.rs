@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tabula_shared::{
-    ClientMessage, DecodeError, ErrorCode, Hello, Op, PROTOCOL_VERSION, PeerInfo, Point,
+    ClientMessage, DecodeError, ErrorCode, Hello, Op, PROTOCOL_VERSION, PeerInfo, Point, Proofs,
     ServerMessage, Welcome, decode, op::StrokeTally,
 };
 use tokio::net::TcpStream;
@@ -33,6 +33,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, error, info, trace};
 
+use crate::access::{Failures, RelayPassword};
 use crate::config::Config;
 use crate::frame::encode_frame;
 use crate::history::{self, CatchUp, Chunks};
@@ -53,6 +54,9 @@ const WRITE_BATCH: usize = 256;
 /// lacks that id's resume secret): the id is taken, and retrying with it
 /// will not help.
 pub const IDENTITY_REFUSED: u16 = 4403;
+/// The close code for a missing or wrong password: retrying without another
+/// password will not help.
+pub const PASSWORD_REFUSED: u16 = 4401;
 /// The WebSocket limit on a close reason, in bytes.
 const MAX_CLOSE_REASON: usize = 123;
 /// The longest display name passed on to the room, in bytes; longer ones are cut.
@@ -64,6 +68,11 @@ const MAX_NAME_BYTES: usize = 128;
 pub struct Shared {
     /// The relay's settings.
     pub config: Config,
+    /// The relay-wide password's verifier, when it has one: every hello
+    /// must then answer a challenge with a proof of it.
+    pub password: Option<RelayPassword>,
+    /// Recent wrong and missing proofs by source address, to slow guessing.
+    pub failures: Failures,
     /// Every room, so that peers naming the same room meet in it. In an `Arc` so
     /// that a room can be opened in `spawn_blocking`.
     pub rooms: Arc<Rooms>,
@@ -112,6 +121,19 @@ pub async fn serve(
             return;
         }
     };
+
+    if let Some(password) = &shared.password {
+        let source = address.address();
+        let proved = tokio::select! {
+            proved = authenticate(&mut ws, password, &shared.failures, source, &hello, config) => proved,
+            _ = shutdown.recv() => Err(Exit::shutdown()),
+        };
+        if let Err(exit) = proved {
+            info!(%exit, "refused before joining");
+            finish(ws, &exit).await;
+            return;
+        }
+    }
 
     let span = tracing::Span::current();
     span.record("room", room_name.as_str());
@@ -206,6 +228,85 @@ fn enter(
         "joined"
     );
     Ok(membership)
+}
+
+/// Asks the peer to prove the relay's password over a fresh nonce, after
+/// waiting out the delay its address earned with earlier failures; a missing
+/// or wrong proof closes with [`PASSWORD_REFUSED`] before any room data is
+/// sent, and counts as one more failure.
+async fn authenticate(
+    ws: &mut Ws,
+    password: &RelayPassword,
+    failures: &Failures,
+    source: std::net::IpAddr,
+    hello: &Hello,
+    config: &Config,
+) -> Result<(), Exit> {
+    let delay = failures.delay(source);
+    if !delay.is_zero() {
+        debug!(?delay, "slowing down an address after failed passwords");
+        tokio::time::sleep(delay).await;
+    }
+    let unable = |reason: String| Exit::close(CloseCode::Error, reason, After::AwaitReply);
+    let challenge = password
+        .challenge()
+        .map_err(|err| unable(err.to_string()))?;
+    let nonce = challenge.nonce;
+    let frame = encode_frame(&ServerMessage::Challenge(challenge))
+        .map_err(|err| unable(err.to_string()))?;
+    let limit = config.write_timeout;
+    Exit::check_write(timeout(limit, ws.send(Message::Binary(frame))).await, limit)?;
+    let proofs = match timeout(config.hello_timeout, read_proofs(ws)).await {
+        Ok(proofs) => proofs?,
+        Err(_) => {
+            return Err(Exit::close(
+                CloseCode::Policy,
+                "no answer to the password challenge in time".to_owned(),
+                After::AwaitReply,
+            ));
+        }
+    };
+    let proved = proofs
+        .relay
+        .is_some_and(|proof| password.accepts(&proof, &nonce, &hello.room, hello.client));
+    if proved {
+        failures.succeeded(source);
+        return Ok(());
+    }
+    failures.failed(source);
+    let reason = if proofs.relay.is_none() {
+        "this relay needs a password"
+    } else {
+        "wrong password for this relay"
+    };
+    Err(Exit::close(
+        CloseCode::Library(PASSWORD_REFUSED),
+        reason.to_owned(),
+        After::AwaitReply,
+    ))
+}
+
+/// Reads until the next data message, which must answer the challenge.
+async fn read_proofs(ws: &mut Ws) -> Result<Proofs, Exit> {
+    loop {
+        let frame = match ws.next().await {
+            None => return Err(Exit::Lost("the connection ended before its proof".into())),
+            Some(Err(err)) => return Err(Exit::from_ws_error(err)),
+            Some(Ok(Message::Binary(frame))) => frame,
+            Some(Ok(Message::Text(_))) => return Err(Exit::text_frame()),
+            Some(Ok(Message::Close(frame))) => return Err(Exit::PeerClosed(frame)),
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+        };
+        return match decode::<ClientMessage>(&frame) {
+            Ok(ClientMessage::Authenticate(proofs)) => Ok(proofs),
+            Ok(_) => Err(Exit::close(
+                CloseCode::Policy,
+                "the answer to a password challenge must be Authenticate".into(),
+                After::AwaitReply,
+            )),
+            Err(err) => Err(Exit::from_decode_error(&err)),
+        };
+    }
 }
 
 /// Reads until the first data message, which must be a hello.

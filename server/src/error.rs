@@ -19,6 +19,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The relay's password could not be turned into its key.
+    #[error("could not set up the relay's password")]
+    Password(#[source] tabula_shared::access::AccessError),
     /// Accepting connections kept failing for too long to be a passing hiccup.
     #[error("the listener kept failing to accept connections")]
     Accept(#[source] std::io::Error),

@@ -52,6 +52,9 @@
 //!   each connection's throttle, and what each source address has open.
 //! - `deadline`: the time a peer's WebSocket message may take to arrive,
 //!   kept below tungstenite by following the frames as they are read.
+//! - [`access`]: the relay-wide password (the public half of its key, a
+//!   challenge per connection, checking proofs) and the delay that grows with
+//!   each address's failures.
 //! - `sync`: the one poison-tolerant way to take a `std::sync::Mutex`.
 
 use std::future::Future;
@@ -65,6 +68,7 @@ use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
+pub mod access;
 pub mod admin;
 mod config;
 mod connection;
@@ -148,6 +152,16 @@ impl Relay {
     /// A relay with `config` and no rooms yet; creates the data folder.
     pub fn new(config: Config) -> Result<Self, Error> {
         config.validate()?;
+        // Argon2id, once: the relay keeps only the key's public half.
+        let password = config
+            .password
+            .as_ref()
+            .map(access::RelayPassword::new)
+            .transpose()
+            .map_err(Error::Password)?;
+        if password.is_some() {
+            info!("every connection must prove the relay's password");
+        }
         let rooms_dir = if let Some(data) = &config.data_dir {
             let dir = store::rooms_dir(data);
             std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
@@ -187,6 +201,8 @@ impl Relay {
         );
         Ok(Self {
             shared: Arc::new(Shared {
+                password,
+                failures: access::Failures::default(),
                 config,
                 rooms,
                 addresses,

@@ -320,6 +320,18 @@ struct Args {
     /// member visits can reach the relay.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+
+    /// A password every connection must prove before it enters any room
+    /// (it never crosses the wire: clients answer a challenge with it).
+    /// Prefer the environment variable to the flag, which other users of
+    /// this machine can see in the process list.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "TABULA_PASSWORD",
+        hide_env_values = true
+    )]
+    password: Option<String>,
 }
 
 /// The subcommands.
@@ -406,6 +418,10 @@ impl Args {
                 },
             }),
             allowed_origins: self.allowed_origins.clone(),
+            password: self
+                .password
+                .clone()
+                .and_then(tabula_shared::access::Password::new),
         }
     }
 }

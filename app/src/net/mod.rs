@@ -45,7 +45,7 @@ mod task;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tabula_shared::access::ResumeSecret;
+use tabula_shared::access::{Password, ResumeSecret};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::{
     Board, ClientId, Color, ErrorCode, Op, OpId, PeerInfo, Point, SequencedOp, Welcome,
@@ -223,6 +223,9 @@ pub struct JoinRequest {
     /// did: without it the relay refuses our id (it is someone else's to
     /// the room). Each welcome's secret replaces it for the next hello.
     pub resume: Option<ResumeSecret>,
+    /// The password to answer the relay's challenge with, when it asks for
+    /// one (from the invitation's `#code=`, or typed).
+    pub password: Option<Password>,
     /// Ping and silence timing.
     pub liveness: Liveness,
     /// The relays' certificates this app trusts, for `wss://`.

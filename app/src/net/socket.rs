@@ -57,6 +57,8 @@ pub(super) async fn receive_message(socket: &mut Socket) -> Result<ServerMessage
 /// The relay's close code for a hello naming a client id that is someone
 /// else's in the room (it lacks that id's resume secret).
 const IDENTITY_REFUSED: u16 = 4403;
+/// The relay's close code for a missing or wrong password.
+const PASSWORD_REFUSED: u16 = 4401;
 
 /// Whether a close from the relay is worth retrying: a protocol mismatch or a
 /// client id the room gives someone else is not; a restart, a timeout, being
@@ -81,7 +83,7 @@ fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
         CloseCode::Protocol
         | CloseCode::Unsupported
         | CloseCode::Invalid
-        | CloseCode::Library(IDENTITY_REFUSED) => Ended::Refused(reason),
+        | CloseCode::Library(IDENTITY_REFUSED | PASSWORD_REFUSED) => Ended::Refused(reason),
         _ => Ended::lost(reason, false),
     }
 }

@@ -5,9 +5,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::SinkExt as _;
-use tabula_shared::access::ResumeSecret;
+use tabula_shared::access::{self, AccessKey, KeyParams, ResumeSecret, Scope};
 use tabula_shared::{
-    ClientId, ClientMessage, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, Point, ServerMessage,
+    Challenge, ClientId, ClientMessage, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, Point,
+    Proofs, ServerMessage,
 };
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -19,6 +20,9 @@ use super::backfill::{Backfill, receive_snapshot};
 use super::dial::dial;
 use super::socket::{Socket, WRITE_TIMEOUT, feed, flush, receive, receive_message, send, written};
 use super::{Command, ConnectionStatus, Ended, Event, EventSink, JoinRequest, Liveness};
+
+/// Why a join ends when the relay asks for a password and we have none.
+pub const NEEDS_PASSWORD: &str = "the relay needs a password";
 
 /// How long a connection attempt, and then the wait for the welcome, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,6 +52,9 @@ struct Delivery {
     /// The resume secret the last welcome gave our client id, presented in
     /// every hello.
     resume: Option<ResumeSecret>,
+    /// Our password's key and the salt and cost it was derived with, so
+    /// that a reconnect to the same relay does not derive it again.
+    key: Option<(KeyParams, AccessKey)>,
 }
 
 impl Delivery {
@@ -93,6 +100,7 @@ pub(super) async fn run(
         backfill: Backfill::default(),
         url: 0,
         resume: request.resume,
+        key: None,
     };
     let mut attempt = 0u32;
     if !events.emit(Event::Status(ConnectionStatus::Connecting)) {
@@ -193,13 +201,15 @@ async fn connect_and_serve(
     if let Err(reason) = send(&mut socket, &hello).await {
         return lost(reason);
     }
-    let welcome = match tokio::time::timeout(CONNECT_TIMEOUT, receive_message(&mut socket)).await {
-        Ok(Ok(ServerMessage::Welcome(welcome))) => welcome,
-        Ok(Ok(ServerMessage::Challenge(_))) => {
-            return Ended::Refused(
-                "the relay asks for a password, which this build cannot give yet".to_owned(),
-            );
+    let mut answer = tokio::time::timeout(CONNECT_TIMEOUT, receive_message(&mut socket)).await;
+    if let Ok(Ok(ServerMessage::Challenge(challenge))) = answer {
+        if let Err(ended) = authenticate(&mut socket, request, delivery, &challenge).await {
+            return ended;
         }
+        answer = tokio::time::timeout(CONNECT_TIMEOUT, receive_message(&mut socket)).await;
+    }
+    let welcome = match answer {
+        Ok(Ok(ServerMessage::Welcome(welcome))) => welcome,
         Ok(Ok(other)) => {
             return Ended::Refused(format!("the relay answered the hello with {other:?}"));
         }
@@ -255,6 +265,46 @@ async fn connect_and_serve(
         let _already_closed = tokio::time::timeout(WRITE_TIMEOUT, socket.send(goodbye)).await;
     }
     ended
+}
+
+/// Answers the relay's password challenge with our password's proof, over
+/// its nonce, for our room and client id. The key is derived (Argon2id, off
+/// the tokio workers) once per salt and kept for the next reconnect.
+async fn authenticate(
+    socket: &mut Socket,
+    request: &JoinRequest,
+    delivery: &mut Delivery,
+    challenge: &Challenge,
+) -> Result<(), Ended> {
+    let Some(params) = challenge.relay.or(challenge.room) else {
+        return Err(Ended::Refused(
+            "the relay sent a password challenge that asks for nothing".to_owned(),
+        ));
+    };
+    let Some(password) = request.password.clone() else {
+        return Err(Ended::Refused(NEEDS_PASSWORD.to_owned()));
+    };
+    let key = match &delivery.key {
+        Some((derived_for, key)) if *derived_for == params => key.clone(),
+        _ => {
+            let derived = tokio::task::spawn_blocking(move || access::derive(&password, &params))
+                .await
+                .map_err(|err| {
+                    Ended::Refused(format!("deriving the password's key failed: {err}"))
+                })?
+                .map_err(|err| Ended::Refused(format!("the relay's password settings: {err}")))?;
+            delivery.key = Some((params, derived.clone()));
+            derived
+        }
+    };
+    let prove = |scope| key.prove(scope, &challenge.nonce, &request.room, request.client);
+    let proofs = Proofs {
+        relay: challenge.relay.map(|_| prove(Scope::Relay)),
+        room: challenge.room.map(|_| prove(Scope::Room)),
+    };
+    send(socket, &ClientMessage::Authenticate(proofs))
+        .await
+        .map_err(|reason| Ended::lost(reason, false))
 }
 
 /// Live traffic: relay messages in, commands out, pings and cursor updates.

@@ -1,4 +1,5 @@
-//! The join dialog: where the relay is, which room, and under what name.
+//! The join dialog: where the relay is, which room, under what name, and
+//! the password or code the relay may need.
 //!
 //! A modal window over the board. Above the fields, "On this network" lists
 //! the relays found on the local network while the dialog is open
@@ -8,6 +9,7 @@
 //! about. Enter joins, Escape cancels.
 
 use egui::{Color32, Context, Key, RichText, TextEdit, Ui, vec2};
+use tabula_shared::access::Password;
 use tabula_shared::room_name;
 
 use super::nearby::{Looking, Pick, RelaySearch, nearby_ui};
@@ -25,6 +27,9 @@ pub struct JoinTarget {
     pub url: String,
     /// The display name to appear under.
     pub name: String,
+    /// The relay's password or the host's code, when one was typed (a room
+    /// address's `#code=` stands in otherwise).
+    pub password: Option<Password>,
 }
 
 /// Which field a problem is about, so it shows under that field.
@@ -36,6 +41,8 @@ pub enum Field {
     Room,
     /// The display name.
     Name,
+    /// The relay's password or the host's code (may stay empty).
+    Password,
 }
 
 /// The dialog's state between frames.
@@ -49,6 +56,8 @@ pub struct JoinDialog {
     room: String,
     /// The display name as typed.
     name: String,
+    /// The password or code as typed; empty for none.
+    password: String,
     /// A problem found on submitting (such as a malformed relay address), shown
     /// until the field it concerns is edited.
     error: Option<(Field, String)>,
@@ -70,6 +79,7 @@ impl Default for JoinDialog {
             relay: DEFAULT_RELAY.to_owned(),
             room: String::new(),
             name: String::new(),
+            password: String::new(),
             error: None,
             tried: false,
             focus_pending: false,
@@ -151,6 +161,7 @@ impl JoinDialog {
                 room_name::validate(room).err().map(|e| e.to_string())
             }),
             Field::Name => (&self.name, name_problem),
+            Field::Password => return None,
         };
         let text = text.trim();
         if text.is_empty() && !self.tried {
@@ -171,6 +182,7 @@ impl JoinDialog {
         Some(JoinTarget {
             url: format!("{relay}/{}", self.room.trim()),
             name: self.name.trim().to_owned(),
+            password: Password::new(self.password.trim()),
         })
     }
 
@@ -202,6 +214,11 @@ impl JoinDialog {
                 self.field_ui(ui, Field::Relay, "Relay");
                 self.field_ui(ui, Field::Room, "Room");
                 self.field_ui(ui, Field::Name, "Your name");
+                self.field_ui(
+                    ui,
+                    Field::Password,
+                    "Password or code (if the room needs one)",
+                );
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
                     let join =
@@ -230,6 +247,7 @@ impl JoinDialog {
                 return name_problem(name).is_none().then(|| JoinTarget {
                     url,
                     name: name.to_owned(),
+                    password: Password::new(self.password.trim()),
                 });
             }
             Some(Pick::Relay(relay)) => {
@@ -254,6 +272,7 @@ impl JoinDialog {
             Field::Relay => DEFAULT_RELAY,
             Field::Room => "design-review",
             Field::Name => "Your name",
+            Field::Password => "K7QX2M",
         };
         ui.label(RichText::new(label).strong());
         let problem = self.problem(field);
@@ -261,8 +280,10 @@ impl JoinDialog {
             Field::Relay => &mut self.relay,
             Field::Room => &mut self.room,
             Field::Name => &mut self.name,
+            Field::Password => &mut self.password,
         };
         let mut edit = TextEdit::singleline(text)
+            .password(field == Field::Password)
             .hint_text(hint)
             .desired_width(f32::INFINITY)
             .margin(vec2(8.0, 5.0));
@@ -334,13 +355,19 @@ mod tests {
 
     #[test]
     fn a_good_form_gives_the_room_address() {
-        let dialog = filled("ws://127.0.0.1:7457/", " design-review ", " Ada ");
+        let mut dialog = filled("ws://127.0.0.1:7457/", " design-review ", " Ada ");
         assert_eq!(
             dialog.target(),
             Some(JoinTarget {
                 url: "ws://127.0.0.1:7457/design-review".to_owned(),
                 name: "Ada".to_owned(),
+                password: None,
             })
+        );
+        dialog.password = " K7QX2M ".to_owned();
+        assert_eq!(
+            dialog.target().and_then(|target| target.password),
+            Password::new("K7QX2M")
         );
     }
 

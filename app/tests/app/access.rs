@@ -1,11 +1,13 @@
-//! Who someone is, through real relays: a session keeps the resume secret its
-//! welcome gave it and presents it on every reconnect; a session that names
-//! another's client id without it is refused, and the other never notices.
+//! Access through real relays: a session keeps the resume secret its welcome
+//! gave it and presents it on every reconnect; a session that names
+//! another's client id without it is refused, and the other never notices; a
+//! session answers a relay's password challenge with the invitation's code.
 
 use std::time::Duration;
 
 use tabula_app::session::{ConnectionStatus, Session};
 use tabula_server::Config;
+use tabula_shared::access::Password;
 use tabula_shared::{Op, OpKind, StrokeId};
 
 use crate::support::{self, Proxy, Relay, identity};
@@ -107,5 +109,57 @@ fn a_session_resumes_as_itself_after_each_cut() {
     });
     alice.leave();
     bob.leave();
+    relay.stop(&runtime);
+}
+
+#[test]
+fn a_session_answers_the_relays_password_from_the_invitations_code() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let relay = Relay::start(
+        &runtime,
+        Config {
+            password: Password::new("K7QX2M"),
+            ..Config::default()
+        },
+    );
+    let url = relay.url("studio");
+    let mut invited = Session::offline(identity("Invited"));
+    invited
+        .join(&format!("{url}#code=K7QX2M"), runtime.handle(), || {})
+        .unwrap();
+    let mut typed = Session::offline(identity("Typed"));
+    typed.set_password(Password::new("K7QX2M"));
+    typed.join(&url, runtime.handle(), || {}).unwrap();
+    let mut wrong = Session::offline(identity("Wrong"));
+    wrong
+        .join(&format!("{url}#code=AAAAAA"), runtime.handle(), || {})
+        .unwrap();
+    let mut without = Session::offline(identity("Without"));
+    without.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for(
+        "the two with the code are in, the others refused",
+        &mut [&mut invited, &mut typed, &mut wrong, &mut without],
+        |s| {
+            s[..2]
+                .iter()
+                .all(|s| *s.status() == ConnectionStatus::Connected && s.peers().count() == 1)
+                && s[2..]
+                    .iter()
+                    .all(|s| matches!(s.status(), ConnectionStatus::Refused(_)))
+        },
+    );
+    assert_eq!(
+        *wrong.status(),
+        ConnectionStatus::Refused(
+            "the relay closed the connection: wrong password for this relay".to_owned()
+        )
+    );
+    assert_eq!(
+        *without.status(),
+        ConnectionStatus::Refused("the relay needs a password".to_owned())
+    );
+    for session in [&mut invited, &mut typed, &mut wrong, &mut without] {
+        session.leave();
+    }
     relay.stop(&runtime);
 }

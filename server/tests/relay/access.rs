@@ -1,15 +1,15 @@
-//! Access: who someone is (resume secrets), and which origins may open a
-//! socket.
+//! Access: who someone is (resume secrets), which origins may open a
+//! socket, and the relay's password.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tabula_server::Config;
-use tabula_shared::ClientMessage;
-use tabula_shared::access::ResumeSecret;
+use tabula_shared::access::{self, Password, ResumeSecret, Scope};
+use tabula_shared::{Challenge, ClientMessage, PeerInfo, Proofs, ServerMessage};
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::support::{TestClient, TestRelay, WAIT, stroke_op, test_config};
+use crate::support::{TestClient, TestRelay, WAIT, peer_info, stroke_op, test_config};
 
 /// The close code of a hello naming someone else's client id.
 const IDENTITY_REFUSED: u16 = 4403;
@@ -124,4 +124,124 @@ async fn an_upgrade_from_a_web_page_is_refused_unless_its_origin_is_allowed() {
     page.hello("team", 0).await;
     // The app and tabula-bench send no origin at all, and are let in.
     TestClient::join(&relay, "team", "app").await;
+}
+
+/// The close code of a missing or wrong password.
+const PASSWORD_REFUSED: u16 = 4401;
+
+/// A relay whose password is `password`.
+async fn relay_with_password(password: &str) -> TestRelay {
+    TestRelay::with_config(Config {
+        password: Password::new(password),
+        ..test_config()
+    })
+    .await
+}
+
+/// Says hello to `room` and waits for the relay's challenge.
+async fn challenged(relay: &TestRelay, room: &str, name: &str) -> (TestClient, Challenge) {
+    challenged_as(relay, room, &peer_info(name)).await
+}
+
+/// Says hello to `room` as `info` and waits for the relay's challenge.
+async fn challenged_as(relay: &TestRelay, room: &str, info: &PeerInfo) -> (TestClient, Challenge) {
+    let mut client = TestClient::connect(relay, room, &info.name).await;
+    client.info = info.clone();
+    let hello = client.hello_message(room, 0);
+    client.send(&ClientMessage::Hello(hello)).await;
+    match client.recv().await {
+        ServerMessage::Challenge(challenge) => (client, challenge),
+        other => panic!("expected a challenge, got {other:?}"),
+    }
+}
+
+/// The answer to `challenge` with `password`, for `client` in `room`.
+fn answer(challenge: &Challenge, password: &str, room: &str, client: &TestClient) -> ClientMessage {
+    let params = challenge
+        .relay
+        .expect("the challenge asks for the relay's password");
+    let key = access::derive(&Password::new(password).expect("a password"), &params)
+        .expect("the relay's parameters are within bounds");
+    ClientMessage::Authenticate(Proofs {
+        relay: Some(key.prove(Scope::Relay, &challenge.nonce, room, client.info.client)),
+        room: None,
+    })
+}
+
+#[tokio::test]
+async fn the_right_password_lets_in_and_a_wrong_or_missing_one_is_refused_before_any_room_data() {
+    let relay = relay_with_password("correct horse").await;
+    let (mut ada, challenge) = challenged(&relay, "team", "ada").await;
+    assert!(challenge.room.is_none());
+    ada.send(&answer(&challenge, "correct horse", "team", &ada))
+        .await;
+    assert!(matches!(ada.recv().await, ServerMessage::Welcome(_)));
+
+    let (mut wrong, challenge) = challenged(&relay, "team", "guess").await;
+    wrong
+        .send(&answer(&challenge, "correct hoarse", "team", &wrong))
+        .await;
+    assert_eq!(
+        wrong.expect_close().await,
+        (PASSWORD_REFUSED, "wrong password for this relay".to_owned())
+    );
+
+    let (mut missing, _) = challenged(&relay, "team", "none").await;
+    missing
+        .send(&ClientMessage::Authenticate(Proofs::default()))
+        .await;
+    assert_eq!(
+        missing.expect_close().await,
+        (PASSWORD_REFUSED, "this relay needs a password".to_owned())
+    );
+    // Ada heard of none of them.
+    ada.expect_nothing(Duration::from_millis(200)).await;
+    assert_eq!(relay.relay.members("team").len(), 1);
+}
+
+#[tokio::test]
+async fn a_captured_authentication_replayed_on_another_connection_is_refused() {
+    let relay = relay_with_password("correct horse").await;
+    let (mut ada, challenge) = challenged(&relay, "team", "ada").await;
+    let captured = answer(&challenge, "correct horse", "team", &ada);
+    ada.send(&captured).await;
+    assert!(matches!(ada.recv().await, ServerMessage::Welcome(_)));
+
+    // Someone who saw that exchange sends the same hello and the same proof.
+    let (mut replayer, next) = challenged(&relay, "team", "mallory").await;
+    assert_ne!(
+        next.nonce, challenge.nonce,
+        "every connection its own nonce"
+    );
+    replayer.info = ada.info.clone();
+    replayer.send(&captured).await;
+    let (code, _) = replayer.expect_close().await;
+    assert_eq!(code, PASSWORD_REFUSED);
+}
+
+#[tokio::test]
+async fn failures_from_one_address_slow_its_next_attempt_down() {
+    let relay = relay_with_password("correct horse").await;
+    for _ in 0..2 {
+        let (mut guess, challenge) = challenged(&relay, "team", "guess").await;
+        guess
+            .send(&answer(&challenge, "wrong", "team", &guess))
+            .await;
+        assert_eq!(guess.expect_close().await.0, PASSWORD_REFUSED);
+    }
+    // Two failures: the next challenge comes only after twice the first delay.
+    let started = Instant::now();
+    let (mut ada, challenge) = challenged(&relay, "team", "ada").await;
+    assert!(
+        started.elapsed() >= tabula_server::access::FIRST_DELAY * 2,
+        "{:?}",
+        started.elapsed()
+    );
+    ada.send(&answer(&challenge, "correct horse", "team", &ada))
+        .await;
+    assert!(matches!(ada.recv().await, ServerMessage::Welcome(_)));
+    // Proving the password clears the address's failures.
+    let started = Instant::now();
+    challenged(&relay, "team", "again").await;
+    assert!(started.elapsed() < tabula_server::access::FIRST_DELAY);
 }
