@@ -468,7 +468,8 @@ async fn hello(plan: &JoinPlan, index: usize) -> anyhow::Result<(Ws, Welcome)> {
     let (mut ws, _) = load::open(&plan.target, &url, WebSocketConfig::default())
         .await
         .with_context(|| format!("connecting to {url}"))?;
-    let hello = wire::hello(&plan.target.room_name(0), index)?;
+    let room = plan.target.room_name(0);
+    let (hello, client) = wire::hello(&room, index)?;
     ws.send(Message::Binary(hello.into()))
         .await
         .context("sending the hello")?;
@@ -477,6 +478,12 @@ async fn hello(plan: &JoinPlan, index: usize) -> anyhow::Result<(Ws, Welcome)> {
             .context("a frame from the relay does not decode")?
         {
             ServerMessage::Welcome(welcome) => return Ok((ws, welcome)),
+            ServerMessage::Challenge(challenge) => {
+                let answer = wire::authenticate(&challenge, plan.target.password(), &room, client)?;
+                ws.send(Message::Binary(answer.into()))
+                    .await
+                    .context("answering the password challenge")?;
+            }
             ServerMessage::Error { code, message } => {
                 anyhow::bail!("the relay refused the hello: {code:?}: {message}")
             }

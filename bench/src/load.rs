@@ -231,7 +231,8 @@ pub async fn connect(
         .with_context(|| format!("connecting peer {index} to {url}"))?;
     let mut head = 0;
     if mode == Mode::Tabula {
-        let hello = wire::hello(&target.room_name(room), index)?;
+        let room = target.room_name(room);
+        let (hello, client) = wire::hello(&room, index)?;
         ws.send(Message::Binary(hello.into()))
             .await
             .with_context(|| format!("sending peer {index}'s hello"))?;
@@ -246,6 +247,13 @@ pub async fn connect(
                     Received::Welcome { head: at } => {
                         head = at;
                         break;
+                    }
+                    Received::Challenge(challenge) => {
+                        let answer =
+                            wire::authenticate(&challenge, target.password(), &room, client)?;
+                        ws.send(Message::Binary(answer.into()))
+                            .await
+                            .with_context(|| format!("answering peer {index}'s challenge"))?;
                     }
                     Received::Error(error) => anyhow::bail!("the relay refused the hello: {error}"),
                     _ => {}
@@ -312,7 +320,8 @@ async fn connect_raw(
     let mask = (index as u32 ^ 0x5a3c_9d17).to_le_bytes();
     let mut head = 0;
     if mode == Mode::Tabula {
-        let hello = wire::hello(&target.room_name(room), index)?;
+        let room = target.room_name(room);
+        let (hello, client) = wire::hello(&room, index)?;
         stream
             .send(&ws::client_frame(opcode::BINARY, &hello, mask))
             .await
@@ -326,6 +335,14 @@ async fn connect_raw(
                             head = at;
                             pending.drain(..used);
                             break 'welcome;
+                        }
+                        Received::Challenge(challenge) => {
+                            let answer =
+                                wire::authenticate(&challenge, target.password(), &room, client)?;
+                            stream
+                                .send(&ws::client_frame(opcode::BINARY, &answer, mask))
+                                .await
+                                .with_context(|| format!("answering peer {index}'s challenge"))?;
                         }
                         Received::Error(error) => {
                             anyhow::bail!("the relay refused the hello: {error}")
@@ -859,6 +876,9 @@ impl Reader {
                     return Err(format!("the relay refused an op: {error}"));
                 }
                 Ok(Received::Welcome { .. } | Received::Other) => return Ok(None),
+                Ok(Received::Challenge(_)) => {
+                    return Err("a password challenge after the welcome".to_owned());
+                }
                 Err(err) => return Err(format!("{err:#}")),
             },
         };
@@ -940,6 +960,35 @@ mod tests {
         let again = run(&plan).await;
         assert_eq!(again.error, None);
         assert_eq!(again.delivered, again.expected);
+        stop.send(()).unwrap();
+        task.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_run_answers_a_relays_password_from_the_urls_code_and_fails_without_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = Config {
+            password: tabula_shared::access::Password::new("K7QX2M"),
+            ..Config::default()
+        };
+        let task = tokio::spawn(tabula_server::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let mut with_code = plan(addr, 1, Duration::from_millis(500));
+        with_code.target = Target::parse(
+            &format!("ws://{addr}/smoke#code=K7QX2M"),
+            1,
+            Trust::default(),
+        )
+        .unwrap();
+        let report = run(&with_code).await;
+        assert_eq!(report.error, None);
+        assert!(report.delivered > 0);
+        let refused = run(&plan(addr, 1, Duration::from_millis(500))).await;
+        let error = refused.error.expect("refused without the password");
+        assert!(error.contains("needs a password"), "{error}");
         stop.send(()).unwrap();
         task.await.unwrap().unwrap();
     }

@@ -43,6 +43,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use tabula_shared::access::Password;
 use tracing_subscriber::EnvFilter;
 
 use crate::idle::IdlePlan;
@@ -82,6 +83,16 @@ struct Args {
     /// With wss://: accept whatever certificate the relay presents.
     #[arg(long)]
     insecure: bool,
+
+    /// The relay's password (tabula-server --password), to answer its
+    /// challenge with; a URL's #code= does the same.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "TABULA_PASSWORD",
+        hide_env_values = true
+    )]
+    password: Option<String>,
 
     /// Peers in all, dealt round-robin over the rooms.
     #[arg(long, value_name = "N", default_value_t = 2)]
@@ -192,7 +203,10 @@ impl Plan {
             fingerprint: args.fingerprint,
             insecure: args.insecure,
         };
-        let target = Target::parse(&args.url, args.rooms, trust)?;
+        let mut target = Target::parse(&args.url, args.rooms, trust)?;
+        if let Some(password) = args.password.clone().and_then(Password::new) {
+            target.set_password(password);
+        }
         let mode = if args.raw { Mode::Raw } else { Mode::Tabula };
         let connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
         if let Some(connections) = args.idle {

@@ -8,6 +8,7 @@
 //! not a loopback address, so a typo cannot turn it on someone else's server.
 
 use anyhow::{Context as _, bail};
+use tabula_shared::access::{Password, split_code};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::pinning::Expect;
 use tabula_shared::relay_url::RelayUrl;
@@ -22,6 +23,9 @@ pub struct Target {
     rooms: usize,
     /// For `wss://`: the certificate the relay must present.
     certificate: Option<Expect>,
+    /// The relay's password, to answer its challenge with: `--password`, or
+    /// the URL's `#code=`.
+    password: Option<Password>,
 }
 
 /// How a `wss://` relay's certificate is checked, from the flags.
@@ -55,6 +59,7 @@ impl Target {
             url: parsed,
             rooms,
             certificate,
+            password: split_code(url).1,
         };
         for index in [0, rooms - 1] {
             let name = target.room_name(index);
@@ -68,6 +73,17 @@ impl Target {
     /// plain `ws://`.
     pub fn certificate(&self) -> Option<Expect> {
         self.certificate
+    }
+
+    /// Answers the relay's password challenges with `password` (`--password`)
+    /// rather than the URL's `#code=`.
+    pub fn set_password(&mut self, password: Password) {
+        self.password = Some(password);
+    }
+
+    /// The password that answers the relay's challenge, if there is one.
+    pub fn password(&self) -> Option<&Password> {
+        self.password.as_ref()
     }
 
     /// The relay's host, as the URL names it.

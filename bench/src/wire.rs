@@ -10,10 +10,13 @@
 //! Times are nanoseconds since the run's epoch, an `Instant` shared by every peer
 //! of the one process, so sender and receiver read the same clock.
 
+use std::sync::Mutex;
+
 use anyhow::Context as _;
+use tabula_shared::access::{self, AccessKey, KeyParams, Password, Scope};
 use tabula_shared::{
-    ClientId, ClientMessage, Color, Credentials, Hello, Op, OpId, OpKind, PROTOCOL_VERSION, Point,
-    SequencedOp, ServerMessage, StrokeId, encode,
+    Challenge, ClientId, ClientMessage, Color, Credentials, Hello, Op, OpId, OpKind,
+    PROTOCOL_VERSION, Point, Proofs, SequencedOp, ServerMessage, StrokeId, encode,
 };
 use uuid::Uuid;
 
@@ -80,19 +83,60 @@ pub fn sent_ns_of(op: &Op) -> u64 {
     op.id.0.as_u64_pair().0
 }
 
-/// The hello of a benchmark peer.
-pub fn hello(room: &str, index: usize) -> anyhow::Result<Vec<u8>> {
+/// The hello of a benchmark peer, and the client id it names (which the
+/// answer to a password challenge proves for).
+pub fn hello(room: &str, index: usize) -> anyhow::Result<(Vec<u8>, ClientId)> {
+    let client = ClientId::random();
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
         room: room.to_owned(),
         name: format!("bench-{index}"),
         color: Color::rgb(0x33, 0x66, 0x99),
-        client: ClientId::random(),
+        client,
         last_seen: 0,
         last_op: None,
         credentials: Credentials::default(),
     };
-    encode(&ClientMessage::Hello(hello)).context("encoding the hello")
+    let frame = encode(&ClientMessage::Hello(hello)).context("encoding the hello")?;
+    Ok((frame, client))
+}
+
+/// The answer to a relay's password challenge: `password`'s proof over its
+/// nonce for `client` in `room`. The key is derived (Argon2id, about 150 ms,
+/// on the calling thread) once per run and kept for every other peer.
+pub fn authenticate(
+    challenge: &Challenge,
+    password: Option<&Password>,
+    room: &str,
+    client: ClientId,
+) -> anyhow::Result<Vec<u8>> {
+    let password =
+        password.context("the relay needs a password: pass --password, or a URL with #code=")?;
+    let params = challenge
+        .relay
+        .or(challenge.room)
+        .context("the relay's challenge asks for no password")?;
+    let key = {
+        static KEY: Mutex<Option<(KeyParams, AccessKey)>> = Mutex::new(None);
+        let mut kept = KEY
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*kept {
+            Some((derived_for, key)) if *derived_for == params => key.clone(),
+            _ => {
+                let key =
+                    access::derive(password, &params).context("the relay's password settings")?;
+                *kept = Some((params, key.clone()));
+                key
+            }
+        }
+    };
+    let prove = |scope| key.prove(scope, &challenge.nonce, room, client);
+    let proofs = Proofs {
+        relay: challenge.relay.map(|_| prove(Scope::Relay)),
+        room: challenge.room.map(|_| prove(Scope::Room)),
+    };
+    encode(&ClientMessage::Authenticate(proofs)).context("encoding the answer to the challenge")
 }
 
 /// What a Tabula frame from the relay means to the generator.
@@ -114,6 +158,8 @@ pub enum Received {
     },
     /// A refusal: the relay did not take something this peer sent.
     Error(String),
+    /// The relay asks for its password before the welcome.
+    Challenge(Challenge),
     /// Presence and cursors, which the generator ignores.
     Other,
 }
@@ -131,6 +177,7 @@ pub fn receive(frame: &[u8]) -> anyhow::Result<Received> {
         ServerMessage::Ack { .. } => Received::Ack,
         ServerMessage::Welcome(welcome) => Received::Welcome { head: welcome.head },
         ServerMessage::Error { code, message } => Received::Error(format!("{code:?}: {message}")),
+        ServerMessage::Challenge(challenge) => Received::Challenge(challenge),
         // Presence, cursors, and whatever else the relay comes to send.
         _ => Received::Other,
     })
