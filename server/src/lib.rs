@@ -333,7 +333,7 @@ async fn advertise(
     let record = |relay: &Relay| Advert {
         protocol: PROTOCOL_VERSION,
         tls: relay.shared.config.tls.is_some(),
-        password: false,
+        password: relay.shared.password.is_some(),
         lists_rooms: settings.rooms != ListRooms::None,
         rooms: relay
             .rooms()
