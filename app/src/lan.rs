@@ -261,6 +261,8 @@ impl Lan {
             .as_ref()
             .map(|advertising| advertising.instance.clone());
         if let Some(room) = self.host_dialog.modal_ui(ctx, instance.as_deref()) {
+            self.hosting
+                .set_code_required(self.host_dialog.code_required());
             match self.start(session, &room) {
                 Ok(()) => self.host_dialog.close(),
                 // Shown in the dialog, under the name.

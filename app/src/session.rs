@@ -553,10 +553,10 @@ impl Session {
             last_op: self.last_op(),
             unsent: self.board.pending_ops().cloned().collect(),
             resume: self.resume,
-            password: self
-                .password
-                .clone()
-                .or_else(|| urls.iter().find_map(|url| split_code(url).1)),
+            password: urls
+                .iter()
+                .find_map(|url| split_code(url).1)
+                .or_else(|| self.password.clone()),
             liveness: self.liveness,
             known_hosts: self.known_hosts.clone(),
         };
@@ -605,6 +605,17 @@ impl Session {
     #[must_use]
     pub fn relay_certificate(&self) -> Option<&RelayCertificate> {
         self.certificate.as_ref()
+    }
+
+    /// The password this board's room is joined with: the room URL's
+    /// `#code=`, else the one typed ([`Self::set_password`]). A host that
+    /// takes the room over keeps it as the room's code.
+    #[must_use]
+    pub fn password(&self) -> Option<Password> {
+        self.room_urls
+            .iter()
+            .find_map(|url| split_code(url).1)
+            .or_else(|| self.password.clone())
     }
 
     /// The password the next join answers the relay's challenge with (`None`:

@@ -507,11 +507,19 @@ pub fn split_code(url: &str) -> (&str, Option<Password>) {
     (base, code)
 }
 
-/// `url` with `code` in its fragment, as [`split_code`] reads it. A code
-/// from [`CODE_ALPHABET`] needs no escaping.
+/// `url` with `code` in its fragment, as [`split_code`] reads it, beside
+/// whatever else the fragment says (a certificate's `fp=`) and instead of
+/// any code it had. A code from [`CODE_ALPHABET`] needs no escaping.
 #[must_use]
 pub fn with_code(url: &str, code: &Password) -> String {
-    format!("{}#code={}", split_code(url).0, code.0)
+    let (base, fragment) = url.split_once('#').unwrap_or((url, ""));
+    let mut parts: Vec<&str> = fragment
+        .split('&')
+        .filter(|part| !part.is_empty() && !part.starts_with("code="))
+        .collect();
+    let code = format!("code={}", code.0);
+    parts.push(&code);
+    format!("{base}#{}", parts.join("&"))
 }
 
 #[cfg(test)]
@@ -646,8 +654,14 @@ mod tests {
             url,
             format!("ws://10.0.0.2:7457/team#code={}", code.expose())
         );
-        assert_eq!(split_code(&url), ("ws://10.0.0.2:7457/team", Some(code)));
+        assert_eq!(
+            split_code(&url),
+            ("ws://10.0.0.2:7457/team", Some(code.clone()))
+        );
         assert_eq!(split_code("ws://h/r"), ("ws://h/r", None));
+        let pinned = with_code("wss://h:1/r#fp=abc&code=OLD", &code);
+        assert_eq!(pinned, format!("wss://h:1/r#fp=abc&code={}", code.expose()));
+        assert_eq!(split_code(&pinned).1, Some(code.clone()));
         assert_eq!(split_code("ws://h/r#other=1"), ("ws://h/r", None));
         assert_eq!(
             split_code("ws://h/r#x=1&code=AB"),

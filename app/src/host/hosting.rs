@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use tabula_server::{HandOver, HandOverError, HandedOver};
 use tabula_shared::ClientId;
+use tabula_shared::access::new_code;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
@@ -161,6 +162,12 @@ impl Hosting {
     /// Forgets the notice (the person has read it).
     pub fn dismiss_notice(&mut self) {
         self.notice = None;
+    }
+
+    /// Whether the next room hosted from the board needs a code (see
+    /// [`HostSettings::code_required`]).
+    pub fn set_code_required(&mut self, required: bool) {
+        self.settings.code_required = required;
     }
 
     /// The settings hosting uses.
@@ -319,8 +326,20 @@ impl Hosting {
         let settings = self.settings.clone();
         let log = session.log().to_vec();
         let name = room.to_owned();
+        // A room taken over keeps the code its members joined with.
+        let code = match purpose {
+            Purpose::TakeOver => session.password(),
+            Purpose::Board if settings.code_required => match new_code() {
+                Ok(code) => Some(code),
+                Err(err) => {
+                    self.stage = self.failed(session, purpose, &HostError::Code(err));
+                    return;
+                }
+            },
+            Purpose::Board => None,
+        };
         let spawned = Job::spawn("tabula-host-start", waker(&self.wake), move |_| {
-            Host::start(&settings, &name, &log)
+            Host::start(&settings, &name, &log, code)
         });
         self.notice = None;
         self.stage = match spawned {

@@ -36,6 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tabula_server::discovery::{self, Advertise, Advertised, Interfaces, ListRooms};
 use tabula_server::tls::{TlsError, self_signed};
 use tabula_server::{Config, HandOver, HandOverError, HandedOver, Relay, store};
+use tabula_shared::access::{Password, with_code};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::relay_url::with_fingerprint;
 use tabula_shared::{PeerInfo, SequencedOp};
@@ -69,6 +70,11 @@ pub struct HostSettings {
     pub data_dir: PathBuf,
     /// How the relay is advertised on the local network; `None`: it is not.
     pub advertise: Option<Advertising>,
+    /// Whether a room hosted from the board needs a fresh short code
+    /// ([`tabula_shared::access::new_code`], the relay's password, carried in
+    /// the invitations as `#code=`); otherwise anyone on the network may
+    /// join. A room taken over keeps the code it had.
+    pub code_required: bool,
 }
 
 /// How a hosted room is advertised.
@@ -98,6 +104,7 @@ impl HostSettings {
                 instance: instance_name(person),
                 interfaces: Interfaces::from_env(),
             }),
+            code_required: true,
         }
     }
 }
@@ -149,6 +156,9 @@ pub enum HostError {
     /// The relay's certificate could not be made or read.
     #[error("the relay's certificate: {0}")]
     Certificate(#[from] TlsError),
+    /// No code could be made for the room.
+    #[error("no code could be made for the room: {0}")]
+    Code(#[source] tabula_shared::access::AccessError),
     /// The relay refused to start.
     #[error("the relay could not start: {0}")]
     Relay(#[from] tabula_server::Error),
@@ -186,6 +196,8 @@ pub struct Host {
     fingerprint: Fingerprint,
     /// Why it does not listen on the port asked for, if it does not.
     port_note: Option<String>,
+    /// The room's code (its relay's password), when it needs one.
+    code: Option<Password>,
 }
 
 impl std::fmt::Debug for Host {
@@ -206,6 +218,7 @@ impl Host {
         settings: &HostSettings,
         room: &str,
         log: &[SequencedOp],
+        code: Option<Password>,
     ) -> Result<Self, HostError> {
         if let Some((i, op)) = log
             .iter()
@@ -241,6 +254,7 @@ impl Host {
                 interfaces: advertising.interfaces.clone(),
                 rooms: ListRooms::Only(vec![room.to_owned()]),
             }),
+            password: code.clone(),
             ..Config::default()
         };
         let relay = Relay::new(config)?;
@@ -270,14 +284,14 @@ impl Host {
                 vec![loopback_of(address.ip())]
             })
             .into_iter()
-            .map(|ip| invitation(ip, address.port(), room, &fingerprint))
+            .map(|ip| invitation(ip, address.port(), room, &fingerprint, code.as_ref()))
             .collect();
         let own = if address.ip().is_unspecified() {
             loopback_of(address.ip())
         } else {
             address.ip()
         };
-        let own_url = invitation(own, address.port(), room, &fingerprint);
+        let own_url = invitation(own, address.port(), room, &fingerprint, code.as_ref());
         for url in &urls {
             info!(room, "others join at {url}");
         }
@@ -292,7 +306,15 @@ impl Host {
             own_url,
             fingerprint,
             port_note,
+            code,
         })
+    }
+
+    /// The code others need to join, when the room needs one (it is in
+    /// every URL of [`Self::urls`] too).
+    #[must_use]
+    pub fn code(&self) -> Option<&Password> {
+        self.code.as_ref()
     }
 
     /// The room hosted.
@@ -405,9 +427,20 @@ impl Drop for Host {
     }
 }
 
-/// `wss://IP:PORT/ROOM#fp=…`: the room's address, naming its certificate.
-fn invitation(ip: IpAddr, port: u16, room: &str, fingerprint: &Fingerprint) -> String {
-    with_fingerprint(&discovery::room_url(true, ip, port, room), fingerprint)
+/// `wss://IP:PORT/ROOM#fp=…[&code=…]`: the room's address, naming its
+/// certificate and, when it needs one, its code.
+fn invitation(
+    ip: IpAddr,
+    port: u16,
+    room: &str,
+    fingerprint: &Fingerprint,
+    code: Option<&Password>,
+) -> String {
+    let pinned = with_fingerprint(&discovery::room_url(true, ip, port, room), fingerprint);
+    match code {
+        Some(code) => with_code(&pinned, code),
+        None => pinned,
+    }
 }
 
 /// The loopback address of `ip`'s family.

@@ -5,7 +5,10 @@
 //! readable random name ([`random_room_name`], such as `blue-otter-42`) and
 //! checked as it is typed with [`room_name::validate`], the rule the relay
 //! applies. It says how others will see the room in their join dialog.
-//! Enter or Host hosts; Escape or Cancel closes it.
+//! Below it, who may join: "Code required" (the default: a short code, the
+//! room relay's password, shown in the invite panel and carried in the
+//! invitation links as `#code=`) or "Anyone on this network". Enter or Host
+//! hosts; Escape or Cancel closes it.
 
 use egui::{Color32, Context, Key, RichText, TextEdit, vec2};
 use tabula_shared::room_name;
@@ -14,8 +17,10 @@ use super::theme;
 use crate::host::names::random_room_name;
 
 /// The dialog's state between frames.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HostDialog {
+    /// "Code required" (the default) or "Anyone on this network".
+    code_required: bool,
     /// Whether it is showing.
     open: bool,
     /// The room's name as typed.
@@ -27,7 +32,25 @@ pub struct HostDialog {
     focus_pending: bool,
 }
 
+impl Default for HostDialog {
+    fn default() -> Self {
+        Self {
+            code_required: true,
+            open: false,
+            room: String::new(),
+            error: None,
+            focus_pending: false,
+        }
+    }
+}
+
 impl HostDialog {
+    /// Whether the room is to need a code (the choice in the dialog).
+    #[must_use]
+    pub fn code_required(&self) -> bool {
+        self.code_required
+    }
+
     /// Shows the dialog with a fresh random room name.
     pub fn open(&mut self) {
         self.open_with(&random_room_name());
@@ -127,6 +150,11 @@ impl HostDialog {
                     ui.weak(seen);
                 }
                 ui.add_space(8.0);
+                ui.label(RichText::new("Who may join").strong());
+                ui.radio_value(&mut self.code_required, true, "Code required")
+                    .on_hover_text("A short code, shown once hosting starts and carried in the invitation links");
+                ui.radio_value(&mut self.code_required, false, "Anyone on this network");
+                ui.add_space(8.0);
                 ui.horizontal(|ui| {
                     ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                         let host = egui::Button::new(
@@ -161,6 +189,7 @@ mod tests {
     #[test]
     fn the_prefilled_name_is_a_room_and_a_bad_one_is_refused() {
         let mut dialog = HostDialog::default();
+        assert!(dialog.code_required(), "a code by default");
         dialog.open();
         assert!(dialog.problem().is_none(), "{:?}", dialog.room);
         "no spaces".clone_into(&mut dialog.room);

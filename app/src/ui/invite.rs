@@ -32,6 +32,9 @@ pub struct Invitation {
     pub urls: Vec<String>,
     /// The certificate the relay serves `wss://` with, if it does.
     pub certificate: Option<Fingerprint>,
+    /// The code others need to join (the copied addresses carry it), when
+    /// the room needs one.
+    pub code: Option<String>,
     /// Why the relay is not on the default port, if it is not.
     pub port_note: Option<String>,
     /// Whether the relay is advertised on the network, or why not.
@@ -49,6 +52,7 @@ impl Invitation {
             instance: instance.map(str::to_owned),
             urls: host.urls().to_vec(),
             certificate: Some(host.fingerprint()),
+            code: host.code().map(|code| code.expose().to_owned()),
             port_note: host.port_note().map(str::to_owned),
             advertised: host.advertised(),
             people: host.members().into_iter().map(|peer| peer.name).collect(),
@@ -217,6 +221,10 @@ impl InvitePanel {
             ui.add_space(4.0);
             ui.colored_label(ui.visuals().warn_fg_color, note);
         }
+        if let Some(code) = &invitation.code {
+            ui.add_space(8.0);
+            code_ui(ui, code);
+        }
         if let Some(certificate) = &invitation.certificate {
             ui.add_space(8.0);
             certificate_ui(ui, certificate);
@@ -244,6 +252,18 @@ impl InvitePanel {
         });
         action
     }
+}
+
+/// The room's code, which others type under "Password or code" when they
+/// join from the network list or a typed address.
+fn code_ui(ui: &mut Ui, code: &str) {
+    ui.horizontal(|ui| {
+        ui.label("Code to join:");
+        ui.label(RichText::new(code).monospace().strong().size(18.0));
+    });
+    ui.weak(
+        "The addresses copied above carry it. Whoever joins from the network list or types an address needs it.",
+    );
 }
 
 /// The certificate's short code, to read aloud: those who open a link are

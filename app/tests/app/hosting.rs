@@ -246,6 +246,7 @@ fn a_taken_port_is_passed_over_for_the_next_and_the_host_says_so() {
         },
         "studio",
         &[],
+        None,
     )
     .unwrap();
     assert_ne!(host.address().port(), port);
@@ -253,4 +254,68 @@ fn a_taken_port_is_passed_over_for_the_next_and_the_host_says_so() {
     assert!(note.contains(&port.to_string()), "{note}");
     assert!(note.contains(&host.address().port().to_string()), "{note}");
     host.stop();
+}
+
+#[test]
+fn a_room_hosted_with_a_code_lets_in_its_links_refuses_others_and_keeps_the_code_when_handed_over()
+{
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut ada = Person::new("Ada", &runtime, &data.path().join("ada"));
+    let mut bo = Person::new("Bo", &runtime, &data.path().join("bo"));
+    let mut cy = Person::new("Cy", &runtime, &data.path().join("cy"));
+    let mut eve = Person::new("Eve", &runtime, &data.path().join("eve"));
+    ada.hosting.set_code_required(true);
+    ada.hosting.start(&ada.session, "studio").unwrap();
+    wait_for("Ada hosts with a code", &mut [&mut ada], |p| {
+        p[0].hosting.phase() == Phase::On && p[0].settled()
+    });
+    let host = ada.hosting.host().unwrap();
+    let code = host.code().expect("a code").clone();
+    assert_eq!(code.expose().len(), tabula_shared::access::CODE_LENGTH);
+    let url = host.own_url().to_owned();
+    assert!(url.ends_with(&format!("&code={}", code.expose())), "{url}");
+    let (bare, _) = tabula_shared::access::split_code(&url);
+    let bare = bare.to_owned();
+
+    bo.session.join(&url, runtime.handle(), || {}).unwrap();
+    cy.session.join(&url, runtime.handle(), || {}).unwrap();
+    eve.session.join(&bare, runtime.handle(), || {}).unwrap();
+    wait_for(
+        "the invited are in, the uninvited refused",
+        &mut [&mut ada, &mut bo, &mut cy, &mut eve],
+        |p| {
+            p[..3]
+                .iter()
+                .all(|p| p.settled() && p.session.peers().count() == 2)
+                && matches!(p[3].session.status(), ConnectionStatus::Refused(_))
+        },
+    );
+
+    // Ada hands over to Bo: his relay asks for the same code, and Cy, who
+    // follows the room there, gets in with it.
+    ada.hosting.stop(&mut ada.session, None);
+    cy.draw(50.0);
+    wait_for(
+        "the room lives on Bo's relay",
+        &mut [&mut ada, &mut bo, &mut cy],
+        |p| {
+            let Some(bo_host) = p[1].hosting.host() else {
+                return false;
+            };
+            p[0].hosting.phase() == Phase::Off
+                && p[1..].iter().all(|p| {
+                    p.settled()
+                        && bo_host
+                            .urls()
+                            .iter()
+                            .any(|url| p.session.room_url() == Some(url.as_str()))
+                })
+        },
+    );
+    assert_eq!(bo.hosting.host().unwrap().code(), Some(&code));
+    ada.session.leave();
+    bo.session.leave();
+    cy.session.leave();
+    eve.session.leave();
 }

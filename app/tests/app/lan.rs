@@ -146,6 +146,7 @@ fn the_invite_panel_lists_each_address_with_its_copy_button_loopback_marked() {
         instance: Some("Ada on box".to_owned()),
         urls: urls.to_vec(),
         certificate: Some(certificate),
+        code: Some("K7QX2M".to_owned()),
         port_note: None,
         advertised: Advertised::On(format!("Ada on box.{SERVICE_TYPE}")),
         people: vec!["Ada".to_owned(), "Bo".to_owned()],
@@ -223,6 +224,7 @@ fn the_invite_panel_of_a_host_on_a_taken_port_says_so_and_its_url_joins() {
         },
         "studio",
         &[],
+        None,
     )
     .unwrap();
     let mut panel = InvitePanel::default();
@@ -323,6 +325,7 @@ fn the_join_dialog_finds_a_relay_on_this_network_keeps_it_current_and_one_click_
         },
         &room,
         &[],
+        None,
     )
     .unwrap();
     support::eventually("the host is advertised", || match host.advertised() {

@@ -250,6 +250,7 @@ pub fn host_settings(data: &Path) -> HostSettings {
         port: 0,
         data_dir: data.to_path_buf(),
         advertise: None,
+        code_required: false,
     }
 }
 
