@@ -117,6 +117,12 @@ fn main() -> anyhow::Result<()> {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    // The relay this app hosts holds a socket a person and room files: as many as the
+    // system allows, as tabula-server does, so a desktop's default limit of
+    // 1,024 does not cap a hosted room at a few hundred people.
+    if let Some(limit) = tabula_server::raise_open_file_limit() {
+        tracing::debug!(limit, "open-file limit");
+    }
     if let Some(url) = &args.join {
         room_of_url(url).with_context(|| format!("cannot join {url}"))?;
     }
