@@ -45,6 +45,17 @@ pub enum Field {
     Password,
 }
 
+/// Where the keyboard goes on the next frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Focus {
+    /// Where it is.
+    Stay,
+    /// The first empty field.
+    FirstEmpty,
+    /// This field.
+    On(Field),
+}
+
 /// The dialog's state between frames.
 #[derive(Debug)]
 pub struct JoinDialog {
@@ -63,8 +74,8 @@ pub struct JoinDialog {
     error: Option<(Field, String)>,
     /// Whether Join was pressed once: after that even empty fields show errors.
     tried: bool,
-    /// Put the keyboard in the first empty field on the next frame.
-    focus_pending: bool,
+    /// Where to put the keyboard on the next frame.
+    focus: Focus,
     /// Where to look for relays on the network while the dialog is open.
     search: RelaySearch,
     /// The search under way, from [`Self::look_around`] until the dialog
@@ -82,7 +93,7 @@ impl Default for JoinDialog {
             password: String::new(),
             error: None,
             tried: false,
-            focus_pending: false,
+            focus: Focus::Stay,
             search: RelaySearch::Off,
             looking: None,
         }
@@ -107,7 +118,7 @@ impl JoinDialog {
         self.open = true;
         self.error = None;
         self.tried = false;
-        self.focus_pending = true;
+        self.focus = Focus::FirstEmpty;
     }
 
     /// Whether the dialog is showing.
@@ -240,20 +251,11 @@ impl JoinDialog {
             return None;
         }
         match pick {
-            Some(Pick::Room(url)) => {
-                self.tried = true;
-                self.error = None;
-                let name = self.name.trim();
-                return name_problem(name).is_none().then(|| JoinTarget {
-                    url,
-                    name: name.to_owned(),
-                    password: Password::new(self.password.trim()),
-                });
-            }
+            Some(Pick::Room { url, locked }) => return self.picked(url, locked),
             Some(Pick::Relay(relay)) => {
                 self.relay = relay;
                 self.room.clear();
-                self.focus_pending = true;
+                self.focus = Focus::FirstEmpty;
                 return None;
             }
             None => {}
@@ -264,6 +266,29 @@ impl JoinDialog {
             return self.target();
         }
         None
+    }
+
+    /// A room picked from "On this network": joined at once, unless it
+    /// needs a password or code and none is typed, which the password field
+    /// then says.
+    fn picked(&mut self, url: String, locked: bool) -> Option<JoinTarget> {
+        self.tried = true;
+        self.error = None;
+        if locked && self.password.trim().is_empty() {
+            self.error = Some((
+                Field::Password,
+                "This room needs a password or code: type it here, then pick the room again"
+                    .to_owned(),
+            ));
+            self.focus = Focus::On(Field::Password);
+            return None;
+        }
+        let name = self.name.trim();
+        name_problem(name).is_none().then(|| JoinTarget {
+            url,
+            name: name.to_owned(),
+            password: Password::new(self.password.trim()),
+        })
     }
 
     /// A labelled single-line field with its problem, if any, underneath.
@@ -291,9 +316,14 @@ impl JoinDialog {
             edit = edit.background_color(ui.visuals().error_fg_color.gamma_multiply(0.12));
         }
         let response = ui.add(edit);
-        if self.focus_pending && text.is_empty() {
+        let focus_here = match self.focus {
+            Focus::FirstEmpty => text.is_empty(),
+            Focus::On(wanted) => wanted == field,
+            Focus::Stay => false,
+        };
+        if focus_here {
             response.request_focus();
-            self.focus_pending = false;
+            self.focus = Focus::Stay;
         }
         if response.changed() && self.error.as_ref().is_some_and(|(f, _)| *f == field) {
             self.error = None;
@@ -368,6 +398,28 @@ mod tests {
         assert_eq!(
             dialog.target().and_then(|target| target.password),
             Password::new("K7QX2M")
+        );
+    }
+
+    #[test]
+    fn a_locked_room_picked_without_a_password_asks_for_one() {
+        let mut dialog = filled("ws://127.0.0.1:7457", "", "Ada");
+        let url = "wss://10.0.0.2:7457/studio".to_owned();
+        assert_eq!(dialog.picked(url.clone(), true), None);
+        assert!(
+            dialog
+                .problem(Field::Password)
+                .is_some_and(|problem| problem.contains("needs a password or code"))
+        );
+        dialog.password = "K7QX2M".to_owned();
+        let target = dialog
+            .picked(url.clone(), true)
+            .expect("joins with the code");
+        assert_eq!(target.password, Password::new("K7QX2M"));
+        dialog.password.clear();
+        assert!(
+            dialog.picked(url, false).is_some(),
+            "an open room joins at once"
         );
     }
 

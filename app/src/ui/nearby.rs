@@ -99,8 +99,13 @@ impl Looking {
 /// What a click in the list asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pick {
-    /// Join this room, at this URL.
-    Room(String),
+    /// Join this room, at this URL; `locked`: it needs a password or code.
+    Room {
+        /// The room's URL.
+        url: String,
+        /// Whether its advert says it needs a password or code.
+        locked: bool,
+    },
     /// Use this relay (`ws://ADDRESS:PORT`) and type the room: it lists none.
     Relay(String),
 }
@@ -218,7 +223,10 @@ fn rooms_ui(ui: &mut Ui, relay: &FoundRelay, advert: &Advert) -> Option<Pick> {
                 .button(RichText::new(&room.name).color(ui.visuals().strong_text_color()))
                 .on_hover_text(format!("Join {url}"));
             if button.clicked() {
-                pick = Some(Pick::Room(url.clone()));
+                pick = Some(Pick::Room {
+                    url: url.clone(),
+                    locked: room.password || advert.password,
+                });
             }
             ui.weak(people(room.members));
             if room.password || advert.password {
