@@ -278,7 +278,12 @@ fn a_room_hosted_with_a_code_lets_in_its_links_refuses_others_and_keeps_the_code
     let (bare, _) = tabula_shared::access::split_code(&url);
     let bare = bare.to_owned();
 
+    // Bo first: he will have been there longest after Ada, and takes over.
     bo.session.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("Bo is in", &mut [&mut ada, &mut bo], |p| {
+        p.iter()
+            .all(|p| p.settled() && p.session.peers().count() == 1)
+    });
     cy.session.join(&url, runtime.handle(), || {}).unwrap();
     eve.session.join(&bare, runtime.handle(), || {}).unwrap();
     wait_for(

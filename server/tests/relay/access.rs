@@ -240,8 +240,10 @@ async fn failures_from_one_address_slow_its_next_attempt_down() {
     ada.send(&answer(&challenge, "correct horse", "team", &ada))
         .await;
     assert!(matches!(ada.recv().await, ServerMessage::Welcome(_)));
-    // Proving the password clears the address's failures.
+    // Proving the password clears the address's failures: no wait now, where
+    // two failures would still mean twice the first delay (the margin is
+    // for a loaded machine).
     let started = Instant::now();
     challenged(&relay, "team", "again").await;
-    assert!(started.elapsed() < tabula_server::access::FIRST_DELAY);
+    assert!(started.elapsed() < tabula_server::access::FIRST_DELAY * 2);
 }
