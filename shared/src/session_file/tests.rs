@@ -1,7 +1,7 @@
 use std::io::{Seek as _, SeekFrom, Write as _};
 
 use super::*;
-use crate::{Op, OpKind, StrokeId};
+use crate::{Board, Op, OpKind, StrokeId};
 
 fn op(seq: u64) -> SequencedOp {
     SequencedOp {
