@@ -288,47 +288,44 @@ async fn authenticate(
 
 /// Reads until the next data message, which must answer the challenge.
 async fn read_proofs(ws: &mut Ws) -> Result<Proofs, Exit> {
-    loop {
-        let frame = match ws.next().await {
-            None => return Err(Exit::Lost("the connection ended before its proof".into())),
-            Some(Err(err)) => return Err(Exit::from_ws_error(err)),
-            Some(Ok(Message::Binary(frame))) => frame,
-            Some(Ok(Message::Text(_))) => return Err(Exit::text_frame()),
-            Some(Ok(Message::Close(frame))) => return Err(Exit::PeerClosed(frame)),
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-        };
-        return match decode::<ClientMessage>(&frame) {
-            Ok(ClientMessage::Authenticate(proofs)) => Ok(proofs),
-            Ok(_) => Err(Exit::close(
-                CloseCode::Policy,
-                "the answer to a password challenge must be Authenticate".into(),
-                After::AwaitReply,
-            )),
-            Err(err) => Err(Exit::from_decode_error(&err)),
-        };
+    match read_message(ws, "its proof").await? {
+        ClientMessage::Authenticate(proofs) => Ok(proofs),
+        _ => Err(Exit::close(
+            CloseCode::Policy,
+            "the answer to a password challenge must be Authenticate".into(),
+            After::AwaitReply,
+        )),
     }
 }
 
 /// Reads until the first data message, which must be a hello.
 async fn read_hello(ws: &mut Ws) -> Result<Hello, Exit> {
+    match read_message(ws, "the hello").await? {
+        ClientMessage::Hello(hello) => Ok(hello),
+        _ => Err(Exit::close(
+            CloseCode::Policy,
+            "the first message must be a hello".into(),
+            After::AwaitReply,
+        )),
+    }
+}
+
+/// Reads until the next data message of the handshake (`awaited`, for the
+/// reason if the connection ends first) and decodes it; pings and pongs
+/// pass.
+async fn read_message(ws: &mut Ws, awaited: &str) -> Result<ClientMessage, Exit> {
     loop {
         let frame = match ws.next().await {
-            None => return Err(Exit::Lost("the connection ended before the hello".into())),
+            None => {
+                return Err(Exit::Lost(format!("the connection ended before {awaited}")));
+            }
             Some(Err(err)) => return Err(Exit::from_ws_error(err)),
             Some(Ok(Message::Binary(frame))) => frame,
             Some(Ok(Message::Text(_))) => return Err(Exit::text_frame()),
             Some(Ok(Message::Close(frame))) => return Err(Exit::PeerClosed(frame)),
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
         };
-        return match decode::<ClientMessage>(&frame) {
-            Ok(ClientMessage::Hello(hello)) => Ok(hello),
-            Ok(_) => Err(Exit::close(
-                CloseCode::Policy,
-                "the first message must be a hello".into(),
-                After::AwaitReply,
-            )),
-            Err(err) => Err(Exit::from_decode_error(&err)),
-        };
+        return decode::<ClientMessage>(&frame).map_err(|err| Exit::from_decode_error(&err));
     }
 }
 
