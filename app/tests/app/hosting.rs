@@ -6,14 +6,12 @@
 //! with no op lost or doubled.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
 
 use tabula_app::host::hosting::{Notice, Phase};
-use tabula_app::host::{Host, HostSettings};
 use tabula_app::session::ConnectionStatus;
 use tabula_shared::OpId;
 
-use crate::support::{self, Person, host_settings};
+use crate::support::{self, Person};
 
 /// Turns everyone until `done` holds.
 fn wait_for(what: &str, people: &mut [&mut Person], done: impl Fn(&[&mut Person]) -> bool) {
@@ -237,18 +235,8 @@ fn when_the_host_vanishes_a_member_hosts_its_copy_and_the_others_rejoin_it() {
 #[test]
 fn a_taken_port_is_passed_over_for_the_next_and_the_host_says_so() {
     let data = tempfile::tempdir().unwrap();
-    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let (host, taken) = support::host_on_taken_port(data.path(), "studio");
     let port = taken.local_addr().unwrap().port();
-    let host = Host::start(
-        &HostSettings {
-            port,
-            ..host_settings(data.path())
-        },
-        "studio",
-        &[],
-        None,
-    )
-    .unwrap();
     assert_ne!(host.address().port(), port);
     let note = host.port_note().expect("a note about the port");
     assert!(note.contains(&port.to_string()), "{note}");

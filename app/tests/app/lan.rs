@@ -215,18 +215,8 @@ fn the_invite_panel_lists_each_address_with_its_copy_button_loopback_marked() {
 fn the_invite_panel_of_a_host_on_a_taken_port_says_so_and_its_url_joins() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let (host, taken) = support::host_on_taken_port(data.path(), "studio");
     let port = taken.local_addr().unwrap().port();
-    let host = Host::start(
-        &HostSettings {
-            port,
-            ..host_settings(data.path())
-        },
-        "studio",
-        &[],
-        None,
-    )
-    .unwrap();
     let mut panel = InvitePanel::default();
     panel.open();
     // The panel reads the host each frame, as the app's does.

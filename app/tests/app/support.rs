@@ -16,8 +16,8 @@ use tabula_app::canvas::Canvas;
 use tabula_app::canvas::tools::ToolSettings;
 use tabula_app::files::documents::Documents;
 use tabula_app::files::recent::RecentFiles;
-use tabula_app::host::HostSettings;
 use tabula_app::host::hosting::Hosting;
+use tabula_app::host::{Host, HostSettings};
 use tabula_app::session::{ConnectionStatus, Identity, Session};
 use tabula_shared::session_file::{SessionFile, SessionFileError};
 use tabula_shared::{
@@ -252,6 +252,25 @@ pub fn host_settings(data: &Path) -> HostSettings {
         advertise: None,
         code_required: false,
     }
+}
+
+/// A host of `room` asked for a port something else holds: the host (on the
+/// next free port) and the listener that holds the one asked for, to keep
+/// until the test is done with it.
+pub fn host_on_taken_port(data: &Path, room: &str) -> (Host, std::net::TcpListener) {
+    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free port");
+    let port = taken.local_addr().expect("its address").port();
+    let host = Host::start(
+        &HostSettings {
+            port,
+            ..host_settings(data)
+        },
+        room,
+        &[],
+        None,
+    )
+    .expect("hosted on another port");
+    (host, taken)
 }
 
 /// One person with no window: their board and their hosting, turned by the
