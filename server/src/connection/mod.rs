@@ -1,0 +1,218 @@
+//! One peer: its handshake, its hello, then reading, writing and heartbeats until
+//! it leaves.
+//!
+//! Each connection is one task that owns its WebSocket outright (no split, no
+//! lock). After the hello it joins a room and loops over whatever comes first:
+//! a frame from the peer, frames the room queued for it, a heartbeat tick, a kick
+//! from the room, or the relay shutting down. Whatever ends the loop is an
+//! [`Exit`], logged once and turned into the right close frame.
+//!
+//! Bad input from one peer closes that peer only, with a close code and a reason
+//! a person can read: 1007 for a frame that does not decode, 1002 for another
+//! protocol version, 1003 for text frames, 1009 for oversized messages and 1008
+//! for anything out of place before the hello. A hello naming a client id that
+//! is someone else's (without that id's resume secret) is refused with 4403
+//! before it joins: the member it names never hears of it.
+//!
+//! - [`handshake`]: the hello, the password challenge and what a hello must say.
+//! - [`peer`]: a joined peer's loop, its catch-up and the ops it may not send.
+//! - [`exit`]: why a connection ends, and the close frame that says so.
+
+mod exit;
+mod handshake;
+mod peer;
+
+use std::sync::Arc;
+
+use tabula_shared::{Hello, PeerInfo};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast;
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tracing::{debug, error, info};
+
+use crate::access::{Failures, RelayPassword};
+use crate::config::Config;
+use crate::http;
+use crate::limit::{AddressSlot, Addresses};
+use crate::room::registry::Rooms;
+use crate::room::{Bounds, JoinRefused, Membership, Room};
+
+use exit::{After, Exit, finish};
+use handshake::{authenticate, check_hello, read_hello};
+use peer::Peer;
+
+/// The close code for a hello naming a client id that is someone else's (it
+/// lacks that id's resume secret): the id is taken, and retrying with it
+/// will not help.
+pub const IDENTITY_REFUSED: u16 = 4403;
+/// The close code for a missing or wrong password: retrying without another
+/// password will not help.
+pub const PASSWORD_REFUSED: u16 = 4401;
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The relay's settings.
+    pub config: Config,
+    /// The relay-wide password's verifier, when it has one: every hello
+    /// must then answer a challenge with a proof of it.
+    pub password: Option<RelayPassword>,
+    /// Recent wrong and missing proofs by source address, to slow guessing.
+    pub failures: Failures,
+    /// Every room, so that peers naming the same room meet in it. In an `Arc` so
+    /// that a room can be opened in `spawn_blocking`.
+    pub rooms: Arc<Rooms>,
+    /// What each source address has open, and the rooms it may still create.
+    pub addresses: Arc<Addresses>,
+}
+
+/// Serves one accepted TCP connection until it is gone. Never fails: whatever goes
+/// wrong is logged here, once, and ends only this connection.
+pub async fn serve(
+    stream: TcpStream,
+    address: AddressSlot,
+    shared: &Shared,
+    mut shutdown: broadcast::Receiver<()>,
+) {
+    let config = &shared.config;
+    let deadline = Instant::now() + config.handshake_timeout;
+    let accepted = tokio::select! {
+        accepted = http::accept(stream, config, deadline) => accepted,
+        _ = shutdown.recv() => return,
+    };
+    let Some((mut ws, room_name)) = accepted else {
+        return;
+    };
+
+    let hello = tokio::select! {
+        hello = timeout(config.hello_timeout, read_hello(&mut ws)) => match hello {
+            Ok(hello) => hello,
+            Err(_) => Err(Exit::close(
+                CloseCode::Policy,
+                format!("no hello within {} s", config.hello_timeout.as_secs_f32()),
+                After::AwaitReply,
+            )),
+        },
+        _ = shutdown.recv() => Err(Exit::shutdown()),
+    };
+    let hello = match hello.and_then(|hello| check_hello(hello, &room_name)) {
+        Ok(hello) => hello,
+        Err(exit) => {
+            if let Exit::Close(_) = exit {
+                info!(%exit, "refused before joining");
+            } else {
+                debug!(%exit, "ended before joining");
+            }
+            finish(ws, &exit).await;
+            return;
+        }
+    };
+
+    if let Some(password) = &shared.password {
+        let source = address.address();
+        let proved = tokio::select! {
+            proved = authenticate(&mut ws, password, &shared.failures, source, &hello, config) => proved,
+            _ = shutdown.recv() => Err(Exit::shutdown()),
+        };
+        if let Err(exit) = proved {
+            info!(%exit, "refused before joining");
+            finish(ws, &exit).await;
+            return;
+        }
+    }
+
+    let span = tracing::Span::current();
+    span.record("room", room_name.as_str());
+    span.record("client", tracing::field::display(hello.client));
+    // Opening a room may read its file, and so may checking the op the client
+    // resumes from: off the tokio workers.
+    let rooms = Arc::clone(&shared.rooms);
+    let addresses = Arc::clone(&shared.addresses);
+    let name = room_name.clone();
+    let (last_seen, last_op) = (hello.last_seen, hello.last_op);
+    let source = address.address();
+    let opened = tokio::task::spawn_blocking(move || {
+        rooms
+            .open(&name, || addresses.create_room(source))
+            .map(|room| {
+                let resumes = last_op.is_some_and(|op| room.holds(last_seen, op));
+                (room, resumes)
+            })
+    });
+    let (room, resumes) = match opened.await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(err)) => {
+            let exit = Exit::room_refused(err, &room_name, config);
+            finish(ws, &exit).await;
+            return;
+        }
+        Err(err) => {
+            error!(%err, "opening the room failed");
+            return;
+        }
+    };
+    let client = hello.client;
+    let membership = match enter(&room, hello, resumes, config, &room_name) {
+        Ok(membership) => membership,
+        Err(exit) => {
+            finish(ws, &exit).await;
+            return;
+        }
+    };
+
+    let (mut peer, joined) = Peer::new(ws, &room, client, membership, config);
+    let exit = peer.run(joined, &mut shutdown).await;
+    room.leave(peer.client, peer.connection);
+    info!(%exit, "left");
+    finish(peer.ws, &exit).await;
+}
+
+/// Joins `room` as `hello` asks, or says why not: the room is full, or the
+/// hello names a client id it may not be. Either refusal leaves the room as
+/// it was.
+fn enter(
+    room: &Room,
+    hello: Hello,
+    resumes: bool,
+    config: &Config,
+    room_name: &str,
+) -> Result<Membership, Exit> {
+    let info = PeerInfo {
+        client: hello.client,
+        name: hello.name,
+        color: hello.color,
+    };
+    let name = info.name.clone();
+    let bounds = Bounds {
+        frames: config.peer_queue_frames,
+        bytes: config.peer_queue_bytes,
+        unacked: config.max_unacked_ops,
+    };
+    let resume = hello.credentials.resume.as_ref();
+    let membership = match room.try_join(
+        info,
+        resume,
+        hello.last_seen,
+        resumes,
+        bounds,
+        config.max_members,
+    ) {
+        Ok(membership) => membership,
+        Err(JoinRefused::Full(full)) => return Err(Exit::room_full(room_name, full.members)),
+        Err(JoinRefused::Identity(refused)) => {
+            let exit = Exit::refused_identity(refused);
+            info!(%exit, "refused before joining");
+            return Err(exit);
+        }
+    };
+    info!(
+        %name,
+        replay_from = membership.welcome.replay_from,
+        head = membership.welcome.head,
+        peers = membership.welcome.peers.len(),
+        replaced = membership.replaced,
+        "joined"
+    );
+    Ok(membership)
+}
