@@ -41,6 +41,10 @@ pub const MAX_HEAD_BYTES: usize = 8 * 1024;
 const MAX_HEADERS: usize = 64;
 /// How long a refused client gets to read the answer before the socket closes.
 const ANSWER_GRACE: Duration = Duration::from_secs(1);
+/// How long a client the relay turns away gets to finish its TLS handshake
+/// and hear why: short, because the relay is busy or the address has too
+/// many connections already.
+const TURN_AWAY_HANDSHAKE: Duration = Duration::from_secs(2);
 /// tungstenite's read buffer. It is allocated up front for every connection, and
 /// tungstenite zero-fills this much of it before every read from the socket, so
 /// it costs memory on idle peers and time on busy ones. A peer sends small frames
@@ -213,9 +217,17 @@ impl TurnAway {
 
 /// Answers a connection the relay cannot take with an HTTP error (the
 /// request unread: whatever it was, the answer is the same) and closes it.
-/// Plain relays only: a TLS client could not read it.
-pub async fn turn_away(stream: TcpStream, why: TurnAway) {
-    answer(&mut Transport::Plain(stream), &why.refusal()).await;
+/// On a relay with a certificate the TLS handshake comes first, within
+/// [`TURN_AWAY_HANDSHAKE`], so that a `wss://` client reads the answer too.
+pub async fn turn_away(stream: TcpStream, why: TurnAway, config: &Config) {
+    let mut stream = match &config.tls {
+        Some(tls) => match secure(stream, tls, Instant::now() + TURN_AWAY_HANDSHAKE).await {
+            Some(stream) => stream,
+            None => return,
+        },
+        None => Transport::Plain(stream),
+    };
+    answer(&mut stream, &why.refusal()).await;
 }
 
 /// Writes an HTTP answer and closes, giving the client a moment to read it.

@@ -464,8 +464,8 @@ impl Acceptor {
                     self.answer(
                         socket,
                         TurnAway::TooMany(format!(
-                            "This address has {} connections open to the relay, as many as it allows ({}). Close some, or try again later.",
-                            too_many.open, config.max_connections_per_address
+                            "This address has {} open to the relay, as many as it allows. Close some, or try again later.",
+                            connections(too_many.open)
                         )),
                     );
                     continue;
@@ -509,19 +509,17 @@ impl Acceptor {
         }
     }
 
-    /// Answers a connection the relay will not serve with an HTTP error, in a
-    /// task of its own, if it is not turning away too many already (then the
-    /// connection is just closed, as it is on a relay that speaks TLS).
+    /// Answers a connection the relay will not serve with an HTTP error (after
+    /// the TLS handshake, on a relay with a certificate), in a task of its
+    /// own, if it is not turning away too many already (then the connection
+    /// is just closed).
     fn answer(&self, socket: tokio::net::TcpStream, why: TurnAway) {
-        // A TLS client could not read a plain answer: it is only closed.
-        if self.shared.config.tls.is_some() {
-            return;
-        }
         let Ok(permit) = Arc::clone(&self.turning_away).try_acquire_owned() else {
             return;
         };
+        let shared = Arc::clone(&self.shared);
         tokio::spawn(async move {
-            http::turn_away(socket, why).await;
+            http::turn_away(socket, why, &shared.config).await;
             drop(permit);
         });
     }
@@ -544,6 +542,15 @@ impl Acceptor {
             let _ = socket.try_write(&answer);
         }
         self.spare = spare_descriptor();
+    }
+}
+
+/// "1 connection", "4 connections".
+fn connections(count: usize) -> String {
+    if count == 1 {
+        "1 connection".to_owned()
+    } else {
+        format!("{count} connections")
     }
 }
 

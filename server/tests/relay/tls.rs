@@ -139,6 +139,40 @@ async fn a_room_works_over_wss() {
 }
 
 #[tokio::test]
+async fn a_wss_client_the_relay_turns_away_is_told_why() {
+    let (settings, cert, _dir) = certificate();
+    let relay = TestRelay::with_config(Config {
+        tls: Some(settings),
+        max_connections_per_address: 1,
+        ..test_config()
+    })
+    .await;
+    let _held = wss(&relay, cert, "busy").await;
+    // A second connection from the same address: the TLS handshake completes,
+    // and the WebSocket client reads the relay's 429 and its sentence.
+    let stream = tls_stream(&relay, cert)
+        .await
+        .expect("the TLS handshake of a connection turned away");
+    let url = format!("wss://{}/busy", relay.addr);
+    match timeout(WAIT, tokio_tungstenite::client_async(url, stream))
+        .await
+        .expect("the answer hung")
+    {
+        Err(tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(
+                body.contains("This address has 1 connection open"),
+                "{body}"
+            );
+        }
+        other => panic!("expected a 429, got {other:?}"),
+    }
+    relay.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn plain_requests_on_a_tls_port_are_told_to_use_wss() {
     let (settings, _cert, _dir) = certificate();
     let relay = tls_relay(settings).await;
