@@ -6,13 +6,10 @@
 //! history, which `tabula-server rooms` and `export` see too.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead as _, BufReader};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -23,6 +20,7 @@ use tabula_shared::{
 use tokio::time::{Instant, interval, sleep, timeout};
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::child::ChildRelay;
 use crate::support::{peer_info, stroke_op};
 
 /// The room everyone draws in.
@@ -34,74 +32,20 @@ const PEERS: usize = 3;
 /// The longest one phase of one peer may take.
 const PHASE_LIMIT: Duration = Duration::from_secs(15);
 
-/// The relay binary running as a child process.
-struct Relay {
-    /// The process, to kill.
-    child: Child,
-    /// Where it listens.
-    addr: SocketAddr,
+/// `tabula-server --data DATA --listen 127.0.0.1:0` at the production
+/// settings (no group-commit window).
+fn start_relay(data: &Path) -> ChildRelay {
+    let mut command = Command::new(ChildRelay::binary());
+    command
+        .arg("--data")
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0"]);
+    ChildRelay::spawn(command)
 }
 
-impl Relay {
-    /// Starts `tabula-server --data DATA --listen 127.0.0.1:0` at the production
-    /// settings (no group-commit window) and reads the port it bound from its log.
-    fn start(data: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tabula-server"))
-            .arg("--data")
-            .arg(data)
-            .args(["--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env_remove("TABULA_DATA")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("could not start tabula-server");
-        let stdout = child.stdout.take().expect("no stdout");
-        let (lines_tx, lines) = mpsc::channel();
-        // Reads the log to its end, so that the relay never blocks on a full pipe.
-        std::thread::Builder::new()
-            .name("relay-log".to_owned())
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    let _ = lines_tx.send(line);
-                }
-            })
-            .expect("could not start the log reader");
-        let addr = loop {
-            let line = lines
-                .recv_timeout(Duration::from_secs(20))
-                .expect("the relay did not say where it listens");
-            if let Some(rest) = line.split("clients connect to ws://").nth(1) {
-                let addr = rest.split('/').next().unwrap_or_default();
-                break addr.parse().expect("a bad address in the log");
-            }
-        };
-        Self { child, addr }
-    }
-
-    /// The room's URL.
-    fn url(&self) -> String {
-        format!("ws://{}/{ROOM}", self.addr)
-    }
-
-    /// SIGKILL: no shutdown, no flush, no goodbye.
-    fn kill(mut self) {
-        self.child.kill().expect("could not kill the relay");
-        self.child.wait().expect("could not reap the relay");
-    }
-}
-
-impl Drop for Relay {
-    /// A failing test leaves no relay running behind it. (After [`Relay::kill`]
-    /// this finds the process reaped and does nothing.)
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// The room's URL on `relay`.
+fn room_url(relay: &ChildRelay) -> String {
+    format!("ws://{}/{ROOM}", relay.addr)
 }
 
 /// One peer as the app's network task sees it, across connections.
@@ -346,8 +290,8 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
     let mut in_flight_at_kills = 0;
 
     for crash in 0..CRASHES {
-        let relay = Relay::start(data.path());
-        let url = relay.url();
+        let relay = start_relay(data.path());
+        let url = room_url(&relay);
         let drawing = {
             let mut peers = peers.clone();
             tokio::spawn(async move {
@@ -377,8 +321,8 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
     );
 
     // Back up for good: everyone resends what is unacked, then catches up.
-    let relay = Relay::start(data.path());
-    let url = relay.url();
+    let relay = start_relay(data.path());
+    let url = room_url(&relay);
     assert_eq!(all(&mut peers, &url, Phase::Flush).await, 0);
     let head = peers.iter().map(|p| p.last_seen).max().unwrap();
     all(&mut peers, &url, Phase::CatchUp(head)).await;

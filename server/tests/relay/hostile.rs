@@ -2,10 +2,8 @@
 //! clients beside them, who must never notice. Clients that need an address
 //! of their own bind one of 127.0.0.0/8 before connecting.
 
-use std::io::{BufRead as _, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc as std_mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -20,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, O
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameHeader};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use crate::child::ChildRelay;
 use crate::support::{TestClient, TestRelay, WAIT, big_op, stroke_op, test_config};
 
 /// A loopback address of its own for one client: 127.0.0.`n`.
@@ -513,61 +512,21 @@ async fn room_names_are_folded_and_device_and_dot_names_refused() {
     }
 }
 
-/// `tabula-server` in a child process whose open-file limit is `limit`.
-struct LimitedRelay {
-    /// The process.
-    child: Child,
-    /// Where it listens.
-    addr: SocketAddr,
-}
-
-impl LimitedRelay {
-    fn start(limit: u32) -> Self {
-        let mut child = Command::new("prlimit")
-            .arg(format!("--nofile={limit}:{limit}"))
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_tabula-server"))
-            .args(["--memory", "--listen", "127.0.0.1:0"])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("could not start prlimit tabula-server");
-        let stdout = child.stdout.take().expect("no stdout");
-        let (lines_tx, lines) = std_mpsc::channel();
-        std::thread::Builder::new()
-            .name("limited-relay-log".to_owned())
-            .spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    let _ = lines_tx.send(line);
-                }
-            })
-            .expect("could not start the log reader");
-        let addr = loop {
-            let line = lines
-                .recv_timeout(WAIT)
-                .expect("the relay did not say where it listens");
-            if let Some(rest) = line.split("clients connect to ws://").nth(1) {
-                let addr = rest.split('/').next().unwrap_or_default();
-                break addr.parse().expect("a bad address in the log");
-            }
-        };
-        Self { child, addr }
-    }
-}
-
-impl Drop for LimitedRelay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `tabula-server --memory` in a child process whose open-file limit is
+/// `limit`.
+fn limited_relay(limit: u32) -> ChildRelay {
+    let mut command = Command::new("prlimit");
+    command
+        .arg(format!("--nofile={limit}:{limit}"))
+        .arg("--")
+        .arg(ChildRelay::binary())
+        .args(["--memory", "--listen", "127.0.0.1:0"]);
+    ChildRelay::spawn(command)
 }
 
 #[tokio::test]
 async fn a_relay_out_of_descriptors_turns_connections_away_and_serves_again_after() {
-    let relay = LimitedRelay::start(200);
+    let relay = limited_relay(200);
     // Far more connections than the relay has descriptors for, each from its
     // own address so that only the relay's limits count.
     let mut open = Vec::new();

@@ -5,6 +5,7 @@
 mod access;
 mod bad_input;
 mod catch_up;
+mod child;
 mod crash;
 mod discovery;
 mod durable;
