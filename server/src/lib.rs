@@ -95,7 +95,8 @@ use connection::Shared;
 use discovery::{Advertise, Advertised, Advertiser, ListRooms};
 use http::TurnAway;
 use limit::Addresses;
-use room::registry::{Closing, RoomLimits, Rooms};
+use room::backend::Backend;
+use room::registry::{Closing, Rooms};
 use sync::lock;
 use tabula_shared::PROTOCOL_VERSION;
 use tabula_shared::lan::{Advert, AdvertisedRoom};
@@ -120,6 +121,26 @@ const SHUTDOWN_WRITE_LIMIT: Duration = Duration::from_secs(5);
 /// How often an advertised relay's record is brought up to date with its
 /// rooms and member counts (it is re-sent only when it changed).
 const ADVERT_REFRESH: Duration = Duration::from_secs(1);
+
+/// Where the relay `config` describes keeps its rooms: a data folder (which
+/// this creates) or memory.
+fn backend(config: &Config) -> Result<Arc<dyn Backend>, Error> {
+    let Some(data) = &config.data_dir else {
+        info!("no data folder: rooms are kept in memory and lost when the relay stops");
+        return Ok(Arc::new(room::backend::Memory));
+    };
+    let dir = store::rooms_dir(data);
+    std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+        path: dir.clone(),
+        source,
+    })?;
+    info!(data = %data.display(), "rooms are kept in {}", dir.display());
+    Ok(Arc::new(room::backend::Folder::new(
+        dir,
+        config.group_commit_window,
+        config.max_open_room_files,
+    )))
+}
 
 /// Serves Tabula clients on `listener` until `shutdown` completes, then closes
 /// every connection with close code 1001 ("the relay is shutting down") and
@@ -162,18 +183,6 @@ impl Relay {
         if password.is_some() {
             info!("every connection must prove the relay's password");
         }
-        let rooms_dir = if let Some(data) = &config.data_dir {
-            let dir = store::rooms_dir(data);
-            std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
-                path: dir.clone(),
-                source,
-            })?;
-            info!(data = %data.display(), "rooms are kept in {}", dir.display());
-            Some(dir)
-        } else {
-            info!("no data folder: rooms are kept in memory and lost when the relay stops");
-            None
-        };
         if let Some(tls) = &config.tls {
             let fingerprint = tls.fingerprint();
             info!(
@@ -186,14 +195,10 @@ impl Relay {
         let mut config = config;
         fit_open_file_limit(&mut config);
         let rooms = Rooms::new(
-            rooms_dir,
-            config.group_commit_window,
+            backend(&config)?,
             config.snapshot_every,
             Closing::default(),
-            RoomLimits {
-                rooms: config.max_rooms,
-                files: config.max_open_room_files,
-            },
+            config.max_rooms,
         );
         let addresses = Addresses::new(
             config.max_connections_per_address,

@@ -24,6 +24,8 @@
 //!   cursor, history.
 //! - [`registry`]: `Rooms`, every open room: opened lazily, each in a slot of
 //!   its own, and closed by a timer once nobody has been in it for a while.
+//! - [`backend`]: where rooms are kept and how their ops are sequenced: a
+//!   data folder, memory, or Redis; what the registry opens rooms with.
 //! - [`members`]: who is in the room, their bounded queues, and fan-out: the one
 //!   way frames reach members, the seam a cluster backplane will replace.
 //! - [`sequencer`]: proposals to stamped, encoded, stored ops; resends
@@ -54,6 +56,7 @@ use sequencer::{Proposal, Sequencer};
 use state::State;
 use writers::{Backlog, Writers};
 
+pub mod backend;
 pub mod handover;
 pub mod identities;
 mod members;

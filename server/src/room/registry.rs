@@ -1,17 +1,17 @@
 //! Every room the relay has open: opened lazily, each in a slot of its own,
 //! and closed by a timer once nobody has been in it for a while.
 //!
-//! In memory, rooms are never removed, so the history survives everyone
-//! leaving. With a data folder, each room is a `.tabula` file loaded the first
-//! time someone joins it after a start, and sequencing carries on where the file
-//! ends. The `tabula-sweep` thread, started with the first room with a file,
-//! looks for rooms nobody is in every [`CLOSE_SWEEP_EVERY`]; a room that stays
-//! unused for [`CLOSE_UNUSED_AFTER`] is closed (its file let go for good), and
-//! is loaded again by the next join. The thread ends when the registry is
-//! dropped, once `run` has returned.
+//! Rooms are opened by the relay's [`Backend`]. In memory, rooms are never
+//! removed, so the history survives everyone leaving. With a data folder (or
+//! Redis), each room is loaded the first time someone joins it after a start,
+//! and sequencing carries on where its log ends. The `tabula-sweep` thread,
+//! started with the first room a backend can reopen, looks for rooms nobody
+//! is in every [`CLOSE_SWEEP_EVERY`]; a room that stays unused for
+//! [`CLOSE_UNUSED_AFTER`] is closed (its file let go for good), and is loaded
+//! again by the next join. The thread ends when the registry is dropped, once
+//! `run` has returned.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Weak};
@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use tracing::debug;
 
-use super::writers::Writers;
-use super::{Commit, Room};
+use super::Room;
+use super::backend::{Backend, Opened};
 use crate::snapshots::Snapshotter;
-use crate::store::{self, FileBudget, MemoryLog, OpLog, SqliteLog, StoreError};
+use crate::store::StoreError;
 use crate::sync::{lock, try_lock};
 
 /// How long a room with a file stays open with nobody in it. An open file costs
@@ -52,28 +52,10 @@ impl Default for Closing {
     }
 }
 
-/// How many rooms may be open, and how many of their files.
-#[derive(Clone, Copy, Debug)]
-pub struct RoomLimits {
-    /// The most rooms open at once.
-    pub rooms: usize,
-    /// The most room files open at once (see [`FileBudget`]).
-    pub files: usize,
-}
-
-impl Default for RoomLimits {
-    fn default() -> Self {
-        Self {
-            rooms: usize::MAX,
-            files: usize::MAX,
-        }
-    }
-}
-
 /// Why a room could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// Its file could not be opened or read.
+    /// Its log could not be opened or read.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The relay has as many rooms open as it may.
@@ -97,20 +79,14 @@ type Slot = Arc<Mutex<Option<Arc<Room>>>>;
 /// [`Rooms::open`] is called from `spawn_blocking`.
 #[derive(Debug)]
 pub struct Rooms {
-    /// Where room files live (`DATA/rooms`); `None` keeps rooms in memory.
-    dir: Option<PathBuf>,
-    /// How long a room's writer waits for more ops before it commits a batch to
-    /// its file.
-    group_commit_window: Duration,
+    /// Where rooms are kept, and how their ops are sequenced.
+    backend: Arc<dyn Backend>,
     /// Room name to the room's slot. Entries are never removed: a room's history
     /// must outlive its members. A slot is empty until its room has been opened
     /// (or after opening it failed, so the next join tries again, or after the
     /// room was closed as unused, so the next join reopens it); each slot has
     /// its own lock so that opening one room's file never holds up the others.
     open: Mutex<HashMap<String, Slot>>,
-    /// The writers every room with a file shares, started with the first such
-    /// room. Every open room holds a clone; the writers end once all are gone.
-    writers: Mutex<Option<Writers>>,
     /// How many ops past its latest snapshot make a room take a new one.
     snapshot_every: u64,
     /// The thread that makes every room's snapshots, started with the first room.
@@ -131,26 +107,21 @@ pub struct Rooms {
     opened: AtomicUsize,
     /// How many rooms may be open.
     most_open: usize,
-    /// The open room files, and how many may be.
-    files: Arc<FileBudget>,
 }
 
 impl Rooms {
-    /// No rooms yet; they are opened in `rooms_dir`, or in memory for `None`.
-    /// Each takes a board snapshot every `snapshot_every` ops, and a room with
-    /// a file is closed as `closing` says once nobody is in it.
+    /// No rooms yet; `backend` opens them, at most `max_rooms` at once.
+    /// Each takes a board snapshot every `snapshot_every` ops, and a room the
+    /// backend can reopen is closed as `closing` says once nobody is in it.
     pub fn new(
-        rooms_dir: Option<PathBuf>,
-        group_commit_window: Duration,
+        backend: Arc<dyn Backend>,
         snapshot_every: u64,
         closing: Closing,
-        limits: RoomLimits,
+        max_rooms: usize,
     ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
-            dir: rooms_dir,
-            group_commit_window,
+            backend,
             open: Mutex::new(HashMap::new()),
-            writers: Mutex::new(None),
             snapshot_every,
             snapshotter: Mutex::new(None),
             unused: Mutex::new(HashMap::new()),
@@ -158,8 +129,7 @@ impl Rooms {
             sweeper: Mutex::new(None),
             me: me.clone(),
             opened: AtomicUsize::new(0),
-            most_open: limits.rooms,
-            files: FileBudget::new(limits.files),
+            most_open: max_rooms,
         })
     }
 
@@ -170,7 +140,7 @@ impl Rooms {
     /// next join opens it afresh from its file. Rooms in memory are never
     /// closed: their history lives nowhere else. Returns how many were closed.
     pub fn close_unused(&self, after: Duration) -> usize {
-        if self.dir.is_none() {
+        if !self.backend.reopens() {
             return 0;
         }
         let now = Instant::now();
@@ -228,14 +198,6 @@ impl Rooms {
         }
     }
 
-    /// The shared writers, started on first use.
-    fn writers(&self) -> Result<Writers, StoreError> {
-        started(&self.writers, || {
-            let threads = std::thread::available_parallelism().map_or(1, usize::from);
-            Writers::start(threads, self.group_commit_window)
-        })
-    }
-
     /// The shared snapshotter, started on first use.
     fn snapshotter(&self) -> Result<Snapshotter, StoreError> {
         started(&self.snapshotter, Snapshotter::start)
@@ -277,25 +239,13 @@ impl Rooms {
         if open >= self.most_open {
             return Err(OpenError::TooManyRooms { open });
         }
-        let exists = self
-            .dir
-            .as_ref()
-            .is_some_and(|dir| store::room_exists(dir, name));
-        if !exists && !may_create() {
+        if !self.backend.exists(name) && !may_create() {
             return Err(OpenError::TooManyNew);
         }
-        let log: Box<dyn OpLog> = match &self.dir {
-            Some(dir) => Box::new(SqliteLog::open_within(dir, name, &self.files)?),
-            None => Box::new(MemoryLog::default()),
-        };
-        // Without a disk write there is nothing to wait for: a room in memory
-        // sequences on the proposing connection's task, with no thread.
-        let commit = if self.dir.is_some() {
+        let Opened { log, commit } = self.backend.open(name)?;
+        if self.backend.reopens() {
             self.start_sweeper()?;
-            Commit::Writers(self.writers()?)
-        } else {
-            Commit::Inline
-        };
+        }
         let room = Room::open(name, log, commit, self.snapshot_every, self.snapshotter()?)?;
         debug!(room = name, head = room.head(), "opened the room");
         *slot = Some(Arc::clone(&room));
@@ -378,6 +328,16 @@ mod tests {
 
     use super::*;
 
+    /// Rooms in folder `dir`, at most `files` of their files open, committed
+    /// with no group-commit window.
+    fn folder(dir: &tempfile::TempDir, files: usize) -> Arc<dyn Backend> {
+        Arc::new(crate::room::backend::Folder::new(
+            dir.path().to_path_buf(),
+            Duration::ZERO,
+            files,
+        ))
+    }
+
     /// Sweeps too rare to run during a test: these tests close rooms themselves.
     const NO_SWEEPS: Closing = Closing {
         after: CLOSE_UNUSED_AFTER,
@@ -387,13 +347,12 @@ mod tests {
     #[test]
     fn rooms_with_files_share_the_writers_and_each_keeps_its_order() {
         let dir = tempfile::tempdir().unwrap();
-        let rooms = Rooms::new(
-            Some(dir.path().to_path_buf()),
+        let backend = Arc::new(crate::room::backend::Folder::new(
+            dir.path().to_path_buf(),
             Duration::ZERO,
-            NO_SNAPSHOTS,
-            NO_SWEEPS,
-            RoomLimits::default(),
-        );
+            usize::MAX,
+        ));
+        let rooms = Rooms::new(backend.clone(), NO_SNAPSHOTS, NO_SWEEPS, usize::MAX);
         let mut members = Vec::new();
         for name in ["one", "two", "three"] {
             let room = rooms.open(name, || true).unwrap();
@@ -422,8 +381,8 @@ mod tests {
             }
             assert_eq!(room.head(), 12);
         }
-        // One queue for all: the registry's handle, each room's, and this one.
-        let writers = lock(&rooms.writers).clone().unwrap();
+        // One queue for all: the backend's handle, each room's, and this one.
+        let writers = backend.running_writers().unwrap();
         assert_eq!(writers.handles(), 1 + 3 + 1);
     }
 
@@ -431,11 +390,10 @@ mod tests {
     fn a_room_nobody_is_in_is_closed_and_reopened_from_its_file() {
         let dir = tempfile::tempdir().unwrap();
         let rooms = Rooms::new(
-            Some(dir.path().to_path_buf()),
-            Duration::ZERO,
+            folder(&dir, usize::MAX),
             NO_SNAPSHOTS,
             NO_SWEEPS,
-            RoomLimits::default(),
+            usize::MAX,
         );
         let room = rooms.open("kept", || true).unwrap();
         let a = peer("a");
@@ -470,13 +428,7 @@ mod tests {
     #[test]
     fn rooms_beyond_the_limits_are_refused_and_existing_ones_need_no_permission() {
         let dir = tempfile::tempdir().unwrap();
-        let rooms = Rooms::new(
-            Some(dir.path().to_path_buf()),
-            Duration::ZERO,
-            NO_SNAPSHOTS,
-            NO_SWEEPS,
-            RoomLimits { rooms: 2, files: 1 },
-        );
+        let rooms = Rooms::new(folder(&dir, 1), NO_SNAPSHOTS, NO_SWEEPS, 2);
         assert!(matches!(
             rooms.open("new", || false),
             Err(OpenError::TooManyNew)
@@ -508,14 +460,13 @@ mod tests {
     fn a_room_nobody_is_in_is_closed_by_the_timer_without_another_join() {
         let dir = tempfile::tempdir().unwrap();
         let rooms = Rooms::new(
-            Some(dir.path().to_path_buf()),
-            Duration::ZERO,
+            folder(&dir, usize::MAX),
             NO_SNAPSHOTS,
             Closing {
                 after: Duration::from_millis(100),
                 every: Duration::from_millis(10),
             },
-            RoomLimits::default(),
+            usize::MAX,
         );
         let room = rooms.open("quiet", || true).unwrap();
         let a = peer("a");

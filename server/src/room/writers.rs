@@ -252,6 +252,12 @@ mod tests {
         fn put_snapshot(&mut self, snapshot: &StoredSnapshot) -> Result<(), StoreError> {
             self.inner.put_snapshot(snapshot)
         }
+        fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+            self.inner.setting(key)
+        }
+        fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+            self.inner.set_setting(key, value)
+        }
     }
 
     fn controlled_room(window: Duration) -> (Arc<Room>, Arc<Controls>) {

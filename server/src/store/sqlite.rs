@@ -1,16 +1,5 @@
-//! A room's op log: every sequenced op, kept as the exact frame that was sent.
-//!
-//! The log stores encoded frames rather than ops, so a catch-up re-sends the bytes
-//! that went out live and never encodes anything again. It sits behind the small,
-//! synchronous [`OpLog`] trait with two implementations: [`SqliteLog`], one
-//! `.tabula` session file per room (see [`tabula_shared::session_file`]), and
-//! [`MemoryLog`] for a relay started without a data folder.
-//!
-//! Only the room's sequencer appends, and an append returns once the ops are
-//! durable; readers (catch-ups) take the same lock a chunk at a time. A file is
-//! never touched on a tokio worker: its appends run on a writer thread and
-//! catch-ups read through `spawn_blocking`; only a [`MemoryLog`] is appended to
-//! on the proposing connection's task.
+//! [`SqliteLog`]: a room's log in its `.tabula` session file, in the relay's
+//! data folder (`DATA/rooms/ROOM.tabula`), and the files' budget and rest.
 //!
 //! A room's file lets its memory go while the room is quiet: the
 //! `tabula-rest` thread frees the pages `SQLite` cached for a [`SqliteLog`]
@@ -20,107 +9,25 @@
 //! write-ahead log's 32 KiB index, which `SQLite` maps whole), and a relay
 //! holds most of its rooms for people who are only looking.
 
-use std::collections::HashMap;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use tabula_shared::OpId;
 use tabula_shared::session_file::{
     EXTENSION, SessionFile, SessionFileError, StoredOp, StoredSnapshot,
 };
-use tabula_shared::{ClientId, OpId};
 use tracing::{debug, warn};
 
+use super::{Entry, OpLog, Stamp, StoreError};
 use crate::sync::{lock, try_lock};
 
-pub use tabula_shared::session_file::Stamp;
-
-/// Why a room's storage failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The room's session file could not be opened, read or written.
-    #[error(transparent)]
-    File(#[from] SessionFileError),
-    /// The room's data folder could not be made or read.
-    #[error("{}: {cause}", path.display())]
-    Folder {
-        /// The folder.
-        path: PathBuf,
-        /// What the OS said.
-        cause: io::Error,
-    },
-    /// The log lacks an op it should hold (its head says it is there).
-    #[error("the room's history has no op {seq}")]
-    HistoryGap {
-        /// The first missing sequence number.
-        seq: u64,
-    },
-    /// The rooms' writer threads, or the thread that closes quiet rooms'
-    /// files, could not be started.
-    #[error("could not start the rooms' threads: {0}")]
-    Thread(io::Error),
-}
-
-/// One op as the writer hands it to the log.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    /// The op's id, for the resend index.
-    pub op_id: OpId,
-    /// Who proposed it.
-    pub author: ClientId,
-    /// Its sequence number and time.
-    pub stamp: Stamp,
-    /// The `ServerMessage::Op` frame, shared with the fan-out.
-    pub frame: Bytes,
-}
-
-/// The history of one room, in sequence order.
-///
-/// Sequence numbers start at 1 and each batch given to [`append`](OpLog::append)
-/// starts at `head() + 1` with no gaps; the room's writer guarantees that.
-pub trait OpLog: Send + std::fmt::Debug {
-    /// The latest op's stamp, `None` while the log is empty: where sequencing
-    /// carries on, even after a restart.
-    fn last_stamp(&self) -> Result<Option<Stamp>, StoreError>;
-
-    /// How the op with this id was stamped, if it has been sequenced already: the
-    /// index that makes resends idempotent.
-    fn stamp_of(&self, op: OpId) -> Result<Option<Stamp>, StoreError>;
-
-    /// Records newly sequenced ops, all or none. When this returns `Ok`, they
-    /// survive a crash of the relay (for a durable log, a power cut too).
-    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError>;
-
-    /// Up to `limit` frames of the ops after `after` up to and including `up_to`,
-    /// in order, and no more once they hold `max_bytes` (the first frame is
-    /// read whatever its size).
-    fn frames_between(
-        &self,
-        after: u64,
-        up_to: u64,
-        limit: usize,
-        max_bytes: usize,
-    ) -> Result<Vec<Bytes>, StoreError>;
-
-    /// The newest board snapshot kept, if any: where a reopened room's
-    /// snapshots carry on (see `crate::snapshots`).
-    fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError>;
-
-    /// Keeps a board snapshot taken after op `snapshot.seq`, which the log holds,
-    /// so that it outlives the relay; older ones may be dropped. A log in memory
-    /// keeps none: its room holds the latest itself.
-    fn put_snapshot(&mut self, snapshot: &StoredSnapshot) -> Result<(), StoreError>;
-}
-
-/// A room's op log, shared by its writer (which appends), catch-ups (which read)
-/// and its snapshots. A `std::sync::Mutex`: it is only ever taken on a writer or
-/// snapshotter thread or in `spawn_blocking`, never on a tokio worker (a log in
-/// memory excepted, which never blocks).
-pub type SharedLog = Arc<Mutex<Box<dyn OpLog>>>;
+/// The prefix of a room setting's key in the file's `meta` table, which
+/// keeps settings apart from the schema's own keys.
+const SETTING_PREFIX: &str = "setting.";
 
 /// How many room files may be open at once, and which are: a relay holds
 /// one per room people use, and each costs three file descriptors (the
@@ -214,7 +121,7 @@ impl FileBudget {
 pub struct SqliteLog {
     /// The room's file, shared with the `tabula-rest` thread, which frees its
     /// pages and closes it when the room is quiet.
-    file: Arc<Mutex<RoomFile>>,
+    pub(super) file: Arc<Mutex<RoomFile>>,
     /// Keeps the `tabula-rest` thread running while this log is open.
     _rest: Arc<Rest>,
 }
@@ -246,16 +153,16 @@ const SNAPSHOTS_KEPT: usize = 2;
 
 /// One room's file, open or resting.
 #[derive(Debug)]
-struct RoomFile {
+pub(super) struct RoomFile {
     /// Where it is, to reopen it.
     path: PathBuf,
     /// The open file, in WAL mode with `synchronous = FULL`; `None` while it
     /// rests.
-    open: Option<SessionFile>,
+    pub(super) open: Option<SessionFile>,
     /// When the log last read or wrote it.
     used: Instant,
     /// Whether it was used since its pages were last freed.
-    holds_pages: bool,
+    pub(super) holds_pages: bool,
     /// How long it stays open unused ([`REST_AFTER`], shorter in tests).
     rest_after: Duration,
     /// How many room files may be open, counting this one while it is.
@@ -422,7 +329,7 @@ impl SqliteLog {
 
     /// [`open_within`](Self::open_within), closing the file whenever it has
     /// not been used for `rest_after`.
-    fn open_resting_after(
+    pub(super) fn open_resting_after(
         rooms_dir: &Path,
         room: &str,
         rest_after: Duration,
@@ -522,6 +429,16 @@ impl OpLog for SqliteLog {
             file.prune_snapshots(SNAPSHOTS_KEPT)
         })?;
         Ok(())
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("{SETTING_PREFIX}{key}");
+        self.with_file(|file| Ok(file.meta()?.all.get(&key).cloned()))
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        let key = format!("{SETTING_PREFIX}{key}");
+        self.with_file(|file| file.set_meta(&key, value))
     }
 }
 
@@ -631,287 +548,4 @@ pub fn room_names(rooms_dir: &Path) -> Result<Vec<String>, StoreError> {
     }
     names.sort();
     Ok(names)
-}
-
-/// An [`OpLog`] that lives in memory and is gone when the relay stops.
-#[derive(Default)]
-pub struct MemoryLog {
-    /// The frames in sequence order: the frame of `seq` is at index `seq - 1`,
-    /// which makes a catch-up a slice copy.
-    frames: Vec<Bytes>,
-    /// Op id to stamp, to recognise a resend without scanning the log.
-    index: HashMap<OpId, Stamp>,
-    /// The latest stamp, for [`OpLog::last_stamp`].
-    last: Option<Stamp>,
-}
-
-impl std::fmt::Debug for MemoryLog {
-    /// The size, not the contents: a log can hold millions of frames.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryLog")
-            .field("ops", &self.frames.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl OpLog for MemoryLog {
-    fn last_stamp(&self) -> Result<Option<Stamp>, StoreError> {
-        Ok(self.last)
-    }
-
-    fn stamp_of(&self, op: OpId) -> Result<Option<Stamp>, StoreError> {
-        Ok(self.index.get(&op).copied())
-    }
-
-    fn append(&mut self, batch: &[Entry]) -> Result<(), StoreError> {
-        for entry in batch {
-            debug_assert_eq!(
-                entry.stamp.seq,
-                self.frames.len() as u64 + 1,
-                "ops are appended in order"
-            );
-            self.frames.push(entry.frame.clone());
-            self.index.insert(entry.op_id, entry.stamp);
-            self.last = Some(entry.stamp);
-        }
-        Ok(())
-    }
-
-    fn frames_between(
-        &self,
-        after: u64,
-        up_to: u64,
-        limit: usize,
-        max_bytes: usize,
-    ) -> Result<Vec<Bytes>, StoreError> {
-        let start = usize::try_from(after).unwrap_or(usize::MAX);
-        let end = usize::try_from(up_to)
-            .unwrap_or(usize::MAX)
-            .min(self.frames.len())
-            .min(start.saturating_add(limit));
-        let mut bytes = 0;
-        Ok(self
-            .frames
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|frame| {
-                let first = bytes == 0;
-                bytes += frame.len();
-                first || bytes <= max_bytes
-            })
-            .cloned()
-            .collect())
-    }
-
-    fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
-        Ok(None)
-    }
-
-    fn put_snapshot(&mut self, _snapshot: &StoredSnapshot) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use super::*;
-
-    fn entries(n: u64) -> Vec<Entry> {
-        (1..=n)
-            .map(|seq| Entry {
-                op_id: OpId::random(),
-                author: ClientId::random(),
-                stamp: Stamp {
-                    seq,
-                    timestamp_ms: 100 + seq,
-                },
-                frame: Bytes::from(vec![seq as u8; 3]),
-            })
-            .collect()
-    }
-
-    /// The two logs answer every question the same way.
-    fn check(log: &mut dyn OpLog) {
-        assert_eq!(log.last_stamp().unwrap(), None);
-        assert!(
-            log.frames_between(0, 10, 10, usize::MAX)
-                .unwrap()
-                .is_empty()
-        );
-        let ops = entries(5);
-        log.append(&ops[..2]).unwrap();
-        log.append(&ops[2..]).unwrap();
-        assert_eq!(log.last_stamp().unwrap(), Some(ops[4].stamp));
-        let frames =
-            |after, up_to, limit| log.frames_between(after, up_to, limit, usize::MAX).unwrap();
-        let expected: Vec<Bytes> = ops.iter().map(|e| e.frame.clone()).collect();
-        assert_eq!(frames(0, 5, 100), expected);
-        assert_eq!(frames(1, 3, 100), expected[1..3].to_vec());
-        assert_eq!(frames(0, 5, 2), expected[..2].to_vec());
-        assert!(frames(5, 5, 100).is_empty());
-        assert!(frames(u64::MAX, u64::MAX, 100).is_empty());
-        // Each frame is 3 bytes: 7 bytes hold two; the first always comes.
-        assert_eq!(
-            log.frames_between(0, 5, 100, 7).unwrap(),
-            expected[..2].to_vec()
-        );
-        assert_eq!(
-            log.frames_between(0, 5, 100, 1).unwrap(),
-            expected[..1].to_vec()
-        );
-        assert_eq!(log.stamp_of(ops[3].op_id).unwrap(), Some(ops[3].stamp));
-        assert_eq!(log.stamp_of(OpId::random()).unwrap(), None);
-    }
-
-    #[test]
-    fn the_memory_log_keeps_frames_in_order_and_indexes_ids() {
-        check(&mut MemoryLog::default());
-    }
-
-    #[test]
-    fn the_sqlite_log_does_the_same_and_outlives_its_process() {
-        let dir = tempfile::tempdir().unwrap();
-        let rooms = rooms_dir(dir.path());
-        fs::create_dir_all(&rooms).unwrap();
-        check(&mut SqliteLog::open_or_create(&rooms, "kept").unwrap());
-        let reopened = SqliteLog::open_or_create(&rooms, "kept").unwrap();
-        assert_eq!(reopened.last_stamp().unwrap().map(|s| s.seq), Some(5));
-        SqliteLog::open_or_create(&rooms, "other.room").unwrap();
-        fs::write(rooms.join("notes.txt"), "not a room").unwrap();
-        assert_eq!(room_names(&rooms).unwrap(), vec!["kept", "other.room"]);
-    }
-
-    #[test]
-    fn a_room_file_named_with_capitals_opens_under_the_folded_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let rooms = rooms_dir(dir.path());
-        fs::create_dir_all(&rooms).unwrap();
-        let mut old = SqliteLog::open_or_create(&rooms, "Design").unwrap();
-        old.append(&entries(3)).unwrap();
-        drop(old);
-        let folded = SqliteLog::open_or_create(&rooms, "design").unwrap();
-        assert_eq!(folded.last_stamp().unwrap().map(|s| s.seq), Some(3));
-        assert_eq!(room_names(&rooms).unwrap(), vec!["design"]);
-    }
-
-    #[test]
-    fn beyond_the_budget_the_least_recently_used_file_closes_and_reopens_on_use() {
-        let dir = tempfile::tempdir().unwrap();
-        let rooms = rooms_dir(dir.path());
-        fs::create_dir_all(&rooms).unwrap();
-        let budget = FileBudget::new(2);
-        let ops = entries(3);
-        let mut a = SqliteLog::open_within(&rooms, "a", &budget).unwrap();
-        a.append(&ops[..1]).unwrap();
-        let mut b = SqliteLog::open_within(&rooms, "b", &budget).unwrap();
-        b.append(&ops[..1]).unwrap();
-        assert_eq!(budget.open(), 2);
-        // a was used longest ago: it closes for c.
-        let c = SqliteLog::open_within(&rooms, "c", &budget).unwrap();
-        assert_eq!(budget.open(), 2);
-        assert!(lock(&a.file).open.is_none());
-        assert!(lock(&b.file).open.is_some());
-        // a's next use reopens it, closing b.
-        a.append(&ops[1..2]).unwrap();
-        assert_eq!(a.last_stamp().unwrap(), Some(ops[1].stamp));
-        assert!(lock(&b.file).open.is_none());
-        assert_eq!(budget.open(), 2);
-        drop((a, b, c));
-        assert_eq!(budget.open(), 0);
-    }
-
-    /// How long a test waits for the `tabula-rest` thread before it fails: a
-    /// margin a loaded 2-core CI machine cannot miss.
-    const PATIENCE: Duration = Duration::from_secs(30);
-
-    /// Waits, up to [`PATIENCE`], until `done` holds for the log's file.
-    fn wait_for(log: &SqliteLog, done: impl Fn(&RoomFile) -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while !done(&lock(&log.file)) {
-            assert!(Instant::now() < deadline, "the tabula-rest thread did not");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    #[test]
-    fn a_quiet_file_is_closed_and_reopened_by_its_next_use() {
-        let dir = tempfile::tempdir().unwrap();
-        let rooms = rooms_dir(dir.path());
-        fs::create_dir_all(&rooms).unwrap();
-        let mut log =
-            SqliteLog::open_resting_after(&rooms, "quiet", Duration::ZERO, &FileBudget::new(9))
-                .unwrap();
-        let ops = entries(4);
-        log.append(&ops[..2]).unwrap();
-        wait_for(&log, |file| file.open.is_none());
-        let path = room_path(&rooms, "quiet");
-        for suffix in ["-wal", "-shm"] {
-            let mut beside = path.clone().into_os_string();
-            beside.push(suffix);
-            assert!(
-                !Path::new(&beside).exists(),
-                "{suffix} is gone while it rests"
-            );
-        }
-
-        log.append(&ops[2..]).unwrap();
-        assert_eq!(log.last_stamp().unwrap(), Some(ops[3].stamp));
-        assert_eq!(log.stamp_of(ops[0].op_id).unwrap(), Some(ops[0].stamp));
-        let frames: Vec<Bytes> = ops.iter().map(|e| e.frame.clone()).collect();
-        assert_eq!(log.frames_between(0, 4, 10, usize::MAX).unwrap(), frames);
-    }
-
-    #[test]
-    fn closing_quiet_files_calls_the_hook_once_set() {
-        static CALLS: AtomicUsize = AtomicUsize::new(0);
-        fn count() {
-            CALLS.fetch_add(1, Ordering::SeqCst);
-        }
-        assert!(on_files_closed(count));
-        assert!(!on_files_closed(count), "only the first one counts");
-        let dir = tempfile::tempdir().unwrap();
-        let rooms = rooms_dir(dir.path());
-        fs::create_dir_all(&rooms).unwrap();
-        let mut log =
-            SqliteLog::open_resting_after(&rooms, "hooked", Duration::ZERO, &FileBudget::new(9))
-                .unwrap();
-        log.append(&entries(1)).unwrap();
-        wait_for(&log, |file| file.open.is_none());
-        let deadline = Instant::now() + PATIENCE;
-        while CALLS.load(Ordering::SeqCst) == 0 {
-            assert!(Instant::now() < deadline, "the hook was not called");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    #[test]
-    fn an_open_room_file_can_be_read_and_exported_by_another_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let rooms = rooms_dir(dir.path());
-        fs::create_dir_all(&rooms).unwrap();
-        let mut log = SqliteLog::open_or_create(&rooms, "live").unwrap();
-        let ops = entries(4);
-        log.append(&ops[..3]).unwrap();
-        // Its pages are freed once it is quiet; the file stays open.
-        wait_for(&log, |file| !file.holds_pages);
-        assert!(lock(&log.file).open.is_some());
-
-        let reader = SessionFile::open_read_only(room_path(&rooms, "live")).unwrap();
-        assert_eq!(reader.head().unwrap(), 3);
-        let export = dir.path().join("export.tabula");
-        reader.export_to(&export).unwrap();
-        assert_eq!(
-            SessionFile::open_read_only(&export)
-                .unwrap()
-                .head()
-                .unwrap(),
-            3
-        );
-        // And the relay goes on writing beside the reader.
-        log.append(&ops[3..]).unwrap();
-        assert_eq!(reader.head().unwrap(), 4);
-    }
 }
