@@ -24,11 +24,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tabula_shared::access::{Password, ResumeSecret, split_code};
+use tabula_shared::access::{Password, ResumeSecret, split_code, split_invite};
 use tabula_shared::relay_url::{RelayUrl, UrlError};
 use tabula_shared::room_name;
 use tabula_shared::{
-    Board, ClientId, Color, ErrorCode, History, Op, OpId, PeerInfo, Point, SequencedOp,
+    Board, ClientId, Color, ErrorCode, History, Moderation, Op, OpId, PeerInfo, Point, RoomAccess,
+    SequencedOp,
 };
 
 use crate::net::connection::Connection;
@@ -123,6 +124,11 @@ pub struct Session {
     /// The password typed for the room's relay ([`Self::set_password`]); a
     /// room URL's `#code=` stands in when none was typed.
     password: Option<Password>,
+    /// The password a room we create gets ([`Self::set_new_room_password`]).
+    new_room_password: Option<Password>,
+    /// What we may do in the room and how it is run, as the relay last said
+    /// (`None` before it says, or offline: everything allowed).
+    access: Option<RoomAccess>,
     /// The link's state, for the status chip.
     status: ConnectionStatus,
     /// The others in the room, by id (a stable order for the people list).
@@ -169,6 +175,8 @@ impl Session {
             take_over: None,
             resume: None,
             password: None,
+            new_room_password: None,
+            access: None,
             status: ConnectionStatus::Offline,
             peers: BTreeMap::new(),
             last_relay_error: None,
@@ -557,6 +565,8 @@ impl Session {
                 .iter()
                 .find_map(|url| split_code(url).1)
                 .or_else(|| self.password.clone()),
+            invite: urls.iter().find_map(|url| split_invite(url).1),
+            new_room_password: self.new_room_password.clone(),
             liveness: self.liveness,
             known_hosts: self.known_hosts.clone(),
         };
@@ -624,6 +634,32 @@ impl Session {
         self.password = password;
     }
 
+    /// The password the next join gives its room if the room is new.
+    pub fn set_new_room_password(&mut self, password: Option<Password>) {
+        self.new_room_password = password;
+    }
+
+    /// What we may do in the room and how it is run, once the relay said.
+    #[must_use]
+    pub fn access(&self) -> Option<&RoomAccess> {
+        self.access.as_ref().filter(|_| self.connection.is_some())
+    }
+
+    /// Whether we may change the board: always offline, and in a room
+    /// unless the relay says we may only view it.
+    #[must_use]
+    pub fn may_edit(&self) -> bool {
+        self.access().is_none_or(RoomAccess::may_edit)
+    }
+
+    /// Sends an operator's command to the room (the relay refuses it unless
+    /// we are one of its operators).
+    pub fn moderate(&self, command: Moderation) {
+        if let Some(connection) = &self.connection {
+            connection.send(Command::Moderate(command));
+        }
+    }
+
     /// Sets how the next join tells a live relay from a dead link.
     pub fn set_liveness(&mut self, liveness: Liveness) {
         self.liveness = liveness;
@@ -636,6 +672,7 @@ impl Session {
         }
         self.peers.clear();
         self.certificate = None;
+        self.access = None;
         self.status = ConnectionStatus::Offline;
     }
 
@@ -724,6 +761,7 @@ impl Session {
                 self.last_relay_error = Some(message);
             }
             Event::TakeOver { head } => self.take_over = Some(head),
+            Event::Access(access) => self.access = Some(access),
             Event::Moved { urls, head } => {
                 tracing::info!(?urls, head, "the room moved");
                 self.move_to(urls);
@@ -771,6 +809,8 @@ fn refusal_sentence(code: ErrorCode, message: &str) -> String {
         ErrorCode::UnexpectedMessage => {
             format!("The relay did not expect what this app sent: {message}.")
         }
+        ErrorCode::ViewOnly => format!("View only: {message}."),
+        ErrorCode::NotOperator => format!("Only the room's operators can do that: {message}."),
     }
 }
 

@@ -469,7 +469,7 @@ async fn hello(plan: &JoinPlan, index: usize) -> anyhow::Result<(Ws, Welcome)> {
         .await
         .with_context(|| format!("connecting to {url}"))?;
     let room = plan.target.room_name(0);
-    let (hello, client) = wire::hello(&room, index)?;
+    let (hello, client) = wire::hello(&room, index, plan.target.invite())?;
     ws.send(Message::Binary(hello.into()))
         .await
         .context("sending the hello")?;
@@ -479,7 +479,13 @@ async fn hello(plan: &JoinPlan, index: usize) -> anyhow::Result<(Ws, Welcome)> {
         {
             ServerMessage::Welcome(welcome) => return Ok((ws, welcome)),
             ServerMessage::Challenge(challenge) => {
-                let answer = wire::authenticate(&challenge, plan.target.password(), &room, client)?;
+                let answer = wire::authenticate(
+                    &challenge,
+                    plan.target.password(),
+                    plan.target.invite(),
+                    &room,
+                    client,
+                )?;
                 ws.send(Message::Binary(answer.into()))
                     .await
                     .context("answering the password challenge")?;

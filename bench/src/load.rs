@@ -232,7 +232,7 @@ pub async fn connect(
     let mut head = 0;
     if mode == Mode::Tabula {
         let room = target.room_name(room);
-        let (hello, client) = wire::hello(&room, index)?;
+        let (hello, client) = wire::hello(&room, index, target.invite())?;
         ws.send(Message::Binary(hello.into()))
             .await
             .with_context(|| format!("sending peer {index}'s hello"))?;
@@ -249,8 +249,13 @@ pub async fn connect(
                         break;
                     }
                     Received::Challenge(challenge) => {
-                        let answer =
-                            wire::authenticate(&challenge, target.password(), &room, client)?;
+                        let answer = wire::authenticate(
+                            &challenge,
+                            target.password(),
+                            target.invite(),
+                            &room,
+                            client,
+                        )?;
                         ws.send(Message::Binary(answer.into()))
                             .await
                             .with_context(|| format!("answering peer {index}'s challenge"))?;
@@ -321,7 +326,7 @@ async fn connect_raw(
     let mut head = 0;
     if mode == Mode::Tabula {
         let room = target.room_name(room);
-        let (hello, client) = wire::hello(&room, index)?;
+        let (hello, client) = wire::hello(&room, index, target.invite())?;
         stream
             .send(&ws::client_frame(opcode::BINARY, &hello, mask))
             .await
@@ -337,8 +342,13 @@ async fn connect_raw(
                             break 'welcome;
                         }
                         Received::Challenge(challenge) => {
-                            let answer =
-                                wire::authenticate(&challenge, target.password(), &room, client)?;
+                            let answer = wire::authenticate(
+                                &challenge,
+                                target.password(),
+                                target.invite(),
+                                &room,
+                                client,
+                            )?;
                             stream
                                 .send(&ws::client_frame(opcode::BINARY, &answer, mask))
                                 .await

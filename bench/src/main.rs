@@ -94,6 +94,17 @@ struct Args {
     )]
     password: Option<String>,
 
+    /// An invitation's token (the 64 hex digits after an invitation link's
+    /// #invite=): every peer comes with it, as the app does with the link;
+    /// a URL's #invite= does the same.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "TABULA_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+
     /// Peers in all, dealt round-robin over the rooms.
     #[arg(long, value_name = "N", default_value_t = 2)]
     peers: usize,
@@ -206,6 +217,11 @@ impl Plan {
         let mut target = Target::parse(&args.url, args.rooms, trust)?;
         if let Some(password) = args.password.clone().and_then(Password::new) {
             target.set_password(password);
+        }
+        if let Some(token) = &args.token {
+            let invite = tabula_shared::access::InviteToken::from_text(token)
+                .context("--token is not an invitation's token (64 hex digits)")?;
+            target.set_invite(invite)?;
         }
         let mode = if args.raw { Mode::Raw } else { Mode::Tabula };
         let connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;

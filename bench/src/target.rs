@@ -8,7 +8,7 @@
 //! not a loopback address, so a typo cannot turn it on someone else's server.
 
 use anyhow::{Context as _, bail};
-use tabula_shared::access::{Password, split_code};
+use tabula_shared::access::{InviteToken, Password, split_code, split_invite};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::pinning::Expect;
 use tabula_shared::relay_url::RelayUrl;
@@ -26,6 +26,9 @@ pub struct Target {
     /// The relay's password, to answer its challenge with: `--password`, or
     /// the URL's `#code=`.
     password: Option<Password>,
+    /// The invitation every peer comes with: `--token`, or the URL's
+    /// `#invite=`, as the app reads an invitation link.
+    invite: Option<InviteToken>,
 }
 
 /// How a `wss://` relay's certificate is checked, from the flags.
@@ -60,7 +63,14 @@ impl Target {
             rooms,
             certificate,
             password: split_code(url).1,
+            invite: split_invite(url).1,
         };
+        if url.contains("invite=") && target.invite.is_none() {
+            bail!("the URL's #invite= is not an invitation (64 hex digits)");
+        }
+        if target.invite.is_some() && rooms > 1 {
+            bail!("an invitation admits to one room: use --rooms 1");
+        }
         for index in [0, rooms - 1] {
             let name = target.room_name(index);
             tabula_shared::room_name::validate(&name)
@@ -79,6 +89,20 @@ impl Target {
     /// rather than the URL's `#code=`.
     pub fn set_password(&mut self, password: Password) {
         self.password = Some(password);
+    }
+
+    /// Comes with `invite` (`--token`) rather than the URL's `#invite=`.
+    pub fn set_invite(&mut self, invite: InviteToken) -> anyhow::Result<()> {
+        if self.rooms > 1 {
+            bail!("an invitation admits to one room: use --rooms 1");
+        }
+        self.invite = Some(invite);
+        Ok(())
+    }
+
+    /// The invitation every peer comes with, if there is one.
+    pub fn invite(&self) -> Option<&InviteToken> {
+        self.invite.as_ref()
     }
 
     /// The password that answers the relay's challenge, if there is one.

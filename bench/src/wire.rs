@@ -13,7 +13,7 @@
 use std::sync::Mutex;
 
 use anyhow::Context as _;
-use tabula_shared::access::{self, AccessKey, KeyParams, Password, Scope};
+use tabula_shared::access::{self, AccessKey, InviteToken, KeyParams, Password, Scope};
 use tabula_shared::{
     Challenge, ClientId, ClientMessage, Color, Credentials, Hello, Op, OpId, OpKind,
     PROTOCOL_VERSION, Point, Proofs, SequencedOp, ServerMessage, StrokeId, encode,
@@ -85,7 +85,11 @@ pub fn sent_ns_of(op: &Op) -> u64 {
 
 /// The hello of a benchmark peer, and the client id it names (which the
 /// answer to a password challenge proves for).
-pub fn hello(room: &str, index: usize) -> anyhow::Result<(Vec<u8>, ClientId)> {
+pub fn hello(
+    room: &str,
+    index: usize,
+    invite: Option<&InviteToken>,
+) -> anyhow::Result<(Vec<u8>, ClientId)> {
     let client = ClientId::random();
     let hello = Hello {
         protocol: PROTOCOL_VERSION,
@@ -95,48 +99,69 @@ pub fn hello(room: &str, index: usize) -> anyhow::Result<(Vec<u8>, ClientId)> {
         client,
         last_seen: 0,
         last_op: None,
-        credentials: Credentials::default(),
+        credentials: Credentials {
+            invite: invite.map(InviteToken::verifier),
+            ..Credentials::default()
+        },
     };
     let frame = encode(&ClientMessage::Hello(hello)).context("encoding the hello")?;
     Ok((frame, client))
 }
 
-/// The answer to a relay's password challenge: `password`'s proof over its
-/// nonce for `client` in `room`. The key is derived (Argon2id, about 150 ms,
-/// on the calling thread) once per run and kept for every other peer.
+/// The answer to a relay's challenge: `password`'s proof of each password
+/// it asks for, and `invite`'s proof when it asks for the invitation, over
+/// its nonce for `client` in `room`. A password's key is derived (Argon2id,
+/// about 150 ms, on the calling thread) once per salt and kept for every
+/// other peer.
 pub fn authenticate(
     challenge: &Challenge,
     password: Option<&Password>,
+    invite: Option<&InviteToken>,
     room: &str,
     client: ClientId,
 ) -> anyhow::Result<Vec<u8>> {
-    let password =
-        password.context("the relay needs a password: pass --password, or a URL with #code=")?;
-    let params = challenge
-        .relay
-        .or(challenge.room)
-        .context("the relay's challenge asks for no password")?;
-    let key = {
-        static KEY: Mutex<Option<(KeyParams, AccessKey)>> = Mutex::new(None);
-        let mut kept = KEY
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match &*kept {
-            Some((derived_for, key)) if *derived_for == params => key.clone(),
-            _ => {
-                let key =
-                    access::derive(password, &params).context("the relay's password settings")?;
-                *kept = Some((params, key.clone()));
-                key
-            }
-        }
+    let prove = |params: KeyParams, scope| -> anyhow::Result<_> {
+        let password = password
+            .context("the relay needs a password: pass --password, or a URL with #code=")?;
+        Ok(derived(password, params)?.prove(scope, &challenge.nonce, room, client))
     };
-    let prove = |scope| key.prove(scope, &challenge.nonce, room, client);
+    let invite = if challenge.invite {
+        let invite = invite
+            .context("the relay asks for an invitation: pass --token, or a URL with #invite=")?;
+        Some(
+            invite
+                .key()
+                .prove(Scope::Invite, &challenge.nonce, room, client),
+        )
+    } else {
+        None
+    };
     let proofs = Proofs {
-        relay: challenge.relay.map(|_| prove(Scope::Relay)),
-        room: challenge.room.map(|_| prove(Scope::Room)),
+        relay: challenge
+            .relay
+            .map(|params| prove(params, Scope::Relay))
+            .transpose()?,
+        room: challenge
+            .room
+            .map(|params| prove(params, Scope::Room))
+            .transpose()?,
+        invite,
     };
     encode(&ClientMessage::Authenticate(proofs)).context("encoding the answer to the challenge")
+}
+
+/// `password`'s key for `params`, derived once per salt for the whole run.
+fn derived(password: &Password, params: KeyParams) -> anyhow::Result<AccessKey> {
+    static KEYS: Mutex<Vec<(KeyParams, AccessKey)>> = Mutex::new(Vec::new());
+    let mut kept = KEYS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((_, key)) = kept.iter().find(|(derived_for, _)| *derived_for == params) {
+        return Ok(key.clone());
+    }
+    let key = access::derive(password, &params).context("the relay's password settings")?;
+    kept.push((params, key.clone()));
+    Ok(key)
 }
 
 /// What a Tabula frame from the relay means to the generator.

@@ -58,12 +58,25 @@ impl RelayPassword {
         })
     }
 
-    /// A fresh challenge for one connection.
+    /// What checks proofs of the password.
+    #[must_use]
+    pub fn verifier(&self) -> Verifier {
+        self.verifier
+    }
+
+    /// How clients derive the password's key.
+    #[must_use]
+    pub fn params(&self) -> KeyParams {
+        self.params
+    }
+
+    /// A fresh challenge for one connection, for this password alone.
     pub fn challenge(&self) -> Result<Challenge, AccessError> {
         Ok(Challenge {
             nonce: Nonce::random()?,
             relay: Some(self.params),
             room: None,
+            invite: false,
         })
     }
 

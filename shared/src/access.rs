@@ -15,8 +15,15 @@
 //! client in its welcome; a client id is public, taking over that id in a
 //! room needs the secret.
 //!
+//! An invitation ([`InviteToken`]) is 32 random bytes its maker puts in a
+//! link (`#invite=…`); the bytes are an Ed25519 key's seed, so the relay
+//! keeps only the public half (the invitation's [`Verifier`], with the
+//! [`Role`] it admits as) and the link's holder proves it over the nonce
+//! like a password, with no Argon2id (the token is as strong as a key).
+//!
 //! Also here: the room codes the app shows when it hosts ([`new_code`]) and
-//! the `#code=` part of a room's URL that carries one ([`split_code`]).
+//! the `#code=` and `#invite=` parts of a room's URL ([`split_code`],
+//! [`split_invite`]).
 
 use std::fmt;
 
@@ -33,8 +40,9 @@ pub const NONCE_BYTES: usize = 32;
 pub const SALT_BYTES: usize = 16;
 /// Bytes of a resume secret.
 pub const SECRET_BYTES: usize = 32;
-/// The `meta` key under which a room's file keeps its [`RoomLock`].
-pub const ROOM_LOCK_META_KEY: &str = "access_lock";
+/// The room setting that keeps a room's [`RoomLock`] (in a room's file, the
+/// `meta` entry `setting.access_lock`).
+pub const ROOM_LOCK_SETTING: &str = "access_lock";
 /// The characters of a room code: no `0`/`O`, `1`/`I`/`L`, easy to read
 /// aloud and to type.
 pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -224,7 +232,7 @@ impl KeyParams {
 /// The public half of a password's key: what a relay checks proofs with. It
 /// cannot make a proof; someone holding it can only guess passwords offline,
 /// one Argon2id per guess.
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Verifier(pub [u8; 32]);
 
 impl fmt::Debug for Verifier {
@@ -240,6 +248,8 @@ pub enum Scope {
     Relay,
     /// A room's password.
     Room,
+    /// An invitation to a room.
+    Invite,
 }
 
 /// A signature over the relay's nonce, the scope, the room and the client
@@ -261,6 +271,7 @@ fn transcript(scope: Scope, nonce: &Nonce, room: &str, client: ClientId) -> Vec<
     message.push(match scope {
         Scope::Relay => b'R',
         Scope::Room => b'r',
+        Scope::Invite => b'i',
     });
     message.extend_from_slice(&nonce.0);
     let len = u32::try_from(room.len()).unwrap_or(u32::MAX);
@@ -475,6 +486,102 @@ impl fmt::Debug for ResumeSecret {
     }
 }
 
+/// What someone may do in a room. Ordered: each can do what the one before
+/// it can, and more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Role {
+    /// Sees everything, live and in replay, and can save a copy; cannot
+    /// change the board.
+    Viewer,
+    /// Draws and edits.
+    Editor,
+    /// Edits, and runs the room: roles, kicks, the lock, view-only, invites.
+    Operator,
+}
+
+impl Role {
+    /// The word for it, in the room file and in sentences.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Editor => "editor",
+            Self::Operator => "operator",
+        }
+    }
+
+    /// The role [`Self::name`] names.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Viewer, Self::Editor, Self::Operator]
+            .into_iter()
+            .find(|role| role.name() == name)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The secret an invitation link carries: the seed of an Ed25519 key whose
+/// public half the room keeps. Its `Debug` shows nothing of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct InviteToken(pub [u8; SECRET_BYTES]);
+
+impl InviteToken {
+    /// A fresh random token.
+    pub fn random() -> Result<Self, AccessError> {
+        random().map(Self)
+    }
+
+    /// The key that proves this invitation.
+    #[must_use]
+    pub fn key(&self) -> AccessKey {
+        AccessKey(SigningKey::from_bytes(&self.0))
+    }
+
+    /// The invitation's public half: what the room keeps, and what a hello
+    /// names to say which invitation it comes with.
+    #[must_use]
+    pub fn verifier(&self) -> Verifier {
+        self.key().verifier()
+    }
+
+    /// The form a link carries after `#invite=`: 64 hex digits.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Reads [`Self::to_text`]'s form.
+    #[must_use]
+    pub fn from_text(text: &str) -> Option<Self> {
+        unhex(text.trim()).map(Self)
+    }
+}
+
+impl fmt::Debug for InviteToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InviteToken(..)")
+    }
+}
+
+impl Verifier {
+    /// Its bytes as hex: how a room file names an invitation.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// Reads [`Self::to_hex`]'s form.
+    #[must_use]
+    pub fn from_hex(text: &str) -> Option<Self> {
+        unhex(text).map(Self)
+    }
+}
+
 /// A fresh room code: [`CODE_LENGTH`] characters of [`CODE_ALPHABET`].
 pub fn new_code() -> Result<Password, AccessError> {
     // Rejection sampling: 256 is not a multiple of the alphabet's length.
@@ -497,14 +604,8 @@ pub fn new_code() -> Result<Password, AccessError> {
 /// A URL without a `code=` fragment comes back whole, with no code.
 #[must_use]
 pub fn split_code(url: &str) -> (&str, Option<Password>) {
-    let Some((base, fragment)) = url.split_once('#') else {
-        return (url, None);
-    };
-    let code = fragment
-        .split('&')
-        .find_map(|part| part.strip_prefix("code="))
-        .and_then(Password::new);
-    (base, code)
+    let base = url.split_once('#').map_or(url, |(base, _)| base);
+    (base, fragment_value(url, "code").and_then(Password::new))
 }
 
 /// `url` with `code` in its fragment, as [`split_code`] reads it, beside
@@ -512,13 +613,60 @@ pub fn split_code(url: &str) -> (&str, Option<Password>) {
 /// any code it had. A code from [`CODE_ALPHABET`] needs no escaping.
 #[must_use]
 pub fn with_code(url: &str, code: &Password) -> String {
+    with_fragment_value(url, "code", &code.0)
+}
+
+/// The invitation a room's URL carries (`#invite=…`), if any: the URL
+/// without its fragment, and the token.
+#[must_use]
+pub fn split_invite(url: &str) -> (&str, Option<InviteToken>) {
+    let base = url.split_once('#').map_or(url, |(base, _)| base);
+    (
+        base,
+        fragment_value(url, "invite").and_then(InviteToken::from_text),
+    )
+}
+
+/// `url` with `invite` in its fragment, beside whatever else it says (the
+/// certificate's `fp=`) and instead of any invitation and code it had: an
+/// invitation admits without the code, and a viewer's link must not carry
+/// what would let its holder in as an editor.
+#[must_use]
+pub fn with_invite(url: &str, invite: &InviteToken) -> String {
     let (base, fragment) = url.split_once('#').unwrap_or((url, ""));
-    let mut parts: Vec<&str> = fragment
+    let kept: Vec<&str> = fragment
         .split('&')
         .filter(|part| !part.is_empty() && !part.starts_with("code="))
         .collect();
-    let code = format!("code={}", code.0);
-    parts.push(&code);
+    with_fragment_value(
+        &format!("{base}#{}", kept.join("&")),
+        "invite",
+        &invite.to_text(),
+    )
+}
+
+/// The value of `key=` in `url`'s fragment (`#a=1&key=value`).
+fn fragment_value<'a>(url: &'a str, key: &str) -> Option<&'a str> {
+    let (_, fragment) = url.split_once('#')?;
+    fragment
+        .split('&')
+        .find_map(|part| part.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// `url` with `key=value` in its fragment, instead of any `key=` it had.
+fn with_fragment_value(url: &str, key: &str, value: &str) -> String {
+    let (base, fragment) = url.split_once('#').unwrap_or((url, ""));
+    let mut parts: Vec<&str> = fragment
+        .split('&')
+        .filter(|part| {
+            !part.is_empty()
+                && part
+                    .strip_prefix(key)
+                    .is_none_or(|rest| !rest.starts_with('='))
+        })
+        .collect();
+    let pair = format!("{key}={value}");
+    parts.push(&pair);
     format!("{base}#{}", parts.join("&"))
 }
 
@@ -667,6 +815,43 @@ mod tests {
             split_code("ws://h/r#x=1&code=AB"),
             ("ws://h/r", Password::new("AB"))
         );
+    }
+
+    #[test]
+    fn an_invitation_proves_itself_and_travels_in_a_link_without_the_code() {
+        let token = InviteToken::random().unwrap();
+        let (nonce, client) = (Nonce::random().unwrap(), ClientId::random());
+        let proof = token.key().prove(Scope::Invite, &nonce, "team", client);
+        assert!(
+            token
+                .verifier()
+                .accepts(&proof, Scope::Invite, &nonce, "team", client)
+        );
+        assert!(
+            !token
+                .verifier()
+                .accepts(&proof, Scope::Room, &nonce, "team", client)
+        );
+        let other = InviteToken::random().unwrap();
+        assert!(
+            !other
+                .verifier()
+                .accepts(&proof, Scope::Invite, &nonce, "team", client)
+        );
+        let link = with_invite("wss://h:1/team#fp=abc&code=K7QX2M", &token);
+        assert_eq!(
+            link,
+            format!("wss://h:1/team#fp=abc&invite={}", token.to_text())
+        );
+        assert_eq!(split_invite(&link), ("wss://h:1/team", Some(token)));
+        assert_eq!(split_code(&link).1, None);
+        assert_eq!(split_invite("ws://h/r#invite=nothex").1, None);
+        assert_eq!(
+            Verifier::from_hex(&token.verifier().to_hex()),
+            Some(token.verifier())
+        );
+        assert_eq!(Role::from_name("viewer"), Some(Role::Viewer));
+        assert!(Role::Viewer < Role::Editor && Role::Editor < Role::Operator);
     }
 
     /// Prints what a derivation with [`Kdf::DEFAULT`] costs here:

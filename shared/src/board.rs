@@ -349,7 +349,8 @@ impl Board {
             OpKind::StrokeAppend { .. }
             | OpKind::StrokeEnd { .. }
             | OpKind::Joined { .. }
-            | OpKind::Left => Vec::new(),
+            | OpKind::Left
+            | OpKind::Moderated(_) => Vec::new(),
             OpKind::Set { object, property } => shown(object)
                 .map(|o| OpKind::Set {
                     object: *object,

@@ -68,11 +68,12 @@ pub use geometry::{Color, Point, Rect};
 pub use history::History;
 pub use ids::{ClientId, ObjectId, OpId, StrokeId};
 pub use message::{
-    Challenge, ClientMessage, Credentials, ErrorCode, Hello, PROTOCOL_VERSION, PeerInfo, Proofs,
-    SNAPSHOT_PART_BYTES, ServerMessage, SnapshotHeader, Welcome,
+    Challenge, ClientMessage, Credentials, ErrorCode, Hello, InviteInfo, Moderation,
+    PROTOCOL_VERSION, PeerInfo, Proofs, RoomAccess, SNAPSHOT_PART_BYTES, ServerMessage,
+    SnapshotHeader, Welcome,
 };
 pub use object::{Fill, Object, ObjectData, ObjectKind, Property};
-pub use op::{Op, OpKind, SequencedOp, StrokeStyle, Touches};
+pub use op::{Moderated, Op, OpKind, SequencedOp, StrokeStyle, Touches};
 
 #[cfg(test)]
 mod test_strategies;

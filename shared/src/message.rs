@@ -28,21 +28,30 @@
 //! [`Challenge`] (a fresh nonce, and how to turn each password into its key)
 //! and accepts the hello only once [`ClientMessage::Authenticate`] proves
 //! each password over that nonce (see [`crate::access`]); a missing or wrong
-//! proof is refused (close 4401) before the room sends anything.
+//! proof is refused (close 4401) before the room sends anything. A hello
+//! may come with an invitation instead ([`Credentials::invite`]): the
+//! challenge then asks for its proof, and the room admits the link's holder
+//! as the invitation's [`Role`] without any password.
+//!
+//! Once in, each member is told what it may do and how the room is run
+//! ([`ServerMessage::Access`], again whenever that changes). An operator
+//! runs the room with [`ClientMessage::Moderate`]: roles, kicks, the lock,
+//! view-only, invitations.
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::{KeyParams, Nonce, Proof, ResumeSecret, RoomLock};
+use crate::access::{KeyParams, Nonce, Proof, ResumeSecret, Role, RoomLock, Verifier};
 use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
 /// The protocol version a client announces in its hello (2 since the op set grew
 /// from strokes to objects, 3 since late joiners get a snapshot, 4 since the
 /// relay records joins and leaves as ops, 5 since rooms can move between relays
 /// and a resume names its last op, 6 since a welcome hands out a resume
-/// secret and a relay or room with a password challenges the hello). The
+/// secret and a relay or room with a password challenges the hello, 7 since
+/// rooms have passwords, invitations, roles and operators). The
 /// relay refuses a hello of another version with close code 1002 and a
 /// message saying which it speaks.
-pub const PROTOCOL_VERSION: u16 = 6;
+pub const PROTOCOL_VERSION: u16 = 7;
 
 /// The most snapshot bytes one [`ServerMessage::SnapshotPart`] carries, so that
 /// every part fits in a frame with room to spare.
@@ -61,6 +70,8 @@ pub struct Challenge {
     /// How to derive the room's password's key, when the room has one:
     /// [`Proofs::room`] must prove it.
     pub room: Option<KeyParams>,
+    /// Whether [`Proofs::invite`] must prove the invitation the hello named.
+    pub invite: bool,
 }
 
 /// The answer to a [`Challenge`]: a proof of each password it asked for.
@@ -70,6 +81,8 @@ pub struct Proofs {
     pub relay: Option<Proof>,
     /// The room's password's proof over the challenge's nonce.
     pub room: Option<Proof>,
+    /// The invitation's proof over the challenge's nonce.
+    pub invite: Option<Proof>,
 }
 
 /// Who a hello says it is, and the room lock of a room it creates. Both
@@ -87,6 +100,10 @@ pub struct Credentials {
     /// asks for that one); a room that exists without one refuses it (close
     /// 4401), so nobody believes a public room private.
     pub new_room_lock: Option<RoomLock>,
+    /// The invitation this client comes with (its public half; the
+    /// challenge asks for the proof): it admits to its room, as its role,
+    /// without the relay's or the room's password.
+    pub invite: Option<Verifier>,
 }
 
 /// The first message of every connection, from the client.
@@ -177,6 +194,90 @@ pub enum ErrorCode {
     /// A history request for ops the room does not hold, or a second one while
     /// the first is still being answered.
     InvalidRequest,
+    /// An op from a member who may only view the room (a viewer, or anyone
+    /// but an operator while the room is view-only).
+    ViewOnly,
+    /// A command only the room's operators may give.
+    NotOperator,
+}
+
+/// What an operator does to its room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Moderation {
+    /// Gives a member (present, or known to the room) a role.
+    SetRole {
+        /// Whom.
+        client: ClientId,
+        /// What they may do from now on.
+        role: Role,
+    },
+    /// Cuts a member off; they cannot come back while the relay keeps the
+    /// room open.
+    Kick {
+        /// Whom.
+        client: ClientId,
+    },
+    /// Locks the room against newcomers (those it has not seen this
+    /// session), or opens it again.
+    SetLocked(bool),
+    /// Makes the room view-only for everyone but its operators, or not.
+    SetViewOnly(bool),
+    /// Keeps an invitation: a link carrying the token whose public half
+    /// this is admits as `role`. The token itself never reaches the relay.
+    Invite {
+        /// The invitation's public half.
+        invite: Verifier,
+        /// Who its holder becomes: an editor or a viewer.
+        role: Role,
+    },
+    /// Revokes an invitation: its link admits nobody any more.
+    Revoke {
+        /// The invitation's public half.
+        invite: Verifier,
+    },
+}
+
+/// An invitation to a room, as its operators see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    /// Its public half (what names it).
+    pub invite: Verifier,
+    /// Who its holder becomes.
+    pub role: Role,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+/// How a room is run, as one member sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomAccess {
+    /// What this member may do.
+    pub role: Role,
+    /// Newcomers are turned away.
+    pub locked: bool,
+    /// Only operators may change the board.
+    pub view_only: bool,
+    /// Whether the room has a password of its own.
+    pub password: bool,
+    /// The room's operators (at most [`RoomAccess::MAX_LISTED`]).
+    pub operators: Vec<ClientId>,
+    /// The room's viewers who are in it now (at most
+    /// [`RoomAccess::MAX_LISTED`]).
+    pub viewers: Vec<ClientId>,
+    /// The room's invitations: sent to operators only (empty for others).
+    pub invites: Vec<InviteInfo>,
+}
+
+impl RoomAccess {
+    /// The most ids each list carries, so that the message stays small in a
+    /// room of thousands.
+    pub const MAX_LISTED: usize = 256;
+
+    /// Whether a member with this access may change the board.
+    #[must_use]
+    pub fn may_edit(&self) -> bool {
+        self.role == Role::Operator || (self.role == Role::Editor && !self.view_only)
+    }
 }
 
 /// Client → relay.
@@ -213,6 +314,9 @@ pub enum ClientMessage {
     /// The answer to the relay's [`ServerMessage::Challenge`]: proves each
     /// password it asked for, over its nonce.
     Authenticate(Proofs),
+    /// An operator's command (refused with [`ErrorCode::NotOperator`] from
+    /// anyone else).
+    Moderate(Moderation),
 }
 
 /// Relay → client.
@@ -276,4 +380,7 @@ pub enum ServerMessage {
     /// the hello is accepted once [`ClientMessage::Authenticate`] proves
     /// each one over this nonce.
     Challenge(Challenge),
+    /// What this member may do and how the room is run: after the welcome,
+    /// and again whenever it changes.
+    Access(RoomAccess),
 }

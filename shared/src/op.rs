@@ -18,12 +18,15 @@
 //!
 //! The relay also records who came and went, as [`OpKind::Joined`] and
 //! [`OpKind::Left`] ops in the room's sequence, so that a saved session knows
-//! when each person was there; boards ignore them.
+//! when each person was there; boards ignore them. What the room's operators
+//! do (roles, kicks, the lock, view-only) is recorded the same way
+//! ([`OpKind::Moderated`]), so a replay shows it.
 
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+use crate::access::Role;
 use crate::caps;
 use crate::object::{ObjectData, Property};
 use crate::{ClientId, Color, ObjectId, OpId, Point, StrokeId};
@@ -108,6 +111,30 @@ pub enum OpKind {
     /// Someone left the room (closed, timed out, or was cut off). Recorded by
     /// the relay like [`OpKind::Joined`]; changes nothing on the board.
     Left,
+    /// An operator (the op's author) ran the room. Recorded by the relay like
+    /// [`OpKind::Joined`]; changes nothing on the board.
+    Moderated(Moderated),
+}
+
+/// What an operator did, as the room's log records it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Moderated {
+    /// Gave someone a role.
+    Role {
+        /// Whom.
+        client: ClientId,
+        /// The role.
+        role: Role,
+    },
+    /// Cut someone off for the rest of the session.
+    Kicked {
+        /// Whom.
+        client: ClientId,
+    },
+    /// Locked the room against newcomers (`true`) or opened it (`false`).
+    Locked(bool),
+    /// Made the room view-only for all but operators (`true`), or not.
+    ViewOnly(bool),
 }
 
 /// Which objects an op can change.
@@ -135,7 +162,7 @@ impl OpKind {
             | Self::Restore { object }
             | Self::ToFront { object }
             | Self::ToBack { object } => Some(*object),
-            Self::Clear | Self::Joined { .. } | Self::Left => None,
+            Self::Clear | Self::Joined { .. } | Self::Left | Self::Moderated(_) => None,
         }
     }
 
@@ -148,11 +175,12 @@ impl OpKind {
         self.object().map_or(Touches::All, Touches::One)
     }
 
-    /// Whether this op records someone joining or leaving the room rather than
-    /// changing the board: only the relay makes such ops.
+    /// Whether this op records someone joining or leaving the room, or an
+    /// operator running it, rather than changing the board: only the relay
+    /// makes such ops.
     #[must_use]
     pub fn is_presence(&self) -> bool {
-        matches!(self, Self::Joined { .. } | Self::Left)
+        matches!(self, Self::Joined { .. } | Self::Left | Self::Moderated(_))
     }
 }
 
@@ -202,7 +230,8 @@ impl Op {
             | OpKind::ToBack { .. }
             | OpKind::Clear
             | OpKind::Joined { .. }
-            | OpKind::Left => Ok(()),
+            | OpKind::Left
+            | OpKind::Moderated(_) => Ok(()),
         }
     }
 }

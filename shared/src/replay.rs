@@ -149,6 +149,8 @@ impl Participant {
                     visit.left = Some(op.seq);
                 }
             }
+            // What an operator did: in `Replay::moderation`, not their ops.
+            OpKind::Moderated(_) => {}
             _ => {
                 self.ops += 1;
                 match (self.identity.is_some(), self.visits.last_mut()) {
@@ -196,6 +198,8 @@ pub struct Replay {
     position: u64,
     /// Who was there, in order of their first op.
     participants: Vec<Participant>,
+    /// What the room's operators did, in order: the ops that recorded it.
+    moderation: Vec<u64>,
 }
 
 impl Replay {
@@ -228,6 +232,7 @@ impl Replay {
             board: Board::new(),
             position: 0,
             participants: Vec::new(),
+            moderation: Vec::new(),
         };
         for op in ops {
             replay.push(op)?;
@@ -254,6 +259,9 @@ impl Replay {
                 self.participants.len() - 1
             });
         self.participants[index].record(&op);
+        if let OpKind::Moderated(_) = op.op.kind {
+            self.moderation.push(op.seq);
+        }
         self.ops.push(op);
         if expected >= self.next_checkpoint {
             let snapshot = self.head.snapshot();
@@ -310,6 +318,19 @@ impl Replay {
     #[must_use]
     pub fn participants(&self) -> &[Participant] {
         &self.participants
+    }
+
+    /// What the room's operators did (roles given, kicks, the lock,
+    /// view-only), in order: each as the op that recorded it, whose author
+    /// is the operator.
+    pub fn moderation(&self) -> impl Iterator<Item = (&SequencedOp, &crate::op::Moderated)> {
+        self.moderation.iter().filter_map(|&seq| {
+            let op = self.op(seq)?;
+            match &op.op.kind {
+                OpKind::Moderated(what) => Some((op, what)),
+                _ => None,
+            }
+        })
     }
 
     /// How many checkpoints are kept (the empty board included).
@@ -681,8 +702,12 @@ mod tests {
             // Bo's reconnect, taken before the relay knew the old connection gone.
             (b, joined("Bo")),
             (a, OpKind::Clear),
-            // A watcher who never drew.
+            // A watcher who never drew, whom Ann removed.
             (c, joined("Cy")),
+            (
+                a,
+                OpKind::Moderated(crate::op::Moderated::Kicked { client: c }),
+            ),
             (c, OpKind::Left),
             (a, OpKind::Left),
         ];
@@ -704,7 +729,7 @@ mod tests {
                 Participant {
                     author: a,
                     identity: identity("Ann B."),
-                    visits: vec![visit(1, Some(4)), visit(5, Some(10))],
+                    visits: vec![visit(1, Some(4)), visit(5, Some(11))],
                     ops: 2,
                 },
                 Participant {
@@ -716,10 +741,18 @@ mod tests {
                 Participant {
                     author: c,
                     identity: identity("Cy"),
-                    visits: vec![visit(8, Some(9))],
+                    visits: vec![visit(8, Some(10))],
                     ops: 0,
                 },
             ]
+        );
+        let moderation: Vec<_> = replay
+            .moderation()
+            .map(|(op, what)| (op.seq, op.author, what.clone()))
+            .collect();
+        assert_eq!(
+            moderation,
+            vec![(9, a, crate::op::Moderated::Kicked { client: c })]
         );
         assert!(
             replay.final_board().objects().next().is_none(),

@@ -149,7 +149,7 @@ impl Scene {
                 }
                 changed
             }
-            OpKind::Joined { .. } | OpKind::Left => false,
+            OpKind::Joined { .. } | OpKind::Left | OpKind::Moderated(_) => false,
         }
     }
 

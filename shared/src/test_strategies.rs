@@ -3,8 +3,10 @@
 use proptest::prelude::*;
 use uuid::Uuid;
 
-use crate::access::{Kdf, KeyParams, Nonce, Proof, ResumeSecret, RoomLock, Salt, Verifier};
+use crate::access::{Kdf, KeyParams, Nonce, Proof, ResumeSecret, Role, RoomLock, Salt, Verifier};
+use crate::message::{InviteInfo, Moderation, RoomAccess};
 use crate::object::{Fill, ObjectData, ObjectKind, Property};
+use crate::op::Moderated;
 use crate::{
     Challenge, ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, ObjectId, Op, OpId,
     OpKind, PeerInfo, Point, Proofs, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
@@ -115,7 +117,79 @@ fn op_kind(strokes: Vec<StrokeId>) -> impl Strategy<Value = OpKind> {
         1 => Just(OpKind::Clear),
         1 => (".{0,16}", color()).prop_map(|(name, color)| OpKind::Joined { name, color }),
         1 => Just(OpKind::Left),
+        1 => moderated().prop_map(OpKind::Moderated),
     ]
+}
+
+/// Any role.
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![Just(Role::Viewer), Just(Role::Editor), Just(Role::Operator)]
+}
+
+/// Anything an operator's record says.
+fn moderated() -> impl Strategy<Value = Moderated> {
+    prop_oneof![
+        (uuid(), role()).prop_map(|(c, role)| Moderated::Role {
+            client: ClientId(c),
+            role
+        }),
+        uuid().prop_map(|c| Moderated::Kicked {
+            client: ClientId(c)
+        }),
+        any::<bool>().prop_map(Moderated::Locked),
+        any::<bool>().prop_map(Moderated::ViewOnly),
+    ]
+}
+
+/// Any operator's command.
+fn moderation() -> impl Strategy<Value = Moderation> {
+    prop_oneof![
+        (uuid(), role()).prop_map(|(c, role)| Moderation::SetRole {
+            client: ClientId(c),
+            role
+        }),
+        uuid().prop_map(|c| Moderation::Kick {
+            client: ClientId(c)
+        }),
+        any::<bool>().prop_map(Moderation::SetLocked),
+        any::<bool>().prop_map(Moderation::SetViewOnly),
+        (any::<[u8; 32]>(), role()).prop_map(|(v, role)| Moderation::Invite {
+            invite: Verifier(v),
+            role
+        }),
+        any::<[u8; 32]>().prop_map(|v| Moderation::Revoke {
+            invite: Verifier(v)
+        }),
+    ]
+}
+
+/// Any room access.
+fn room_access() -> impl Strategy<Value = RoomAccess> {
+    (
+        role(),
+        any::<(bool, bool, bool)>(),
+        proptest::collection::vec(uuid(), 0..3),
+        proptest::collection::vec(uuid(), 0..3),
+        proptest::collection::vec((any::<[u8; 32]>(), role(), any::<bool>()), 0..3),
+    )
+        .prop_map(
+            |(role, (locked, view_only, password), operators, viewers, invites)| RoomAccess {
+                role,
+                locked,
+                view_only,
+                password,
+                operators: operators.into_iter().map(ClientId).collect(),
+                viewers: viewers.into_iter().map(ClientId).collect(),
+                invites: invites
+                    .into_iter()
+                    .map(|(v, role, revoked)| InviteInfo {
+                        invite: Verifier(v),
+                        role,
+                        revoked,
+                    })
+                    .collect(),
+            },
+        )
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -177,8 +251,17 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         proptest::collection::vec("ws://[a-z0-9.:]{1,20}/[a-z]{1,8}", 0..3)
             .prop_map(|urls| ClientMessage::Hosting { urls }),
         ".{0,40}".prop_map(|reason| ClientMessage::CannotHost { reason }),
-        (proptest::option::of(proof()), proptest::option::of(proof()))
-            .prop_map(|(relay, room)| ClientMessage::Authenticate(Proofs { relay, room })),
+        (
+            proptest::option::of(proof()),
+            proptest::option::of(proof()),
+            proptest::option::of(proof())
+        )
+            .prop_map(|(relay, room, invite)| ClientMessage::Authenticate(Proofs {
+                relay,
+                room,
+                invite
+            })),
+        moderation().prop_map(ClientMessage::Moderate),
     ]
 }
 
@@ -211,8 +294,10 @@ fn credentials() -> impl Strategy<Value = Credentials> {
     (
         proptest::option::of(any::<[u8; 32]>()),
         proptest::option::of((key_params(), any::<[u8; 32]>())),
+        proptest::option::of(any::<[u8; 32]>()),
     )
-        .prop_map(|(resume, lock)| Credentials {
+        .prop_map(|(resume, lock, invite)| Credentials {
+            invite: invite.map(Verifier),
             resume: resume.map(ResumeSecret),
             new_room_lock: lock.map(|(params, verifier)| RoomLock {
                 params,
@@ -249,13 +334,18 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
         (
             any::<[u8; 32]>(),
             proptest::option::of(key_params()),
-            proptest::option::of(key_params())
+            proptest::option::of(key_params()),
+            any::<bool>()
         )
-            .prop_map(|(nonce, relay, room)| ServerMessage::Challenge(Challenge {
-                nonce: Nonce(nonce),
-                relay,
-                room,
-            })),
+            .prop_map(
+                |(nonce, relay, room, invite)| ServerMessage::Challenge(Challenge {
+                    nonce: Nonce(nonce),
+                    relay,
+                    room,
+                    invite,
+                })
+            ),
+        room_access().prop_map(ServerMessage::Access),
         proptest::collection::vec(any::<u8>(), 0..64).prop_map(ServerMessage::SnapshotPart),
         sequenced_op().prop_map(ServerMessage::Op),
         (uuid(), any::<u64>(), any::<u64>()).prop_map(|(op, seq, timestamp_ms)| {
@@ -285,7 +375,9 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             prop_oneof![
                 Just(ErrorCode::UnexpectedMessage),
                 Just(ErrorCode::InvalidOp),
-                Just(ErrorCode::InvalidRequest)
+                Just(ErrorCode::InvalidRequest),
+                Just(ErrorCode::ViewOnly),
+                Just(ErrorCode::NotOperator)
             ],
             ".{0,40}"
         )

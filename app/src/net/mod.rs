@@ -45,10 +45,11 @@ mod task;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tabula_shared::access::{Password, ResumeSecret};
+use tabula_shared::access::{InviteToken, Password, ResumeSecret};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::{
-    Board, ClientId, Color, ErrorCode, Op, OpId, PeerInfo, Point, SequencedOp, Welcome,
+    Board, ClientId, Color, ErrorCode, Moderation, Op, OpId, PeerInfo, Point, RoomAccess,
+    SequencedOp, Welcome,
 };
 
 use self::known_hosts::KnownHosts;
@@ -69,6 +70,9 @@ pub enum Command {
     /// Answer the relay's [`Event::TakeOver`]: we cannot host the room, and
     /// why.
     CannotHost(String),
+    /// An operator's command to the room. Dropped if the link is down (the
+    /// person sees nothing change and can try again).
+    Moderate(Moderation),
 }
 
 /// What the network task tells the UI.
@@ -122,6 +126,9 @@ pub enum Event {
         /// The room's last op.
         head: u64,
     },
+    /// What we may do in the room and how it is run (after the welcome,
+    /// and whenever it changes).
+    Access(RoomAccess),
     /// The room lives at these URLs now; it holds every op up to `head`.
     Moved {
         /// Where, best first.
@@ -226,6 +233,12 @@ pub struct JoinRequest {
     /// The password to answer the relay's challenge with, when it asks for
     /// one (from the invitation's `#code=`, or typed).
     pub password: Option<Password>,
+    /// The invitation we come with (an invitation link's `#invite=`): it
+    /// admits without any password, as the role it was made for.
+    pub invite: Option<InviteToken>,
+    /// The password to give the room if it is new (its creator's choice):
+    /// the relay keeps it and asks everyone after for it.
+    pub new_room_password: Option<Password>,
     /// Ping and silence timing.
     pub liveness: Liveness,
     /// The relays' certificates this app trusts, for `wss://`.

@@ -57,11 +57,17 @@ pub(super) async fn receive_message(socket: &mut Socket) -> Result<ServerMessage
 /// The relay's close code for a hello naming a client id that is someone
 /// else's in the room (it lacks that id's resume secret).
 const IDENTITY_REFUSED: u16 = 4403;
-/// The relay's close code for a missing or wrong password.
+/// The relay's close code for a missing or wrong password, or an invitation
+/// revoked or unknown.
 const PASSWORD_REFUSED: u16 = 4401;
+/// The relay's close code for someone an operator removed from the room.
+const REMOVED: u16 = 4410;
+/// The relay's close code for a newcomer to a locked room.
+const LOCKED: u16 = 4423;
 
-/// Whether a close from the relay is worth retrying: a protocol mismatch or a
-/// client id the room gives someone else is not; a restart, a timeout, being
+/// Whether a close from the relay is worth retrying: a protocol mismatch, a
+/// client id the room gives someone else, a password refused, being removed
+/// from the room or finding it locked is not; a restart, a timeout, being
 /// cut off for reading too slowly or a limit that passes (1013, "try again
 /// later": a full room) is.
 fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
@@ -83,7 +89,9 @@ fn closed_by_relay(frame: Option<CloseFrame>) -> Ended {
         CloseCode::Protocol
         | CloseCode::Unsupported
         | CloseCode::Invalid
-        | CloseCode::Library(IDENTITY_REFUSED | PASSWORD_REFUSED) => Ended::Refused(reason),
+        | CloseCode::Library(IDENTITY_REFUSED | PASSWORD_REFUSED | REMOVED | LOCKED) => {
+            Ended::Refused(reason)
+        }
         _ => Ended::lost(reason, false),
     }
 }

@@ -5,10 +5,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::SinkExt as _;
-use tabula_shared::access::{self, AccessKey, KeyParams, ResumeSecret, Scope};
+use tabula_shared::access::{self, AccessKey, KeyParams, Password, ResumeSecret, RoomLock, Scope};
 use tabula_shared::{
     Challenge, ClientId, ClientMessage, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, Point,
-    Proofs, ServerMessage,
+    Proofs, ServerMessage, Welcome,
 };
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -52,9 +52,13 @@ struct Delivery {
     /// The resume secret the last welcome gave our client id, presented in
     /// every hello.
     resume: Option<ResumeSecret>,
-    /// Our password's key and the salt and cost it was derived with, so
-    /// that a reconnect to the same relay does not derive it again.
-    key: Option<(KeyParams, AccessKey)>,
+    /// Our password's keys and the salt and cost each was derived with
+    /// (the relay's, the room's), so that a reconnect to the same relay
+    /// does not derive them again.
+    keys: Vec<(KeyParams, AccessKey)>,
+    /// The lock a new room gets from [`JoinRequest::new_room_password`],
+    /// made once.
+    new_room_lock: Option<RoomLock>,
 }
 
 impl Delivery {
@@ -78,7 +82,7 @@ impl Delivery {
             Some(Command::Cursor(position)) => self.move_cursor(position),
             // Nobody to answer: the relay that asked sees us gone and asks
             // someone else.
-            Some(Command::Hosting(_) | Command::CannotHost(_)) => {}
+            Some(Command::Hosting(_) | Command::CannotHost(_) | Command::Moderate(_)) => {}
             Some(Command::Leave) | None => return false,
         }
         true
@@ -100,7 +104,8 @@ pub(super) async fn run(
         backfill: Backfill::default(),
         url: 0,
         resume: request.resume,
-        key: None,
+        keys: Vec::new(),
+        new_room_lock: None,
     };
     let mut attempt = 0u32;
     if !events.emit(Event::Status(ConnectionStatus::Connecting)) {
@@ -185,36 +190,9 @@ async fn connect_and_serve(
         Ok(Err(ended)) => return ended,
         Err(_) => return lost("the relay did not answer in time".to_owned()),
     };
-    let hello = ClientMessage::Hello(Hello {
-        protocol: PROTOCOL_VERSION,
-        room: request.room.clone(),
-        name: request.name.clone(),
-        color: request.color,
-        client: request.client,
-        last_seen: delivery.last_seq,
-        last_op: delivery.last_op,
-        credentials: Credentials {
-            resume: delivery.resume,
-            ..Credentials::default()
-        },
-    });
-    if let Err(reason) = send(&mut socket, &hello).await {
-        return lost(reason);
-    }
-    let mut answer = tokio::time::timeout(CONNECT_TIMEOUT, receive_message(&mut socket)).await;
-    if let Ok(Ok(ServerMessage::Challenge(challenge))) = answer {
-        if let Err(ended) = authenticate(&mut socket, request, delivery, &challenge).await {
-            return ended;
-        }
-        answer = tokio::time::timeout(CONNECT_TIMEOUT, receive_message(&mut socket)).await;
-    }
-    let welcome = match answer {
-        Ok(Ok(ServerMessage::Welcome(welcome))) => welcome,
-        Ok(Ok(other)) => {
-            return Ended::Refused(format!("the relay answered the hello with {other:?}"));
-        }
-        Ok(Err(ended)) => return ended,
-        Err(_) => return lost("the relay did not welcome us in time".to_owned()),
+    let welcome = match hello(&mut socket, request, delivery).await {
+        Ok(welcome) => welcome,
+        Err(ended) => return ended,
     };
     tracing::info!(
         room = %welcome.room,
@@ -267,44 +245,127 @@ async fn connect_and_serve(
     ended
 }
 
-/// Answers the relay's password challenge with our password's proof, over
-/// its nonce, for our room and client id. The key is derived (Argon2id, off
-/// the tokio workers) once per salt and kept for the next reconnect.
+/// Says hello, answers the relay's challenges and returns its welcome.
+async fn hello(
+    socket: &mut Socket,
+    request: &JoinRequest,
+    delivery: &mut Delivery,
+) -> Result<Welcome, Ended> {
+    let lost = |reason: String| Ended::lost(reason, false);
+    if let Some(password) = &request.new_room_password
+        && delivery.new_room_lock.is_none()
+    {
+        delivery.new_room_lock = derive_off_workers(password, None).await?.0;
+    }
+    let hello = ClientMessage::Hello(Hello {
+        protocol: PROTOCOL_VERSION,
+        room: request.room.clone(),
+        name: request.name.clone(),
+        color: request.color,
+        client: request.client,
+        last_seen: delivery.last_seq,
+        last_op: delivery.last_op,
+        credentials: Credentials {
+            resume: delivery.resume,
+            new_room_lock: delivery.new_room_lock,
+            invite: request.invite.as_ref().map(access::InviteToken::verifier),
+        },
+    });
+    send(socket, &hello).await.map_err(lost)?;
+    let mut answer = tokio::time::timeout(CONNECT_TIMEOUT, receive_message(socket)).await;
+    // The relay's password first, then the room's or the invitation: at
+    // most two challenges.
+    for _ in 0..2 {
+        let Ok(Ok(ServerMessage::Challenge(challenge))) = &answer else {
+            break;
+        };
+        authenticate(socket, request, delivery, challenge).await?;
+        answer = tokio::time::timeout(CONNECT_TIMEOUT, receive_message(socket)).await;
+    }
+    match answer {
+        Ok(Ok(ServerMessage::Welcome(welcome))) => Ok(welcome),
+        Ok(Ok(other)) => Err(Ended::Refused(format!(
+            "the relay answered the hello with {other:?}"
+        ))),
+        Ok(Err(ended)) => Err(ended),
+        Err(_) => Err(lost("the relay did not welcome us in time".to_owned())),
+    }
+}
+
+/// Answers the relay's challenge: our password's proof for each password
+/// it asks for (the relay's, the room's), and our invitation's when it asks
+/// for that, over its nonce, for our room and client id. A password's key
+/// is derived (Argon2id, off the tokio workers) once per salt and kept for
+/// the next reconnect.
 async fn authenticate(
     socket: &mut Socket,
     request: &JoinRequest,
     delivery: &mut Delivery,
     challenge: &Challenge,
 ) -> Result<(), Ended> {
-    let Some(params) = challenge.relay.or(challenge.room) else {
+    if challenge.relay.is_none() && challenge.room.is_none() && !challenge.invite {
         return Err(Ended::Refused(
             "the relay sent a password challenge that asks for nothing".to_owned(),
         ));
-    };
-    let Some(password) = request.password.clone() else {
-        return Err(Ended::Refused(NEEDS_PASSWORD.to_owned()));
-    };
-    let key = match &delivery.key {
-        Some((derived_for, key)) if *derived_for == params => key.clone(),
-        _ => {
-            let derived = tokio::task::spawn_blocking(move || access::derive(&password, &params))
-                .await
-                .map_err(|err| {
-                    Ended::Refused(format!("deriving the password's key failed: {err}"))
-                })?
-                .map_err(|err| Ended::Refused(format!("the relay's password settings: {err}")))?;
-            delivery.key = Some((params, derived.clone()));
-            derived
+    }
+    let prove =
+        |key: &AccessKey, scope| key.prove(scope, &challenge.nonce, &request.room, request.client);
+    let mut proofs = Proofs::default();
+    for (params, scope) in [
+        (challenge.relay, Scope::Relay),
+        (challenge.room, Scope::Room),
+    ] {
+        let Some(params) = params else {
+            continue;
+        };
+        let Some(password) = request.password.clone() else {
+            return Err(Ended::Refused(NEEDS_PASSWORD.to_owned()));
+        };
+        let known = delivery
+            .keys
+            .iter()
+            .find(|(derived_for, _)| *derived_for == params);
+        let key = if let Some((_, key)) = known {
+            key.clone()
+        } else {
+            let (_, key) = derive_off_workers(&password, Some(params)).await?;
+            delivery.keys.push((params, key.clone()));
+            key
+        };
+        let proof = Some(prove(&key, scope));
+        match scope {
+            Scope::Relay => proofs.relay = proof,
+            _ => proofs.room = proof,
         }
-    };
-    let prove = |scope| key.prove(scope, &challenge.nonce, &request.room, request.client);
-    let proofs = Proofs {
-        relay: challenge.relay.map(|_| prove(Scope::Relay)),
-        room: challenge.room.map(|_| prove(Scope::Room)),
-    };
+    }
+    if challenge.invite {
+        let Some(invite) = &request.invite else {
+            return Err(Ended::Refused(
+                "the relay asks for an invitation this app does not have".to_owned(),
+            ));
+        };
+        proofs.invite = Some(prove(&invite.key(), Scope::Invite));
+    }
     send(socket, &ClientMessage::Authenticate(proofs))
         .await
         .map_err(|reason| Ended::lost(reason, false))
+}
+
+/// `password`'s key for `params`, or for a new room (`None`: fresh
+/// parameters, and the lock it makes), derived with Argon2id off the tokio
+/// workers.
+async fn derive_off_workers(
+    password: &Password,
+    params: Option<KeyParams>,
+) -> Result<(Option<RoomLock>, AccessKey), Ended> {
+    let password = password.clone();
+    tokio::task::spawn_blocking(move || match params {
+        Some(params) => access::derive(&password, &params).map(|key| (None, key)),
+        None => RoomLock::new(&password).map(|(lock, key)| (Some(lock), key)),
+    })
+    .await
+    .map_err(|err| Ended::Refused(format!("deriving the password's key failed: {err}")))?
+    .map_err(|err| Ended::Refused(format!("the relay's password settings: {err}")))
 }
 
 /// Live traffic: relay messages in, commands out, pings and cursor updates.
@@ -357,6 +418,9 @@ async fn serve(
                     }
                     Some(Command::CannotHost(reason)) => {
                         send(socket, &ClientMessage::CannotHost { reason }).await
+                    }
+                    Some(Command::Moderate(command)) => {
+                        send(socket, &ClientMessage::Moderate(command)).await
                     }
                     Some(Command::Leave) | None => return Ended::Left,
                 };
@@ -431,6 +495,7 @@ fn deliver(
         }
         ServerMessage::TakeOver { head } => Event::TakeOver { head },
         ServerMessage::Moved { urls, head } => Event::Moved { urls, head },
+        ServerMessage::Access(access) => Event::Access(access),
         ServerMessage::Welcome(_) => return Err("a second welcome on one connection".to_owned()),
         ServerMessage::Challenge(_) => {
             return Err("a password challenge after the welcome".to_owned());

@@ -18,8 +18,9 @@ use crate::http::{self, Ws};
 use crate::room::Kick;
 use crate::room::identities;
 use crate::room::registry::OpenError;
+use crate::room::rules::Turned;
 
-use super::IDENTITY_REFUSED;
+use super::{IDENTITY_REFUSED, LOCKED, PASSWORD_REFUSED, REMOVED};
 
 /// How long the relay waits for its close frame to go out, and then for the
 /// peer's reply (or for the peer to stop sending), before dropping the socket.
@@ -147,6 +148,27 @@ impl Exit {
         Self::close(code, refused.to_string(), After::AwaitReply)
     }
 
+    /// The room's rules turn the hello away (see [`Turned`]).
+    pub(super) fn turned(turned: &Turned) -> Self {
+        let code = match turned {
+            Turned::Kicked(_) => CloseCode::Library(REMOVED),
+            Turned::Revoked(_) | Turned::UnknownInvite(_) | Turned::NotNew(_) => {
+                CloseCode::Library(PASSWORD_REFUSED)
+            }
+            Turned::Unstored(..) => CloseCode::Error,
+        };
+        Self::close(code, turned.to_string(), After::AwaitReply)
+    }
+
+    /// The room is locked and the hello's client id is new to it.
+    pub(super) fn locked(room: &str) -> Self {
+        Self::close(
+            CloseCode::Library(LOCKED),
+            format!("room {room} is locked: its operators let nobody new in"),
+            After::AwaitReply,
+        )
+    }
+
     /// The peer sent a text frame.
     pub(super) fn text_frame() -> Self {
         Self::close(
@@ -172,6 +194,11 @@ impl Exit {
             Some(Kick::Storage) => Self::close(
                 CloseCode::Error,
                 "the relay could not store an op: reconnect and send it again".to_owned(),
+                After::AwaitReply,
+            ),
+            Some(Kick::Removed) => Self::close(
+                CloseCode::Library(REMOVED),
+                "you were removed from the room by an operator".to_owned(),
                 After::AwaitReply,
             ),
             None => Self::Lost("removed from the room".to_owned()),

@@ -1,8 +1,11 @@
-//! The handshake after the upgrade: the hello, and the password challenge
-//! when the relay has a password.
+//! The handshake after the upgrade: the hello, and the challenge when the
+//! relay or the room has a password or the hello comes with an invitation.
 
 use futures_util::{SinkExt, StreamExt};
-use tabula_shared::{ClientMessage, Hello, PROTOCOL_VERSION, Proofs, ServerMessage, decode};
+use tabula_shared::access::{Nonce, Proof, RoomLock, Scope, Verifier};
+use tabula_shared::{
+    Challenge, ClientMessage, Hello, PROTOCOL_VERSION, Proofs, ServerMessage, decode,
+};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -20,13 +23,24 @@ use super::exit::{After, Exit, floor_char_boundary};
 /// Every name is repeated in each welcome, so one must not be able to bloat them.
 const MAX_NAME_BYTES: usize = 128;
 
-/// Asks the peer to prove the relay's password over a fresh nonce, after
+/// What a challenge asks the peer to prove.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Asked<'a> {
+    /// The relay's password.
+    pub relay: Option<&'a RelayPassword>,
+    /// The room's password.
+    pub room: Option<RoomLock>,
+    /// The invitation the hello named.
+    pub invite: Option<Verifier>,
+}
+
+/// Asks the peer to prove what `asked` names over a fresh nonce, after
 /// waiting out the delay its address earned with earlier failures; a missing
 /// or wrong proof closes with [`PASSWORD_REFUSED`] before any room data is
 /// sent, and counts as one more failure.
 pub(super) async fn authenticate(
     ws: &mut Ws,
-    password: &RelayPassword,
+    asked: Asked<'_>,
     failures: &Failures,
     source: std::net::IpAddr,
     hello: &Hello,
@@ -38,10 +52,13 @@ pub(super) async fn authenticate(
         tokio::time::sleep(delay).await;
     }
     let unable = |reason: String| Exit::close(CloseCode::Error, reason, After::AwaitReply);
-    let challenge = password
-        .challenge()
-        .map_err(|err| unable(err.to_string()))?;
-    let nonce = challenge.nonce;
+    let nonce = Nonce::random().map_err(|err| unable(err.to_string()))?;
+    let challenge = Challenge {
+        nonce,
+        relay: asked.relay.map(RelayPassword::params),
+        room: asked.room.map(|lock| lock.params),
+        invite: asked.invite.is_some(),
+    };
     let frame = encode_frame(&ServerMessage::Challenge(challenge))
         .map_err(|err| unable(err.to_string()))?;
     let limit = config.write_timeout;
@@ -56,22 +73,51 @@ pub(super) async fn authenticate(
             ));
         }
     };
-    let proved = proofs
-        .relay
-        .is_some_and(|proof| password.accepts(&proof, &nonce, &hello.room, hello.client));
-    if proved {
+    let (room, client) = (hello.room.as_str(), hello.client);
+    let check = |verifier: Option<Verifier>, proof: Option<Proof>, scope, missing, wrong| match (
+        verifier, proof,
+    ) {
+        (None, _) => None,
+        (Some(_), None) => Some(missing),
+        (Some(verifier), Some(proof)) => {
+            (!verifier.accepts(&proof, scope, &nonce, room, client)).then_some(wrong)
+        }
+    };
+    let room_missing = format!("room {room} needs a password");
+    let room_wrong = format!("wrong password for room {room}");
+    let failure = check(
+        asked.relay.map(RelayPassword::verifier),
+        proofs.relay,
+        Scope::Relay,
+        "this relay needs a password".to_owned(),
+        "wrong password for this relay".to_owned(),
+    )
+    .or_else(|| {
+        check(
+            asked.room.map(|lock| lock.verifier),
+            proofs.room,
+            Scope::Room,
+            room_missing,
+            room_wrong,
+        )
+    })
+    .or_else(|| {
+        check(
+            asked.invite,
+            proofs.invite,
+            Scope::Invite,
+            "this relay needs the invitation's proof".to_owned(),
+            "the invitation's proof is wrong".to_owned(),
+        )
+    });
+    let Some(reason) = failure else {
         failures.succeeded(source);
         return Ok(());
-    }
-    failures.failed(source);
-    let reason = if proofs.relay.is_none() {
-        "this relay needs a password"
-    } else {
-        "wrong password for this relay"
     };
+    failures.failed(source);
     Err(Exit::close(
         CloseCode::Library(PASSWORD_REFUSED),
-        reason.to_owned(),
+        reason,
         After::AwaitReply,
     ))
 }

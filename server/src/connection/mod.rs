@@ -12,7 +12,9 @@
 //! protocol version, 1003 for text frames, 1009 for oversized messages and 1008
 //! for anything out of place before the hello. A hello naming a client id that
 //! is someone else's (without that id's resume secret) is refused with 4403
-//! before it joins: the member it names never hears of it.
+//! before it joins: the member it names never hears of it. A missing or wrong
+//! password or invitation proof is refused with 4401, a member an operator
+//! kicked out with 4410, a newcomer to a locked room with 4423.
 //!
 //! - [`handshake`]: the hello, the password challenge and what a hello must say.
 //! - [`peer`]: a joined peer's loop, its catch-up and the ops it may not send.
@@ -24,6 +26,7 @@ mod peer;
 
 use std::sync::Arc;
 
+use tabula_shared::access::Role;
 use tabula_shared::{Hello, PeerInfo};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
@@ -35,20 +38,27 @@ use crate::access::{Failures, RelayPassword};
 use crate::config::Config;
 use crate::http;
 use crate::limit::{AddressSlot, Addresses};
-use crate::room::registry::Rooms;
-use crate::room::{Bounds, JoinRefused, Membership, Room};
+use crate::room::registry::{OpenError, Rooms};
+use crate::room::rules::Turned;
+use crate::room::{Bounds, JoinRefused, Membership, Needs, Room};
 
 use exit::{After, Exit, finish};
-use handshake::{authenticate, check_hello, read_hello};
+use handshake::{Asked, authenticate, check_hello, read_hello};
 use peer::Peer;
 
 /// The close code for a hello naming a client id that is someone else's (it
 /// lacks that id's resume secret): the id is taken, and retrying with it
 /// will not help.
 pub const IDENTITY_REFUSED: u16 = 4403;
-/// The close code for a missing or wrong password: retrying without another
-/// password will not help.
+/// The close code for a missing or wrong password, or an invitation that
+/// is revoked or unknown: retrying without another will not help.
 pub const PASSWORD_REFUSED: u16 = 4401;
+/// The close code for a member an operator kicked out, and for its every
+/// try to come back while the room is open: retrying will not help.
+pub const REMOVED: u16 = 4410;
+/// The close code for a newcomer to a locked room: retrying helps only
+/// once an operator opens it.
+pub const LOCKED: u16 = 4423;
 
 /// What every connection task shares.
 #[derive(Debug)]
@@ -109,10 +119,19 @@ pub async fn serve(
         }
     };
 
-    if let Some(password) = &shared.password {
-        let source = address.address();
+    // An invitation admits to its room without the relay's password; a
+    // hello without one proves that password before any room is opened.
+    let invite = hello.credentials.invite;
+    let source = address.address();
+    if let Some(password) = &shared.password
+        && invite.is_none()
+    {
+        let asked = Asked {
+            relay: Some(password),
+            ..Asked::default()
+        };
         let proved = tokio::select! {
-            proved = authenticate(&mut ws, password, &shared.failures, source, &hello, config) => proved,
+            proved = authenticate(&mut ws, asked, &shared.failures, source, &hello, config) => proved,
             _ = shutdown.recv() => Err(Exit::shutdown()),
         };
         if let Err(exit) = proved {
@@ -125,35 +144,24 @@ pub async fn serve(
     let span = tracing::Span::current();
     span.record("room", room_name.as_str());
     span.record("client", tracing::field::display(hello.client));
-    // Opening a room may read its file, and so may checking the op the client
-    // resumes from: off the tokio workers.
-    let rooms = Arc::clone(&shared.rooms);
-    let addresses = Arc::clone(&shared.addresses);
-    let name = room_name.clone();
-    let (last_seen, last_op) = (hello.last_seen, hello.last_op);
-    let source = address.address();
-    let opened = tokio::task::spawn_blocking(move || {
-        rooms
-            .open(&name, || addresses.create_room(source))
-            .map(|room| {
-                let resumes = last_op.is_some_and(|op| room.holds(last_seen, op));
-                (room, resumes)
-            })
-    });
-    let (room, resumes) = match opened.await {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(err)) => {
-            let exit = Exit::room_refused(err, &room_name, config);
+    let (room, resumes, needs) = match open_room(shared, &room_name, &hello, source).await {
+        Ok(opened) => opened,
+        Err(exit) => {
             finish(ws, &exit).await;
             return;
         }
-        Err(err) => {
-            error!(%err, "opening the room failed");
+    };
+    let admitted = admit(&mut ws, needs, shared, source, &hello, &mut shutdown).await;
+    let admitted = match admitted {
+        Ok(role) => role,
+        Err(exit) => {
+            info!(%exit, "refused before joining");
+            finish(ws, &exit).await;
             return;
         }
     };
     let client = hello.client;
-    let membership = match enter(&room, hello, resumes, config, &room_name) {
+    let membership = match enter(&room, hello, admitted, resumes, config, &room_name) {
         Ok(membership) => membership,
         Err(exit) => {
             finish(ws, &exit).await;
@@ -161,11 +169,94 @@ pub async fn serve(
         }
     };
 
-    let (mut peer, joined) = Peer::new(ws, &room, client, membership, config);
+    let (mut peer, joined) = Peer::new(ws, Arc::clone(&room), client, membership, config);
     let exit = peer.run(joined, &mut shutdown).await;
     room.leave(peer.client, peer.connection);
     info!(%exit, "left");
     finish(peer.ws, &exit).await;
+}
+
+/// What opening a room gives a hello: the room, whether the client resumes
+/// from the op it names, and what it must prove.
+type Opened = (Arc<Room>, bool, Result<Needs, Turned>);
+
+/// Opens the room `hello` names (or refuses to: an invitation creates no
+/// room), off the tokio workers: opening may read the room's file, and so
+/// may checking the op the client resumes from and keeping a new room's
+/// password.
+async fn open_room(
+    shared: &Shared,
+    room_name: &str,
+    hello: &Hello,
+    source: std::net::IpAddr,
+) -> Result<Opened, Exit> {
+    let rooms = Arc::clone(&shared.rooms);
+    let addresses = Arc::clone(&shared.addresses);
+    let name = room_name.to_owned();
+    let (last_seen, last_op) = (hello.last_seen, hello.last_op);
+    let (client, credentials) = (hello.client, hello.credentials.clone());
+    let invite = credentials.invite;
+    let opened = tokio::task::spawn_blocking(move || {
+        let may_create = || invite.is_none() && addresses.create_room(source);
+        rooms.open(&name, may_create).map(|room| {
+            let resumes = last_op.is_some_and(|op| room.holds(last_seen, op));
+            let needs = room.admit(client, &credentials);
+            (room, resumes, needs)
+        })
+    });
+    match opened.await {
+        Ok(Ok(opened)) => Ok(opened),
+        Ok(Err(OpenError::TooManyNew)) if invite.is_some() => {
+            shared.failures.failed(source);
+            Err(Exit::turned(&Turned::UnknownInvite(room_name.to_owned())))
+        }
+        Ok(Err(err)) => Err(Exit::room_refused(err, room_name, &shared.config)),
+        Err(err) => {
+            error!(%err, "opening the room failed");
+            Err(Exit::Lost(format!("opening the room failed: {err}")))
+        }
+    }
+}
+
+/// Has the peer prove what its room needs (the room's password, or the
+/// invitation it named) and says which role that earns it, or why it is
+/// turned away; a revoked or unknown invitation counts as a failure of its
+/// address, like a wrong proof.
+async fn admit(
+    ws: &mut http::Ws,
+    needs: Result<Needs, Turned>,
+    shared: &Shared,
+    source: std::net::IpAddr,
+    hello: &Hello,
+    shutdown: &mut broadcast::Receiver<()>,
+) -> Result<Role, Exit> {
+    let (asked, role) = match needs {
+        Ok(Needs::Nothing) => return Ok(Role::Editor),
+        Ok(Needs::Password(lock)) => (
+            Asked {
+                room: Some(lock),
+                ..Asked::default()
+            },
+            Role::Editor,
+        ),
+        Ok(Needs::Invite(invite, role)) => (
+            Asked {
+                invite: Some(invite),
+                ..Asked::default()
+            },
+            role,
+        ),
+        Err(turned) => {
+            if matches!(turned, Turned::Revoked(_) | Turned::UnknownInvite(_)) {
+                shared.failures.failed(source);
+            }
+            return Err(Exit::turned(&turned));
+        }
+    };
+    tokio::select! {
+        proved = authenticate(ws, asked, &shared.failures, source, hello, &shared.config) => proved.map(|()| role),
+        _ = shutdown.recv() => Err(Exit::shutdown()),
+    }
 }
 
 /// Joins `room` as `hello` asks, or says why not: the room is full, or the
@@ -174,6 +265,7 @@ pub async fn serve(
 fn enter(
     room: &Room,
     hello: Hello,
+    admitted: Role,
     resumes: bool,
     config: &Config,
     room_name: &str,
@@ -193,6 +285,7 @@ fn enter(
     let membership = match room.try_join(
         info,
         resume,
+        admitted,
         hello.last_seen,
         resumes,
         bounds,
@@ -205,6 +298,16 @@ fn enter(
             info!(%exit, "refused before joining");
             return Err(exit);
         }
+        Err(JoinRefused::Turned(turned)) => {
+            let exit = Exit::turned(&turned);
+            info!(%exit, "refused before joining");
+            return Err(exit);
+        }
+        Err(JoinRefused::Locked(room)) => {
+            let exit = Exit::locked(&room);
+            info!(%exit, "refused before joining");
+            return Err(exit);
+        }
     };
     info!(
         %name,
@@ -212,6 +315,7 @@ fn enter(
         head = membership.welcome.head,
         peers = membership.welcome.peers.len(),
         replaced = membership.replaced,
+        role = %membership.role,
         "joined"
     );
     Ok(membership)

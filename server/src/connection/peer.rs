@@ -6,7 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tabula_shared::{
-    ClientMessage, ErrorCode, Op, PeerInfo, Point, ServerMessage, Welcome, decode, op::StrokeTally,
+    ClientMessage, ErrorCode, Moderation, Op, PeerInfo, Point, ServerMessage, Welcome, decode,
+    op::StrokeTally,
 };
 use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
@@ -20,7 +21,7 @@ use crate::history::{self, CatchUp, Chunks};
 use crate::http::Ws;
 use crate::limit::{Rates, Throttle};
 use crate::room::handover::HostAnswer;
-use crate::room::{CursorInbox, Kick, Membership, Proposed, Queue, Room};
+use crate::room::{CursorInbox, Kick, Membership, ModerationRefused, Proposed, Queue, Room};
 use crate::snapshots::RoomSnapshot;
 
 use super::exit::{After, Exit};
@@ -33,7 +34,7 @@ pub(super) struct Peer<'a> {
     /// The socket, owned by this task alone.
     pub(super) ws: Ws,
     /// The room it joined, to sequence its ops and relay its cursor.
-    room: &'a Room,
+    room: Arc<Room>,
     /// Who it is.
     pub(super) client: tabula_shared::ClientId,
     /// Which membership of that client this is, so leaving cannot remove a newer one.
@@ -90,7 +91,7 @@ impl<'a> Peer<'a> {
     /// be sent first.
     pub(super) fn new(
         ws: Ws,
-        room: &'a Room,
+        room: Arc<Room>,
         client: tabula_shared::ClientId,
         membership: Membership,
         config: &'a Config,
@@ -265,6 +266,11 @@ impl<'a> Peer<'a> {
             }
             // Cut off a moment ago; the kick ends the loop next.
             Proposed::NotMember => Ok(()),
+            // The room refused it, through the queue, and gave the credit back.
+            Proposed::ViewOnly => {
+                debug!(op = %id, "refused an op from a member who may only view");
+                Ok(())
+            }
             Proposed::WriterGone => Err(Exit::close(
                 CloseCode::Error,
                 "the relay can no longer store ops in this room".to_owned(),
@@ -386,6 +392,7 @@ impl<'a> Peer<'a> {
                 )
                 .await
             }
+            ClientMessage::Moderate(command) => self.moderate(command).await,
             ClientMessage::Authenticate(_) => {
                 self.reply_error(
                     ErrorCode::UnexpectedMessage,
@@ -393,6 +400,37 @@ impl<'a> Peer<'a> {
                 )
                 .await
             }
+        }
+    }
+
+    /// Has the room carry out an operator's command, keeping an invitation
+    /// made or revoked in its file (off the tokio workers); a refusal goes
+    /// back to the peer.
+    async fn moderate(&mut self, command: Moderation) -> Result<(), Exit> {
+        debug!(?command, "an operator's command");
+        let entry = match self.room.moderate(self.client, self.connection, &command) {
+            Ok(None) => return Ok(()),
+            Ok(Some(entry)) => entry,
+            Err(refused) => {
+                let code = match refused {
+                    ModerationRefused::NotOperator => ErrorCode::NotOperator,
+                    ModerationRefused::Invalid(_) => ErrorCode::InvalidRequest,
+                };
+                return self.reply_error(code, refused.to_string()).await;
+            }
+        };
+        let room = Arc::clone(&self.room);
+        let written = tokio::task::spawn_blocking(move || room.write_access(&entry)).await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => {
+                self.reply_error(
+                    ErrorCode::InvalidRequest,
+                    format!("the invitation holds until the relay restarts: it could not be stored ({err})"),
+                )
+                .await
+            }
+            Err(err) => Err(Exit::Lost(format!("storing an invitation failed: {err}"))),
         }
     }
 
@@ -530,7 +568,7 @@ fn refusal(op: &Op, strokes: &mut StrokeTally) -> Option<String> {
         Some(format!("op {}: {malformed}", op.id))
     } else if op.kind.is_presence() {
         Some(format!(
-            "op {}: only the relay records joins and leaves",
+            "op {}: only the relay records joins, leaves and what operators do",
             op.id
         ))
     } else {

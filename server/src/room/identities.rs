@@ -56,6 +56,11 @@ struct Remembered {
 }
 
 impl Identities {
+    /// Whether the room has seen `client` (and remembers it).
+    pub fn knows(&self, client: ClientId) -> bool {
+        self.by_client.contains_key(&client)
+    }
+
     /// Checks a hello's claim to be `client`, presenting `presented`, and
     /// returns the secret to give it in its welcome. `in_room` says whether
     /// an id is in the room now (never forgotten to make room).

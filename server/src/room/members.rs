@@ -178,6 +178,8 @@ pub enum Kick {
     /// An op of this member could not be stored, so it was neither acked nor sent
     /// on; the client is to reconnect and resend it.
     Storage,
+    /// An operator removed the member from the room.
+    Removed,
 }
 
 /// The connection's ends of a new membership (see [`Members::add`]).
@@ -352,6 +354,22 @@ impl Members {
         }
     }
 
+    /// Removes a member an operator kicked out, tells the others it left and
+    /// notes the leave for recording. Whether it was here.
+    pub fn remove(&mut self, client: ClientId) -> bool {
+        let Some(member) = self.by_client.remove(&client) else {
+            return false;
+        };
+        member.kick(Kick::Removed);
+        self.announce_left(client);
+        true
+    }
+
+    /// The client ids in the room.
+    pub fn clients(&self) -> Vec<ClientId> {
+        self.by_client.keys().copied().collect()
+    }
+
     /// The members let go (left, cut off, or failed to store) since the last
     /// call, whose leaves the room is to record.
     pub fn take_departed(&mut self) -> Vec<ClientId> {
@@ -453,6 +471,7 @@ impl Member {
 
 #[cfg(test)]
 mod tests {
+    use tabula_shared::access::Role;
     use tabula_shared::{ClientId, OpKind, ServerMessage, decode};
 
     use crate::room::identities::Refused;
@@ -517,7 +536,7 @@ mod tests {
         let head = room.head();
         for presented in [None, Some(&forged)] {
             assert!(matches!(
-                room.try_join(impostor.clone(), presented, 0, true, 16.into(), usize::MAX),
+                room.try_join(impostor.clone(), presented, Role::Editor, 0, true, 16.into(), usize::MAX),
                 Err(JoinRefused::Identity(Refused::Impostor(client))) if client == a.client
             ));
         }
@@ -541,7 +560,15 @@ mod tests {
         let mut old = room.join(a.clone(), 0, true, 16);
         let secret = old.welcome.resume_secret;
         let new = room
-            .try_join(a.clone(), Some(&secret), 0, true, 16.into(), usize::MAX)
+            .try_join(
+                a.clone(),
+                Some(&secret),
+                Role::Editor,
+                0,
+                true,
+                16.into(),
+                usize::MAX,
+            )
             .unwrap();
         assert!(new.replaced);
         assert_eq!(new.welcome.resume_secret, secret);

@@ -37,13 +37,18 @@
 //!   asking, announcing the move.
 //! - [`identities`]: who someone is: each client id's resume secret, without
 //!   which nobody takes that id over.
+//! - [`rules`]: how the room is run: its password, invitations, roles,
+//!   kicks, lock and view-only.
+//! - `moderation`: the room's side of them: admitting a hello, an
+//!   operator's commands (recorded as [`OpKind::Moderated`] ops), telling
+//!   members what they may do.
 
 use std::sync::{Arc, Mutex};
 
-use tabula_shared::access::ResumeSecret;
+use tabula_shared::access::{ROOM_LOCK_SETTING, ResumeSecret, Role};
 use tabula_shared::{ClientId, Op, OpId, OpKind, PeerInfo, Point, ServerMessage, Welcome};
 use tokio::sync::{Semaphore, oneshot};
-use tracing::warn;
+use tracing::{info, warn};
 
 use crate::frame::encode_frame;
 use crate::history::CatchUp;
@@ -60,7 +65,9 @@ pub mod backend;
 pub mod handover;
 pub mod identities;
 mod members;
+mod moderation;
 pub mod registry;
+pub mod rules;
 mod sequencer;
 mod state;
 mod writers;
@@ -69,6 +76,8 @@ mod writers;
 mod testing;
 
 pub use members::{Bounds, CursorInbox, Kick, Queue};
+pub use moderation::ModerationRefused;
+pub use rules::Needs;
 
 /// The most peers a welcome lists; the others follow it as `PeerJoined`s. A
 /// peer takes at most about 160 bytes (a name is cut to 128), so a welcome
@@ -85,7 +94,7 @@ pub struct RoomFull {
 
 /// Why [`Room::try_join`] turned a hello away. Nothing in the room changed:
 /// nobody was told, cut off or recorded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum JoinRefused {
     /// The room has as many members as it may.
     #[error(transparent)]
@@ -93,6 +102,13 @@ pub enum JoinRefused {
     /// The hello named a client id it may not be.
     #[error(transparent)]
     Identity(#[from] identities::Refused),
+    /// An operator kicked this client id out, or the room turns it away
+    /// for another reason its rules give.
+    #[error(transparent)]
+    Turned(#[from] rules::Turned),
+    /// The room is locked and this client id is new to it.
+    #[error("room {0} is locked: its operators let nobody new in")]
+    Locked(String),
 }
 
 /// Where a room's ops are sequenced, stored and published.
@@ -117,6 +133,8 @@ pub enum Proposed {
     NotMember,
     /// The writers have stopped; nothing more can be stored in this room.
     WriterGone,
+    /// The author may only view the room; nothing happened.
+    ViewOnly,
 }
 
 /// What a connection gets from [`Room::join`]: everything it needs to catch up and
@@ -147,6 +165,8 @@ pub struct Membership {
     pub kick: oneshot::Receiver<Kick>,
     /// Whether joining cut off an older connection of the same client.
     pub replaced: bool,
+    /// What the member may do.
+    pub role: Role,
 }
 
 /// One room: its members, its published head, and its sequencer.
@@ -192,6 +212,13 @@ impl Room {
     ) -> Result<Arc<Self>, StoreError> {
         let last = log.last_stamp()?;
         let head = last.map_or(0, |s| s.seq);
+        let (rules, skipped) = rules::Rules::from_settings(
+            log.setting(ROOM_LOCK_SETTING)?.as_deref(),
+            log.setting(rules::INVITES_SETTING)?.as_deref(),
+        );
+        for entry in skipped {
+            warn!(room = name, %entry, "skipped an access entry of the room's file that does not parse");
+        }
         let log: SharedLog = Arc::new(Mutex::new(log));
         let snapshots = RoomSnapshots::open(name, Arc::clone(&log), snapshot_every, snapshotter)?;
         snapshots.published(head);
@@ -201,6 +228,7 @@ impl Room {
             snapshots,
             members: Members::default(),
             identities: identities::Identities::default(),
+            rules,
             stage: Stage::Open,
         }));
         let sequencer = Sequencer::new(name, Arc::clone(&log), last);
@@ -267,10 +295,21 @@ impl Room {
     /// [`Membership::more_peers`], to be sent as `PeerJoined`s right after it.
     /// A room that has `max_members` in it already turns a newcomer away
     /// (a client already in it may always come back on a new connection).
+    ///
+    /// `admitted` is the role the hello earned (an invitation's, else an
+    /// editor's); the room's rules have the last word (see
+    /// [`rules::Rules::enter`]): a client id kicked out is refused, and a
+    /// locked room refuses ids it has not seen. The member is sent what it
+    /// may do ([`ServerMessage::Access`]) right after its catch-up.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "each says another thing about the hello or the room's limits"
+    )]
     pub fn try_join(
         &self,
         info: PeerInfo,
         resume: Option<&ResumeSecret>,
+        admitted: Role,
         last_seen: u64,
         resumes: bool,
         bounds: Bounds,
@@ -284,12 +323,23 @@ impl Room {
                 members: state.members.len(),
             }));
         }
+        if state.rules.is_kicked(info.client) {
+            return Err(rules::Turned::Kicked(self.name.clone()).into());
+        }
+        if state.rules.is_locked() && !state.identities.knows(info.client) {
+            return Err(JoinRefused::Locked(self.name.clone()));
+        }
         let State {
             identities,
             members,
+            rules,
             ..
         } = &mut *state;
         let resume_secret = identities.claim(info.client, resume, |c| members.contains(c))?;
+        let role = rules.enter(info.client, admitted, |c| members.contains(c));
+        if role != admitted {
+            info!(room = %self.name, client = %info.client, %role, "the room's record gives this client another role");
+        }
         let replaced = state.members.replace(info.client);
         let head = state.head;
         // A client that has seen more than the room holds was talking to a relay
@@ -334,6 +384,9 @@ impl Room {
                 state.members.send_to(client, frame);
             }
         }
+        // Everyone's lists of operators and viewers change with an operator
+        // or a viewer; an editor only needs to hear its own.
+        moderation::tell_access(&mut state, (role == Role::Editor).then_some(client));
         // Those the news cut off.
         self.record_departures(&mut state);
         drop(state);
@@ -356,6 +409,7 @@ impl Room {
             credit: added.credit,
             kick: added.kick,
             replaced,
+            role,
         })
     }
 
@@ -369,7 +423,15 @@ impl Room {
         resumes: bool,
         bounds: impl Into<Bounds>,
     ) -> Membership {
-        match self.try_join(info, None, last_seen, resumes, bounds.into(), usize::MAX) {
+        match self.try_join(
+            info,
+            None,
+            Role::Editor,
+            last_seen,
+            resumes,
+            bounds.into(),
+            usize::MAX,
+        ) {
             Ok(membership) => membership,
             Err(refused) => panic!("{refused}"),
         }
@@ -419,6 +481,10 @@ impl Room {
         let mut state = lock(&self.state);
         if !state.members.is_member(author, connection) {
             return Proposed::NotMember;
+        }
+        if !state.rules.may_edit(author) {
+            moderation::refuse_view_only(&mut state, author, op.id);
+            return Proposed::ViewOnly;
         }
         let proposal = Proposal { author, op };
         let proposed = match &mut state.stage {
@@ -609,6 +675,7 @@ mod tests {
         let full = room.try_join(
             peer("one more"),
             None,
+            Role::Editor,
             0,
             true,
             Bounds::from(4),

@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 use super::handover::Stage;
 use super::identities::Identities;
 use super::members::Members;
+use super::rules::Rules;
 use super::sequencer::{Committed, Outcome};
 use crate::frame::encode_frame;
 use crate::snapshots::RoomSnapshots;
@@ -37,6 +38,8 @@ pub struct State {
     /// Every client id the room has seen, with its resume secret: who may
     /// take an id over.
     pub identities: Identities,
+    /// Its password, invitations, roles, kicks, lock and view-only.
+    pub rules: Rules,
     /// Whether the room sequences as usual, is being handed over, or has
     /// moved to another relay.
     pub stage: Stage,

@@ -45,21 +45,26 @@ pub fn room() -> Arc<Room> {
     .unwrap()
 }
 
-/// The next message for a member, waiting for the writer thread.
+/// The next message for a member, waiting for the writer thread; the
+/// room's word on what the member may do passes.
 pub fn next_any(member: &mut Membership) -> ServerMessage {
     let deadline = Instant::now() + PATIENCE;
     loop {
         if let Ok(frame) = member.queue.try_recv() {
-            return decode(&frame).unwrap();
+            match decode(&frame).unwrap() {
+                ServerMessage::Access(_) => continue,
+                message => return message,
+            }
         }
         assert!(Instant::now() < deadline, "nothing arrived");
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-/// Whether a message is a recorded join or leave.
+/// Whether a message is a recorded join or leave (or what a member may do).
 pub fn is_presence(message: &ServerMessage) -> bool {
     matches!(message, ServerMessage::Op(o) if o.op.kind.is_presence())
+        || matches!(message, ServerMessage::Access(_))
 }
 
 /// The next message for a member other than a recorded join or leave.

@@ -195,6 +195,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use bytes::Bytes;
+    use tabula_shared::access::Role;
     use tabula_shared::session_file::StoredSnapshot;
     use tabula_shared::{OpId, ServerMessage};
 
@@ -357,7 +358,15 @@ mod tests {
         controls.failing.store(false, Ordering::SeqCst);
         let secret = ma.welcome.resume_secret;
         let mut again = room
-            .try_join(a.clone(), Some(&secret), 0, true, 16.into(), usize::MAX)
+            .try_join(
+                a.clone(),
+                Some(&secret),
+                Role::Editor,
+                0,
+                true,
+                16.into(),
+                usize::MAX,
+            )
             .unwrap();
         let ServerMessage::Op(joined) = next_any(&mut again) else {
             panic!("a's join first");

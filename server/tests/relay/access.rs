@@ -165,6 +165,7 @@ fn answer(challenge: &Challenge, password: &str, room: &str, client: &TestClient
     ClientMessage::Authenticate(Proofs {
         relay: Some(key.prove(Scope::Relay, &challenge.nonce, room, client.info.client)),
         room: None,
+        invite: None,
     })
 }
 

@@ -15,6 +15,7 @@ mod http;
 mod liveness;
 mod ordering;
 mod presence;
+mod rooms;
 mod shutdown;
 mod snapshots;
 mod support;

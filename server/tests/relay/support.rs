@@ -12,7 +12,8 @@ use tabula_server::Config;
 use tabula_shared::access::ResumeSecret;
 use tabula_shared::{
     ClientId, ClientMessage, Color, Credentials, Hello, Op, OpId, OpKind, PROTOCOL_VERSION,
-    PeerInfo, Point, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome, decode, encode,
+    PeerInfo, Point, RoomAccess, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
+    decode, encode,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -135,6 +136,9 @@ pub struct TestClient {
     /// The id of every op seen (as an op or an ack) by sequence number, for
     /// the `last_op` of a later hello.
     pub seen: BTreeMap<u64, OpId>,
+    /// The latest word on what this client may do in its room, which
+    /// [`Self::recv`] passes over.
+    pub access: Option<RoomAccess>,
 }
 
 impl TestClient {
@@ -154,6 +158,7 @@ impl TestClient {
             info: peer_info(name),
             presence: Vec::new(),
             seen: BTreeMap::new(),
+            access: None,
         }
     }
 
@@ -252,7 +257,8 @@ impl TestClient {
     }
 
     /// The next message from the relay, recorded joins and leaves set aside
-    /// in [`Self::presence`] (and pings and pongs skipped).
+    /// in [`Self::presence`], what this client may do in [`Self::access`]
+    /// (and pings and pongs skipped).
     pub async fn recv(&mut self) -> ServerMessage {
         timeout(WAIT, self.next_message())
             .await
@@ -266,11 +272,13 @@ impl TestClient {
             .unwrap_or_else(|_| panic!("{}: nothing arrived within {WAIT:?}", self.info.name))
     }
 
-    /// The next message but a recorded join or leave, however long it takes.
+    /// The next message but a recorded join or leave or a word on access,
+    /// however long it takes.
     async fn next_message(&mut self) -> ServerMessage {
         loop {
             match self.next_any().await {
                 ServerMessage::Op(op) if op.op.kind.is_presence() => self.presence.push(op),
+                ServerMessage::Access(access) => self.access = Some(access),
                 other => return other,
             }
         }
@@ -314,6 +322,7 @@ impl TestClient {
             }
             match self.recv_any().await {
                 ServerMessage::Op(op) if op.op.kind.is_presence() => self.presence.push(op),
+                ServerMessage::Access(access) => self.access = Some(access),
                 other => panic!("{}: expected its join, got {other:?}", self.info.name),
             }
         }

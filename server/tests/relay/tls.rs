@@ -82,7 +82,8 @@ async fn send(ws: &mut WebSocketStream<TlsStream<TcpStream>>, message: &ClientMe
         .expect("send failed");
 }
 
-/// The next message that is not a recorded join or leave.
+/// The next message that is not a recorded join or leave, or a word on
+/// access.
 async fn recv(ws: &mut WebSocketStream<TlsStream<TcpStream>>) -> ServerMessage {
     timeout(WAIT, async {
         loop {
@@ -90,6 +91,7 @@ async fn recv(ws: &mut WebSocketStream<TlsStream<TcpStream>>) -> ServerMessage {
                 Some(Ok(Message::Binary(frame))) => {
                     match decode(&frame).expect("a frame this build reads") {
                         ServerMessage::Op(op) if op.op.kind.is_presence() => {}
+                        ServerMessage::Access(_) => {}
                         message => return message,
                     }
                 }

@@ -1,0 +1,213 @@
+//! The room's side of its rules ([`super::rules`]): what a hello must prove
+//! to enter, an operator's commands, and telling members what they may do.
+//!
+//! An operator's command changes the rules under the room's lock, is
+//! recorded in the room's log as an [`OpKind::Moderated`] op authored by
+//! the operator (a role given, a kick, the lock, view-only; not
+//! invitations, whose tokens only their makers hold), and everyone is sent
+//! what they may do now ([`ServerMessage::Access`]). A kicked member is cut
+//! off on the spot (its connection closes with the reason) and its leave is
+//! recorded after the kick. Invitations and a new room's password are kept
+//! in the room's settings, written off the tokio workers
+//! ([`Room::write_access`]).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use tabula_shared::access::{ROOM_LOCK_SETTING, Role};
+use tabula_shared::{
+    ClientId, Credentials, ErrorCode, Moderated, Moderation, Op, OpId, OpKind, ServerMessage,
+};
+use tracing::{info, warn};
+
+use super::Room;
+use super::rules::{Needs, Turned};
+use super::sequencer::Proposal;
+use super::state::State;
+use crate::frame::encode_frame;
+use crate::sync::lock;
+
+/// Why an operator's command was not carried out; the connection stays.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ModerationRefused {
+    /// Only operators give commands.
+    #[error("only the room's operators can do that")]
+    NotOperator,
+    /// The command makes no sense here; the sentence says why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A room setting to write (see [`Room::write_access`]).
+pub type AccessEntry = (String, String);
+
+impl Room {
+    /// What a hello naming `client` with `credentials` must prove to enter,
+    /// or why it may not (kicked out, a revoked or unknown invitation, a
+    /// password for a room that exists without one). A new room takes the
+    /// hello's password at once, and keeps it in its file: call this off
+    /// the tokio workers.
+    pub fn admit(&self, client: ClientId, credentials: &Credentials) -> Result<Needs, Turned> {
+        let (needs, new_lock) = {
+            let mut state = lock(&self.state);
+            let fresh = state.head == 0 && state.members.is_empty();
+            state.rules.admission(
+                &self.name,
+                client,
+                credentials.invite,
+                credentials.new_room_lock,
+                fresh,
+            )?
+        };
+        if let Some(new_lock) = new_lock {
+            info!(room = %self.name, "the room's creator gave it a password");
+            self.write_access(&(ROOM_LOCK_SETTING.to_owned(), new_lock.to_meta()))
+                .map_err(|err| Turned::Unstored(self.name.clone(), err))?;
+        }
+        Ok(needs)
+    }
+
+    /// Keeps one of the room's access settings (in its file, for a room
+    /// with one). Blocks on the disk: off the tokio workers.
+    pub fn write_access(&self, (key, value): &AccessEntry) -> Result<(), String> {
+        lock(&self.log).set_setting(key, value).map_err(|err| {
+            warn!(room = %self.name, %err, key, "could not store an access entry");
+            err.to_string()
+        })
+    }
+
+    /// Carries out an operator's command from `actor` on `connection`, and
+    /// returns the entry the room's file is to keep (for an invitation made
+    /// or revoked), which the caller writes with [`Room::write_access`].
+    pub fn moderate(
+        &self,
+        actor: ClientId,
+        connection: u64,
+        command: &Moderation,
+    ) -> Result<Option<AccessEntry>, ModerationRefused> {
+        let mut state = lock(&self.state);
+        if !state.members.is_member(actor, connection) {
+            // Cut off a moment ago; the kick ends its loop next.
+            return Ok(None);
+        }
+        if state.rules.role(actor) != Some(Role::Operator) {
+            return Err(ModerationRefused::NotOperator);
+        }
+        let invalid = |why: &str| Err(ModerationRefused::Invalid(why.to_owned()));
+        let known = |state: &State, client| {
+            state.members.contains(client) || state.identities.knows(client)
+        };
+        let (record, entry) = match *command {
+            Moderation::SetRole { client, role } => {
+                if !known(&state, client) {
+                    return invalid("nobody with that id has been in the room");
+                }
+                if client == actor && role != Role::Operator && state.rules.operator_count() < 2 {
+                    return invalid("the room's last operator cannot step down");
+                }
+                if state.rules.role(client) == Some(role) {
+                    return Ok(None);
+                }
+                let State { rules, members, .. } = &mut *state;
+                rules.set_role(client, role, |c| members.contains(c));
+                (Some(Moderated::Role { client, role }), None)
+            }
+            Moderation::Kick { client } => {
+                if client == actor {
+                    return invalid("operators cannot kick themselves out");
+                }
+                if !known(&state, client) {
+                    return invalid("nobody with that id has been in the room");
+                }
+                state.rules.kick(client);
+                state.members.remove(client);
+                (Some(Moderated::Kicked { client }), None)
+            }
+            Moderation::SetLocked(locked) => {
+                if state.rules.is_locked() == locked {
+                    return Ok(None);
+                }
+                state.rules.set_locked(locked);
+                (Some(Moderated::Locked(locked)), None)
+            }
+            Moderation::SetViewOnly(view_only) => {
+                if state.rules.is_view_only() == view_only {
+                    return Ok(None);
+                }
+                state.rules.set_view_only(view_only);
+                (Some(Moderated::ViewOnly(view_only)), None)
+            }
+            Moderation::Invite { invite, role } => {
+                let entry = state
+                    .rules
+                    .invite(invite, role)
+                    .map_err(ModerationRefused::Invalid)?;
+                (None, Some(entry))
+            }
+            Moderation::Revoke { invite } => {
+                let entry = state
+                    .rules
+                    .revoke(invite)
+                    .map_err(ModerationRefused::Invalid)?;
+                (None, Some(entry))
+            }
+        };
+        if let Some(what) = record {
+            info!(room = %self.name, operator = %actor, ?what, "an operator ran the room");
+            if state.stage.is_open() {
+                let proposal = Proposal {
+                    author: actor,
+                    op: Op::new(OpKind::Moderated(what)),
+                };
+                // A writer gone means the relay is going away: the record
+                // goes with it, like a leave in a crash.
+                let _ = self.sequence(&mut state, vec![proposal]);
+            }
+        }
+        tell_access(&mut state, None);
+        self.record_departures(&mut state);
+        Ok(entry)
+    }
+}
+
+/// Sends `only` (or every member) what it may do and how the room is run,
+/// each as its role sees it.
+pub(super) fn tell_access(state: &mut State, only: Option<ClientId>) {
+    let present = state.members.clients();
+    let targets = only.map_or_else(|| present.clone(), |client| vec![client]);
+    let mut frames: HashMap<Role, Option<Bytes>> = HashMap::new();
+    for client in targets {
+        let role = state.rules.role(client).unwrap_or(Role::Viewer);
+        let frame = frames
+            .entry(role)
+            .or_insert_with(|| {
+                let access = state.rules.access(role, &present);
+                encode_frame(&ServerMessage::Access(access))
+                    .map_err(|err| warn!(room = %state.name, %err, "could not encode access"))
+                    .ok()
+            })
+            .clone();
+        if let Some(frame) = frame {
+            state.members.send_to(client, frame);
+        }
+    }
+}
+
+/// Refuses `author`'s op `op`, which it may not make (it may only view the
+/// room), and gives back the credit the op took.
+pub(super) fn refuse_view_only(state: &mut State, author: ClientId, op: OpId) {
+    let message = if state.rules.role(author) == Some(Role::Viewer) {
+        format!("op {op}: you can only view this room; an operator can make you an editor")
+    } else {
+        format!("op {op}: the room is view-only; only its operators can change the board")
+    };
+    state.members.credit(author);
+    let refusal = ServerMessage::Error {
+        code: ErrorCode::ViewOnly,
+        message,
+    };
+    match encode_frame(&refusal) {
+        Ok(frame) => state.members.send_to(author, frame),
+        Err(err) => warn!(%err, "could not encode a refusal"),
+    }
+}

@@ -1,0 +1,459 @@
+//! How a room is run: its password, its invitations, who may do what in it,
+//! who was kicked out, and whether it is locked or view-only.
+//!
+//! What outlives the relay is kept in the room's settings (in a room's file,
+//! its `meta` table), read when the room opens: the password's lock
+//! ([`ROOM_LOCK_SETTING`]) and the invitations ([`INVITES_SETTING`]: a line
+//! each, `<public half in hex> <role>`, and ` revoked` once revoked). The
+//! rest lives with the open room, for its
+//! session, like [`super::identities`]: roles by client id, kicks, the lock
+//! against newcomers and view-only. A room the relay reopens (it restarted,
+//! or closed the room after five minutes empty) starts with none of them,
+//! and the first member who may edit becomes its operator again.
+//!
+//! Nothing here does I/O: [`Rules`] says what a change is to write, and the
+//! room writes it off the tokio workers.
+
+use std::collections::{HashMap, HashSet};
+
+use tabula_shared::access::{ROOM_LOCK_SETTING, Role, RoomLock, Verifier};
+use tabula_shared::{ClientId, InviteInfo, RoomAccess};
+
+/// The room setting that keeps the invitations.
+pub const INVITES_SETTING: &str = "access_invites";
+/// The most invitations a room keeps (revoked ones included): each is a
+/// line of its setting (about 80 bytes) and of its operators' access
+/// messages.
+pub const MAX_INVITES: usize = 256;
+/// The most client ids a room keeps a role or a kick for.
+pub const MAX_RECORDED: usize = 10_000;
+
+/// An invitation the room keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    /// Who its holder becomes.
+    pub role: Role,
+    /// Whether it admits nobody any more.
+    pub revoked: bool,
+}
+
+impl Invitation {
+    /// How the room's file keeps it.
+    #[must_use]
+    pub fn to_meta(self) -> String {
+        if self.revoked {
+            format!("{} revoked", self.role)
+        } else {
+            self.role.name().to_owned()
+        }
+    }
+
+    /// Reads [`Self::to_meta`]'s form.
+    #[must_use]
+    pub fn from_meta(text: &str) -> Option<Self> {
+        let mut words = text.split_ascii_whitespace();
+        let role = Role::from_name(words.next()?)?;
+        let revoked = match words.next() {
+            None => false,
+            Some("revoked") => true,
+            Some(_) => return None,
+        };
+        Some(Self { role, revoked })
+    }
+}
+
+/// What a hello must prove before it is let in, once its room is open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// Nothing more: the room has no password of its own.
+    Nothing,
+    /// The room's password, which this lock checks.
+    Password(RoomLock),
+    /// The invitation the hello named, which admits as this role.
+    Invite(Verifier, Role),
+}
+
+/// Why a hello is turned away before it is challenged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Turned {
+    /// An operator kicked this client id out of the room.
+    #[error("you were removed from room {0} by an operator")]
+    Kicked(String),
+    /// The invitation was revoked.
+    #[error("this invitation to room {0} was revoked")]
+    Revoked(String),
+    /// The room knows no such invitation.
+    #[error("this invitation is not valid for room {0}")]
+    UnknownInvite(String),
+    /// The hello would make a room private that exists without a password.
+    #[error("room {0} already exists without a password: join it without one")]
+    NotNew(String),
+    /// The room's new password could not be kept in its file.
+    #[error("the relay could not store room {0}'s password: {1}")]
+    Unstored(String, String),
+}
+
+/// A room's password, invitations, roles, kicks and settings.
+#[derive(Debug, Default)]
+pub struct Rules {
+    /// The room's password, if it has one.
+    lock: Option<RoomLock>,
+    /// Its invitations, by public half.
+    invites: HashMap<Verifier, Invitation>,
+    /// The role of each client id admitted this session (bounded).
+    roles: HashMap<ClientId, Role>,
+    /// The client ids kicked out this session (bounded).
+    kicked: HashSet<ClientId>,
+    /// Newcomers are turned away.
+    locked: bool,
+    /// Only operators may change the board.
+    view_only: bool,
+}
+
+impl Rules {
+    /// The rules a room's settings keep: its lock and its invitations, as
+    /// [`ROOM_LOCK_SETTING`] and [`INVITES_SETTING`] hold them. What does
+    /// not parse is skipped, and named in the result's second part for the
+    /// log.
+    #[must_use]
+    pub fn from_settings(lock: Option<&str>, invites: Option<&str>) -> (Self, Vec<String>) {
+        let mut rules = Self::default();
+        let mut skipped = Vec::new();
+        if let Some(lock) = lock {
+            match RoomLock::from_meta(lock) {
+                Ok(lock) => rules.lock = Some(lock),
+                Err(err) => skipped.push(format!("{ROOM_LOCK_SETTING}: {err}")),
+            }
+        }
+        for line in invites.unwrap_or_default().lines() {
+            let parsed = line.split_once(' ').and_then(|(hex, invitation)| {
+                Some((Verifier::from_hex(hex)?, Invitation::from_meta(invitation)?))
+            });
+            match parsed {
+                Some((invite, invitation)) if rules.invites.len() < MAX_INVITES => {
+                    rules.invites.insert(invite, invitation);
+                }
+                _ => skipped.push(format!("{INVITES_SETTING}: {line:?}")),
+            }
+        }
+        (rules, skipped)
+    }
+
+    /// The invitations as [`INVITES_SETTING`] keeps them.
+    fn invites_setting(&self) -> (String, String) {
+        let mut lines: Vec<String> = self
+            .invites
+            .iter()
+            .map(|(invite, invitation)| format!("{} {}", invite.to_hex(), invitation.to_meta()))
+            .collect();
+        lines.sort_unstable();
+        (INVITES_SETTING.to_owned(), lines.join("\n"))
+    }
+
+    /// What a hello naming `client`, with `invite` or `new_lock`, must prove
+    /// to enter. `fresh` says whether the room has never had anyone in it (a
+    /// new room, which a hello may give a password). A new lock is taken on
+    /// at once (the caller writes it to the room's file), so that two
+    /// creators racing cannot both set one.
+    pub fn admission(
+        &mut self,
+        room: &str,
+        client: ClientId,
+        invite: Option<Verifier>,
+        new_lock: Option<RoomLock>,
+        fresh: bool,
+    ) -> Result<(Needs, Option<RoomLock>), Turned> {
+        if self.kicked.contains(&client) {
+            return Err(Turned::Kicked(room.to_owned()));
+        }
+        if let Some(invite) = invite {
+            return match self.invites.get(&invite) {
+                Some(Invitation { revoked: true, .. }) => Err(Turned::Revoked(room.to_owned())),
+                Some(invitation) => Ok((Needs::Invite(invite, invitation.role), None)),
+                None => Err(Turned::UnknownInvite(room.to_owned())),
+            };
+        }
+        if let Some(lock) = self.lock {
+            return Ok((Needs::Password(lock), None));
+        }
+        match new_lock {
+            Some(lock) if fresh => {
+                self.lock = Some(lock);
+                Ok((Needs::Password(lock), Some(lock)))
+            }
+            Some(_) => Err(Turned::NotNew(room.to_owned())),
+            None => Ok((Needs::Nothing, None)),
+        }
+    }
+
+    /// Whether `client` was kicked out.
+    pub fn is_kicked(&self, client: ClientId) -> bool {
+        self.kicked.contains(&client)
+    }
+
+    /// Whether newcomers are turned away.
+    pub fn is_locked(&self) -> bool {
+        self.locked
+    }
+
+    /// The role `client` has been given, if it was admitted this session.
+    pub fn role(&self, client: ClientId) -> Option<Role> {
+        self.roles.get(&client).copied()
+    }
+
+    /// Whether `client` may change the board now.
+    pub fn may_edit(&self, client: ClientId) -> bool {
+        match self.role(client) {
+            Some(Role::Operator) => true,
+            Some(Role::Editor) => !self.view_only,
+            Some(Role::Viewer) | None => false,
+        }
+    }
+
+    /// Whether anyone is an operator.
+    fn has_operator(&self) -> bool {
+        self.roles.values().any(|role| *role == Role::Operator)
+    }
+
+    /// How many operators the room has.
+    pub fn operator_count(&self) -> usize {
+        self.roles
+            .values()
+            .filter(|role| **role == Role::Operator)
+            .count()
+    }
+
+    /// Whether only operators may change the board.
+    pub fn is_view_only(&self) -> bool {
+        self.view_only
+    }
+
+    /// Records `client` entering as `admitted` and says what it may do: a
+    /// client id the room has given a role keeps it; the first one that may
+    /// edit in a room without an operator becomes its operator (the room's
+    /// creator, the app's host, the first in after a restart). `in_room`
+    /// says who is in the room now (never forgotten to make room).
+    pub fn enter(
+        &mut self,
+        client: ClientId,
+        admitted: Role,
+        in_room: impl Fn(ClientId) -> bool,
+    ) -> Role {
+        let role = match self.roles.get(&client) {
+            Some(role) => *role,
+            None if admitted >= Role::Editor && !self.has_operator() => Role::Operator,
+            None => admitted,
+        };
+        self.set_role(client, role, in_room);
+        role
+    }
+
+    /// Gives `client` a role.
+    pub fn set_role(&mut self, client: ClientId, role: Role, in_room: impl Fn(ClientId) -> bool) {
+        if !self.roles.contains_key(&client) && self.roles.len() >= MAX_RECORDED {
+            // Forget an editor who is not here; operators and viewers are
+            // what the record is for.
+            if let Some(gone) = self
+                .roles
+                .iter()
+                .find(|(id, role)| **role == Role::Editor && !in_room(**id))
+                .map(|(id, _)| *id)
+            {
+                self.roles.remove(&gone);
+            }
+        }
+        self.roles.insert(client, role);
+    }
+
+    /// Kicks `client` out for the rest of the session.
+    pub fn kick(&mut self, client: ClientId) {
+        self.roles.remove(&client);
+        if self.kicked.len() < MAX_RECORDED {
+            self.kicked.insert(client);
+        }
+    }
+
+    /// Locks the room against newcomers, or opens it.
+    pub fn set_locked(&mut self, locked: bool) {
+        self.locked = locked;
+    }
+
+    /// Makes the room view-only for all but operators, or not.
+    pub fn set_view_only(&mut self, view_only: bool) {
+        self.view_only = view_only;
+    }
+
+    /// Keeps an invitation, or says why not; the setting to write.
+    pub fn invite(&mut self, invite: Verifier, role: Role) -> Result<(String, String), String> {
+        if role == Role::Operator {
+            return Err("an invitation admits an editor or a viewer, not an operator".to_owned());
+        }
+        if self.invites.contains_key(&invite) {
+            return Err("that invitation exists already".to_owned());
+        }
+        if self.invites.len() >= MAX_INVITES {
+            return Err(format!(
+                "the room has {MAX_INVITES} invitations, as many as it keeps"
+            ));
+        }
+        let invitation = Invitation {
+            role,
+            revoked: false,
+        };
+        self.invites.insert(invite, invitation);
+        Ok(self.invites_setting())
+    }
+
+    /// Revokes an invitation, or says why not; the setting to write.
+    pub fn revoke(&mut self, invite: Verifier) -> Result<(String, String), String> {
+        let Some(invitation) = self.invites.get_mut(&invite) else {
+            return Err("the room has no such invitation".to_owned());
+        };
+        invitation.revoked = true;
+        Ok(self.invites_setting())
+    }
+
+    /// How the room is run as a member with `role` sees it: invitations for
+    /// operators only. `present` lists who is in the room now.
+    pub fn access(&self, role: Role, present: &[ClientId]) -> RoomAccess {
+        let mut operators: Vec<ClientId> = self
+            .roles
+            .iter()
+            .filter(|(_, role)| **role == Role::Operator)
+            .map(|(client, _)| *client)
+            .collect();
+        operators.sort_unstable();
+        operators.truncate(RoomAccess::MAX_LISTED);
+        let viewers: Vec<ClientId> = present
+            .iter()
+            .filter(|client| self.role(**client) == Some(Role::Viewer))
+            .take(RoomAccess::MAX_LISTED)
+            .copied()
+            .collect();
+        let mut invites: Vec<InviteInfo> = if role == Role::Operator {
+            self.invites
+                .iter()
+                .map(|(invite, invitation)| InviteInfo {
+                    invite: *invite,
+                    role: invitation.role,
+                    revoked: invitation.revoked,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        invites.sort_by_key(|info| info.invite.0);
+        RoomAccess {
+            role,
+            locked: self.locked,
+            view_only: self.view_only,
+            password: self.lock.is_some(),
+            operators,
+            viewers,
+            invites,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tabula_shared::access::{InviteToken, KeyParams, Password};
+
+    use super::*;
+
+    fn lock() -> RoomLock {
+        let params = KeyParams {
+            salt: tabula_shared::access::Salt([7; 16]),
+            kdf: tabula_shared::access::Kdf {
+                memory_kib: tabula_shared::access::Kdf::MIN_MEMORY_KIB,
+                iterations: 1,
+                lanes: 1,
+            },
+        };
+        let key = tabula_shared::access::derive(&Password::new("pw").unwrap(), &params).unwrap();
+        RoomLock::of(params, &key)
+    }
+
+    #[test]
+    fn a_new_room_takes_the_first_lock_and_an_old_one_none() {
+        let mut rules = Rules::default();
+        let (a, b) = (ClientId::random(), ClientId::random());
+        let first = lock();
+        assert_eq!(
+            rules.admission("r", a, None, Some(first), true),
+            Ok((Needs::Password(first), Some(first)))
+        );
+        // The second creator must prove the first one's password.
+        assert_eq!(
+            rules.admission("r", b, None, Some(lock()), true),
+            Ok((Needs::Password(first), None))
+        );
+        let mut open = Rules::default();
+        assert_eq!(
+            open.admission("r", a, None, Some(first), false),
+            Err(Turned::NotNew("r".into()))
+        );
+        assert_eq!(
+            open.admission("r", a, None, None, false),
+            Ok((Needs::Nothing, None))
+        );
+    }
+
+    #[test]
+    fn invitations_admit_as_their_role_until_revoked_and_survive_in_meta() {
+        let mut rules = Rules::default();
+        let token = InviteToken::random().unwrap();
+        let client = ClientId::random();
+        assert!(rules.invite(token.verifier(), Role::Operator).is_err());
+        let (_, written) = rules.invite(token.verifier(), Role::Viewer).unwrap();
+        assert_eq!(
+            rules.admission("r", client, Some(token.verifier()), None, false),
+            Ok((Needs::Invite(token.verifier(), Role::Viewer), None))
+        );
+        let (reopened, skipped) = Rules::from_settings(
+            None,
+            Some(&format!(
+                "{written}
+zz viewer"
+            )),
+        );
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(reopened.invites, rules.invites);
+        let (_, revoked) = rules.revoke(token.verifier()).unwrap();
+        assert!(revoked.ends_with(" viewer revoked"), "{revoked}");
+        assert_eq!(
+            rules.admission("r", client, Some(token.verifier()), None, false),
+            Err(Turned::Revoked("r".into()))
+        );
+        let stranger = InviteToken::random().unwrap().verifier();
+        assert_eq!(
+            rules.admission("r", client, Some(stranger), None, false),
+            Err(Turned::UnknownInvite("r".into()))
+        );
+    }
+
+    #[test]
+    fn the_first_editor_runs_the_room_and_roles_stick_to_client_ids() {
+        let mut rules = Rules::default();
+        let (viewer, first, second) = (ClientId::random(), ClientId::random(), ClientId::random());
+        let nobody = |_| false;
+        assert_eq!(rules.enter(viewer, Role::Viewer, nobody), Role::Viewer);
+        assert_eq!(rules.enter(first, Role::Editor, nobody), Role::Operator);
+        assert_eq!(rules.enter(second, Role::Editor, nobody), Role::Editor);
+        // A viewer who comes back with the password stays a viewer.
+        assert_eq!(rules.enter(viewer, Role::Editor, nobody), Role::Viewer);
+        assert!(rules.may_edit(second) && !rules.may_edit(viewer));
+        rules.set_view_only(true);
+        assert!(!rules.may_edit(second) && rules.may_edit(first));
+        rules.kick(second);
+        assert!(rules.is_kicked(second));
+        assert_eq!(
+            rules.admission("r", second, None, None, false),
+            Err(Turned::Kicked("r".into()))
+        );
+        let seen = rules.access(Role::Editor, &[viewer, first]);
+        assert_eq!(seen.operators, vec![first]);
+        assert_eq!(seen.viewers, vec![viewer]);
+        assert!(seen.view_only && !seen.may_edit());
+    }
+}
