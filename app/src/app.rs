@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use egui::{Ui, ViewportCommand};
 
-use crate::canvas::tools::ToolSettings;
+use crate::canvas::tools::{Tool, ToolSettings};
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::export::dialog::{ExportAction, ExportDialog};
 use crate::files::documents::Documents;
@@ -37,11 +37,12 @@ use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
 use crate::ui::nearby::RelaySearch;
 use crate::ui::notices::{Level, Notices};
+use crate::ui::people::PeopleAction;
 use crate::ui::presence::{PresenceAction, presence_ui};
 use crate::ui::replay::{ReplayAction, ReplayView};
 use crate::ui::style_panel::{SelectionSummary, StyleAction, style_panel_ui};
 use crate::ui::theme::PAPER;
-use crate::ui::toolbar::{ToolbarAction, shortcuts, toolbar_ui, zoom_ui};
+use crate::ui::toolbar::{ToolbarAction, shortcuts, toolbar_ui, view_only_ui, zoom_ui};
 
 /// The whiteboard app.
 pub struct TabulaApp {
@@ -368,6 +369,15 @@ impl TabulaApp {
         }
         if self.session.status() != &self.status_since.0 {
             self.status_since = (self.session.status().clone(), Instant::now());
+            // A relay or room that turned out to need a password (or
+            // another one): the join dialog asks for it.
+            if self.status_since.0.needs_password()
+                && let Some(url) = self.session.room_url().map(str::to_owned)
+            {
+                let wrong = self.session.password().is_some();
+                let name = self.session.me().name.clone();
+                self.join_dialog.ask_password(&name, &url, wrong);
+            }
         }
     }
 
@@ -451,20 +461,28 @@ impl TabulaApp {
         if !modal_open && !ctx.text_edit_focused() {
             (view, command) = shortcuts(ctx, &mut self.tools);
         }
-        toolbar_ui(ctx, &mut self.tools);
-        let board = self.session.board();
-        let summary =
-            SelectionSummary::of(self.canvas.selection().objects(board).map(|o| o.data.kind));
-        let style = style_panel_ui(ctx, &mut self.tools, summary);
-        if self.replay.is_none() {
-            self.style(style);
+        // A viewer (or anyone in a view-only room) gets no drawing tools:
+        // selecting, panning and zooming only, and the style panel is gone.
+        let may_edit = self.session.may_edit();
+        if may_edit {
+            toolbar_ui(ctx, &mut self.tools);
+            let board = self.session.board();
+            let summary =
+                SelectionSummary::of(self.canvas.selection().objects(board).map(|o| o.data.kind));
+            let style = style_panel_ui(ctx, &mut self.tools, summary);
+            if self.replay.is_none() {
+                self.style(style);
+            }
+        } else {
+            self.tools.tool = Tool::Select;
+            view_only_ui(ctx);
         }
         let can = (self.session.can_undo(), self.session.can_redo());
         let (zoom_view, clicked) = zoom_ui(ctx, self.canvas.camera().zoom, can.0, can.1);
         view = zoom_view.or(view);
         command = clicked.or(command);
-        if self.replay.is_some() {
-            // Read-only while replaying: no undo, redo or clear.
+        if self.replay.is_some() || (!may_edit && command != Some(ToolbarAction::Export)) {
+            // Read-only while replaying or viewing: no undo, redo or clear.
             command = None;
         }
         self.presence_ui(ctx);
@@ -627,8 +645,9 @@ impl TabulaApp {
             .as_ref()
             .map_or(self.session.board(), ReplayView::board);
         let input = self.canvas.input_ui(ui, self.tools, board);
-        // A replay is read-only: what the tools made of the input is dropped.
-        if self.replay.is_none() {
+        // A replay is read-only, and so is a room we may only view: what the
+        // tools made of the input is dropped.
+        if self.replay.is_none() && self.session.may_edit() {
             for action in input.actions {
                 self.session.perform(action);
             }
@@ -747,6 +766,17 @@ impl TabulaApp {
                 tracing::info!("leaving the room");
                 self.session.leave();
             }
+            Some(PresenceAction::People(PeopleAction::Moderate(command))) => {
+                tracing::info!(?command, "running the room");
+                self.session.moderate(command);
+            }
+            Some(PresenceAction::People(PeopleAction::MakeLink(role))) => {
+                let base = self.session.room_url().map(str::to_owned);
+                if let Some(link) = base.and_then(|base| self.session.new_invite_link(&base, role))
+                {
+                    ctx.copy_text(link);
+                }
+            }
             Some(action) => self.lan.chip_action(action, &mut self.session),
             None => {}
         }
@@ -758,12 +788,14 @@ impl TabulaApp {
             url,
             name,
             password,
+            new_room_password,
         }) = self.join_dialog.modal_ui(ctx)
         else {
             return;
         };
         self.session.set_name(name);
         self.session.set_password(password);
+        self.session.set_new_room_password(new_room_password);
         match self.join(&url, ctx) {
             Ok(()) => {
                 tracing::info!(%url, "joining");

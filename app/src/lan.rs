@@ -24,6 +24,7 @@ use crate::session::{ConnectionStatus, Session};
 use crate::ui::hand_over::{Choice, HandOverDialog, Progress, Why};
 use crate::ui::host_dialog::HostDialog;
 use crate::ui::invite::{Invitation, InviteAction, InvitePanel, InviteState};
+use crate::ui::people::PeopleAction;
 use crate::ui::presence::{HostingChip, PresenceAction};
 
 /// Hosting, and the dialogs and panel that show it.
@@ -199,7 +200,7 @@ impl Lan {
                 }
             }
             PresenceAction::DismissNotice => self.hosting.dismiss_notice(),
-            PresenceAction::Join | PresenceAction::Leave => {}
+            PresenceAction::Join | PresenceAction::Leave | PresenceAction::People(_) => {}
         }
     }
 
@@ -275,10 +276,22 @@ impl Lan {
         let shown = if self.hand_over.is_open() {
             None
         } else {
-            self.invite.window_ui(ctx, &state)
+            self.invite.window_ui(ctx, &state, session)
         };
         match shown {
             Some(InviteAction::StopHosting) => self.stop(session, Why::Stop),
+            Some(InviteAction::People(PeopleAction::Moderate(command))) => {
+                session.moderate(command);
+            }
+            Some(InviteAction::People(PeopleAction::MakeLink(role))) => {
+                let base = match &state {
+                    InviteState::Hosting(invitation) => invitation.urls.first().cloned(),
+                    _ => None,
+                };
+                if let Some(link) = base.and_then(|base| session.new_invite_link(&base, role)) {
+                    ctx.copy_text(link);
+                }
+            }
             Some(InviteAction::Closed) => {
                 self.refused = None;
                 if matches!(self.hosting.notice(), Some(Notice::Failed(_)))

@@ -202,7 +202,7 @@ pub enum ErrorCode {
 }
 
 /// What an operator does to its room.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Moderation {
     /// Gives a member (present, or known to the room) a role.
     SetRole {

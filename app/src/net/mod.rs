@@ -161,6 +161,16 @@ pub enum ConnectionStatus {
     Refused(String),
 }
 
+impl ConnectionStatus {
+    /// Whether the relay refused us for a missing or wrong password or code
+    /// (its own or the room's): another password may get us in.
+    #[must_use]
+    pub fn needs_password(&self) -> bool {
+        matches!(self, Self::Refused(reason)
+            if reason.contains("needs a password") || reason.contains("wrong password"))
+    }
+}
+
 /// The certificate a `wss://` relay presented, and why it was trusted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelayCertificate {

@@ -8,7 +8,9 @@
 //! who is in the room, and Stop hosting. The relay speaks TLS: the addresses
 //! name its certificate (`#fp=…`), and the panel shows the certificate's
 //! short code, for those who find the room on the network or type an
-//! address to compare aloud. While the relay starts it says so; when it
+//! address to compare aloud. Its operator makes and revokes invitation
+//! links there too (Editor link, Viewer link: [`super::people::links_ui`]),
+//! to the first address. While the relay starts it says so; when it
 //! could not start, it says what failed and what to try.
 
 use std::net::IpAddr;
@@ -17,8 +19,10 @@ use egui::{Align2, Color32, Context, RichText, Ui, vec2};
 use tabula_server::discovery::Advertised;
 use tabula_shared::fingerprint::Fingerprint;
 
+use super::people::{PeopleAction, links_ui};
 use super::theme::EDGE_GAP;
 use crate::host::Host;
+use crate::session::Session;
 
 /// How others join a hosted room: what the panel shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +80,9 @@ pub enum InviteState {
 /// What the panel asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InviteAction {
+    /// An invitation link made or revoked: the room's first address is
+    /// what links are made to.
+    People(PeopleAction),
     /// Stop hosting (handing the room over if others are in it).
     StopHosting,
     /// The panel was closed: forget the notice it showed.
@@ -106,7 +113,12 @@ impl InvitePanel {
 
     /// The panel, if it is open, showing `state`; returns what was asked
     /// for.
-    pub fn window_ui(&mut self, ctx: &Context, state: &InviteState) -> Option<InviteAction> {
+    pub fn window_ui(
+        &mut self,
+        ctx: &Context,
+        state: &InviteState,
+        session: &Session,
+    ) -> Option<InviteAction> {
         if !self.open {
             return None;
         }
@@ -132,7 +144,7 @@ impl InvitePanel {
                         starting_ui(ui, room);
                         None
                     }
-                    InviteState::Hosting(invitation) => self.invitation_ui(ui, invitation),
+                    InviteState::Hosting(invitation) => self.invitation_ui(ui, invitation, session),
                     InviteState::Failed(reason) => {
                         failed_ui(ui, reason);
                         ui.add_space(6.0);
@@ -149,38 +161,16 @@ impl InvitePanel {
     }
 
     /// A hosted room: how others find it, its addresses, who is in it.
-    fn invitation_ui(&mut self, ui: &mut Ui, invitation: &Invitation) -> Option<InviteAction> {
+    fn invitation_ui(
+        &mut self,
+        ui: &mut Ui,
+        invitation: &Invitation,
+        session: &Session,
+    ) -> Option<InviteAction> {
         let mut action = None;
         ui.heading(format!("Hosting {}", invitation.room));
         ui.add_space(4.0);
-        match (&invitation.advertised, &invitation.instance) {
-            (Advertised::On(_), Some(instance)) => {
-                ui.label(
-                    "Others on this network find it in their join dialog, under On this network:",
-                );
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(&invitation.room).strong().size(15.0));
-                    ui.label(format!("on {instance}"));
-                });
-            }
-            (Advertised::Off, Some(_)) => {
-                ui.horizontal(|ui| {
-                    ui.spinner();
-                    ui.label("Advertising it on the network…");
-                });
-            }
-            (Advertised::Failed(reason), _) => {
-                ui.colored_label(
-                    ui.visuals().warn_fg_color,
-                    format!(
-                        "It is not advertised on the network ({reason}), so it does not show in others' join dialog: give them an address below."
-                    ),
-                );
-            }
-            _ => {
-                ui.label("It is not advertised on the network: give others an address below.");
-            }
-        }
+        found_ui(ui, invitation);
         ui.add_space(8.0);
         let listed = matches!(invitation.advertised, Advertised::On(_));
         let addresses = if listed {
@@ -229,6 +219,12 @@ impl InvitePanel {
             ui.add_space(8.0);
             certificate_ui(ui, certificate);
         }
+        if let Some(base) = invitation.urls.first() {
+            ui.add_space(8.0);
+            if let Some(asked) = links_ui(ui, session, base, &mut self.copied) {
+                action = Some(InviteAction::People(asked));
+            }
+        }
         ui.add_space(8.0);
         let people = &invitation.people;
         ui.label(match people.len() {
@@ -251,6 +247,37 @@ impl InvitePanel {
             }
         });
         action
+    }
+}
+
+/// How others find the room: in their join dialog when it is advertised,
+/// else (and why) only by an address.
+fn found_ui(ui: &mut Ui, invitation: &Invitation) {
+    match (&invitation.advertised, &invitation.instance) {
+        (Advertised::On(_), Some(instance)) => {
+            ui.label("Others on this network find it in their join dialog, under On this network:");
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&invitation.room).strong().size(15.0));
+                ui.label(format!("on {instance}"));
+            });
+        }
+        (Advertised::Off, Some(_)) => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Advertising it on the network…");
+            });
+        }
+        (Advertised::Failed(reason), _) => {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!(
+                    "It is not advertised on the network ({reason}), so it does not show in others' join dialog: give them an address below."
+                ),
+            );
+        }
+        _ => {
+            ui.label("It is not advertised on the network: give others an address below.");
+        }
     }
 }
 

@@ -6,7 +6,11 @@
 //! ([`super::nearby`]); one click on a room joins it. The room name is
 //! checked as it is typed with [`tabula_shared::room_name::validate`], the
 //! same rule the relay applies, and problems show under the field they are
-//! about. Enter joins, Escape cancels.
+//! about. Under the password, "New room: make this its password" gives a
+//! room that does not exist yet that password. When a join turns out to
+//! need a password or code (or another one), the app reopens the dialog on
+//! that room with the password field asking for it ([`JoinDialog::ask_password`]).
+//! Enter joins, Escape cancels.
 
 use egui::{Color32, Context, Key, RichText, TextEdit, Ui, vec2};
 use tabula_shared::access::Password;
@@ -30,6 +34,9 @@ pub struct JoinTarget {
     /// The relay's password or the host's code, when one was typed (a room
     /// address's `#code=` stands in otherwise).
     pub password: Option<Password>,
+    /// The password to give the room if it is new ("New room: make this its
+    /// password").
+    pub new_room_password: Option<Password>,
 }
 
 /// Which field a problem is about, so it shows under that field.
@@ -69,6 +76,8 @@ pub struct JoinDialog {
     name: String,
     /// The password or code as typed; empty for none.
     password: String,
+    /// Whether the password is to be a new room's own.
+    new_room: bool,
     /// A problem found on submitting (such as a malformed relay address), shown
     /// until the field it concerns is edited.
     error: Option<(Field, String)>,
@@ -91,6 +100,7 @@ impl Default for JoinDialog {
             room: String::new(),
             name: String::new(),
             password: String::new(),
+            new_room: false,
             error: None,
             tried: false,
             focus: Focus::Stay,
@@ -152,6 +162,22 @@ impl JoinDialog {
         self.looking.as_mut().is_some_and(Looking::poll)
     }
 
+    /// Reopens the dialog on the room at `url`, whose relay refused `name`
+    /// for a missing password or code (`wrong`: for a wrong one), with the
+    /// password field asking for it.
+    pub fn ask_password(&mut self, name: &str, url: &str, wrong: bool) {
+        self.open(name, Some(url));
+        self.password.clear();
+        self.new_room = false;
+        let ask = if wrong {
+            "That password or code is not the room's: type it again, then Join"
+        } else {
+            "This room needs a password or code: type it here, then Join"
+        };
+        self.error = Some((Field::Password, ask.to_owned()));
+        self.focus = Focus::On(Field::Password);
+    }
+
     /// Shows a problem under `field` and keeps the dialog open (for errors found
     /// when actually joining).
     pub fn set_error(&mut self, field: Field, message: impl Into<String>) {
@@ -190,10 +216,12 @@ impl JoinDialog {
             return None;
         }
         let relay = self.relay.trim().trim_end_matches('/');
+        let password = Password::new(self.password.trim());
         Some(JoinTarget {
             url: format!("{relay}/{}", self.room.trim()),
             name: self.name.trim().to_owned(),
-            password: Password::new(self.password.trim()),
+            new_room_password: password.clone().filter(|_| self.new_room),
+            password,
         })
     }
 
@@ -229,6 +257,13 @@ impl JoinDialog {
                     ui,
                     Field::Password,
                     "Password or code (if the room needs one)",
+                );
+                ui.add_enabled(
+                    !self.password.trim().is_empty(),
+                    egui::Checkbox::new(&mut self.new_room, "New room: make this its password"),
+                )
+                .on_hover_text(
+                    "If the room does not exist yet, only those who know this password can join it",
                 );
                 ui.add_space(8.0);
                 ui.horizontal(|ui| {
@@ -288,6 +323,7 @@ impl JoinDialog {
             url,
             name: name.to_owned(),
             password: Password::new(self.password.trim()),
+            new_room_password: None,
         })
     }
 
@@ -392,6 +428,7 @@ mod tests {
                 url: "ws://127.0.0.1:7457/design-review".to_owned(),
                 name: "Ada".to_owned(),
                 password: None,
+                new_room_password: None,
             })
         );
         dialog.password = " K7QX2M ".to_owned();
@@ -421,6 +458,36 @@ mod tests {
             dialog.picked(url, false).is_some(),
             "an open room joins at once"
         );
+    }
+
+    #[test]
+    fn a_new_rooms_password_goes_only_with_the_box_ticked() {
+        let mut dialog = filled("ws://127.0.0.1:7457", "vault", "Ada");
+        dialog.password = "sesame".to_owned();
+        assert_eq!(dialog.target().and_then(|t| t.new_room_password), None);
+        dialog.new_room = true;
+        assert_eq!(
+            dialog.target().and_then(|t| t.new_room_password),
+            Password::new("sesame")
+        );
+    }
+
+    #[test]
+    fn a_room_that_needs_a_password_reopens_the_dialog_asking_for_it() {
+        let mut dialog = JoinDialog::default();
+        dialog.ask_password("Ada", "ws://relay.example:7457/vault#code=OLD", true);
+        assert!(dialog.is_open());
+        assert_eq!(
+            (dialog.relay.as_str(), dialog.room.as_str()),
+            ("ws://relay.example:7457", "vault")
+        );
+        assert!(dialog.password.is_empty());
+        assert!(
+            dialog
+                .problem(Field::Password)
+                .is_some_and(|problem| problem.contains("not the room's"))
+        );
+        assert_eq!(dialog.focus, Focus::On(Field::Password));
     }
 
     #[test]

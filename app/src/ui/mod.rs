@@ -14,6 +14,9 @@
 //! - [`style_panel`]: colour, custom colour, width, fill, font size, and the
 //!   selection's commands.
 //! - [`presence`]: the connection status and the people in the room.
+//! - [`people`]: the people list with each one's role, "View only", and for
+//!   an operator the actions on each person, the room's switches (lock,
+//!   view-only) and the invitation links (also in [`invite`]).
 //! - [`join_dialog`]: the modal that asks for relay, room and name, and checks
 //!   them; [`nearby`]: its "On this network" list of the relays found over
 //!   mDNS, with their rooms, one click to join.
@@ -33,7 +36,8 @@
 //!
 //! Imports among them run one way: every panel may use [`theme`],
 //! [`replay`] uses [`presence`] for people's colours and [`file_dialog`] for
-//! its requests, and [`join_dialog`] uses [`nearby`]; [`file_dialog`] is a
+//! its requests, [`join_dialog`] uses [`nearby`], and [`presence`] and
+//! [`invite`] use [`people`]; [`file_dialog`] is a
 //! leaf the File menu and the export dialog use too. Outside the folder,
 //! [`host_dialog`], [`invite`] and [`presence`] use `host` (a random room
 //! name, the host's addresses, hosting's notice); `host` uses none of them.
@@ -46,6 +50,7 @@ pub mod invite;
 pub mod join_dialog;
 pub mod nearby;
 pub mod notices;
+pub mod people;
 pub mod presence;
 pub mod replay;
 pub mod style_panel;

@@ -3,7 +3,8 @@
 //! It shows the connection status with a coloured dot (Offline, Connecting…,
 //! Connected to ROOM, Reconnecting in Ns…, Refused: reason), or, while this
 //! app hosts the room, "Hosting ROOM · N here"; the people in the room
-//! (ourselves first, then the others, each in their colour); and its buttons:
+//! (ourselves first, then the others, each in their colour and role, with an
+//! operator's actions: [`super::people`]); and its buttons:
 //! Join… and Host… on a local board, Leave in a room, Invite… and Stop
 //! hosting while hosting, Host this board when the room's host is gone.
 //! Over `wss://` it shows the relay certificate's short code (asking to
@@ -14,11 +15,11 @@
 
 use std::time::Duration;
 
-use egui::{Align2, Color32, Context, FontId, RichText, Sense, Ui, vec2};
+use egui::{Align2, Color32, Context, RichText, Sense, Ui, vec2};
 use tabula_shared::{ClientId, Color};
 
-use super::theme::{self, EDGE_GAP, readable_on};
-use crate::canvas::convert::color32;
+use super::people::{PeopleAction, links_ui, people_ui};
+use super::theme::{self, EDGE_GAP};
 use crate::canvas::tools::PALETTE;
 use crate::host::hosting::Notice;
 use crate::session::{ConnectionStatus, RelayCertificate, Session, Trust, room_of_url};
@@ -40,6 +41,8 @@ pub enum PresenceAction {
     HostThisBoard,
     /// Forget hosting's notice.
     DismissNotice,
+    /// What an operator asked for in the people list.
+    People(PeopleAction),
 }
 
 /// What the chip says about hosting.
@@ -211,10 +214,23 @@ pub fn presence_ui(
                     action = Some(PresenceAction::DismissNotice);
                 }
                 ui.add_space(2.0);
-                let me = session.me();
-                person_ui(ui, &me.name, me.color, true);
-                for peer in session.peers() {
-                    person_ui(ui, &peer.info.name, peer.info.color, false);
+                if let Some(asked) = people_ui(ui, session) {
+                    action = Some(PresenceAction::People(asked));
+                }
+                // The host's links are in its invite panel, at the
+                // addresses others reach it by.
+                if *hosting == HostingChip::Off
+                    && let Some(base) = session.room_url()
+                    && session.is_operator()
+                {
+                    ui.add_space(4.0);
+                    let id = egui::Id::unique("tabula-people-copied");
+                    let mut copied: Option<String> =
+                        ui.data_mut(|data| data.get_temp(id)).unwrap_or_default();
+                    if let Some(asked) = links_ui(ui, session, base, &mut copied) {
+                        action = Some(PresenceAction::People(asked));
+                    }
+                    ui.data_mut(|data| data.insert_temp(id, copied));
                 }
             });
         });
@@ -342,30 +358,6 @@ fn shorten(text: &str, max: usize) -> String {
         cut.push('…');
         cut
     }
-}
-
-/// One person: a round avatar with their initial, in their colour, and the name.
-fn person_ui(ui: &mut Ui, name: &str, color: Color, is_me: bool) {
-    ui.horizontal(|ui| {
-        let (rect, _) = ui.allocate_exact_size(vec2(20.0, 20.0), Sense::hover());
-        let fill = color32(color);
-        ui.painter().circle_filled(rect.center(), 10.0, fill);
-        let initial: String = name
-            .chars()
-            .find(|c| c.is_alphanumeric())
-            .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect());
-        ui.painter().text(
-            rect.center(),
-            Align2::CENTER_CENTER,
-            initial,
-            FontId::proportional(11.0),
-            readable_on(fill),
-        );
-        ui.add(egui::Label::new(shorten(name, 28)).wrap_mode(egui::TextWrapMode::Extend));
-        if is_me {
-            ui.weak("(you)");
-        }
-    });
 }
 
 #[cfg(test)]

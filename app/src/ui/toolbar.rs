@@ -1,6 +1,7 @@
 //! The floating toolbars and the keyboard shortcuts they advertise.
 //!
-//! - [`toolbar_ui`]: top centre (top left in a narrow window); the tools.
+//! - [`toolbar_ui`]: top centre (top left in a narrow window); the tools, or
+//!   [`view_only_ui`] in their place for someone who may only view.
 //! - [`zoom_ui`]: bottom left; zoom out, the zoom level (click for 100 %), zoom in,
 //!   fit to content, then undo, redo, clear the board and export.
 //! - [`shortcuts`]: the same commands from the keyboard.
@@ -55,6 +56,26 @@ pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
                         tool_button_ui(ui, tools, tool);
                     }
                 });
+            });
+        });
+}
+
+/// In place of the tools, for someone who may only view the room: "View
+/// only", and why on hover.
+pub fn view_only_ui(ctx: &Context) {
+    let (align, offset) = if ctx.content_rect().width() < NARROW_WINDOW {
+        (Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
+    } else {
+        (Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
+    };
+    egui::Area::new(egui::Id::unique("tabula-toolbar"))
+        .anchor(align, offset)
+        .show(ctx, |ui| {
+            theme::floating_panel(ui).show(ui, |ui| {
+                ui.label(RichText::new("View only").strong().size(15.0))
+                    .on_hover_text(
+                        "You can look around, replay and save a copy, but not change the board",
+                    );
             });
         });
 }

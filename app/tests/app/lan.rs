@@ -153,9 +153,10 @@ fn the_invite_panel_lists_each_address_with_its_copy_button_loopback_marked() {
     });
     let mut panel = InvitePanel::default();
     panel.open();
+    let offline = Session::offline(identity("Ada"));
     let mut harness = Harness::new_ui_state(
         move |ui, (panel, asked): &mut (InvitePanel, Vec<InviteAction>)| {
-            asked.extend(panel.window_ui(ui.ctx(), &state));
+            asked.extend(panel.window_ui(ui.ctx(), &state, &offline));
         },
         (panel, Vec::new()),
     );
@@ -220,10 +221,11 @@ fn the_invite_panel_of_a_host_on_a_taken_port_says_so_and_its_url_joins() {
     let mut panel = InvitePanel::default();
     panel.open();
     // The panel reads the host each frame, as the app's does.
+    let offline = Session::offline(identity("Ada"));
     let mut harness = Harness::new_ui_state(
-        |ui, (panel, host): &mut (InvitePanel, Host)| {
+        move |ui, (panel, host): &mut (InvitePanel, Host)| {
             let state = InviteState::Hosting(Invitation::of(host, None));
-            panel.window_ui(ui.ctx(), &state);
+            panel.window_ui(ui.ctx(), &state, &offline);
         },
         (panel, host),
     );

@@ -26,6 +26,9 @@
 //! - [`lan`]: hosting and finding rooms in the window: the invite panel, the
 //!   join dialog's "On this network", the host and hand-over dialogs, and
 //!   the window hosting on loopback and handing its room over as it quits.
+//! - [`roles`]: roles and operators: a viewer's window (View only, no
+//!   tools), an operator's people list, and through real relays a viewer's
+//!   link, a kick, a room's own password and the join dialog asking for it.
 //! - [`tls`]: sessions over `wss://`: trust on first use, a changed
 //!   certificate refused, an invitation's fingerprint checked.
 
@@ -40,6 +43,7 @@ mod files;
 mod hosting;
 mod lan;
 mod replay;
+mod roles;
 mod support;
 mod tls;
 mod tools;
