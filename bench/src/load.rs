@@ -359,9 +359,10 @@ async fn connect_raw(
                         }
                         _ => {}
                     },
-                    opcode::CLOSE => {
-                        anyhow::bail!("the relay closed peer {index} before its welcome")
-                    }
+                    opcode::CLOSE => anyhow::bail!(
+                        "the relay closed peer {index} before its welcome: {}",
+                        ws::close_reason(frame.payload)
+                    ),
                     _ => {}
                 }
                 pending.drain(..used);

@@ -27,6 +27,8 @@
 //! - `ws`: the load run's own WebSocket client: handshake, masked frames out,
 //!   frames parsed in place in big reads.
 
+#[cfg(test)]
+mod access_tests;
 mod idle;
 mod join;
 mod load;

@@ -116,6 +116,19 @@ pub struct Frame<'a> {
     pub payload: &'a [u8],
 }
 
+/// What a close frame's payload says: its code and reason.
+#[must_use]
+pub fn close_reason(payload: &[u8]) -> String {
+    match payload {
+        [high, low, reason @ ..] => format!(
+            "{} {}",
+            u16::from_be_bytes([*high, *low]),
+            String::from_utf8_lossy(reason)
+        ),
+        _ => "no reason given".to_owned(),
+    }
+}
+
 /// The frame at the start of `buf`, and how many bytes it takes; `Ok(None)` if
 /// `buf` does not hold all of it yet (then `needed` says how many bytes would).
 pub fn parse(buf: &[u8]) -> anyhow::Result<Parsed<'_>> {
