@@ -10,7 +10,10 @@
 //! someone whose join was never recorded (a local board, an older file), a
 //! plain line from their first op to their last. Hovering the rows names
 //! everyone, with when they came and went (in the session's time, pauses not
-//! compressed) and how many ops they made. While the replay
+//! compressed) and how many ops they made. Under the rows, what the room's
+//! operators did (a role given, a kick, the lock, view-only) shows as a
+//! diamond per record on its own row, each put in words on hover ("0:42 Ana
+//! removed Bo"). While the replay
 //! shows, the canvas paints the replayed board and nothing can be drawn; "Back
 //! to live" returns to the board.
 
@@ -19,7 +22,7 @@ use egui::{Align2, Color32, Context, Sense, Stroke, Ui, WidgetInfo, vec2};
 use tabula_shared::replay::{
     DEFAULT_MAX_PAUSE_MS, Participant, Player, Replay, ReplayError, SPEEDS, Timeline, Visit,
 };
-use tabula_shared::{Board, OpKind, SequencedOp};
+use tabula_shared::{Board, Moderated, OpKind, SequencedOp};
 
 use super::presence::identity_color;
 use super::theme::{self, EDGE_GAP};
@@ -335,6 +338,62 @@ impl ReplayView {
             self.seek(position);
         }
         self.participants_ui(ui);
+        self.moderation_ui(ui);
+    }
+
+    /// What the room's operators did, a diamond each at its op, in words on
+    /// hover; nothing when they did nothing.
+    fn moderation_ui(&self, ui: &mut Ui) {
+        let done: Vec<String> = self
+            .replay
+            .moderation()
+            .map(|(op, what)| {
+                let time = clock(session_time(&self.replay, op.seq));
+                format!("{time} {}", moderation_sentence(&self.replay, op, what))
+            })
+            .collect();
+        if done.is_empty() {
+            return;
+        }
+        let len = self.replay.len();
+        let (rect, response) =
+            ui.allocate_exact_size(vec2(TRACK_WIDTH, ROW_HEIGHT), Sense::hover());
+        response.widget_info(|| WidgetInfo::labeled(Role::Group, true, "room events"));
+        let handle = ui.spacing().interact_size.y / 2.0;
+        let color = ui.visuals().warn_fg_color;
+        for (op, _) in self.replay.moderation() {
+            let t = if len == 0 {
+                0.0
+            } else {
+                op.seq as f32 / len as f32
+            };
+            let x = rect.left() + handle + t * (TRACK_WIDTH - 2.0 * handle);
+            let c = egui::pos2(x, rect.center().y);
+            let r = ROW_HEIGHT * 0.4;
+            ui.painter().add(egui::Shape::convex_polygon(
+                vec![
+                    c + vec2(0.0, -r),
+                    c + vec2(r, 0.0),
+                    c + vec2(0.0, r),
+                    c + vec2(-r, 0.0),
+                ],
+                color,
+                Stroke::NONE,
+            ));
+        }
+        let description = done.join("\n");
+        let ctx = ui.ctx();
+        if ctx.accesskit_node_builder(response.id, |_| ()).is_some() {
+            ctx.accesskit_node_builder(response.id, |node| {
+                node.set_description(description.clone());
+            });
+        }
+        response.on_hover_ui(|ui| {
+            ui.label(egui::RichText::new("What the operators did").strong());
+            for line in &done {
+                ui.label(line);
+            }
+        });
     }
 
     /// One row per person, so that overlapping visits stay apart, and who they
@@ -694,6 +753,36 @@ fn participant_detail(replay: &Replay, p: &Participant) -> String {
         n => format!("{n} ops"),
     };
     format!("{} · {ops}", visits.join("; "))
+}
+
+/// What an operator did, as a sentence naming them and whom it was about.
+fn moderation_sentence(replay: &Replay, op: &SequencedOp, what: &Moderated) -> String {
+    let name = |client| {
+        replay
+            .participants()
+            .iter()
+            .find(|p| p.author == client)
+            .map_or_else(|| client.to_string(), participant_name)
+    };
+    let who = name(op.author);
+    match what {
+        Moderated::Role { client, role } => {
+            format!(
+                "{who} made {} {}",
+                name(*client),
+                match role {
+                    tabula_shared::access::Role::Operator => "an operator",
+                    tabula_shared::access::Role::Editor => "an editor",
+                    tabula_shared::access::Role::Viewer => "a viewer",
+                }
+            )
+        }
+        Moderated::Kicked { client } => format!("{who} removed {}", name(*client)),
+        Moderated::Locked(true) => format!("{who} locked the room"),
+        Moderated::Locked(false) => format!("{who} opened the room"),
+        Moderated::ViewOnly(true) => format!("{who} made the room view-only"),
+        Moderated::ViewOnly(false) => format!("{who} let everyone edit again"),
+    }
 }
 
 /// When op `k` happened, in milliseconds since the first op.

@@ -514,3 +514,39 @@ fn start_a_new_board_from_here_opens_the_board_then_with_its_history_in_no_file(
         .expect("reads");
     assert_eq!(kept, ops);
 }
+
+#[test]
+fn what_the_operators_did_shows_under_the_participants() {
+    use egui_kittest::kittest::NodeT as _;
+    use tabula_shared::Moderated;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ops, [ann, bo, _]) = meeting();
+    // Without operators' records there is no row for them.
+    let harness = replaying_ops(dir.path(), &ops);
+    assert!(harness.query_by_label("room events").is_none());
+    drop(harness);
+    let last = ops.last().unwrap().clone();
+    for (n, kind) in [
+        OpKind::Moderated(Moderated::Kicked { client: bo }),
+        OpKind::Moderated(Moderated::Locked(true)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seq = last.seq + 1 + n as u64;
+        ops.push(SequencedOp {
+            seq,
+            author: ann,
+            timestamp_ms: last.timestamp_ms + 1_000 * (n as u64 + 1),
+            op: Op::new(kind),
+        });
+    }
+    let harness = replaying_ops(dir.path(), &ops);
+    let events = harness.get_by_label("room events");
+    let description = events.accesskit_node().description().unwrap_or_default();
+    assert_eq!(
+        description.lines().collect::<Vec<_>>(),
+        ["1:10 Ann removed Bo", "1:11 Ann locked the room"]
+    );
+}
