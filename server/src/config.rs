@@ -81,6 +81,10 @@ pub struct Config {
     /// The data folder: each room is kept in `DATA/rooms/<room>.tabula` and comes
     /// back after a restart. `None` keeps rooms in memory only (tests, benchmarks).
     pub data_dir: Option<PathBuf>,
+    /// Redis, for a relay that is one node of a cluster
+    /// (`redis://[:PASSWORD@]HOST:PORT[/DB]`): every room is sequenced, kept
+    /// and fanned out through it, and `data_dir` is not used.
+    pub redis: Option<String>,
     /// How long a room's writer waits for more ops after the first of a batch, so
     /// that ops arriving together share one transaction (one fsync). Ops that
     /// arrive while a commit is on disk always share the next one. Unused in
@@ -147,6 +151,7 @@ impl Default for Config {
             write_timeout: Duration::from_secs(10),
             max_connections: 20_000,
             data_dir: None,
+            redis: None,
             group_commit_window: Duration::ZERO,
             snapshot_every: 10_000,
             advertise: None,

@@ -19,6 +19,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The relay could not be set up as a cluster node (`--redis`): a bad
+    /// URL, or no tokio runtime.
+    #[error("could not set up the relay as a cluster node: {0}")]
+    Redis(#[source] crate::store::StoreError),
     /// The relay's password could not be turned into its key.
     #[error("could not set up the relay's password")]
     Password(#[source] tabula_shared::access::AccessError),

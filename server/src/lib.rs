@@ -122,9 +122,14 @@ const SHUTDOWN_WRITE_LIMIT: Duration = Duration::from_secs(5);
 /// rooms and member counts (it is re-sent only when it changed).
 const ADVERT_REFRESH: Duration = Duration::from_secs(1);
 
-/// Where the relay `config` describes keeps its rooms: a data folder (which
-/// this creates) or memory.
+/// Where the relay `config` describes keeps its rooms: Redis (a node of a
+/// cluster: call this on a tokio runtime), a data folder (which this
+/// creates) or memory.
 fn backend(config: &Config) -> Result<Arc<dyn Backend>, Error> {
+    if let Some(url) = &config.redis {
+        let cluster = room::cluster::Cluster::new(url).map_err(Error::Redis)?;
+        return Ok(Arc::new(cluster));
+    }
     let Some(data) = &config.data_dir else {
         info!("no data folder: rooms are kept in memory and lost when the relay stops");
         return Ok(Arc::new(room::backend::Memory));

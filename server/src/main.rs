@@ -45,6 +45,19 @@ struct Args {
     #[arg(long, conflicts_with = "data")]
     memory: bool,
 
+    /// Run as one node of a cluster on Redis (redis://HOST:PORT): every room
+    /// is sequenced, kept and shared through it, so any node serves any room
+    /// and clients move to another when one fails. Run Redis with
+    /// appendonly yes and appendfsync always (see the README).
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "data",
+        env = "TABULA_REDIS",
+        global = true
+    )]
+    redis: Option<String>,
+
     /// The address and port to listen on.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:7457")]
     listen: String,
@@ -402,6 +415,7 @@ impl Args {
             write_timeout: Duration::from_secs(self.write_timeout_secs),
             max_connections: self.max_connections,
             data_dir: None,
+            redis: self.redis.clone(),
             group_commit_window: Duration::from_millis(self.group_commit_ms),
             snapshot_every: self.snapshot_every,
             tls: None,
@@ -466,8 +480,11 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::GenCert { names, out }) => return gen_cert(names, out),
         None => {}
     }
+    if args.memory && args.redis.is_some() {
+        anyhow::bail!("--memory and --redis exclude each other: rooms are kept in one place");
+    }
     let mut config = args.config();
-    if !args.memory {
+    if !args.memory && args.redis.is_none() {
         config.data_dir = Some(args.data_dir()?);
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tracing::{error, info, trace};
+use tracing::{error, info, trace, warn};
 
 use crate::config::Config;
 use crate::http::{self, Ws};
@@ -19,6 +19,7 @@ use crate::room::Kick;
 use crate::room::identities;
 use crate::room::registry::OpenError;
 use crate::room::rules::Turned;
+use crate::store::StoreError;
 
 use super::{IDENTITY_REFUSED, LOCKED, PASSWORD_REFUSED, REMOVED};
 
@@ -76,6 +77,17 @@ impl Exit {
     /// The room could not be opened for the peer: `err` says why.
     pub(super) fn room_refused(err: OpenError, room: &str, config: &Config) -> Self {
         match err {
+            OpenError::Store(err @ StoreError::Redis { .. }) => {
+                warn!(%err, "could not open a room: Redis is out of reach");
+                Self::close(
+                    CloseCode::Again,
+                    format!(
+                        "the relay cannot reach its Redis, so it cannot open room {room} now: \
+                         try again, or another relay of the cluster"
+                    ),
+                    After::AwaitReply,
+                )
+            }
             OpenError::Store(err) => {
                 error!(%err, "could not open the room");
                 Self::close(
@@ -199,6 +211,13 @@ impl Exit {
             Some(Kick::Removed) => Self::close(
                 CloseCode::Library(REMOVED),
                 "you were removed from the room by an operator".to_owned(),
+                After::AwaitReply,
+            ),
+            Some(Kick::Unavailable) => Self::close(
+                CloseCode::Again,
+                "the relay cannot reach its Redis, so it takes no ops now: \
+                 reconnect (to another relay of the cluster) and send them again"
+                    .to_owned(),
                 After::AwaitReply,
             ),
             None => Self::Lost("removed from the room".to_owned()),

@@ -180,6 +180,10 @@ pub enum Kick {
     Storage,
     /// An operator removed the member from the room.
     Removed,
+    /// The room's store (Redis, for a cluster node) cannot be reached, so
+    /// the member's op was not sequenced; the client is to come back, here
+    /// later or to another node, and resend it.
+    Unavailable,
 }
 
 /// The connection's ends of a new membership (see [`Members::add`]).
@@ -368,6 +372,17 @@ impl Members {
     /// The client ids in the room.
     pub fn clients(&self) -> Vec<ClientId> {
         self.by_client.keys().copied().collect()
+    }
+
+    /// Removes a member whose op could not be sequenced because the room's
+    /// store is out of reach, and tells the others it left. Its connection
+    /// closes saying so; the client comes back (here or to another node)
+    /// and resends what was not acked.
+    pub fn drop_unavailable(&mut self, client: ClientId) {
+        if let Some(member) = self.by_client.remove(&client) {
+            member.kick(Kick::Unavailable);
+            self.announce_left(client);
+        }
     }
 
     /// The members let go (left, cut off, or failed to store) since the last

@@ -62,6 +62,7 @@ use state::State;
 use writers::{Backlog, Writers};
 
 pub mod backend;
+pub mod cluster;
 pub mod handover;
 pub mod identities;
 mod members;
@@ -121,6 +122,9 @@ pub enum Commit {
     /// On the shared writer threads, in batches that share one transaction: for
     /// a log whose append waits for the disk.
     Writers(Writers),
+    /// By Redis, on the room's task on this cluster node: for a room every
+    /// node serves.
+    Cluster(cluster::Start),
 }
 
 /// What happened to an op handed to [`Room::propose`].
@@ -198,6 +202,8 @@ enum Sequencing {
         /// Where the room asks for a writer when its first op is waiting.
         writers: Writers,
     },
+    /// The room's task on this cluster node.
+    Cluster(cluster::Link),
 }
 
 impl Room {
@@ -238,6 +244,7 @@ impl Room {
                 backlog: Arc::new(Backlog::new(Arc::clone(&state), sequencer)),
                 writers,
             },
+            Commit::Cluster(start) => Sequencing::Cluster(start.attach(name, Arc::clone(&state))),
         };
         Ok(Arc::new(Self {
             name: name.to_owned(),
@@ -266,7 +273,8 @@ impl Room {
     /// Whether the room has nothing waiting for a writer or being written.
     pub fn is_written(&self) -> bool {
         match &self.sequencing {
-            Sequencing::Inline(_) => true,
+            // Redis has it, or the author was told it does not.
+            Sequencing::Inline(_) | Sequencing::Cluster(_) => true,
             Sequencing::Writers { backlog, .. } => backlog.is_written(),
         }
     }
@@ -364,6 +372,13 @@ impl Room {
         }
         // Listed after the broadcast, which may have cut off slow members.
         let mut peers = state.members.peers();
+        if let Sequencing::Cluster(link) = &self.sequencing {
+            peers.extend(
+                link.remote_peers()
+                    .into_iter()
+                    .filter(|p| !state.members.contains(p.client)),
+            );
+        }
         let more_peers = peers.split_off(peers.len().min(WELCOME_PEERS));
         let record = Proposal {
             author: info.client,
@@ -514,6 +529,13 @@ impl Room {
                 Ok(()) => Proposed::Queued,
                 Err(writers::WritersGone) => Proposed::WriterGone,
             },
+            Sequencing::Cluster(link) => {
+                if link.submit(proposals) {
+                    Proposed::Queued
+                } else {
+                    Proposed::WriterGone
+                }
+            }
         }
     }
 
@@ -557,6 +579,9 @@ impl Room {
         let state = lock(&self.state);
         if state.members.is_member(client, connection) {
             state.members.cursor(client, &frame);
+            if let Sequencing::Cluster(link) = &self.sequencing {
+                link.cursor(frame);
+            }
         }
     }
 }

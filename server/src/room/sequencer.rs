@@ -93,6 +93,15 @@ pub enum Outcome {
         /// Who proposed it.
         author: ClientId,
     },
+    /// The room's store cannot be reached (a cluster node that lost Redis):
+    /// the op was not sequenced, and its author is to resend it, here once
+    /// the store is back or on another node.
+    Unavailable {
+        /// Who proposed it.
+        author: ClientId,
+        /// Why, for the relay's log.
+        reason: String,
+    },
 }
 
 impl Sequencer {

@@ -70,6 +70,10 @@ impl State {
                 // Already logged as an error; nobody is to blame or to resend.
                 Outcome::Recorded(_) => {}
                 Outcome::Unsaved { author } => self.members.drop_unsaved(author),
+                Outcome::Unavailable { author, reason } => {
+                    debug!(room = %self.name, %reason, "cut off an author: its op cannot be sequenced now");
+                    self.members.drop_unavailable(author);
+                }
                 Outcome::Duplicate { author, op, stamp } => {
                     debug!(room = %self.name, op = %op, seq = stamp.seq, "acked a resent op again");
                     self.ack(author, op, stamp);

@@ -30,6 +30,7 @@ use tabula_shared::session_file::{SessionFileError, StoredSnapshot};
 use tabula_shared::{ClientId, OpId};
 
 mod memory;
+pub mod redis;
 mod sqlite;
 
 #[cfg(test)]
@@ -61,6 +62,23 @@ pub enum StoreError {
     HistoryGap {
         /// The first missing sequence number.
         seq: u64,
+    },
+    /// Redis (a relay that is one node of a cluster) could not be reached,
+    /// or refused a command.
+    #[error("Redis at {address}: {cause}")]
+    Redis {
+        /// Its `HOST:PORT`.
+        address: String,
+        /// What the client said.
+        cause: ::redis::RedisError,
+    },
+    /// An op in the log cannot be read back.
+    #[error("op {seq} of the room's history cannot be read: {detail}")]
+    Unreadable {
+        /// Its sequence number.
+        seq: u64,
+        /// What is wrong with it.
+        detail: String,
     },
     /// The rooms' writer threads, or the thread that closes quiet rooms'
     /// files, could not be started.
