@@ -123,6 +123,10 @@ pub struct Config {
     /// accepted (see [`crate::access`]). Kept only until the relay starts,
     /// which keeps the public half of a key derived from it.
     pub password: Option<tabula_shared::access::Password>,
+    /// Client ids that run every room they enter, as operators (the app's
+    /// host gives its own, so that nobody who comes in before it runs its
+    /// room alone). Not a flag: a client id lasts one run of the app.
+    pub operators: Vec<tabula_shared::ClientId>,
 }
 
 impl Default for Config {
@@ -158,6 +162,7 @@ impl Default for Config {
             tls: None,
             allowed_origins: Vec::new(),
             password: None,
+            operators: Vec::new(),
         }
     }
 }

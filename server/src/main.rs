@@ -436,6 +436,7 @@ impl Args {
                 .password
                 .clone()
                 .and_then(tabula_shared::access::Password::new),
+            operators: Vec::new(),
         }
     }
 }

@@ -323,7 +323,10 @@ impl Hosting {
     /// Starts a host for `room` from the board's log, as a job; a job that
     /// cannot start is a failure to host, said as any other.
     fn begin(&mut self, session: &Session, room: &str, purpose: Purpose) {
-        let settings = self.settings.clone();
+        let settings = HostSettings {
+            operator: Some(session.me().client),
+            ..self.settings.clone()
+        };
         let log = session.log().to_vec();
         let name = room.to_owned();
         // A room taken over keeps the code its members joined with.

@@ -39,7 +39,7 @@ use tabula_server::{Config, HandOver, HandOverError, HandedOver, Relay, store};
 use tabula_shared::access::{Password, with_code};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::relay_url::with_fingerprint;
-use tabula_shared::{PeerInfo, SequencedOp};
+use tabula_shared::{ClientId, PeerInfo, SequencedOp};
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
@@ -75,6 +75,9 @@ pub struct HostSettings {
     /// the invitations as `#code=`); otherwise anyone on the network may
     /// join. A room taken over keeps the code it had.
     pub code_required: bool,
+    /// The client id of the board that hosts: it runs the hosted room, as
+    /// its operator, from its first join on.
+    pub operator: Option<ClientId>,
 }
 
 /// How a hosted room is advertised.
@@ -105,6 +108,7 @@ impl HostSettings {
                 interfaces: Interfaces::from_env(),
             }),
             code_required: true,
+            operator: None,
         }
     }
 }
@@ -255,6 +259,7 @@ impl Host {
                 rooms: ListRooms::Only(vec![room.to_owned()]),
             }),
             password: code.clone(),
+            operators: settings.operator.into_iter().collect(),
             ..Config::default()
         };
         let relay = Relay::new(config)?;

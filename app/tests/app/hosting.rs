@@ -54,6 +54,20 @@ fn assert_converged(people: &[&mut Person]) {
     }
 }
 
+/// Waits until `host` runs the room, as its only operator in `other`'s
+/// eyes too, and checks that `other` edits.
+fn the_host_runs_the_room(host: &mut Person, other: &mut Person) {
+    wait_for("the host is its operator", &mut [host, other], |people| {
+        let host = people[0].session.me().client;
+        people[0].session.is_operator()
+            && people[1]
+                .session
+                .access()
+                .is_some_and(|access| access.operators == [host])
+    });
+    assert!(!other.session.is_operator() && other.session.may_edit());
+}
+
 #[test]
 fn three_draw_the_host_hands_the_room_over_and_leaves_and_drawing_goes_on() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -100,6 +114,8 @@ fn three_draw_the_host_hands_the_room_over_and_leaves_and_drawing_goes_on() {
         p.iter()
             .all(|p| p.settled() && p.session.peers().count() == 2)
     });
+    // The host runs the room; the others edit.
+    the_host_runs_the_room(&mut ada, &mut bo);
     for (i, person) in [&mut ada, &mut bo, &mut cy].into_iter().enumerate() {
         person.draw(100.0 + i as f32 * 20.0);
     }

@@ -251,6 +251,7 @@ pub fn host_settings(data: &Path) -> HostSettings {
         data_dir: data.to_path_buf(),
         advertise: None,
         code_required: false,
+        operator: None,
     }
 }
 

@@ -161,6 +161,11 @@ pub async fn serve(
         }
     };
     let client = hello.client;
+    let admitted = if config.operators.contains(&client) {
+        Role::Operator
+    } else {
+        admitted
+    };
     let membership = match enter(&room, hello, admitted, resumes, config, &room_name) {
         Ok(membership) => membership,
         Err(exit) => {

@@ -576,3 +576,32 @@ async fn the_last_operator_cannot_step_down_nor_kick_itself() {
     .await;
     assert_eq!(error(&mut ana).await.0, ErrorCode::InvalidOp);
 }
+
+#[tokio::test]
+async fn a_client_id_the_relay_names_runs_every_room_it_enters() {
+    let host = peer_info("host");
+    let relay = TestRelay::with_config(Config {
+        operators: vec![host.client],
+        ..test_config()
+    })
+    .await;
+    // Someone comes in first, and runs the room until the host comes.
+    let (mut early, _) = TestClient::join(&relay, "hosted", "early").await;
+    access_until(&mut early, |access| access.role == Role::Operator).await;
+    let mut own = TestClient::connect(&relay, "hosted", "host").await;
+    own.info = host;
+    own.hello("hosted", 0).await;
+    let access = access_until(&mut own, |_| true).await;
+    assert_eq!(access.role, Role::Operator);
+    // So the host can take the room back from whoever came first.
+    let early_id = early.info.client;
+    moderate(
+        &mut own,
+        Moderation::SetRole {
+            client: early_id,
+            role: Role::Editor,
+        },
+    )
+    .await;
+    access_until(&mut early, |access| access.role == Role::Editor).await;
+}
