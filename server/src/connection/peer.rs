@@ -421,6 +421,7 @@ impl<'a> Peer<'a> {
         };
         let room = Arc::clone(&self.room);
         let written = tokio::task::spawn_blocking(move || room.write_access(&entry)).await;
+        self.room.access_changed();
         match written {
             Ok(Ok(())) => Ok(()),
             Ok(Err(err)) => {

@@ -21,7 +21,7 @@ use tabula_shared::{
 use tracing::{info, warn};
 
 use super::Room;
-use super::rules::{Needs, Turned};
+use super::rules::{INVITES_SETTING, Needs, Rules, Turned};
 use super::sequencer::Proposal;
 use super::state::State;
 use crate::frame::encode_frame;
@@ -48,8 +48,14 @@ impl Room {
     /// hello's password at once, and keeps it in its file: call this off
     /// the tokio workers.
     pub fn admit(&self, client: ClientId, credentials: &Credentials) -> Result<Needs, Turned> {
+        // What the settings say now: in a cluster, another node may have
+        // made or revoked an invitation, or given the room its password.
+        let stored = self.stored_rules();
         let (needs, new_lock) = {
             let mut state = lock(&self.state);
+            if let Some(stored) = stored {
+                state.rules.merge(stored);
+            }
             let fresh = state.head == 0 && state.members.is_empty();
             state.rules.admission(
                 &self.name,
@@ -67,6 +73,24 @@ impl Room {
         Ok(needs)
     }
 
+    /// The room's password and invitations as its settings keep them, or
+    /// `None` (logged) when they cannot be read. Reads the log: off the
+    /// tokio workers, not under the room's lock.
+    fn stored_rules(&self) -> Option<Rules> {
+        let log = lock(&self.log);
+        let read = |key| {
+            log.setting(key)
+                .map_err(
+                    |err| warn!(room = %self.name, %err, key, "could not read an access setting"),
+                )
+                .ok()
+        };
+        let lock_text = read(ROOM_LOCK_SETTING)?;
+        let invites = read(INVITES_SETTING)?;
+        drop(log);
+        Some(Rules::from_settings(lock_text.as_deref(), invites.as_deref()).0)
+    }
+
     /// Keeps one of the room's access settings (in its file, for a room
     /// with one). Blocks on the disk: off the tokio workers.
     pub fn write_access(&self, (key, value): &AccessEntry) -> Result<(), String> {
@@ -78,7 +102,8 @@ impl Room {
 
     /// Carries out an operator's command from `actor` on `connection`, and
     /// returns the entry the room's file is to keep (for an invitation made
-    /// or revoked), which the caller writes with [`Room::write_access`].
+    /// or revoked), which the caller writes with [`Room::write_access`] and then
+    /// announces with [`Room::access_changed`].
     pub fn moderate(
         &self,
         actor: ClientId,
@@ -164,9 +189,22 @@ impl Room {
                 let _ = self.sequence(&mut state, vec![proposal]);
             }
         }
-        tell_access(&mut state, None);
+        // An invitation's change is told once it is stored (see
+        // `Room::access_changed`), so that nobody hears of one another node
+        // of a cluster does not know of yet.
+        if entry.is_none() {
+            tell_access(&mut state, None);
+        }
         self.record_departures(&mut state);
         Ok(entry)
+    }
+
+    /// Tells every member how the room is run now: after an invitation made
+    /// or revoked was stored.
+    pub fn access_changed(&self) {
+        let mut state = lock(&self.state);
+        tell_access(&mut state, None);
+        self.record_departures(&mut state);
     }
 }
 

@@ -139,6 +139,24 @@ impl Rules {
         (rules, skipped)
     }
 
+    /// Takes in what the room's settings say now (another node of a
+    /// cluster may have changed them): a lock this room lacks, and every
+    /// invitation, revoked when either side says so. Nothing here is
+    /// forgotten, so an invitation made a moment ago and not yet written
+    /// stays.
+    pub fn merge(&mut self, stored: Self) {
+        if self.lock.is_none() {
+            self.lock = stored.lock;
+        }
+        for (invite, invitation) in stored.invites {
+            if let Some(known) = self.invites.get_mut(&invite) {
+                known.revoked |= invitation.revoked;
+            } else if self.invites.len() < MAX_INVITES {
+                self.invites.insert(invite, invitation);
+            }
+        }
+    }
+
     /// The invitations as [`INVITES_SETTING`] keeps them.
     fn invites_setting(&self) -> (String, String) {
         let mut lines: Vec<String> = self
@@ -430,6 +448,35 @@ zz viewer"
             rules.admission("r", client, Some(stranger), None, false),
             Err(Turned::UnknownInvite("r".into()))
         );
+    }
+
+    #[test]
+    fn what_the_settings_say_now_is_taken_in_without_forgetting_anything() {
+        let (a, b) = (
+            InviteToken::random().unwrap(),
+            InviteToken::random().unwrap(),
+        );
+        let mut here = Rules::default();
+        here.invite(a.verifier(), Role::Viewer).unwrap();
+        let mut elsewhere = Rules::default();
+        elsewhere.invite(a.verifier(), Role::Viewer).unwrap();
+        elsewhere.revoke(a.verifier()).unwrap();
+        let (_, stored) = elsewhere.invite(b.verifier(), Role::Editor).unwrap();
+        let (stored, _) = Rules::from_settings(Some(&lock().to_meta()), Some(&stored));
+        here.merge(stored);
+        let client = ClientId::random();
+        assert_eq!(
+            here.admission("r", client, Some(a.verifier()), None, false),
+            Err(Turned::Revoked("r".into()))
+        );
+        assert_eq!(
+            here.admission("r", client, Some(b.verifier()), None, false),
+            Ok((Needs::Invite(b.verifier(), Role::Editor), None))
+        );
+        assert!(matches!(
+            here.admission("r", client, None, None, false),
+            Ok((Needs::Password(_), None))
+        ));
     }
 
     #[test]

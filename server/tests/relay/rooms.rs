@@ -605,3 +605,35 @@ async fn a_client_id_the_relay_names_runs_every_room_it_enters() {
     .await;
     access_until(&mut early, |access| access.role == Role::Editor).await;
 }
+
+#[tokio::test]
+async fn in_a_cluster_an_invitation_made_on_one_node_admits_and_is_revoked_on_another() {
+    let redis = crate::redis_server::TestRedis::start();
+    let on = |redis: &crate::redis_server::TestRedis| Config {
+        redis: Some(redis.url()),
+        ..test_config()
+    };
+    let (a, b) = (
+        TestRelay::with_config(on(&redis)).await,
+        TestRelay::with_config(on(&redis)).await,
+    );
+    let (mut ana, viewer, _) = invited_room(&a, "studio").await;
+    let mut vic = join_invited(&b, "studio", "vic", &viewer).await;
+    assert_eq!(access_until(&mut vic, |_| true).await.role, Role::Viewer);
+    moderate(
+        &mut ana,
+        Moderation::Revoke {
+            invite: viewer.verifier(),
+        },
+    )
+    .await;
+    access_until(&mut ana, |access| access.invites.iter().any(|i| i.revoked)).await;
+    let mut late = hello_with(&b, "studio", "late", with_invite(viewer.verifier())).await;
+    assert_eq!(
+        late.expect_close().await,
+        (
+            PASSWORD_REFUSED,
+            "this invitation to room studio was revoked".to_owned()
+        )
+    );
+}
