@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use tabula_app::app::TabulaApp;
 use tabula_app::host::names::random_room_name;
-use tabula_app::session::{Identity, KnownHosts, Session, room_of_url};
+use tabula_app::session::{Identity, KnownHosts, Session, room_urls};
 use tabula_app::ui::file_dialog::Portal;
 use tabula_app::ui::presence::identity_color;
 use tabula_app::ui::theme;
@@ -25,7 +25,9 @@ struct Args {
     /// A saved session (`.tabula`) to open as the board.
     #[arg(value_name = "FILE")]
     file: Option<std::path::PathBuf>,
-    /// A room to join at start, as `ws://HOST:7457/ROOM`.
+    /// A room to join at start, as `ws://HOST:7457/ROOM`; or the relays of a
+    /// cluster, separated by commas (`ws://a:7457/team,ws://b:7457/team`),
+    /// tried in turn when one fails.
     #[arg(long, value_name = "URL")]
     join: Option<String>,
     /// Host this board on the local network at start, in room ROOM (a
@@ -124,7 +126,7 @@ fn main() -> anyhow::Result<()> {
         tracing::debug!(limit, "open-file limit");
     }
     if let Some(url) = &args.join {
-        room_of_url(url).with_context(|| format!("cannot join {url}"))?;
+        room_urls(url).with_context(|| format!("cannot join {url}"))?;
     }
     let host_room = match args.host.as_deref().map(str::trim) {
         Some("") => Some(random_room_name()),

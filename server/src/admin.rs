@@ -1,6 +1,8 @@
-//! What `tabula-server` does on a data folder without serving: listing its
-//! rooms, and exporting one room into a session file. Each returns a typed
-//! result for the binary to print, or an [`AdminError`] saying what went wrong.
+//! What `tabula-server` does without serving: listing the rooms of a data
+//! folder, and exporting one room into a session file; the same for the
+//! rooms of a cluster in Redis, and importing a session file into Redis
+//! ([`cluster`]). Each returns a typed result for the binary to print, or an
+//! [`AdminError`] saying what went wrong.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use tabula_shared::room_name::RoomNameError;
 use tabula_shared::session_file::{SessionFile, SessionFileError, Summary};
 
 use crate::store::{self, StoreError};
+
+pub mod cluster;
 
 /// Why an admin command failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,17 +35,35 @@ pub enum AdminError {
     /// A room's file could not be read, or the export not written.
     #[error(transparent)]
     File(#[from] SessionFileError),
+    /// Redis holds no room of that name.
+    #[error("there is no room {room:?} in Redis at {address}")]
+    NoSuchRedisRoom {
+        /// The room asked for.
+        room: String,
+        /// Redis's `HOST:PORT`.
+        address: String,
+    },
+    /// An import would overwrite a room that already has a history.
+    #[error("room {room:?} already has {ops} ops in Redis at {address}: nothing was imported")]
+    RoomExists {
+        /// The room.
+        room: String,
+        /// How many ops it has.
+        ops: u64,
+        /// Redis's `HOST:PORT`.
+        address: String,
+    },
 }
 
 /// The rooms of a data folder, as `tabula-server rooms` prints them.
 #[derive(Debug)]
 pub struct RoomList {
-    /// The folder the rooms are in (`DATA/rooms`).
-    pub rooms_dir: PathBuf,
+    /// Where the rooms are: the folder (`DATA/rooms`), or Redis.
+    pub place: String,
     /// Each room by name, sorted, with its summary or why it could not be
     /// read: a damaged room is listed with its problem, and the others still
     /// are.
-    pub rooms: Vec<(String, Result<Summary, SessionFileError>)>,
+    pub rooms: Vec<(String, Result<Summary, String>)>,
     /// When the list was made, for how long ago each room was last active.
     pub now: SystemTime,
 }
@@ -59,12 +81,13 @@ pub fn list_rooms(data: &Path) -> Result<RoomList, AdminError> {
         .into_iter()
         .map(|name| {
             let summary = SessionFile::open_read_only(store::room_path(&rooms_dir, &name))
-                .and_then(|file| file.summary());
+                .and_then(|file| file.summary())
+                .map_err(|err| err.to_string());
             (name, summary)
         })
         .collect();
     Ok(RoomList {
-        rooms_dir,
+        place: rooms_dir.display().to_string(),
         rooms,
         now: SystemTime::now(),
     })
@@ -75,7 +98,7 @@ impl fmt::Display for RoomList {
     /// with how long ago; a heading first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.rooms.is_empty() {
-            return writeln!(f, "no rooms in {}", self.rooms_dir.display());
+            return writeln!(f, "no rooms in {}", self.place);
         }
         writeln!(f, "{:<40} {:>10}  last activity", "room", "ops")?;
         for (name, summary) in &self.rooms {

@@ -350,15 +350,28 @@ struct Args {
 /// The subcommands.
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Lists the rooms in the data folder with their op counts and last activity.
+    /// Lists the rooms in the data folder (or, with --redis, in Redis) with
+    /// their op counts and last activity.
     Rooms,
-    /// Writes one room as a session file, consistently even while the relay runs.
+    /// Writes one room of the data folder (or, with --redis, of Redis) as a
+    /// session file, consistently even while relays serve it.
     Export {
         /// The room.
         #[arg(long)]
         room: String,
         /// The session file to write (it must not exist yet), e.g. meeting.tabula.
         out: PathBuf,
+    },
+    /// Puts a session file's room (a data folder's ROOM.tabula, or a file the
+    /// app saved) into Redis, for the relays of a cluster: its ops with their
+    /// numbers, its newest snapshot, its settings. Needs --redis; refused if
+    /// Redis already has ops in that room.
+    Import {
+        /// The room to import it as (default: the room the file was recorded in).
+        #[arg(long)]
+        room: Option<String>,
+        /// The session file to read.
+        file: PathBuf,
     },
     /// Writes a self-signed certificate for serving wss:// on a LAN
     /// (tabula-cert.pem, and its key tabula-key.pem, readable by you alone)
@@ -469,13 +482,28 @@ async fn main() -> anyhow::Result<()> {
 
     match &args.command {
         Some(Command::Rooms) => {
-            let rooms = admin::list_rooms(&args.data_dir()?)?;
+            let rooms = match &args.redis {
+                Some(url) => admin::cluster::list_rooms(url)?,
+                None => admin::list_rooms(&args.data_dir()?)?,
+            };
             write!(std::io::stdout().lock(), "{rooms}")?;
             return Ok(());
         }
         Some(Command::Export { room, out }) => {
-            let exported = admin::export(&args.data_dir()?, room, out)?;
+            let exported = match &args.redis {
+                Some(url) => admin::cluster::export(url, room, out)?,
+                None => admin::export(&args.data_dir()?, room, out)?,
+            };
             writeln!(std::io::stdout().lock(), "{exported}")?;
+            return Ok(());
+        }
+        Some(Command::Import { room, file }) => {
+            let url = args
+                .redis
+                .as_deref()
+                .context("import puts a room into Redis: say which with --redis URL")?;
+            let imported = admin::cluster::import(url, file, room.as_deref())?;
+            writeln!(std::io::stdout().lock(), "{imported}")?;
             return Ok(());
         }
         Some(Command::GenCert { names, out }) => return gen_cert(names, out),

@@ -127,10 +127,12 @@ pub(super) async fn run(
                 was_welcomed,
             } => {
                 attempt = if was_welcomed { 1 } else { attempt + 1 };
-                if !was_welcomed {
-                    // That address did not answer: the next one may.
-                    delivery.url = (delivery.url + 1) % request.urls.len().max(1);
-                }
+                // That address did not answer, or its relay went away: the
+                // next one may be there (the relays of a cluster serve the
+                // same room; a host's addresses reach the same relay).
+                // Either way the hello resumes from our last op and the
+                // outbox is resent: ops already sequenced are only acked.
+                delivery.url = (delivery.url + 1) % request.urls.len().max(1);
                 let retry_in = backoff(attempt, &request.client);
                 tracing::info!(%reason, attempt, ?retry_in, "connection lost; reconnecting");
                 let status = ConnectionStatus::Reconnecting {

@@ -73,6 +73,43 @@ pub enum JoinError {
         /// Ops in all.
         total: u64,
     },
+    /// Several relays were given for one room, and one names another room.
+    #[error("every address must be of the same room: {first} is room {room}, {other} is not")]
+    MixedRooms {
+        /// The first address.
+        first: String,
+        /// Its room.
+        room: String,
+        /// The address of another room.
+        other: String,
+    },
+    /// Nothing to join.
+    #[error("no relay address to join")]
+    NoAddress,
+}
+
+/// The relay addresses of one room, from `text`: one URL, or several
+/// separated by commas (the relays of a cluster, tried in turn), each
+/// checked, all of the same room; and that room.
+pub fn room_urls(text: &str) -> Result<(Vec<String>, String), JoinError> {
+    let urls: Vec<String> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let first = urls.first().ok_or(JoinError::NoAddress)?;
+    let room = room_of_url(first)?.to_owned();
+    for other in &urls[1..] {
+        if room_of_url(other)? != room {
+            return Err(JoinError::MixedRooms {
+                first: first.clone(),
+                room,
+                other: other.clone(),
+            });
+        }
+    }
+    Ok((urls, room))
 }
 
 /// The room of `ws[s]://HOST:PORT/ROOM[#fp=…]`, after checking the whole
@@ -462,7 +499,9 @@ impl Session {
         changed
     }
 
-    /// Joins the room at `url` (`ws://HOST:PORT/ROOM`). Joining the room this
+    /// Joins the room at `url` (`ws://HOST:PORT/ROOM`, or several such
+    /// addresses of one room separated by commas: the relays of a cluster,
+    /// each tried in turn when one fails). Joining the room this
     /// board belongs to again (a room of the same name, wherever it is now)
     /// resumes it: the relay carries on from our last op if it holds it, and
     /// otherwise sends its own history, which replaces ours (our unsent ops
@@ -475,12 +514,12 @@ impl Session {
         runtime: &tokio::runtime::Handle,
         wake: impl Fn() + Send + Sync + 'static,
     ) -> Result<(), JoinError> {
-        let room = room_of_url(url)?.to_owned();
+        let (urls, room) = room_urls(url)?;
         if let (true, Some((have, total))) = (self.room_urls.is_empty(), self.history_progress()) {
             return Err(JoinError::HistoryArriving { have, total });
         }
         self.leave();
-        if !self.room_urls.iter().any(|joined| joined == url) {
+        if !self.room_urls.iter().any(|joined| urls.contains(joined)) {
             // Our secret is for the relay that gave it (and those the room
             // moves to): another relay, even with a room of that name, must
             // never learn it.
@@ -513,7 +552,7 @@ impl Session {
             runtime: runtime.clone(),
             wake: Arc::new(wake),
         });
-        self.connect(vec![url.to_owned()]);
+        self.connect(urls);
         Ok(())
     }
 

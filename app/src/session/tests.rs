@@ -28,6 +28,22 @@ fn relay_urls_are_checked() {
     ));
 }
 
+#[test]
+fn several_relays_of_one_room_are_one_join_and_another_room_is_refused() {
+    let (urls, room) = room_urls(" ws://a:7457/team , ws://b:7457/team,").unwrap();
+    assert_eq!(urls, vec!["ws://a:7457/team", "ws://b:7457/team"]);
+    assert_eq!(room, "team");
+    assert!(matches!(
+        room_urls("ws://a:7457/team,ws://b:7457/other"),
+        Err(JoinError::MixedRooms { other, .. }) if other == "ws://b:7457/other"
+    ));
+    assert!(matches!(
+        room_urls("ws://a:7457/team,http://b/team"),
+        Err(JoinError::Url(UrlError::NotWebSocket))
+    ));
+    assert_eq!(room_urls(" , "), Err(JoinError::NoAddress));
+}
+
 fn stroke(seq: u64, author: ClientId) -> SequencedOp {
     SequencedOp {
         seq,

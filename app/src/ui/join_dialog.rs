@@ -193,7 +193,7 @@ impl JoinDialog {
             return Some(message.clone());
         }
         let (text, check): (&str, fn(&str) -> Option<String>) = match field {
-            Field::Relay => (&self.relay, relay_problem),
+            Field::Relay => (&self.relay, relays_problem),
             Field::Room => (&self.room, |room| {
                 room_name::validate(room).err().map(|e| e.to_string())
             }),
@@ -215,10 +215,15 @@ impl JoinDialog {
         {
             return None;
         }
-        let relay = self.relay.trim().trim_end_matches('/');
+        let room = self.room.trim();
+        // Several relays of a cluster, tried in turn: one address each.
+        let url = relays(&self.relay)
+            .map(|relay| format!("{relay}/{room}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let password = Password::new(self.password.trim());
         Some(JoinTarget {
-            url: format!("{relay}/{}", self.room.trim()),
+            url,
             name: self.name.trim().to_owned(),
             new_room_password: password.clone().filter(|_| self.new_room),
             password,
@@ -375,6 +380,25 @@ impl JoinDialog {
     }
 }
 
+/// The relays in the relay field: one address, or several separated by
+/// commas (the relays of a cluster), each without its trailing `/`.
+fn relays(field: &str) -> impl Iterator<Item = &str> {
+    field
+        .split(',')
+        .map(|relay| relay.trim().trim_end_matches('/'))
+        .filter(|relay| !relay.is_empty())
+}
+
+/// What is wrong with the relay field (one address, or several separated by
+/// commas), if anything.
+fn relays_problem(field: &str) -> Option<String> {
+    let mut relays = relays(field).peekable();
+    if relays.peek().is_none() {
+        return relay_problem("");
+    }
+    relays.find_map(relay_problem)
+}
+
 /// What is wrong with a relay address, if anything.
 fn relay_problem(relay: &str) -> Option<String> {
     let Some(rest) = relay
@@ -435,6 +459,21 @@ mod tests {
         assert_eq!(
             dialog.target().and_then(|target| target.password),
             Password::new("K7QX2M")
+        );
+    }
+
+    #[test]
+    fn several_relays_of_a_cluster_give_one_address_each() {
+        let dialog = filled(" ws://a:7457/ , ws://b:7457", "team", "Ada");
+        assert_eq!(
+            dialog.target().map(|target| target.url),
+            Some("ws://a:7457/team,ws://b:7457/team".to_owned())
+        );
+        let bad = filled("ws://a:7457, b:7457", "team", "Ada");
+        assert!(bad.target().is_none());
+        assert!(
+            bad.problem(Field::Relay)
+                .is_some_and(|p| p.contains("ws://"))
         );
     }
 

@@ -9,6 +9,9 @@
 //! - [`app`]: the whole window, on a session whose network task is replaced
 //!   by a detached connection.
 //! - [`closing`]: closing the window while a save runs.
+//! - [`cluster`]: a session given several relays of a cluster moves to the
+//!   next when its relay goes away, losing and doubling nothing (with a
+//!   `redis-server` of its own: `redis_server`, the relay tests' file).
 //! - [`dialogs`]: paths chosen in the system's file dialog (a scripted one),
 //!   or typed when there is none.
 //! - [`canvas`]: the canvas on its own: pointer input in, ops and camera
@@ -36,12 +39,17 @@ mod access;
 mod app;
 mod canvas;
 mod closing;
+mod cluster;
 mod dialogs;
 mod end_to_end;
 mod export;
 mod files;
 mod hosting;
 mod lan;
+// The relay tests' Redis; these tests never restart it.
+#[allow(dead_code)]
+#[path = "../../../server/tests/relay/redis_server.rs"]
+mod redis_server;
 mod replay;
 mod roles;
 mod support;

@@ -38,8 +38,8 @@ mod tests;
 
 pub use memory::MemoryLog;
 pub use sqlite::{
-    FileBudget, RELEASE_PAGES_AFTER, REST_AFTER, SqliteLog, on_files_closed, room_exists,
-    room_names, room_path, rooms_dir,
+    FileBudget, RELEASE_PAGES_AFTER, REST_AFTER, SETTING_PREFIX, SqliteLog, on_files_closed,
+    room_exists, room_names, room_path, rooms_dir,
 };
 pub use tabula_shared::session_file::Stamp;
 

@@ -173,17 +173,29 @@ impl Redis {
     }
 
     /// Runs `work` on a pooled connection (a new one if none is idle). A
-    /// connection that failed is dropped, not pooled.
+    /// connection that failed is dropped, not pooled; when a pooled one turns
+    /// out to be dead (Redis restarted since it was used), `work` runs once
+    /// more on a new one.
     pub fn with<T>(
         &self,
-        work: impl FnOnce(&mut Connection) -> Result<T, RedisError>,
+        mut work: impl FnMut(&mut Connection) -> Result<T, RedisError>,
     ) -> Result<T, StoreError> {
         let pooled = lock(&self.idle).pop();
+        let was_pooled = pooled.is_some();
         let mut connection = match pooled {
             Some(connection) => connection,
             None => self.connect().map_err(|cause| self.error(cause))?,
         };
-        match work(&mut connection) {
+        let mut done = work(&mut connection);
+        if was_pooled
+            && done
+                .as_ref()
+                .is_err_and(|err| err.is_io_error() || err.is_connection_dropped())
+        {
+            connection = self.connect().map_err(|cause| self.error(cause))?;
+            done = work(&mut connection);
+        }
+        match done {
             Ok(done) => {
                 let mut idle = lock(&self.idle);
                 if idle.len() < POOL_IDLE {
@@ -370,6 +382,17 @@ impl RedisLog {
                 .query(c)
         })?;
         stream_ops(reply)
+    }
+}
+
+impl RedisLog {
+    /// Every setting of the room.
+    pub fn settings(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.redis.with(|c| {
+            redis::cmd("HGETALL")
+                .arg(key(&self.room, "settings"))
+                .query(c)
+        })
     }
 }
 

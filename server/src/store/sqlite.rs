@@ -27,7 +27,7 @@ use crate::sync::{lock, try_lock};
 
 /// The prefix of a room setting's key in the file's `meta` table, which
 /// keeps settings apart from the schema's own keys.
-const SETTING_PREFIX: &str = "setting.";
+pub const SETTING_PREFIX: &str = "setting.";
 
 /// How many room files may be open at once, and which are: a relay holds
 /// one per room people use, and each costs three file descriptors (the

@@ -89,7 +89,9 @@ async fn members_on_two_nodes_share_one_order_and_late_joiners_catch_up_on_eithe
     }
 
     // Redis holds each op once, at the number everyone saw.
-    let mut look = redis.connection();
+    let mut look = redis::Client::open(redis.url())
+        .and_then(|client| client.get_connection())
+        .expect("a connection to look into Redis");
     let indexed: u64 = redis::cmd("HLEN")
         .arg("tabula:{shared}:ids")
         .query(&mut look)
@@ -228,4 +230,96 @@ async fn a_node_that_loses_redis_refuses_ops_saying_why_and_recovers_when_it_is_
         );
         sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_moves_from_a_data_folder_into_redis_and_back_out_whole() {
+    use tabula_server::admin::{self, AdminError};
+    use tabula_shared::session_file::SessionFile;
+
+    // A room drawn on a relay with a data folder.
+    let data = tempfile::tempdir().unwrap();
+    let single = TestRelay::with_config(Config {
+        data_dir: Some(data.path().to_path_buf()),
+        ..test_config()
+    })
+    .await;
+    let (mut ann, _) = TestClient::join(&single, "moving", "ann").await;
+    for _ in 0..10 {
+        ann.sequence(&stroke_op()).await;
+    }
+    drop(ann);
+    single.stop().await.unwrap();
+    let file =
+        tabula_server::store::room_path(&tabula_server::store::rooms_dir(data.path()), "moving");
+    let original: Vec<OpId> = SessionFile::open_read_only(&file)
+        .unwrap()
+        .ops(0)
+        .map(|row| row.unwrap().op_id)
+        .collect();
+
+    let redis = TestRedis::start();
+    let url = redis.url();
+    let imported = tokio::task::spawn_blocking({
+        let (url, file) = (url.clone(), file.clone());
+        move || admin::cluster::import(&url, &file, None)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        (imported.room.as_str(), imported.ops),
+        ("moving", original.len() as u64)
+    );
+    let again = tokio::task::spawn_blocking({
+        let (url, file) = (url.clone(), file.clone());
+        move || admin::cluster::import(&url, &file, None)
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(again, Err(AdminError::RoomExists { .. })),
+        "{again:?}"
+    );
+
+    // A node serves it from where it was, with its history.
+    let a = node(&redis, u64::MAX).await;
+    let (mut bob, welcome) = TestClient::join(&a, "moving", "bob").await;
+    assert_eq!(welcome.head, original.len() as u64);
+    let history = ops_up_to(&mut bob, welcome.head).await;
+    let ids: Vec<OpId> = history.values().map(|op| op.op.id).collect();
+    assert_eq!(ids, original, "the same ops at the same numbers");
+    let seq = bob.sequence(&stroke_op()).await;
+    assert_eq!(seq, welcome.head + 2, "after bob's join");
+
+    // And back out into a file; listed meanwhile.
+    let out = data.path().join("out.tabula");
+    let (exported, list) = tokio::task::spawn_blocking({
+        let (url, out) = (url.clone(), out.clone());
+        move || {
+            (
+                admin::cluster::export(&url, "moving", &out),
+                admin::cluster::list_rooms(&url),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(exported.unwrap().ops, seq);
+    let list = list.unwrap();
+    assert_eq!(list.rooms.len(), 1);
+    assert_eq!(list.rooms[0].1.as_ref().unwrap().ops, seq);
+    let copy: Vec<OpId> = SessionFile::open_read_only(&out)
+        .unwrap()
+        .ops(0)
+        .map(|row| row.unwrap().op_id)
+        .collect();
+    assert_eq!(&copy[..original.len()], &original[..]);
+    assert_eq!(copy.len() as u64, seq);
+    let missing = tokio::task::spawn_blocking(move || {
+        admin::cluster::export(&url, "nowhere", &data.path().join("no.tabula"))
+    })
+    .await
+    .unwrap();
+    assert!(matches!(missing, Err(AdminError::NoSuchRedisRoom { .. })));
 }

@@ -24,7 +24,7 @@ use crate::child::ChildRelay;
 use crate::support::{peer_info, stroke_op};
 
 /// The room everyone draws in.
-const ROOM: &str = "crash";
+pub const ROOM: &str = "crash";
 /// How many times the relay is killed.
 const CRASHES: u64 = 5;
 /// How many peers draw at once.
@@ -50,21 +50,21 @@ fn room_url(relay: &ChildRelay) -> String {
 
 /// One peer as the app's network task sees it, across connections.
 #[derive(Clone, Debug)]
-struct Peer {
+pub struct Peer {
     /// Who it is; the same on every connection.
-    info: PeerInfo,
+    pub info: PeerInfo,
     /// The last sequence number it has seen (op or own ack).
-    last_seen: u64,
+    pub last_seen: u64,
     /// Everything it has seen, by sequence number.
-    seen: BTreeMap<u64, OpId>,
+    pub seen: BTreeMap<u64, OpId>,
     /// Its ops sent but not yet acknowledged, oldest first: resent on reconnect.
     outbox: Vec<Op>,
     /// The resume secret its last welcome gave it, presented in every hello.
     secret: Option<tabula_shared::access::ResumeSecret>,
     /// Every ack it received, op to sequence number.
-    acked: HashMap<OpId, u64>,
+    pub acked: HashMap<OpId, u64>,
     /// Where the relay recorded someone joining or leaving (acked to nobody).
-    presence: BTreeSet<u64>,
+    pub presence: BTreeSet<u64>,
     /// Acks received by every peer, counted as they arrive, so the test can
     /// kill the relay only once it is taking ops.
     acks: Arc<AtomicUsize>,
@@ -72,7 +72,7 @@ struct Peer {
 
 /// What a peer does on one connection.
 #[derive(Clone, Copy, Debug)]
-enum Phase {
+pub enum Phase {
     /// Draws until the connection dies.
     Draw,
     /// Resends its outbox and leaves once everything is acknowledged.
@@ -82,7 +82,7 @@ enum Phase {
 }
 
 impl Peer {
-    fn new(name: &str, acks: &Arc<AtomicUsize>) -> Self {
+    pub fn new(name: &str, acks: &Arc<AtomicUsize>) -> Self {
         Self {
             info: peer_info(name),
             last_seen: 0,
@@ -153,7 +153,7 @@ impl Peer {
     /// One connection: hello, catch-up, resend, then the phase's work, until the
     /// phase is done or the connection dies. Returns how many of its ops were
     /// unacknowledged when it ended.
-    async fn connect(&mut self, url: &str, phase: Phase) -> usize {
+    pub async fn connect(&mut self, url: &str, phase: Phase) -> usize {
         // On a loaded machine the kill can come before a peer has connected or been
         // welcomed: that connection died early, like any other, and the peer
         // simply has nothing new. A relay that refuses to come back is caught by
@@ -256,7 +256,7 @@ impl Peer {
 
 /// Runs `phase` for every peer at once against `url`; returns how many ops were
 /// unacknowledged at the end, in all.
-async fn all(peers: &mut [Peer], url: &str, phase: Phase) -> usize {
+pub async fn all(peers: &mut [Peer], url: &str, phase: Phase) -> usize {
     let tasks: Vec<_> = peers
         .iter()
         .cloned()
@@ -330,22 +330,36 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
     reader.connect(&url, Phase::CatchUp(head)).await;
     relay.kill();
 
+    let history = reader.seen.clone();
+    let recorded = one_history(&peers, &reader, head);
+    eprintln!(
+        "{head} ops in the room after {CRASHES} kills ({recorded} joins and leaves), every one acked once"
+    );
+    check_tools(data.path(), &history);
+}
+
+/// Checks that `reader`, caught up to `head`, holds one history of ops
+/// 1..=`head` with every op once, that every op a peer was acked is there
+/// where its ack said, that every peer saw that same history, and that every
+/// op but the recorded joins and leaves was acked to its author; returns how
+/// many joins and leaves were recorded.
+pub fn one_history(peers: &[Peer], reader: &Peer, head: u64) -> usize {
     // One history, ops 1..=head, every op exactly once.
-    let history = reader.seen;
+    let history = &reader.seen;
     assert_eq!(history.len() as u64, head);
     assert_eq!(
         history.keys().copied().collect::<Vec<_>>(),
         (1..=head).collect::<Vec<_>>()
     );
     let mut places: HashMap<OpId, u64> = HashMap::new();
-    for (seq, op) in &history {
+    for (seq, op) in history {
         assert!(
             places.insert(*op, *seq).is_none(),
             "op {op} is in the room twice"
         );
     }
     let mut acked = 0;
-    for peer in &peers {
+    for peer in peers {
         // Every acknowledged op is there, where its ack said.
         for (op, seq) in &peer.acked {
             assert_eq!(
@@ -357,7 +371,7 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
         }
         acked += peer.acked.len();
         // And every peer ends with the same history as everyone else.
-        assert_eq!(peer.seen, history, "{} diverged", peer.info.name);
+        assert_eq!(&peer.seen, history, "{} diverged", peer.info.name);
     }
     let recorded = reader.presence.len();
     assert!(
@@ -370,10 +384,7 @@ async fn acknowledged_ops_survive_kill_9_exactly_once_and_peers_converge() {
         "every op in the room but the joins and leaves was acked to its author"
     );
 
-    eprintln!(
-        "{head} ops in the room after {CRASHES} kills ({recorded} joins and leaves), every one acked once"
-    );
-    check_tools(data.path(), &history);
+    recorded
 }
 
 /// `tabula-server rooms` and `export` see the room the peers saw, and after it

@@ -10,6 +10,7 @@ mod cluster;
 mod crash;
 mod discovery;
 mod durable;
+mod failover;
 mod handover;
 mod hostile;
 mod http;

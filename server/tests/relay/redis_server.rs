@@ -2,14 +2,15 @@
 //! loopback port, with its append-only file at `appendfsync always` in a
 //! temporary folder, as the README tells operators to run it. A test that
 //! needs it fails, saying why, when it cannot start: it never passes
-//! without Redis.
+//! without Redis. Self-contained: the app's tests use this file too.
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::WAIT;
+/// The longest the server may take to start and answer.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// `redis-server` in a child process; killed when dropped.
 pub struct TestRedis {
@@ -120,13 +121,6 @@ impl TestRedis {
         }
         let mut answer = [0; 7];
         stream.read_exact(&mut answer).is_ok() && &answer == b"+PONG\r\n"
-    }
-
-    /// A connection for a test to look into Redis with.
-    pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url())
-            .and_then(|client| client.get_connection_with_timeout(WAIT))
-            .expect("could not connect to the test's Redis")
     }
 }
 
