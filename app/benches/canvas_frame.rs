@@ -46,7 +46,7 @@ fn frame(ctx: &Context, canvas: &mut Canvas, board: &Board, tessellate: bool) ->
     let output = ctx.run_ui(input, |ui| {
         CentralPanel::default().frame(Frame::NONE).show(ui, |ui| {
             let _ = canvas.input_ui(ui, ToolSettings::default(), board);
-            canvas.paint_ui(ui, board, &[]);
+            canvas.paint_ui(ui, board, &tabula_app::pictures::Pictures::default(), &[]);
         });
     });
     if !tessellate {

@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use egui::{Ui, ViewportCommand};
 
+use crate::canvas::convert::point_from_pos;
 use crate::canvas::tools::{Tool, ToolSettings};
 use crate::canvas::{Canvas, PeerCursor, ViewAction};
 use crate::export::dialog::{ExportAction, ExportDialog};
@@ -30,6 +31,7 @@ use crate::files::menu::{FileMenu, MenuAction, file_name, saving_text};
 use crate::files::recent::RecentFiles;
 use crate::host::hosting::Hosting;
 use crate::host::{HostError, HostSettings};
+use crate::insert::{Inserting, Landing, landing_size};
 use crate::lan::Lan;
 use crate::session::{ConnectionStatus, JoinError, Session};
 use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
@@ -88,6 +90,8 @@ pub struct TabulaApp {
     /// The window, once its first frame has run: what threads started
     /// before it (hosting's, a hosted board's network task) wake.
     window: Arc<OnceLock<egui::Context>>,
+    /// Pictures pasted, dropped or chosen, on their way onto the board.
+    inserting: Inserting,
 }
 
 impl TabulaApp {
@@ -118,6 +122,7 @@ impl TabulaApp {
             notices: Notices::default(),
             lan,
             window,
+            inserting: Inserting::default(),
         }
     }
 
@@ -405,6 +410,72 @@ impl TabulaApp {
         if let Some(picked) = self.picker.poll() {
             self.picked(picked, ctx);
         }
+        if let Some(path) = self.file_menu.take_image_path() {
+            let at = self.view_centre();
+            self.inserting.file(ctx, &path, at);
+        }
+        self.land_pictures();
+    }
+
+    /// Starts putting the picture in the file at `path` on the board, in
+    /// the middle of the view, as File → Insert image… does.
+    pub fn insert_file(&mut self, path: &std::path::Path, ctx: &egui::Context) {
+        let at = self.view_centre();
+        self.inserting.file(ctx, path, at);
+    }
+
+    /// Puts the pictures made ready on the board, each selected (with the
+    /// select tool) so that it can be moved and resized at once, and says
+    /// why any could not be.
+    fn land_pictures(&mut self) {
+        let (landed, refused) = self.inserting.poll();
+        for sentence in refused {
+            self.notices.push(Level::Warning, sentence);
+        }
+        let visible = self.visible_canvas();
+        for Landing { picture, at } in landed {
+            let size = landing_size(picture.size, visible);
+            if let Some(id) = self.session.insert_picture(picture, at, size) {
+                self.tools.tool = Tool::Select;
+                self.canvas.selection_mut().set([id]);
+            }
+        }
+    }
+
+    /// The board's rectangle on show, in canvas units.
+    fn visible_canvas(&self) -> tabula_shared::Rect {
+        let visible = self.canvas.camera().visible_canvas(self.canvas.viewport());
+        tabula_shared::Rect::from_corners(point_from_pos(visible.min), point_from_pos(visible.max))
+    }
+
+    /// The centre of the view, in canvas units: where a picture lands when
+    /// the pointer is not over the board.
+    fn view_centre(&self) -> tabula_shared::Point {
+        self.visible_canvas().center()
+    }
+
+    /// Copies the one image selected to the clipboard as a picture, when
+    /// the person copies (ctrl+C) with nothing else selected.
+    fn copy_picture(&self, ctx: &egui::Context) {
+        if !ctx.input(|i| i.events.iter().any(|e| matches!(e, egui::Event::Copy))) {
+            return;
+        }
+        let board = self.session.board();
+        let mut selected = self.canvas.selection().objects(board);
+        let (Some(only), None) = (selected.next(), selected.next()) else {
+            return;
+        };
+        let Some(blob) = only
+            .data
+            .blob()
+            .and_then(|id| self.session.pictures().get(id))
+        else {
+            return;
+        };
+        match crate::pictures::decode::decode(blob.bytes()) {
+            Ok(pixels) => ctx.copy_image(pixels),
+            Err(err) => tracing::warn!(blob = %blob.id(), %err, "cannot copy an image"),
+        }
     }
 
     /// Asks where, for `purpose`: in the system's file dialog, or, without
@@ -417,6 +488,7 @@ impl TabulaApp {
                 Some(replay) => replay.timelapse_request(),
                 None => return,
             },
+            Purpose::InsertImage => FileMenu::image_request(),
         };
         let ctx_to_wake = ctx.clone();
         let wake = move || ctx_to_wake.request_repaint();
@@ -448,6 +520,13 @@ impl TabulaApp {
                 if let Some(replay) = &mut self.replay {
                     replay.type_timelapse_dir(note);
                 }
+            }
+            (Purpose::InsertImage, Outcome::Chosen(path)) => {
+                let at = self.view_centre();
+                self.inserting.file(ctx, &path, at);
+            }
+            (Purpose::InsertImage, Outcome::TypeIt(note)) => {
+                self.file_menu.type_path(purpose, None, note);
             }
         }
     }
@@ -495,6 +574,7 @@ impl TabulaApp {
         let export = self.export_dialog.modal_ui(
             ctx,
             self.session.board(),
+            self.session.pictures(),
             self.canvas.selection(),
             offers_dialogs,
         );
@@ -651,6 +731,11 @@ impl TabulaApp {
             for action in input.actions {
                 self.session.perform(action);
             }
+            if !self.canvas.is_covered() && self.canvas.editor().is_none() {
+                let at = input.pointer.unwrap_or_else(|| self.view_centre());
+                self.inserting.take_input(&ctx, at);
+                self.copy_picture(&ctx);
+            }
         }
         if input.pointer_changed {
             self.session.set_cursor(input.pointer);
@@ -671,7 +756,8 @@ impl TabulaApp {
             .as_ref()
             .map_or(self.session.board(), ReplayView::board);
         let painting = Instant::now();
-        self.canvas.paint_ui(ui, board, &cursors);
+        self.canvas
+            .paint_ui(ui, board, self.session.pictures(), &cursors);
         let canvas_time = painting.elapsed();
         if *self.canvas.camera() != camera_before {
             // The zoom label was drawn before the canvas moved the camera.

@@ -16,6 +16,8 @@
 //!   gesture under way previewed; with the camera, the tools, the gestures, the
 //!   selection, the text editor, the renderer and its cache, and the overlays,
 //!   each in a module of its own. It knows nothing of the network.
+//! - [`insert`]: pictures pasted, dropped on the window or chosen with File →
+//!   Insert image…, made fit to share on a job and put on the board.
 //! - [`jobs`]: [`jobs::Job`], the one way work runs off the UI thread: a
 //!   named thread with progress, cancel and a result the frame polls.
 //! - [`files`]: saving and opening `.tabula` files as jobs, the save queue,
@@ -27,6 +29,9 @@
 //!   screen, the PNG and the SVG: a stroke's smooth curve and an ellipse as
 //!   cubic Bézier pieces, an arrow's barbs. The leaf `canvas` and `export`
 //!   both import.
+//! - [`pictures`]: the pictures images show (blobs held, being fetched,
+//!   missing or damaged), reading them into pixels, and making an inserted
+//!   file fit to share. A leaf.
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay, the theme, and the system's file dialogs.
@@ -46,9 +51,11 @@ pub mod canvas;
 pub mod export;
 pub mod files;
 pub mod host;
+pub mod insert;
 pub mod jobs;
 pub mod lan;
 pub mod net;
 pub mod outline;
+pub mod pictures;
 pub mod session;
 pub mod ui;

@@ -30,6 +30,10 @@ struct Args {
     /// tried in turn when one fails.
     #[arg(long, value_name = "URL")]
     join: Option<String>,
+    /// A picture (PNG, JPEG, GIF or WebP) to put on the board at start, in
+    /// the middle of the view, as File → Insert image… does; repeatable.
+    #[arg(long, value_name = "IMAGE")]
+    insert: Vec<std::path::PathBuf>,
     /// Host this board on the local network at start, in room ROOM (a
     /// readable random name, such as blue-otter-42, when none is given):
     /// others find it in their join dialog. Each address others can join at
@@ -195,6 +199,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(url) = &args.join {
                 app.join(url, &cc.egui_ctx)?;
+            }
+            for picture in &args.insert {
+                app.insert_file(picture, &cc.egui_ctx);
             }
             if let Some(room) = &host_room {
                 app.host(room, &cc.egui_ctx)?;

@@ -20,6 +20,10 @@ pub struct Config {
     /// larger one closes that connection with 1009. The codec itself never
     /// accepts more than [`tabula_shared::codec::MAX_FRAME_BYTES`].
     pub max_frame_bytes: usize,
+    /// The largest image blob a client may upload, in bytes, at most
+    /// [`tabula_shared::caps::MAX_BLOB_BYTES`]; a bigger one is refused
+    /// (`BlobRefused`, with a sentence) and the welcome says this cap.
+    pub max_blob_bytes: u64,
     /// How many frames may wait for one peer. A peer whose queue fills up reads too
     /// slowly to keep up and is cut off, so that a room never waits on anyone.
     pub peer_queue_frames: usize,
@@ -133,6 +137,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_frame_bytes: tabula_shared::codec::MAX_FRAME_BYTES,
+            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
             peer_queue_frames: 4096,
             peer_queue_bytes: 16 * 1024 * 1024,
             messages_per_sec: 1000,
@@ -170,8 +175,8 @@ impl Default for Config {
 impl Config {
     /// Refuses values the relay cannot work with.
     pub(crate) fn validate(&self) -> Result<(), Error> {
-        let problem = if self.max_frame_bytes == 0 {
-            "max_frame_bytes must be at least 1"
+        let problem = if self.max_frame_bytes < tabula_shared::blob::BLOB_FRAME_BYTES {
+            "max_frame_bytes must be at least 50176, the frame of one part of an image"
         } else if self.peer_queue_frames == 0 {
             "peer_queue_frames must be at least 1"
         } else if self.peer_queue_bytes < self.max_frame_bytes {
@@ -208,6 +213,10 @@ impl Config {
             "the heartbeat interval and every timeout must be longer than zero"
         } else if self.snapshot_every == 0 {
             "snapshot_every must be at least 1"
+        } else if self.max_blob_bytes == 0
+            || self.max_blob_bytes > tabula_shared::caps::MAX_BLOB_BYTES
+        {
+            "max_blob_bytes must be at least 1 and at most caps::MAX_BLOB_BYTES"
         } else if self.heartbeat_timeout < self.heartbeat_interval {
             "heartbeat_timeout must be at least heartbeat_interval"
         } else {

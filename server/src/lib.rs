@@ -32,6 +32,9 @@
 //! - `room`: the rooms registry and each room's members, fan-out and sequencer,
 //!   and the writer threads (one per core) that group-commit the rooms with a
 //!   file.
+//! - `blobs`: images' bytes as a connection handles them: an upload taken in
+//!   parts within the relay's cap (`--max-blob-bytes`) and checked against its
+//!   name, a room's pictures stored and read off the tokio workers.
 //! - `history`: a stretch of a room's log (`CatchUp`), read off the tokio
 //!   workers, for catch-ups and history requests.
 //! - `snapshots`: each room's latest board snapshot, made every
@@ -70,6 +73,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 pub mod access;
 pub mod admin;
+mod blobs;
 mod config;
 mod connection;
 mod deadline;

@@ -63,15 +63,27 @@ struct Args {
     listen: String,
 
     /// The largest message a client may send, in bytes; a larger one closes that
-    /// connection with 1009. At most the codec's limit.
+    /// connection with 1009. At least one part of an image (50176), at most the
+    /// codec's limit.
     #[arg(
         long,
         value_name = "BYTES",
         default_value_t = Config::default().max_frame_bytes,
         value_parser = RangedU64ValueParser::<usize>::new()
-            .range(1..=tabula_shared::codec::MAX_FRAME_BYTES as u64),
+            .range(tabula_shared::blob::BLOB_FRAME_BYTES as u64..=tabula_shared::codec::MAX_FRAME_BYTES as u64),
     )]
     max_frame_bytes: usize,
+
+    /// The largest image a client may upload, in bytes (an image's encoded
+    /// file); a bigger one is refused with a message. At most 10 MiB.
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value_t = Config::default().max_blob_bytes,
+        value_parser = RangedU64ValueParser::<u64>::new()
+            .range(1..=tabula_shared::caps::MAX_BLOB_BYTES),
+    )]
+    max_blob_bytes: u64,
 
     /// How many outgoing frames may wait for one client; a client that falls this
     /// far behind is cut off so that its room never waits on it.
@@ -406,6 +418,7 @@ impl Args {
         let handshake = Duration::from_secs(self.handshake_timeout_secs);
         Config {
             max_frame_bytes: self.max_frame_bytes,
+            max_blob_bytes: self.max_blob_bytes,
             peer_queue_frames: self.peer_queue,
             peer_queue_bytes: self.peer_queue_bytes,
             messages_per_sec: self.max_messages_per_sec,

@@ -33,6 +33,17 @@ pub const MAX_COORDINATE: f32 = 10_000_000.0;
 /// The largest width or font size, in canvas units.
 pub const MAX_SIZE: f32 = 1000.0;
 
+/// The most pixels an image may have on its long side. The app downscales a
+/// bigger picture to this before it stores it: 4096 px is sharp on a 4K
+/// screen at 100 % and keeps a decoded texture within 64 MiB.
+pub const MAX_IMAGE_SIDE: u32 = 4096;
+
+/// The most bytes one image's encoded file (a blob) may hold. The app
+/// re-encodes a bigger file (as PNG, or JPEG for a photograph) until it fits;
+/// a relay refuses a bigger blob, so nobody can make a room store more than
+/// this per image. A relay may take less (`--max-blob-bytes`).
+pub const MAX_BLOB_BYTES: u64 = 10 * 1024 * 1024;
+
 /// What in an op, object or snapshot lies beyond the caps, or is no shape
 /// at all: the reason the relay gives when it refuses an op.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -61,6 +72,9 @@ pub enum Malformed {
     /// A text too long.
     #[error("a text of {0} bytes, and at most {MAX_TEXT_BYTES} are allowed")]
     TextTooLong(usize),
+    /// An image whose text is not the id of a blob.
+    #[error("an image that names no picture")]
+    NoBlob,
     /// Points that make no object of this kind (a line takes two).
     #[error("{count} points make no {kind}")]
     Shape {

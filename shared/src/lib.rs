@@ -7,12 +7,14 @@
 //! - [`access`]: the secrets of the handshake: passwords turned into keys
 //!   (Argon2id), proofs over the relay's nonce (Ed25519), room locks, resume
 //!   secrets, room codes and the `#code=` of a room's URL.
+//! - [`blob`]: the bytes of images, named by their SHA-256, checked, and sent
+//!   in parts.
 //! - [`ids`]: the uuid-backed identifiers of clients, ops and objects.
 //! - [`geometry`]: points, rectangles and colours in canvas space.
-//! - [`caps`]: the geometry caps every peer enforces (points per stroke, text
-//!   length, coordinates, widths and font sizes).
+//! - [`caps`]: the caps every peer enforces (points per stroke, text
+//!   length, coordinates, widths and font sizes, an image's size and bytes).
 //! - [`object`]: the things on a board (strokes, lines, arrows, rectangles,
-//!   ellipses, texts), their properties and their hit-testing.
+//!   ellipses, texts, images), their properties and their hit-testing.
 //! - [`op`]: drawing ops as a client proposes them ([`Op`]) and as the relay has
 //!   ordered them ([`SequencedOp`]), and the tally that keeps a stroke within
 //!   its cap as it streams.
@@ -43,6 +45,7 @@
 //!   module here that does I/O.
 
 pub mod access;
+pub mod blob;
 pub mod board;
 pub mod caps;
 pub mod codec;

@@ -7,6 +7,14 @@
 //! seen yet (each as an ordinary [`ServerMessage::Op`]), then whatever happens in
 //! the room live.
 //!
+//! Images' bytes travel apart from the ops, as blobs ([`crate::blob`]): a
+//! client uploads a picture in [`ClientMessage::BlobPart`]s before the op that
+//! creates an image of it (the relay refuses an image whose blob the room does
+//! not hold, and a blob over its cap, [`Welcome::max_blob_bytes`], with
+//! [`ErrorCode::BlobRefused`]), and fetches a picture it lacks with
+//! [`ClientMessage::FetchBlob`], answered in [`ServerMessage::BlobPart`]s or
+//! with [`ServerMessage::NoBlob`].
+//!
 //! A client that joined from a snapshot lacks the ops the snapshot stands for;
 //! it asks for them with [`ClientMessage::FetchHistory`] and they arrive as
 //! ordinary `Op`s older than what it has applied, mixed in with live traffic.
@@ -41,6 +49,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::{KeyParams, Nonce, Proof, ResumeSecret, Role, RoomLock, Verifier};
+use crate::blob::{BlobChunk, BlobId};
 use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
 /// The protocol version a client announces in its hello (2 since the op set grew
@@ -48,7 +57,8 @@ use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 /// relay records joins and leaves as ops, 5 since rooms can move between relays
 /// and a resume names its last op, 6 since a welcome hands out a resume
 /// secret and a relay or room with a password challenges the hello, 7 since
-/// rooms have passwords, invitations, roles and operators). The
+/// rooms have passwords, invitations, roles and operators, and images and
+/// their blobs). The
 /// relay refuses a hello of another version with close code 1002 and a
 /// message saying which it speaks.
 pub const PROTOCOL_VERSION: u16 = 7;
@@ -169,6 +179,10 @@ pub struct Welcome {
     /// it lets this client, and only it, take its id over. The same for as
     /// long as the relay remembers the id.
     pub resume_secret: ResumeSecret,
+    /// The largest image blob this relay takes, in bytes (at most
+    /// [`crate::caps::MAX_BLOB_BYTES`]): the app says so before it sends a
+    /// bigger one.
+    pub max_blob_bytes: u64,
 }
 
 /// What a welcome says about the snapshot that follows it.
@@ -199,6 +213,9 @@ pub enum ErrorCode {
     ViewOnly,
     /// A command only the room's operators may give.
     NotOperator,
+    /// A blob the relay will not keep (over its cap, damaged, or out of
+    /// order), or an image whose blob the room does not hold.
+    BlobRefused,
 }
 
 /// What an operator does to its room.
@@ -317,6 +334,12 @@ pub enum ClientMessage {
     /// An operator's command (refused with [`ErrorCode::NotOperator`] from
     /// anyone else).
     Moderate(Moderation),
+    /// The next piece of a blob this client uploads, in order, before the op
+    /// that creates an image of it.
+    BlobPart(BlobChunk),
+    /// Asks for a blob the room holds: answered with its
+    /// [`ServerMessage::BlobPart`]s, or [`ServerMessage::NoBlob`].
+    FetchBlob(BlobId),
 }
 
 /// Relay → client.
@@ -383,4 +406,8 @@ pub enum ServerMessage {
     /// What this member may do and how the room is run: after the welcome,
     /// and again whenever it changes.
     Access(RoomAccess),
+    /// The next piece of a blob this client fetched, in order.
+    BlobPart(BlobChunk),
+    /// The answer to a fetch of a blob the room does not hold.
+    NoBlob(BlobId),
 }

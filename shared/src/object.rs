@@ -1,5 +1,11 @@
-//! The things on a board: freehand strokes, lines, arrows, rectangles, ellipses and
-//! texts, each an [`Object`] with a stable [`ObjectId`].
+//! The things on a board: freehand strokes, lines, arrows, rectangles, ellipses,
+//! texts and images, each an [`Object`] with a stable [`ObjectId`].
+//!
+//! An image is a rectangle (its two points, opposite corners) filled with a
+//! picture whose bytes are a blob ([`crate::blob`]), named in its `text` by
+//! the blob's id in hex: the ops, snapshots and files that carry objects kept
+//! their encoding when images came, and an image's picture never changes
+//! (a set of its text is refused).
 //!
 //! An object is a bag of independent *properties* (where it is, its shape, its
 //! colour, its width, its fill, its text, its font size, its place in the stack).
@@ -11,6 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blob::BlobId;
 use crate::caps::{self, Malformed};
 use crate::{ClientId, Color, ObjectId, Point, Rect};
 
@@ -37,6 +44,9 @@ pub enum ObjectKind {
     Ellipse,
     /// Text whose top-left corner is its one point; lines split at `\n`.
     Text,
+    /// A picture filling the rectangle of its two points; its `text` names its
+    /// blob ([`ObjectData::image`]).
+    Image,
 }
 
 impl ObjectKind {
@@ -51,7 +61,9 @@ impl ObjectKind {
     pub fn check_shape(self, points: &[Point]) -> Result<(), Malformed> {
         let count_ok = match self {
             Self::Freehand => !points.is_empty(),
-            Self::Line | Self::Arrow | Self::Rectangle | Self::Ellipse => points.len() == 2,
+            Self::Line | Self::Arrow | Self::Rectangle | Self::Ellipse | Self::Image => {
+                points.len() == 2
+            }
             Self::Text => points.len() == 1,
         };
         if !count_ok {
@@ -74,6 +86,7 @@ impl ObjectKind {
             Self::Rectangle => "rectangle",
             Self::Ellipse => "ellipse",
             Self::Text => "text",
+            Self::Image => "image",
         }
     }
 }
@@ -182,7 +195,36 @@ impl ObjectData {
         self.kind.check_shape(&self.points)?;
         caps::check_size(self.width)?;
         caps::check_size(self.font_size)?;
-        caps::check_text(&self.text)
+        caps::check_text(&self.text)?;
+        if self.kind == ObjectKind::Image && self.blob().is_none() {
+            return Err(Malformed::NoBlob);
+        }
+        Ok(())
+    }
+
+    /// An image showing `blob`, filling the rectangle with these corners.
+    #[must_use]
+    pub fn image(blob: BlobId, corner: Point, opposite: Point) -> Self {
+        Self {
+            kind: ObjectKind::Image,
+            points: vec![corner, opposite],
+            color: Color::rgb(0, 0, 0),
+            width: 1.0,
+            fill: Fill::None,
+            text: blob.hex(),
+            font_size: DEFAULT_FONT_SIZE,
+        }
+    }
+
+    /// The blob an image shows; `None` for other kinds (and for an image
+    /// whose text names no blob, which no board holds).
+    #[must_use]
+    pub fn blob(&self) -> Option<BlobId> {
+        if self.kind == ObjectKind::Image {
+            BlobId::parse_hex(&self.text)
+        } else {
+            None
+        }
     }
 }
 
@@ -253,6 +295,8 @@ impl Object {
             Property::Color(c) => self.data.color = *c,
             Property::Width(w) => self.data.width = *w,
             Property::Fill(f) => self.data.fill = *f,
+            // An image's text names its picture, which never changes.
+            Property::Text(_) if self.data.kind == ObjectKind::Image => return false,
             Property::Text(t) => self.data.text.clone_from(t),
             Property::FontSize(s) => self.data.font_size = *s,
             Property::Layer(l) => self.layer = *l,
@@ -283,7 +327,7 @@ impl Object {
     pub fn bounds(&self) -> Rect {
         let frame = self.frame();
         match self.data.kind {
-            ObjectKind::Text => frame,
+            ObjectKind::Text | ObjectKind::Image => frame,
             // The arrow head sticks out by about its size.
             ObjectKind::Arrow => frame.expand(self.data.width * 0.5 + arrow_head_size(self)),
             _ => frame.expand(self.data.width * 0.5),
@@ -297,7 +341,7 @@ impl Object {
         let pts: Vec<Point> = self.points().collect();
         let filled = self.data.fill != Fill::None;
         match self.data.kind {
-            ObjectKind::Text => {
+            ObjectKind::Text | ObjectKind::Image => {
                 let frame = self.frame();
                 if frame.contains(p) {
                     0.0
@@ -430,6 +474,41 @@ mod tests {
             finished: true,
             deleted: false,
         }
+    }
+
+    #[test]
+    fn an_image_names_its_blob_which_never_changes_and_is_hit_anywhere_inside() {
+        let blob = BlobId::of(b"a picture");
+        let data = ObjectData::image(blob, Point::new(0.0, 0.0), Point::new(40.0, 30.0));
+        assert_eq!(data.check(), Ok(()));
+        assert_eq!(data.blob(), Some(blob));
+        let nameless = ObjectData {
+            text: "not a blob".to_owned(),
+            ..data.clone()
+        };
+        assert_eq!(nameless.check(), Err(Malformed::NoBlob));
+        let mut image = Object {
+            id: ObjectId::random(),
+            author: ClientId::random(),
+            data,
+            offset: Point::new(10.0, 0.0),
+            layer: 1,
+            finished: true,
+            deleted: false,
+        };
+        assert!(!image.set(&Property::Text(BlobId::of(b"another").hex())));
+        assert_eq!(image.data.blob(), Some(blob));
+        assert!(image.distance(Point::new(30.0, 15.0)).abs() < f32::EPSILON);
+        assert!((image.distance(Point::new(60.0, 15.0)) - 10.0).abs() < 1e-3);
+        assert_eq!(
+            image.bounds(),
+            Rect::from_corners(Point::new(10.0, 0.0), Point::new(50.0, 30.0))
+        );
+        assert!(image.set(&Property::Points(vec![
+            Point::new(0.0, 0.0),
+            Point::new(80.0, 60.0)
+        ])));
+        assert!(!image.set(&Property::Points(vec![Point::new(0.0, 0.0)])));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use crate::access::{Kdf, KeyParams, Nonce, Proof, ResumeSecret, Role, RoomLock, Salt, Verifier};
+use crate::blob::{BlobChunk, BlobId};
 use crate::message::{InviteInfo, Moderation, RoomAccess};
 use crate::object::{Fill, ObjectData, ObjectKind, Property};
 use crate::op::Moderated;
@@ -43,7 +44,29 @@ pub fn kind() -> impl Strategy<Value = ObjectKind> {
         Just(ObjectKind::Rectangle),
         Just(ObjectKind::Ellipse),
         Just(ObjectKind::Text),
+        Just(ObjectKind::Image),
     ]
+}
+
+/// One of a few pictures, by blob id: images that show the same picture
+/// share it.
+pub fn blob_id() -> impl Strategy<Value = BlobId> {
+    (0u8..3).prop_map(|i| BlobId::of(&[i]))
+}
+
+fn blob_chunk() -> impl Strategy<Value = BlobChunk> {
+    (
+        blob_id(),
+        any::<u64>(),
+        any::<u64>(),
+        proptest::collection::vec(any::<u8>(), 0..64),
+    )
+        .prop_map(|(id, total, offset, bytes)| BlobChunk {
+            id,
+            total,
+            offset,
+            bytes,
+        })
 }
 
 /// The data of a new object, valid for its kind.
@@ -56,27 +79,33 @@ pub fn object_data() -> impl Strategy<Value = ObjectData> {
         fill(),
         "[a-z \n]{0,12}",
         4.0f32..96.0,
+        blob_id(),
     )
-        .prop_map(|(kind, mut points, color, width, fill, text, font_size)| {
-            match kind {
-                ObjectKind::Freehand => {}
-                ObjectKind::Text => points.truncate(1),
-                _ => {
-                    let first = points[0];
-                    points.resize(2, Point::new(first.x + 10.0, first.y + 20.0));
-                    points.truncate(2);
+        .prop_map(
+            |(kind, mut points, color, width, fill, mut text, font_size, blob)| {
+                if kind == ObjectKind::Image {
+                    text = blob.hex();
                 }
-            }
-            ObjectData {
-                kind,
-                points,
-                color,
-                width,
-                fill,
-                text,
-                font_size,
-            }
-        })
+                match kind {
+                    ObjectKind::Freehand => {}
+                    ObjectKind::Text => points.truncate(1),
+                    _ => {
+                        let first = points[0];
+                        points.resize(2, Point::new(first.x + 10.0, first.y + 20.0));
+                        points.truncate(2);
+                    }
+                }
+                ObjectData {
+                    kind,
+                    points,
+                    color,
+                    width,
+                    fill,
+                    text,
+                    font_size,
+                }
+            },
+        )
 }
 
 /// Any property with a value that fits most objects (points may not fit).
@@ -262,6 +291,8 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
                 invite
             })),
         moderation().prop_map(ClientMessage::Moderate),
+        blob_chunk().prop_map(ClientMessage::BlobPart),
+        blob_id().prop_map(ClientMessage::FetchBlob),
     ]
 }
 
@@ -329,8 +360,11 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
                         parts,
                     }),
                     resume_secret: ResumeSecret(secret),
+                    max_blob_bytes: head / 3,
                 })
             }),
+        blob_chunk().prop_map(ServerMessage::BlobPart),
+        blob_id().prop_map(ServerMessage::NoBlob),
         (
             any::<[u8; 32]>(),
             proptest::option::of(key_params()),
@@ -377,7 +411,8 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
                 Just(ErrorCode::InvalidOp),
                 Just(ErrorCode::InvalidRequest),
                 Just(ErrorCode::ViewOnly),
-                Just(ErrorCode::NotOperator)
+                Just(ErrorCode::NotOperator),
+                Just(ErrorCode::BlobRefused)
             ],
             ".{0,40}"
         )

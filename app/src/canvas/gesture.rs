@@ -91,7 +91,7 @@ pub fn constrain(kind: ObjectKind, from: Pos2, to: Pos2, shift: bool) -> Pos2 {
             let angle = (d.angle() / step).round() * step;
             from + egui::Vec2::angled(angle) * d.length()
         }
-        ObjectKind::Freehand | ObjectKind::Text => to,
+        ObjectKind::Freehand | ObjectKind::Text | ObjectKind::Image => to,
     }
 }
 

@@ -401,7 +401,12 @@ impl Canvas {
             }
             Gesture::Resizing { object, handle, to } => {
                 if let Some(o) = board.object(object) {
-                    actions.push(vec![selection::resize(o, handle, point_from_pos(to))]);
+                    actions.push(vec![selection::resize(
+                        o,
+                        handle,
+                        point_from_pos(to),
+                        self.shift,
+                    )]);
                 }
             }
             Gesture::Selecting { from, to, additive } => {

@@ -38,6 +38,9 @@
 //! - [`text_edit`]: typing a text where it will sit on the board.
 //! - [`render`]: painting one object (strokes, shapes, texts) with egui, and
 //!   tiny ones as dots.
+//! - [`images`]: images' textures, one per picture, decoded off the UI
+//!   thread, and the placeholder where a picture is loading, missing or
+//!   damaged.
 //! - [`cache`]: what painting needs of each object on show, kept from frame to
 //!   frame.
 //! - [`curve`]: the screen's line pieces for a curve of [`crate::outline`]
@@ -55,6 +58,7 @@ pub mod camera;
 pub mod convert;
 pub mod curve;
 pub mod gesture;
+pub mod images;
 mod input;
 pub mod overlay;
 mod paint;
@@ -73,6 +77,7 @@ use self::cache::BoardCache;
 use self::camera::{Camera, ZOOM_STEP};
 use self::convert::rect_from_canvas;
 use self::gesture::Gesture;
+use self::images::Textures;
 use self::selection::Selection;
 use self::text_edit::TextEditor;
 use self::tools::ToolSettings;
@@ -159,6 +164,8 @@ pub struct Canvas {
     /// of an unchanged board culls by rectangles alone; in a cell because
     /// painting only reads the canvas.
     cache: RefCell<BoardCache>,
+    /// The images' textures, one per picture, made as they come on screen.
+    textures: RefCell<Textures>,
 }
 
 impl Default for Canvas {
@@ -183,6 +190,7 @@ impl Canvas {
             shift: false,
             covered: false,
             cache: RefCell::default(),
+            textures: RefCell::default(),
         }
     }
 

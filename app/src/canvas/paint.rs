@@ -2,22 +2,32 @@
 //! the gesture under way previewed, the selection and the peers' pointers
 //! ([`Canvas::paint_ui`]).
 
+use egui::emath::TSTransform;
 use egui::{Painter, Rect, Ui};
-use tabula_shared::{Board, Object, ObjectId, OpKind, Point};
+use tabula_shared::{Board, Object, ObjectId, ObjectKind, OpKind, Point};
 
 use super::convert::{color32, point_from_pos, pos_from_point, rect_from_canvas};
 use super::gesture::{Gesture, constrain};
+use super::images::paint_picture;
 use super::overlay;
 use super::render::{DOT_PX, Dots, paint_object};
 use super::selection;
 use super::tools::Tool;
 use super::{Canvas, ERASER_PX, PeerCursor};
+use crate::pictures::Pictures;
 use crate::ui::theme::PAPER;
 
 impl Canvas {
     /// Paints the paper, the dot grid, every visible object (with the gesture
-    /// under way previewed), the selection and the peers' pointers.
-    pub fn paint_ui(&self, ui: &Ui, board: &Board, cursors: &[PeerCursor<'_>]) {
+    /// under way previewed; images from `pictures`), the selection and the
+    /// peers' pointers.
+    pub fn paint_ui(
+        &self,
+        ui: &Ui,
+        board: &Board,
+        pictures: &Pictures,
+        cursors: &[PeerCursor<'_>],
+    ) {
         let painter = ui.painter_at(self.viewport);
         painter.rect_filled(self.viewport, 0.0, PAPER);
         overlay::paint_grid(&painter, &self.camera, self.viewport);
@@ -40,7 +50,7 @@ impl Canvas {
                     let shown = self.as_previewed(object);
                     if rect_from_canvas(shown.bounds()).intersects(visible) {
                         dots.flush(&painter);
-                        paint_object(&painter, screen_from_canvas, &shown);
+                        self.paint_one(ui, &painter, screen_from_canvas, &shown, pictures);
                     }
                 }
                 continue;
@@ -53,7 +63,7 @@ impl Canvas {
                 dots.push(cached, on_screen, screen_from_canvas.scaling);
             } else if let Some(object) = board.object(cached.id) {
                 dots.flush(&painter);
-                paint_object(&painter, screen_from_canvas, object);
+                self.paint_one(ui, &painter, screen_from_canvas, object, pictures);
             }
         }
         dots.flush(&painter);
@@ -83,6 +93,26 @@ impl Canvas {
                 overlay::paint_peer_cursor(&painter, pos, cursor.name, color32(cursor.color));
             }
         }
+    }
+
+    /// Paints one object: an image from its picture's texture (or a
+    /// placeholder), anything else as [`paint_object`] draws it.
+    fn paint_one(
+        &self,
+        ui: &Ui,
+        painter: &Painter,
+        screen_from_canvas: TSTransform,
+        object: &Object,
+        pictures: &Pictures,
+    ) {
+        let Some(blob) = object.data.blob() else {
+            paint_object(painter, screen_from_canvas, object);
+            return;
+        };
+        debug_assert_eq!(object.data.kind, ObjectKind::Image);
+        let look = self.textures.borrow_mut().look(ui.ctx(), pictures, blob);
+        let rect = screen_from_canvas * rect_from_canvas(object.frame());
+        paint_picture(painter, rect, &look, self.erased.contains(&object.id));
     }
 
     /// Whether the gesture under way shows some objects otherwise than the
@@ -121,7 +151,7 @@ impl Canvas {
                 if let OpKind::Set {
                     property: tabula_shared::Property::Points(points),
                     ..
-                } = selection::resize(object, *handle, point_from_pos(*to)).kind
+                } = selection::resize(object, *handle, point_from_pos(*to), self.shift).kind
                 {
                     shown.data.points = points;
                 }

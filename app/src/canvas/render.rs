@@ -152,6 +152,13 @@ pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: 
             let size = object.data.font_size * screen_from_canvas.scaling;
             paint_text(painter, points[0], &object.data.text, size, color);
         }
+        // The canvas paints images from their textures (`super::images`);
+        // here, with no picture at hand, its place.
+        ObjectKind::Image => super::images::paint_placeholder(
+            painter,
+            Rect::from_two_pos(points[0], points[1]),
+            "Image",
+        ),
     }
 }
 

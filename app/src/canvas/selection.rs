@@ -97,6 +97,10 @@ impl Selection {
     pub fn restyle(&self, board: &Board, property: &Property) -> Vec<Op> {
         self.each(board, |o| {
             let applies = match property {
+                // A picture has no colour, width or fill of its own.
+                _ if o.data.kind == ObjectKind::Image => {
+                    matches!(property, Property::Layer(_) | Property::Offset(_))
+                }
                 Property::Fill(_) => {
                     matches!(o.data.kind, ObjectKind::Rectangle | ObjectKind::Ellipse)
                 }
@@ -167,8 +171,8 @@ pub struct Handle {
     pub moves_first: bool,
 }
 
-/// The resize handles of an object: a line's or arrow's two ends, a rectangle's
-/// or ellipse's four corners; none for strokes and texts.
+/// The resize handles of an object: a line's or arrow's two ends, a rectangle's,
+/// ellipse's or image's four corners; none for strokes and texts.
 #[must_use]
 pub fn handles(object: &Object) -> Vec<Handle> {
     let points: Vec<Point> = object.points().collect();
@@ -185,7 +189,7 @@ pub fn handles(object: &Object) -> Vec<Handle> {
                 moves_first: false,
             },
         ],
-        ObjectKind::Rectangle | ObjectKind::Ellipse => {
+        ObjectKind::Rectangle | ObjectKind::Ellipse | ObjectKind::Image => {
             let r = Rect::from_corners(points[0], points[1]);
             let corners = [
                 r.min,
@@ -205,9 +209,16 @@ pub fn handles(object: &Object) -> Vec<Handle> {
     }
 }
 
-/// The op that drags `handle` of `object` to `to` (canvas units).
+/// The op that drags `handle` of `object` to `to` (canvas units). An image
+/// keeps its aspect (the corner goes as far as the farther of the two
+/// directions takes it) unless `free` (shift held).
 #[must_use]
-pub fn resize(object: &Object, handle: Handle, to: Point) -> Op {
+pub fn resize(object: &Object, handle: Handle, to: Point, free: bool) -> Op {
+    let to = if object.data.kind == ObjectKind::Image && !free {
+        keep_aspect(object, handle.fixed, to)
+    } else {
+        to
+    };
     let local = |p: Point| p.minus(object.offset);
     let points = if handle.moves_first {
         vec![local(to), local(handle.fixed)]
@@ -218,6 +229,23 @@ pub fn resize(object: &Object, handle: Handle, to: Point) -> Op {
         object: object.id,
         property: Property::Points(points),
     })
+}
+
+/// Where the dragged corner of `object` goes for the pointer at `to`, the
+/// opposite corner staying at `fixed`, so that the shape keeps its aspect.
+fn keep_aspect(object: &Object, fixed: Point, to: Point) -> Point {
+    let frame = object.frame();
+    let (width, height) = (frame.width(), frame.height());
+    if width <= f32::EPSILON || height <= f32::EPSILON {
+        return to;
+    }
+    let (dx, dy) = (to.x - fixed.x, to.y - fixed.y);
+    let scale = (dx.abs() / width).max(dy.abs() / height).max(1e-3);
+    let sign = |d: f32| if d < 0.0 { -1.0 } else { 1.0 };
+    Point::new(
+        fixed.x + sign(dx) * width * scale,
+        fixed.y + sign(dy) * height * scale,
+    )
 }
 
 /// Whether a fill choice means anything for the selection's kinds.

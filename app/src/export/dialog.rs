@@ -14,8 +14,9 @@ use egui::{Context, Id, Modal, RichText};
 use tabula_shared::{Board, Object};
 
 use super::job::{Destination, ExportJob, Exported};
-use super::{ExportError, Format};
+use super::{Blobs, ExportError, Format, blobs_for};
 use crate::canvas::selection::Selection;
+use crate::pictures::Pictures;
 
 /// What the dialog asks of the app.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +134,7 @@ impl ExportDialog {
         &mut self,
         ctx: &Context,
         board: &Board,
+        pictures: &Pictures,
         selection: &Selection,
         offers_dialogs: bool,
     ) -> Option<ExportAction> {
@@ -190,7 +192,7 @@ impl ExportDialog {
             if let Some(job) = &self.running {
                 progress_ui(ui, job);
             } else {
-                self.buttons_ui(ui, board, selection, has_selection);
+                self.buttons_ui(ui, board, pictures, selection, has_selection);
             }
             match &self.outcome {
                 Some(Ok(done)) => {
@@ -214,6 +216,7 @@ impl ExportDialog {
         &mut self,
         ui: &mut egui::Ui,
         board: &Board,
+        pictures: &Pictures,
         selection: &Selection,
         has_selection: bool,
     ) {
@@ -239,15 +242,22 @@ impl ExportDialog {
                 .filter(|o| !only || selection.contains(o.id))
                 .cloned()
                 .collect();
-            self.start(objects, destination, ui.ctx());
+            let blobs = blobs_for(&objects, pictures);
+            self.start(objects, blobs, destination, ui.ctx());
         });
     }
 
     /// Starts exporting `objects` to `destination` on the export thread.
-    fn start(&mut self, objects: Vec<Object>, destination: Destination, ctx: &Context) {
+    fn start(
+        &mut self,
+        objects: Vec<Object>,
+        blobs: Blobs,
+        destination: Destination,
+        ctx: &Context,
+    ) {
         self.outcome = None;
         let ctx = ctx.clone();
-        match ExportJob::start(objects, self.format, destination, move || {
+        match ExportJob::start(objects, blobs, self.format, destination, move || {
             ctx.request_repaint();
         }) {
             Ok(job) => {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use tabula_shared::Object;
 
-use super::{ExportError, Format, png, svg};
+use super::{Blobs, ExportError, Format, png, svg};
 use crate::jobs::{Job, Progress, Work};
 
 /// The name of the thread that exports.
@@ -70,6 +70,7 @@ impl ExportJob {
     /// When the thread cannot be started.
     pub fn start(
         objects: Vec<Object>,
+        blobs: Blobs,
         format: Format,
         destination: Destination,
         wake: impl Fn() + Send + 'static,
@@ -77,7 +78,7 @@ impl ExportJob {
         let to = destination.clone();
         let total = objects.len() as u64;
         let job = Job::spawn_at(DRAWING, total, THREAD_NAME, wake, move |work| {
-            export(&objects, format, &to, work)
+            export(&objects, &blobs, format, &to, work)
         })?;
         Ok(Self { destination, job })
     }
@@ -120,6 +121,7 @@ impl ExportJob {
 /// The export thread's work.
 fn export<P>(
     objects: &[Object],
+    blobs: &Blobs,
     format: Format,
     destination: &Destination,
     work: &Work<P>,
@@ -141,14 +143,16 @@ fn export<P>(
     };
     let path = match destination {
         Destination::Clipboard => {
-            let image = png::image_with(&objects, format.scale(), &mut drawn)?;
+            let image = png::image_with(&objects, blobs, format.scale(), &mut drawn)?;
             return Ok(Exported::Image(image));
         }
         Destination::File(path) => path,
     };
     let bytes = match format {
-        Format::Png1x | Format::Png2x => png::encode_with(&objects, format.scale(), &mut drawn)?,
-        Format::Svg => svg::encode_with(&objects, &mut drawn)?.into_bytes(),
+        Format::Png1x | Format::Png2x => {
+            png::encode_with(&objects, blobs, format.scale(), &mut drawn)?
+        }
+        Format::Svg => svg::encode_with(&objects, blobs, &mut drawn)?.into_bytes(),
     };
     if work.is_cancelled() {
         return Err(ExportError::Cancelled);
@@ -223,6 +227,7 @@ mod tests {
         let expected = png::encode(&objects.iter().collect::<Vec<_>>(), 2.0).unwrap();
         let mut job = ExportJob::start(
             objects,
+            Blobs::new(),
             Format::Png2x,
             Destination::File(path.clone()),
             || {},
@@ -251,7 +256,7 @@ mod tests {
                 || {},
                 move |work: &Work| {
                     thread_go.wait();
-                    export(&objects, format, &to, work)
+                    export(&objects, &Blobs::new(), format, &to, work)
                 },
             )
             .unwrap();
@@ -276,20 +281,38 @@ mod tests {
     fn an_export_that_cannot_be_written_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("no such folder").join("boxes.svg");
-        let mut job =
-            ExportJob::start(boxes(2), Format::Svg, Destination::File(path), || {}).unwrap();
+        let mut job = ExportJob::start(
+            boxes(2),
+            Blobs::new(),
+            Format::Svg,
+            Destination::File(path),
+            || {},
+        )
+        .unwrap();
         let outcome = wait(|| job.poll());
         assert!(matches!(outcome, Err(ExportError::Write(_))), "{outcome:?}");
         // And nothing to export is said as such.
-        let mut job =
-            ExportJob::start(Vec::new(), Format::Png1x, Destination::Clipboard, || {}).unwrap();
+        let mut job = ExportJob::start(
+            Vec::new(),
+            Blobs::new(),
+            Format::Png1x,
+            Destination::Clipboard,
+            || {},
+        )
+        .unwrap();
         assert!(matches!(wait(|| job.poll()), Err(ExportError::Empty)));
     }
 
     #[test]
     fn the_clipboard_gets_the_picture_at_the_formats_scale() {
-        let mut job =
-            ExportJob::start(boxes(3), Format::Png2x, Destination::Clipboard, || {}).unwrap();
+        let mut job = ExportJob::start(
+            boxes(3),
+            Blobs::new(),
+            Format::Png2x,
+            Destination::Clipboard,
+            || {},
+        )
+        .unwrap();
         match wait(|| job.poll()) {
             Ok(Exported::Image(image)) => {
                 let expected = png::image(&boxes(3).iter().collect::<Vec<_>>(), 2.0).unwrap();

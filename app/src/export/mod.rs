@@ -7,9 +7,10 @@
 //! - this module: what the formats share: the area, the margin, the
 //!   background, the formats offered ([`Format`]), and [`ExportError`].
 //! - [`png`]: rasterised in pure Rust with `tiny-skia`, at 1× (one pixel per
-//!   canvas unit) or more; the same picture can go to the clipboard as an
-//!   image.
-//! - [`svg`]: exactly one element per object, in stacking order.
+//!   canvas unit) or more, images drawn from their pictures ([`Blobs`]); the
+//!   same picture can go to the clipboard as an image.
+//! - [`svg`]: exactly one element per object, in stacking order; an image's
+//!   picture embedded as a `data:` URI.
 //! - [`text`]: a text laid out as the board lays it out, from egui's own
 //!   fonts and fallbacks, as glyph outlines for both formats.
 //! - [`job`]: an export drawn, encoded and written (or copied) on the
@@ -33,7 +34,26 @@ mod tests;
 pub mod text;
 pub mod timelapse;
 
+use std::collections::HashMap;
+
+use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::{Color, Object, Rect};
+
+use crate::pictures::Pictures;
+
+/// The pictures an export draws its images from, by id: a copy (cheap: the
+/// bytes are shared) that the export thread owns.
+pub type Blobs = HashMap<BlobId, Blob>;
+
+/// The held pictures the images among `objects` show.
+#[must_use]
+pub fn blobs_for<'a>(objects: impl IntoIterator<Item = &'a Object>, pictures: &Pictures) -> Blobs {
+    pictures
+        .used_by(objects)
+        .into_iter()
+        .map(|blob| (blob.id(), blob))
+        .collect()
+}
 
 /// The free border around the objects, in canvas units.
 pub const MARGIN: f32 = 16.0;

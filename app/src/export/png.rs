@@ -5,49 +5,63 @@
 //! out as the board lays them out ([`super::text`]). The same pixels can go to
 //! the clipboard as an image.
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use egui::emath::TSTransform;
 use egui::{Pos2, vec2};
+use tabula_shared::blob::BlobId;
 use tabula_shared::object::{ObjectKind, arrow_head_size};
 use tabula_shared::{Color, Object};
-use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Stroke, Transform};
+use tiny_skia::{
+    FillRule, FilterQuality, LineCap, LineJoin, Paint, PathBuilder, Pixmap, PixmapPaint, Stroke,
+    Transform,
+};
 
 use super::text::{self, PathEl};
-use super::{BACKGROUND, ExportError, MAX_PIXELS, MAX_SIDE_PX, area, pixel_size};
-use crate::canvas::convert::pos_from_point;
+use super::{BACKGROUND, Blobs, ExportError, MAX_PIXELS, MAX_SIDE_PX, area, pixel_size};
+use crate::canvas::convert::{pos_from_point, rect_from_canvas};
 use crate::outline::{Curve, arrow_barbs};
+use crate::pictures::decode::decode_rgba;
 
-/// `objects` (bottom first) as a PNG at `scale` pixels per canvas unit.
+/// `objects` (bottom first) as a PNG at `scale` pixels per canvas unit
+/// (images as placeholders: see [`encode_with`]).
 pub fn encode(objects: &[&Object], scale: f32) -> Result<Vec<u8>, ExportError> {
-    encode_with(objects, scale, &mut |_| ControlFlow::Continue(()))
+    encode_with(objects, &Blobs::new(), scale, &mut |_| {
+        ControlFlow::Continue(())
+    })
 }
 
-/// [`encode`], telling `drawn` how many objects are drawn after each; once
-/// it breaks, the export stops with [`ExportError::Cancelled`].
+/// [`encode`], images drawn from `blobs`, telling `drawn` how many objects
+/// are drawn after each; once it breaks, the export stops with
+/// [`ExportError::Cancelled`].
 pub fn encode_with(
     objects: &[&Object],
+    blobs: &Blobs,
     scale: f32,
     drawn: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<Vec<u8>, ExportError> {
-    raster(objects, scale, drawn)?
+    raster(objects, blobs, scale, drawn)?
         .encode_png()
         .map_err(|e| ExportError::Encode(e.to_string()))
 }
 
 /// `objects` (bottom first) as an image for the clipboard, at `scale`.
 pub fn image(objects: &[&Object], scale: f32) -> Result<egui::ColorImage, ExportError> {
-    image_with(objects, scale, &mut |_| ControlFlow::Continue(()))
+    image_with(objects, &Blobs::new(), scale, &mut |_| {
+        ControlFlow::Continue(())
+    })
 }
 
-/// [`image`], telling `drawn` how many objects are drawn as [`encode_with`]
-/// does.
+/// [`image`], images drawn from `blobs`, telling `drawn` how many objects
+/// are drawn as [`encode_with`] does.
 pub fn image_with(
     objects: &[&Object],
+    blobs: &Blobs,
     scale: f32,
     drawn: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<egui::ColorImage, ExportError> {
-    let pixmap = raster(objects, scale, drawn)?;
+    let pixmap = raster(objects, blobs, scale, drawn)?;
     let size = [pixmap.width() as usize, pixmap.height() as usize];
     Ok(egui::ColorImage::from_rgba_premultiplied(
         size,
@@ -59,6 +73,7 @@ pub fn image_with(
 /// drawn after each.
 fn raster(
     objects: &[&Object],
+    blobs: &Blobs,
     scale: f32,
     drawn: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<Pixmap, ExportError> {
@@ -73,13 +88,79 @@ fn raster(
     let mut pixmap = Pixmap::new(width, height).ok_or(ExportError::TooLarge { width, height })?;
     pixmap.fill(skia_color(BACKGROUND));
     let px_from_canvas = TSTransform::new(vec2(-area.min.x, -area.min.y) * scale, scale);
+    let mut pictures = Decoded::default();
     for (i, object) in objects.iter().enumerate() {
-        draw(&mut pixmap, object, px_from_canvas);
+        if let Some(id) = object.data.blob() {
+            let rect = px_from_canvas * rect_from_canvas(object.frame());
+            draw_picture(&mut pixmap, rect, pictures.get(id, blobs));
+        } else {
+            draw(&mut pixmap, object, px_from_canvas);
+        }
         if drawn(i + 1).is_break() {
             return Err(ExportError::Cancelled);
         }
     }
     Ok(pixmap)
+}
+
+/// The pictures of an export, decoded once each, the first time an image
+/// shows one: `None` for one missing or damaged.
+#[derive(Default)]
+struct Decoded(HashMap<BlobId, Option<Pixmap>>);
+
+impl Decoded {
+    /// The pixels of the picture `id`.
+    fn get(&mut self, id: BlobId, blobs: &Blobs) -> Option<&Pixmap> {
+        self.0
+            .entry(id)
+            .or_insert_with(|| {
+                let blob = blobs.get(&id)?;
+                let ([width, height], mut rgba) = decode_rgba(blob.bytes())
+                    .inspect_err(
+                        |err| tracing::warn!(blob = %id, %err, "an exported image does not decode"),
+                    )
+                    .ok()?;
+                // tiny-skia's pixmaps are premultiplied.
+                for pixel in rgba.chunks_exact_mut(4) {
+                    let alpha = u16::from(pixel[3]);
+                    for channel in &mut pixel[..3] {
+                        *channel = ((u16::from(*channel) * alpha + 127) / 255) as u8;
+                    }
+                }
+                Pixmap::from_vec(rgba, tiny_skia::IntSize::from_wh(width, height)?)
+            })
+            .as_ref()
+    }
+}
+
+/// Draws a picture stretched over `rect` (in pixels), or a grey placeholder
+/// where there is none.
+fn draw_picture(pixmap: &mut Pixmap, rect: egui::Rect, picture: Option<&Pixmap>) {
+    let Some(picture) = picture else {
+        if let Some(r) = tiny_skia::Rect::from_ltrb(rect.min.x, rect.min.y, rect.max.x, rect.max.y)
+        {
+            pixmap.fill_rect(
+                r,
+                &paint(Color::rgb(0xe8, 0xe8, 0xe8)),
+                Transform::identity(),
+                None,
+            );
+        }
+        return;
+    };
+    let transform = Transform::from_row(
+        rect.width() / picture.width() as f32,
+        0.0,
+        0.0,
+        rect.height() / picture.height() as f32,
+        rect.min.x,
+        rect.min.y,
+    );
+    let quality = PixmapPaint {
+        quality: FilterQuality::Bicubic,
+        ..PixmapPaint::default()
+    };
+    pixmap.draw_pixmap(0, 0, picture.as_ref(), &quality, transform, None);
 }
 
 /// Draws one object onto the pixmap.
@@ -170,6 +251,8 @@ pub(super) fn figure(object: &Object, px_from_canvas: TSTransform) -> Option<Fig
         ObjectKind::Ellipse => curve_path(&Curve::ellipse(egui::Rect::from_two_pos(
             points[0], points[1],
         ))),
+        // Drawn from its picture (`draw_picture`).
+        ObjectKind::Image => return None,
         ObjectKind::Text => {
             let outlines = text::outlines(
                 &object.data.text,

@@ -16,19 +16,24 @@ use tabula_shared::object::{Fill, ObjectKind, arrow_head_size};
 use tabula_shared::{Color, Object};
 
 use super::text::{self, PathEl};
-use super::{BACKGROUND, ExportError, area};
+use tabula_shared::blob::Blob;
+
+use super::{BACKGROUND, Blobs, ExportError, area};
 use crate::canvas::convert::pos_from_point;
 use crate::outline::{Curve, arrow_barbs};
 
-/// `objects` (bottom first) as an SVG document: one element per object.
+/// `objects` (bottom first) as an SVG document: one element per object
+/// (images as placeholders: see [`encode_with`]).
 pub fn encode(objects: &[&Object]) -> Result<String, ExportError> {
-    encode_with(objects, &mut |_| ControlFlow::Continue(()))
+    encode_with(objects, &Blobs::new(), &mut |_| ControlFlow::Continue(()))
 }
 
-/// [`encode`], telling `written` how many elements are written after each;
-/// once it breaks, the export stops with [`ExportError::Cancelled`].
+/// [`encode`], images embedding their pictures from `blobs`, telling
+/// `written` how many elements are written after each; once it breaks, the
+/// export stops with [`ExportError::Cancelled`].
 pub fn encode_with(
     objects: &[&Object],
+    blobs: &Blobs,
     written: &mut dyn FnMut(usize) -> ControlFlow<()>,
 ) -> Result<String, ExportError> {
     let area = area(objects.iter().copied()).ok_or(ExportError::Empty)?;
@@ -44,7 +49,10 @@ pub fn encode_with(
     );
     for (i, object) in objects.iter().enumerate() {
         out.push_str("  ");
-        out.push_str(&svg_element(object));
+        match object.data.blob() {
+            Some(id) => out.push_str(&image_element(object, blobs.get(&id))),
+            None => out.push_str(&svg_element(object)),
+        }
         out.push('\n');
         if written(i + 1).is_break() {
             return Err(ExportError::Cancelled);
@@ -52,6 +60,49 @@ pub fn encode_with(
     }
     out.push_str("</svg>\n");
     Ok(out)
+}
+
+/// An image as an `<image>` with its picture in a `data:` URI (the file as
+/// it was inserted, base64), stretched over the image's rectangle; a grey
+/// `<rect>` where the picture is missing.
+pub(super) fn image_element(object: &Object, picture: Option<&Blob>) -> String {
+    let frame = object.frame();
+    let (x, y, w, h) = (frame.min.x, frame.min.y, frame.width(), frame.height());
+    let Some(blob) = picture else {
+        return format!(
+            r##"<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="#e8e8e8"><title>a missing image</title></rect>"##
+        );
+    };
+    let mime = match image::guess_format(blob.bytes()) {
+        Ok(image::ImageFormat::Jpeg) => "image/jpeg",
+        Ok(image::ImageFormat::Gif) => "image/gif",
+        Ok(image::ImageFormat::WebP) => "image/webp",
+        _ => "image/png",
+    };
+    format!(
+        r#"<image x="{x}" y="{y}" width="{w}" height="{h}" preserveAspectRatio="none" href="data:{mime};base64,{}"/>"#,
+        base64(blob.bytes())
+    )
+}
+
+/// `bytes` in standard base64 with padding (RFC 4648).
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for group in bytes.chunks(3) {
+        let n = group
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= group.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// One object as one SVG element.
@@ -127,6 +178,7 @@ pub(super) fn svg_element(object: &Object) -> String {
                 stroke("round")
             )
         }
+        ObjectKind::Image => image_element(object, None),
         ObjectKind::Text => {
             let at = points.first().copied().unwrap_or_default();
             let glyphs = glyph_data(&text::outlines(&d.text, at, d.font_size));

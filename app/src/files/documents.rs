@@ -15,6 +15,7 @@ use super::recent::RecentFiles;
 use super::save_queue::{Finished, InFile, SaveQueue};
 use super::saving::{SaveJob, Saving, snapshot_at_head};
 use super::{FileError, SNAPSHOT_EVERY};
+use crate::pictures::Lack;
 use crate::session::{Session, room_of_url};
 
 /// The room name written into a file saved from a local board.
@@ -195,7 +196,21 @@ impl Documents {
         let opening = self.opening.take()?;
         let path = opening.path().to_path_buf();
         Some(match result {
-            Ok((Opened { ops, board, behind }, history)) => {
+            Ok((
+                Opened {
+                    ops,
+                    board,
+                    behind,
+                    pictures,
+                },
+                history,
+            )) => {
+                for picture in pictures {
+                    match picture {
+                        Ok(blob) => session.pictures_mut().insert(blob),
+                        Err((id, why)) => session.pictures_mut().lack(id, Lack::Damaged(why)),
+                    }
+                }
                 if behind == 0 {
                     session.load_built(board, ops);
                 } else {
@@ -360,6 +375,7 @@ impl Documents {
             ops,
             after: plan.after,
             snapshot,
+            pictures: session.pictures_to_save(),
         };
         let wake = self.waker.clone();
         let started = Saving::start(job, move || {

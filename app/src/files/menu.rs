@@ -53,6 +53,8 @@ struct PathDialog {
 pub struct FileMenu {
     /// The path dialog, while it shows.
     dialog: Option<PathDialog>,
+    /// A picture's path typed for File → Insert image…, until the app takes it.
+    image_path: Option<PathBuf>,
 }
 
 impl FileMenu {
@@ -99,6 +101,20 @@ impl FileMenu {
         request
             .in_folder(folder)
             .offering("Tabula sessions", EXTENSION)
+    }
+
+    /// What the system's file dialog is asked for File → Insert image…: a
+    /// picture.
+    #[must_use]
+    pub fn image_request() -> Request {
+        Request::new(Kind::OpenFile, "Insert an image")
+            .offering_any("Images", &["png", "jpg", "jpeg", "gif", "webp"])
+    }
+
+    /// The picture's path typed in the path dialog for File → Insert
+    /// image…, once: the app inserts it.
+    pub fn take_image_path(&mut self) -> Option<PathBuf> {
+        self.image_path.take()
     }
 
     /// `path` was chosen for `purpose`, in the system's dialog or the path
@@ -172,6 +188,9 @@ impl FileMenu {
                                 action = Some(MenuAction::Choose(Purpose::SaveAs));
                             }
                             ui.separator();
+                            if ui.button("Insert image…").clicked() {
+                                action = Some(MenuAction::Choose(Purpose::InsertImage));
+                            }
                             if ui.button("Export…").clicked() {
                                 action = Some(MenuAction::Export);
                             }
@@ -242,13 +261,18 @@ impl FileMenu {
             ui.set_width(420.0);
             ui.heading(match purpose {
                 Purpose::SaveAs => "Save the board as",
+                Purpose::InsertImage => "Insert an image",
                 _ => "Open a session",
             });
             if let Some(note) = dialog.note {
                 ui.label(egui::RichText::new(note).italics());
                 ui.add_space(4.0);
             }
-            ui.label("The path of a .tabula file:");
+            ui.label(if purpose == Purpose::InsertImage {
+                "The path of a PNG, JPEG, GIF or WebP file:"
+            } else {
+                "The path of a .tabula file:"
+            });
             let field = ui.add(
                 egui::TextEdit::singleline(&mut dialog.text)
                     .hint_text("~/boards/meeting.tabula")
@@ -267,6 +291,7 @@ impl FileMenu {
                 }
                 let label = match purpose {
                     Purpose::SaveAs => "Save",
+                    Purpose::InsertImage => "Insert",
                     _ => "Open",
                 };
                 if ui.button(label).clicked() {
@@ -281,7 +306,11 @@ impl FileMenu {
         if confirmed && !dialog.text.trim().is_empty() {
             let path = expand_home(dialog.text.trim());
             self.dialog = None;
-            Self::path_chosen(purpose, &path, docs, session, ctx);
+            if purpose == Purpose::InsertImage {
+                self.image_path = Some(path);
+            } else {
+                Self::path_chosen(purpose, &path, docs, session, ctx);
+            }
         }
     }
 }

@@ -30,8 +30,9 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::codec::SNAPSHOT_FORMAT;
-use tabula_shared::session_file::{SessionFile, StoredSnapshot};
+use tabula_shared::session_file::{SessionFile, SessionFileError, StoredSnapshot};
 use tabula_shared::{Board, DecodeError, SequencedOp, decode_snapshot};
 
 use super::FileError;
@@ -109,7 +110,13 @@ pub struct Opened {
     /// The op the snapshot the board was built from stands for, 0 if none
     /// was: ops `1..=behind` follow through [`History`].
     pub behind: u64,
+    /// The pictures the file holds, and those of its pictures that are
+    /// damaged, by id with the reason.
+    pub pictures: Vec<Picture>,
 }
+
+/// A picture read from a file, or the id of a damaged one with the reason.
+pub type Picture = Result<Blob, (BlobId, String)>;
 
 /// The wake both stages of an opening share: the board's job calls it, and
 /// the history's, started once the board is on screen.
@@ -318,8 +325,35 @@ fn build<P>(path: &Path, work: &Work<P>) -> Result<Option<Built>, FileError> {
         return Ok(None);
     }
     work.set_done(board.last_seq());
-    tracing::debug!(path = %path.display(), snapshot = behind, ops = ops.len(), "built the board");
-    Ok(Some((file, Opened { ops, board, behind })))
+    let pictures = read_pictures(&file)?;
+    tracing::debug!(path = %path.display(), snapshot = behind, ops = ops.len(), pictures = pictures.len(), "built the board");
+    Ok(Some((
+        file,
+        Opened {
+            ops,
+            board,
+            behind,
+            pictures,
+        },
+    )))
+}
+
+/// Every picture the file holds; one damaged is said as such (the image
+/// that shows it shows a placeholder), and the rest read on.
+fn read_pictures(file: &SessionFile) -> Result<Vec<Picture>, FileError> {
+    let mut pictures = Vec::new();
+    for id in file.blob_ids()? {
+        match file.blob(id) {
+            Ok(Some(blob)) => pictures.push(Ok(blob)),
+            Ok(None) => {}
+            Err(SessionFileError::DamagedBlob { detail, .. }) => {
+                tracing::warn!(path = %file.path().display(), blob = %id, %detail, "a damaged picture");
+                pictures.push(Err((id, detail)));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(pictures)
 }
 
 /// The board of the newest snapshot at or before op `head` that decodes, or

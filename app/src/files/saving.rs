@@ -21,6 +21,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use tabula_shared::blob::Blob;
 use tabula_shared::codec::SNAPSHOT_FORMAT;
 use tabula_shared::session_file::{SessionFile, SessionFileError, StoredOp, StoredSnapshot};
 use tabula_shared::{Board, OpId, SequencedOp, Snapshot, encode_snapshot};
@@ -58,6 +59,9 @@ pub struct SaveJob {
     /// one, a due snapshot is built here from `ops` when they are the whole
     /// history, and otherwise left to a later save.
     pub snapshot: Option<Snapshot>,
+    /// The pictures the board's images show: stored once each (a file that
+    /// holds one already keeps it as it is), before the ops.
+    pub pictures: Vec<Blob>,
 }
 
 /// The snapshot of the board after `ops`, given `board`, the session's board
@@ -200,13 +204,15 @@ fn write<P>(job: SaveJob, work: &Work<P>) -> Result<Saved, FileError> {
         ops,
         after,
         snapshot,
+        pictures,
     } = job;
     let saved = match after {
-        Some(after) => append_after(&path, after, &ops, || snapshot, work),
+        Some(after) => append_after(&path, after, &ops, &pictures, || snapshot, work),
         None => write_whole(
             &path,
             &room,
             &ops,
+            &pictures,
             || Some(snapshot.unwrap_or_else(|| Board::from_sequenced(&ops).snapshot())),
             work,
         ),
@@ -227,7 +233,20 @@ fn write<P>(job: SaveJob, work: &Work<P>) -> Result<Saved, FileError> {
 ///
 /// This is the save the `tabula-save` thread runs, on the calling thread.
 pub fn save_session(path: &Path, room: &str, ops: &[SequencedOp]) -> Result<(), FileError> {
-    save_session_with(path, room, ops, || Board::from_sequenced(ops).snapshot())
+    save_session_and_pictures(path, room, ops, &[])
+}
+
+/// [`save_session`], storing `pictures` (those the images of `ops` show)
+/// too: what a hosted room is seeded with.
+pub fn save_session_and_pictures(
+    path: &Path,
+    room: &str,
+    ops: &[SequencedOp],
+    pictures: &[Blob],
+) -> Result<(), FileError> {
+    save_session_with(path, room, ops, pictures, || {
+        Board::from_sequenced(ops).snapshot()
+    })
 }
 
 /// [`save_session`], taking the snapshot of the board after `ops` from
@@ -236,9 +255,10 @@ pub fn save_session_with(
     path: &Path,
     room: &str,
     ops: &[SequencedOp],
+    pictures: &[Blob],
     snapshot: impl FnOnce() -> Snapshot,
 ) -> Result<(), FileError> {
-    write_whole(path, room, ops, || Some(snapshot()), &Inline).map(|_| ())
+    write_whole(path, room, ops, pictures, || Some(snapshot()), &Inline).map(|_| ())
 }
 
 /// The whole history `ops` into `path`: appended if the session there holds
@@ -247,6 +267,7 @@ fn write_whole(
     path: &Path,
     room: &str,
     ops: &[SequencedOp],
+    pictures: &[Blob],
     snapshot: impl FnOnce() -> Option<Snapshot>,
     work: &impl Report,
 ) -> Result<Saved, FileError> {
@@ -260,7 +281,7 @@ fn write_whole(
                     .is_some_and(|stamp| stamp.seq == head));
         if prefix {
             work.set_done(head);
-            return append_rest(&mut file, &ops[head as usize..], snapshot, work);
+            return append_rest(&mut file, &ops[head as usize..], pictures, snapshot, work);
         }
     }
     let mut temporary = path.as_os_str().to_owned();
@@ -276,6 +297,7 @@ fn write_whole(
     }
     let written = (|| {
         let mut file = SessionFile::create(&temporary, room)?;
+        put_pictures(&mut file, pictures)?;
         // A file not yet in place may take its ops in several transactions.
         for chunk in ops.chunks(CHUNK) {
             work.check(path)?;
@@ -308,6 +330,7 @@ fn append_after(
     path: &Path,
     (after, id): (u64, OpId),
     ops: &[SequencedOp],
+    pictures: &[Blob],
     snapshot: impl FnOnce() -> Option<Snapshot>,
     work: &impl Report,
 ) -> Result<Saved, FileError> {
@@ -322,14 +345,24 @@ fn append_after(
     if !holds {
         return Err(changed());
     }
-    append_rest(&mut file, ops, snapshot, work)
+    append_rest(&mut file, ops, pictures, snapshot, work)
 }
 
-/// Appends `ops`, which follow `file`'s head, in one transaction, then stores
-/// a snapshot if one is due.
+/// Stores the pictures `file` lacks, once each, before the ops that show
+/// them: a file never holds an image whose picture it lacks.
+fn put_pictures(file: &mut SessionFile, pictures: &[Blob]) -> Result<(), FileError> {
+    for picture in pictures {
+        file.put_blob(picture)?;
+    }
+    Ok(())
+}
+
+/// Appends `ops`, which follow `file`'s head, in one transaction (after the
+/// `pictures` they show), then stores a snapshot if one is due.
 fn append_rest(
     file: &mut SessionFile,
     ops: &[SequencedOp],
+    pictures: &[Blob],
     snapshot: impl FnOnce() -> Option<Snapshot>,
     work: &impl Report,
 ) -> Result<Saved, FileError> {
@@ -341,6 +374,7 @@ fn append_rest(
         work.add_done(chunk.len() as u64);
     }
     work.check(&path)?;
+    put_pictures(file, pictures)?;
     file.append(&rows)?;
     drop(rows);
     let newest = store_snapshot_if_due(file, snapshot);
@@ -460,6 +494,7 @@ mod tests {
             ops: ops(SNAPSHOT_EVERY),
             after: None,
             snapshot: None,
+            pictures: Vec::new(),
         };
         let mut saving = Saving::start(job, move || {
             let name = std::thread::current().name().map(str::to_owned);
@@ -500,10 +535,17 @@ mod tests {
         save_session(&path, "local", &first).unwrap();
         let before = fs::read(&path).unwrap();
         let other = ops(20);
-        let rewrite = write_whole(&path, "local", &other, || None, &GivenUp);
+        let rewrite = write_whole(&path, "local", &other, &[], || None, &GivenUp);
         assert!(matches!(rewrite, Err(FileError::Abandoned { .. })));
         let more = ops(12);
-        let append = append_after(&path, (10, first[9].op.id), &more[10..], || None, &GivenUp);
+        let append = append_after(
+            &path,
+            (10, first[9].op.id),
+            &more[10..],
+            &[],
+            || None,
+            &GivenUp,
+        );
         assert!(matches!(append, Err(FileError::Abandoned { .. })));
 
         assert_eq!(fs::read(&path).unwrap(), before);
@@ -520,7 +562,14 @@ mod tests {
         save_session(&path, "local", &ops(10)).unwrap();
         let before = fs::read(&path).unwrap();
         let other = ops(12);
-        let append = append_after(&path, (10, other[9].op.id), &other[10..], || None, &Inline);
+        let append = append_after(
+            &path,
+            (10, other[9].op.id),
+            &other[10..],
+            &[],
+            || None,
+            &Inline,
+        );
         assert!(matches!(append, Err(FileError::Changed { .. })));
         assert_eq!(fs::read(&path).unwrap(), before);
     }

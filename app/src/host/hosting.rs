@@ -328,6 +328,7 @@ impl Hosting {
             ..self.settings.clone()
         };
         let log = session.log().to_vec();
+        let pictures = session.pictures_to_save();
         let name = room.to_owned();
         // A room taken over keeps the code its members joined with.
         let code = match purpose {
@@ -342,7 +343,7 @@ impl Hosting {
             Purpose::Board => None,
         };
         let spawned = Job::spawn("tabula-host-start", waker(&self.wake), move |_| {
-            Host::start(&settings, &name, &log, code)
+            Host::start_with_pictures(&settings, &name, &log, &pictures, code)
         });
         self.notice = None;
         self.stage = match spawned {

@@ -37,6 +37,7 @@ use tabula_server::discovery::{self, Advertise, Advertised, Interfaces, ListRoom
 use tabula_server::tls::{TlsError, self_signed};
 use tabula_server::{Config, HandOver, HandOverError, HandedOver, Relay, store};
 use tabula_shared::access::{Password, with_code};
+use tabula_shared::blob::Blob;
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::relay_url::with_fingerprint;
 use tabula_shared::{ClientId, PeerInfo, SequencedOp};
@@ -44,7 +45,7 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use crate::files::FileError;
-use crate::files::saving::save_session;
+use crate::files::saving::save_session_and_pictures;
 
 /// The port a host listens on when it is free: `tabula-server`'s default.
 pub const DEFAULT_PORT: u16 = 7457;
@@ -224,6 +225,18 @@ impl Host {
         log: &[SequencedOp],
         code: Option<Password>,
     ) -> Result<Self, HostError> {
+        Self::start_with_pictures(settings, room, log, &[], code)
+    }
+
+    /// [`Self::start`], the room also seeded with `pictures`, those the
+    /// board's images show, so that its members can fetch them.
+    pub fn start_with_pictures(
+        settings: &HostSettings,
+        room: &str,
+        log: &[SequencedOp],
+        pictures: &[Blob],
+        code: Option<Password>,
+    ) -> Result<Self, HostError> {
         if let Some((i, op)) = log
             .iter()
             .enumerate()
@@ -240,7 +253,7 @@ impl Host {
             address: SocketAddr::new(settings.bind, settings.port),
             source,
         })?;
-        seed(&settings.data_dir, room, log)?;
+        seed(&settings.data_dir, room, log, pictures)?;
         let tls = self_signed::load_or_generate(&settings.data_dir.join("tls"))?;
         let fingerprint = tls.fingerprint();
 
@@ -496,7 +509,12 @@ fn bind_at(bind: IpAddr, port: u16) -> Result<TcpListener, HostError> {
 
 /// Writes `log` as room `room`'s file in `data_dir`, moving an earlier file
 /// of that name aside to `DATA/earlier/`.
-fn seed(data_dir: &Path, room: &str, log: &[SequencedOp]) -> Result<(), HostError> {
+fn seed(
+    data_dir: &Path,
+    room: &str,
+    log: &[SequencedOp],
+    pictures: &[Blob],
+) -> Result<(), HostError> {
     let rooms = store::rooms_dir(data_dir);
     let path = store::room_path(&rooms, room);
     if path.exists() {
@@ -524,6 +542,6 @@ fn seed(data_dir: &Path, room: &str, log: &[SequencedOp]) -> Result<(), HostErro
             cause,
         })
     })?;
-    save_session(&path, room, log)?;
+    save_session_and_pictures(&path, room, log, pictures)?;
     Ok(())
 }

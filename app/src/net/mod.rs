@@ -29,6 +29,8 @@
 //!   history the snapshot stands for.
 //! - `socket`: frames on the WebSocket: encode and send, receive and decode,
 //!   close codes.
+//! - `pictures`: images' pictures on the wire: uploads kept until their
+//!   image is acknowledged, the picture being fetched put back together.
 //!
 //! Imports run one way: [`connection`] starts the task, the task uses the
 //! dial, the backfill and the socket, the dial uses the known hosts and the
@@ -39,6 +41,7 @@ mod backfill;
 pub mod connection;
 mod dial;
 pub mod known_hosts;
+mod pictures;
 mod socket;
 mod task;
 
@@ -46,6 +49,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tabula_shared::access::{InviteToken, Password, ResumeSecret};
+use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::{
     Board, ClientId, Color, ErrorCode, Moderation, Op, OpId, PeerInfo, Point, RoomAccess,
@@ -73,6 +77,13 @@ pub enum Command {
     /// An operator's command to the room. Dropped if the link is down (the
     /// person sees nothing change and can try again).
     Moderate(Moderation),
+    /// Upload a picture, before the op that creates an image of it; kept
+    /// (and sent again after a reconnect) until that image is acknowledged.
+    PutBlob(Blob),
+    /// Fetch a picture the board shows and we lack: answered with
+    /// [`Event::Picture`] or [`Event::PictureMissing`]. Dropped if the link
+    /// is down: ask again after the next welcome.
+    FetchBlob(BlobId),
 }
 
 /// What the network task tells the UI.
@@ -135,6 +146,17 @@ pub enum Event {
         urls: Vec<String>,
         /// The room's last op when it moved.
         head: u64,
+    },
+    /// A picture we fetched.
+    Picture(Blob),
+    /// The room does not hold the picture we fetched.
+    PictureMissing(BlobId),
+    /// The picture we fetched came damaged.
+    PictureDamaged {
+        /// Which picture.
+        id: BlobId,
+        /// What was wrong with it.
+        reason: String,
     },
 }
 
@@ -236,6 +258,8 @@ pub struct JoinRequest {
     pub last_op: Option<OpId>,
     /// Ops the board applied that the relay has not acknowledged yet.
     pub unsent: Vec<Op>,
+    /// The pictures of the images among `unsent`, uploaded before them.
+    pub pictures: Vec<Blob>,
     /// The resume secret a welcome to this room gave our client id, if one
     /// did: without it the relay refuses our id (it is someone else's to
     /// the room). Each welcome's secret replaces it for the next hello.

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::backfill::{Backfill, receive_snapshot};
 use super::dial::dial;
+use super::pictures::Transfers;
 use super::socket::{Socket, WRITE_TIMEOUT, feed, flush, receive, receive_message, send, written};
 use super::{Command, ConnectionStatus, Ended, Event, EventSink, JoinRequest, Liveness};
 
@@ -59,6 +60,8 @@ struct Delivery {
     /// The lock a new room gets from [`JoinRequest::new_room_password`],
     /// made once.
     new_room_lock: Option<RoomLock>,
+    /// Pictures uploaded for unacknowledged images, and the one being fetched.
+    pictures: Transfers,
 }
 
 impl Delivery {
@@ -66,6 +69,7 @@ impl Delivery {
     fn delivered(&mut self, op: OpId) {
         if let Some(i) = self.outbox.iter().position(|o| o.id == op) {
             self.outbox.remove(i);
+            self.pictures.settle(&self.outbox);
         }
     }
 
@@ -82,7 +86,14 @@ impl Delivery {
             Some(Command::Cursor(position)) => self.move_cursor(position),
             // Nobody to answer: the relay that asked sees us gone and asks
             // someone else.
-            Some(Command::Hosting(_) | Command::CannotHost(_) | Command::Moderate(_)) => {}
+            // Asked again after the next welcome.
+            Some(
+                Command::Hosting(_)
+                | Command::CannotHost(_)
+                | Command::Moderate(_)
+                | Command::FetchBlob(_),
+            ) => {}
+            Some(Command::PutBlob(blob)) => self.pictures.keep(blob),
             Some(Command::Leave) | None => return false,
         }
         true
@@ -106,6 +117,7 @@ pub(super) async fn run(
         resume: request.resume,
         keys: Vec::new(),
         new_room_lock: None,
+        pictures: Transfers::with(request.pictures.clone()),
     };
     let mut attempt = 0u32;
     if !events.emit(Event::Status(ConnectionStatus::Connecting)) {
@@ -230,11 +242,8 @@ async fn connect_and_serve(
     if !events.emit(Event::Status(ConnectionStatus::Connected)) {
         return Ended::Left;
     }
-    let resend: Vec<_> = delivery.outbox.iter().cloned().collect();
-    for op in resend {
-        if let Err(reason) = feed(&mut socket, &ClientMessage::Op(op)).await {
-            return Ended::lost(reason, true);
-        }
+    if let Err(reason) = resend(&mut socket, delivery).await {
+        return Ended::lost(reason, true);
     }
     let ended = serve(&mut socket, request.liveness, delivery, commands, events).await;
     if let Ended::Left = ended {
@@ -245,6 +254,18 @@ async fn connect_and_serve(
         let _already_closed = tokio::time::timeout(WRITE_TIMEOUT, socket.send(goodbye)).await;
     }
     ended
+}
+
+/// Sends the outbox again, each image's picture before it.
+async fn resend(socket: &mut Socket, delivery: &mut Delivery) -> Result<(), String> {
+    delivery.pictures.reconnected();
+    for op in &delivery.outbox {
+        for part in delivery.pictures.before_resend(op) {
+            feed(socket, &part).await?;
+        }
+        feed(socket, &ClientMessage::Op(op.clone())).await?;
+    }
+    Ok(())
 }
 
 /// Says hello, answers the relay's challenges and returns its welcome.
@@ -424,6 +445,19 @@ async fn serve(
                     Some(Command::Moderate(command)) => {
                         send(socket, &ClientMessage::Moderate(command)).await
                     }
+                    Some(Command::PutBlob(blob)) => {
+                        let mut sent = Ok(());
+                        for part in delivery.pictures.upload(blob) {
+                            sent = feed(socket, &part).await;
+                            if sent.is_err() {
+                                break;
+                            }
+                        }
+                        if sent.is_ok() { flush(socket).await } else { sent }
+                    }
+                    Some(Command::FetchBlob(id)) => {
+                        send(socket, &ClientMessage::FetchBlob(id)).await
+                    }
                     Some(Command::Leave) | None => return Ended::Left,
                 };
                 if let Err(reason) = result {
@@ -505,6 +539,11 @@ fn deliver(
         ServerMessage::SnapshotPart(_) => {
             return Err("a piece of a board that no welcome announced".to_owned());
         }
+        ServerMessage::BlobPart(chunk) => match delivery.pictures.receive(&chunk) {
+            Some(event) => event,
+            None => return Ok(()),
+        },
+        ServerMessage::NoBlob(id) => Event::PictureMissing(id),
     };
     events.emit(event);
     Ok(())

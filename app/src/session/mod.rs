@@ -21,6 +21,8 @@
 //! leaving a room the board still belongs to it: what is drawn then stays pending
 //! until it is rejoined, as before.
 
+mod pictures;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ use crate::net::connection::Connection;
 pub use crate::net::known_hosts::KnownHosts;
 use crate::net::{Command, Event, JoinRequest, Liveness};
 pub use crate::net::{ConnectionStatus, RelayCertificate, Trust};
+use crate::pictures::Pictures;
 
 /// Who is drawing on this machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,6 +201,10 @@ pub struct Session {
     /// log last started over: a join far behind the room's head starts
     /// from one.
     relay_snapshot: Option<u64>,
+    /// The pictures the board's images show, held or on their way.
+    pictures: Pictures,
+    /// The largest picture the room's relay takes (its welcome says).
+    max_blob_bytes: u64,
 }
 
 impl Session {
@@ -229,6 +236,8 @@ impl Session {
             backfill: Vec::new(),
             missing: 0,
             relay_snapshot: None,
+            pictures: Pictures::default(),
+            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
         }
     }
 
@@ -351,6 +360,9 @@ impl Session {
     fn send(&mut self, ops: Vec<Op>) {
         if let Some(connection) = &self.connection {
             for op in ops {
+                if let Some(blob) = self.pictures.to_upload(&op) {
+                    connection.send(Command::PutBlob(blob));
+                }
                 connection.send(Command::Send(op));
             }
         } else if self.room_urls.is_empty() {
@@ -496,6 +508,7 @@ impl Session {
             changed = true;
             self.apply(event);
         }
+        self.fetch_pictures();
         changed
     }
 
@@ -603,6 +616,7 @@ impl Session {
             last_seen: self.board.last_seq(),
             last_op: self.last_op(),
             unsent: self.board.pending_ops().cloned().collect(),
+            pictures: self.pictures.used_by_ops(self.board.pending_ops()),
             resume: self.resume,
             password: urls
                 .iter()
@@ -718,6 +732,8 @@ impl Session {
             }
             Event::Welcome(welcome) => {
                 self.resume = Some(welcome.resume_secret);
+                self.max_blob_bytes = welcome.max_blob_bytes;
+                self.pictures.retry();
                 if welcome.replay_from < self.board.last_seq() {
                     tracing::warn!(
                         room = %welcome.room,
@@ -743,7 +759,10 @@ impl Session {
                 }
             }
             Event::History(op) => self.fill_history([op]),
-            Event::Op(op) => match self.board.apply_sequenced(&op) {
+            Event::Picture(_) | Event::PictureMissing(_) | Event::PictureDamaged { .. } => {
+                self.take_picture(event);
+            }
+            Event::Op(op) => match self.note_shared(&op).board.apply_sequenced(&op) {
                 tabula_shared::Applied::Gap { expected } => {
                     tracing::error!(expected, got = op.seq, "sequence gap; op not applied");
                 }
@@ -828,6 +847,8 @@ fn refusal_sentence(code: ErrorCode, message: &str) -> String {
         }
         ErrorCode::ViewOnly => format!("View only: {message}."),
         ErrorCode::NotOperator => format!("Only the room's operators can do that: {message}."),
+        // Already a sentence, saying which image and why.
+        ErrorCode::BlobRefused => message.to_owned(),
     }
 }
 

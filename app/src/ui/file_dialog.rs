@@ -47,6 +47,8 @@ pub enum Purpose {
     Export,
     /// The folder a timelapse's frames go to.
     TimelapseFolder,
+    /// A picture to put on the board.
+    InsertImage,
 }
 
 /// Which kind of dialog.
@@ -106,6 +108,16 @@ impl Request {
     #[must_use]
     pub fn offering(mut self, name: &str, extension: &str) -> Self {
         self.filter = Some((name.to_owned(), vec![extension.to_owned()]));
+        self
+    }
+
+    /// Offers only files named with one of `extensions` (without dots), as `name`.
+    #[must_use]
+    pub fn offering_any(mut self, name: &str, extensions: &[&str]) -> Self {
+        self.filter = Some((
+            name.to_owned(),
+            extensions.iter().map(|e| (*e).to_owned()).collect(),
+        ));
         self
     }
 }

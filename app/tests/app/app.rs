@@ -107,6 +107,7 @@ fn peers_and_their_pointers_show() {
             head: 0,
             snapshot: None,
             resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
+            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
         }),
         Event::Cursor {
             client: bob.client,

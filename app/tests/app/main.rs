@@ -45,6 +45,7 @@ mod end_to_end;
 mod export;
 mod files;
 mod hosting;
+mod images;
 mod lan;
 // The relay tests' Redis; these tests never restart it.
 #[allow(dead_code)]

@@ -55,6 +55,7 @@ fn welcomed(
             head: 0,
             snapshot: None,
             resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
+            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
         }),
         Event::Access(access),
     ] {

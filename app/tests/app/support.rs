@@ -175,6 +175,8 @@ pub struct Scene {
     pub frames_with_ops: usize,
     /// Every pointer position the canvas reported.
     pub pointers: Vec<Option<Point>>,
+    /// The pictures its images show.
+    pub pictures: tabula_app::pictures::Pictures,
 }
 
 /// The canvas with `tools` in an 800×600 window, a frame `step_dt` seconds,
@@ -191,6 +193,7 @@ pub fn scene(tools: ToolSettings, step_dt: f32) -> Harness<'static, Scene> {
         ops: Vec::new(),
         frames_with_ops: 0,
         pointers: Vec::new(),
+        pictures: tabula_app::pictures::Pictures::default(),
     };
     let mut harness = Harness::builder()
         .with_size(vec2(800.0, 600.0))
@@ -210,7 +213,9 @@ pub fn scene(tools: ToolSettings, step_dt: f32) -> Harness<'static, Scene> {
                 if input.pointer_changed {
                     scene.pointers.push(input.pointer);
                 }
-                scene.canvas.paint_ui(ui, &scene.board, &[]);
+                scene
+                    .canvas
+                    .paint_ui(ui, &scene.board, &scene.pictures, &[]);
             },
             state,
         );

@@ -5,16 +5,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
+use tabula_shared::blob::{BlobChunk, BlobId};
 use tabula_shared::{
-    ClientMessage, ErrorCode, Moderation, Op, PeerInfo, Point, ServerMessage, Welcome, decode,
-    op::StrokeTally,
+    ClientMessage, ErrorCode, Moderation, Op, OpKind, PeerInfo, Point, ServerMessage, Welcome,
+    decode, op::StrokeTally,
 };
 use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tracing::{debug, trace};
+use tracing::{debug, trace, warn};
 
+use crate::blobs::{Received, Upload};
 use crate::config::Config;
 use crate::frame::encode_frame;
 use crate::history::{self, CatchUp, Chunks};
@@ -61,6 +63,8 @@ pub(super) struct Peer<'a> {
     held: Option<Op>,
     /// This peer's own cursor, passed on at most once per cursor interval.
     cursor: OwnCursor,
+    /// The picture it is uploading, part by part.
+    upload: Upload,
 }
 
 /// A peer's own cursor on its way to the room, coalesced: at most one
@@ -120,9 +124,12 @@ impl<'a> Peer<'a> {
                 position: None,
                 next: Instant::now(),
             },
+            upload: Upload::default(),
         };
+        let mut welcome = membership.welcome;
+        welcome.max_blob_bytes = config.max_blob_bytes;
         let joined = Joined {
-            welcome: membership.welcome,
+            welcome,
             more_peers: membership.more_peers,
             snapshot: membership.snapshot,
             catch_up: membership.catch_up,
@@ -329,6 +336,10 @@ impl<'a> Peer<'a> {
                     debug!(op = %op.id, %reason, "refused an op");
                     return self.reply_error(ErrorCode::InvalidOp, reason).await;
                 }
+                if let Some(reason) = self.missing_picture(&op).await {
+                    debug!(op = %op.id, %reason, "refused an image");
+                    return self.reply_error(ErrorCode::BlobRefused, reason).await;
+                }
                 // The ack (or a refusal) comes back through the queue once the
                 // room's writer has stored the op, and with it the credit.
                 if self
@@ -381,6 +392,8 @@ impl<'a> Peer<'a> {
                 self.history = Some(history::stream(stretch, self.config.history_bytes));
                 Ok(())
             }
+            ClientMessage::BlobPart(chunk) => self.receive_blob_part(chunk).await,
+            ClientMessage::FetchBlob(id) => self.send_blob(id).await,
             ClientMessage::Hosting { urls } => self.answer_host(HostAnswer::Hosting(urls)).await,
             ClientMessage::CannotHost { reason } => {
                 self.answer_host(HostAnswer::Cannot(reason)).await
@@ -433,6 +446,78 @@ impl<'a> Peer<'a> {
             }
             Err(err) => Err(Exit::Lost(format!("storing an invitation failed: {err}"))),
         }
+    }
+
+    /// Why an op that creates an image cannot be sequenced, if it cannot:
+    /// the room does not hold its picture (its upload was refused, or never
+    /// came), which nobody could then fetch.
+    async fn missing_picture(&self, op: &Op) -> Option<String> {
+        let OpKind::Create { data, .. } = &op.kind else {
+            return None;
+        };
+        let id = data.blob()?;
+        match self.room.blobs().has(id).await {
+            Ok(true) => None,
+            Ok(false) => Some(format!(
+                "The image {id} was not shared: the relay does not have its picture."
+            )),
+            Err(err) => Some(format!("The image {id} was not shared: {err}.")),
+        }
+    }
+
+    /// Takes one part of a picture the peer uploads; a whole one goes into the
+    /// room, one over the relay's cap (or damaged) is refused with a sentence.
+    async fn receive_blob_part(&mut self, chunk: BlobChunk) -> Result<(), Exit> {
+        if chunk.offset == 0 && !self.room.may_edit(self.client) {
+            self.upload.refuse(chunk.id);
+            return self
+                .reply_error(
+                    ErrorCode::ViewOnly,
+                    "this member may only view the room, and cannot add images".to_owned(),
+                )
+                .await;
+        }
+        let sentence = match self.upload.receive(&chunk, self.config.max_blob_bytes) {
+            Received::More | Received::PassedOver => return Ok(()),
+            Received::Refused(sentence) => sentence,
+            Received::Done(blob) => {
+                let (id, bytes) = (blob.id(), blob.len());
+                match self.room.blobs().put(blob).await {
+                    Ok(new) => {
+                        debug!(blob = %id, bytes, new, "stored an image");
+                        return Ok(());
+                    }
+                    Err(err) => {
+                        warn!(blob = %id, %err, "could not store an image");
+                        format!("The image {id} was not shared: the relay could not store it.")
+                    }
+                }
+            }
+        };
+        debug!(%sentence, "refused an image");
+        self.reply_error(ErrorCode::BlobRefused, sentence).await
+    }
+
+    /// Sends the picture named `id` in parts, straight to the socket, or
+    /// says the room does not hold it.
+    async fn send_blob(&mut self, id: BlobId) -> Result<(), Exit> {
+        let frames: Result<Vec<Bytes>, _> = match self.room.blobs().get(id).await {
+            Some(blob) => blob
+                .chunks()
+                .into_iter()
+                .map(|chunk| encode_frame(&ServerMessage::BlobPart(chunk)))
+                .collect(),
+            None => encode_frame(&ServerMessage::NoBlob(id)).map(|frame| vec![frame]),
+        };
+        let frames = frames
+            .map_err(|err| Exit::Lost(format!("could not encode an image's parts: {err}")))?;
+        trace!(blob = %id, parts = frames.len(), "sending an image");
+        let limit = self.config.write_timeout;
+        let ws = &mut self.ws;
+        for frame in frames {
+            Exit::check_write(timeout(limit, ws.send(Message::Binary(frame))).await, limit)?;
+        }
+        Ok(())
     }
 
     /// Passes the peer's answer to a [`ServerMessage::TakeOver`] to the room,

@@ -415,6 +415,9 @@ impl Room {
                 head,
                 snapshot: snapshot.as_ref().map(|s| s.header()),
                 resume_secret,
+                // The relay's own cap is set by the connection, which has its
+                // configuration.
+                max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
             },
             more_peers,
             snapshot,
@@ -464,6 +467,17 @@ impl Room {
                 false
             }
         }
+    }
+
+    /// Whether `client` may change the board (and so upload pictures).
+    pub fn may_edit(&self, client: ClientId) -> bool {
+        lock(&self.state).rules.may_edit(client)
+    }
+
+    /// The room's pictures (the bytes of its images), to store an upload or
+    /// answer a fetch.
+    pub fn blobs(&self) -> crate::blobs::Blobs {
+        crate::blobs::Blobs(Arc::clone(&self.log))
     }
 
     /// The ops after `after` up to and including `up_to`, for a member that asked

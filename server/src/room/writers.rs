@@ -259,6 +259,18 @@ mod tests {
         fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
             self.inner.set_setting(key, value)
         }
+        fn put_blob(&mut self, blob: &tabula_shared::blob::Blob) -> Result<bool, StoreError> {
+            self.inner.put_blob(blob)
+        }
+        fn has_blob(&self, id: tabula_shared::blob::BlobId) -> Result<bool, StoreError> {
+            self.inner.has_blob(id)
+        }
+        fn blob(
+            &self,
+            id: tabula_shared::blob::BlobId,
+        ) -> Result<Option<tabula_shared::blob::Blob>, StoreError> {
+            self.inner.blob(id)
+        }
     }
 
     fn controlled_room(window: Duration) -> (Arc<Room>, Arc<Controls>) {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use tabula_shared::OpId;
+use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::session_file::StoredSnapshot;
 
 use super::{Entry, OpLog, Stamp, StoreError};
@@ -21,6 +22,8 @@ pub struct MemoryLog {
     last: Option<Stamp>,
     /// The room's settings.
     settings: HashMap<String, String>,
+    /// The pictures the room's images show, by id.
+    blobs: HashMap<BlobId, Blob>,
 }
 
 impl std::fmt::Debug for MemoryLog {
@@ -97,5 +100,17 @@ impl OpLog for MemoryLog {
     fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         self.settings.insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+
+    fn put_blob(&mut self, blob: &Blob) -> Result<bool, StoreError> {
+        Ok(self.blobs.insert(blob.id(), blob.clone()).is_none())
+    }
+
+    fn has_blob(&self, id: BlobId) -> Result<bool, StoreError> {
+        Ok(self.blobs.contains_key(&id))
+    }
+
+    fn blob(&self, id: BlobId) -> Result<Option<Blob>, StoreError> {
+        Ok(self.blobs.get(&id).cloned())
     }
 }

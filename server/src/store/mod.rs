@@ -15,6 +15,10 @@
 //! or in Redis. Whatever a room must remember beyond its history (a password's
 //! verifier, who may do what) goes there, so every backend keeps it alike.
 //!
+//! A room also keeps the pictures its images show, as blobs named by their
+//! SHA-256 ([`OpLog::put_blob`], [`OpLog::blob`]): once per room however
+//! many images show one, in the session file's `blobs` table or in memory.
+//!
 //! Only the room's sequencer appends, and an append returns once the ops are
 //! durable; readers (catch-ups) take the same lock a chunk at a time. A log is
 //! never touched on a tokio worker: its appends run on a writer thread and
@@ -26,6 +30,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::session_file::{SessionFileError, StoredSnapshot};
 use tabula_shared::{ClientId, OpId};
 
@@ -84,6 +89,14 @@ pub enum StoreError {
     /// files, could not be started.
     #[error("could not start the rooms' threads: {0}")]
     Thread(io::Error),
+    /// A picture the room keeps is not what its name says.
+    #[error("the room's image {id} is damaged: {detail}")]
+    DamagedBlob {
+        /// The picture.
+        id: BlobId,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 /// One op as the writer hands it to the log.
@@ -142,6 +155,16 @@ pub trait OpLog: Send + std::fmt::Debug {
 
     /// Sets the room's setting `key` to `value`, durably as an append is.
     fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Keeps `blob` (an image's picture, its hash checked), durably as an
+    /// append is, unless the room holds it already: `true` when it was new.
+    fn put_blob(&mut self, blob: &Blob) -> Result<bool, StoreError>;
+
+    /// Whether the room holds the blob named `id`.
+    fn has_blob(&self, id: BlobId) -> Result<bool, StoreError>;
+
+    /// The blob named `id`, if the room holds it.
+    fn blob(&self, id: BlobId) -> Result<Option<Blob>, StoreError>;
 }
 
 /// A room's op log, shared by its writer (which appends), catch-ups (which read)

@@ -11,6 +11,7 @@
 //! | `tabula:{ROOM}:ids` | hash | op id → `SEQ:MS`, the resend index |
 //! | `tabula:{ROOM}:snapshot` | hash | the newest board snapshot: `seq`, `format`, `board` |
 //! | `tabula:{ROOM}:settings` | hash | the room's settings |
+//! | `tabula:{ROOM}:blobs` | hash | the pictures its images show: id (64 hex digits) → the image file, once each |
 //! | `tabula:{ROOM}:bus` | pub/sub channel | notices of new ops, presence between nodes |
 //! | `tabula:rooms` | set | every room's name, for `tabula-server rooms` (the one key outside a room's tag) |
 //!
@@ -27,6 +28,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use redis::streams::StreamRangeReply;
 use redis::{Client, Connection, RedisError, Script, Value};
+use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::session_file::StoredSnapshot;
 use tabula_shared::{
     ClientId, ClientMessage, Op, OpId, SequencedOp, ServerMessage, decode, encode,
@@ -523,5 +525,40 @@ impl OpLog for RedisLog {
                 .query::<Value>(c)
                 .map(drop)
         })
+    }
+
+    fn put_blob(&mut self, blob: &Blob) -> Result<bool, StoreError> {
+        self.redis.with(|c| {
+            redis::cmd("HSETNX")
+                .arg(key(&self.room, "blobs"))
+                .arg(blob.id().hex())
+                .arg(&blob.bytes()[..])
+                .query::<bool>(c)
+        })
+    }
+
+    fn has_blob(&self, id: BlobId) -> Result<bool, StoreError> {
+        self.redis.with(|c| {
+            redis::cmd("HEXISTS")
+                .arg(key(&self.room, "blobs"))
+                .arg(id.hex())
+                .query::<bool>(c)
+        })
+    }
+
+    fn blob(&self, id: BlobId) -> Result<Option<Blob>, StoreError> {
+        let bytes: Option<Vec<u8>> = self.redis.with(|c| {
+            redis::cmd("HGET")
+                .arg(key(&self.room, "blobs"))
+                .arg(id.hex())
+                .query(c)
+        })?;
+        bytes
+            .map(|bytes| Blob::verified(id, bytes))
+            .transpose()
+            .map_err(|err| StoreError::DamagedBlob {
+                id,
+                detail: err.to_string(),
+            })
     }
 }

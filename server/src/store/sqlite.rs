@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tabula_shared::OpId;
+use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::session_file::{
     EXTENSION, SessionFile, SessionFileError, StoredOp, StoredSnapshot,
 };
@@ -439,6 +440,18 @@ impl OpLog for SqliteLog {
     fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
         let key = format!("{SETTING_PREFIX}{key}");
         self.with_file(|file| file.set_meta(&key, value))
+    }
+
+    fn put_blob(&mut self, blob: &Blob) -> Result<bool, StoreError> {
+        self.with_file(|file| file.put_blob(blob))
+    }
+
+    fn has_blob(&self, id: BlobId) -> Result<bool, StoreError> {
+        self.with_file(|file| file.has_blob(id))
+    }
+
+    fn blob(&self, id: BlobId) -> Result<Option<Blob>, StoreError> {
+        self.read_once(|file| file.blob(id))
     }
 }
 

@@ -14,6 +14,7 @@ mod failover;
 mod handover;
 mod hostile;
 mod http;
+mod images;
 mod liveness;
 mod ordering;
 mod presence;

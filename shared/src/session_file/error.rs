@@ -8,6 +8,7 @@ use rusqlite::ErrorCode;
 
 use super::{FORMAT_VERSION, MAX_VALUE_BYTES};
 use crate::DecodeError;
+use crate::blob::BlobId;
 
 /// What can go wrong with a session file; every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +106,16 @@ pub enum SessionFileError {
         bytes: u64,
         /// How long it may be.
         max: usize,
+    },
+    /// A stored image's bytes are too long or not what their name says.
+    #[error("{}: the image {id} is damaged: {detail}", path.display())]
+    DamagedBlob {
+        /// The file.
+        path: PathBuf,
+        /// The blob.
+        id: BlobId,
+        /// What is wrong with it.
+        detail: String,
     },
     /// A read was stopped from another thread ([`SessionFile::interrupter`]).
     #[error("{}: reading was stopped", path.display())]

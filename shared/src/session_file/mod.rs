@@ -2,11 +2,11 @@
 //! sequenced ops, and the relay keeps each room in exactly such a file, so a saved
 //! session is just a room and a room's file is a saved session.
 //!
-//! # Schema (format version 2)
+//! # Schema (format version 3)
 //!
 //! ```sql
 //! PRAGMA application_id = 0x54424c41;  -- "TBLA": this is a Tabula session
-//! PRAGMA user_version   = 2;           -- the session format, FORMAT_VERSION
+//! PRAGMA user_version   = 3;           -- the session format, FORMAT_VERSION
 //! CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 //! CREATE TABLE ops (
 //!     seq          INTEGER PRIMARY KEY,   -- 1, 2, 3, ... with no gaps
@@ -19,6 +19,10 @@
 //!     seq    INTEGER PRIMARY KEY,  -- the board after applying ops 1..=seq
 //!     format INTEGER NOT NULL,     -- the snapshot encoding's version
 //!     board  BLOB NOT NULL         -- the encoded board
+//! );
+//! CREATE TABLE blobs (
+//!     id    BLOB PRIMARY KEY,  -- the SHA-256 of bytes (32 bytes)
+//!     bytes BLOB NOT NULL      -- an image file, at most caps::MAX_BLOB_BYTES
 //! );
 //! ```
 //!
@@ -35,6 +39,11 @@
 //! [`OpKind::Left`](crate::OpKind::Left)), which a format-1 reader could not
 //! decode. A format-1 file is read as it is and stamped 2 when opened for
 //! writing, before anything is appended to it.
+//!
+//! Format 3 adds images: the `blobs` table holds each picture once, however
+//! many images show it (`blobs`), and ops may create images, which a format-2
+//! reader could not decode. A format-2 file gets the table and is stamped 3
+//! when opened for writing.
 //!
 //! # Durability and safety
 //!
@@ -60,7 +69,7 @@
 //!
 //! The module's parts: [`SessionFileError`] and how `SQLite`'s errors map to
 //! it (`error`); the log, read and written (`log`: appends, ops, frames,
-//! snapshots, exports); here, opening, creating and checking a file.
+//! snapshots, exports); the images' bytes (`blobs`); here, opening, creating and checking a file.
 //!
 //! [`append`]: SessionFile::append
 
@@ -76,6 +85,7 @@ use uuid::Uuid;
 use crate::codec::MAX_FRAME_BYTES;
 use crate::{ClientId, EncodeError, OpId, SequencedOp, ServerMessage};
 
+mod blobs;
 mod error;
 mod log;
 #[cfg(test)]
@@ -90,7 +100,7 @@ pub use log::Ops;
 pub const APPLICATION_ID: i32 = 0x5442_4c41;
 /// The session format this build writes, and the newest it reads
 /// (`PRAGMA user_version`).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The file name extension of a session, without the dot.
 pub const EXTENSION: &str = "tabula";
 /// How many ops [`SessionFile::ops`] reads per query.
@@ -116,11 +126,13 @@ const MAX_META_BYTES: usize = 64 << 10;
 /// Everything a session's schema holds, as `(type, name)` in
 /// `sqlite_schema`: anything else (a view, a trigger, another table) is
 /// refused before the file is read.
-const SCHEMA: [(&str, &str); 4] = [
+const SCHEMA: [(&str, &str); 6] = [
     ("table", "meta"),
     ("table", "ops"),
     ("index", "sqlite_autoindex_ops_1"),
     ("table", "snapshots"),
+    ("table", "blobs"),
+    ("index", "sqlite_autoindex_blobs_1"),
 ];
 /// The first 16 bytes of every `SQLite` database file.
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
@@ -533,6 +545,7 @@ impl SessionFile {
         }
         self.conn
             .pragma_update(None, "synchronous", "FULL")
+            .and_then(|()| self.conn.execute_batch(blobs::CREATE_BLOBS))
             .map_err(|err| self.error(err))
     }
 

@@ -419,7 +419,7 @@ fn a_foreign_sqlite_database_is_not_a_session_and_is_not_touched() {
 }
 
 #[test]
-fn a_format_1_file_is_read_as_it_is_and_stamped_2_when_opened_for_writing() {
+fn a_format_1_file_is_read_as_it_is_and_stamped_current_when_opened_for_writing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.tabula");
     drop(SessionFile::create(&path, "old").unwrap());
@@ -441,9 +441,12 @@ fn a_format_1_file_is_read_as_it_is_and_stamped_2_when_opened_for_writing() {
     drop(SessionFile::open_read_only(&path).unwrap());
     assert_eq!(version(&path), 1, "reading leaves the file alone");
     let file = SessionFile::open(&path).unwrap();
-    assert_eq!(file.meta().unwrap().all["format_version"], "2");
+    assert_eq!(
+        file.meta().unwrap().all["format_version"],
+        FORMAT_VERSION.to_string()
+    );
     drop(file);
-    assert_eq!(version(&path), 2);
+    assert_eq!(version(&path), FORMAT_VERSION);
 }
 
 #[test]
