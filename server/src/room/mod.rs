@@ -456,13 +456,32 @@ impl Room {
     /// whose last op that was can resume here (see [`Room::join`]). Reads the
     /// log: call it off the tokio workers, and not under the room's lock. A
     /// log that cannot be read holds nothing, so the client starts afresh.
+    ///
+    /// On a cluster node, a client that comes from another node may have
+    /// seen ops this node has not delivered yet: this then waits (a while
+    /// at most) until it has, so that its catch-up can start there.
     pub fn holds(&self, seq: u64, op: OpId) -> bool {
-        match lock(&self.log).stamp_of(op) {
+        let held = match lock(&self.log).stamp_of(op) {
             Ok(stamp) => stamp.is_some_and(|stamp| stamp.seq == seq),
             Err(err) => {
                 warn!(room = %self.name, %err, "could not look a resumed op up");
                 false
             }
+        };
+        match &self.sequencing {
+            Sequencing::Cluster(link) if held && self.head() < seq => {
+                link.reach(seq);
+                let deadline = std::time::Instant::now() + cluster::REACH_WITHIN;
+                while self.head() < seq {
+                    if std::time::Instant::now() >= deadline {
+                        warn!(room = %self.name, seq, "did not reach a resuming client's op in time");
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                true
+            }
+            _ => held,
         }
     }
 

@@ -42,6 +42,10 @@ mod task;
 
 pub use task::{Link, Start};
 
+/// How long a node waits to deliver the ops a client resuming from another
+/// node has seen before it sends that client the room from the start.
+pub const REACH_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Rooms in Redis, this relay one node of a cluster (see the module's
 /// documentation).
 #[derive(Debug)]

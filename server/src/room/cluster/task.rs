@@ -64,6 +64,9 @@ pub enum Message {
     Bus(Vec<u8>),
     /// The bus was away: look at the head, and say who is here.
     Resync,
+    /// Deliver the ops up to this one (a client resuming from another node
+    /// has seen them).
+    Reach(u64),
 }
 
 /// A room task's inbox; the task ends once the room (which holds it) is
@@ -99,6 +102,11 @@ impl Link {
     /// Passes a member's cursor frame to the other nodes.
     pub fn cursor(&self, frame: Bytes) {
         self.inbox.send(Message::Cursor(frame));
+    }
+
+    /// Has the task deliver the ops up to `seq`.
+    pub fn reach(&self, seq: u64) {
+        self.inbox.send(Message::Reach(seq));
     }
 
     /// The members on other nodes, for a welcome.
@@ -200,6 +208,7 @@ impl RoomTask {
                 self.publish_detached(message);
             }
             Message::Bus(payload) => self.on_bus(&payload).await,
+            Message::Reach(seq) => self.deliver_up_to(seq).await,
             Message::Resync => {
                 self.look().await;
                 self.announce_members().await;
