@@ -27,6 +27,12 @@
 //!   screen, the PNG and the SVG: a stroke's smooth curve and an ellipse as
 //!   cubic Bézier pieces, an arrow's barbs. The leaf `canvas` and `export`
 //!   both import.
+//! - [`text`]: a text laid out as egui lays it out on the board, from egui's
+//!   own fonts and fallbacks: its glyphs, their widths and their outlines,
+//!   for the PNG, the SVG and a note's lines. A leaf.
+//! - [`note`]: a sticky note as every drawing shows it: its paper, its
+//!   shadow, and its text wrapped and sized to fit, on lines measured with
+//!   [`text`].
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay, the theme, and the system's file dialogs.
@@ -49,6 +55,8 @@ pub mod host;
 pub mod jobs;
 pub mod lan;
 pub mod net;
+pub mod note;
 pub mod outline;
 pub mod session;
+pub mod text;
 pub mod ui;

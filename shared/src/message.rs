@@ -48,7 +48,8 @@ use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 /// relay records joins and leaves as ops, 5 since rooms can move between relays
 /// and a resume names its last op, 6 since a welcome hands out a resume
 /// secret and a relay or room with a password challenges the hello, 7 since
-/// rooms have passwords, invitations, roles and operators). The
+/// rooms have passwords, invitations, roles and operators, and an object
+/// may be a sticky note, [`ObjectKind::Note`](crate::ObjectKind::Note)). The
 /// relay refuses a hello of another version with close code 1002 and a
 /// message saying which it speaks.
 pub const PROTOCOL_VERSION: u16 = 7;

@@ -43,6 +43,7 @@ pub fn kind() -> impl Strategy<Value = ObjectKind> {
         Just(ObjectKind::Rectangle),
         Just(ObjectKind::Ellipse),
         Just(ObjectKind::Text),
+        Just(ObjectKind::Note),
     ]
 }
 
@@ -61,6 +62,14 @@ pub fn object_data() -> impl Strategy<Value = ObjectData> {
             match kind {
                 ObjectKind::Freehand => {}
                 ObjectKind::Text => points.truncate(1),
+                ObjectKind::Note => {
+                    // Square or not, from the smallest note to a large one.
+                    let first = points[0];
+                    let (w, h) = points.get(1).map_or((200.0, 200.0), |p| {
+                        (8.0 + p.x.abs() % 600.0, 8.0 + p.y.abs() % 600.0)
+                    });
+                    points = vec![first, Point::new(first.x + w, first.y + h)];
+                }
                 _ => {
                     let first = points[0];
                     points.resize(2, Point::new(first.x + 10.0, first.y + 20.0));

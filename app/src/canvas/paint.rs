@@ -8,10 +8,11 @@ use tabula_shared::{Board, Object, ObjectId, OpKind, Point};
 use super::convert::{color32, point_from_pos, pos_from_point, rect_from_canvas};
 use super::gesture::{Gesture, constrain};
 use super::overlay;
-use super::render::{DOT_PX, Dots, paint_object};
+use super::render::{DOT_PX, Dots, paint_note, paint_object};
 use super::selection;
 use super::tools::Tool;
 use super::{Canvas, ERASER_PX, PeerCursor};
+use crate::note;
 use crate::ui::theme::PAPER;
 
 impl Canvas {
@@ -31,6 +32,9 @@ impl Canvas {
         let previewing = self.is_previewing();
         for cached in cache.objects() {
             if Some(cached.id) == editing {
+                // Typed over in the editor: a note shows its paper beneath.
+                dots.flush(&painter);
+                self.paint_note_being_edited(&painter);
                 continue;
             }
             if previewing && self.is_previewed(cached.id) {
@@ -58,6 +62,9 @@ impl Canvas {
         }
         dots.flush(&painter);
         drop(cache);
+        if self.editor.as_ref().is_some_and(|e| e.object.is_none()) {
+            self.paint_note_being_edited(&painter);
+        }
         if let Some(preview) = self.shape_preview(board) {
             paint_object(&painter, screen_from_canvas, &preview);
         }
@@ -82,6 +89,17 @@ impl Canvas {
             if self.viewport.expand(4.0).contains(pos) {
                 overlay::paint_peer_cursor(&painter, pos, cursor.name, color32(cursor.color));
             }
+        }
+    }
+
+    /// The paper (and shadow) of the note being typed on, if it is a note:
+    /// its text is the editor's.
+    fn paint_note_being_edited(&self, painter: &Painter) {
+        if let Some(editor) = &self.editor
+            && let Some(paper) = editor.note
+        {
+            let layout = note::layout_in(rect_from_canvas(paper), editor.color, "");
+            paint_note(painter, self.screen_from_canvas(), &layout, false);
         }
     }
 
@@ -121,7 +139,7 @@ impl Canvas {
                 if let OpKind::Set {
                     property: tabula_shared::Property::Points(points),
                     ..
-                } = selection::resize(object, *handle, point_from_pos(*to)).kind
+                } = selection::resize(object, *handle, point_from_pos(*to), self.shift).kind
                 {
                     shown.data.points = points;
                 }

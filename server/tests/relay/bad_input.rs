@@ -248,3 +248,48 @@ async fn a_stroke_streamed_past_its_cap_is_refused_and_nobody_gets_the_rest() {
     b.expect_nothing(Duration::from_millis(200)).await;
     carry_on(&mut a, &mut b, None).await;
 }
+
+#[tokio::test]
+async fn a_note_within_its_caps_is_relayed_and_one_beyond_them_is_refused_with_the_reason() {
+    use tabula_shared::caps::MAX_NOTE_TEXT_BYTES;
+    use tabula_shared::object::{Fill, ObjectData, ObjectKind};
+    use tabula_shared::{Color, ObjectId, Op};
+
+    let relay = TestRelay::start().await;
+    let (mut a, mut b) = bystanders(&relay, "notes").await;
+    let note = |side: f32, text: String| {
+        Op::new(OpKind::Create {
+            object: ObjectId::random(),
+            data: ObjectData {
+                kind: ObjectKind::Note,
+                points: vec![Point::new(0.0, 0.0), Point::new(side, side)],
+                color: Color::rgb(0xff, 0xe5, 0x80),
+                width: 2.0,
+                fill: Fill::None,
+                text,
+                font_size: 24.0,
+            },
+        })
+    };
+    let fine = note(200.0, "x".repeat(MAX_NOTE_TEXT_BYTES));
+    a.sequence(&fine).await;
+    assert_eq!(b.recv_op().await.op, fine);
+
+    for (bad, reason) in [
+        (
+            note(200.0, "x".repeat(MAX_NOTE_TEXT_BYTES + 1)),
+            "a note's text of 5001 bytes",
+        ),
+        (note(2.0, String::new()), "a note of 2 × 2"),
+        (note(1.0e5, String::new()), "a note of 100000 × 100000"),
+    ] {
+        a.send(&ClientMessage::Op(bad)).await;
+        let ServerMessage::Error { code, message } = a.recv().await else {
+            panic!("expected a refusal");
+        };
+        assert_eq!(code, ErrorCode::InvalidOp);
+        assert!(message.contains(reason), "{message}");
+    }
+    b.expect_nothing(Duration::from_millis(200)).await;
+    carry_on(&mut a, &mut b, None).await;
+}
