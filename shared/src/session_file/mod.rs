@@ -34,8 +34,9 @@
 //! leaving ([`OpKind::Joined`](crate::OpKind::Joined) and
 //! [`OpKind::Left`](crate::OpKind::Left)), which a format-1 reader could not
 //! decode. Format 3 has the same schema again; its ops and snapshots may also
-//! hold sticky notes ([`ObjectKind::Note`](crate::ObjectKind::Note)), which a
-//! format-2 reader could not decode. An older file is read as it is and
+//! hold sticky notes ([`ObjectKind::Note`](crate::ObjectKind::Note)) and
+//! operators' moderation ([`OpKind::Moderated`](crate::OpKind::Moderated)),
+//! which a format-2 reader could not decode. An older file is read as it is and
 //! stamped with this build's format when opened for writing, before anything
 //! is appended to it.
 //!
