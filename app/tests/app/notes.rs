@@ -71,7 +71,10 @@ fn a_note_reaches_a_peer_through_a_relay_its_room_file_and_a_late_joiner() {
     // At once: Bob writes on it and makes it bigger, Alice moves it and
     // makes it blue.
     let bigger = vec![Point::new(100.0, 100.0), Point::new(500.0, 500.0)];
-    bob.perform(vec![set(note, Property::Text("Ship it on Friday".to_owned()))]);
+    bob.perform(vec![set(
+        note,
+        Property::Text("Ship it on Friday".to_owned()),
+    )]);
     bob.perform(vec![set(note, Property::Points(bigger.clone()))]);
     alice.perform(vec![set(note, Property::Offset(Point::new(50.0, 0.0)))]);
     alice.perform(vec![set(note, Property::Color(NOTE_PALETTE[5].color))]);
@@ -91,7 +94,8 @@ fn a_note_reaches_a_peer_through_a_relay_its_room_file_and_a_late_joiner() {
     );
 
     // The room's file holds the note: its ops rebuild the same board.
-    let file = SessionFile::open_read_only(&data.path().join("rooms").join("notes.tabula")).unwrap();
+    let file =
+        SessionFile::open_read_only(&data.path().join("rooms").join("notes.tabula")).unwrap();
     let ops: Vec<_> = file.sequenced_ops(0).collect::<Result<_, _>>().unwrap();
     let from_file = Board::from_sequenced(&ops);
     assert_eq!(from_file.object(note), Some(both));
@@ -116,7 +120,10 @@ fn a_note_reaches_a_peer_through_a_relay_its_room_file_and_a_late_joiner() {
                 && s[2].history_progress().is_none()
         },
     );
-    assert!(carol.relay_snapshot().is_some(), "from the relay's snapshot");
+    assert!(
+        carol.relay_snapshot().is_some(),
+        "from the relay's snapshot"
+    );
     assert_eq!(carol.board().object(note), alice.board().object(note));
     assert_eq!(carol.board().snapshot(), alice.board().snapshot());
 
