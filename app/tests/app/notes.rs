@@ -94,14 +94,14 @@ fn a_note_reaches_a_peer_through_a_relay_its_room_file_and_a_late_joiner() {
     );
 
     // The room's file holds the note: its ops rebuild the same board.
-    let file =
-        SessionFile::open_read_only(&data.path().join("rooms").join("notes.tabula")).unwrap();
+    let room_file = data.path().join("rooms").join("notes.tabula");
+    let file = SessionFile::open_read_only(&room_file).unwrap();
     let ops: Vec<_> = file.sequenced_ops(0).collect::<Result<_, _>>().unwrap();
     let from_file = Board::from_sequenced(&ops);
     assert_eq!(from_file.object(note), Some(both));
     drop(file);
     wait_for("the relay has a snapshot", &mut [&mut alice], |_| {
-        SessionFile::open_read_only_unchecked(&data.path().join("rooms").join("notes.tabula"))
+        SessionFile::open_read_only_unchecked(&room_file)
             .and_then(|file| support::snapshot_seqs(&file))
             .is_ok_and(|seqs| !seqs.is_empty())
     });
