@@ -7,10 +7,11 @@ use crate::access::{Kdf, KeyParams, Nonce, Proof, ResumeSecret, Role, RoomLock, 
 use crate::message::{InviteInfo, Moderation, RoomAccess};
 use crate::object::{Fill, ObjectData, ObjectKind, Property};
 use crate::op::Moderated;
+use crate::presence::{Change, Preview};
 use crate::{
     Challenge, ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, ObjectId, Op, OpId,
-    OpKind, PeerInfo, Point, Proofs, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
-    message::SnapshotHeader,
+    OpKind, PeerInfo, Point, Presence, Proofs, Rect, SequencedOp, ServerMessage, StrokeId,
+    StrokeStyle, Welcome, message::SnapshotHeader,
 };
 
 fn uuid() -> impl Strategy<Value = Uuid> {
@@ -215,6 +216,42 @@ fn peer() -> impl Strategy<Value = PeerInfo> {
     })
 }
 
+/// Any presence, within the caps or not.
+pub fn presence() -> impl Strategy<Value = Presence> {
+    let change = prop_oneof![
+        (proptest::collection::vec(uuid(), 0..4), point()).prop_map(|(objects, by)| {
+            Change::Move {
+                objects: objects.into_iter().map(ObjectId).collect(),
+                by,
+            }
+        }),
+        (uuid(), proptest::collection::vec(point(), 0..4)).prop_map(|(object, points)| {
+            Change::Reshape {
+                object: ObjectId(object),
+                points,
+            }
+        }),
+        object_data().prop_map(Change::Shape),
+    ];
+    (
+        proptest::option::of(point()),
+        proptest::option::of((point(), point())),
+        proptest::collection::vec(point(), 0..8),
+        proptest::option::of((change, proptest::option::of(uuid()))),
+        any::<bool>(),
+    )
+        .prop_map(|(cursor, view, laser, preview, presenting)| Presence {
+            cursor,
+            view: view.map(|(a, b)| Rect::from_corners(a, b)),
+            laser,
+            preview: preview.map(|(change, landing)| Preview {
+                change,
+                landing: landing.map(OpId),
+            }),
+            presenting,
+        })
+}
+
 fn sequenced_op() -> impl Strategy<Value = SequencedOp> {
     (any::<u64>(), uuid(), any::<u64>(), op()).prop_map(|(seq, author, timestamp_ms, op)| {
         SequencedOp {
@@ -271,6 +308,7 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
                 invite
             })),
         moderation().prop_map(ClientMessage::Moderate),
+        presence().prop_map(ClientMessage::Presence),
     ]
 }
 
@@ -391,6 +429,18 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             ".{0,40}"
         )
             .prop_map(|(code, message)| ServerMessage::Error { code, message }),
+        (
+            proptest::collection::vec(peer(), 0..4),
+            proptest::collection::vec(uuid(), 0..4)
+        )
+            .prop_map(|(joined, left)| ServerMessage::Peers {
+                joined,
+                left: left.into_iter().map(ClientId).collect(),
+            }),
+        (uuid(), presence()).prop_map(|(client, presence)| ServerMessage::Presence {
+            client: ClientId(client),
+            presence,
+        }),
     ]
 }
 

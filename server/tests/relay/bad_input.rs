@@ -16,7 +16,7 @@ use crate::support::{TestClient, TestRelay, stroke_op, test_config};
 async fn bystanders(relay: &TestRelay, room: &str) -> (TestClient, TestClient) {
     let (mut a, _) = TestClient::join(relay, room, "a").await;
     let (b, _) = TestClient::join(relay, room, "b").await;
-    assert_eq!(a.recv().await, ServerMessage::PeerJoined(b.info.clone()));
+    a.expect_joined(&b.info).await;
     (a, b)
 }
 
@@ -28,19 +28,16 @@ async fn offender(
     b: &mut TestClient,
 ) -> TestClient {
     let (x, _) = TestClient::join(relay, room, "x").await;
-    assert_eq!(a.recv().await, ServerMessage::PeerJoined(x.info.clone()));
-    assert_eq!(b.recv().await, ServerMessage::PeerJoined(x.info.clone()));
+    a.expect_joined(&x.info).await;
+    b.expect_joined(&x.info).await;
     x
 }
 
 /// Asserts that both bystanders saw `x` leave and can still draw together.
 async fn carry_on(a: &mut TestClient, b: &mut TestClient, x: Option<&TestClient>) {
     if let Some(x) = x {
-        let left = ServerMessage::PeerLeft {
-            client: x.info.client,
-        };
-        assert_eq!(a.recv().await, left);
-        assert_eq!(b.recv().await, left);
+        a.expect_left(x.info.client).await;
+        b.expect_left(x.info.client).await;
     }
     let op = stroke_op();
     let seq = a.sequence(&op).await;

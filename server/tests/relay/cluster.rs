@@ -121,7 +121,7 @@ async fn members_on_two_nodes_share_one_order_and_late_joiners_catch_up_on_eithe
     let deadline = Instant::now() + WAIT;
     loop {
         assert!(Instant::now() < deadline, "bob never saw ann's cursor");
-        if let ServerMessage::Cursor { client, .. } = bob.recv_any().await
+        if let ServerMessage::Presence { client, .. } = bob.recv_any().await
             && client == ann.info.client
         {
             break;

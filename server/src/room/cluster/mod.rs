@@ -13,7 +13,7 @@
 //!   every room open here; it hands each message to its room's task and,
 //!   after Redis comes back, resubscribes and has every room look again.
 //! - `presence`: the members on other nodes, from their joins, leaves,
-//!   cursors and heartbeats on the bus; never stored.
+//!   presence and heartbeats on the bus; never stored.
 //!
 //! Nothing is acked or shown to anyone before Redis has answered the script
 //! that sequenced it; with Redis's append-only file at `appendfsync always`
