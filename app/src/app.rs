@@ -787,6 +787,7 @@ impl TabulaApp {
             let selection = self.canvas.selection();
             let ops = match action {
                 StyleAction::Restyle(property) => selection.restyle(board, &property),
+                StyleAction::NoteColor(color) => selection.recolor_notes(board, color),
                 StyleAction::ToFront => selection.to_front(board),
                 StyleAction::ToBack => selection.to_back(board),
                 StyleAction::Delete => selection.delete(board),

@@ -32,6 +32,12 @@
 //! - [`pictures`]: the pictures images show (blobs held, being fetched,
 //!   missing or damaged), reading them into pixels, and making an inserted
 //!   file fit to share. A leaf.
+//! - [`text`]: a text laid out as egui lays it out on the board, from egui's
+//!   own fonts and fallbacks: its glyphs, their widths and their outlines,
+//!   for the PNG, the SVG and a note's lines. A leaf.
+//! - [`note`]: a sticky note as every drawing shows it: its paper, its
+//!   shadow, and its text wrapped and sized to fit, on lines measured with
+//!   [`text`].
 //! - [`ui`]: the panels over the board and their look: the toolbars, the style
 //!   panel, the people chip, the join dialog, the replay's timeline, the
 //!   frame-time overlay, the theme, and the system's file dialogs.
@@ -55,7 +61,9 @@ pub mod insert;
 pub mod jobs;
 pub mod lan;
 pub mod net;
+pub mod note;
 pub mod outline;
 pub mod pictures;
 pub mod session;
+pub mod text;
 pub mod ui;

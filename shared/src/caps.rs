@@ -1,6 +1,6 @@
 //! The geometry caps every peer enforces: how many points a stroke may hold,
-//! how long a text may be, how far from the origin a point may lie, how wide
-//! a line and how large a font may be.
+//! how long a text or a note's text may be, how far from the origin a point
+//! may lie, how wide a line and how large a font or a note may be.
 //!
 //! They are far beyond anything a person draws (a continuous pen stroke of
 //! several minutes, a page of text, a board thousands of screens across) and
@@ -24,6 +24,20 @@ pub const MAX_OP_POINTS: usize = MAX_STROKE_POINTS;
 
 /// The longest text, in bytes: a long page of prose.
 pub const MAX_TEXT_BYTES: usize = 20_000;
+
+/// The longest text on a sticky note, in bytes: a note holds a few
+/// sentences, and its font shrinks to fit them (at this length, on a note of
+/// the default side, to about a tenth of the text tool's font).
+pub const MAX_NOTE_TEXT_BYTES: usize = 5_000;
+
+/// The smallest side of a sticky note, in canvas units: smaller, it would be
+/// a speck whatever the zoom.
+pub const MIN_NOTE_SIDE: f32 = 8.0;
+
+/// The largest side of a sticky note, in canvas units: twenty-five times the
+/// side a note is made with, and a font that fits it stays within
+/// [`MAX_SIZE`].
+pub const MAX_NOTE_SIDE: f32 = 5_000.0;
 
 /// How far from the origin a point or an offset may lie, in canvas units, on
 /// either axis: some ten thousand screens in every direction, and well
@@ -72,6 +86,19 @@ pub enum Malformed {
     /// A text too long.
     #[error("a text of {0} bytes, and at most {MAX_TEXT_BYTES} are allowed")]
     TextTooLong(usize),
+    /// A note's text too long.
+    #[error("a note's text of {0} bytes, and at most {MAX_NOTE_TEXT_BYTES} are allowed")]
+    NoteTextTooLong(usize),
+    /// A note too small or too large.
+    #[error(
+        "a note of {width} × {height}, and a note's sides must be from {MIN_NOTE_SIDE} to {MAX_NOTE_SIDE}"
+    )]
+    NoteSize {
+        /// Its width.
+        width: f32,
+        /// Its height.
+        height: f32,
+    },
     /// An image whose text is not the id of a blob.
     #[error("an image that names no picture")]
     NoBlob,
@@ -129,6 +156,27 @@ pub fn check_text(text: &str) -> Result<(), Malformed> {
     }
 }
 
+/// Whether `text` is at most [`MAX_NOTE_TEXT_BYTES`] long: a note's text.
+pub fn check_note_text(text: &str) -> Result<(), Malformed> {
+    if text.len() <= MAX_NOTE_TEXT_BYTES {
+        Ok(())
+    } else {
+        Err(Malformed::NoteTextTooLong(text.len()))
+    }
+}
+
+/// Whether a note with corners `a` and `b` (each within the caps) has both
+/// sides from [`MIN_NOTE_SIDE`] to [`MAX_NOTE_SIDE`].
+pub fn check_note_corners(a: Point, b: Point) -> Result<(), Malformed> {
+    let (width, height) = ((a.x - b.x).abs(), (a.y - b.y).abs());
+    let fits = |side: f32| (MIN_NOTE_SIDE..=MAX_NOTE_SIDE).contains(&side);
+    if fits(width) && fits(height) {
+        Ok(())
+    } else {
+        Err(Malformed::NoteSize { width, height })
+    }
+}
+
 /// Whether a stroke of `had` points may take `more`: at most
 /// [`MAX_STROKE_POINTS`] in all.
 pub fn check_stroke_growth(had: usize, more: usize) -> Result<(), Malformed> {
@@ -167,6 +215,18 @@ mod tests {
         assert!(check_text(&"x".repeat(MAX_TEXT_BYTES)).is_ok());
         assert!(check_text(&"x".repeat(MAX_TEXT_BYTES + 1)).is_err());
         assert!(check_stroke_growth(MAX_STROKE_POINTS - 10, 10).is_ok());
+        assert!(check_note_text(&"x".repeat(MAX_NOTE_TEXT_BYTES)).is_ok());
+        assert!(check_note_text(&"x".repeat(MAX_NOTE_TEXT_BYTES + 1)).is_err());
+        let origin = Point::new(0.0, 0.0);
+        assert!(check_note_corners(origin, Point::new(200.0, -200.0)).is_ok());
+        assert!(check_note_corners(origin, Point::new(MAX_NOTE_SIDE, MIN_NOTE_SIDE)).is_ok());
+        for corner in [
+            Point::new(200.0, 2.0),
+            Point::new(MAX_NOTE_SIDE + 1.0, 200.0),
+            origin,
+        ] {
+            assert!(check_note_corners(origin, corner).is_err(), "{corner:?}");
+        }
         assert!(check_stroke_growth(MAX_STROKE_POINTS - 10, 11).is_err());
     }
 
@@ -176,6 +236,11 @@ mod tests {
         assert_eq!(
             too_many.to_string(),
             "2000000 points, and at most 50000 are allowed"
+        );
+        let tiny = check_note_corners(Point::new(0.0, 0.0), Point::new(2.0, 300.0)).unwrap_err();
+        assert_eq!(
+            tiny.to_string(),
+            "a note of 2 × 300, and a note's sides must be from 8 to 5000"
         );
         let far = check_point(Point::new(3e7, 1.0)).unwrap_err();
         assert!(far.to_string().contains("30000000"), "{far}");

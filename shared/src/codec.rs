@@ -293,6 +293,44 @@ mod tests {
         );
     }
 
+    /// A text's create as protocol 6 encoded it: the frames of every file and
+    /// relay from before notes still decode, to the same op.
+    #[test]
+    fn frames_from_before_notes_still_decode() {
+        use crate::object::{Fill, ObjectData, ObjectKind};
+        use crate::{ClientId, Color, ObjectId, Op, OpId, OpKind, Point, SequencedOp};
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        let written_by_protocol_6 = "54420102071000000000000000000000000000000001fd0068e5cf8b01\
+            0000100000000000000000000000000000000203100000000000000000000000000000000305010000\
+            c03f000000c0010203ff00000040020268690000c041";
+        let frame: Vec<u8> = (0..written_by_protocol_6.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&written_by_protocol_6[i..i + 2], 16).unwrap())
+            .collect();
+        let text = ServerMessage::Op(SequencedOp {
+            seq: 7,
+            author: ClientId(id(1)),
+            timestamp_ms: 1_700_000_000_000,
+            op: Op {
+                id: OpId(id(2)),
+                kind: OpKind::Create {
+                    object: ObjectId(id(3)),
+                    data: ObjectData {
+                        kind: ObjectKind::Text,
+                        points: vec![Point::new(1.5, -2.0)],
+                        color: Color::rgb(1, 2, 3),
+                        width: 2.0,
+                        fill: Fill::Solid,
+                        text: "hi".to_owned(),
+                        font_size: 24.0,
+                    },
+                },
+            },
+        });
+        assert_eq!(decode::<ServerMessage>(&frame).unwrap(), text);
+        assert_eq!(encode(&text).unwrap(), frame);
+    }
+
     #[test]
     fn a_forged_length_does_not_allocate_it() {
         // An append claiming u64::MAX points must fail fast, not try to allocate.

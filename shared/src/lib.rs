@@ -20,6 +20,8 @@
 //!   its cap as it streams.
 //! - [`message`]: every message a client sends the relay and the relay sends a
 //!   client, with the hello, the welcome, presence and errors.
+//! - [`presence`]: what a person shows the others besides ops, never stored:
+//!   pointer, view, laser trail, a drag in progress, presenting; and its caps.
 //! - [`codec`]: the one place frames are encoded and decoded (bincode 2 behind a
 //!   versioned prefix), with a typed error for every way decoding can fail.
 //! - [`board`]: the board model that applies ops deterministically, optimistic
@@ -58,6 +60,7 @@ pub mod message;
 pub mod object;
 pub mod op;
 pub mod pinning;
+pub mod presence;
 pub mod relay_url;
 pub mod replay;
 pub mod restore;
@@ -77,6 +80,7 @@ pub use message::{
 };
 pub use object::{Fill, Object, ObjectData, ObjectKind, Property};
 pub use op::{Moderated, Op, OpKind, SequencedOp, StrokeStyle, Touches};
+pub use presence::Presence;
 
 #[cfg(test)]
 mod test_strategies;

@@ -50,6 +50,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{KeyParams, Nonce, Proof, ResumeSecret, Role, RoomLock, Verifier};
 use crate::blob::{BlobChunk, BlobId};
+use crate::presence::Presence;
 use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 
 /// The protocol version a client announces in its hello (2 since the op set grew
@@ -57,8 +58,11 @@ use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 /// relay records joins and leaves as ops, 5 since rooms can move between relays
 /// and a resume names its last op, 6 since a welcome hands out a resume
 /// secret and a relay or room with a password challenges the hello, 7 since
-/// rooms have passwords, invitations, roles and operators, and images and
-/// their blobs). The
+/// rooms have passwords, invitations, roles and operators, an object may be
+/// a sticky note ([`ObjectKind::Note`](crate::ObjectKind::Note)) or an image
+/// whose picture is a blob, joins and leaves come batched
+/// ([`ServerMessage::Peers`]) and presence is more than a cursor
+/// ([`Presence`]: views to follow, a laser, live drags)). The
 /// relay refuses a hello of another version with close code 1002 and a
 /// message saying which it speaks.
 pub const PROTOCOL_VERSION: u16 = 7;
@@ -158,10 +162,10 @@ pub struct PeerInfo {
 pub struct Welcome {
     /// The room joined.
     pub room: String,
-    /// Everyone else in the room right now, or the first thousand of them
-    /// in a bigger room: the rest follow the welcome (and its snapshot) as
-    /// [`ServerMessage::PeerJoined`]s, so that a welcome never outgrows a
-    /// frame.
+    /// Everyone else in the room right now, or the first hundred of them
+    /// in a bigger room: the rest follow the welcome (and its snapshot) in
+    /// [`ServerMessage::Peers`] messages of at most as many each, so that
+    /// no message of a join grows with the room.
     pub peers: Vec<PeerInfo>,
     /// The ops that follow this welcome start after this sequence number: the
     /// client's `last_seen` when the room still has everything after it, otherwise
@@ -334,6 +338,11 @@ pub enum ClientMessage {
     /// An operator's command (refused with [`ErrorCode::NotOperator`] from
     /// anyone else).
     Moderate(Moderation),
+    /// What this person shows the others now (pointer, view, laser, a drag
+    /// in progress, presenting), whole; replaces what it sent before. The
+    /// relay passes it on to the others as [`ServerMessage::Presence`], at
+    /// most a few dozen times a second, and never stores it. Since protocol 7.
+    Presence(Presence),
     /// The next piece of a blob this client uploads, in order, before the op
     /// that creates an image of it.
     BlobPart(BlobChunk),
@@ -361,14 +370,17 @@ pub enum ServerMessage {
         /// When, in milliseconds since the Unix epoch.
         timestamp_ms: u64,
     },
-    /// Someone entered the room.
+    /// Someone entered the room. Relays of protocol 7 send
+    /// [`ServerMessage::Peers`] instead; clients still understand it.
     PeerJoined(PeerInfo),
-    /// Someone left the room (closed, timed out, or was cut off).
+    /// Someone left the room (closed, timed out, or was cut off). Relays of
+    /// protocol 7 send [`ServerMessage::Peers`] instead.
     PeerLeft {
         /// Who left.
         client: ClientId,
     },
-    /// Someone moved their pointer.
+    /// Someone moved their pointer. Relays of protocol 7 send
+    /// [`ServerMessage::Presence`] instead.
     Cursor {
         /// Whose pointer.
         client: ClientId,
@@ -406,6 +418,30 @@ pub enum ServerMessage {
     /// What this member may do and how the room is run: after the welcome,
     /// and again whenever it changes.
     Access(RoomAccess),
+    /// Who came and who went since the room last said: the relay gathers a
+    /// room's joins and leaves for a moment and tells them to everyone in
+    /// one message, so that a room of thousands filling up costs each member
+    /// a message a tick, not one per join. A client appears at most once
+    /// (what happened last): add or update everyone in `joined`, remove
+    /// everyone in `left`. It may name the receiver itself (it joined in
+    /// that moment), which a client ignores, and people the receiver's
+    /// welcome already listed. Also how the peers a welcome has no room for
+    /// arrive. Since protocol 7.
+    Peers {
+        /// Those who are in the room now and were not (or came back).
+        joined: Vec<PeerInfo>,
+        /// Those who have left.
+        left: Vec<ClientId>,
+    },
+    /// Someone's presence (pointer, view, laser, a drag in progress,
+    /// presenting), sent again whenever it changes, and on a join for each
+    /// member who has one. Since protocol 7.
+    Presence {
+        /// Whose.
+        client: ClientId,
+        /// What they show now.
+        presence: Presence,
+    },
     /// The next piece of a blob this client fetched, in order.
     BlobPart(BlobChunk),
     /// The answer to a fetch of a blob the room does not hold.

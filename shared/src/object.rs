@@ -1,5 +1,5 @@
 //! The things on a board: freehand strokes, lines, arrows, rectangles, ellipses,
-//! texts and images, each an [`Object`] with a stable [`ObjectId`].
+//! texts, sticky notes and images, each an [`Object`] with a stable [`ObjectId`].
 //!
 //! An image is a rectangle (its two points, opposite corners) filled with a
 //! picture whose bytes are a blob ([`crate::blob`]), named in its `text` by
@@ -28,6 +28,10 @@ pub const DEFAULT_FONT_SIZE: f32 = 24.0;
 const CHAR_WIDTH_EM: f32 = 0.6;
 /// A text line's height, in font sizes.
 pub const LINE_HEIGHT_EM: f32 = 1.25;
+/// How far a note's drop shadow reaches below it, as a part of its shorter
+/// side: its bounds take the shadow in, so that culling, fitting and export
+/// keep it.
+pub const NOTE_SHADOW: f32 = 0.025;
 
 /// What kind of thing an object is; fixed when it is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,6 +48,11 @@ pub enum ObjectKind {
     Ellipse,
     /// Text whose top-left corner is its one point; lines split at `\n`.
     Text,
+    /// A sticky note: a rectangle of paper in its colour (a square as made)
+    /// with its two points as opposite corners, and its text on it, wrapped
+    /// and sized to fit by whoever draws it. Its width, fill and font size
+    /// mean nothing.
+    Note,
     /// A picture filling the rectangle of its two points; its `text` names its
     /// blob ([`ObjectData::image`]).
     Image,
@@ -61,9 +70,12 @@ impl ObjectKind {
     pub fn check_shape(self, points: &[Point]) -> Result<(), Malformed> {
         let count_ok = match self {
             Self::Freehand => !points.is_empty(),
-            Self::Line | Self::Arrow | Self::Rectangle | Self::Ellipse | Self::Image => {
-                points.len() == 2
-            }
+            Self::Line
+            | Self::Arrow
+            | Self::Rectangle
+            | Self::Ellipse
+            | Self::Note
+            | Self::Image => points.len() == 2,
             Self::Text => points.len() == 1,
         };
         if !count_ok {
@@ -73,7 +85,21 @@ impl ObjectKind {
             });
         }
         caps::check_stroke_growth(0, points.len())?;
-        caps::check_points(points)
+        caps::check_points(points)?;
+        if self == Self::Note {
+            caps::check_note_corners(points[0], points[1])?;
+        }
+        Ok(())
+    }
+
+    /// Whether `text` may be this kind's: at most [`caps::MAX_TEXT_BYTES`],
+    /// and at most [`caps::MAX_NOTE_TEXT_BYTES`] on a note.
+    pub fn check_text(self, text: &str) -> Result<(), Malformed> {
+        caps::check_text(text)?;
+        if self == Self::Note {
+            caps::check_note_text(text)?;
+        }
+        Ok(())
     }
 
     /// The kind in words, for messages.
@@ -86,6 +112,7 @@ impl ObjectKind {
             Self::Rectangle => "rectangle",
             Self::Ellipse => "ellipse",
             Self::Text => "text",
+            Self::Note => "note",
             Self::Image => "image",
         }
     }
@@ -195,7 +222,7 @@ impl ObjectData {
         self.kind.check_shape(&self.points)?;
         caps::check_size(self.width)?;
         caps::check_size(self.font_size)?;
-        caps::check_text(&self.text)?;
+        self.kind.check_text(&self.text)?;
         if self.kind == ObjectKind::Image && self.blob().is_none() {
             return Err(Malformed::NoBlob);
         }
@@ -279,7 +306,8 @@ impl Object {
     }
 
     /// Sets a property; `false` (and no change) if the value does not fit the
-    /// object, such as three points for a rectangle.
+    /// object, such as three points for a rectangle or a note's text beyond
+    /// its cap.
     pub fn set(&mut self, property: &Property) -> bool {
         if !property.is_well_formed() {
             return false;
@@ -297,7 +325,12 @@ impl Object {
             Property::Fill(f) => self.data.fill = *f,
             // An image's text names its picture, which never changes.
             Property::Text(_) if self.data.kind == ObjectKind::Image => return false,
-            Property::Text(t) => self.data.text.clone_from(t),
+            Property::Text(t) => {
+                if self.data.kind.check_text(t).is_err() {
+                    return false;
+                }
+                self.data.text.clone_from(t);
+            }
             Property::FontSize(s) => self.data.font_size = *s,
             Property::Layer(l) => self.layer = *l,
         }
@@ -328,6 +361,11 @@ impl Object {
         let frame = self.frame();
         match self.data.kind {
             ObjectKind::Text | ObjectKind::Image => frame,
+            ObjectKind::Note => {
+                let mut bounds = frame;
+                bounds.max.y += note_shadow(frame);
+                bounds
+            }
             // The arrow head sticks out by about its size.
             ObjectKind::Arrow => frame.expand(self.data.width * 0.5 + arrow_head_size(self)),
             _ => frame.expand(self.data.width * 0.5),
@@ -341,7 +379,7 @@ impl Object {
         let pts: Vec<Point> = self.points().collect();
         let filled = self.data.fill != Fill::None;
         match self.data.kind {
-            ObjectKind::Text | ObjectKind::Image => {
+            ObjectKind::Text | ObjectKind::Note | ObjectKind::Image => {
                 let frame = self.frame();
                 if frame.contains(p) {
                     0.0
@@ -402,6 +440,13 @@ pub fn text_size(text: &str, font_size: f32) -> (f32, f32) {
         longest as f32 * CHAR_WIDTH_EM * font_size,
         count.max(1) as f32 * LINE_HEIGHT_EM * font_size,
     )
+}
+
+/// How far the drop shadow of a note with this frame reaches below it
+/// ([`NOTE_SHADOW`] of its shorter side).
+#[must_use]
+pub fn note_shadow(frame: Rect) -> f32 {
+    frame.width().min(frame.height()) * NOTE_SHADOW
 }
 
 /// The length of an arrow's head for an arrow of this width and length.
@@ -545,5 +590,33 @@ mod tests {
         assert_eq!(line, before);
         assert!(line.set(&Property::Width(3.0)));
         assert_eq!(line.get(&Property::Width(0.0)), Property::Width(3.0));
+    }
+
+    #[test]
+    fn a_note_is_paper_to_its_edges_with_its_shadow_below_and_caps_of_its_own() {
+        let corners = vec![Point::new(0.0, 0.0), Point::new(200.0, 200.0)];
+        let mut note = object(ObjectKind::Note, corners, Fill::None);
+        assert!(note.is_well_formed());
+        // Moved 10 to the right; picked anywhere on its paper.
+        assert!(note.distance(Point::new(110.0, 100.0)) < 0.01);
+        assert!((note.distance(Point::new(220.0, 100.0)) - 10.0).abs() < 0.01);
+        let bounds = note.bounds();
+        assert_eq!((bounds.min, bounds.max.x), (Point::new(10.0, 0.0), 210.0));
+        assert!((bounds.max.y - 205.0).abs() < 0.01, "{bounds:?}");
+        // A text's cap is not a note's.
+        let long = "x".repeat(caps::MAX_NOTE_TEXT_BYTES + 1);
+        assert!(!note.set(&Property::Text(long.clone())));
+        let mut text = object(ObjectKind::Text, vec![Point::new(0.0, 0.0)], Fill::None);
+        assert!(text.set(&Property::Text(long)));
+        // Too small to be a note, or too large.
+        let speck = vec![Point::new(0.0, 0.0), Point::new(2.0, 2.0)];
+        assert!(!note.set(&Property::Points(speck.clone())));
+        assert!(!ObjectKind::Note.accepts(&speck));
+        let vast = vec![Point::new(0.0, 0.0), Point::new(1.0e5, 200.0)];
+        assert!(!note.set(&Property::Points(vast)));
+        assert!(note.set(&Property::Points(vec![
+            Point::new(0.0, 0.0),
+            Point::new(300.0, 120.0)
+        ])));
     }
 }

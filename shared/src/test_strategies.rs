@@ -8,10 +8,11 @@ use crate::blob::{BlobChunk, BlobId};
 use crate::message::{InviteInfo, Moderation, RoomAccess};
 use crate::object::{Fill, ObjectData, ObjectKind, Property};
 use crate::op::Moderated;
+use crate::presence::{Change, Preview};
 use crate::{
     Challenge, ClientId, ClientMessage, Color, Credentials, ErrorCode, Hello, ObjectId, Op, OpId,
-    OpKind, PeerInfo, Point, Proofs, SequencedOp, ServerMessage, StrokeId, StrokeStyle, Welcome,
-    message::SnapshotHeader,
+    OpKind, PeerInfo, Point, Presence, Proofs, Rect, SequencedOp, ServerMessage, StrokeId,
+    StrokeStyle, Welcome, message::SnapshotHeader,
 };
 
 fn uuid() -> impl Strategy<Value = Uuid> {
@@ -44,6 +45,7 @@ pub fn kind() -> impl Strategy<Value = ObjectKind> {
         Just(ObjectKind::Rectangle),
         Just(ObjectKind::Ellipse),
         Just(ObjectKind::Text),
+        Just(ObjectKind::Note),
         Just(ObjectKind::Image),
     ]
 }
@@ -83,17 +85,25 @@ pub fn object_data() -> impl Strategy<Value = ObjectData> {
     )
         .prop_map(
             |(kind, mut points, color, width, fill, mut text, font_size, blob)| {
-                if kind == ObjectKind::Image {
-                    text = blob.hex();
-                }
                 match kind {
                     ObjectKind::Freehand => {}
                     ObjectKind::Text => points.truncate(1),
+                    ObjectKind::Note => {
+                        // Square or not, from the smallest note to a large one.
+                        let first = points[0];
+                        let (w, h) = points.get(1).map_or((200.0, 200.0), |p| {
+                            (8.0 + p.x.abs() % 600.0, 8.0 + p.y.abs() % 600.0)
+                        });
+                        points = vec![first, Point::new(first.x + w, first.y + h)];
+                    }
                     _ => {
                         let first = points[0];
                         points.resize(2, Point::new(first.x + 10.0, first.y + 20.0));
                         points.truncate(2);
                     }
+                }
+                if kind == ObjectKind::Image {
+                    text = blob.hex();
                 }
                 ObjectData {
                     kind,
@@ -235,6 +245,42 @@ fn peer() -> impl Strategy<Value = PeerInfo> {
     })
 }
 
+/// Any presence, within the caps or not.
+pub fn presence() -> impl Strategy<Value = Presence> {
+    let change = prop_oneof![
+        (proptest::collection::vec(uuid(), 0..4), point()).prop_map(|(objects, by)| {
+            Change::Move {
+                objects: objects.into_iter().map(ObjectId).collect(),
+                by,
+            }
+        }),
+        (uuid(), proptest::collection::vec(point(), 0..4)).prop_map(|(object, points)| {
+            Change::Reshape {
+                object: ObjectId(object),
+                points,
+            }
+        }),
+        object_data().prop_map(Change::Shape),
+    ];
+    (
+        proptest::option::of(point()),
+        proptest::option::of((point(), point())),
+        proptest::collection::vec(point(), 0..8),
+        proptest::option::of((change, proptest::option::of(uuid()))),
+        any::<bool>(),
+    )
+        .prop_map(|(cursor, view, laser, preview, presenting)| Presence {
+            cursor,
+            view: view.map(|(a, b)| Rect::from_corners(a, b)),
+            laser,
+            preview: preview.map(|(change, landing)| Preview {
+                change,
+                landing: landing.map(OpId),
+            }),
+            presenting,
+        })
+}
+
 fn sequenced_op() -> impl Strategy<Value = SequencedOp> {
     (any::<u64>(), uuid(), any::<u64>(), op()).prop_map(|(seq, author, timestamp_ms, op)| {
         SequencedOp {
@@ -293,6 +339,7 @@ pub fn client_message() -> impl Strategy<Value = ClientMessage> {
         moderation().prop_map(ClientMessage::Moderate),
         blob_chunk().prop_map(ClientMessage::BlobPart),
         blob_id().prop_map(ClientMessage::FetchBlob),
+        presence().prop_map(ClientMessage::Presence),
     ]
 }
 
@@ -417,6 +464,18 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             ".{0,40}"
         )
             .prop_map(|(code, message)| ServerMessage::Error { code, message }),
+        (
+            proptest::collection::vec(peer(), 0..4),
+            proptest::collection::vec(uuid(), 0..4)
+        )
+            .prop_map(|(joined, left)| ServerMessage::Peers {
+                joined,
+                left: left.into_iter().map(ClientId).collect(),
+            }),
+        (uuid(), presence()).prop_map(|(client, presence)| ServerMessage::Presence {
+            client: ClientId(client),
+            presence,
+        }),
     ]
 }
 

@@ -21,7 +21,8 @@ pub struct CachedObject {
     pub bounds: Rect,
     /// Its ink, for drawing it as a dot.
     pub color: Color32,
-    /// Its width in canvas units, for how dark a dot is.
+    /// Its width in canvas units, for how dark a dot is (a note's whole
+    /// side: it is paper through and through).
     pub width: f32,
     /// Whether it may be drawn as a dot when tiny (not texts, which vanish).
     pub dot: bool,
@@ -36,7 +37,12 @@ impl CachedObject {
             id: object.id,
             bounds: rect_from_canvas(object.bounds()),
             color: color32(object.data.color),
-            width: object.data.width,
+            width: if object.data.kind == ObjectKind::Note {
+                let frame = object.frame();
+                frame.width().max(frame.height())
+            } else {
+                object.data.width
+            },
             dot: object.data.kind != ObjectKind::Text,
             layer: object.layer,
         }

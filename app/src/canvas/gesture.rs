@@ -82,7 +82,7 @@ pub fn constrain(kind: ObjectKind, from: Pos2, to: Pos2, shift: bool) -> Pos2 {
     }
     let d = to - from;
     match kind {
-        ObjectKind::Rectangle | ObjectKind::Ellipse => {
+        ObjectKind::Rectangle | ObjectKind::Ellipse | ObjectKind::Note => {
             let side = d.x.abs().max(d.y.abs());
             from + vec2(side.copysign(d.x), side.copysign(d.y))
         }

@@ -3,14 +3,14 @@
 
 use egui::{CursorIcon, Event, Key, Modifiers, PointerButton, Pos2, Response, Sense, Ui, Vec2};
 use tabula_shared::object::ObjectKind;
-use tabula_shared::{Board, ObjectId, Op, OpKind};
+use tabula_shared::{Board, Object, ObjectId, Op, OpKind, Point};
 
 use super::convert::point_from_pos;
 use super::gesture::{Drawing, Gesture, constrain, swept};
 use super::overlay::HANDLE_PX;
 use super::selection;
 use super::text_edit::{EditorOutcome, TextEditor};
-use super::tools::{Tool, ToolSettings};
+use super::tools::{NOTE_SIDE, Tool, ToolSettings};
 use super::{Canvas, CanvasInput, ERASER_PX};
 
 /// Points closer than this on screen to the last kept point are dropped.
@@ -45,6 +45,11 @@ impl Canvas {
         ui.advance_cursor_after_rect(viewport);
 
         let mut actions = Vec::new();
+        if let Some(editor) = &mut self.editor
+            && let Some(object) = editor.object.and_then(|id| board.object(id))
+        {
+            editor.follow(object);
+        }
         self.text_editor_ui(ui.ctx(), &mut actions);
 
         let (events, modifiers, space_down, primary_down, middle_down) = ui.input(|i| {
@@ -145,18 +150,18 @@ impl Canvas {
         }
     }
 
-    /// Clicks that open a text editor: a double-click on a text with the select
-    /// tool, any click with the text tool.
+    /// Clicks that open a text editor: a double-click on a text or a note
+    /// with the select tool, any click with the text or the note tool.
     fn clicks(&mut self, response: &Response, board: &Board, space_down: bool) {
         if response.double_clicked() && self.tools.tool == Tool::Select {
             self.double_click(response, board);
         }
-        if response.clicked()
-            && self.tools.tool == Tool::Text
-            && !space_down
-            && self.editor.is_none()
-        {
-            self.place_text(response, board);
+        if response.clicked() && !space_down && self.editor.is_none() {
+            match self.tools.tool {
+                Tool::Text => self.place_text(response, board),
+                Tool::Note => self.place_note(response, board),
+                _ => {}
+            }
         }
     }
 
@@ -217,9 +222,10 @@ impl Canvas {
                         };
                     }
                 }
-                // A text is placed on the click (the release), so that the
-                // release does not take the keyboard from the new editor.
-                Tool::Text => {}
+                // A text or a note is placed on the click (the release), so
+                // that the release does not take the keyboard from the new
+                // editor.
+                Tool::Text | Tool::Note => {}
                 Tool::Eraser => {
                     self.erased.clear();
                     self.gesture = Gesture::Erasing { last: at };
@@ -280,35 +286,56 @@ impl Canvas {
             .map(|h| (only.id, h))
     }
 
-    /// A click with the text tool edits the text under it, or starts a new one.
+    /// A click with the text tool edits the text or note under it, or starts
+    /// a new text.
     fn place_text(&mut self, response: &Response, board: &Board) {
-        let Some(pos) = response.interact_pointer_pos() else {
+        let Some(at) = self.clicked_at(response) else {
             return;
         };
-        let at = point_from_pos(self.camera.canvas_from_screen(self.viewport) * pos);
-        let radius = PICK_PX / self.camera.zoom;
-        self.editor = Some(
-            match board
-                .object_at(at, radius)
-                .filter(|o| o.data.kind == ObjectKind::Text)
-            {
-                Some(text) => TextEditor::existing(text),
-                None => TextEditor::new_text(at, &self.tools),
-            },
-        );
+        self.editor = Some(match written_on_at(board, at, PICK_PX / self.camera.zoom) {
+            Some(object) => TextEditor::existing(object),
+            None => TextEditor::new_text(at, &self.tools),
+        });
     }
 
-    /// A double-click with the select tool on a text opens it for editing.
-    fn double_click(&mut self, response: &Response, board: &Board) {
-        let Some(pos) = response.interact_pointer_pos() else {
+    /// A click with the note tool edits the note under it, or sticks a new
+    /// one of [`NOTE_SIDE`] centred on the click, to type on.
+    fn place_note(&mut self, response: &Response, board: &Board) {
+        let Some(at) = self.clicked_at(response) else {
             return;
         };
-        let at = point_from_pos(self.camera.canvas_from_screen(self.viewport) * pos);
-        if let Some(text) = board
+        let under = board
             .object_at(at, PICK_PX / self.camera.zoom)
-            .filter(|o| o.data.kind == ObjectKind::Text)
-        {
-            self.editor = Some(TextEditor::existing(text));
+            .filter(|o| o.data.kind == ObjectKind::Note);
+        self.editor = Some(under.map_or_else(
+            || {
+                let half = NOTE_SIDE * 0.5;
+                let paper = tabula_shared::Rect::from_corners(
+                    Point::new(at.x - half, at.y - half),
+                    Point::new(at.x + half, at.y + half),
+                );
+                TextEditor::new_note(paper, &self.tools)
+            },
+            TextEditor::existing,
+        ));
+    }
+
+    /// The canvas point a click landed on.
+    fn clicked_at(&self, response: &Response) -> Option<Point> {
+        let pos = response.interact_pointer_pos()?;
+        Some(point_from_pos(
+            self.camera.canvas_from_screen(self.viewport) * pos,
+        ))
+    }
+
+    /// A double-click with the select tool on a text or a note opens it for
+    /// editing.
+    fn double_click(&mut self, response: &Response, board: &Board) {
+        let Some(at) = self.clicked_at(response) else {
+            return;
+        };
+        if let Some(object) = written_on_at(board, at, PICK_PX / self.camera.zoom) {
+            self.editor = Some(TextEditor::existing(object));
             self.gesture = Gesture::Idle;
         }
     }
@@ -504,4 +531,11 @@ impl Canvas {
         };
         ui.ctx().set_cursor_icon(icon);
     }
+}
+
+/// The topmost object within `radius` of `at`, if it is a text or a note.
+fn written_on_at(board: &Board, at: Point, radius: f32) -> Option<&Object> {
+    board
+        .object_at(at, radius)
+        .filter(|o| matches!(o.data.kind, ObjectKind::Text | ObjectKind::Note))
 }

@@ -10,10 +10,11 @@ use super::convert::{color32, point_from_pos, pos_from_point, rect_from_canvas};
 use super::gesture::{Gesture, constrain};
 use super::images::paint_picture;
 use super::overlay;
-use super::render::{DOT_PX, Dots, paint_object};
+use super::render::{DOT_PX, Dots, paint_note, paint_object};
 use super::selection;
 use super::tools::Tool;
 use super::{Canvas, ERASER_PX, PeerCursor};
+use crate::note;
 use crate::pictures::Pictures;
 use crate::ui::theme::PAPER;
 
@@ -41,6 +42,9 @@ impl Canvas {
         let previewing = self.is_previewing();
         for cached in cache.objects() {
             if Some(cached.id) == editing {
+                // Typed over in the editor: a note shows its paper beneath.
+                dots.flush(&painter);
+                self.paint_note_being_edited(&painter);
                 continue;
             }
             if previewing && self.is_previewed(cached.id) {
@@ -68,6 +72,9 @@ impl Canvas {
         }
         dots.flush(&painter);
         drop(cache);
+        if self.editor.as_ref().is_some_and(|e| e.object.is_none()) {
+            self.paint_note_being_edited(&painter);
+        }
         if let Some(preview) = self.shape_preview(board) {
             paint_object(&painter, screen_from_canvas, &preview);
         }
@@ -113,6 +120,17 @@ impl Canvas {
         let look = self.textures.borrow_mut().look(ui.ctx(), pictures, blob);
         let rect = screen_from_canvas * rect_from_canvas(object.frame());
         paint_picture(painter, rect, &look, self.erased.contains(&object.id));
+    }
+
+    /// The paper (and shadow) of the note being typed on, if it is a note:
+    /// its text is the editor's.
+    fn paint_note_being_edited(&self, painter: &Painter) {
+        if let Some(editor) = &self.editor
+            && let Some(paper) = editor.note
+        {
+            let layout = note::layout_in(rect_from_canvas(paper), editor.color, "");
+            paint_note(painter, self.screen_from_canvas(), &layout, false);
+        }
     }
 
     /// Whether the gesture under way shows some objects otherwise than the

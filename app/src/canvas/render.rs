@@ -1,12 +1,13 @@
 //! Painting board objects with egui: strokes as smooth curves, lines, arrows,
-//! rectangles, ellipses and texts, at any zoom.
+//! rectangles, ellipses, texts and notes, at any zoom.
 //!
 //! [`paint_object`] turns one [`Object`] into egui shapes through the canvas's
 //! `screen_from_canvas` transform. The canvas calls it for every visible object;
 //! tools call it for the preview of the shape being dragged out. Strokes,
 //! ellipses and arrow heads are drawn along the geometry the PNG and the SVG
 //! draw too ([`crate::outline`]): the same curves, moved to the screen and
-//! flattened there ([`super::curve`]).
+//! flattened there ([`super::curve`]). A note is drawn from its layout
+//! ([`crate::note`]), the one the PNG and the SVG draw too.
 //!
 //! A big board must not cost every object's points every frame: objects
 //! smaller on screen than [`DOT_PX`] are drawn as [`Dots`], one quad each in a
@@ -30,6 +31,7 @@ use tabula_shared::{Object, ObjectKind};
 use super::cache::CachedObject;
 use super::convert::{color32, pos_from_point};
 use super::curve::flatten;
+use crate::note::{self, NoteLayout};
 use crate::outline::{Curve, arrow_barbs};
 
 /// An object whose bounds are smaller than this on screen (both sides, in
@@ -159,6 +161,35 @@ pub fn paint_object(painter: &Painter, screen_from_canvas: TSTransform, object: 
             Rect::from_two_pos(points[0], points[1]),
             "Image",
         ),
+        ObjectKind::Note => paint_note(painter, screen_from_canvas, &note::layout(object), true),
+    }
+}
+
+/// Paints a note from its layout: the shadow, the paper, and (unless its
+/// text is being typed over it) the text.
+pub fn paint_note(
+    painter: &Painter,
+    screen_from_canvas: TSTransform,
+    note: &NoteLayout,
+    with_text: bool,
+) {
+    for (rect, color) in &note.shadow {
+        painter.rect_filled(screen_from_canvas * *rect, 0.0, color32(*color));
+    }
+    painter.rect_filled(screen_from_canvas * note.paper, 0.0, color32(note.color));
+    let size = note.font_size * screen_from_canvas.scaling;
+    if !with_text || size < 1.0 {
+        return;
+    }
+    let font = FontId::proportional(size);
+    for line in &note.lines {
+        painter.text(
+            screen_from_canvas * line.top_left,
+            Align2::LEFT_TOP,
+            &line.text,
+            font.clone(),
+            color32(note.ink),
+        );
     }
 }
 

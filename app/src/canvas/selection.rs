@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use tabula_shared::caps::{MAX_NOTE_SIDE, MIN_NOTE_SIDE};
 use tabula_shared::object::{Fill, ObjectKind, Property};
 use tabula_shared::{Board, Object, ObjectId, Op, OpKind, Point, Rect};
 
@@ -92,7 +93,9 @@ impl Selection {
     }
 
     /// Sets `property` on every selected object it means something for (a fill
-    /// on closed shapes, a font size on texts, the rest on everything).
+    /// on closed shapes, a font size on texts, a width and an ink colour on
+    /// all but texts and notes, an ink colour on texts too; a note's colour
+    /// is [`Self::recolor_notes`]'s).
     #[must_use]
     pub fn restyle(&self, board: &Board, property: &Property) -> Vec<Op> {
         self.each(board, |o| {
@@ -105,12 +108,24 @@ impl Selection {
                     matches!(o.data.kind, ObjectKind::Rectangle | ObjectKind::Ellipse)
                 }
                 Property::FontSize(_) => o.data.kind == ObjectKind::Text,
-                Property::Width(_) => o.data.kind != ObjectKind::Text,
+                Property::Width(_) => !matches!(o.data.kind, ObjectKind::Text | ObjectKind::Note),
+                Property::Color(_) => o.data.kind != ObjectKind::Note,
                 _ => true,
             };
             (applies && o.get(property) != *property).then(|| OpKind::Set {
                 object: o.id,
                 property: property.clone(),
+            })
+        })
+    }
+
+    /// Gives every selected note the paper colour `color`.
+    #[must_use]
+    pub fn recolor_notes(&self, board: &Board, color: tabula_shared::Color) -> Vec<Op> {
+        self.each(board, |o| {
+            (o.data.kind == ObjectKind::Note && o.data.color != color).then_some(OpKind::Set {
+                object: o.id,
+                property: Property::Color(color),
             })
         })
     }
@@ -171,8 +186,9 @@ pub struct Handle {
     pub moves_first: bool,
 }
 
-/// The resize handles of an object: a line's or arrow's two ends, a rectangle's,
-/// ellipse's or image's four corners; none for strokes and texts.
+/// The resize handles of an object: a line's or arrow's two ends, a
+/// rectangle's, ellipse's, note's or image's four corners; none for strokes
+/// and texts.
 #[must_use]
 pub fn handles(object: &Object) -> Vec<Handle> {
     let points: Vec<Point> = object.points().collect();
@@ -189,7 +205,7 @@ pub fn handles(object: &Object) -> Vec<Handle> {
                 moves_first: false,
             },
         ],
-        ObjectKind::Rectangle | ObjectKind::Ellipse | ObjectKind::Image => {
+        ObjectKind::Rectangle | ObjectKind::Ellipse | ObjectKind::Note | ObjectKind::Image => {
             let r = Rect::from_corners(points[0], points[1]);
             let corners = [
                 r.min,
@@ -211,11 +227,15 @@ pub fn handles(object: &Object) -> Vec<Handle> {
 
 /// The op that drags `handle` of `object` to `to` (canvas units). An image
 /// keeps its aspect (the corner goes as far as the farther of the two
-/// directions takes it) unless `free` (shift held).
+/// directions takes it) unless `free` (shift held); a note keeps its
+/// proportions (a square stays a square), unless `free`, and its sides
+/// within the caps.
 #[must_use]
 pub fn resize(object: &Object, handle: Handle, to: Point, free: bool) -> Op {
     let to = if object.data.kind == ObjectKind::Image && !free {
         keep_aspect(object, handle.fixed, to)
+    } else if object.data.kind == ObjectKind::Note {
+        note_corner(object, handle, to, free)
     } else {
         to
     };
@@ -248,6 +268,40 @@ fn keep_aspect(object: &Object, fixed: Point, to: Point) -> Point {
     )
 }
 
+/// Where the dragged corner of a note goes when its handle is dragged to
+/// `to`: as far as the pointer went along the farther axis, the other axis
+/// following in proportion (or each axis on its own when `free`), within
+/// [`MIN_NOTE_SIDE`] and [`MAX_NOTE_SIDE`], on the side of the fixed corner
+/// the pointer is on.
+fn note_corner(object: &Object, handle: Handle, to: Point, free: bool) -> Point {
+    let frame = object.frame();
+    let (width, height) = (
+        frame.width().max(MIN_NOTE_SIDE),
+        frame.height().max(MIN_NOTE_SIDE),
+    );
+    let (dx, dy) = (to.x - handle.fixed.x, to.y - handle.fixed.y);
+    let (new_width, new_height) = if free {
+        (
+            dx.abs().clamp(MIN_NOTE_SIDE, MAX_NOTE_SIDE),
+            dy.abs().clamp(MIN_NOTE_SIDE, MAX_NOTE_SIDE),
+        )
+    } else {
+        let lowest = MIN_NOTE_SIDE / width.min(height);
+        let highest = MAX_NOTE_SIDE / width.max(height);
+        let scale = (dx.abs() / width)
+            .max(dy.abs() / height)
+            .clamp(lowest, highest);
+        (width * scale, height * scale)
+    };
+    // The side the handle was on, when the pointer is level with the fixed
+    // corner.
+    let side = |d: f32, was: f32| if d == 0.0 { was.signum() } else { d.signum() };
+    Point::new(
+        handle.fixed.x + side(dx, handle.at.x - handle.fixed.x) * new_width,
+        handle.fixed.y + side(dy, handle.at.y - handle.fixed.y) * new_height,
+    )
+}
+
 /// Whether a fill choice means anything for the selection's kinds.
 #[must_use]
 pub fn fill_applies(kinds: impl IntoIterator<Item = ObjectKind>) -> bool {
@@ -265,4 +319,71 @@ pub fn common_fill(selection: &Selection, board: &Board) -> Option<Fill> {
         .map(|o| o.data.fill);
     let first = fills.next()?;
     fills.all(|f| f == first).then_some(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use tabula_shared::object::{DEFAULT_FONT_SIZE, ObjectData};
+    use tabula_shared::{ClientId, Color};
+
+    use super::*;
+
+    fn note(side: f32) -> Object {
+        Object {
+            id: ObjectId::random(),
+            author: ClientId::random(),
+            data: ObjectData {
+                kind: ObjectKind::Note,
+                points: vec![Point::new(0.0, 0.0), Point::new(side, side)],
+                color: Color::rgb(0xff, 0xe5, 0x80),
+                width: 4.0,
+                fill: Fill::None,
+                text: String::new(),
+                font_size: DEFAULT_FONT_SIZE,
+            },
+            offset: Point::new(100.0, 100.0),
+            layer: 1,
+            finished: true,
+            deleted: false,
+        }
+    }
+
+    /// The note `object` becomes when its bottom-right handle goes to `to`.
+    fn dragged(object: &Object, to: Point, free: bool) -> Rect {
+        let handle = handles(object)[2];
+        let OpKind::Set {
+            property: Property::Points(points),
+            ..
+        } = resize(object, handle, to, free).kind
+        else {
+            panic!("a resize sets the points");
+        };
+        let mut resized = object.clone();
+        assert!(resized.set(&Property::Points(points)), "within the caps");
+        resized.frame()
+    }
+
+    #[test]
+    fn a_note_stays_square_unless_shift_frees_it_and_within_its_caps() {
+        let square = note(200.0);
+        // Dragged further right than down: the square follows the farther.
+        let frame = dragged(&square, Point::new(500.0, 350.0), false);
+        assert_eq!((frame.width(), frame.height()), (400.0, 400.0));
+        assert_eq!(frame.min, Point::new(100.0, 100.0));
+        // Shift: each side on its own.
+        let frame = dragged(&square, Point::new(500.0, 350.0), true);
+        assert_eq!((frame.width(), frame.height()), (400.0, 250.0));
+        // Past the fixed corner: flipped, never smaller than the cap.
+        let frame = dragged(&square, Point::new(99.0, 99.0), false);
+        assert_eq!(
+            (frame.width(), frame.height()),
+            (MIN_NOTE_SIDE, MIN_NOTE_SIDE)
+        );
+        assert!(frame.max.x <= 100.0 && frame.max.y <= 100.0, "{frame:?}");
+        let frame = dragged(&square, Point::new(1.0e6, 1.0e6), false);
+        assert_eq!(
+            (frame.width(), frame.height()),
+            (MAX_NOTE_SIDE, MAX_NOTE_SIDE)
+        );
+    }
 }

@@ -1,5 +1,5 @@
 //! Tools and their settings: what a press on the canvas does, in which colour,
-//! how wide, with which fill and font size.
+//! how wide, with which fill and font size, and on which note colour.
 //!
 //! [`Tool`] names what a primary drag means (the canvas matches on it), with the
 //! letter that selects it and its pointer shape. [`ToolSettings`] is what the
@@ -29,13 +29,15 @@ pub enum Tool {
     Ellipse,
     /// Click to place text, then type.
     Text,
+    /// Click to stick a note, then type on it.
+    Note,
     /// Removes every object it touches.
     Eraser,
 }
 
 impl Tool {
     /// Every tool, in toolbar order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Select,
         Self::Pen,
         Self::Highlighter,
@@ -44,6 +46,7 @@ impl Tool {
         Self::Rectangle,
         Self::Ellipse,
         Self::Text,
+        Self::Note,
         Self::Eraser,
     ];
 
@@ -59,6 +62,7 @@ impl Tool {
             Self::Rectangle => "Rectangle",
             Self::Ellipse => "Ellipse",
             Self::Text => "Text",
+            Self::Note => "Note",
             Self::Eraser => "Eraser",
         }
     }
@@ -75,6 +79,7 @@ impl Tool {
             Self::Rectangle => Key::R,
             Self::Ellipse => Key::O,
             Self::Text => Key::T,
+            Self::Note => Key::N,
             Self::Eraser => Key::E,
         }
     }
@@ -157,6 +162,54 @@ pub const PALETTE: [Swatch; 10] = [
     },
 ];
 
+/// The colours of sticky notes, in the style panel's order: light enough
+/// for dark text, apart enough to sort notes by.
+pub const NOTE_PALETTE: [Swatch; 10] = [
+    Swatch {
+        name: "Yellow note",
+        color: Color::rgb(0xff, 0xe5, 0x80),
+    },
+    Swatch {
+        name: "Orange note",
+        color: Color::rgb(0xff, 0xc6, 0x8a),
+    },
+    Swatch {
+        name: "Pink note",
+        color: Color::rgb(0xff, 0xb8, 0xd1),
+    },
+    Swatch {
+        name: "Coral note",
+        color: Color::rgb(0xff, 0xa3, 0x9e),
+    },
+    Swatch {
+        name: "Purple note",
+        color: Color::rgb(0xd8, 0xc8, 0xff),
+    },
+    Swatch {
+        name: "Blue note",
+        color: Color::rgb(0xaa, 0xd4, 0xff),
+    },
+    Swatch {
+        name: "Teal note",
+        color: Color::rgb(0x9f, 0xe6, 0xdb),
+    },
+    Swatch {
+        name: "Green note",
+        color: Color::rgb(0xc0, 0xec, 0xa0),
+    },
+    Swatch {
+        name: "Lime note",
+        color: Color::rgb(0xe6, 0xf4, 0x8c),
+    },
+    Swatch {
+        name: "Grey note",
+        color: Color::rgb(0xe2, 0xe2, 0xe6),
+    },
+];
+
+/// The side of a note stuck with a click, in canvas units.
+pub const NOTE_SIDE: f32 = 200.0;
+
 /// Pen widths, in canvas units (they grow and shrink with zoom like the board).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Width {
@@ -223,6 +276,8 @@ pub struct ToolSettings {
     pub fill: Fill,
     /// The font size of new texts.
     pub font_size: f32,
+    /// The colour of new notes.
+    pub note_color: Color,
 }
 
 impl Default for ToolSettings {
@@ -234,6 +289,7 @@ impl Default for ToolSettings {
             width: Width::default(),
             fill: Fill::None,
             font_size: DEFAULT_FONT_SIZE,
+            note_color: NOTE_PALETTE[0].color,
         }
     }
 }
@@ -271,6 +327,21 @@ impl ToolSettings {
             fill: self.fill,
             text: String::new(),
             font_size: self.font_size,
+        }
+    }
+
+    /// A new note on `paper` (two opposite corners) with `content` on it, in
+    /// the note colour.
+    #[must_use]
+    pub fn note(&self, paper: tabula_shared::Rect, content: String) -> ObjectData {
+        ObjectData {
+            kind: ObjectKind::Note,
+            points: vec![paper.min, paper.max],
+            color: self.note_color,
+            width: Width::default().canvas_units(),
+            fill: Fill::None,
+            text: content,
+            font_size: DEFAULT_FONT_SIZE,
         }
     }
 
@@ -321,10 +392,21 @@ mod tests {
     fn widths_grow_and_palette_colours_differ() {
         let widths: Vec<f32> = Width::ALL.iter().map(|w| w.canvas_units()).collect();
         assert!(widths.windows(2).all(|w| w[0] < w[1]));
-        for (i, a) in PALETTE.iter().enumerate() {
-            for b in &PALETTE[i + 1..] {
-                assert_ne!(a.color, b.color, "{} and {}", a.name, b.name);
+        for palette in [&PALETTE, &NOTE_PALETTE] {
+            for (i, a) in palette.iter().enumerate() {
+                for b in &palette[i + 1..] {
+                    assert_ne!(a.color, b.color, "{} and {}", a.name, b.name);
+                }
             }
+        }
+        // Every note colour takes the dark ink.
+        for swatch in NOTE_PALETTE {
+            assert_eq!(
+                crate::note::ink_on(swatch.color),
+                PALETTE[0].color,
+                "{}",
+                swatch.name
+            );
         }
     }
 }

@@ -11,8 +11,6 @@
 //!   same picture can go to the clipboard as an image.
 //! - [`svg`]: exactly one element per object, in stacking order; an image's
 //!   picture embedded as a `data:` URI.
-//! - [`text`]: a text laid out as the board lays it out, from egui's own
-//!   fonts and fallbacks, as glyph outlines for both formats.
 //! - [`job`]: an export drawn, encoded and written (or copied) on the
 //!   `tabula-export` thread, with progress and cancel.
 //! - [`dialog`]: what to export, as what, and where; it starts the job and
@@ -21,7 +19,9 @@
 //!   `tabula-timelapse` thread, with progress and cancel.
 //!
 //! Both formats draw the board's own geometry ([`crate::outline`]): the same
-//! curves as the screen, from the same control points. The formats use this
+//! curves as the screen, from the same control points; texts and notes as
+//! glyph outlines laid out as the board lays them out ([`crate::text`],
+//! [`crate::note`]). The formats use this
 //! module; it uses none of them. [`job`] and [`timelapse`] use the formats;
 //! [`dialog`] uses [`job`].
 
@@ -31,7 +31,6 @@ pub mod png;
 pub mod svg;
 #[cfg(test)]
 mod tests;
-pub mod text;
 pub mod timelapse;
 
 use std::collections::HashMap;

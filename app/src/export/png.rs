@@ -2,7 +2,8 @@
 //! paper colour. Strokes, ellipses and arrow heads are drawn along the same
 //! curves as on the board ([`crate::outline`]), handed to tiny-skia as the
 //! cubic pieces they are; texts are filled from their glyph outlines, laid
-//! out as the board lays them out ([`super::text`]). The same pixels can go to
+//! out as the board lays them out ([`crate::text`]), and notes drawn from
+//! the board's layout of them ([`crate::note`]). The same pixels can go to
 //! the clipboard as an image.
 
 use std::collections::HashMap;
@@ -18,11 +19,12 @@ use tiny_skia::{
     Transform,
 };
 
-use super::text::{self, PathEl};
 use super::{BACKGROUND, Blobs, ExportError, MAX_PIXELS, MAX_SIDE_PX, area, pixel_size};
 use crate::canvas::convert::{pos_from_point, rect_from_canvas};
+use crate::note;
 use crate::outline::{Curve, arrow_barbs};
 use crate::pictures::decode::decode_rgba;
+use crate::text::{self, PathEl};
 
 /// `objects` (bottom first) as a PNG at `scale` pixels per canvas unit
 /// (images as placeholders: see [`encode_with`]).
@@ -186,6 +188,18 @@ fn draw(pixmap: &mut Pixmap, object: &Object, px_from_canvas: TSTransform) {
             );
             return;
         }
+        Some(Figure::Filled(parts)) => {
+            for (path, color) in parts {
+                pixmap.fill_path(
+                    &path,
+                    &self::paint(color),
+                    FillRule::Winding,
+                    Transform::identity(),
+                    None,
+                );
+            }
+            return;
+        }
         Some(Figure::Outline(path)) => path,
     };
     if let Some(fill) = object.data.fill.color_for(color).map(self::paint) {
@@ -214,6 +228,9 @@ pub(super) enum Figure {
     Outline(tiny_skia::Path),
     /// A text's glyphs, filled with its ink.
     Glyphs(tiny_skia::Path),
+    /// Paths filled one after the other, each in its colour: a note's
+    /// shadow, its paper and its text.
+    Filled(Vec<(tiny_skia::Path, Color)>),
 }
 
 /// What the PNG draws for `object`, moved to the picture's pixels; `None` for
@@ -261,8 +278,32 @@ pub(super) fn figure(object: &Object, px_from_canvas: TSTransform) -> Option<Fig
             );
             return glyph_path(&outlines, px_from_canvas).map(Figure::Glyphs);
         }
+        ObjectKind::Note => return Some(Figure::Filled(note_parts(object, px_from_canvas))),
     };
     path.map(Figure::Outline)
+}
+
+/// A note's shadow, paper and text as paths in pixels, bottom first, each
+/// with its colour.
+fn note_parts(object: &Object, px_from_canvas: TSTransform) -> Vec<(tiny_skia::Path, Color)> {
+    let note = note::layout(object);
+    let rect = |r: egui::Rect| {
+        let r = px_from_canvas * r;
+        tiny_skia::Rect::from_ltrb(r.min.x, r.min.y, r.max.x, r.max.y).map(PathBuilder::from_rect)
+    };
+    let mut parts: Vec<(tiny_skia::Path, Color)> = note
+        .shadow
+        .iter()
+        .filter_map(|(r, color)| Some((rect(*r)?, *color)))
+        .collect();
+    parts.extend(rect(note.paper).map(|paper| (paper, note.color)));
+    let glyphs: Vec<PathEl> = note
+        .lines
+        .iter()
+        .flat_map(|line| text::outlines(&line.text, line.top_left, note.font_size))
+        .collect();
+    parts.extend(glyph_path(&glyphs, px_from_canvas).map(|path| (path, note.ink)));
+    parts
 }
 
 /// `curve` (in pixels) as a tiny-skia path of the same cubic pieces.

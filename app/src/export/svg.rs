@@ -4,9 +4,11 @@
 //! Strokes, ellipses and arrow heads are paths along the same curves as on the
 //! board ([`crate::outline`]): a stroke's `C` commands are its cubic pieces'
 //! control points. Lines and rectangles are `<line>` and `<rect>`. A text is
-//! the outline of its glyphs as the board lays them out ([`super::text`], which
+//! the outline of its glyphs as the board lays them out ([`crate::text`], which
 //! says why outlines rather than `<text>`), filled, with the text itself in the
-//! path's `<title>`.
+//! path's `<title>`. A note is a group of its shadow's and paper's `<rect>`s
+//! and its text's glyphs, laid out as the board lays it out
+//! ([`crate::note`]), with the text in the group's `<title>`.
 
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
@@ -15,12 +17,13 @@ use egui::Pos2;
 use tabula_shared::object::{Fill, ObjectKind, arrow_head_size};
 use tabula_shared::{Color, Object};
 
-use super::text::{self, PathEl};
 use tabula_shared::blob::Blob;
 
 use super::{BACKGROUND, Blobs, ExportError, area};
 use crate::canvas::convert::pos_from_point;
+use crate::note;
 use crate::outline::{Curve, arrow_barbs};
+use crate::text::{self, PathEl};
 
 /// `objects` (bottom first) as an SVG document: one element per object
 /// (images as placeholders: see [`encode_with`]).
@@ -189,7 +192,45 @@ pub(super) fn svg_element(object: &Object) -> String {
                 escape(&d.text)
             )
         }
+        ObjectKind::Note => note_element(object),
     }
+}
+
+/// A note as one group: its shadow and paper as rectangles, its text as
+/// glyphs, the text in a `<title>`.
+fn note_element(object: &Object) -> String {
+    let note = note::layout(object);
+    let rect = |r: egui::Rect, color: Color| {
+        format!(
+            r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="{:.3}"/>"#,
+            r.min.x,
+            r.min.y,
+            r.width(),
+            r.height(),
+            hex(color),
+            f32::from(color.a) / 255.0
+        )
+    };
+    let mut group = format!("<g><title>{}</title>", escape(&object.data.text));
+    for (r, color) in &note.shadow {
+        group.push_str(&rect(*r, *color));
+    }
+    group.push_str(&rect(note.paper, note.color));
+    let glyphs: Vec<PathEl> = note
+        .lines
+        .iter()
+        .flat_map(|line| text::outlines(&line.text, line.top_left, note.font_size))
+        .collect();
+    if !glyphs.is_empty() {
+        let _ = write!(
+            group,
+            r#"<path d="{}" fill="{}"/>"#,
+            glyph_data(&glyphs),
+            hex(note.ink)
+        );
+    }
+    group.push_str("</g>");
+    group
 }
 
 /// Path data for `curve`: its start, then one `C` per cubic piece with the

@@ -52,7 +52,7 @@ use tabula_shared::access::{InviteToken, Password, ResumeSecret};
 use tabula_shared::blob::{Blob, BlobId};
 use tabula_shared::fingerprint::Fingerprint;
 use tabula_shared::{
-    Board, ClientId, Color, ErrorCode, Moderation, Op, OpId, PeerInfo, Point, RoomAccess,
+    Board, ClientId, Color, ErrorCode, Moderation, Op, OpId, PeerInfo, Point, Presence, RoomAccess,
     SequencedOp, Welcome,
 };
 
@@ -113,10 +113,22 @@ pub enum Event {
         /// When the relay sequenced it, in Unix milliseconds.
         timestamp_ms: u64,
     },
-    /// Someone entered the room.
-    PeerJoined(PeerInfo),
-    /// Someone left the room.
-    PeerLeft(ClientId),
+    /// Who came into the room and who left since the relay last said (a
+    /// client appears at most once; `joined` may name us, which we ignore).
+    Peers {
+        /// In the room now: added, or updated.
+        joined: Vec<PeerInfo>,
+        /// Gone.
+        left: Vec<ClientId>,
+    },
+    /// Someone's presence changed: pointer, view, laser, a drag in progress,
+    /// presenting.
+    Presence {
+        /// Whose.
+        client: ClientId,
+        /// What they show now.
+        presence: Presence,
+    },
     /// Someone's pointer moved.
     Cursor {
         /// Whose pointer.

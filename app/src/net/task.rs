@@ -522,8 +522,16 @@ fn deliver(
                 timestamp_ms,
             }
         }
-        ServerMessage::PeerJoined(peer) => Event::PeerJoined(peer),
-        ServerMessage::PeerLeft { client } => Event::PeerLeft(client),
+        ServerMessage::Peers { joined, left } => Event::Peers { joined, left },
+        ServerMessage::Presence { client, presence } => Event::Presence { client, presence },
+        ServerMessage::PeerJoined(peer) => Event::Peers {
+            joined: vec![peer],
+            left: Vec::new(),
+        },
+        ServerMessage::PeerLeft { client } => Event::Peers {
+            joined: Vec::new(),
+            left: vec![client],
+        },
         ServerMessage::Cursor { client, position } => Event::Cursor { client, position },
         ServerMessage::Error { code, message } => {
             tracing::warn!(?code, %message, "the relay refused a message");

@@ -778,13 +778,10 @@ impl Session {
                     self.log.push(sequenced);
                 }
             }
-            Event::PeerJoined(info) => {
-                tracing::info!(name = %info.name, "joined the room");
-                self.peers.insert(info.client, Peer { info, cursor: None });
-            }
-            Event::PeerLeft(client) => {
-                if let Some(peer) = self.peers.remove(&client) {
-                    tracing::info!(name = %peer.info.name, "left the room");
+            Event::Peers { joined, left } => self.take_news(joined, left),
+            Event::Presence { client, presence } => {
+                if let Some(peer) = self.peers.get_mut(&client) {
+                    peer.cursor = presence.cursor;
                 }
             }
             Event::Cursor { client, position } => {
@@ -807,6 +804,26 @@ impl Session {
 }
 
 impl Session {
+    /// Takes in the news of who came into the room and who left.
+    fn take_news(&mut self, joined: Vec<PeerInfo>, left: Vec<ClientId>) {
+        for client in left {
+            if let Some(peer) = self.peers.remove(&client) {
+                tracing::info!(name = %peer.info.name, "left the room");
+            }
+        }
+        for info in joined {
+            if info.client == self.me.client {
+                continue;
+            }
+            if let Some(peer) = self.peers.get_mut(&info.client) {
+                peer.info = info;
+            } else {
+                tracing::info!(name = %info.name, "joined the room");
+                self.peers.insert(info.client, Peer { info, cursor: None });
+            }
+        }
+    }
+
     /// Merges the fetched ops into the log, which then holds every op in order.
     fn complete_log(&mut self) {
         let fetched = std::mem::take(&mut self.backfill);

@@ -1,6 +1,8 @@
 //! The style panel, floating at the left: colour (palette and a custom colour
-//! picker), width, fill, font size, and for a selection its stacking, duplicate
-//! and delete.
+//! picker), width, fill, font size, a note's colour, and for a selection its
+//! stacking, duplicate and delete. Each section shows when the tool or the
+//! selection has a use for it: the note tool and notes take only a note
+//! colour.
 //!
 //! It edits the [`ToolSettings`] new objects are made with, and reports each
 //! change as a [`StyleAction`] so that the app can apply it to the selection too.
@@ -12,13 +14,15 @@ use tabula_shared::{Color, Property};
 
 use super::theme::{self, BUTTON_SIZE, EDGE_GAP};
 use crate::canvas::convert::color32;
-use crate::canvas::tools::{FONT_SIZES, PALETTE, Swatch, Tool, ToolSettings, Width};
+use crate::canvas::tools::{FONT_SIZES, NOTE_PALETTE, PALETTE, Swatch, Tool, ToolSettings, Width};
 
 /// What the style panel asks of the selection.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StyleAction {
     /// Set this property on the selected objects it fits.
     Restyle(Property),
+    /// Give the selected notes this paper colour.
+    NoteColor(Color),
     /// Bring the selection to the front.
     ToFront,
     /// Send the selection to the back.
@@ -29,15 +33,20 @@ pub enum StyleAction {
     Delete,
 }
 
-/// What the panel needs to know about the selection.
+/// What the panel needs to know about the selection: how many of each kind
+/// that has sections of its own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SelectionSummary {
     /// How many objects are selected.
     pub count: usize,
-    /// Whether a rectangle or ellipse is among them (offer fills).
-    pub has_closed_shape: bool,
-    /// Whether a text is among them (offer font sizes).
-    pub has_text: bool,
+    /// How many are rectangles or ellipses (offer fills).
+    pub closed_shapes: usize,
+    /// How many are texts (offer font sizes).
+    pub texts: usize,
+    /// How many are notes (offer note colours).
+    pub notes: usize,
+    /// How many are images (which have no colour, width or fill).
+    pub images: usize,
 }
 
 impl SelectionSummary {
@@ -47,10 +56,29 @@ impl SelectionSummary {
         let mut summary = Self::default();
         for kind in kinds {
             summary.count += 1;
-            summary.has_closed_shape |= matches!(kind, ObjectKind::Rectangle | ObjectKind::Ellipse);
-            summary.has_text |= kind == ObjectKind::Text;
+            match kind {
+                ObjectKind::Rectangle | ObjectKind::Ellipse => summary.closed_shapes += 1,
+                ObjectKind::Text => summary.texts += 1,
+                ObjectKind::Note => summary.notes += 1,
+                ObjectKind::Image => summary.images += 1,
+                ObjectKind::Freehand | ObjectKind::Line | ObjectKind::Arrow => {}
+            }
         }
         summary
+    }
+
+    /// Whether anything but notes and images is selected (offer ink
+    /// colours).
+    #[must_use]
+    pub fn has_ink(&self) -> bool {
+        self.count > self.notes + self.images
+    }
+
+    /// Whether anything with a line is selected: not a text, a note or an image
+    /// (offer widths).
+    #[must_use]
+    pub fn has_line(&self) -> bool {
+        self.count > self.texts + self.notes + self.images
     }
 }
 
@@ -62,10 +90,12 @@ pub fn style_panel_ui(
 ) -> Vec<StyleAction> {
     let mut actions = Vec::new();
     let tool = tools.tool;
-    let shows_fill = matches!(tool, Tool::Rectangle | Tool::Ellipse) || selection.has_closed_shape;
-    let shows_font = tool == Tool::Text || selection.has_text;
-    let shows_width = !matches!(tool, Tool::Eraser | Tool::Text | Tool::Select)
-        || selection.count > usize::from(selection.has_text);
+    let shows_fill = matches!(tool, Tool::Rectangle | Tool::Ellipse) || selection.closed_shapes > 0;
+    let shows_font = tool == Tool::Text || selection.texts > 0;
+    let shows_width = !matches!(tool, Tool::Eraser | Tool::Text | Tool::Select | Tool::Note)
+        || selection.has_line();
+    let shows_ink = !matches!(tool, Tool::Note | Tool::Select) || selection.has_ink();
+    let shows_note = tool == Tool::Note || selection.notes > 0;
     if tool == Tool::Eraser || (tool == Tool::Select && selection.count == 0) {
         return actions;
     }
@@ -75,32 +105,23 @@ pub fn style_panel_ui(
             theme::floating_panel(ui).show(ui, |ui| {
                 ui.set_width(5.0 * (BUTTON_SIZE - 4.0) + 8.0);
                 ui.spacing_mut().item_spacing = vec2(2.0, 4.0);
-                section_ui(ui, "Colour");
-                for row in PALETTE.chunks(5) {
-                    ui.horizontal(|ui| {
-                        for swatch in row {
-                            if swatch_ui(ui, swatch, tools.color == swatch.color).clicked() {
-                                tools.color = swatch.color;
-                                actions.push(StyleAction::Restyle(Property::Color(swatch.color)));
-                            }
-                        }
-                    });
+                if shows_ink {
+                    ink_ui(ui, tools, &mut actions);
                 }
-                ui.horizontal(|ui| {
-                    let mut rgba = color32(tools.color);
-                    let picked = egui::color_picker::color_edit_button_srgba(
-                        ui,
-                        &mut rgba,
-                        egui::color_picker::Alpha::Opaque,
-                    )
-                    .on_hover_text("Any colour");
-                    if picked.changed() {
-                        let [r, g, b, _] = rgba.to_array();
-                        tools.color = Color::rgb(r, g, b);
-                        actions.push(StyleAction::Restyle(Property::Color(tools.color)));
+                if shows_note {
+                    section_ui(ui, "Note");
+                    for row in NOTE_PALETTE.chunks(5) {
+                        ui.horizontal(|ui| {
+                            for swatch in row {
+                                let selected = tools.note_color == swatch.color;
+                                if note_swatch_ui(ui, swatch, selected).clicked() {
+                                    tools.note_color = swatch.color;
+                                    actions.push(StyleAction::NoteColor(swatch.color));
+                                }
+                            }
+                        });
                     }
-                    ui.label("Custom");
-                });
+                }
                 if shows_width {
                     section_ui(ui, "Width");
                     ui.horizontal(|ui| {
@@ -151,6 +172,73 @@ pub fn style_panel_ui(
             });
         });
     actions
+}
+
+/// The ink colours: the palette and a custom colour.
+fn ink_ui(ui: &mut Ui, tools: &mut ToolSettings, actions: &mut Vec<StyleAction>) {
+    section_ui(ui, "Colour");
+    for row in PALETTE.chunks(5) {
+        ui.horizontal(|ui| {
+            for swatch in row {
+                if swatch_ui(ui, swatch, tools.color == swatch.color).clicked() {
+                    tools.color = swatch.color;
+                    actions.push(StyleAction::Restyle(Property::Color(swatch.color)));
+                }
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        let mut rgba = color32(tools.color);
+        let picked = egui::color_picker::color_edit_button_srgba(
+            ui,
+            &mut rgba,
+            egui::color_picker::Alpha::Opaque,
+        )
+        .on_hover_text("Any colour");
+        if picked.changed() {
+            let [r, g, b, _] = rgba.to_array();
+            tools.color = Color::rgb(r, g, b);
+            actions.push(StyleAction::Restyle(Property::Color(tools.color)));
+        }
+        ui.label("Custom");
+    });
+}
+
+/// A note colour, drawn as a little square note; the current one is ringed.
+pub fn note_swatch_ui(ui: &mut Ui, swatch: &Swatch, selected: bool) -> Response {
+    let (rect, response) =
+        ui.allocate_exact_size(vec2(BUTTON_SIZE - 4.0, BUTTON_SIZE), Sense::click());
+    response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, swatch.name));
+    let response = response.on_hover_text(swatch.name);
+    if ui.is_rect_visible(rect) {
+        let painter = ui.painter();
+        let square = egui::Rect::from_center_size(rect.center(), vec2(17.0, 17.0));
+        let outline = ui.visuals().widgets.noninteractive.bg_stroke.color;
+        if selected {
+            painter.rect_stroke(
+                square.expand(3.5),
+                4.0,
+                Stroke::new(2.0, theme::ACCENT),
+                egui::StrokeKind::Middle,
+            );
+        } else if response.hovered() {
+            painter.rect_stroke(
+                square.expand(3.5),
+                4.0,
+                Stroke::new(1.5, outline),
+                egui::StrokeKind::Middle,
+            );
+        }
+        painter.rect_filled(square, 1.5, color32(swatch.color));
+        let edge = ui.visuals().text_color().gamma_multiply(0.3);
+        painter.rect_stroke(
+            square,
+            1.5,
+            Stroke::new(1.0, edge),
+            egui::StrokeKind::Inside,
+        );
+    }
+    response
 }
 
 /// Restacking, duplicating and deleting the selection.

@@ -291,6 +291,24 @@ fn paint_tool_icon(painter: &Painter, tool: Tool, center: Pos2, ink: Color32, ba
                 ink,
             );
         }
+        Tool::Note => {
+            // A square of paper with its lower right corner turned up, and
+            // two lines written on it.
+            let outline = vec![
+                at(-7.0, -7.0),
+                at(7.0, -7.0),
+                at(7.0, 2.5),
+                at(2.5, 7.0),
+                at(-7.0, 7.0),
+            ];
+            painter.add(PathShape::closed_line(outline, stroke));
+            painter.add(PathShape::line(
+                vec![at(7.0, 2.5), at(2.5, 2.5), at(2.5, 7.0)],
+                Stroke::new(1.2, ink),
+            ));
+            painter.line_segment([at(-4.0, -3.0), at(4.0, -3.0)], Stroke::new(1.2, ink));
+            painter.line_segment([at(-4.0, 0.5), at(0.0, 0.5)], Stroke::new(1.2, ink));
+        }
         Tool::Eraser => {
             // A tilted block, its lower end shaded, over a baseline.
             let along = vec2(1.0, -1.0).normalized();

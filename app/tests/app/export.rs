@@ -1,12 +1,14 @@
 //! Export: the PNG has the board's size and ink where the objects are, at 1× and
 //! 2×; the SVG parses and has one element per object; a stroke follows the
 //! board's curve in both; a glyph the first font lacks is drawn from egui's
-//! fallback font; the export dialog exports on its own thread, showing how
-//! far it is, and names the file it could not write.
+//! fallback font; a note is drawn from one layout on screen, in the PNG and
+//! in the SVG; the export dialog exports on its own thread, showing how far
+//! it is, and names the file it could not write.
 
 use egui::{Pos2, pos2};
-use tabula_app::export::{self, BACKGROUND, MARGIN, png, svg, text};
+use tabula_app::export::{self, BACKGROUND, MARGIN, png, svg};
 use tabula_app::outline::Curve;
+use tabula_app::{note, text};
 use tabula_shared::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind};
 use tabula_shared::{
     Board, ClientId, Color, Object, ObjectId, Op, OpKind, Point, StrokeId, StrokeStyle,
@@ -203,6 +205,138 @@ fn the_svg_parses_with_one_element_per_object() {
     let rect = root.descendants().find(|n| n.has_tag_name("rect")).unwrap();
     assert_eq!(rect.attribute("fill"), Some("#e03131"));
     assert_eq!(rect.attribute("width"), Some("100"));
+}
+
+const YELLOW: Color = Color::rgb(0xff, 0xe5, 0x80);
+
+/// A yellow note at (0, 0)–(200, 200), moved by (10, 20), with a sentence
+/// on it.
+fn note_object() -> Object {
+    let mut note = object(data(
+        ObjectKind::Note,
+        vec![Point::new(0.0, 0.0), Point::new(200.0, 200.0)],
+        YELLOW,
+        Fill::None,
+        "Ship the release on Friday",
+    ));
+    note.offset = Point::new(10.0, 20.0);
+    note
+}
+
+#[test]
+fn a_note_is_drawn_from_one_layout_in_the_png_and_in_the_svg() {
+    let note = note_object();
+    let layout = note::layout(&note);
+    assert!(layout.lines.len() >= 2, "{layout:?}");
+    let area = note.bounds().expand(MARGIN);
+
+    // The PNG: paper to its edges, the shadow below it, the text dark on it.
+    let pixmap = decode(&png::encode(&[&note], 1.0).unwrap());
+    let yellow = [YELLOW.r, YELLOW.g, YELLOW.b, 255];
+    for corner in [Point::new(12.0, 22.0), Point::new(208.0, 218.0)] {
+        assert_eq!(pixel(&pixmap, area, 1.0, corner), yellow, "{corner:?}");
+    }
+    let [r, g, b, _] = pixel(&pixmap, area, 1.0, Point::new(110.0, 221.5));
+    assert!(
+        u32::from(r) + u32::from(g) + u32::from(b)
+            < u32::from(BACKGROUND.r) + u32::from(BACKGROUND.g) + u32::from(BACKGROUND.b),
+        "the shadow below the note"
+    );
+    assert_eq!(
+        pixel(&pixmap, area, 1.0, Point::new(110.0, 226.0)),
+        background()
+    );
+    let first = &layout.lines[0];
+    let size = layout.font_size;
+    let dark = (0..(size * 4.0) as u32).any(|dx| {
+        (0..(size * 1.2) as u32).any(|dy| {
+            let p = Point::new(first.top_left.x + dx as f32, first.top_left.y + dy as f32);
+            let [r, g, b, _] = pixel(&pixmap, area, 1.0, p);
+            u32::from(r) + u32::from(g) + u32::from(b) < 200
+        })
+    });
+    assert!(dark, "no text on the note where its first line is");
+
+    // The SVG: one group, with the text as its title, the paper, and the
+    // glyphs within the paper.
+    let svg = svg::encode(&[&note]).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    let elements: Vec<roxmltree::Node<'_, '_>> = doc
+        .root_element()
+        .children()
+        .filter(roxmltree::Node::is_element)
+        .collect();
+    assert_eq!(elements.len(), 1);
+    let group = elements[0];
+    assert_eq!(group.tag_name().name(), "g");
+    let title = group.children().find(|n| n.has_tag_name("title")).unwrap();
+    assert_eq!(title.text(), Some("Ship the release on Friday"));
+    let paper = group.children().rfind(|n| n.has_tag_name("rect")).unwrap();
+    assert_eq!(paper.attribute("fill"), Some("#ffe580"));
+    assert_eq!(
+        (paper.attribute("x"), paper.attribute("y")),
+        (Some("10"), Some("20"))
+    );
+    assert_eq!(paper.attribute("width"), Some("200"));
+    let glyphs = group.children().find(|n| n.has_tag_name("path")).unwrap();
+    assert_eq!(glyphs.attribute("fill"), Some("#1e1e24"));
+    let numbers: Vec<f32> = glyphs
+        .attribute("d")
+        .unwrap()
+        .split(|c: char| c.is_ascii_whitespace() || c.is_ascii_alphabetic())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    for xy in numbers.chunks(2) {
+        assert!(
+            (10.0..=210.0).contains(&xy[0]) && (20.0..=220.0).contains(&xy[1]),
+            "{xy:?}"
+        );
+    }
+}
+
+#[test]
+fn a_note_is_drawn_on_screen_from_the_layout_the_exports_draw() {
+    let note = note_object();
+    let layout = note::layout(&note);
+    // The paper where the PNG has it, each line where the layout puts it,
+    // at the zoom.
+    let screen_from_canvas = egui::emath::TSTransform::new(egui::vec2(30.0, -10.0), 2.0);
+    let ctx = egui::Context::default();
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            Pos2::ZERO,
+            egui::vec2(1200.0, 1200.0),
+        )),
+        ..egui::RawInput::default()
+    };
+    let mut output = ctx.run_ui(input, |ui| {
+        tabula_app::canvas::render::paint_object(ui.painter(), screen_from_canvas, &note);
+    });
+    output.textures_delta.clear();
+    let rects: Vec<egui::Rect> = output
+        .shapes
+        .iter()
+        .filter_map(|clipped| match &clipped.shape {
+            egui::Shape::Rect(rect) => Some(rect.rect),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rects.last(), Some(&(screen_from_canvas * layout.paper)));
+    let texts: Vec<(Pos2, String)> = output
+        .shapes
+        .iter()
+        .filter_map(|clipped| match &clipped.shape {
+            egui::Shape::Text(text) => Some((text.pos, text.galley.text().to_owned())),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(Pos2, String)> = layout
+        .lines
+        .iter()
+        .map(|line| (screen_from_canvas * line.top_left, line.text.clone()))
+        .collect();
+    assert_eq!(texts, expected);
 }
 
 /// Makes a named pipe at `path`: writing a file there waits until someone

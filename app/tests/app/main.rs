@@ -24,6 +24,8 @@
 //! - [`export`]: the PNG and SVG exports.
 //! - [`end_to_end`]: sessions with their real network tasks, through real
 //!   relays on 127.0.0.1:0.
+//! - [`notes`]: a sticky note through a real relay: to a peer, into the
+//!   room's file, and to a late joiner from the relay's snapshot.
 //! - [`hosting`]: the app's own hosting, with no window: hosting a board,
 //!   handing the room over, hosting a copy when the host vanished.
 //! - [`lan`]: hosting and finding rooms in the window: the invite panel, the
@@ -47,6 +49,7 @@ mod files;
 mod hosting;
 mod images;
 mod lan;
+mod notes;
 // The relay tests' Redis; these tests never restart it.
 #[allow(dead_code)]
 #[path = "../../../server/tests/relay/redis_server.rs"]

@@ -5,7 +5,7 @@
 
 use egui::{Event, Key, Modifiers, Pos2, pos2};
 use egui_kittest::Harness;
-use tabula_app::canvas::tools::{Tool, ToolSettings};
+use tabula_app::canvas::tools::{NOTE_PALETTE, NOTE_SIDE, Tool, ToolSettings};
 use tabula_shared::object::{Fill, ObjectKind};
 use tabula_shared::{Object, ObjectId, Point};
 
@@ -211,6 +211,180 @@ fn typing_places_a_multi_line_text_and_a_double_click_edits_it() {
     let edited = only(&harness);
     assert_eq!(edited.id, text.id);
     assert_eq!(edited.data.text, "Hello\nboards");
+}
+
+/// A double-click at `p` (screen), as a person makes one.
+fn double_click(harness: &mut Harness<'_, Scene>, p: Pos2) {
+    harness.hover_at(p);
+    harness.run();
+    for _ in 0..2 {
+        harness.drag_at(p);
+        harness.run();
+        harness.event(Event::PointerButton {
+            pos: p,
+            button: egui::PointerButton::Primary,
+            pressed: false,
+            modifiers: Modifiers::NONE,
+        });
+        harness.run();
+    }
+}
+
+/// Types `text` into the editor that has the keyboard.
+fn type_text(harness: &mut Harness<'_, Scene>, text: &str) {
+    harness.event(Event::Text(text.to_owned()));
+    harness.run();
+}
+
+/// Ends typing: the editor lets go of the keyboard and makes its op.
+fn stop_typing(harness: &mut Harness<'_, Scene>) {
+    harness.key_press(Key::Escape);
+    harness.run();
+    harness.run();
+    assert!(harness.state().canvas.editor().is_none());
+}
+
+#[test]
+fn a_click_sticks_a_note_to_type_on_and_undo_takes_it_back() {
+    let mut harness = scene(Tool::Note);
+    support::click(&mut harness, pos2(300.0, 250.0));
+    let editor = harness
+        .state()
+        .canvas
+        .editor()
+        .expect("an editor on the note");
+    assert!(editor.is_note());
+    type_text(&mut harness, "Plan the launch");
+    // Nothing goes out while typing.
+    assert_eq!(harness.state().board.object_count(), 0);
+    stop_typing(&mut harness);
+    let note = only(&harness);
+    assert_eq!(note.data.kind, ObjectKind::Note);
+    assert_eq!(note.data.text, "Plan the launch");
+    assert_eq!(note.data.color, NOTE_PALETTE[0].color);
+    let frame = note.frame();
+    assert!(
+        near(frame.center(), at(&harness, pos2(300.0, 250.0))),
+        "{frame:?}"
+    );
+    assert!(
+        (frame.width() - NOTE_SIDE).abs() < 1.0e-3 && (frame.height() - NOTE_SIDE).abs() < 1.0e-3
+    );
+    // One action: one undo takes the note back, one redo brings it again.
+    assert_eq!(harness.state().actions.len(), 1);
+    let scene = harness.state_mut();
+    scene.history.undo(&mut scene.board, scene.me);
+    assert_eq!(scene.board.object_count(), 0);
+    scene.history.redo(&mut scene.board, scene.me);
+    assert_eq!(only(&harness).data.text, "Plan the launch");
+
+    // A click with the note tool on the note edits it rather than sticking
+    // another; emptied, it stays, blank.
+    support::click(&mut harness, pos2(320.0, 260.0));
+    assert!(
+        harness
+            .state()
+            .canvas
+            .editor()
+            .is_some_and(|e| e.object == Some(note.id))
+    );
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    harness.run();
+    harness.key_press(Key::Backspace);
+    harness.run();
+    stop_typing(&mut harness);
+    assert_eq!(only(&harness).data.text, "");
+
+    // Left blank, a new note is stuck all the same, in the colour chosen.
+    harness.state_mut().tools.note_color = NOTE_PALETTE[5].color;
+    support::click(&mut harness, pos2(600.0, 250.0));
+    stop_typing(&mut harness);
+    let notes = objects(&harness);
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes[1].data.color, NOTE_PALETTE[5].color);
+    assert_eq!(notes[1].data.text, "");
+}
+
+#[test]
+fn a_double_click_edits_a_note_and_its_handles_resize_it_square_or_free_with_shift() {
+    let mut harness = scene(Tool::Note);
+    support::click(&mut harness, pos2(300.0, 250.0));
+    type_text(&mut harness, "Ship it");
+    stop_typing(&mut harness);
+    let note = only(&harness);
+
+    // Double-click with the select tool: the editor opens on it.
+    harness.state_mut().tools.tool = Tool::Select;
+    harness.run();
+    double_click(&mut harness, pos2(300.0, 250.0));
+    assert!(
+        harness
+            .state()
+            .canvas
+            .editor()
+            .is_some_and(|e| e.object == Some(note.id)),
+        "double-click edits the note"
+    );
+    harness.key_press(Key::End);
+    harness.run();
+    type_text(&mut harness, " on Friday");
+    stop_typing(&mut harness);
+    let edited = only(&harness);
+    assert_eq!(
+        (edited.id, edited.data.text.as_str()),
+        (note.id, "Ship it on Friday")
+    );
+
+    // Selected, its bottom-right handle dragged further right than down:
+    // it stays square, following the farther.
+    support::click(&mut harness, pos2(300.0, 250.0));
+    assert_eq!(
+        harness.state().canvas.selection().ids().collect::<Vec<_>>(),
+        vec![note.id]
+    );
+    support::drag(
+        &mut harness,
+        pos2(400.0, 350.0),
+        pos2(500.0, 400.0),
+        DRAG_STEPS,
+    );
+    let frame = only(&harness).frame();
+    assert!(
+        near(frame.min, at(&harness, pos2(200.0, 150.0))),
+        "{frame:?}"
+    );
+    assert!(
+        near(frame.max, at(&harness, pos2(500.0, 450.0))),
+        "{frame:?}"
+    );
+    // With shift, each side on its own.
+    with_shift(&mut harness, |h| {
+        support::drag(h, pos2(500.0, 450.0), pos2(560.0, 470.0), DRAG_STEPS);
+    });
+    let frame = only(&harness).frame();
+    assert!(
+        near(frame.max, at(&harness, pos2(560.0, 470.0))),
+        "{frame:?}"
+    );
+
+    // Moved, duplicated and deleted like anything else.
+    support::drag(
+        &mut harness,
+        pos2(300.0, 250.0),
+        pos2(340.0, 270.0),
+        DRAG_STEPS,
+    );
+    let moved = only(&harness);
+    assert!(near(moved.frame().min, at(&harness, pos2(240.0, 170.0))));
+    harness.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    harness.run();
+    let both = objects(&harness);
+    assert_eq!(both.len(), 2);
+    assert_eq!(both[1].data.kind, ObjectKind::Note);
+    assert_eq!(both[1].data.text, "Ship it on Friday");
+    harness.key_press(Key::Delete);
+    harness.run();
+    assert_eq!(only(&harness).id, note.id);
 }
 
 #[test]

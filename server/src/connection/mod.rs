@@ -19,10 +19,13 @@
 //! - [`handshake`]: the hello, the password challenge and what a hello must say.
 //! - [`peer`]: a joined peer's loop, its catch-up and the ops it may not send.
 //! - [`exit`]: why a connection ends, and the close frame that says so.
+//! - [`runs`]: frames written in runs of a few KiB, so that no connection
+//!   keeps a large write buffer for its life.
 
 mod exit;
 mod handshake;
 mod peer;
+mod runs;
 
 use std::sync::Arc;
 

@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tabula_shared::blob::{BlobChunk, BlobId};
 use tabula_shared::{
-    ClientMessage, ErrorCode, Moderation, Op, OpKind, PeerInfo, Point, ServerMessage, Welcome,
-    decode, op::StrokeTally,
+    ClientMessage, ErrorCode, Moderation, Op, OpKind, Presence, ServerMessage, Welcome, decode,
+    op::StrokeTally,
 };
 use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
@@ -23,10 +23,11 @@ use crate::history::{self, CatchUp, Chunks};
 use crate::http::Ws;
 use crate::limit::{Rates, Throttle};
 use crate::room::handover::HostAnswer;
-use crate::room::{CursorInbox, Kick, Membership, ModerationRefused, Proposed, Queue, Room};
+use crate::room::{Kick, Membership, ModerationRefused, PresenceInbox, Proposed, Queue, Room};
 use crate::snapshots::RoomSnapshot;
 
 use super::exit::{After, Exit};
+use super::runs::Run;
 
 /// The most queued frames written between two flushes.
 const WRITE_BATCH: usize = 256;
@@ -35,7 +36,7 @@ const WRITE_BATCH: usize = 256;
 pub(super) struct Peer<'a> {
     /// The socket, owned by this task alone.
     pub(super) ws: Ws,
-    /// The room it joined, to sequence its ops and relay its cursor.
+    /// The room it joined, to sequence its ops and relay its presence.
     room: Arc<Room>,
     /// Who it is.
     pub(super) client: tabula_shared::ClientId,
@@ -43,8 +44,8 @@ pub(super) struct Peer<'a> {
     pub(super) connection: u64,
     /// Frames the room has for this peer, in room order.
     queue: Queue,
-    /// The others' latest cursors, written apart from the queue.
-    cursors: Arc<CursorInbox>,
+    /// The others' latest presence, written apart from the queue.
+    presences: Arc<PresenceInbox>,
     /// One permit per op this peer may still propose before one is acked.
     credit: Arc<Semaphore>,
     /// Fires when the room cuts this peer off.
@@ -61,29 +62,50 @@ pub(super) struct Peer<'a> {
     /// An op read while the peer had no credit left, proposed (and reading
     /// resumed) once an ack gives some back.
     held: Option<Op>,
-    /// This peer's own cursor, passed on at most once per cursor interval.
-    cursor: OwnCursor,
+    /// This peer's own presence, passed on at most once per cursor interval.
+    presence: OwnPresence,
     /// The picture it is uploading, part by part.
     upload: Upload,
 }
 
-/// A peer's own cursor on its way to the room, coalesced: at most one
-/// position per [`Config::cursor_interval`], the latest.
-struct OwnCursor {
-    /// Whether a position waits to be passed on.
-    pending: bool,
-    /// The latest position (`None`: off the canvas).
-    position: Option<Point>,
+/// A peer's own presence on its way to the room, coalesced: at most one
+/// update per [`Config::cursor_interval`], the latest (with the laser points
+/// of those it replaced).
+struct OwnPresence {
+    /// The update waiting to be passed on, with those that came after it
+    /// absorbed.
+    pending: Option<Presence>,
+    /// What was passed on last, without its laser: what a bare cursor move
+    /// (`ClientMessage::Cursor`) changes.
+    shown: Presence,
     /// The earliest time the next one may go.
     next: Instant,
+}
+
+impl OwnPresence {
+    /// Takes in an update from the peer.
+    fn note(&mut self, update: Presence) {
+        match &mut self.pending {
+            Some(pending) => pending.absorb(update),
+            None => self.pending = Some(update),
+        }
+    }
+
+    /// What the peer shows now, without its laser.
+    fn current(&self) -> Presence {
+        self.pending
+            .as_ref()
+            .map_or_else(|| self.shown.clone(), Presence::lasting)
+    }
 }
 
 /// What a peer is sent first: the welcome, the snapshot it announces, the ops.
 pub(super) struct Joined {
     /// The room's welcome.
     welcome: Welcome,
-    /// The others the welcome had no room for, announced right after it.
-    more_peers: Vec<PeerInfo>,
+    /// The others the welcome had no room for, announced right after it in
+    /// `Peers` messages.
+    more_peers: Vec<ServerMessage>,
     /// The board the welcome says follows it, if it says so.
     snapshot: Option<Arc<RoomSnapshot>>,
     /// The ops after the welcome's `replay_from` up to its `head`.
@@ -106,7 +128,7 @@ impl<'a> Peer<'a> {
             client,
             connection: membership.connection,
             queue: membership.queue,
-            cursors: membership.cursors,
+            presences: membership.presences,
             credit: membership.credit,
             kick: membership.kick,
             history: None,
@@ -119,9 +141,9 @@ impl<'a> Peer<'a> {
                 bytes_burst: f64::from(config.bytes_burst),
             }),
             held: None,
-            cursor: OwnCursor {
-                pending: false,
-                position: None,
+            presence: OwnPresence {
+                pending: None,
+                shown: Presence::default(),
                 next: Instant::now(),
             },
             upload: Upload::default(),
@@ -189,8 +211,8 @@ impl<'a> Peer<'a> {
                         Ok(())
                     }
                 }
-                () = until(Some(self.cursor.next)), if self.cursor.pending => {
-                    self.pass_cursor_on();
+                () = until(Some(self.presence.next)), if self.presence.pending.is_some() => {
+                    self.pass_presence_on();
                     Ok(())
                 }
                 frame = self.queue.recv() => match frame {
@@ -198,7 +220,7 @@ impl<'a> Peer<'a> {
                     // The room dropped the queue, which it does only right after a kick.
                     None => Err(Exit::kicked(self.kick.try_recv().ok())),
                 },
-                cursors = self.cursors.take() => self.write_cursors(cursors).await,
+                presences = self.presences.take() => self.write_presences(presences).await,
                 chunk = history::next_of(&mut self.history) => self.send_history(chunk).await,
             };
             if let Err(exit) = step {
@@ -208,7 +230,7 @@ impl<'a> Peer<'a> {
     }
 
     /// Writes a batch of queued frames: this one and whatever else is waiting, up
-    /// to [`WRITE_BATCH`], then one flush. Gives up when the room kicks the peer,
+    /// to [`WRITE_BATCH`], flushed in runs of a few KiB ([`Run`]). Gives up when the room kicks the peer,
     /// the relay shuts down, or the batch takes longer than the write timeout.
     async fn forward(
         &mut self,
@@ -218,16 +240,17 @@ impl<'a> Peer<'a> {
         let limit = self.config.write_timeout;
         let (ws, queue, kick) = (&mut self.ws, &mut self.queue, &mut self.kick);
         let write = async {
-            ws.feed(Message::Binary(first)).await?;
+            let mut run = Run::default();
+            run.feed(ws, first).await?;
             let mut frames = 1;
             while frames < WRITE_BATCH {
                 let Ok(frame) = queue.try_recv() else {
                     break;
                 };
-                ws.feed(Message::Binary(frame)).await?;
+                run.feed(ws, frame).await?;
                 frames += 1;
             }
-            ws.flush().await?;
+            run.flush(ws).await?;
             trace!(frames, "forwarded");
             Ok(())
         };
@@ -239,26 +262,36 @@ impl<'a> Peer<'a> {
         }
     }
 
-    /// Writes the others' latest cursors, one per sender.
-    async fn write_cursors(&mut self, cursors: Vec<Bytes>) -> Result<(), Exit> {
+    /// Writes the others' latest presence, one per sender.
+    async fn write_presences(&mut self, presences: Vec<Bytes>) -> Result<(), Exit> {
         let limit = self.config.write_timeout;
         let ws = &mut self.ws;
         let write = async {
-            for frame in cursors {
-                ws.feed(Message::Binary(frame)).await?;
+            let mut run = Run::default();
+            for frame in presences {
+                run.feed(ws, frame).await?;
             }
-            ws.flush().await
+            run.flush(ws).await
         };
         Exit::check_write(timeout(limit, write).await, limit)
     }
 
-    /// Passes this peer's latest cursor on to the room, and notes when the
+    /// Passes this peer's latest presence on to the room, and notes when the
     /// next may go.
-    fn pass_cursor_on(&mut self) {
-        if std::mem::take(&mut self.cursor.pending) {
-            self.room
-                .cursor(self.client, self.connection, self.cursor.position);
-            self.cursor.next = Instant::now() + self.config.cursor_interval;
+    fn pass_presence_on(&mut self) {
+        if let Some(presence) = self.presence.pending.take() {
+            self.presence.shown = presence.lasting();
+            self.room.presence(self.client, self.connection, presence);
+            self.presence.next = Instant::now() + self.config.cursor_interval;
+        }
+    }
+
+    /// Takes in an update of the peer's presence, passing it on now if the
+    /// last went long enough ago.
+    fn update_presence(&mut self, update: Presence) {
+        self.presence.note(update);
+        if Instant::now() >= self.presence.next {
+            self.pass_presence_on();
         }
     }
 
@@ -304,10 +337,11 @@ impl<'a> Peer<'a> {
         let limit = self.config.write_timeout;
         let ws = &mut self.ws;
         let write = async {
+            let mut run = Run::default();
             for frame in frames {
-                ws.feed(Message::Binary(frame)).await?;
+                run.feed(ws, frame).await?;
             }
-            ws.flush().await
+            run.flush(ws).await
         };
         Exit::check_write(timeout(limit, write).await, limit)
     }
@@ -360,11 +394,20 @@ impl<'a> Peer<'a> {
                     trace!("dropped a cursor that is not a finite point");
                 } else {
                     trace!("cursor");
-                    self.cursor.pending = true;
-                    self.cursor.position = position;
-                    if Instant::now() >= self.cursor.next {
-                        self.pass_cursor_on();
-                    }
+                    let update = Presence {
+                        cursor: position,
+                        ..self.presence.current()
+                    };
+                    self.update_presence(update);
+                }
+                Ok(())
+            }
+            ClientMessage::Presence(presence) => {
+                if let Err(reason) = presence.check() {
+                    debug!(%reason, "dropped a presence beyond the caps");
+                } else {
+                    trace!("presence");
+                    self.update_presence(presence);
                 }
                 Ok(())
             }
@@ -571,9 +614,9 @@ impl<'a> Peer<'a> {
     }
 }
 
-/// Writes the welcome, the snapshot and the catch-up frames straight to the
-/// socket (not through the bounded queue, which only carries live frames), then
-/// flushes once. The catch-up is read from the room's log a chunk at a time,
+/// Writes the welcome, the snapshot, the peers the welcome had no room for and
+/// the catch-up frames straight to the socket (not through the bounded queue,
+/// which only carries live frames), flushed in runs of a few KiB ([`Run`]). The catch-up is read from the room's log a chunk at a time,
 /// off the tokio workers; each write has the write timeout: a long catch-up to a
 /// slow peer is fine as long as it keeps moving.
 async fn send_catch_up(ws: &mut Ws, joined: Joined, config: &Config) -> Result<(), Exit> {
@@ -595,25 +638,19 @@ async fn send_catch_up(ws: &mut Ws, joined: Joined, config: &Config) -> Result<(
     let welcome = encode_frame(&ServerMessage::Welcome(welcome))
         .map_err(|err| unencodable("welcome", err))?;
     let frames = catch_up.remaining();
-    Exit::check_write(
-        timeout(limit, ws.feed(Message::Binary(welcome))).await,
-        limit,
-    )?;
+    let mut run = Run::default();
+    Exit::check_write(timeout(limit, run.feed(ws, welcome)).await, limit)?;
     if let Some(snapshot) = snapshot {
         for index in 0..parts as usize {
             let part = snapshot
                 .part(index)
                 .map_err(|err| unencodable("snapshot", err))?;
-            Exit::check_write(timeout(limit, ws.feed(Message::Binary(part))).await, limit)?;
+            Exit::check_write(timeout(limit, run.feed(ws, part)).await, limit)?;
         }
     }
-    for peer in more_peers {
-        let joined = encode_frame(&ServerMessage::PeerJoined(peer))
-            .map_err(|err| unencodable("peer list", err))?;
-        Exit::check_write(
-            timeout(limit, ws.feed(Message::Binary(joined))).await,
-            limit,
-        )?;
+    for peers in more_peers {
+        let peers = encode_frame(&peers).map_err(|err| unencodable("peer list", err))?;
+        Exit::check_write(timeout(limit, run.feed(ws, peers)).await, limit)?;
     }
     loop {
         let batch = match history::next_chunk(catch_up, config.history_bytes).await {
@@ -626,13 +663,13 @@ async fn send_catch_up(ws: &mut Ws, joined: Joined, config: &Config) -> Result<(
         };
         let feed = async {
             for frame in batch {
-                ws.feed(Message::Binary(frame)).await?;
+                run.feed(ws, frame).await?;
             }
             Ok(())
         };
         Exit::check_write(timeout(limit, feed).await, limit)?;
     }
-    Exit::check_write(timeout(limit, ws.flush()).await, limit)?;
+    Exit::check_write(timeout(limit, run.flush(ws)).await, limit)?;
     trace!(frames, "sent the welcome and the catch-up");
     Ok(())
 }

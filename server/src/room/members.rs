@@ -3,21 +3,29 @@
 //! [`Members`] holds each member's bounded outgoing queue, and its methods
 //! ([`Members::broadcast`] and [`Members::send_to`], which cut off whoever
 //! cannot keep up) are the only code that puts a frame in one: live ops, acks,
-//! refusals, presence and cursors all go through them. That makes this type the
-//! seam where a cluster backplane (Redis, later) replaces in-process fan-out:
-//! publish the frame for the relays that hold the room's other members, and
-//! deliver what they publish here.
+//! refusals and the news of who came and went all go through them. That makes
+//! this type the seam where a cluster backplane (Redis, later) replaces
+//! in-process fan-out: publish the frame for the relays that hold the room's
+//! other members, and deliver what they publish here.
 //!
 //! The room calls every method under its lock, so the order frames are offered
 //! in is the room's order. Nothing here ever waits: a member whose queue is full
 //! (in frames or in bytes) is cut off on the spot, and its departure noted for
 //! the room to record.
 //!
-//! Cursors take another way: each member has a [`CursorInbox`] holding the
-//! latest cursor frame of each sender that it has not written yet, so a sender
-//! that moves faster than a member reads overwrites its own older position
-//! instead of queuing, and a cursor flood can never fill the queue that ops
-//! need (nor get a reader cut off).
+//! Joins and leaves are not sent one by one: they are noted in the room's
+//! [`PeerNews`] and told a tick at a time ([`Members::tell_news`]), one
+//! `Peers` message for everyone, so a room filling up costs each member a
+//! message a tick rather than one per join.
+//!
+//! Presence (pointers, views, lasers, drags in progress) takes another way:
+//! each member has a [`PresenceInbox`] holding the latest presence frame of
+//! each sender that it has not written yet, so a sender that moves faster
+//! than a member reads overwrites its own older update instead of queuing,
+//! and a presence flood can never fill the queue that ops need (nor get a
+//! reader cut off). Each member's latest presence (without its laser) is
+//! kept too, and put in a newcomer's inbox when it joins, so that whoever
+//! arrives sees where everyone is looking and who is presenting.
 //!
 //! Each membership also holds its connection's credit of unacknowledged ops
 //! ([`Added::credit`]): the connection takes a permit per op it proposes, and
@@ -28,13 +36,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tabula_shared::{ClientId, PeerInfo, ServerMessage};
+use tabula_shared::{ClientId, PeerInfo};
 use tokio::sync::mpsc::error::{TryRecvError, TrySendError};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tracing::warn;
 
+use super::news::{PeerNews, When};
 use crate::frame::encode_frame;
 use crate::sync::lock;
 
@@ -126,18 +136,18 @@ impl Queue {
     }
 }
 
-/// The latest cursor of each sender that a member has not been sent yet.
+/// The latest presence of each sender that a member has not been sent yet.
 /// A leaf lock: taken under the room's, or alone by the member's connection.
 #[derive(Debug, Default)]
-pub struct CursorInbox {
-    /// Sender to its latest `ServerMessage::Cursor` frame.
+pub struct PresenceInbox {
+    /// Sender to its latest `ServerMessage::Presence` frame.
     pending: Mutex<HashMap<ClientId, Bytes>>,
     /// Wakes the connection when the inbox stops being empty.
     ready: Notify,
 }
 
-impl CursorInbox {
-    /// Keeps `frame` as `from`'s latest cursor, replacing an older one.
+impl PresenceInbox {
+    /// Keeps `frame` as `from`'s latest presence, replacing an older one.
     fn put(&self, from: ClientId, frame: Bytes) {
         let mut pending = lock(&self.pending);
         let was_empty = pending.is_empty();
@@ -147,7 +157,7 @@ impl CursorInbox {
         }
     }
 
-    /// Forgets `from`'s cursor (it left).
+    /// Forgets `from`'s presence (it left).
     fn forget(&self, from: ClientId) {
         lock(&self.pending).remove(&from);
     }
@@ -194,8 +204,8 @@ pub struct Added {
     pub connection: u64,
     /// Live frames for the member, in room order.
     pub queue: Queue,
-    /// The latest cursors of the others, apart from the queue.
-    pub cursors: Arc<CursorInbox>,
+    /// The latest presence of the others, apart from the queue.
+    pub presences: Arc<PresenceInbox>,
     /// One permit per op the member may still propose before one is acked.
     pub credit: Arc<Semaphore>,
     /// Fires when the room cuts the member off.
@@ -212,6 +222,8 @@ pub struct Members {
     /// Members let go whose leave the room has not yet recorded (see
     /// [`Members::take_departed`]).
     departed: Vec<ClientId>,
+    /// Joins and leaves not yet told.
+    news: PeerNews,
 }
 
 /// A connection that is in the room.
@@ -223,8 +235,11 @@ struct Member {
     info: PeerInfo,
     /// The bounded outgoing queue to the connection task; full means too slow.
     queue: QueueTx,
-    /// The others' latest cursors, for the connection task to write.
-    cursors: Arc<CursorInbox>,
+    /// The others' latest presence, for the connection task to write.
+    presences: Arc<PresenceInbox>,
+    /// This member's latest presence frame without its laser, for whoever
+    /// joins later.
+    presence: Option<Bytes>,
     /// The connection's credit of unacked ops, given back with each ack.
     credit: Arc<Semaphore>,
     /// Lets the room tell the connection why it was cut off.
@@ -268,7 +283,7 @@ impl Members {
     }
 
     /// Cuts off the member with this client id, if any (an older connection
-    /// not yet known to be dead), with [`Kick::Replaced`] and no `PeerLeft`:
+    /// not yet known to be dead), with [`Kick::Replaced`], told to nobody as a leave:
     /// the client is staying. Whether there was one.
     pub fn replace(&mut self, client: ClientId) -> bool {
         self.by_client
@@ -277,13 +292,26 @@ impl Members {
             .is_some()
     }
 
+    /// Notes that `peer` is joining, for the others to be told: before
+    /// [`Members::add`], so that news told at once does not tell the joiner
+    /// of itself.
+    pub fn note_joined(&mut self, peer: PeerInfo) {
+        self.news.joined(peer);
+    }
+
     /// Adds a member with a queue as large as `bounds` say; it gets every
-    /// frame offered from now on.
+    /// frame offered from now on, and the latest presence of everyone who
+    /// has one.
     pub fn add(&mut self, info: PeerInfo, bounds: Bounds) -> Added {
         let (frames_tx, frames) = mpsc::channel(bounds.frames);
         let bytes = Arc::new(AtomicUsize::new(0));
         let (kick_tx, kick) = oneshot::channel();
-        let cursors = Arc::new(CursorInbox::default());
+        let presences = Arc::new(PresenceInbox::default());
+        for (from, member) in &self.by_client {
+            if let Some(frame) = &member.presence {
+                presences.put(*from, frame.clone());
+            }
+        }
         let credit = Arc::new(Semaphore::new(
             bounds.unacked.clamp(1, Semaphore::MAX_PERMITS),
         ));
@@ -299,7 +327,8 @@ impl Members {
                     bytes: Arc::clone(&bytes),
                     max_bytes: bounds.bytes,
                 },
-                cursors: Arc::clone(&cursors),
+                presences: Arc::clone(&presences),
+                presence: None,
                 credit: Arc::clone(&credit),
                 kick: kick_tx,
             },
@@ -307,7 +336,7 @@ impl Members {
         Added {
             connection,
             queue: Queue { frames, bytes },
-            cursors,
+            presences,
             credit,
             kick,
         }
@@ -326,17 +355,61 @@ impl Members {
         }
     }
 
-    /// Offers every member but `from` its latest cursor frame. Never fills a
-    /// queue: each member keeps one cursor per sender, the latest.
-    pub fn cursor(&self, from: ClientId, frame: &Bytes) {
+    /// Offers every member but `from` its latest presence frame, `live`, and
+    /// keeps `lasting` (the same without its laser) for those who join
+    /// later. Never fills a queue: each member keeps one presence per
+    /// sender, the latest.
+    pub fn presence(&mut self, from: ClientId, live: &Bytes, lasting: Bytes) {
         for (client, member) in &self.by_client {
             if *client != from {
-                member.cursors.put(from, frame.clone());
+                member.presences.put(from, live.clone());
             }
+        }
+        if let Some(member) = self.by_client.get_mut(&from) {
+            member.presence = Some(lasting);
         }
     }
 
-    /// Removes a member that leaves, tells the others `PeerLeft` and notes the
+    /// Notes that `client`, a member on another relay of the cluster, left,
+    /// for the members here to be told.
+    pub fn note_left_elsewhere(&mut self, client: ClientId) {
+        self.news.left(client);
+    }
+
+    /// Offers every member here the latest presence frame of `from`, a
+    /// member on another relay of the cluster.
+    pub fn presence_from_elsewhere(&self, from: ClientId, frame: &Bytes) {
+        for member in self.by_client.values() {
+            member.presences.put(from, frame.clone());
+        }
+    }
+
+    /// What to do about the joins and leaves not yet told, at `now` with
+    /// ticks of `tick` (see [`PeerNews::when`]).
+    pub fn news_when(&mut self, now: Instant, tick: Duration) -> When {
+        self.news.when(now, tick)
+    }
+
+    /// The clock the room asked for has struck: the news is due.
+    pub fn news_woken(&mut self) {
+        self.news.woken();
+    }
+
+    /// Tells everyone the joins and leaves not yet told, in one message
+    /// (more only for a crowd), and cuts off whoever cannot take it (their
+    /// leaves are then news for the next tick).
+    pub fn tell_news(&mut self, now: Instant) {
+        let mut slow = Vec::new();
+        for message in self.news.take(now) {
+            match encode_frame(&message) {
+                Ok(frame) => self.offer_all(&frame, None, &mut slow),
+                Err(err) => warn!(%err, "could not encode the peers who came and went"),
+            }
+        }
+        self.cut_off(slow);
+    }
+
+    /// Removes a member that leaves, notes the news for the others and the
     /// leave for recording. Does nothing (and returns `false`) when that
     /// connection is no longer the member.
     pub fn leave(&mut self, client: ClientId, connection: u64) -> bool {
@@ -394,8 +467,8 @@ impl Members {
     /// Sends one frame to every member but `except`, and cuts off whoever cannot
     /// take it.
     ///
-    /// This is the room's one fan-out path: live ops, presence and cursors all go
-    /// through it. It is the seam where a Redis (or similar) backplane will later
+    /// This is the room's one fan-out path for what is sequenced: live ops and
+    /// the news of who came and went go through it. It is the seam where a Redis (or similar) backplane will later
     /// publish frames to the relays that hold the room's other members.
     pub fn broadcast(&mut self, frame: &Bytes, except: Option<ClientId>) {
         let mut slow = Vec::new();
@@ -415,13 +488,12 @@ impl Members {
         }
     }
 
-    /// Tells everyone that `client` left, and notes the leave for recording.
+    /// Notes that `client` left, for the others to be told and for the room
+    /// to record.
     fn announce_left(&mut self, client: ClientId) {
         self.departed.push(client);
-        self.forget_cursor(client);
-        let mut slow = Vec::new();
-        self.offer_left(client, &mut slow);
-        self.cut_off(slow);
+        self.forget_presence(client);
+        self.news.left(client);
     }
 
     /// Offers a frame to every member but `except` without waiting; the members
@@ -438,19 +510,10 @@ impl Members {
         }
     }
 
-    /// Offers everyone the news that `client` left.
-    fn offer_left(&self, client: ClientId, slow: &mut Vec<ClientId>) {
-        match encode_frame(&ServerMessage::PeerLeft { client }) {
-            Ok(frame) => self.offer_all(&frame, None, slow),
-            Err(err) => warn!(%err, "could not encode PeerLeft"),
-        }
-    }
-
-    /// Removes and kicks members that could not keep up, telling the rest. That
-    /// news can overflow more queues, so this works through a list rather than
-    /// recursing: a room of thousands of stalled peers must not blow the stack.
-    fn cut_off(&mut self, mut slow: Vec<ClientId>) {
-        while let Some(client) = slow.pop() {
+    /// Removes and kicks members that could not keep up; the rest are told
+    /// with the next news.
+    fn cut_off(&mut self, slow: Vec<ClientId>) {
+        for client in slow {
             // A member can be full for two frames in a row and so appear twice.
             let Some(member) = self.by_client.remove(&client) else {
                 continue;
@@ -461,16 +524,14 @@ impl Members {
                 "outgoing queue overflow: cutting off a peer that reads too slowly"
             );
             member.kick(Kick::Overflow);
-            self.departed.push(client);
-            self.forget_cursor(client);
-            self.offer_left(client, &mut slow);
+            self.announce_left(client);
         }
     }
 
-    /// Drops a departed member's cursor from everyone's inbox.
-    fn forget_cursor(&self, client: ClientId) {
+    /// Drops a departed member's presence from everyone's inbox.
+    fn forget_presence(&self, client: ClientId) {
         for member in self.by_client.values() {
-            member.cursors.forget(client);
+            member.presences.forget(client);
         }
     }
 }
@@ -490,7 +551,7 @@ mod tests {
     use tabula_shared::{ClientId, OpKind, ServerMessage, decode};
 
     use crate::room::identities::Refused;
-    use crate::room::testing::{catch_up, next, nothing, op, peer, room};
+    use crate::room::testing::{came, catch_up, next, nothing, op, peer, room, went};
     use crate::room::{JoinRefused, Proposed};
 
     use super::*;
@@ -502,7 +563,7 @@ mod tests {
         let slow = peer("slow");
         let mut ma = room.join(a.clone(), 0, true, 64);
         let mut ms = room.join(slow.clone(), 0, true, 2);
-        next(&mut ma); // PeerJoined(slow)
+        next(&mut ma); // Peers(slow)
         for _ in 0..3 {
             room.propose(a.client, ma.connection, op());
         }
@@ -516,12 +577,7 @@ mod tests {
             seen.push(next(&mut ma));
         }
         assert_eq!(ms.kick.try_recv(), Ok(Kick::Overflow));
-        assert!(
-            seen.contains(&ServerMessage::PeerLeft {
-                client: slow.client
-            }),
-            "{seen:?}"
-        );
+        assert!(seen.contains(&went(slow.client)), "{seen:?}");
         assert!(!room.leave(slow.client, ms.connection), "already gone");
         // Two joins, three ops, and slow's leave, recorded when it was cut off.
         assert_eq!(room.head(), 6);
@@ -542,7 +598,7 @@ mod tests {
         let b = peer("b");
         let mut mb = room.join(b.clone(), 0, true, 16);
         let mut ma = room.join(a.clone(), 0, true, 16);
-        assert_eq!(next(&mut mb), ServerMessage::PeerJoined(a.clone()));
+        assert_eq!(next(&mut mb), came(&a));
         let impostor = PeerInfo {
             name: "not a".to_owned(),
             ..a.clone()
@@ -589,14 +645,14 @@ mod tests {
         assert_eq!(new.welcome.resume_secret, secret);
         assert_eq!(old.kick.try_recv(), Ok(Kick::Replaced));
         assert!(!room.leave(a.client, old.connection));
-        assert_eq!(next(&mut mb), ServerMessage::PeerJoined(a.clone()));
-        assert_eq!(next(&mut mb), ServerMessage::PeerJoined(a.clone()));
+        assert_eq!(next(&mut mb), came(&a));
+        assert_eq!(next(&mut mb), came(&a));
         nothing(&mut mb);
         assert_eq!(
             room.propose(a.client, old.connection, op()),
             Proposed::NotMember
         );
         assert!(room.leave(a.client, new.connection));
-        assert_eq!(next(&mut mb), ServerMessage::PeerLeft { client: a.client });
+        assert_eq!(next(&mut mb), went(a.client));
     }
 }

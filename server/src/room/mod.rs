@@ -17,17 +17,22 @@
 //! Joins and leaves are sequenced and stored the same way, as
 //! [`OpKind::Joined`] and [`OpKind::Left`] ops the relay makes itself (see
 //! [`Room::record_departures`]), so a room's history says who was there when;
-//! they go to every member and are acked to nobody.
+//! they go to every member and are acked to nobody. Who is in the room now is
+//! told apart from the log, a tick of joins and leaves at a time ([`news`]).
+//! Presence (pointers, views, lasers, drags in progress) is neither
+//! sequenced nor stored: each member keeps each sender's latest.
 //!
 //! # Layout
 //! - `mod.rs` (here): [`Room`], what a connection calls: join, propose, leave,
-//!   cursor, history.
+//!   presence, history.
 //! - [`registry`]: `Rooms`, every open room: opened lazily, each in a slot of
 //!   its own, and closed by a timer once nobody has been in it for a while.
 //! - [`backend`]: where rooms are kept and how their ops are sequenced: a
 //!   data folder, memory, or Redis; what the registry opens rooms with.
 //! - [`members`]: who is in the room, their bounded queues, and fan-out: the one
 //!   way frames reach members, the seam a cluster backplane will replace.
+//! - [`news`]: joins and leaves gathered and told once a tick, and the clock
+//!   that wakes the room to tell them.
 //! - [`sequencer`]: proposals to stamped, encoded, stored ops; resends
 //!   recognised.
 //! - [`state`]: what changes under the room's lock, and publishing a committed
@@ -46,7 +51,7 @@
 use std::sync::{Arc, Mutex};
 
 use tabula_shared::access::{ROOM_LOCK_SETTING, ResumeSecret, Role};
-use tabula_shared::{ClientId, Op, OpId, OpKind, PeerInfo, Point, ServerMessage, Welcome};
+use tabula_shared::{ClientId, Op, OpId, OpKind, PeerInfo, Presence, ServerMessage, Welcome};
 use tokio::sync::{Semaphore, oneshot};
 use tracing::{info, warn};
 
@@ -57,6 +62,7 @@ use crate::store::{OpLog, SharedLog, StoreError};
 use crate::sync::lock;
 use handover::Stage;
 use members::Members;
+use news::NewsClock;
 use sequencer::{Proposal, Sequencer};
 use state::State;
 use writers::{Backlog, Writers};
@@ -67,6 +73,7 @@ pub mod handover;
 pub mod identities;
 mod members;
 mod moderation;
+mod news;
 pub mod registry;
 pub mod rules;
 mod sequencer;
@@ -76,14 +83,16 @@ mod writers;
 #[cfg(test)]
 mod testing;
 
-pub use members::{Bounds, CursorInbox, Kick, Queue};
+pub use members::{Bounds, Kick, PresenceInbox, Queue};
 pub use moderation::ModerationRefused;
+pub use news::PEERS_PER_MESSAGE;
 pub use rules::Needs;
 
-/// The most peers a welcome lists; the others follow it as `PeerJoined`s. A
-/// peer takes at most about 160 bytes (a name is cut to 128), so a welcome
-/// stays under 200 KiB, far below the frame limit, however full the room.
-pub const WELCOME_PEERS: usize = 1000;
+/// The most peers a welcome lists; the others follow it in `Peers` messages
+/// of as many. A peer takes 30 to 160 bytes (a name is cut to 128), so a
+/// welcome stays a few KiB however full the room: none of a join's messages
+/// grows with the room, nor the write buffer each connection keeps.
+pub const WELCOME_PEERS: usize = PEERS_PER_MESSAGE;
 
 /// A join turned away: the room has as many members as it may.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -151,8 +160,8 @@ pub struct Membership {
     /// The welcome to send first.
     pub welcome: Welcome,
     /// The others the welcome has no room for, to announce right after it (and
-    /// the snapshot) as `PeerJoined`s.
-    pub more_peers: Vec<PeerInfo>,
+    /// the snapshot): `Peers` messages of at most [`PEERS_PER_MESSAGE`].
+    pub more_peers: Vec<ServerMessage>,
     /// The snapshot the welcome announces (`welcome.snapshot`), to send right
     /// after it.
     pub snapshot: Option<Arc<RoomSnapshot>>,
@@ -161,8 +170,8 @@ pub struct Membership {
     pub catch_up: CatchUp,
     /// Live frames for this member, in room order, from after the catch-up on.
     pub queue: Queue,
-    /// The others' latest cursors, apart from the queue.
-    pub cursors: Arc<CursorInbox>,
+    /// The others' latest presence, apart from the queue.
+    pub presences: Arc<PresenceInbox>,
     /// One permit per op this member may still propose before one is acked.
     pub credit: Arc<Semaphore>,
     /// Fires when the room cuts this member off.
@@ -228,29 +237,34 @@ impl Room {
         let log: SharedLog = Arc::new(Mutex::new(log));
         let snapshots = RoomSnapshots::open(name, Arc::clone(&log), snapshot_every, snapshotter)?;
         snapshots.published(head);
-        let state = Arc::new(Mutex::new(State {
-            name: name.to_owned(),
-            head,
-            snapshots,
-            members: Members::default(),
-            identities: identities::Identities::default(),
-            rules,
-            stage: Stage::Open,
-        }));
-        let sequencer = Sequencer::new(name, Arc::clone(&log), last);
-        let sequencing = match commit {
-            Commit::Inline => Sequencing::Inline(Mutex::new(sequencer)),
-            Commit::Writers(writers) => Sequencing::Writers {
-                backlog: Arc::new(Backlog::new(Arc::clone(&state), sequencer)),
-                writers,
-            },
-            Commit::Cluster(start) => Sequencing::Cluster(start.attach(name, Arc::clone(&state))),
-        };
-        Ok(Arc::new(Self {
-            name: name.to_owned(),
-            state,
-            log,
-            sequencing,
+        Ok(Arc::new_cyclic(|room| {
+            let state = Arc::new(Mutex::new(State {
+                name: name.to_owned(),
+                head,
+                snapshots,
+                members: Members::default(),
+                identities: identities::Identities::default(),
+                rules,
+                stage: Stage::Open,
+                clock: NewsClock::for_room(room.clone()),
+            }));
+            let sequencer = Sequencer::new(name, Arc::clone(&log), last);
+            let sequencing = match commit {
+                Commit::Inline => Sequencing::Inline(Mutex::new(sequencer)),
+                Commit::Writers(writers) => Sequencing::Writers {
+                    backlog: Arc::new(Backlog::new(Arc::clone(&state), sequencer)),
+                    writers,
+                },
+                Commit::Cluster(start) => {
+                    Sequencing::Cluster(start.attach(name, Arc::clone(&state)))
+                }
+            };
+            Self {
+                name: name.to_owned(),
+                state,
+                log,
+                sequencing,
+            }
         }))
     }
 
@@ -287,8 +301,9 @@ impl Room {
     /// needs the secret its first welcome gave it (`resume`), and a claim
     /// without it is refused before anything changes (see [`identities`]).
     /// A member with the same client id (an older connection not yet known to be
-    /// dead) is cut off with [`Kick::Replaced`] and no `PeerLeft`. Everyone else
-    /// is told `PeerJoined`, and the join is recorded as an
+    /// dead) is cut off with [`Kick::Replaced`], told to nobody as a leave.
+    /// Everyone else is told with the tick's `Peers` news, and the join is
+    /// recorded as an
     /// [`OpKind::Joined`] op, which everyone (the joiner too) gets after the
     /// welcome.
     ///
@@ -299,8 +314,8 @@ impl Room {
     /// has moved, the joiner is sent on right after its catch-up.
     ///
     /// The welcome lists at most [`WELCOME_PEERS`] of the others, so that it
-    /// stays far below the frame limit in a room of thousands; the rest are in
-    /// [`Membership::more_peers`], to be sent as `PeerJoined`s right after it.
+    /// stays small in a room of thousands; the rest are in
+    /// [`Membership::more_peers`], to be sent as `Peers` right after it.
     /// A room that has `max_members` in it already turns a newcomer away
     /// (a client already in it may always come back on a new connection).
     ///
@@ -323,8 +338,6 @@ impl Room {
         bounds: Bounds,
         max_members: usize,
     ) -> Result<Membership, JoinRefused> {
-        let joined = encode_frame(&ServerMessage::PeerJoined(info.clone()));
-
         let mut state = lock(&self.state);
         if !state.members.contains(info.client) && state.members.len() >= max_members {
             return Err(JoinRefused::Full(RoomFull {
@@ -366,11 +379,11 @@ impl Room {
             .latest()
             .filter(|s| s.seq > from && s.seq - from >= state.snapshots.every());
         let replay_from = snapshot.as_ref().map_or(from, |s| s.seq);
-        match joined {
-            Ok(frame) => state.members.broadcast(&frame, None),
-            Err(err) => warn!(room = %self.name, %err, "could not encode PeerJoined"),
-        }
-        // Listed after the broadcast, which may have cut off slow members.
+        // Told before the joiner is a member (when told at once), so that it
+        // is not told of itself; listed after, as telling may cut off slow
+        // members.
+        state.members.note_joined(info.clone());
+        state.settle_news();
         let mut peers = state.members.peers();
         if let Sequencing::Cluster(link) = &self.sequencing {
             peers.extend(
@@ -379,7 +392,8 @@ impl Room {
                     .filter(|p| !state.members.contains(p.client)),
             );
         }
-        let more_peers = peers.split_off(peers.len().min(WELCOME_PEERS));
+        let more_peers =
+            news::peers_messages(peers.split_off(peers.len().min(WELCOME_PEERS)), Vec::new());
         let record = Proposal {
             author: info.client,
             op: Op::new(OpKind::Joined {
@@ -423,7 +437,7 @@ impl Room {
             snapshot,
             catch_up: CatchUp::new(Arc::clone(&self.log), replay_from, head),
             queue: added.queue,
-            cursors: added.cursors,
+            presences: added.presences,
             credit: added.credit,
             kick: added.kick,
             replaced,
@@ -459,13 +473,32 @@ impl Room {
     /// whose last op that was can resume here (see [`Room::join`]). Reads the
     /// log: call it off the tokio workers, and not under the room's lock. A
     /// log that cannot be read holds nothing, so the client starts afresh.
+    ///
+    /// On a cluster node, a client that comes from another node may have
+    /// seen ops this node has not delivered yet: this then waits (a while
+    /// at most) until it has, so that its catch-up can start there.
     pub fn holds(&self, seq: u64, op: OpId) -> bool {
-        match lock(&self.log).stamp_of(op) {
+        let held = match lock(&self.log).stamp_of(op) {
             Ok(stamp) => stamp.is_some_and(|stamp| stamp.seq == seq),
             Err(err) => {
                 warn!(room = %self.name, %err, "could not look a resumed op up");
                 false
             }
+        };
+        match &self.sequencing {
+            Sequencing::Cluster(link) if held && self.head() < seq => {
+                link.reach(seq);
+                let deadline = std::time::Instant::now() + cluster::REACH_WITHIN;
+                while self.head() < seq {
+                    if std::time::Instant::now() >= deadline {
+                        warn!(room = %self.name, seq, "did not reach a resuming client's op in time");
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                true
+            }
+            _ => held,
         }
     }
 
@@ -487,7 +520,7 @@ impl Room {
             .then(|| CatchUp::new(Arc::clone(&self.log), after, up_to))
     }
 
-    /// Removes a member, tells the others `PeerLeft` and records an
+    /// Removes a member, tells the others (with the tick's news) and records an
     /// [`OpKind::Left`] op. Does nothing (and returns `false`) when that
     /// connection is no longer the member: it was cut off, or replaced by a newer
     /// connection of the same client.
@@ -506,7 +539,7 @@ impl Room {
     /// author is acked with its original stamp. Never blocks on a disk.
     pub fn propose(&self, author: ClientId, connection: u64, op: Op) -> Proposed {
         // Checked under the lock so that a member cut off a moment ago cannot
-        // slip an op in after its PeerLeft.
+        // slip an op in after its leave.
         let mut state = lock(&self.state);
         if !state.members.is_member(author, connection) {
             return Proposed::NotMember;
@@ -559,6 +592,7 @@ impl Room {
     /// publishing those can cut off more slow members, whose leaves follow;
     /// each member leaves once, so this ends.
     fn record_departures(&self, state: &mut State) {
+        state.settle_news();
         if !state.stage.is_open() {
             // Recorded when the room thaws; forgotten once it has moved.
             if let Stage::Moved { .. } = state.stage {
@@ -578,25 +612,42 @@ impl Room {
         }
     }
 
-    /// Relays a pointer position to everyone but its owner. Cursors are neither
-    /// sequenced nor logged: only the latest one matters, so each member keeps
-    /// only the latest of each sender's (see [`CursorInbox`]), never in the
-    /// queue ops need.
-    pub fn cursor(&self, client: ClientId, connection: u64, position: Option<Point>) {
-        let frame = match encode_frame(&ServerMessage::Cursor { client, position }) {
-            Ok(frame) => frame,
+    /// Relays someone's presence (pointer, view, laser, a drag in progress)
+    /// to everyone but its owner, and keeps it, without its laser, for
+    /// whoever joins later. Presence is neither sequenced nor logged: only
+    /// the latest matters, so each member keeps only the latest of each
+    /// sender's (see [`PresenceInbox`]), never in the queue ops need.
+    pub fn presence(&self, client: ClientId, connection: u64, presence: Presence) {
+        let lasting = presence.lasting();
+        let frames = encode_frame(&ServerMessage::Presence { client, presence }).and_then(|live| {
+            let lasting = encode_frame(&ServerMessage::Presence {
+                client,
+                presence: lasting,
+            })?;
+            Ok((live, lasting))
+        });
+        let (live, lasting) = match frames {
+            Ok(frames) => frames,
             Err(err) => {
-                warn!(room = %self.name, %err, "could not encode a cursor");
+                warn!(room = %self.name, %err, "could not encode a presence");
                 return;
             }
         };
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
         if state.members.is_member(client, connection) {
-            state.members.cursor(client, &frame);
             if let Sequencing::Cluster(link) = &self.sequencing {
-                link.cursor(frame);
+                link.presence(live.clone());
             }
+            state.members.presence(client, &live, lasting);
         }
+    }
+
+    /// The clock struck: tells the joins and leaves gathered this tick, and
+    /// records the leaves of whoever that cut off.
+    fn tell_news(&self) {
+        let mut state = lock(&self.state);
+        state.members.news_woken();
+        self.record_departures(&mut state);
     }
 }
 
@@ -604,7 +655,7 @@ impl Room {
 mod tests {
     use tabula_shared::{OpKind, decode};
 
-    use super::testing::{catch_up, next, next_any, nothing, op, peer, room};
+    use super::testing::{came, catch_up, next, next_any, nothing, op, peer, room, went};
     use super::*;
 
     #[test]
@@ -614,7 +665,7 @@ mod tests {
         let b = peer("b");
         let mut ma = room.join(a.clone(), 0, true, 16);
         let mut mb = room.join(b.clone(), 0, true, 16);
-        assert_eq!(next(&mut ma), ServerMessage::PeerJoined(b.clone()));
+        assert_eq!(next(&mut ma), came(&b));
         assert_eq!(mb.welcome.peers, vec![a.clone()]);
         // The two joins.
         let base = room.head();
@@ -668,14 +719,11 @@ mod tests {
         assert_eq!(record(1, &a, next_any(&mut ma)), joined(&a));
         let mut mb = room.join(b.clone(), 0, true, 16);
         assert_eq!(mb.welcome.head, 1, "its own join comes after the welcome");
-        assert_eq!(next_any(&mut ma), ServerMessage::PeerJoined(b.clone()));
+        assert_eq!(next_any(&mut ma), came(&b));
         assert_eq!(record(2, &b, next_any(&mut ma)), joined(&b));
         assert_eq!(record(2, &b, next_any(&mut mb)), joined(&b));
         assert!(room.leave(b.client, mb.connection));
-        assert_eq!(
-            next_any(&mut ma),
-            ServerMessage::PeerLeft { client: b.client }
-        );
+        assert_eq!(next_any(&mut ma), went(b.client));
         assert_eq!(record(3, &b, next_any(&mut ma)), OpKind::Left);
         assert!(ma.queue.try_recv().is_err(), "no ack for anyone");
         // They are history like any op.
@@ -700,14 +748,14 @@ mod tests {
         }
         let last = room.join(peer("last"), 0, true, 4);
         assert_eq!(last.welcome.peers.len(), WELCOME_PEERS);
-        assert_eq!(last.more_peers.len(), 2);
-        let mut everyone: Vec<_> = last
-            .welcome
-            .peers
-            .iter()
-            .chain(&last.more_peers)
-            .map(|p| p.client)
-            .collect();
+        let mut everyone: Vec<_> = last.welcome.peers.iter().map(|p| p.client).collect();
+        for more in &last.more_peers {
+            let ServerMessage::Peers { joined, left } = more else {
+                panic!("{more:?}");
+            };
+            assert!(left.is_empty() && joined.len() <= PEERS_PER_MESSAGE);
+            everyone.extend(joined.iter().map(|p| p.client));
+        }
         everyone.sort_unstable();
         everyone.dedup();
         assert_eq!(everyone.len(), WELCOME_PEERS + 2);

@@ -235,7 +235,7 @@ mod tests {
         let b = peer("b");
         let mut ma = room.join(a.clone(), 0, true, 16);
         let mut mb = room.join(b.clone(), 0, true, 16);
-        next(&mut ma); // PeerJoined(b)
+        next(&mut ma); // Peers(b)
         let op = op();
         room.propose(a.client, ma.connection, op.clone());
         let first = next(&mut ma);

@@ -10,6 +10,7 @@
 //! and what lets a joiner's catch-up end exactly where its queue begins.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use tabula_shared::{ClientId, ErrorCode, OpId, ServerMessage};
 use tracing::{debug, warn};
@@ -17,6 +18,7 @@ use tracing::{debug, warn};
 use super::handover::Stage;
 use super::identities::Identities;
 use super::members::Members;
+use super::news::{NewsClock, When};
 use super::rules::Rules;
 use super::sequencer::{Committed, Outcome};
 use crate::frame::encode_frame;
@@ -43,6 +45,8 @@ pub struct State {
     /// Whether the room sequences as usual, is being handed over, or has
     /// moved to another relay.
     pub stage: Stage,
+    /// Wakes the room when its joins and leaves are due to be told.
+    pub clock: NewsClock,
 }
 
 impl State {
@@ -93,6 +97,25 @@ impl State {
             }
         }
         self.snapshots.published(self.head);
+        self.settle_news();
+    }
+
+    /// Tells the joins and leaves not yet told if they are due, or has the
+    /// clock wake the room when they are. Whoever it cuts off is in
+    /// `members.take_departed()` for the caller to record, like any
+    /// departure; their leaves are news for the next tick.
+    pub fn settle_news(&mut self) {
+        let now = Instant::now();
+        loop {
+            match self.members.news_when(now, self.clock.tick()) {
+                When::Nothing => break,
+                When::Now => self.members.tell_news(now),
+                When::At(at) => {
+                    self.clock.wake_at(at);
+                    break;
+                }
+            }
+        }
     }
 
     /// Acks an op to its author, if it is still here (if not, its resend after

@@ -33,6 +33,22 @@ pub fn op() -> Op {
     })
 }
 
+/// The news that `peer` came in.
+pub fn came(peer: &PeerInfo) -> ServerMessage {
+    ServerMessage::Peers {
+        joined: vec![peer.clone()],
+        left: Vec::new(),
+    }
+}
+
+/// The news that `client` went.
+pub fn went(client: ClientId) -> ServerMessage {
+    ServerMessage::Peers {
+        joined: Vec::new(),
+        left: vec![client],
+    }
+}
+
 /// A room in memory, sequencing inline.
 pub fn room() -> Arc<Room> {
     Room::open(

@@ -199,7 +199,9 @@ mod tests {
     use tabula_shared::session_file::StoredSnapshot;
     use tabula_shared::{OpId, ServerMessage};
 
-    use crate::room::testing::{NO_SNAPSHOTS, PATIENCE, next, next_any, nothing, op, peer, settle};
+    use crate::room::testing::{
+        NO_SNAPSHOTS, PATIENCE, next, next_any, nothing, op, peer, settle, went,
+    };
     use crate::room::{Commit, Kick, Room};
     use crate::snapshots::Snapshotter;
     use crate::store::{Entry, MemoryLog, OpLog, Stamp};
@@ -299,7 +301,7 @@ mod tests {
         let b = peer("b");
         let mut ma = room.join(a.clone(), 0, true, 16);
         let mut mb = room.join(b.clone(), 0, true, 16);
-        next(&mut ma); // PeerJoined(b)
+        next(&mut ma); // Peers(b)
         settle(&room, 2); // the joins
         nothing(&mut ma);
         nothing(&mut mb);
@@ -314,9 +316,9 @@ mod tests {
             "an op being stored is not in the head"
         );
         controls.shut.store(false, Ordering::SeqCst);
-        assert!(matches!(next(&mut ma), ServerMessage::PeerJoined(_)));
+        assert!(matches!(next(&mut ma), ServerMessage::Peers { .. }));
         assert!(matches!(next(&mut ma), ServerMessage::Ack { seq: 3, .. }));
-        assert!(matches!(next(&mut mb), ServerMessage::PeerJoined(_)));
+        assert!(matches!(next(&mut mb), ServerMessage::Peers { .. }));
         assert!(matches!(next(&mut mb), ServerMessage::Op(o) if o.seq == 3));
         assert!(
             matches!(next_any(&mut late), ServerMessage::Op(o) if o.seq == 3),
@@ -352,7 +354,7 @@ mod tests {
         let b = peer("b");
         let mut ma = room.join(a.clone(), 0, true, 16);
         let mut mb = room.join(b.clone(), 0, true, 16);
-        next(&mut ma); // PeerJoined(b)
+        next(&mut ma); // Peers(b)
         settle(&room, 2); // the joins
         controls.failing.store(true, Ordering::SeqCst);
         let lost = op();
@@ -362,7 +364,7 @@ mod tests {
             assert!(Instant::now() < deadline, "a was not cut off");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert_eq!(next(&mut mb), ServerMessage::PeerLeft { client: a.client });
+        assert_eq!(next(&mut mb), went(a.client));
         nothing(&mut mb);
         assert_eq!(room.head(), 2, "neither the op nor a's leave was stored");
         // Once the disk recovers, the resend after reconnecting comes right

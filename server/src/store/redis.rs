@@ -50,9 +50,10 @@ pub const ROOMS_KEY: &str = "tabula:rooms";
 
 /// Sequences a batch of ops, atomically: for each op (four arguments: its id,
 /// its author, the op as sent, and `1` for a join or leave the relay records,
-/// which is never a resend), either the stamp it already has (`SEQ:MS`, a
-/// resend) or the next sequence number, the op appended to the stream with
-/// that number as its entry id and its id recorded. The time never goes
+/// which is never a resend and is not looked up), either the stamp it already
+/// has (`SEQ:MS`, a resend) or the next sequence number, the op appended to
+/// the stream with that number as its entry id and its id recorded (a join's
+/// too: a client whose last op was someone's join resumes by its id). The time never goes
 /// backwards. Then, if anything was new, a notice `nHEAD` on the room's bus.
 /// Returns `{ms, {SEQ or "SEQ:MS", ...}}`.
 ///
@@ -73,7 +74,7 @@ for i = 2, #ARGV, 4 do
   else
     head = redis.call('HINCRBY', KEYS[1], 'head', 1)
     redis.call('XADD', KEYS[2], head .. '-0', 'o', id, 'a', author, 't', ms, 'k', op)
-    if recorded == '0' then redis.call('HSET', KEYS[3], id, head .. ':' .. ms) end
+    redis.call('HSET', KEYS[3], id, head .. ':' .. ms)
     out[#out + 1] = head
   end
 end

@@ -19,7 +19,7 @@ async fn an_impostor_with_a_members_id_is_refused_and_the_member_sees_nothing() 
     let relay = TestRelay::start().await;
     let (mut alice, _) = TestClient::join(&relay, "team", "alice").await;
     let (mut bob, _) = TestClient::join(&relay, "team", "bob").await;
-    alice.recv().await; // PeerJoined(bob)
+    alice.expect_joined(&bob.info).await;
     // Alice starts a stroke the impostor would like to take over.
     let begin = stroke_op();
     alice.sequence(&begin).await;

@@ -16,7 +16,7 @@ use crate::support::{TestClient, TestRelay, stroke_op, test_config};
 async fn bystanders(relay: &TestRelay, room: &str) -> (TestClient, TestClient) {
     let (mut a, _) = TestClient::join(relay, room, "a").await;
     let (b, _) = TestClient::join(relay, room, "b").await;
-    assert_eq!(a.recv().await, ServerMessage::PeerJoined(b.info.clone()));
+    a.expect_joined(&b.info).await;
     (a, b)
 }
 
@@ -28,19 +28,16 @@ async fn offender(
     b: &mut TestClient,
 ) -> TestClient {
     let (x, _) = TestClient::join(relay, room, "x").await;
-    assert_eq!(a.recv().await, ServerMessage::PeerJoined(x.info.clone()));
-    assert_eq!(b.recv().await, ServerMessage::PeerJoined(x.info.clone()));
+    a.expect_joined(&x.info).await;
+    b.expect_joined(&x.info).await;
     x
 }
 
 /// Asserts that both bystanders saw `x` leave and can still draw together.
 async fn carry_on(a: &mut TestClient, b: &mut TestClient, x: Option<&TestClient>) {
     if let Some(x) = x {
-        let left = ServerMessage::PeerLeft {
-            client: x.info.client,
-        };
-        assert_eq!(a.recv().await, left);
-        assert_eq!(b.recv().await, left);
+        a.expect_left(x.info.client).await;
+        b.expect_left(x.info.client).await;
     }
     let op = stroke_op();
     let seq = a.sequence(&op).await;
@@ -244,6 +241,51 @@ async fn a_stroke_streamed_past_its_cap_is_refused_and_nobody_gets_the_rest() {
         };
         assert_eq!(code, ErrorCode::InvalidOp);
         assert!(message.contains("at most 50000"), "{message}");
+    }
+    b.expect_nothing(Duration::from_millis(200)).await;
+    carry_on(&mut a, &mut b, None).await;
+}
+
+#[tokio::test]
+async fn a_note_within_its_caps_is_relayed_and_one_beyond_them_is_refused_with_the_reason() {
+    use tabula_shared::caps::MAX_NOTE_TEXT_BYTES;
+    use tabula_shared::object::{Fill, ObjectData, ObjectKind};
+    use tabula_shared::{Color, ObjectId, Op};
+
+    let relay = TestRelay::start().await;
+    let (mut a, mut b) = bystanders(&relay, "notes").await;
+    let note = |side: f32, text: String| {
+        Op::new(OpKind::Create {
+            object: ObjectId::random(),
+            data: ObjectData {
+                kind: ObjectKind::Note,
+                points: vec![Point::new(0.0, 0.0), Point::new(side, side)],
+                color: Color::rgb(0xff, 0xe5, 0x80),
+                width: 2.0,
+                fill: Fill::None,
+                text,
+                font_size: 24.0,
+            },
+        })
+    };
+    let fine = note(200.0, "x".repeat(MAX_NOTE_TEXT_BYTES));
+    a.sequence(&fine).await;
+    assert_eq!(b.recv_op().await.op, fine);
+
+    for (bad, reason) in [
+        (
+            note(200.0, "x".repeat(MAX_NOTE_TEXT_BYTES + 1)),
+            "a note's text of 5001 bytes",
+        ),
+        (note(2.0, String::new()), "a note of 2 × 2"),
+        (note(1.0e5, String::new()), "a note of 100000 × 100000"),
+    ] {
+        a.send(&ClientMessage::Op(bad)).await;
+        let ServerMessage::Error { code, message } = a.recv().await else {
+            panic!("expected a refusal");
+        };
+        assert_eq!(code, ErrorCode::InvalidOp);
+        assert!(message.contains(reason), "{message}");
     }
     b.expect_nothing(Duration::from_millis(200)).await;
     carry_on(&mut a, &mut b, None).await;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tabula_shared::{ClientMessage, OpKind, ServerMessage};
+use tabula_shared::{ClientMessage, OpKind};
 
 use crate::support::{TestClient, TestRelay, stroke_op};
 
@@ -47,7 +47,7 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
     let relay = TestRelay::start().await;
     let (mut a, _) = TestClient::join(&relay, "resume", "a").await;
     let (mut b, _) = TestClient::join(&relay, "resume", "b").await;
-    a.recv().await; // PeerJoined(b)
+    a.expect_joined(&b.info).await;
     let ops: Vec<_> = (0..5).map(|_| stroke_op()).collect();
     let mut stamps = Vec::new();
     for op in &ops {
@@ -61,12 +61,7 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
     let last_op = a.op_at(4);
     assert_eq!(last_op, Some(ops[1].id));
     a.ws.close(None).await.unwrap();
-    assert_eq!(
-        b.recv().await,
-        ServerMessage::PeerLeft {
-            client: info.client
-        }
-    );
+    b.expect_left(info.client).await;
 
     // Its leave is op 8.
     let (mut a, welcome) = TestClient::rejoin(&relay, "resume", &info, 4, last_op).await;
@@ -75,7 +70,7 @@ async fn a_reconnect_gets_only_what_it_missed_and_a_resend_is_not_sequenced_twic
         let seen = a.recv_op().await;
         assert_eq!((seen.seq, &seen.op), (seq, op));
     }
-    assert_eq!(b.recv().await, ServerMessage::PeerJoined(info.clone()));
+    b.expect_joined(&info).await;
 
     // b resends op 4 (say its ack was lost): same seq, same time, nothing new.
     b.send(&ClientMessage::Op(ops[3].clone())).await;
@@ -114,7 +109,7 @@ async fn a_newer_connection_of_the_same_client_replaces_the_older_one() {
     let relay = TestRelay::start().await;
     let (mut b, _) = TestClient::join(&relay, "twice", "b").await;
     let (mut old, _) = TestClient::join(&relay, "twice", "a").await;
-    assert_eq!(b.recv().await, ServerMessage::PeerJoined(old.info.clone()));
+    b.expect_joined(&old.info).await;
 
     let (mut new, welcome) = TestClient::rejoin(&relay, "twice", &old.info, 0, None).await;
     assert_eq!(
@@ -126,8 +121,9 @@ async fn a_newer_connection_of_the_same_client_replaces_the_older_one() {
     assert_eq!(code, 1008);
     assert_eq!(reason, "replaced by a newer connection of the same client");
     // b hears the client join again, but never that it left.
-    assert_eq!(b.recv().await, ServerMessage::PeerJoined(new.info.clone()));
+    b.expect_joined(&new.info).await;
     b.expect_nothing(Duration::from_millis(300)).await;
+    assert!(b.peers.contains_key(&new.info.client));
 
     // Three joins, and no leave in between.
     let op = stroke_op();

@@ -96,7 +96,7 @@ async fn members_on_two_nodes_share_one_order_and_late_joiners_catch_up_on_eithe
         .arg("tabula:{shared}:ids")
         .query(&mut look)
         .expect("HLEN");
-    assert_eq!(indexed, 60, "every op once in the resend index");
+    assert_eq!(indexed, head, "every op (and join) once in the index");
 
     // Late joiners, one on each node, get the same history.
     for relay in [&a, &b] {
@@ -121,7 +121,7 @@ async fn members_on_two_nodes_share_one_order_and_late_joiners_catch_up_on_eithe
     let deadline = Instant::now() + WAIT;
     loop {
         assert!(Instant::now() < deadline, "bob never saw ann's cursor");
-        if let ServerMessage::Cursor { client, .. } = bob.recv_any().await
+        if let ServerMessage::Presence { client, .. } = bob.recv_any().await
             && client == ann.info.client
         {
             break;

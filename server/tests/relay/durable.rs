@@ -49,7 +49,7 @@ async fn a_restarted_relay_carries_on_where_it_stopped() {
     assert_eq!(late.own_join().await, 8);
     let (mut a, welcome) = TestClient::rejoin(&relay, "kept", &info, 8, late.op_at(8)).await;
     assert_eq!((welcome.replay_from, welcome.head), (8, 8));
-    late.recv().await; // PeerJoined(a)
+    late.expect_joined(&a.info).await;
     // A resend of an op stored before the restart is found in the file.
     a.send(&ClientMessage::Op(ops[2].clone())).await;
     assert_eq!(a.recv_ack(ops[2].id).await, stamps[2]);

@@ -182,3 +182,60 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_acknowledged() {
     );
     settle_and_check(&mut peers, &acks, &url, &redis).await;
 }
+
+/// Not a test but a measurement, for BENCHMARKS.md ("Several relays on
+/// Redis"): run with `cargo test -p tabula-server --test relay failover_time
+/// -- --ignored --nocapture`. Ten peers draw on a node in a child process;
+/// it is killed with SIGKILL, and the time is taken from the kill until every
+/// one of them is on the other node, caught up (its welcome there brings
+/// every op sequenced before the kill) and with its outbox acked. The peers
+/// move at once: the app waits its first reconnect backoff (100 ms and up to
+/// 49 ms of jitter) before it does. Repeated, then p50 and p99 printed; nothing is asserted
+/// about the times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement for BENCHMARKS.md, not a test"]
+async fn failover_time() {
+    const RUNS: usize = 20;
+    const MOVERS: usize = 10;
+    let redis = TestRedis::start();
+    let survivor = TestRelay::with_config(Config {
+        redis: Some(redis.url()),
+        ..test_config()
+    })
+    .await;
+    let acks = Arc::new(AtomicUsize::new(0));
+    let mut peers: Vec<Peer> = (0..MOVERS)
+        .map(|i| Peer::new(&format!("m{i}"), &acks))
+        .collect();
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let doomed = child_node(&redis);
+        let url = format!("ws://{}/{ROOM}", doomed.addr);
+        let drawing = {
+            let mut peers = peers.clone();
+            tokio::spawn(async move {
+                crash::all(&mut peers, &url, Phase::Draw).await;
+                peers
+            })
+        };
+        let before: usize = peers.iter().map(|p| p.acked.len()).sum();
+        taking_ops(&acks, before).await;
+        sleep(Duration::from_millis(200)).await;
+        let killed = Instant::now();
+        doomed.kill();
+        peers = drawing.await.expect("the drawing peers panicked");
+        // Each peer's welcome there brings every op sequenced before the
+        // kill; the flush ends once its own unacked ops are acked.
+        crash::all(&mut peers, &survivor.url(ROOM), Phase::Flush).await;
+        times.push(killed.elapsed());
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    eprintln!(
+        "failover of {MOVERS} peers, {RUNS} runs: p50 {:?}, p99 {:?}, min {:?}, max {:?}",
+        at(0.5),
+        at(0.99),
+        times[0],
+        times[times.len() - 1]
+    );
+}

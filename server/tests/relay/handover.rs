@@ -30,13 +30,13 @@ async fn sequence(client: &mut TestClient, op: &tabula_shared::Op) -> u64 {
     }
 }
 
-/// The next message that is neither an op up to `head`, an ack, nor presence.
+/// The next message that is neither an op up to `head`, an ack, nor news of
+/// who came and went.
 async fn next_news(client: &mut TestClient, head: u64) -> ServerMessage {
     loop {
         match client.recv().await {
             ServerMessage::Op(op) => assert!(op.seq <= head, "{op:?} after the head {head}"),
             ServerMessage::Ack { seq, .. } => assert!(seq <= head),
-            ServerMessage::PeerJoined(_) | ServerMessage::PeerLeft { .. } => {}
             other => return other,
         }
     }

@@ -85,10 +85,7 @@ async fn draw(client: &mut TestClient, op: &tabula_shared::Op) {
     loop {
         match client.recv().await {
             ServerMessage::Ack { op: acked, .. } if acked == op.id => return,
-            ServerMessage::PeerJoined(_)
-            | ServerMessage::PeerLeft { .. }
-            | ServerMessage::Cursor { .. }
-            | ServerMessage::Ack { .. } => {}
+            ServerMessage::Presence { .. } | ServerMessage::Ack { .. } => {}
             other => panic!("{}: expected an ack, got {other:?}", client.info.name),
         }
     }
@@ -149,11 +146,11 @@ async fn a_cursor_flood_reaches_peers_coalesced_and_never_cuts_off_an_honest_rea
     while seen_ops.len() < ops.len() || last != last_expected {
         match reader.recv().await {
             ServerMessage::Op(op) => seen_ops.push(op.op.id),
-            ServerMessage::Cursor { client, position } if client == flooder.info.client => {
+            ServerMessage::Presence { client, presence } if client == flooder.info.client => {
                 cursors += 1;
-                last = position;
+                last = presence.cursor;
             }
-            ServerMessage::PeerJoined(_) | ServerMessage::Cursor { .. } => {}
+            ServerMessage::Presence { .. } => {}
             other => panic!("the reader got {other:?}"),
         }
     }
@@ -174,7 +171,7 @@ async fn a_cursor_flood_reaches_peers_coalesced_and_never_cuts_off_an_honest_rea
                 assert_eq!(o.op.id, op.id);
                 break;
             }
-            ServerMessage::Cursor { .. } => {}
+            ServerMessage::Presence { .. } => {}
             other => panic!("the reader got {other:?}"),
         }
     }
@@ -215,10 +212,9 @@ async fn a_sender_with_as_many_unacked_ops_as_allowed_is_not_read_until_acks_go_
     let (mut host, _) = TestClient::join(&relay, "unacked", "host").await;
     let (mut asked, _) = TestClient::join(&relay, "unacked", "asked").await;
     let (mut eager, _) = TestClient::join(&relay, "unacked", "eager").await;
-    for _ in 0..2 {
-        assert!(matches!(host.recv().await, ServerMessage::PeerJoined(_)));
-    }
-    assert!(matches!(asked.recv().await, ServerMessage::PeerJoined(_)));
+    host.expect_joined(&asked.info).await;
+    host.expect_joined(&eager.info).await;
+    asked.expect_joined(&eager.info).await;
     // A hand-over freezes the room: ops are held, not acked.
     let moving = {
         let relay = relay.relay.clone();
@@ -251,7 +247,7 @@ async fn a_sender_with_as_many_unacked_ops_as_allowed_is_not_read_until_acks_go_
     }
     loop {
         match host.recv().await {
-            ServerMessage::Cursor { client, .. } if client == eager.info.client => break,
+            ServerMessage::Presence { client, .. } if client == eager.info.client => break,
             ServerMessage::Op(_) => {}
             other => panic!("host got {other:?}"),
         }
@@ -307,13 +303,7 @@ async fn a_peer_that_stops_reading_is_cut_off_by_bytes_long_before_frames() {
     // The honest reader is still there.
     let op = stroke_op();
     draw(&mut sender, &op).await;
-    loop {
-        match reader.recv().await {
-            ServerMessage::Op(o) if o.op.id == op.id => break,
-            ServerMessage::PeerLeft { .. } => {}
-            other => panic!("reader got {other:?}"),
-        }
-    }
+    assert_eq!(reader.recv_op().await.op.id, op.id);
 }
 
 #[tokio::test]
@@ -481,13 +471,7 @@ async fn a_room_flood_from_one_address_leaves_others_drawing() {
     let mut viewer = join_from(&relay, honest, "studio", "viewer").await;
     let op = stroke_op();
     draw(&mut artist, &op).await;
-    loop {
-        match viewer.recv().await {
-            ServerMessage::Op(o) if o.op.id == op.id => break,
-            ServerMessage::PeerJoined(_) => {}
-            other => panic!("{other:?}"),
-        }
-    }
+    assert_eq!(viewer.recv_op().await.op.id, op.id);
 }
 
 #[tokio::test]
@@ -495,9 +479,9 @@ async fn room_names_are_folded_and_device_and_dot_names_refused() {
     let relay = TestRelay::start().await;
     let (mut upper, welcome) = TestClient::join(&relay, "Design-Review", "upper").await;
     assert_eq!(welcome.room, "design-review");
-    let (_lower, welcome) = TestClient::join(&relay, "design-review", "lower").await;
+    let (lower, welcome) = TestClient::join(&relay, "design-review", "lower").await;
     assert_eq!(welcome.peers, vec![upper.info.clone()], "one room");
-    assert!(matches!(upper.recv().await, ServerMessage::PeerJoined(_)));
+    upper.expect_joined(&lower.info).await;
     for path in ["CON", "nul.txt", "com1", ".hidden", "trailing."] {
         let answer = crate::support::http_exchange(
             &relay,
@@ -567,13 +551,7 @@ async fn a_relay_out_of_descriptors_turns_connections_away_and_serves_again_afte
     b.hello("after", 0).await;
     let op = stroke_op();
     draw(&mut a, &op).await;
-    loop {
-        match b.recv().await {
-            ServerMessage::Op(o) if o.op.id == op.id => break,
-            ServerMessage::PeerJoined(_) => {}
-            other => panic!("{other:?}"),
-        }
-    }
+    assert_eq!(b.recv_op().await.op.id, op.id);
 }
 
 /// Points in each append of the two-million-point stroke: as many as fit the
@@ -635,7 +613,6 @@ async fn a_two_million_point_stroke_is_cut_at_the_cap_and_peers_never_get_more()
                 assert_eq!(code, tabula_shared::ErrorCode::InvalidOp);
                 refused += 1;
             }
-            ServerMessage::PeerJoined(_) => {}
             other => panic!("{other:?}"),
         }
     }

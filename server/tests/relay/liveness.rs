@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tabula_server::Config;
-use tabula_shared::{ClientMessage, ServerMessage};
+use tabula_shared::{ClientMessage, OpKind, ServerMessage};
 use tokio::net::TcpSocket;
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::MaybeTlsStream;
@@ -32,18 +32,10 @@ async fn a_silent_peer_is_dropped_by_the_heartbeat() {
     // The silent peer says hello, then is never polled again: it neither reads
     // nor answers pings.
     let (silent, _) = TestClient::join(&relay, "heartbeat", "silent").await;
-    assert_eq!(
-        a.recv().await,
-        ServerMessage::PeerJoined(silent.info.clone())
-    );
+    a.expect_joined(&silent.info).await;
 
     // a keeps reading, so it answers pings and stays.
-    assert_eq!(
-        a.recv().await,
-        ServerMessage::PeerLeft {
-            client: silent.info.client
-        }
-    );
+    a.expect_left(silent.info.client).await;
     let after = connecting.elapsed();
     assert!(after >= SILENCE, "dropped after only {after:?}");
     // After the two joins and silent's leave.
@@ -83,10 +75,7 @@ async fn a_peer_that_stops_reading_is_cut_off_and_the_room_is_not_stalled() {
             .unwrap();
     let mut slow = TestClient::from_ws(ws, "slow");
     slow.hello("flood", 0).await;
-    assert_eq!(
-        flood.recv().await,
-        ServerMessage::PeerJoined(slow.info.clone())
-    );
+    flood.expect_joined(&slow.info).await;
 
     let started = Instant::now();
     let mut cut_off = false;
@@ -98,18 +87,22 @@ async fn a_peer_that_stops_reading_is_cut_off_and_the_room_is_not_stalled() {
         let sent_at = Instant::now();
         flood.send(&ClientMessage::Op(op.clone())).await;
         sent += 1;
-        loop {
-            match flood.recv().await {
-                ServerMessage::Ack { op: acked, seq, .. } if acked == op.id => {
-                    // After the two joins (slow's leave comes after the op
-                    // that overflowed its queue).
-                    assert_eq!(seq, sent + 2);
-                    break;
-                }
-                ServerMessage::PeerLeft { client } if client == slow.info.client => cut_off = true,
-                other => panic!("unexpected {other:?}"),
+        match flood.recv().await {
+            ServerMessage::Ack { op: acked, seq, .. } if acked == op.id => {
+                // After the two joins, and slow's leave once it was cut off
+                // (recorded right after the op that overflowed its queue,
+                // before the next op).
+                let leaves = flood
+                    .presence
+                    .iter()
+                    .filter(|o| o.op.kind == OpKind::Left)
+                    .count() as u64;
+                assert_eq!(seq, sent + 2 + leaves);
             }
+            other => panic!("unexpected {other:?}"),
         }
+        // The news that it left comes with the next tick.
+        cut_off = !flood.peers.contains_key(&slow.info.client);
         let waited = sent_at.elapsed();
         assert!(waited < ACK_LIMIT, "an ack took {waited:?}");
     }

@@ -12,7 +12,7 @@ async fn two_peers_see_each_others_ops_in_one_order() {
     let relay = TestRelay::start().await;
     let (mut a, _) = TestClient::join(&relay, "order", "a").await;
     let (mut b, _) = TestClient::join(&relay, "order", "b").await;
-    assert_eq!(a.recv().await, ServerMessage::PeerJoined(b.info.clone()));
+    a.expect_joined(&b.info).await;
 
     // Taking turns: the author gets an ack, the other gets the op, seqs count up
     // (after the two joins).

@@ -151,7 +151,7 @@ async fn error(client: &mut TestClient) -> (ErrorCode, String) {
     loop {
         match client.recv().await {
             ServerMessage::Error { code, message } => return (code, message),
-            ServerMessage::PeerJoined(_) | ServerMessage::PeerLeft { .. } => {}
+            ServerMessage::Presence { .. } => {}
             other => panic!("{}: expected an error, got {other:?}", client.info.name),
         }
     }
@@ -176,7 +176,7 @@ async fn next_op(client: &mut TestClient) -> SequencedOp {
     loop {
         match client.recv().await {
             ServerMessage::Op(op) => return op,
-            ServerMessage::PeerJoined(_) | ServerMessage::PeerLeft { .. } => {}
+            ServerMessage::Presence { .. } => {}
             other => panic!("{}: expected an op, got {other:?}", client.info.name),
         }
     }
@@ -414,7 +414,7 @@ async fn whole_log(relay: &TestRelay, room: &str) -> Vec<SequencedOp> {
     while ops.len() < usize::try_from(welcome.head).expect("the test sets this up") {
         match reader.recv_any().await {
             ServerMessage::Op(op) => ops.push(op),
-            ServerMessage::PeerJoined(_) | ServerMessage::Access(_) => {}
+            ServerMessage::Peers { .. } | ServerMessage::Access(_) => {}
             other => panic!("expected the catch-up, got {other:?}"),
         }
     }

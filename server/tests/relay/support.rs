@@ -133,6 +133,9 @@ pub struct TestClient {
     /// The joins and leaves the relay recorded that [`Self::recv`] has passed
     /// over, in order.
     pub presence: Vec<SequencedOp>,
+    /// Who this client knows is in the room besides itself: the welcome's
+    /// peers, then the `Peers` news [`Self::recv`] has passed over.
+    pub peers: BTreeMap<ClientId, PeerInfo>,
     /// The id of every op seen (as an op or an ack) by sequence number, for
     /// the `last_op` of a later hello.
     pub seen: BTreeMap<u64, OpId>,
@@ -157,6 +160,7 @@ impl TestClient {
             ws,
             info: peer_info(name),
             presence: Vec::new(),
+            peers: BTreeMap::new(),
             seen: BTreeMap::new(),
             access: None,
         }
@@ -224,6 +228,11 @@ impl TestClient {
     pub async fn welcome(&mut self) -> Welcome {
         match self.recv().await {
             ServerMessage::Welcome(welcome) => {
+                self.peers = welcome
+                    .peers
+                    .iter()
+                    .map(|p| (p.client, p.clone()))
+                    .collect();
                 secrets().insert(
                     (welcome.room.clone(), self.info.client),
                     welcome.resume_secret,
@@ -257,8 +266,9 @@ impl TestClient {
     }
 
     /// The next message from the relay, recorded joins and leaves set aside
-    /// in [`Self::presence`], what this client may do in [`Self::access`]
-    /// (and pings and pongs skipped).
+    /// in [`Self::presence`], what this client may do in [`Self::access`],
+    /// the news of who came and went taken into [`Self::peers`] (and pings
+    /// and pongs skipped).
     pub async fn recv(&mut self) -> ServerMessage {
         timeout(WAIT, self.next_message())
             .await
@@ -272,14 +282,57 @@ impl TestClient {
             .unwrap_or_else(|_| panic!("{}: nothing arrived within {WAIT:?}", self.info.name))
     }
 
-    /// The next message but a recorded join or leave or a word on access,
-    /// however long it takes.
+    /// The next message but a recorded join or leave, a word on access or
+    /// the news of who came and went, however long it takes.
     async fn next_message(&mut self) -> ServerMessage {
         loop {
             match self.next_any().await {
                 ServerMessage::Op(op) if op.op.kind.is_presence() => self.presence.push(op),
                 ServerMessage::Access(access) => self.access = Some(access),
+                ServerMessage::Peers { joined, left } => self.take_news(joined, left),
                 other => return other,
+            }
+        }
+    }
+
+    /// Takes in the news of who came and went, as the app does.
+    fn take_news(&mut self, joined: Vec<PeerInfo>, left: Vec<ClientId>) {
+        for client in left {
+            self.peers.remove(&client);
+        }
+        for peer in joined {
+            if peer.client != self.info.client {
+                self.peers.insert(peer.client, peer);
+            }
+        }
+    }
+
+    /// Reads until the news says `who` is in the room (as it is now); only
+    /// news and recorded joins and leaves may come meanwhile.
+    pub async fn expect_joined(&mut self, who: &PeerInfo) {
+        self.expect_news(|peers| peers.get(&who.client) == Some(who), &who.name)
+            .await;
+    }
+
+    /// Reads until the news says `client` has left; only news and recorded
+    /// joins and leaves may come meanwhile.
+    pub async fn expect_left(&mut self, client: ClientId) {
+        self.expect_news(|peers| !peers.contains_key(&client), "a leave")
+            .await;
+    }
+
+    /// Reads news until `known` holds of who is in the room.
+    async fn expect_news(
+        &mut self,
+        known: impl Fn(&BTreeMap<ClientId, PeerInfo>) -> bool,
+        what: &str,
+    ) {
+        while !known(&self.peers) {
+            match self.recv_any().await {
+                ServerMessage::Op(op) if op.op.kind.is_presence() => self.presence.push(op),
+                ServerMessage::Peers { joined, left } => self.take_news(joined, left),
+                ServerMessage::Access(access) => self.access = Some(access),
+                other => panic!("{}: expected news of {what}, got {other:?}", self.info.name),
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The board's rules: determinism, optimistic local ops, convergence of three
-//! clients under random interleavings with undo and redo, and snapshots.
+//! clients under random interleavings with notes, restores, undo and redo,
+//! and snapshots.
 
 use std::collections::VecDeque;
 
@@ -8,6 +9,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::object::{DEFAULT_FONT_SIZE, Fill, ObjectData, ObjectKind, Property};
+use crate::restore::ops_to_restore;
 use crate::test_strategies::{Script, script};
 use crate::{Color, History, Object, Point, StrokeId, StrokeStyle};
 
@@ -57,11 +59,29 @@ fn rectangle(at: Point) -> ObjectData {
     }
 }
 
+/// A sticky note of side `side` with its top-left corner at `at`.
+fn note(at: Point, side: f32, text: &str) -> ObjectData {
+    ObjectData {
+        kind: ObjectKind::Note,
+        points: vec![at, Point::new(at.x + side, at.y + side)],
+        color: Color::rgb(0xff, 0xe5, 0x80),
+        width: 2.0,
+        fill: Fill::None,
+        text: text.to_owned(),
+        font_size: DEFAULT_FONT_SIZE,
+    }
+}
+
 /// One thing a simulated person does to their board.
 #[derive(Clone, Debug)]
 enum Action {
     /// Draws a rectangle.
     Rectangle(Point),
+    /// Sticks a note of this side, with this text, here.
+    Note(Point, f32, String),
+    /// Types this as the text of the n-th object on show (ignored unless it
+    /// is a text or a note).
+    Write(usize, String),
     /// Draws a stroke through these points, streamed as begin, append, end.
     Stroke(Vec<Point>),
     /// Moves the n-th object on show by this much.
@@ -78,6 +98,9 @@ enum Action {
     ToBack(usize),
     /// Deletes everything.
     Clear,
+    /// Brings the board back to how it was after this part of the ops the
+    /// client has received ("Restore to here", from its replay).
+    Restore(f64),
     /// Undoes the latest action.
     Undo,
     /// Redoes the latest undone action.
@@ -100,6 +123,9 @@ fn small_point() -> impl Strategy<Value = Point> {
 fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         3 => small_point().prop_map(Action::Rectangle),
+        2 => (small_point(), 8.0f32..600.0, "[a-z \n]{0,16}")
+            .prop_map(|(at, side, text)| Action::Note(at, side, text)),
+        2 => (0usize..8, "[a-z \n]{0,16}").prop_map(|(i, text)| Action::Write(i, text)),
         2 => proptest::collection::vec(small_point(), 1..5).prop_map(Action::Stroke),
         3 => (0usize..8, small_point()).prop_map(|(i, d)| Action::Move(i, d)),
         2 => (0usize..8, any::<[u8; 3]>())
@@ -109,6 +135,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => (0usize..8).prop_map(Action::ToFront),
         1 => (0usize..8).prop_map(Action::ToBack),
         1 => Just(Action::Clear),
+        1 => (0.0f64..=1.0).prop_map(Action::Restore),
         3 => Just(Action::Undo),
         2 => Just(Action::Redo),
     ]
@@ -160,7 +187,30 @@ impl Client {
             .flatten()
     }
 
-    fn act(&mut self, action: Action, next_id: &mut u128) {
+    /// Types `text` on the n-th object on show, if it is a text or a note.
+    fn write(&mut self, n: usize, text: String) {
+        if let Some(o) = self.nth(n)
+            && matches!(o.data.kind, ObjectKind::Text | ObjectKind::Note)
+        {
+            let op = OpKind::Set {
+                object: o.id,
+                property: Property::Text(text),
+            };
+            self.perform(vec![op]);
+        }
+    }
+
+    /// Brings the board back to how it was after `part` of the ops this
+    /// client has received, as one action.
+    fn restore(&mut self, part: f64, log: &[SequencedOp]) {
+        let k = (self.seen as f64 * part) as usize;
+        let then = replay(&log[..k]);
+        let ops = ops_to_restore(&self.board, &then);
+        let sent = self.history.perform(&mut self.board, self.me, ops);
+        self.outbox.extend(sent);
+    }
+
+    fn act(&mut self, action: Action, next_id: &mut u128, log: &[SequencedOp]) {
         let mut fresh = || {
             *next_id += 1;
             ObjectId(Uuid::from_u128(*next_id))
@@ -170,6 +220,11 @@ impl Client {
                 object: fresh(),
                 data: rectangle(at),
             }]),
+            Action::Note(at, side, text) => self.perform(vec![OpKind::Create {
+                object: fresh(),
+                data: note(at, side, &text),
+            }]),
+            Action::Write(n, text) => self.write(n, text),
             Action::Stroke(points) => {
                 let stroke = fresh();
                 self.perform(vec![OpKind::StrokeBegin {
@@ -232,6 +287,7 @@ impl Client {
                 }
             }
             Action::Clear => self.perform(vec![OpKind::Clear]),
+            Action::Restore(part) => self.restore(part, log),
             Action::Undo => {
                 let ops = self.history.undo(&mut self.board, self.me);
                 self.outbox.extend(ops);
@@ -323,8 +379,9 @@ proptest! {
         prop_assert_eq!(board, replay(&ops));
     }
 
-    /// Three people create, move, restyle, resize, delete, restack, clear, undo
-    /// and redo at once; the relay sequences their ops as they arrive and each
+    /// Three people create shapes, strokes and notes, write on notes and
+    /// texts, move, restyle, resize, delete, restack, clear, restore the board
+    /// to an earlier op, undo and redo at once; the relay sequences their ops as they arrive and each
     /// receives the relay's stream at its own pace. At every step each board
     /// shows what it has received plus its own pending ops; once everything is
     /// delivered all three boards are identical, and identical to the relay's
@@ -336,7 +393,7 @@ proptest! {
         let mut next_id = 0u128;
         for step in steps {
             match step {
-                Step::Act(c, action) => clients[c].act(action, &mut next_id),
+                Step::Act(c, action) => clients[c].act(action, &mut next_id, &log),
                 Step::Send(c) => send(&mut clients[c], &mut log),
                 Step::Deliver(c) => receive(&mut clients[c], &log),
             }

@@ -6,7 +6,7 @@
 //!
 //! ```sql
 //! PRAGMA application_id = 0x54424c41;  -- "TBLA": this is a Tabula session
-//! PRAGMA user_version   = 3;           -- the session format, FORMAT_VERSION
+//! PRAGMA user_version   = 4;           -- the session format, FORMAT_VERSION
 //! CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 //! CREATE TABLE ops (
 //!     seq          INTEGER PRIMARY KEY,   -- 1, 2, 3, ... with no gaps
@@ -37,12 +37,16 @@
 //! Format 2 has format 1's schema; its ops may also record people joining and
 //! leaving ([`OpKind::Joined`](crate::OpKind::Joined) and
 //! [`OpKind::Left`](crate::OpKind::Left)), which a format-1 reader could not
-//! decode. A format-1 file is read as it is and stamped 2 when opened for
-//! writing, before anything is appended to it.
+//! decode. Format 3 has the same schema again; its ops and snapshots may also
+//! hold sticky notes ([`ObjectKind::Note`](crate::ObjectKind::Note)) and
+//! operators' moderation ([`OpKind::Moderated`](crate::OpKind::Moderated)),
+//! which a format-2 reader could not decode. An older file is read as it is and
+//! stamped with this build's format when opened for writing, before anything
+//! is appended to it.
 //!
-//! Format 3 adds images: the `blobs` table holds each picture once, however
-//! many images show it (`blobs`), and ops may create images, which a format-2
-//! reader could not decode. A format-2 file gets the table and is stamped 3
+//! Format 4 adds images: the `blobs` table holds each picture once, however
+//! many images show it (`blobs`), and ops may create images, which a format-3
+//! reader could not decode. An older file gets the table and is stamped 4
 //! when opened for writing.
 //!
 //! # Durability and safety
@@ -100,7 +104,7 @@ pub use log::Ops;
 pub const APPLICATION_ID: i32 = 0x5442_4c41;
 /// The session format this build writes, and the newest it reads
 /// (`PRAGMA user_version`).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The file name extension of a session, without the dot.
 pub const EXTENSION: &str = "tabula";
 /// How many ops [`SessionFile::ops`] reads per query.

@@ -419,34 +419,36 @@ fn a_foreign_sqlite_database_is_not_a_session_and_is_not_touched() {
 }
 
 #[test]
-fn a_format_1_file_is_read_as_it_is_and_stamped_current_when_opened_for_writing() {
+fn older_formats_are_read_as_they_are_and_stamped_when_opened_for_writing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.tabula");
-    drop(SessionFile::create(&path, "old").unwrap());
-    {
-        let conn = Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 1).unwrap();
-        conn.execute(
-            "UPDATE meta SET value = '1' WHERE key = 'format_version'",
-            [],
-        )
-        .unwrap();
-    }
     let version = |path: &Path| -> u32 {
         Connection::open(path)
             .unwrap()
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .unwrap()
     };
-    drop(SessionFile::open_read_only(&path).unwrap());
-    assert_eq!(version(&path), 1, "reading leaves the file alone");
-    let file = SessionFile::open(&path).unwrap();
-    assert_eq!(
-        file.meta().unwrap().all["format_version"],
-        FORMAT_VERSION.to_string()
-    );
-    drop(file);
-    assert_eq!(version(&path), FORMAT_VERSION);
+    for old in 1..FORMAT_VERSION {
+        let path = dir.path().join(format!("old-{old}.tabula"));
+        drop(SessionFile::create(&path, "old").unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", old).unwrap();
+            conn.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'format_version'",
+                [old.to_string()],
+            )
+            .unwrap();
+        }
+        drop(SessionFile::open_read_only(&path).unwrap());
+        assert_eq!(version(&path), old, "reading leaves the file alone");
+        let file = SessionFile::open(&path).unwrap();
+        assert_eq!(
+            file.meta().unwrap().all["format_version"],
+            FORMAT_VERSION.to_string()
+        );
+        drop(file);
+        assert_eq!(version(&path), FORMAT_VERSION);
+    }
 }
 
 #[test]

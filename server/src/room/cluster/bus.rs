@@ -6,7 +6,7 @@
 //! | byte | what | then |
 //! |---|---|---|
 //! | `n` | a notice: the room's head moved (published by the sequencing script) | the head, in decimal |
-//! | `j`, `l`, `c` | a member's join, leave or cursor on another node | that node's id (16 bytes), the `PeerJoined`, `PeerLeft` or `Cursor` frame |
+//! | `j`, `l`, `c` | a member's join, leave or presence on another node | that node's id (16 bytes), the `PeerJoined`, `PeerLeft` or `Presence` frame (joins and leaves are told to the members here as the tick's `Peers` news) |
 //! | `h` | a heartbeat: that node has members in the room | the node's id |
 //! | `r` | a node that just opened the room asks who is in it | the node's id |
 //!
@@ -52,7 +52,7 @@ fn room_of(channel: &str) -> Option<&str> {
     channel.strip_prefix("tabula:{")?.strip_suffix("}:bus")
 }
 
-/// A member's join, leave or cursor (`kind` `j`, `l`, `c`) on node `node`.
+/// A member's join, leave or presence (`kind` `j`, `l`, `c`) on node `node`.
 pub fn presence(kind: u8, node: Uuid, frame: &[u8]) -> Vec<u8> {
     let mut message = Vec::with_capacity(17 + frame.len());
     message.push(kind);
@@ -76,7 +76,7 @@ pub fn roster_request(node: Uuid) -> Vec<u8> {
 pub enum Parsed<'a> {
     /// The head moved to this.
     Notice(u64),
-    /// A member's join, leave or cursor on another node.
+    /// A member's join, leave or presence on another node.
     Presence {
         /// `j`, `l` or `c`.
         kind: u8,

@@ -13,7 +13,7 @@
 //!   every room open here; it hands each message to its room's task and,
 //!   after Redis comes back, resubscribes and has every room look again.
 //! - `presence`: the members on other nodes, from their joins, leaves,
-//!   cursors and heartbeats on the bus; never stored.
+//!   presence and heartbeats on the bus; never stored.
 //!
 //! Nothing is acked or shown to anyone before Redis has answered the script
 //! that sequenced it; with Redis's append-only file at `appendfsync always`
@@ -41,6 +41,10 @@ mod presence;
 mod task;
 
 pub use task::{Link, Start};
+
+/// How long a node waits to deliver the ops a client resuming from another
+/// node has seen before it sends that client the room from the start.
+pub const REACH_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Rooms in Redis, this relay one node of a cluster (see the module's
 /// documentation).

@@ -58,12 +58,15 @@ pub struct Start {
 pub enum Message {
     /// Ops to sequence, in proposal order.
     Propose(Vec<Proposal>),
-    /// A member's pointer, for the members on other nodes.
-    Cursor(Bytes),
+    /// A member's presence frame, for the members on other nodes.
+    Presence(Bytes),
     /// Something on the room's bus.
     Bus(Vec<u8>),
     /// The bus was away: look at the head, and say who is here.
     Resync,
+    /// Deliver the ops up to this one (a client resuming from another node
+    /// has seen them).
+    Reach(u64),
 }
 
 /// A room task's inbox; the task ends once the room (which holds it) is
@@ -96,9 +99,14 @@ impl Link {
         self.inbox.send(Message::Propose(proposals))
     }
 
-    /// Passes a member's cursor frame to the other nodes.
-    pub fn cursor(&self, frame: Bytes) {
-        self.inbox.send(Message::Cursor(frame));
+    /// Passes a member's presence frame to the other nodes.
+    pub fn presence(&self, frame: Bytes) {
+        self.inbox.send(Message::Presence(frame));
+    }
+
+    /// Has the task deliver the ops up to `seq`.
+    pub fn reach(&self, seq: u64) {
+        self.inbox.send(Message::Reach(seq));
     }
 
     /// The members on other nodes, for a welcome.
@@ -195,11 +203,12 @@ impl RoomTask {
                     Box::pin(self.handle(other, inbox)).await;
                 }
             }
-            Message::Cursor(frame) => {
+            Message::Presence(frame) => {
                 let message = bus::presence(b'c', self.node.id, &frame);
                 self.publish_detached(message);
             }
             Message::Bus(payload) => self.on_bus(&payload).await,
+            Message::Reach(seq) => self.deliver_up_to(seq).await,
             Message::Resync => {
                 self.look().await;
                 self.announce_members().await;
@@ -499,12 +508,13 @@ impl RoomTask {
         }
     }
 
-    /// A member's join, leave or cursor on another node.
+    /// A member's join, leave or presence on another node: joins and leaves
+    /// become this tick's news for this node's members, presence goes to
+    /// their inboxes.
     fn presence_from(&mut self, kind: u8, node: uuid::Uuid, frame: &[u8]) {
         let Ok(message) = tabula_shared::decode::<ServerMessage>(frame) else {
             return;
         };
-        let frame = Bytes::copy_from_slice(frame);
         let mut state = lock(&self.state);
         match (kind, message) {
             (b'j', ServerMessage::PeerJoined(info)) => {
@@ -512,21 +522,31 @@ impl RoomTask {
                     return;
                 }
                 if self.remote.joined(node, &info) {
-                    state.members.broadcast(&frame, None);
+                    state.members.note_joined(info);
+                    state.settle_news();
                 }
             }
             (b'l', ServerMessage::PeerLeft { client })
                 if self.remote.left(node, client) && !state.members.contains(client) =>
             {
-                state.members.broadcast(&frame, None);
+                state.members.note_left_elsewhere(client);
+                state.settle_news();
             }
-            (b'c', ServerMessage::Cursor { client, .. }) if !state.members.contains(client) => {
-                state.members.cursor(client, &frame);
+            (b'c', ServerMessage::Presence { client, .. }) if !state.members.contains(client) => {
+                state
+                    .members
+                    .presence_from_elsewhere(client, &Bytes::copy_from_slice(frame));
             }
             _ => {}
         }
         let departed = state.members.take_departed();
         drop(state);
+        self.record_left(departed);
+    }
+
+    /// Has the leaves of this node's members that telling news cut off
+    /// recorded.
+    fn record_left(&self, departed: Vec<ClientId>) {
         if !departed.is_empty() {
             let proposals = departed.into_iter().map(Proposal::left).collect();
             if let Some(inbox) = self.node.room(&self.name) {
@@ -542,10 +562,11 @@ impl RoomTask {
         if state.members.contains(client) {
             return;
         }
-        match encode_frame(&ServerMessage::PeerLeft { client }) {
-            Ok(frame) => state.members.broadcast(&frame, None),
-            Err(err) => warn!(%err, "could not encode PeerLeft"),
-        }
+        state.members.note_left_elsewhere(client);
+        state.settle_news();
+        let departed = state.members.take_departed();
+        drop(state);
+        self.record_left(departed);
     }
 
     /// Tells the other nodes of the joins and leaves just recorded.

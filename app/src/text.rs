@@ -1,5 +1,6 @@
-//! A text as the board shows it, as glyph outlines: what the PNG fills and the
-//! SVG writes.
+//! A text as the board shows it, as glyphs and their outlines: what the PNG
+//! fills and the SVG writes, and how wide a note's lines are. A leaf: it
+//! imports nothing of the app.
 //!
 //! The board draws a text with egui (`canvas::render::paint_text`): each line
 //! (a `'\n'` ends one) laid out on its own, its top [`LINE_HEIGHT_EM`] font
@@ -58,9 +59,11 @@ pub enum PathEl {
 /// One glyph of a laid-out text.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PlacedGlyph {
-    /// The character it stands for (the first of its cluster): for tests and
-    /// for logs.
+    /// The character it stands for (the first of its cluster): for breaking
+    /// lines where egui breaks them, for tests and for logs.
     pub chr: char,
+    /// Where its cluster starts in the text, in bytes.
+    pub byte: usize,
     /// The font it is drawn from, by its place in egui's proportional family
     /// (0 is Ubuntu Light): see [`font_name`].
     pub font: usize,
@@ -217,7 +220,10 @@ pub fn layout(text: &str, top_left: Pos2, size: f32) -> Vec<PlacedGlyph> {
         return glyphs;
     };
     let mut buffer = UnicodeBuffer::new();
+    let mut line_start = 0;
     for (i, line) in text.split('\n').enumerate() {
+        let line_byte = line_start;
+        line_start += line.len() + 1;
         let top = top_left.y + i as f32 * size * LINE_HEIGHT_EM;
         let mut x = top_left.x;
         let runs = runs(family, line);
@@ -236,6 +242,7 @@ pub fn layout(text: &str, top_left: Pos2, size: f32) -> Vec<PlacedGlyph> {
                 + face.size(size) * tweak.y_offset_factor
                 + tweak.y_offset;
             let scale = face.scale(size);
+            let run_start = line_byte + range.start;
             let run = &line[range];
             let mut flags = BufferFlags::empty();
             if r == 0 {
@@ -279,6 +286,7 @@ pub fn layout(text: &str, top_left: Pos2, size: f32) -> Vec<PlacedGlyph> {
                 }
                 glyphs.push(PlacedGlyph {
                     chr,
+                    byte: run_start + info.cluster as usize,
                     font,
                     glyph,
                     origin: pos2(
