@@ -44,6 +44,32 @@ async fn taking_ops(acks: &AtomicUsize, before: usize) {
     }
 }
 
+/// Has `peers` draw on `url` until `kill`, called once they are taking ops
+/// and a moment later in each `round`, cuts them off; leaves them as they
+/// were then and returns how many of their ops were in flight.
+async fn draw_until(
+    peers: &mut Vec<Peer>,
+    url: &str,
+    acks: &AtomicUsize,
+    round: u64,
+    kill: impl FnOnce(),
+) -> usize {
+    let drawing = {
+        let (mut peers, url) = (peers.clone(), url.to_owned());
+        tokio::spawn(async move {
+            let unacked = crash::all(&mut peers, &url, Phase::Draw).await;
+            (peers, unacked)
+        })
+    };
+    let before: usize = peers.iter().map(|p| p.acked.len()).sum();
+    taking_ops(acks, before).await;
+    sleep(Duration::from_millis(150 + 80 * round)).await;
+    kill();
+    let (after, unacked) = drawing.await.expect("the drawing peers panicked");
+    *peers = after;
+    unacked
+}
+
 /// Every op id in the room's stream in Redis, in order.
 fn stream_ids(redis: &TestRedis) -> Vec<OpId> {
     let mut connection = redis::Client::open(redis.url())
@@ -117,20 +143,7 @@ async fn peers_of_a_node_killed_under_load_move_to_another_and_lose_nothing() {
     for kill in 0..KILLS {
         let doomed = child_node(&redis);
         let url = format!("ws://{}/{ROOM}", doomed.addr);
-        let drawing = {
-            let mut peers = peers.clone();
-            tokio::spawn(async move {
-                let unacked = crash::all(&mut peers, &url, Phase::Draw).await;
-                (peers, unacked)
-            })
-        };
-        let before: usize = peers.iter().map(|p| p.acked.len()).sum();
-        taking_ops(&acks, before).await;
-        sleep(Duration::from_millis(150 + 80 * kill)).await;
-        doomed.kill();
-        let (after, unacked) = drawing.await.expect("the drawing peers panicked");
-        peers = after;
-        in_flight += unacked;
+        in_flight += draw_until(&mut peers, &url, &acks, kill, || doomed.kill()).await;
         // They move to the other node: resend, resume, carry on.
         let url = survivor.url(ROOM);
         assert_eq!(crash::all(&mut peers, &url, Phase::Flush).await, 0);
@@ -157,21 +170,8 @@ async fn redis_killed_and_restarted_under_load_loses_nothing_acknowledged() {
         .collect();
     let mut in_flight = 0;
     for kill in 0..KILLS {
-        let drawing = {
-            let (mut peers, url) = (peers.clone(), url.clone());
-            tokio::spawn(async move {
-                let unacked = crash::all(&mut peers, &url, Phase::Draw).await;
-                (peers, unacked)
-            })
-        };
-        let before: usize = peers.iter().map(|p| p.acked.len()).sum();
-        taking_ops(&acks, before).await;
-        sleep(Duration::from_millis(150 + 80 * kill)).await;
         // SIGKILL: Redis keeps only what its append-only file had.
-        redis.kill();
-        let (after, unacked) = drawing.await.expect("the drawing peers panicked");
-        peers = after;
-        in_flight += unacked;
+        in_flight += draw_until(&mut peers, &url, &acks, kill, || redis.kill()).await;
         redis.restart();
         // The peers were cut off (1013); they come back and resend.
         assert_eq!(crash::all(&mut peers, &url, Phase::Flush).await, 0);
