@@ -348,22 +348,7 @@ async fn a_revoked_unknown_or_forged_invitation_is_refused() {
             "the invitation's proof is wrong".to_owned()
         )
     );
-    moderate(
-        &mut ana,
-        Moderation::Revoke {
-            invite: viewer.verifier(),
-        },
-    )
-    .await;
-    access_until(&mut ana, |access| access.invites.iter().any(|i| i.revoked)).await;
-    let mut late = hello_with(&relay, "studio", "late", with_invite(viewer.verifier())).await;
-    assert_eq!(
-        late.expect_close().await,
-        (
-            PASSWORD_REFUSED,
-            "this invitation to room studio was revoked".to_owned()
-        )
-    );
+    revoke_and_refuse(&mut ana, &relay, viewer.verifier()).await;
     let unknown = InviteToken::random().expect("a token").verifier();
     let mut stranger = hello_with(&relay, "studio", "stranger", with_invite(unknown)).await;
     assert_eq!(
@@ -620,15 +605,15 @@ async fn in_a_cluster_an_invitation_made_on_one_node_admits_and_is_revoked_on_an
     let (mut ana, viewer, _) = invited_room(&a, "studio").await;
     let mut vic = join_invited(&b, "studio", "vic", &viewer).await;
     assert_eq!(access_until(&mut vic, |_| true).await.role, Role::Viewer);
-    moderate(
-        &mut ana,
-        Moderation::Revoke {
-            invite: viewer.verifier(),
-        },
-    )
-    .await;
-    access_until(&mut ana, |access| access.invites.iter().any(|i| i.revoked)).await;
-    let mut late = hello_with(&b, "studio", "late", with_invite(viewer.verifier())).await;
+    revoke_and_refuse(&mut ana, &b, viewer.verifier()).await;
+}
+
+/// `operator` revokes `invite` in room "studio", and a newcomer on `relay`
+/// with it is refused, saying so.
+async fn revoke_and_refuse(operator: &mut TestClient, relay: &TestRelay, invite: Verifier) {
+    moderate(operator, Moderation::Revoke { invite }).await;
+    access_until(operator, |access| access.invites.iter().any(|i| i.revoked)).await;
+    let mut late = hello_with(relay, "studio", "late", with_invite(invite)).await;
     assert_eq!(
         late.expect_close().await,
         (
