@@ -19,7 +19,8 @@
 //! - `transport`: TCP, or TLS over it with the relay's certificate checked.
 //! - `wire`: the frames sent (ops whose id carries the send time, or raw frames)
 //!   and what the generator reads in the frames received.
-//! - `load`: the load run: connect, send, drain, stop.
+//! - `load`: the load run: connect, send, drain, stop (`load::connect` opens
+//!   a peer's connection, `load::peer` its writer and reader).
 //! - `idle`: many idle connections and the relay's memory per connection.
 //! - `join`: a room filled with many ops, and how long a newcomer takes to join it.
 //! - `stats`: the latency histogram and the report, as text and JSON.
