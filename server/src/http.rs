@@ -31,7 +31,7 @@ use tracing::{debug, info};
 
 use crate::config::Config;
 use crate::deadline::Deadline;
-use crate::tls::transport::Transport;
+use crate::tls::transport::{self, Transport};
 use crate::tls::{TLS_HANDSHAKE_BYTE, TlsSettings};
 
 /// The largest request head the relay reads; a WebSocket upgrade needs a few
@@ -67,7 +67,7 @@ pub type Ws = WebSocketStream<Deadline<Rewind<Transport>>>;
 pub async fn accept(stream: TcpStream, config: &Config, deadline: Instant) -> Option<(Ws, String)> {
     let mut stream = match &config.tls {
         Some(tls) => secure(stream, tls, deadline).await?,
-        None => Transport::Plain(stream),
+        None => transport::plain(stream),
     };
     let mut head = vec![0; MAX_HEAD_BYTES];
     let mut filled = 0;
@@ -164,11 +164,11 @@ async fn secure(stream: TcpStream, tls: &TlsSettings, deadline: Instant) -> Opti
     }
     if first[0] != TLS_HANDSHAKE_BYTE {
         info!("refused a plain request on the TLS port");
-        answer(&mut Transport::Plain(stream), &Refusal::plain_on_tls()).await;
+        answer(&mut transport::plain(stream), &Refusal::plain_on_tls()).await;
         return None;
     }
     match timeout_at(deadline, tls.acceptor().accept(stream)).await {
-        Ok(Ok(stream)) => Some(Transport::Tls(Box::new(stream))),
+        Ok(Ok(stream)) => Some(transport::secure(stream)),
         Ok(Err(err)) => {
             info!(%err, "the TLS handshake failed");
             None
@@ -225,7 +225,7 @@ pub async fn turn_away(stream: TcpStream, why: TurnAway, config: &Config) {
             Some(stream) => stream,
             None => return,
         },
-        None => Transport::Plain(stream),
+        None => transport::plain(stream),
     };
     answer(&mut stream, &why.refusal()).await;
 }

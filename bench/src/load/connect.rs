@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::{CONNECT_CONCURRENCY, LoadPlan, Mode};
 use crate::target::Target;
-use crate::transport::{self, Stream};
+use crate::transport::{self, SendFlushed as _, Stream};
 use crate::wire::{self, Received};
 use crate::ws::{self, Parsed, opcode};
 

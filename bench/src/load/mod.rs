@@ -52,7 +52,7 @@ use self::peer::{Frames, Pong, Reader, Writer};
 use crate::procfs::{self, Pid};
 use crate::stats::{Latencies, LoadReport};
 use crate::target::Target;
-use crate::transport::Stream;
+use crate::transport::{self, Stream};
 use crate::wire::{OpFrames, Scanner};
 
 /// How many connections are opened at once.
@@ -321,7 +321,7 @@ fn spawn_peers(
             peers.slow.push(peer.stream);
             continue;
         }
-        let (read, write) = peer.stream.into_split();
+        let (read, write) = transport::split(peer.stream);
         let sink = Arc::new(AsyncMutex::new(write));
         let offset = period.mul_f64(peers.writers.len() as f64 / active as f64);
         let writer = Writer {

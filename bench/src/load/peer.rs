@@ -12,7 +12,7 @@ use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep, timeout};
 
 use super::{CLOSE_TIMEOUT, Mode, READ_CHUNK, SEND_TIMEOUT, Shared};
 use crate::stats::Latencies;
-use crate::transport::{StreamReader, StreamWriter};
+use crate::transport::{SendFlushed as _, StreamReader, StreamWriter};
 use crate::wire::{self, OpFrames, Received, Scanned, Scanner};
 use crate::ws::{self, Parsed, opcode};
 

@@ -1,80 +1,23 @@
 //! [`Transport`]: an accepted connection, plain or through TLS, which the
 //! relay reads the HTTP head from and speaks WebSocket over. Plain
-//! connections pay nothing for TLS: its state is boxed.
+//! connections pay nothing for TLS: its state is boxed. `tokio_util`'s
+//! `Either` reads and writes through whichever it holds.
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
+use tokio_util::either::Either;
 
-/// An accepted connection, plain or through TLS: what the relay reads the
-/// HTTP head from and speaks WebSocket over.
-#[derive(Debug)]
-pub enum Transport {
-    /// `ws://`.
-    Plain(TcpStream),
-    /// `wss://`, after the handshake. Boxed: a TLS session's state is large,
-    /// and plain connections should not pay for it.
-    Tls(Box<TlsStream<TcpStream>>),
+/// An accepted connection: `Left` for `ws://`, `Right` for `wss://` after
+/// the handshake (boxed: a TLS session's state is large, and plain
+/// connections should not pay for it). Made by [`plain`] and [`secure`].
+pub type Transport = Either<TcpStream, Box<TlsStream<TcpStream>>>;
+
+/// A `ws://` connection.
+pub fn plain(stream: TcpStream) -> Transport {
+    Either::Left(stream)
 }
 
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Plain(stream) => stream.is_write_vectored(),
-            Self::Tls(stream) => stream.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
-        }
-    }
+/// A `wss://` connection, its TLS handshake done.
+pub fn secure(stream: TlsStream<TcpStream>) -> Transport {
+    Either::Right(Box::new(stream))
 }
