@@ -8,10 +8,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use tabula_shared::access::{ROOM_LOCK_SETTING, RoomLock};
 use tabula_shared::room_name::RoomNameError;
-use tabula_shared::session_file::{SessionFile, SessionFileError, Summary};
+use tabula_shared::session_file::{SessionFile, SessionFileError};
 
-use crate::store::{self, StoreError};
+use crate::store::{self, SETTING_PREFIX, StoreError};
 
 pub mod cluster;
 
@@ -60,12 +61,43 @@ pub enum AdminError {
 pub struct RoomList {
     /// Where the rooms are: the folder (`DATA/rooms`), or Redis.
     pub place: String,
-    /// Each room by name, sorted, with its summary or why it could not be
-    /// read: a damaged room is listed with its problem, and the others still
-    /// are.
-    pub rooms: Vec<(String, Result<Summary, String>)>,
+    /// Each room by name, sorted, with what is listed of it or why it could
+    /// not be read: a damaged room is listed with its problem, and the others
+    /// still are.
+    pub rooms: Vec<(String, Result<ListedRoom, String>)>,
     /// When the list was made, for how long ago each room was last active.
     pub now: SystemTime,
+}
+
+/// One room as `tabula-server rooms` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListedRoom {
+    /// How many ops it holds.
+    pub ops: u64,
+    /// When its last op was sequenced, if it has one.
+    pub last_activity_ms: Option<u64>,
+    /// Whether it has a password of its own (a lock the relay can read).
+    pub password: bool,
+}
+
+/// Whether a room's lock setting, as its settings keep it, is a password the
+/// relay would ask for.
+fn is_locked(setting: Option<&str>) -> bool {
+    setting.is_some_and(|text| RoomLock::from_meta(text).is_ok())
+}
+
+/// The listing of the room file `file`.
+fn list_file(file: &SessionFile) -> Result<ListedRoom, SessionFileError> {
+    let summary = file.summary()?;
+    let meta = file.meta()?;
+    let lock = meta
+        .all
+        .get(&format!("{SETTING_PREFIX}{ROOM_LOCK_SETTING}"));
+    Ok(ListedRoom {
+        ops: summary.ops,
+        last_activity_ms: summary.last_activity_ms,
+        password: is_locked(lock.map(String::as_str)),
+    })
 }
 
 /// Lists the rooms in data folder `data` with their op counts and last
@@ -81,7 +113,7 @@ pub fn list_rooms(data: &Path) -> Result<RoomList, AdminError> {
         .into_iter()
         .map(|name| {
             let summary = SessionFile::open_read_only(store::room_path(&rooms_dir, &name))
-                .and_then(|file| file.summary())
+                .and_then(|file| list_file(&file))
                 .map_err(|err| err.to_string());
             (name, summary)
         })
@@ -95,7 +127,8 @@ pub fn list_rooms(data: &Path) -> Result<RoomList, AdminError> {
 
 impl fmt::Display for RoomList {
     /// One line per room: name, op count, and last activity in RFC 3339 (UTC)
-    /// with how long ago; a heading first.
+    /// with how long ago, then "own password" for a room with one; a heading
+    /// first.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.rooms.is_empty() {
             return writeln!(f, "no rooms in {}", self.place);
@@ -103,13 +136,13 @@ impl fmt::Display for RoomList {
         writeln!(f, "{:<40} {:>10}  last activity", "room", "ops")?;
         for (name, summary) in &self.rooms {
             match summary {
-                Ok(summary) => writeln!(
+                Ok(room) => writeln!(
                     f,
-                    "{name:<40} {:>10}  {}",
-                    summary.ops,
-                    summary
-                        .last_activity_ms
-                        .map_or_else(|| "never".to_owned(), |ms| describe_time(ms, self.now))
+                    "{name:<40} {:>10}  {}{}",
+                    room.ops,
+                    room.last_activity_ms
+                        .map_or_else(|| "never".to_owned(), |ms| describe_time(ms, self.now)),
+                    if room.password { "  own password" } else { "" }
                 )?,
                 Err(err) => writeln!(f, "{name:<40} {:>10}  {err}", "?")?,
             }
@@ -187,6 +220,7 @@ mod tests {
     use std::fs;
 
     use bytes::Bytes;
+    use tabula_shared::access::{self, Kdf, KeyParams, Password, Salt};
     use tabula_shared::{ClientId, OpId};
 
     use super::*;
@@ -195,8 +229,9 @@ mod tests {
     /// 2023-11-14T22:13:20Z, in milliseconds.
     const NOV_14_MS: u64 = 1_700_000_000_000;
 
-    /// A data folder with room `kept` (two ops, the last at [`NOV_14_MS`]) and
-    /// a `broken.tabula` that is no session file.
+    /// A data folder with room `kept` (two ops, the last at [`NOV_14_MS`]),
+    /// room `vault` (no ops, its own password) and a `broken.tabula` that is
+    /// no session file.
     fn data_folder() -> tempfile::TempDir {
         let data = tempfile::tempdir().unwrap();
         let rooms = store::rooms_dir(data.path());
@@ -214,8 +249,26 @@ mod tests {
             })
             .collect();
         log.append(&entries).unwrap();
+        let mut vault = SqliteLog::open_or_create(&rooms, "vault").unwrap();
+        vault
+            .set_setting(ROOM_LOCK_SETTING, &test_lock().to_meta())
+            .unwrap();
         fs::write(rooms.join("broken.tabula"), "not a database").unwrap();
         data
+    }
+
+    /// A room lock, cheap to make.
+    fn test_lock() -> RoomLock {
+        let params = KeyParams {
+            salt: Salt::random().unwrap(),
+            kdf: Kdf {
+                memory_kib: Kdf::MIN_MEMORY_KIB,
+                iterations: 1,
+                lanes: 1,
+            },
+        };
+        let key = access::derive(&Password::new("open sesame").unwrap(), &params).unwrap();
+        RoomLock::of(params, &key)
     }
 
     #[test]
@@ -223,15 +276,20 @@ mod tests {
         let data = data_folder();
         let mut list = list_rooms(data.path()).unwrap();
         let names: Vec<&str> = list.rooms.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(names, ["broken", "kept"]);
+        assert_eq!(names, ["broken", "kept", "vault"]);
         assert!(list.rooms[0].1.is_err());
         let kept = list.rooms[1].1.as_ref().unwrap();
-        assert_eq!((kept.ops, kept.last_activity_ms), (2, Some(NOV_14_MS)));
+        assert_eq!(
+            (kept.ops, kept.last_activity_ms, kept.password),
+            (2, Some(NOV_14_MS), false)
+        );
+        let vault = list.rooms[2].1.as_ref().unwrap();
+        assert_eq!((vault.ops, vault.password), (0, true));
 
         list.now = UNIX_EPOCH + Duration::from_millis(NOV_14_MS) + Duration::from_secs(90);
         let text = list.to_string();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 3, "{text}");
+        assert_eq!(lines.len(), 4, "{text}");
         assert!(lines[0].starts_with("room ") && lines[0].ends_with("ops  last activity"));
         assert!(
             lines[1].starts_with("broken ") && lines[1].contains(" ?  "),
@@ -240,6 +298,10 @@ mod tests {
         assert!(
             lines[2].starts_with("kept ")
                 && lines[2].ends_with("         2  2023-11-14T22:13:20Z (1 min ago)"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("vault ") && lines[3].ends_with(" 0  never  own password"),
             "{text}"
         );
     }

@@ -356,7 +356,7 @@ async fn advertise(
             .map(|room| AdvertisedRoom {
                 name: room.name,
                 members: u32::try_from(room.members).unwrap_or(u32::MAX),
-                password: false,
+                password: room.password,
             })
             .collect(),
         more_rooms: 0,

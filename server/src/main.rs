@@ -363,7 +363,7 @@ struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Lists the rooms in the data folder (or, with --redis, in Redis) with
-    /// their op counts and last activity.
+    /// their op counts, last activity, and which have their own password.
     Rooms,
     /// Writes one room of the data folder (or, with --redis, of Redis) as a
     /// session file, consistently even while relays serve it.

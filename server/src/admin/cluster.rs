@@ -10,16 +10,18 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use tabula_shared::session_file::{SessionFile, StoredOp, Summary};
+use tabula_shared::access::ROOM_LOCK_SETTING;
+use tabula_shared::session_file::{SessionFile, StoredOp};
 
-use super::{AdminError, Exported, RoomList};
+use super::{AdminError, Exported, ListedRoom, RoomList, is_locked};
 use crate::store::redis::{Redis, RedisLog};
 use crate::store::{Entry, OpLog, SETTING_PREFIX, StoreError};
 
 /// How many ops are copied at a time.
 const CHUNK: usize = 4096;
 
-/// Lists the rooms in Redis at `url` with their op counts and last activity.
+/// Lists the rooms in Redis at `url` with their op counts, last activity and
+/// whether they have a password.
 pub fn list_rooms(url: &str) -> Result<RoomList, AdminError> {
     let redis = Redis::new(url)?;
     let rooms = redis
@@ -27,10 +29,13 @@ pub fn list_rooms(url: &str) -> Result<RoomList, AdminError> {
         .into_iter()
         .map(|name| {
             let summary = RedisLog::open(&redis, &name)
-                .and_then(|log| log.last_stamp())
-                .map(|last| Summary {
-                    ops: last.map_or(0, |s| s.seq),
-                    last_activity_ms: last.map(|s| s.timestamp_ms),
+                .and_then(|log| {
+                    let last = log.last_stamp()?;
+                    Ok(ListedRoom {
+                        ops: last.map_or(0, |s| s.seq),
+                        last_activity_ms: last.map(|s| s.timestamp_ms),
+                        password: is_locked(log.setting(ROOM_LOCK_SETTING)?.as_deref()),
+                    })
                 })
                 .map_err(|err| err.to_string());
             (name, summary)

@@ -278,6 +278,11 @@ impl Room {
         lock(&self.state).members.len()
     }
 
+    /// Whether the room has a password of its own.
+    pub fn has_password(&self) -> bool {
+        lock(&self.state).rules.has_password()
+    }
+
     /// Whether nobody is in the room and it has nothing waiting to be written.
     pub fn is_idle(&self) -> bool {
         let state = lock(&self.state);

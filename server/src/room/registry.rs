@@ -261,6 +261,8 @@ pub struct RoomSummary {
     pub name: String,
     /// How many are in it.
     pub members: usize,
+    /// Whether it has a password of its own (beyond the relay's).
+    pub password: bool,
 }
 
 impl Rooms {
@@ -270,7 +272,8 @@ impl Rooms {
         try_lock(&slot)?.as_ref().map(Arc::clone)
     }
 
-    /// Every open room with how many are in it, by name. A room being opened
+    /// Every open room with how many are in it and whether it has a password,
+    /// by name. A room being opened
     /// or closed right now is left out rather than waited for.
     pub fn summaries(&self) -> Vec<RoomSummary> {
         let mut slots: Vec<(String, Slot)> = lock(&self.open)
@@ -285,6 +288,7 @@ impl Rooms {
                 Some(RoomSummary {
                     name,
                     members: room.member_count(),
+                    password: room.has_password(),
                 })
             })
             .collect()

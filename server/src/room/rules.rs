@@ -111,6 +111,11 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// Whether the room has a password of its own.
+    pub fn has_password(&self) -> bool {
+        self.lock.is_some()
+    }
+
     /// The rules a room's settings keep: its lock and its invitations, as
     /// [`ROOM_LOCK_SETTING`] and [`INVITES_SETTING`] hold them. What does
     /// not parse is skipped, and named in the result's second part for the

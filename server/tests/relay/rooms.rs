@@ -259,7 +259,7 @@ async fn a_room_password_from_its_creator_admits_only_the_right_one_and_outlives
     assert_eq!(relay.relay.members("vault").len(), 2);
 
     // A room that exists without a password cannot be given one.
-    TestClient::join(&relay, "open", "cy").await;
+    let (_cy, _) = TestClient::join(&relay, "open", "cy").await;
     let mut late = hello_with(
         &relay,
         "open",
@@ -273,15 +273,30 @@ async fn a_room_password_from_its_creator_admits_only_the_right_one_and_outlives
     let (code, reason) = late.expect_close().await;
     assert_eq!(code, PASSWORD_REFUSED);
     assert!(reason.contains("without a password"), "{reason}");
+    // The relay lists (and advertises) which rooms have their own password.
+    let listed = [("open".to_owned(), false), ("vault".to_owned(), true)];
+    assert_eq!(with_passwords(&relay), listed);
 
     drop((ada, bo));
     relay.stop().await.expect("the test sets this up");
+    let listed = tabula_server::admin::list_rooms(data.path()).expect("the rooms are listed");
+    let vault = listed.rooms.iter().find(|(name, _)| name == "vault");
+    assert!(
+        vault.is_some_and(|(_, room)| room.as_ref().is_ok_and(|room| room.password)),
+        "{listed}"
+    );
     let relay = TestRelay::with_config(durable()).await;
     let mut again = hello_with(&relay, "vault", "again", Credentials::default()).await;
     let asked = challenge(&mut again).await;
     assert_eq!(asked.room, Some(lock.params), "the file kept the lock");
     prove(&mut again, &asked, "vault", Some(&key), None).await;
     again.welcome().await;
+}
+
+/// The open rooms of `relay`, each with whether it has a password.
+fn with_passwords(relay: &TestRelay) -> Vec<(String, bool)> {
+    let rooms = relay.relay.rooms().into_iter();
+    rooms.map(|room| (room.name, room.password)).collect()
 }
 
 /// A room whose first member (its operator) made a viewer's and an editor's
