@@ -36,7 +36,7 @@ use crate::lan::Lan;
 use crate::session::{ConnectionStatus, JoinError, Session};
 use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
 use crate::ui::frame_stats::FrameStats;
-use crate::ui::join_dialog::{Field, JoinDialog, JoinTarget};
+use crate::ui::join_dialog::{Ask, Field, JoinDialog, JoinTarget};
 use crate::ui::nearby::RelaySearch;
 use crate::ui::notices::{Level, Notices};
 use crate::ui::people::PeopleAction;
@@ -381,7 +381,14 @@ impl TabulaApp {
             {
                 let wrong = self.session.password().is_some();
                 let name = self.session.me().name.clone();
-                self.join_dialog.ask_password(&name, &url, wrong);
+                let ask = match (wrong, self.status_since.0.refused_room_password()) {
+                    (false, _) => Ask::Password,
+                    (true, false) => Ask::WrongPassword,
+                    (true, true) => Ask::RoomsOwn,
+                };
+                let given = self.session.password();
+                self.join_dialog
+                    .ask_password(&name, &url, ask, given.as_ref());
             }
         }
     }
@@ -876,6 +883,7 @@ impl TabulaApp {
             name,
             password,
             new_room_password,
+            room_password,
         }) = self.join_dialog.modal_ui(ctx)
         else {
             return;
@@ -883,6 +891,7 @@ impl TabulaApp {
         self.session.set_name(name);
         self.session.set_password(password);
         self.session.set_new_room_password(new_room_password);
+        self.session.set_room_password(room_password);
         match self.join(&url, ctx) {
             Ok(()) => {
                 tracing::info!(%url, "joining");

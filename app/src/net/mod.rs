@@ -203,6 +203,13 @@ impl ConnectionStatus {
         matches!(self, Self::Refused(reason)
             if reason.contains("needs a password") || reason.contains("wrong password"))
     }
+
+    /// Whether the relay refused the password we gave the room (the relay's
+    /// own, if it has one, was right): the room has another of its own.
+    #[must_use]
+    pub fn refused_room_password(&self) -> bool {
+        matches!(self, Self::Refused(reason) if reason.contains("wrong password for room "))
+    }
 }
 
 /// The certificate a `wss://` relay presented, and why it was trusted.
@@ -285,6 +292,9 @@ pub struct JoinRequest {
     /// The password to give the room if it is new (its creator's choice):
     /// the relay keeps it and asks everyone after for it.
     pub new_room_password: Option<Password>,
+    /// The room's own password, when it is not the relay's: `None` answers
+    /// the room's challenge with [`Self::password`] too.
+    pub room_password: Option<Password>,
     /// Ping and silence timing.
     pub liveness: Liveness,
     /// The relays' certificates this app trusts, for `wss://`.

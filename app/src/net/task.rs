@@ -316,7 +316,8 @@ async fn hello(
 }
 
 /// Answers the relay's challenge: our password's proof for each password
-/// it asks for (the relay's, the room's), and our invitation's when it asks
+/// it asks for (the relay's, the room's: its own if one was typed, else the
+/// relay's), and our invitation's when it asks
 /// for that, over its nonce, for our room and client id. A password's key
 /// is derived (Argon2id, off the tokio workers) once per salt and kept for
 /// the next reconnect.
@@ -341,7 +342,11 @@ async fn authenticate(
         let Some(params) = params else {
             continue;
         };
-        let Some(password) = request.password.clone() else {
+        let password = match scope {
+            Scope::Room => request.room_password.as_ref().or(request.password.as_ref()),
+            _ => request.password.as_ref(),
+        };
+        let Some(password) = password.cloned() else {
             return Err(Ended::Refused(NEEDS_PASSWORD.to_owned()));
         };
         let known = delivery

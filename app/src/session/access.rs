@@ -15,6 +15,12 @@ impl Session {
         self.new_room_password = password;
     }
 
+    /// The room's own password for the next join, when it is not the
+    /// relay's (`None`: the relay's answers the room too).
+    pub fn set_room_password(&mut self, password: Option<Password>) {
+        self.room_password = password;
+    }
+
     /// What we may do in the room and how it is run, once the relay said.
     #[must_use]
     pub fn access(&self) -> Option<&RoomAccess> {

@@ -165,6 +165,9 @@ pub struct Session {
     password: Option<Password>,
     /// The password a room we create gets ([`Self::set_new_room_password`]).
     new_room_password: Option<Password>,
+    /// The room's own password, when it is not the relay's
+    /// ([`Self::set_room_password`]).
+    room_password: Option<Password>,
     /// What we may do in the room and how it is run, as the relay last said
     /// (`None` before it says, or offline: everything allowed).
     access: Option<RoomAccess>,
@@ -222,6 +225,7 @@ impl Session {
             resume: None,
             password: None,
             new_room_password: None,
+            room_password: None,
             access: None,
             invites: Vec::new(),
             status: ConnectionStatus::Offline,
@@ -624,6 +628,7 @@ impl Session {
                 .or_else(|| self.password.clone()),
             invite: urls.iter().find_map(|url| split_invite(url).1),
             new_room_password: self.new_room_password.clone(),
+            room_password: self.room_password.clone(),
             liveness: self.liveness,
             known_hosts: self.known_hosts.clone(),
         };

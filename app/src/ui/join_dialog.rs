@@ -10,6 +10,9 @@
 //! room that does not exist yet that password. When a join turns out to
 //! need a password or code (or another one), the app reopens the dialog on
 //! that room with the password field asking for it ([`JoinDialog::ask_password`]).
+//! When the relay took the password but the room refused it (a room with a
+//! password of its own on a relay with another), a second field, "Room's
+//! own password", asks for the room's, and the first keeps the relay's.
 //! Enter joins, Escape cancels.
 
 use egui::{Color32, Context, Key, RichText, TextEdit, Ui, vec2};
@@ -37,6 +40,20 @@ pub struct JoinTarget {
     /// The password to give the room if it is new ("New room: make this its
     /// password").
     pub new_room_password: Option<Password>,
+    /// The room's own password, when it is not the relay's.
+    pub room_password: Option<Password>,
+}
+
+/// What a reopened dialog asks for ([`JoinDialog::ask_password`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// The room (or its relay) needs a password or code, and none was given.
+    Password,
+    /// The password or code given was wrong.
+    WrongPassword,
+    /// The relay took the password given, and the room refused it: the
+    /// room has one of its own.
+    RoomsOwn,
 }
 
 /// Which field a problem is about, so it shows under that field.
@@ -50,6 +67,9 @@ pub enum Field {
     Name,
     /// The relay's password or the host's code (may stay empty).
     Password,
+    /// The room's own password, asked for once the room refused the
+    /// relay's.
+    RoomPassword,
 }
 
 /// Where the keyboard goes on the next frame.
@@ -78,6 +98,10 @@ pub struct JoinDialog {
     password: String,
     /// Whether the password is to be a new room's own.
     new_room: bool,
+    /// The room's own password as typed, in a field of its own once a room
+    /// refused the relay's password (until the dialog is opened afresh);
+    /// `None` while that field does not show.
+    room_password: Option<String>,
     /// A problem found on submitting (such as a malformed relay address), shown
     /// until the field it concerns is edited.
     error: Option<(Field, String)>,
@@ -101,6 +125,7 @@ impl Default for JoinDialog {
             name: String::new(),
             password: String::new(),
             new_room: false,
+            room_password: None,
             error: None,
             tried: false,
             focus: Focus::Stay,
@@ -128,6 +153,7 @@ impl JoinDialog {
         self.open = true;
         self.error = None;
         self.tried = false;
+        self.room_password = None;
         self.focus = Focus::FirstEmpty;
     }
 
@@ -163,19 +189,42 @@ impl JoinDialog {
     }
 
     /// Reopens the dialog on the room at `url`, whose relay refused `name`
-    /// for a missing password or code (`wrong`: for a wrong one), with the
-    /// password field asking for it.
-    pub fn ask_password(&mut self, name: &str, url: &str, wrong: bool) {
+    /// for what `ask` says, with the field that needs it asking for it.
+    /// `given` is the relay's password or code the refused join used (from
+    /// the dialog or the address's `#code=`): kept when only the room's own
+    /// is wrong.
+    pub fn ask_password(&mut self, name: &str, url: &str, ask: Ask, given: Option<&Password>) {
+        let room_typed = self.room_password.take();
+        let room_asked_before = room_typed.is_some();
         self.open(name, Some(url));
-        self.password.clear();
         self.new_room = false;
-        let ask = if wrong {
-            "That password or code is not the room's: type it again, then Join"
-        } else {
-            "This room needs a password or code: type it here, then Join"
+        let (field, message) = match ask {
+            Ask::Password => (
+                Field::Password,
+                "This room needs a password or code: type it here, then Join",
+            ),
+            Ask::WrongPassword => (
+                Field::Password,
+                "That password or code is not the room's: type it again, then Join",
+            ),
+            Ask::RoomsOwn if room_asked_before => (
+                Field::RoomPassword,
+                "That is not the room's own password: type it again, then Join",
+            ),
+            Ask::RoomsOwn => (
+                Field::RoomPassword,
+                "This room has a password of its own besides the relay's: type it here, then Join",
+            ),
         };
-        self.error = Some((Field::Password, ask.to_owned()));
-        self.focus = Focus::On(Field::Password);
+        if field == Field::RoomPassword {
+            self.password = given.map(|p| p.expose().to_owned()).unwrap_or_default();
+            self.room_password = Some(String::new());
+        } else {
+            self.password.clear();
+            self.room_password = room_typed;
+        }
+        self.error = Some((field, message.to_owned()));
+        self.focus = Focus::On(field);
     }
 
     /// Shows a problem under `field` and keeps the dialog open (for errors found
@@ -198,7 +247,7 @@ impl JoinDialog {
                 room_name::validate(room).err().map(|e| e.to_string())
             }),
             Field::Name => (&self.name, name_problem),
-            Field::Password => return None,
+            Field::Password | Field::RoomPassword => return None,
         };
         let text = text.trim();
         if text.is_empty() && !self.tried {
@@ -222,12 +271,22 @@ impl JoinDialog {
             .collect::<Vec<_>>()
             .join(",");
         let password = Password::new(self.password.trim());
+        let room_password = self.room_password();
         Some(JoinTarget {
             url,
             name: self.name.trim().to_owned(),
-            new_room_password: password.clone().filter(|_| self.new_room),
+            new_room_password: room_password
+                .clone()
+                .or_else(|| password.clone())
+                .filter(|_| self.new_room),
             password,
+            room_password,
         })
+    }
+
+    /// The room's own password as typed, when its field shows.
+    fn room_password(&self) -> Option<Password> {
+        Password::new(self.room_password.as_deref()?.trim())
     }
 
     /// Shows the dialog if it is open; returns what to join when the user
@@ -258,13 +317,18 @@ impl JoinDialog {
                 self.field_ui(ui, Field::Relay, "Relay");
                 self.field_ui(ui, Field::Room, "Room");
                 self.field_ui(ui, Field::Name, "Your name");
-                self.field_ui(
-                    ui,
-                    Field::Password,
-                    "Password or code (if the room needs one)",
-                );
+                if self.room_password.is_some() {
+                    self.field_ui(ui, Field::Password, "The relay's password or code");
+                    self.field_ui(ui, Field::RoomPassword, "The room's own password");
+                } else {
+                    self.field_ui(
+                        ui,
+                        Field::Password,
+                        "Password or code (if the room needs one)",
+                    );
+                }
                 ui.add_enabled(
-                    !self.password.trim().is_empty(),
+                    !self.password.trim().is_empty() || self.room_password().is_some(),
                     egui::Checkbox::new(&mut self.new_room, "New room: make this its password"),
                 )
                 .on_hover_text(
@@ -329,6 +393,7 @@ impl JoinDialog {
             name: name.to_owned(),
             password: Password::new(self.password.trim()),
             new_room_password: None,
+            room_password: self.room_password(),
         })
     }
 
@@ -339,6 +404,7 @@ impl JoinDialog {
             Field::Room => "design-review",
             Field::Name => "Your name",
             Field::Password => "K7QX2M",
+            Field::RoomPassword => "The room's password",
         };
         ui.label(RichText::new(label).strong());
         let problem = self.problem(field);
@@ -347,9 +413,10 @@ impl JoinDialog {
             Field::Room => &mut self.room,
             Field::Name => &mut self.name,
             Field::Password => &mut self.password,
+            Field::RoomPassword => self.room_password.get_or_insert_default(),
         };
         let mut edit = TextEdit::singleline(text)
-            .password(field == Field::Password)
+            .password(matches!(field, Field::Password | Field::RoomPassword))
             .hint_text(hint)
             .desired_width(f32::INFINITY)
             .margin(vec2(8.0, 5.0));
@@ -453,6 +520,7 @@ mod tests {
                 name: "Ada".to_owned(),
                 password: None,
                 new_room_password: None,
+                room_password: None,
             })
         );
         dialog.password = " K7QX2M ".to_owned();
@@ -512,9 +580,58 @@ mod tests {
     }
 
     #[test]
+    fn a_room_with_a_password_of_its_own_gets_a_second_field_and_the_relays_is_kept() {
+        let url = "ws://relay.example:7457/vault";
+        let code = Password::new("K7QX2M");
+        let mut dialog = filled("ws://relay.example:7457", "vault", "Ada");
+        dialog.ask_password("Ada", url, Ask::RoomsOwn, code.as_ref());
+        assert_eq!(dialog.room_password.as_deref(), Some(""));
+        assert_eq!(dialog.password, "K7QX2M", "the relay's code stays");
+        assert!(
+            dialog
+                .problem(Field::RoomPassword)
+                .is_some_and(|problem| problem.contains("of its own"))
+        );
+        assert_eq!(dialog.focus, Focus::On(Field::RoomPassword));
+        dialog.room_password = Some(" open sesame ".to_owned());
+        dialog.new_room = true;
+        let target = dialog.target().expect("joins");
+        assert_eq!(
+            (target.password, target.room_password.clone()),
+            (code.clone(), Password::new("open sesame"))
+        );
+        assert_eq!(target.new_room_password, target.room_password);
+
+        // Wrong again: said so, both fields still there.
+        dialog.ask_password("Ada", url, Ask::RoomsOwn, code.as_ref());
+        assert_eq!(dialog.room_password.as_deref(), Some(""));
+        assert!(
+            dialog
+                .problem(Field::RoomPassword)
+                .is_some_and(|problem| problem.contains("not the room's own"))
+        );
+        // The relay's wrong now: its field asks, the room's keeps what was typed.
+        dialog.room_password = Some("open sesame".to_owned());
+        dialog.ask_password("Ada", url, Ask::WrongPassword, code.as_ref());
+        assert!(dialog.password.is_empty());
+        assert_eq!(dialog.room_password.as_deref(), Some("open sesame"));
+        assert_eq!(dialog.focus, Focus::On(Field::Password));
+        // Opened afresh: one field again.
+        dialog.open("Ada", Some(url));
+        assert_eq!(dialog.room_password, None);
+        dialog.password = "K7QX2M".to_owned();
+        assert_eq!(dialog.target().and_then(|t| t.room_password), None);
+    }
+
+    #[test]
     fn a_room_that_needs_a_password_reopens_the_dialog_asking_for_it() {
         let mut dialog = JoinDialog::default();
-        dialog.ask_password("Ada", "ws://relay.example:7457/vault#code=OLD", true);
+        dialog.ask_password(
+            "Ada",
+            "ws://relay.example:7457/vault#code=OLD",
+            Ask::WrongPassword,
+            Password::new("OLD").as_ref(),
+        );
         assert!(dialog.is_open());
         assert_eq!(
             (dialog.relay.as_str(), dialog.room.as_str()),

@@ -279,3 +279,57 @@ fn a_rooms_own_password_keeps_out_whoever_lacks_it_and_the_dialog_asks() {
     bo.leave();
     relay.stop(&runtime);
 }
+
+#[test]
+fn a_room_with_its_own_password_on_a_relay_with_another_asks_for_both() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let relay = Relay::start(
+        &runtime,
+        Config {
+            password: Password::new("K7QX2M"),
+            ..Config::default()
+        },
+    );
+    let url = relay.url("vault");
+    let mut ana = Session::offline(identity("Ana"));
+    ana.set_password(Password::new("K7QX2M"));
+    ana.set_room_password(Password::new("open sesame"));
+    ana.set_new_room_password(Password::new("open sesame"));
+    ana.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("Ana made the room", &mut [&mut ana], |s| {
+        s[0].access().is_some_and(|access| access.password)
+    });
+    // The relay's code alone: the relay lets Bo by, the room does not.
+    let mut bo = Session::offline(identity("Bo"));
+    bo.set_password(Password::new("K7QX2M"));
+    bo.join(&url, runtime.handle(), || {}).unwrap();
+    wait_for("the room refuses the relay's code", &mut [&mut bo], |s| {
+        s[0].status().refused_room_password()
+    });
+
+    // In the window, the dialog keeps the code and asks for the room's own;
+    // typed, it lets Cy in (the app joins again on this test's runtime).
+    let mut cy = Session::offline(identity("Cy"));
+    cy.set_password(Password::new("K7QX2M"));
+    cy.join(&url, runtime.handle(), || {}).unwrap();
+    let mut cy = TabulaApp::new(cy, runtime.handle().clone());
+    cy.set_documents(support::documents());
+    let mut harness = window(cy);
+    support::eventually("the dialog asks for the room's own password", || {
+        harness.step();
+        harness
+            .query_by_label_contains("a password of its own")
+            .map(|_| ())
+    });
+    harness.get_by_label("The room's own password");
+    harness.event(egui::Event::Text("open sesame".to_owned()));
+    harness.run();
+    harness.key_press(egui::Key::Enter);
+    support::eventually("Cy is in", || {
+        harness.step();
+        (*harness.state().session().status() == ConnectionStatus::Connected).then_some(())
+    });
+    drop(harness);
+    ana.leave();
+    relay.stop(&runtime);
+}
