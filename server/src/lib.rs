@@ -37,6 +37,9 @@
 //!   name, a room's pictures stored and read off the tokio workers.
 //! - `history`: a stretch of a room's log (`CatchUp`), read off the tokio
 //!   workers, for catch-ups and history requests.
+//! - `record`: what a room's log says about how it is run (roles, kicks,
+//!   the lock, view-only, who has been in): the fold of its `Moderated` and
+//!   `Joined` ops, and the checkpoint the snapshotter keeps of it.
 //! - `snapshots`: each room's latest board snapshot, made every
 //!   [`Config::snapshot_every`] ops on a thread of its own, so that a late joiner
 //!   gets the board and a short tail of ops.
@@ -83,6 +86,7 @@ mod frame;
 mod history;
 mod http;
 mod limit;
+mod record;
 mod room;
 mod snapshots;
 pub mod store;

@@ -10,6 +10,11 @@
 //! time, and stores the new snapshot. Nothing keeps a board in memory between
 //! snapshots: a room costs its latest encoded snapshot, nothing more.
 //!
+//! Beside each snapshot the snapshotter keeps the room's [`Record`] as of
+//! the same op (how it is run: roles, kicks, the lock, view-only), in the
+//! room's settings, so that a room opens from it rather than from its
+//! whole history (see [`crate::record`]).
+//!
 //! A snapshot only ever covers published ops (the snapshotter reads up to the
 //! head the room had published when it asked), so a joiner that starts from it
 //! finds every later op in its catch-up or its queue.
@@ -29,6 +34,7 @@ use tabula_shared::{
 use tracing::{debug, warn};
 
 use crate::frame::encode_frame;
+use crate::record::{self, CHECKPOINT_SETTING, Record, Ruling};
 use crate::store::{SharedLog, StoreError};
 use crate::sync::lock;
 
@@ -195,6 +201,7 @@ impl RoomSnapshots {
             ),
             _ => (Board::new(), 0),
         };
+        let mut ruled = self.record_at(after);
         while after < up_to {
             let frames =
                 lock(&self.log).frames_between(after, up_to, READ_CHUNK, READ_CHUNK_BYTES)?;
@@ -206,6 +213,11 @@ impl RoomSnapshots {
                 let ServerMessage::Op(op) = decode(&frame)? else {
                     return Err(SnapshotError::NotAnOp { seq: after });
                 };
+                if let (Some(ruled), Some(ruling)) =
+                    (ruled.as_mut(), Ruling::of(op.author, &op.op.kind))
+                {
+                    ruled.apply(&ruling);
+                }
                 board.apply_sequenced(&op);
             }
         }
@@ -216,12 +228,32 @@ impl RoomSnapshots {
             board: bytes,
         };
         lock(&self.log).put_snapshot(&stored)?;
+        if let Some(ruled) = ruled {
+            // Without it, the room opens from an older one, or from its
+            // first op: slower, never wrong.
+            if let Err(err) =
+                lock(&self.log).set_setting(CHECKPOINT_SETTING, &ruled.to_setting(up_to))
+            {
+                warn!(room = %self.room, %err, "could not keep the room's record beside its snapshot");
+            }
+        }
         let snapshot = Arc::new(RoomSnapshot {
             seq: up_to,
             bytes: Bytes::from(stored.board),
         });
         *lock(&self.latest) = Some(Arc::clone(&snapshot));
         Ok(snapshot)
+    }
+}
+
+impl RoomSnapshots {
+    /// The room's record as of op `seq`, or `None` (logged) if the log
+    /// cannot say: the snapshot is made without one.
+    fn record_at(&self, seq: u64) -> Option<Record> {
+        let log = lock(&self.log);
+        record::read(log.as_ref(), seq)
+            .map_err(|err| warn!(room = %self.room, %err, "could not read the room's record"))
+            .ok()
     }
 }
 

@@ -234,6 +234,8 @@ impl Room {
         for entry in skipped {
             warn!(room = name, %entry, "skipped an access entry of the room's file that does not parse");
         }
+        // Roles, kicks, the lock and view-only, as the log says.
+        let rules = rules.with_record(crate::record::read(log.as_ref(), head)?);
         let log: SharedLog = Arc::new(Mutex::new(log));
         let snapshots = RoomSnapshots::open(name, Arc::clone(&log), snapshot_every, snapshotter)?;
         snapshots.published(head);
@@ -352,7 +354,10 @@ impl Room {
         if state.rules.is_kicked(info.client) {
             return Err(rules::Turned::Kicked(self.name.clone()).into());
         }
-        if state.rules.is_locked() && !state.identities.knows(info.client) {
+        if state.rules.is_locked()
+            && !state.identities.knows(info.client)
+            && !state.rules.has_seen(info.client)
+        {
             return Err(JoinRefused::Locked(self.name.clone()));
         }
         let State {
@@ -362,7 +367,8 @@ impl Room {
             ..
         } = &mut *state;
         let resume_secret = identities.claim(info.client, resume, |c| members.contains(c))?;
-        let role = rules.enter(info.client, admitted, |c| members.contains(c));
+        let rules::Entered { role, recorded } =
+            rules.enter(info.client, admitted, |c| members.contains(c));
         if role != admitted {
             info!(room = %self.name, client = %info.client, %role, "the room's record gives this client another role");
         }
@@ -399,18 +405,12 @@ impl Room {
         }
         let more_peers =
             news::peers_messages(peers.split_off(peers.len().min(WELCOME_PEERS)), Vec::new());
-        let record = Proposal {
-            author: info.client,
-            op: Op::new(OpKind::Joined {
-                name: info.name.clone(),
-                color: info.color,
-            }),
-        };
+        let records = self.entry_records(&info, role, recorded);
         let client = info.client;
         let added = state.members.add(info, bounds);
         match &state.stage {
             Stage::Open => {
-                self.sequence(&mut state, vec![record]);
+                self.sequence(&mut state, records);
             }
             Stage::Frozen { .. } => {}
             Stage::Moved { frame } => {
@@ -420,7 +420,7 @@ impl Room {
         }
         // Everyone's lists of operators and viewers change with an operator
         // or a viewer; an editor only needs to hear its own.
-        moderation::tell_access(&mut state, (role == Role::Editor).then_some(client));
+        state.tell_access((role == Role::Editor).then_some(client));
         // Those the news cut off.
         self.record_departures(&mut state);
         drop(state);
@@ -448,6 +448,40 @@ impl Room {
             replaced,
             role,
         })
+    }
+
+    /// What a member's entry records: its join, after the role the room
+    /// gave it if the log needs a record of that (a viewer's invitation, an
+    /// operator the relay names; on a cluster node, the first operator
+    /// too), so that it outlives this opening and holds on every node.
+    /// The role comes first, so that a viewer's join never makes it the
+    /// operator of a room that has none.
+    fn entry_records(
+        &self,
+        info: &PeerInfo,
+        role: Role,
+        recorded: rules::Recorded,
+    ) -> Vec<Proposal> {
+        let to_record = match recorded {
+            rules::Recorded::Already => false,
+            rules::Recorded::ByJoin => matches!(self.sequencing, Sequencing::Cluster(_)),
+            rules::Recorded::Needed => true,
+        };
+        let role = to_record.then(|| Proposal {
+            author: info.client,
+            op: Op::new(OpKind::Moderated(tabula_shared::Moderated::Role {
+                client: info.client,
+                role,
+            })),
+        });
+        let joined = Proposal {
+            author: info.client,
+            op: Op::new(OpKind::Joined {
+                name: info.name.clone(),
+                color: info.color,
+            }),
+        };
+        role.into_iter().chain([joined]).collect()
     }
 
     /// [`Room::try_join`] with no limit on members and no resume secret (a

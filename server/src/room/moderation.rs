@@ -1,19 +1,18 @@
 //! The room's side of its rules ([`super::rules`]): what a hello must prove
 //! to enter, an operator's commands, and telling members what they may do.
 //!
-//! An operator's command changes the rules under the room's lock, is
-//! recorded in the room's log as an [`OpKind::Moderated`] op authored by
-//! the operator (a role given, a kick, the lock, view-only; not
-//! invitations, whose tokens only their makers hold), and everyone is sent
-//! what they may do now ([`ServerMessage::Access`]). A kicked member is cut
-//! off on the spot (its connection closes with the reason) and its leave is
-//! recorded after the kick. Invitations and a new room's password are kept
-//! in the room's settings, written off the tokio workers
+//! An operator's command is checked under the room's lock and recorded in
+//! the room's log as an [`OpKind::Moderated`] op authored by the operator
+//! (a role given, a kick, the lock, view-only; not invitations, whose
+//! tokens only their makers hold). It takes effect as the record is
+//! published, on this node and on every other node of a cluster alike
+//! ([`State::publish`]): the rules change, a kicked member is cut off on
+//! the spot (its connection closes with the reason, its leave is recorded
+//! after the kick) and everyone is sent what they may do now
+//! ([`ServerMessage::Access`]). Invitations and a new room's password are
+//! kept in the room's settings, written off the tokio workers
 //! ([`Room::write_access`]).
 
-use std::collections::HashMap;
-
-use bytes::Bytes;
 use tabula_shared::access::{ROOM_LOCK_SETTING, Role};
 use tabula_shared::{
     ClientId, Credentials, ErrorCode, Moderated, Moderation, Op, OpId, OpKind, ServerMessage,
@@ -25,6 +24,7 @@ use super::rules::{INVITES_SETTING, Needs, Rules, Turned};
 use super::sequencer::Proposal;
 use super::state::State;
 use crate::frame::encode_frame;
+use crate::record::Ruling;
 use crate::sync::lock;
 
 /// Why an operator's command was not carried out; the connection stays.
@@ -120,7 +120,9 @@ impl Room {
         }
         let invalid = |why: &str| Err(ModerationRefused::Invalid(why.to_owned()));
         let known = |state: &State, client| {
-            state.members.contains(client) || state.identities.knows(client)
+            state.members.contains(client)
+                || state.identities.knows(client)
+                || state.rules.has_seen(client)
         };
         let (record, entry) = match *command {
             Moderation::SetRole { client, role } => {
@@ -133,8 +135,6 @@ impl Room {
                 if state.rules.role(client) == Some(role) {
                     return Ok(None);
                 }
-                let State { rules, members, .. } = &mut *state;
-                rules.set_role(client, role, |c| members.contains(c));
                 (Some(Moderated::Role { client, role }), None)
             }
             Moderation::Kick { client } => {
@@ -144,22 +144,21 @@ impl Room {
                 if !known(&state, client) {
                     return invalid("nobody with that id has been in the room");
                 }
-                state.rules.kick(client);
-                state.members.remove(client);
+                if state.rules.is_kicked(client) {
+                    return Ok(None);
+                }
                 (Some(Moderated::Kicked { client }), None)
             }
             Moderation::SetLocked(locked) => {
                 if state.rules.is_locked() == locked {
                     return Ok(None);
                 }
-                state.rules.set_locked(locked);
                 (Some(Moderated::Locked(locked)), None)
             }
             Moderation::SetViewOnly(view_only) => {
                 if state.rules.is_view_only() == view_only {
                     return Ok(None);
                 }
-                state.rules.set_view_only(view_only);
                 (Some(Moderated::ViewOnly(view_only)), None)
             }
             Moderation::Invite { invite, role } => {
@@ -184,17 +183,19 @@ impl Room {
                     author: actor,
                     op: Op::new(OpKind::Moderated(what)),
                 };
-                // A writer gone means the relay is going away: the record
-                // goes with it, like a leave in a crash.
+                // Takes effect once published. A writer gone means the
+                // relay is going away: the record goes with it, like a
+                // leave in a crash.
                 let _ = self.sequence(&mut state, vec![proposal]);
+            } else {
+                // Being handed over: nothing is recorded until the room
+                // thaws, so the command holds here for the session.
+                state.rule(&[Ruling::Moderated(what)]);
             }
         }
         // An invitation's change is told once it is stored (see
         // `Room::access_changed`), so that nobody hears of one another node
         // of a cluster does not know of yet.
-        if entry.is_none() {
-            tell_access(&mut state, None);
-        }
         self.record_departures(&mut state);
         Ok(entry)
     }
@@ -203,31 +204,8 @@ impl Room {
     /// or revoked was stored.
     pub fn access_changed(&self) {
         let mut state = lock(&self.state);
-        tell_access(&mut state, None);
+        state.tell_access(None);
         self.record_departures(&mut state);
-    }
-}
-
-/// Sends `only` (or every member) what it may do and how the room is run,
-/// each as its role sees it.
-pub(super) fn tell_access(state: &mut State, only: Option<ClientId>) {
-    let present = state.members.clients();
-    let targets = only.map_or_else(|| present.clone(), |client| vec![client]);
-    let mut frames: HashMap<Role, Option<Bytes>> = HashMap::new();
-    for client in targets {
-        let role = state.rules.role(client).unwrap_or(Role::Viewer);
-        let frame = frames
-            .entry(role)
-            .or_insert_with(|| {
-                let access = state.rules.access(role, &present);
-                encode_frame(&ServerMessage::Access(access))
-                    .map_err(|err| warn!(room = %state.name, %err, "could not encode access"))
-                    .ok()
-            })
-            .clone();
-        if let Some(frame) = frame {
-            state.members.send_to(client, frame);
-        }
     }
 }
 

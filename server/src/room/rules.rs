@@ -5,11 +5,12 @@
 //! its `meta` table), read when the room opens: the password's lock
 //! ([`ROOM_LOCK_SETTING`]) and the invitations ([`INVITES_SETTING`]: a line
 //! each, `<public half in hex> <role>`, and ` revoked` once revoked). The
-//! rest lives with the open room, for its
-//! session, like [`super::identities`]: roles by client id, kicks, the lock
-//! against newcomers and view-only. A room the relay reopens (it restarted,
-//! or closed the room after five minutes empty) starts with none of them,
-//! and the first member who may edit becomes its operator again.
+//! rest is what the room's log says ([`super::record`]): the roles recorded
+//! by client id, kicks, the lock against newcomers and view-only, rebuilt
+//! whenever the room opens and changed only as the log's records are
+//! published, so that a reopened room, and every node of a cluster, runs it
+//! alike. Only an editor's role is not recorded: it is what the password
+//! or an editor's invitation gives, kept for the open room's session.
 //!
 //! Nothing here does I/O: [`Rules`] says what a change is to write, and the
 //! room writes it off the tokio workers.
@@ -17,7 +18,9 @@
 use std::collections::{HashMap, HashSet};
 
 use tabula_shared::access::{ROOM_LOCK_SETTING, Role, RoomLock, Verifier};
-use tabula_shared::{ClientId, InviteInfo, RoomAccess};
+use tabula_shared::{ClientId, InviteInfo, Moderated, RoomAccess};
+
+use crate::record::{MAX_RECORDED, Record, Ruling};
 
 /// The room setting that keeps the invitations.
 pub const INVITES_SETTING: &str = "access_invites";
@@ -25,8 +28,6 @@ pub const INVITES_SETTING: &str = "access_invites";
 /// line of its setting (about 80 bytes) and of its operators' access
 /// messages.
 pub const MAX_INVITES: usize = 256;
-/// The most client ids a room keeps a role or a kick for.
-pub const MAX_RECORDED: usize = 10_000;
 
 /// An invitation the room keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +94,29 @@ pub enum Turned {
     Unstored(String, String),
 }
 
+/// The role a member entered with (see [`Rules::enter`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entered {
+    /// What it may do.
+    pub role: Role,
+    /// Whether the log still needs a record of that role.
+    pub recorded: Recorded,
+}
+
+/// Whether a role given on entry needs a record of its own in the room's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// The log says it already, or it is an editor's (never recorded).
+    Already,
+    /// The join says it: the first in a room without an operator runs it.
+    /// A node of a cluster records it anyway, since another node may have
+    /// let someone else in first at the same moment: both then run the room.
+    ByJoin,
+    /// Only a record says it: a viewer (recorded before its join), or an
+    /// operator named by the relay in a room that has one.
+    Needed,
+}
+
 /// A room's password, invitations, roles, kicks and settings.
 #[derive(Debug, Default)]
 pub struct Rules {
@@ -100,14 +124,12 @@ pub struct Rules {
     lock: Option<RoomLock>,
     /// Its invitations, by public half.
     invites: HashMap<Verifier, Invitation>,
-    /// The role of each client id admitted this session (bounded).
-    roles: HashMap<ClientId, Role>,
-    /// The client ids kicked out this session (bounded).
-    kicked: HashSet<ClientId>,
-    /// Newcomers are turned away.
-    locked: bool,
-    /// Only operators may change the board.
-    view_only: bool,
+    /// What the room's log says: roles, kicks, who has been in, the lock
+    /// and view-only.
+    record: Record,
+    /// The role of each client id admitted as an editor this session and
+    /// given none in the record (bounded).
+    editors: HashSet<ClientId>,
 }
 
 impl Rules {
@@ -142,6 +164,26 @@ impl Rules {
             }
         }
         (rules, skipped)
+    }
+
+    /// These rules with `record`, what the room's log says, in place of
+    /// whatever they had.
+    #[must_use]
+    pub fn with_record(mut self, record: Record) -> Self {
+        self.record = record;
+        self
+    }
+
+    /// Takes in a logged op's ruling, as it is published: whether it
+    /// changed how the room is run.
+    pub fn apply(&mut self, ruling: &Ruling) -> bool {
+        let editor = match ruling {
+            Ruling::Moderated(Moderated::Kicked { client } | Moderated::Role { client, .. }) => {
+                self.editors.remove(client)
+            }
+            _ => false,
+        };
+        self.record.apply(ruling) || editor
     }
 
     /// Takes in what the room's settings say now (another node of a
@@ -186,7 +228,7 @@ impl Rules {
         new_lock: Option<RoomLock>,
         fresh: bool,
     ) -> Result<(Needs, Option<RoomLock>), Turned> {
-        if self.kicked.contains(&client) {
+        if self.record.kicked.contains(&client) {
             return Err(Turned::Kicked(room.to_owned()));
         }
         if let Some(invite) = invite {
@@ -211,36 +253,42 @@ impl Rules {
 
     /// Whether `client` was kicked out.
     pub fn is_kicked(&self, client: ClientId) -> bool {
-        self.kicked.contains(&client)
+        self.record.kicked.contains(&client)
+    }
+
+    /// Whether `client` has been in the room, as its log says.
+    pub fn has_seen(&self, client: ClientId) -> bool {
+        self.record.seen.contains(&client)
     }
 
     /// Whether newcomers are turned away.
     pub fn is_locked(&self) -> bool {
-        self.locked
+        self.record.locked
     }
 
-    /// The role `client` has been given, if it was admitted this session.
+    /// The role `client` has been given: recorded, or as an editor this
+    /// session.
     pub fn role(&self, client: ClientId) -> Option<Role> {
-        self.roles.get(&client).copied()
+        self.record
+            .roles
+            .get(&client)
+            .copied()
+            .or_else(|| self.editors.contains(&client).then_some(Role::Editor))
     }
 
     /// Whether `client` may change the board now.
     pub fn may_edit(&self, client: ClientId) -> bool {
         match self.role(client) {
             Some(Role::Operator) => true,
-            Some(Role::Editor) => !self.view_only,
+            Some(Role::Editor) => !self.record.view_only,
             Some(Role::Viewer) | None => false,
         }
     }
 
-    /// Whether anyone is an operator.
-    fn has_operator(&self) -> bool {
-        self.roles.values().any(|role| *role == Role::Operator)
-    }
-
     /// How many operators the room has.
     pub fn operator_count(&self) -> usize {
-        self.roles
+        self.record
+            .roles
             .values()
             .filter(|role| **role == Role::Operator)
             .count()
@@ -248,62 +296,51 @@ impl Rules {
 
     /// Whether only operators may change the board.
     pub fn is_view_only(&self) -> bool {
-        self.view_only
+        self.record.view_only
     }
 
     /// Records `client` entering as `admitted` and says what it may do: a
-    /// client id the room has given a role keeps it; the first one that may
-    /// edit in a room without an operator becomes its operator (the room's
-    /// creator, the app's host, the first in after a restart). `in_room`
-    /// says who is in the room now (never forgotten to make room).
+    /// client id the room's log gives a role keeps it; the first one that
+    /// may edit in a room without an operator becomes its operator (the
+    /// room's creator, the app's host, the first in a room that had none),
+    /// as its join does when the log is read again ([`Record::apply`]);
+    /// an editor is kept for the session. An operator or a viewer is taken
+    /// in at once; the caller records it in the log ([`Entered::recorded`]).
+    /// `in_room` says who is in the room now (never forgotten to make room).
     pub fn enter(
         &mut self,
         client: ClientId,
         admitted: Role,
         in_room: impl Fn(ClientId) -> bool,
-    ) -> Role {
-        let role = match self.roles.get(&client) {
-            Some(role) => *role,
-            None if admitted >= Role::Editor && !self.has_operator() => Role::Operator,
-            None => admitted,
+    ) -> Entered {
+        if let Some(role) = self.record.roles.get(&client) {
+            return Entered {
+                role: *role,
+                recorded: Recorded::Already,
+            };
+        }
+        let (role, recorded) = if admitted >= Role::Editor && !self.record.has_operator() {
+            (Role::Operator, Recorded::ByJoin)
+        } else if self.editors.contains(&client) {
+            (Role::Editor, Recorded::Already)
+        } else {
+            (admitted, Recorded::Needed)
         };
-        self.set_role(client, role, in_room);
-        role
-    }
-
-    /// Gives `client` a role.
-    pub fn set_role(&mut self, client: ClientId, role: Role, in_room: impl Fn(ClientId) -> bool) {
-        if !self.roles.contains_key(&client) && self.roles.len() >= MAX_RECORDED {
-            // Forget an editor who is not here; operators and viewers are
-            // what the record is for.
-            if let Some(gone) = self
-                .roles
-                .iter()
-                .find(|(id, role)| **role == Role::Editor && !in_room(**id))
-                .map(|(id, _)| *id)
-            {
-                self.roles.remove(&gone);
+        if role == Role::Editor {
+            if self.editors.len() >= MAX_RECORDED {
+                // Forget an editor who is not here.
+                if let Some(gone) = self.editors.iter().find(|id| !in_room(**id)).copied() {
+                    self.editors.remove(&gone);
+                }
             }
+            self.editors.insert(client);
+            return Entered {
+                role,
+                recorded: Recorded::Already,
+            };
         }
-        self.roles.insert(client, role);
-    }
-
-    /// Kicks `client` out for the rest of the session.
-    pub fn kick(&mut self, client: ClientId) {
-        self.roles.remove(&client);
-        if self.kicked.len() < MAX_RECORDED {
-            self.kicked.insert(client);
-        }
-    }
-
-    /// Locks the room against newcomers, or opens it.
-    pub fn set_locked(&mut self, locked: bool) {
-        self.locked = locked;
-    }
-
-    /// Makes the room view-only for all but operators, or not.
-    pub fn set_view_only(&mut self, view_only: bool) {
-        self.view_only = view_only;
+        self.apply(&Ruling::Moderated(Moderated::Role { client, role }));
+        Entered { role, recorded }
     }
 
     /// Keeps an invitation, or says why not; the setting to write.
@@ -340,6 +377,7 @@ impl Rules {
     /// operators only. `present` lists who is in the room now.
     pub fn access(&self, role: Role, present: &[ClientId]) -> RoomAccess {
         let mut operators: Vec<ClientId> = self
+            .record
             .roles
             .iter()
             .filter(|(_, role)| **role == Role::Operator)
@@ -368,8 +406,8 @@ impl Rules {
         invites.sort_by_key(|info| info.invite.0);
         RoomAccess {
             role,
-            locked: self.locked,
-            view_only: self.view_only,
+            locked: self.record.locked,
+            view_only: self.record.view_only,
             password: self.lock.is_some(),
             operators,
             viewers,
@@ -489,16 +527,26 @@ zz viewer"
         let mut rules = Rules::default();
         let (viewer, first, second) = (ClientId::random(), ClientId::random(), ClientId::random());
         let nobody = |_| false;
-        assert_eq!(rules.enter(viewer, Role::Viewer, nobody), Role::Viewer);
-        assert_eq!(rules.enter(first, Role::Editor, nobody), Role::Operator);
-        assert_eq!(rules.enter(second, Role::Editor, nobody), Role::Editor);
+        let entered = |role, recorded| Entered { role, recorded };
+        assert_eq!(
+            rules.enter(viewer, Role::Viewer, nobody),
+            entered(Role::Viewer, Recorded::Needed)
+        );
+        assert_eq!(
+            rules.enter(first, Role::Editor, nobody),
+            entered(Role::Operator, Recorded::ByJoin)
+        );
+        assert_eq!(
+            rules.enter(second, Role::Editor, nobody),
+            entered(Role::Editor, Recorded::Already)
+        );
         // A viewer who comes back with the password stays a viewer.
-        assert_eq!(rules.enter(viewer, Role::Editor, nobody), Role::Viewer);
+        assert_eq!(rules.enter(viewer, Role::Editor, nobody).role, Role::Viewer);
         assert!(rules.may_edit(second) && !rules.may_edit(viewer));
-        rules.set_view_only(true);
+        rules.apply(&Ruling::Moderated(Moderated::ViewOnly(true)));
         assert!(!rules.may_edit(second) && rules.may_edit(first));
-        rules.kick(second);
-        assert!(rules.is_kicked(second));
+        assert!(rules.apply(&Ruling::Moderated(Moderated::Kicked { client: second })));
+        assert!(rules.is_kicked(second) && rules.role(second).is_none());
         assert_eq!(
             rules.admission("r", second, None, None, false),
             Err(Turned::Kicked("r".into()))
@@ -507,5 +555,38 @@ zz viewer"
         assert_eq!(seen.operators, vec![first]);
         assert_eq!(seen.viewers, vec![viewer]);
         assert!(seen.view_only && !seen.may_edit());
+    }
+
+    #[test]
+    fn a_reopened_room_keeps_what_its_log_recorded() {
+        let (operator, viewer, kicked) =
+            (ClientId::random(), ClientId::random(), ClientId::random());
+        let mut record = Record::default();
+        for ruling in [
+            Ruling::Joined(operator),
+            Ruling::Moderated(Moderated::Role {
+                client: viewer,
+                role: Role::Viewer,
+            }),
+            Ruling::Moderated(Moderated::Kicked { client: kicked }),
+            Ruling::Moderated(Moderated::Locked(true)),
+        ] {
+            record.apply(&ruling);
+        }
+        let mut rules = Rules::default().with_record(record);
+        let nobody = |_| false;
+        // The first editor back is no operator: the room has one.
+        let newcomer = ClientId::random();
+        assert_eq!(
+            rules.enter(newcomer, Role::Editor, nobody).role,
+            Role::Editor
+        );
+        assert_eq!(rules.enter(viewer, Role::Editor, nobody).role, Role::Viewer);
+        assert_eq!(
+            rules.enter(operator, Role::Editor, nobody).role,
+            Role::Operator
+        );
+        assert!(rules.is_kicked(kicked) && rules.is_locked());
+        assert!(rules.has_seen(operator) && !rules.has_seen(newcomer));
     }
 }

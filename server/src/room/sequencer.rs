@@ -17,6 +17,7 @@ use tabula_shared::{ClientId, Op, OpId, OpKind, SequencedOp, ServerMessage};
 use tracing::{error, trace};
 
 use crate::frame::encode_frame;
+use crate::record::Ruling;
 use crate::store::{Entry, SharedLog, Stamp};
 use crate::sync::lock;
 
@@ -61,6 +62,8 @@ pub struct Committed {
     pub entries: Vec<Entry>,
     /// Whether the log stored them.
     pub stored: bool,
+    /// What the new ops say about how the room is run, in sequence order.
+    pub rulings: Vec<Ruling>,
 }
 
 /// What became of one proposal in a batch, in proposal order.
@@ -130,6 +133,7 @@ impl Sequencer {
     pub fn commit(&mut self, batch: Vec<Proposal>) -> Committed {
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut entries: Vec<Entry> = Vec::with_capacity(batch.len());
+        let mut rulings = Vec::new();
         let log = Arc::clone(&self.log);
         let mut log = lock(&log);
         // Ops sequenced in this batch are not in the log yet.
@@ -163,6 +167,7 @@ impl Sequencer {
                 seq: self.head + entries.len() as u64 + 1,
                 timestamp_ms: self.next_timestamp_ms(),
             };
+            let ruling = Ruling::of(author, &op.kind);
             let frame = encode_frame(&ServerMessage::Op(SequencedOp {
                 seq: stamp.seq,
                 author,
@@ -172,6 +177,7 @@ impl Sequencer {
             match frame {
                 Ok(frame) => {
                     in_batch.insert(op_id, stamp);
+                    rulings.extend(ruling);
                     outcomes.push(if presence {
                         Outcome::Recorded(entries.len())
                     } else {
@@ -209,6 +215,7 @@ impl Sequencer {
             outcomes,
             entries,
             stored: stored.is_ok(),
+            rulings,
         }
     }
 

@@ -8,11 +8,17 @@
 //! the snapshots how far the room has published. Publishing under the same lock
 //! as joins is what makes the sequence order and the fan-out order the same,
 //! and what lets a joiner's catch-up end exactly where its queue begins.
+//! The batch's [`Ruling`]s change the room's rules as they are published
+//! ([`State::rule`]), so that what an operator did holds from its place in
+//! the log on, wherever it was done.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tabula_shared::{ClientId, ErrorCode, OpId, ServerMessage};
+use bytes::Bytes;
+use tabula_shared::access::Role;
+use tabula_shared::{ClientId, ErrorCode, Moderated, OpId, ServerMessage};
 use tracing::{debug, warn};
 
 use super::handover::Stage;
@@ -22,6 +28,7 @@ use super::news::{NewsClock, When};
 use super::rules::Rules;
 use super::sequencer::{Committed, Outcome};
 use crate::frame::encode_frame;
+use crate::record::Ruling;
 use crate::snapshots::RoomSnapshots;
 use crate::store::Stamp;
 
@@ -56,6 +63,7 @@ impl State {
             outcomes,
             entries,
             stored,
+            rulings,
         } = committed;
         for outcome in outcomes {
             match outcome {
@@ -96,8 +104,53 @@ impl State {
                 }
             }
         }
+        if stored {
+            self.rule(&rulings);
+        }
         self.snapshots.published(self.head);
         self.settle_news();
+    }
+
+    /// Takes in what published ops say about how the room is run: cuts off
+    /// a member kicked out (its leave is for the caller to record, like any
+    /// departure), and tells everyone what they may do when an operator did
+    /// something.
+    pub fn rule(&mut self, rulings: &[Ruling]) {
+        let mut changed = false;
+        for ruling in rulings {
+            changed |= self.rules.apply(ruling);
+            if let Ruling::Moderated(Moderated::Kicked { client }) = ruling
+                && self.members.remove(*client)
+            {
+                debug!(room = %self.name, %client, "cut off a member an operator kicked out");
+            }
+        }
+        if changed {
+            self.tell_access(None);
+        }
+    }
+
+    /// Sends `only` (or every member) what it may do and how the room is
+    /// run, each as its role sees it.
+    pub fn tell_access(&mut self, only: Option<ClientId>) {
+        let present = self.members.clients();
+        let targets = only.map_or_else(|| present.clone(), |client| vec![client]);
+        let mut frames: HashMap<Role, Option<Bytes>> = HashMap::new();
+        for client in targets {
+            let role = self.rules.role(client).unwrap_or(Role::Viewer);
+            let frame = frames
+                .entry(role)
+                .or_insert_with(|| {
+                    let access = self.rules.access(role, &present);
+                    encode_frame(&ServerMessage::Access(access))
+                        .map_err(|err| warn!(room = %self.name, %err, "could not encode access"))
+                        .ok()
+                })
+                .clone();
+            if let Some(frame) = frame {
+                self.members.send_to(client, frame);
+            }
+        }
     }
 
     /// Tells the joins and leaves not yet told if they are due, or has the

@@ -75,8 +75,10 @@ async fn members_on_two_nodes_share_one_order_and_late_joiners_catch_up_on_eithe
         ann.send(&ClientMessage::Op(op_a.clone())).await;
         bob.send(&ClientMessage::Op(op_b.clone())).await;
     }
-    // Two joins and sixty ops.
-    let head = 62;
+    // Two joins, the record of the first as the room's operator (a node
+    // records it: another node may let someone in first at the same time),
+    // and sixty ops.
+    let head = 63;
     let view_ann = seen_up_to(&mut ann, head).await;
     let view_bob = seen_up_to(&mut bob, head).await;
     assert_eq!(view_ann, view_bob, "one order on both nodes");

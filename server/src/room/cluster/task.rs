@@ -30,6 +30,7 @@ use super::Node;
 use super::bus::{self, Change};
 use super::presence::Remote;
 use crate::frame::encode_frame;
+use crate::record::Ruling;
 use crate::room::sequencer::{Committed, Outcome, Proposal};
 use crate::room::state::State;
 use crate::store::redis::{SEQUENCE, StreamOp, key, parse_stamp, sequence_args, stream_ops};
@@ -235,7 +236,7 @@ impl RoomTask {
             }
         }
         if !refused.is_empty() {
-            self.publish_outcomes(refused, Vec::new());
+            self.publish_outcomes(refused, Vec::new(), Vec::new());
         }
         if sent.is_empty() {
             return;
@@ -261,12 +262,12 @@ impl RoomTask {
                         }
                     })
                     .collect();
-                self.publish_outcomes(outcomes, Vec::new());
+                self.publish_outcomes(outcomes, Vec::new(), Vec::new());
                 return;
             }
         };
         self.announce(&sent).await;
-        let (outcomes, entries) = self.stamped(sent, results, ms);
+        let (outcomes, entries, rulings) = self.stamped(sent, results, ms);
         let last = entries.last().map_or(0, |entry| entry.stamp.seq);
         let follows = entries
             .first()
@@ -275,28 +276,29 @@ impl RoomTask {
             for entry in &entries {
                 self.own.remove(&entry.op_id);
             }
-            self.publish_outcomes(outcomes, entries);
+            self.publish_outcomes(outcomes, entries, rulings);
         } else {
             // Others' ops came first: those are read, and these with them.
             let duplicates = outcomes
                 .into_iter()
                 .filter(|o| matches!(o, Outcome::Duplicate { .. }))
                 .collect();
-            self.publish_outcomes(duplicates, Vec::new());
+            self.publish_outcomes(duplicates, Vec::new(), Vec::new());
             self.deliver_up_to(last).await;
         }
     }
 
     /// What became of each op the script was given, and the new ops' entries
-    /// in sequence order.
+    /// and rulings in sequence order.
     fn stamped(
         &mut self,
         sent: Vec<(Proposal, bool)>,
         results: Vec<Sequenced>,
         ms: u64,
-    ) -> (Vec<Outcome>, Vec<Entry>) {
+    ) -> (Vec<Outcome>, Vec<Entry>, Vec<Ruling>) {
         let mut outcomes = Vec::new();
         let mut entries = Vec::new();
+        let mut rulings = Vec::new();
         for ((proposal, recorded), result) in sent.into_iter().zip(results) {
             match result {
                 Sequenced::New(seq) => {
@@ -306,6 +308,7 @@ impl RoomTask {
                     };
                     let op_id = proposal.op.id;
                     let author = proposal.author;
+                    let ruling = Ruling::of(author, &proposal.op.kind);
                     let frame = encode_frame(&ServerMessage::Op(SequencedOp {
                         seq,
                         author,
@@ -314,6 +317,7 @@ impl RoomTask {
                     }));
                     match frame {
                         Ok(frame) => {
+                            rulings.extend(ruling);
                             outcomes.push(if recorded {
                                 Outcome::Recorded(entries.len())
                             } else {
@@ -342,7 +346,7 @@ impl RoomTask {
                 }
             }
         }
-        (outcomes, entries)
+        (outcomes, entries, rulings)
     }
 
     /// Runs the sequencing script: the time it gave new ops, and what became
@@ -372,13 +376,19 @@ impl RoomTask {
     /// Publishes what became of proposals (and the ops `entries` holds,
     /// which follow the last op delivered) under the room's lock, then has
     /// those the news cut off recorded as leaving.
-    fn publish_outcomes(&mut self, outcomes: Vec<Outcome>, entries: Vec<Entry>) {
+    fn publish_outcomes(
+        &mut self,
+        outcomes: Vec<Outcome>,
+        entries: Vec<Entry>,
+        rulings: Vec<Ruling>,
+    ) {
         let departed = {
             let mut state = lock(&self.state);
             state.publish(Committed {
                 outcomes,
                 entries,
                 stored: true,
+                rulings,
             });
             state.members.take_departed()
         };
@@ -419,6 +429,7 @@ impl RoomTask {
         let head = lock(&self.state).head;
         let mut outcomes = Vec::new();
         let mut entries = Vec::new();
+        let mut rulings = Vec::new();
         let mut next = head + 1;
         for op in ops {
             if op.stamp.seq < next {
@@ -431,8 +442,10 @@ impl RoomTask {
             next += 1;
             let own = self.own.remove(&op.op_id);
             let (op_id, author, stamp) = (op.op_id, op.author, op.stamp);
+            let ruling = Ruling::of(author, &op.op.kind);
             match op.frame() {
                 Ok(frame) => {
+                    rulings.extend(ruling);
                     outcomes.push(if own.is_some() {
                         Outcome::New(entries.len())
                     } else {
@@ -451,7 +464,7 @@ impl RoomTask {
                 }
             }
         }
-        self.publish_outcomes(outcomes, entries);
+        self.publish_outcomes(outcomes, entries, rulings);
     }
 
     /// Up to [`READ_CHUNK`] ops after `after`.

@@ -16,6 +16,8 @@ use tabula_shared::{
 
 use crate::support::{TestClient, TestRelay, WAIT, peer_info, stroke_op, test_config};
 
+mod lasting;
+
 /// The close code of a missing or wrong password or invitation.
 const PASSWORD_REFUSED: u16 = 4401;
 /// The close code of a member an operator kicked out.
