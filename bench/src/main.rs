@@ -23,6 +23,8 @@
 //!   a peer's connection, `load::peer` its writer and reader).
 //! - `idle`: many idle connections and the relay's memory per connection.
 //! - `join`: a room filled with many ops, and how long a newcomer takes to join it.
+//! - `failover`: peers of a cluster node that is killed, moving to the next
+//!   URL and resuming, and how long until all are caught up again.
 //! - `stats`: the latency histogram and the report, as text and JSON.
 //! - `procfs`: CPU time and memory of a process, from `/proc`.
 //! - `ws`: the load run's own WebSocket client: handshake, masked frames out,
@@ -30,6 +32,7 @@
 
 #[cfg(test)]
 mod access_tests;
+mod failover;
 mod idle;
 mod join;
 mod load;
@@ -49,6 +52,7 @@ use clap::Parser;
 use tabula_shared::access::Password;
 use tracing_subscriber::EnvFilter;
 
+use crate::failover::{FailoverPlan, Node};
 use crate::idle::IdlePlan;
 use crate::join::JoinPlan;
 use crate::load::{LoadPlan, Mode};
@@ -74,7 +78,9 @@ struct Args {
     /// The relay and room: ws://127.0.0.1:PORT/ROOM, or wss:// for a relay
     /// that serves TLS (an invitation, wss://…/ROOM#fp=…, names the
     /// certificate to expect). With --rooms R > 1 the rooms are ROOM-0 …
-    /// ROOM-(R-1).
+    /// ROOM-(R-1). With --failover: the room on each node of a cluster,
+    /// comma-separated (`ws://127.0.0.1:7457/r,ws://127.0.0.1:7458/r`); the
+    /// peers start on the first and move to the next when one fails.
     #[arg(long, value_name = "URL")]
     url: String,
 
@@ -182,6 +188,37 @@ struct Args {
     )]
     snapshot_every: u64,
 
+    /// Instead of a load run: RUNS times, put --peers moving peers on the
+    /// first URL's node, kill that node (SIGKILL) once they draw, and time
+    /// until every peer is caught up on another node (see --node-cmd,
+    /// --node-pid). Peers draw --rate ops a second each.
+    #[arg(long, value_name = "RUNS", conflicts_with_all = ["idle", "join_ops", "raw"])]
+    failover: Option<usize>,
+
+    /// With --failover: the command that starts the first URL's node
+    /// (program and arguments, split at spaces), run before each run; the
+    /// generator kills it.
+    #[arg(
+        long,
+        value_name = "CMD",
+        requires = "failover",
+        conflicts_with = "node_pid"
+    )]
+    node_cmd: Option<String>,
+
+    /// With --failover 1: the process id of the first URL's node, to kill.
+    #[arg(long, value_name = "PID", requires = "failover")]
+    node_pid: Option<u32>,
+
+    /// With --failover: how long the peers draw before the kill.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 1.0,
+        requires = "failover"
+    )]
+    warmup: f64,
+
     /// How long to wait, after sending stops, for frames still in flight.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     drain: f64,
@@ -199,6 +236,11 @@ fn seconds(flag: &str, secs: f64) -> anyhow::Result<Duration> {
         .with_context(|| format!("{flag} {secs} is not a positive number of seconds"))
 }
 
+/// `--connect-timeout`, checked.
+fn connect_timeout_of(args: &Args) -> anyhow::Result<Duration> {
+    seconds("--connect-timeout", args.connect_timeout)
+}
+
 /// What to run, from the flags.
 #[derive(Debug)]
 enum Plan {
@@ -208,6 +250,8 @@ enum Plan {
     Idle(IdlePlan),
     /// A join run.
     Join(JoinPlan),
+    /// A failover run.
+    Failover(FailoverPlan),
 }
 
 impl Plan {
@@ -217,17 +261,51 @@ impl Plan {
             fingerprint: args.fingerprint,
             insecure: args.insecure,
         };
-        let mut target = Target::parse(&args.url, args.rooms, trust)?;
-        if let Some(password) = args.password.clone().and_then(Password::new) {
-            target.set_password(password);
+        let urls: Vec<&str> = args.url.split(',').map(str::trim).collect();
+        let rooms = args.failover.unwrap_or(args.rooms);
+        let mut targets = urls
+            .iter()
+            .map(|url| {
+                let mut target = Target::parse(url, rooms, trust)?;
+                if let Some(password) = args.password.clone().and_then(Password::new) {
+                    target.set_password(password);
+                }
+                if let Some(token) = &args.token {
+                    let invite = tabula_shared::access::InviteToken::from_text(token)
+                        .context("--token is not an invitation's token (64 hex digits)")?;
+                    target.set_invite(invite)?;
+                }
+                anyhow::Ok(target)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if let Some(runs) = args.failover {
+            let node = match (&args.node_cmd, args.node_pid) {
+                (Some(command), None) => {
+                    Node::Start(command.split_whitespace().map(str::to_owned).collect())
+                }
+                (None, Some(pid)) => Node::Pid(pid),
+                _ => anyhow::bail!("--failover needs --node-cmd CMD or --node-pid PID"),
+            };
+            let plan = FailoverPlan {
+                targets,
+                peers: args.peers,
+                rate_hz: args.rate,
+                runs,
+                node,
+                warmup: seconds("--warmup", args.warmup)?,
+                limit: connect_timeout_of(args)?,
+            };
+            plan.validate()?;
+            return Ok(Self::Failover(plan));
         }
-        if let Some(token) = &args.token {
-            let invite = tabula_shared::access::InviteToken::from_text(token)
-                .context("--token is not an invitation's token (64 hex digits)")?;
-            target.set_invite(invite)?;
-        }
+        anyhow::ensure!(
+            targets.len() == 1,
+            "several URLs are for --failover; a load, idle or join run drives one relay \
+             (run one tabula-bench per node)"
+        );
+        let target = targets.remove(0);
         let mode = if args.raw { Mode::Raw } else { Mode::Tabula };
-        let connect_timeout = seconds("--connect-timeout", args.connect_timeout)?;
+        let connect_timeout = connect_timeout_of(args)?;
         if let Some(connections) = args.idle {
             anyhow::ensure!(connections > 0, "--idle needs at least one connection");
             return Ok(Self::Idle(IdlePlan {
@@ -313,6 +391,10 @@ fn run(args: &Args) -> anyhow::Result<bool> {
                 let report = join::run(plan).await;
                 (report.to_text(), report.to_json(), report.error.is_none())
             }
+            Plan::Failover(plan) => {
+                let report = failover::run(plan).await;
+                (report.to_text(), report.to_json(), report.error.is_none())
+            }
         }
     });
     // Connections still closing must not hold the figures up.
@@ -389,5 +471,34 @@ mod tests {
         assert!(plan(&["--url", url, "--snapshot-every", "10"]).is_err());
         assert!(plan(&["--url", url, "--join-ops", "10", "--snapshot-every", "0"]).is_err());
         assert!(plan(&["--peers", "2"]).is_err());
+        // Several URLs are for a failover run, which needs a node to kill.
+        let two = "ws://127.0.0.1:1/r,ws://127.0.0.1:2/r";
+        assert!(plan(&["--url", two]).is_err());
+        assert!(plan(&["--url", two, "--failover", "3"]).is_err());
+        assert!(plan(&["--url", url, "--failover", "3", "--node-cmd", "x"]).is_err());
+        assert!(plan(&["--url", two, "--failover", "3", "--node-pid", "9"]).is_err());
+        assert!(plan(&["--url", two, "--failover", "1", "--node-pid", "9", "--raw"]).is_err());
+    }
+
+    #[test]
+    fn failover_takes_the_rooms_urls_and_a_node_to_kill() {
+        let Plan::Failover(failover) = plan(&[
+            "--url",
+            "ws://127.0.0.1:1/r, ws://127.0.0.1:2/r",
+            "--failover",
+            "5",
+            "--node-cmd",
+            "tabula-server --redis redis://127.0.0.1:6379 --listen 127.0.0.1:1",
+            "--peers",
+            "10",
+        ])
+        .unwrap() else {
+            panic!("not a failover plan");
+        };
+        assert_eq!(failover.targets.len(), 2);
+        assert_eq!(failover.targets[1].url(4), "ws://127.0.0.1:2/r-4");
+        assert_eq!(failover.runs, 5);
+        assert_eq!(failover.peers, 10);
+        assert!(matches!(&failover.node, Node::Start(cmd) if cmd.len() == 5));
     }
 }
