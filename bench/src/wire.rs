@@ -202,6 +202,9 @@ pub fn receive(frame: &[u8]) -> anyhow::Result<Received> {
         ServerMessage::Ack { .. } => Received::Ack,
         ServerMessage::Welcome(welcome) => Received::Welcome { head: welcome.head },
         ServerMessage::Error { code, message } => Received::Error(format!("{code:?}: {message}")),
+        ServerMessage::OpRefused { op, code, message } => {
+            Received::Error(format!("op {op} refused: {code:?}: {message}"))
+        }
         ServerMessage::Challenge(challenge) => Received::Challenge(challenge),
         // Presence, cursors, and whatever else the relay comes to send.
         _ => Received::Other,

@@ -20,7 +20,8 @@
 //!
 //! Pending ops are applied with provisional sequence numbers just after the last
 //! confirmed one, so new and raised objects sit on top until the relay places
-//! them.
+//! them. A pending op the relay refuses is withdrawn ([`Board::withdraw`]): the
+//! objects it touched are rebuilt without it.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -320,6 +321,17 @@ impl Board {
             op: pending.op.clone(),
         };
         (self.apply_sequenced(&sequenced) == Applied::Confirmed).then_some(sequenced)
+    }
+
+    /// Withdraws the pending local op `op`, which the relay refused: the view
+    /// becomes the confirmed scene with the other pending ops on top, as if
+    /// `op` had never been made. Returns it; `None` if no such op is pending.
+    pub fn withdraw(&mut self, op: OpId) -> Option<Op> {
+        let index = self.pending.iter().position(|p| p.op.id == op)?;
+        let withdrawn = self.pending.remove(index)?.op;
+        let refreshed = self.refresh_view(withdrawn.kind.touches());
+        self.record_change(refreshed);
+        Some(withdrawn)
     }
 
     /// Forgets everything sequenced and keeps the pending local ops, applied again

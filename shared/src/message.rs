@@ -62,10 +62,11 @@ use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 /// a sticky note ([`ObjectKind::Note`](crate::ObjectKind::Note)) or an image
 /// whose picture is a blob, joins and leaves come batched
 /// ([`ServerMessage::Peers`]) and presence is more than a cursor
-/// ([`Presence`]: views to follow, a laser, live drags)). The
-/// relay refuses a hello of another version with close code 1002 and a
-/// message saying which it speaks.
-pub const PROTOCOL_VERSION: u16 = 7;
+/// ([`Presence`]: views to follow, a laser, live drags), 8 since an op the
+/// relay will not sequence is refused by its id ([`ServerMessage::OpRefused`]),
+/// so that its sender withdraws it). The relay refuses a hello of another
+/// version with close code 1002 and a message saying which it speaks.
+pub const PROTOCOL_VERSION: u16 = 8;
 
 /// The most snapshot bytes one [`ServerMessage::SnapshotPart`] carries, so that
 /// every part fits in a frame with room to spare.
@@ -405,6 +406,7 @@ pub enum ServerMessage {
         head: u64,
     },
     /// Something the client sent was refused; the connection stays open.
+    /// (An op refused is [`ServerMessage::OpRefused`], naming it.)
     Error {
         /// What kind of problem.
         code: ErrorCode,
@@ -446,4 +448,18 @@ pub enum ServerMessage {
     BlobPart(BlobChunk),
     /// The answer to a fetch of a blob the room does not hold.
     NoBlob(BlobId),
+    /// An op of this client's that the relay will not sequence (malformed or
+    /// past the caps, from someone who may only view, an image whose picture
+    /// was refused or never sent), and why. It is never in the room's log:
+    /// its sender withdraws it from its board and stops resending it, so that
+    /// its board is everyone's again. (Refusals of anything but an op are
+    /// [`ServerMessage::Error`]s.)
+    OpRefused {
+        /// The op refused.
+        op: OpId,
+        /// What kind of refusal.
+        code: ErrorCode,
+        /// A sentence for a person.
+        message: String,
+    },
 }

@@ -464,6 +464,11 @@ pub fn server_message() -> impl Strategy<Value = ServerMessage> {
             ".{0,40}"
         )
             .prop_map(|(code, message)| ServerMessage::Error { code, message }),
+        (uuid(), ".{0,40}").prop_map(|(op, message)| ServerMessage::OpRefused {
+            op: OpId(op),
+            code: ErrorCode::InvalidOp,
+            message,
+        }),
         (
             proptest::collection::vec(peer(), 0..4),
             proptest::collection::vec(uuid(), 0..4)

@@ -136,6 +136,16 @@ pub enum Event {
         /// Where on the canvas.
         position: Option<Point>,
     },
+    /// The relay will not sequence our op `op`: it is withdrawn from the
+    /// outbox (never sent again), and the board is to withdraw it too.
+    OpRefused {
+        /// The op.
+        op: OpId,
+        /// What kind of refusal.
+        code: ErrorCode,
+        /// The relay's reason.
+        message: String,
+    },
     /// The relay refused something we sent but kept the connection.
     RelayError {
         /// What kind of refusal.

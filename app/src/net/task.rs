@@ -65,7 +65,7 @@ struct Delivery {
 }
 
 impl Delivery {
-    /// The op left the outbox: the relay has sequenced it.
+    /// The op left the outbox: the relay has sequenced it (or refused it).
     fn delivered(&mut self, op: OpId) {
         if let Some(i) = self.outbox.iter().position(|o| o.id == op) {
             self.outbox.remove(i);
@@ -541,6 +541,12 @@ fn deliver(
         ServerMessage::Error { code, message } => {
             tracing::warn!(?code, %message, "the relay refused a message");
             Event::RelayError { code, message }
+        }
+        ServerMessage::OpRefused { op, code, message } => {
+            tracing::warn!(%op, ?code, %message, "the relay refused an op");
+            // Never sent again: the relay would refuse it again.
+            delivery.delivered(op);
+            Event::OpRefused { op, code, message }
         }
         ServerMessage::TakeOver { head } => Event::TakeOver { head },
         ServerMessage::Moved { urls, head } => Event::Moved { urls, head },

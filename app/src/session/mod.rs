@@ -794,6 +794,15 @@ impl Session {
                     peer.cursor = position;
                 }
             }
+            Event::OpRefused { op, code, message } => {
+                // The board shows what everyone sees again; an undo of the
+                // withdrawn op finds nothing to put back.
+                if self.board.withdraw(op).is_some() {
+                    tracing::info!(%op, "withdrew an op the relay refused");
+                }
+                self.notices.push(refusal_sentence(code, &message));
+                self.last_relay_error = Some(message);
+            }
             Event::RelayError { code, message } => {
                 self.notices.push(refusal_sentence(code, &message));
                 self.last_relay_error = Some(message);

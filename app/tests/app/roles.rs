@@ -13,9 +13,12 @@ use tabula_app::net::{Command, ConnectionStatus, Event};
 use tabula_app::session::Session;
 use tabula_server::Config;
 use tabula_shared::access::{Password, Role};
-use tabula_shared::{ClientId, Color, Moderation, PeerInfo, RoomAccess, Welcome};
+use tabula_shared::object::{Fill, ObjectData, ObjectKind};
+use tabula_shared::{
+    ClientId, Color, Moderation, ObjectId, Op, OpKind, PeerInfo, Point, RoomAccess, Welcome,
+};
 
-use crate::support::{self, Relay, app, identity, window};
+use crate::support::{self, Proxy, Relay, app, identity, window};
 
 /// The app on a detached connection, and the connection's far end.
 fn rig() -> (Harness<'static, TabulaApp>, Remote) {
@@ -331,5 +334,91 @@ fn a_room_with_its_own_password_on_a_relay_with_another_asks_for_both() {
     });
     drop(harness);
     ana.leave();
+    relay.stop(&runtime);
+}
+
+/// A new rectangle `object` at `x`.
+fn rectangle(object: ObjectId, x: f32) -> Op {
+    Op::new(OpKind::Create {
+        object,
+        data: ObjectData {
+            kind: ObjectKind::Rectangle,
+            points: vec![Point::new(x, 100.0), Point::new(x + 40.0, 160.0)],
+            color: Color::rgb(30, 30, 30),
+            width: 2.0,
+            fill: Fill::None,
+            text: String::new(),
+            font_size: 20.0,
+        },
+    })
+}
+
+#[test]
+fn an_op_the_relay_refuses_is_withdrawn_said_and_never_sent_again() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let relay = Relay::start(&runtime, Config::default());
+    let proxy = Proxy::start(&runtime, relay.addr);
+    let mut ana = Session::offline(identity("Ana"));
+    ana.join(&relay.url("class"), runtime.handle(), || {})
+        .unwrap();
+    wait_for("Ana runs the room", &mut [&mut ana], |s| s[0].is_operator());
+    let mut bo = Session::offline(identity("Bo"));
+    bo.join(&proxy.url("class"), runtime.handle(), || {})
+        .unwrap();
+    let first = ObjectId::random();
+    bo.perform(vec![rectangle(first, 0.0)]);
+    wait_for("Bo's rectangle is in", &mut [&mut ana, &mut bo], |s| {
+        s[0].board().object_count() == 1 && s[1].board().pending_ops().count() == 0
+    });
+
+    // The room turns view-only; an op Bo made meanwhile (the window would
+    // not have let him) is refused, and his board is the room's again.
+    ana.moderate(Moderation::SetViewOnly(true));
+    wait_for(
+        "Bo hears the room is view-only",
+        &mut [&mut ana, &mut bo],
+        |s| !s[1].may_edit(),
+    );
+    bo.take_notices();
+    bo.perform(vec![rectangle(ObjectId::random(), 100.0)]);
+    assert_eq!(bo.board().object_count(), 2, "shown at once, as every op");
+    wait_for("the refused rectangle is withdrawn", &mut [&mut bo], |s| {
+        s[0].board().object_count() == 1 && s[0].board().pending_ops().count() == 0
+    });
+    let notices = bo.take_notices();
+    assert!(
+        notices
+            .iter()
+            .any(|notice| notice.starts_with("View only:")),
+        "{notices:?}"
+    );
+
+    // Editable again and back on the network after a cut, Bo does not send
+    // it again (the relay would take it now): both boards hold the first
+    // rectangle and the next, and nothing else.
+    ana.moderate(Moderation::SetViewOnly(false));
+    wait_for("Bo may draw again", &mut [&mut ana, &mut bo], |s| {
+        s[1].may_edit()
+    });
+    proxy.cut();
+    proxy.restore();
+    let next = ObjectId::random();
+    bo.perform(vec![rectangle(next, 200.0)]);
+    wait_for(
+        "both see the two rectangles",
+        &mut [&mut ana, &mut bo],
+        |s| {
+            s.iter().all(|s| {
+                let board = s.board();
+                board.object(next).is_some() && board.pending_ops().count() == 0
+            })
+        },
+    );
+    for session in [&ana, &bo] {
+        let ids: Vec<ObjectId> = session.board().objects().map(|o| o.id).collect();
+        assert_eq!(ids, [first, next], "{}", session.me().name);
+    }
+    ana.leave();
+    bo.leave();
     relay.stop(&runtime);
 }

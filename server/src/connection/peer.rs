@@ -7,8 +7,8 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tabula_shared::blob::{BlobChunk, BlobId};
 use tabula_shared::{
-    ClientMessage, ErrorCode, Moderation, Op, OpKind, Presence, ServerMessage, Welcome, decode,
-    op::StrokeTally,
+    ClientMessage, ErrorCode, Moderation, Op, OpId, OpKind, Presence, ServerMessage, Welcome,
+    decode, op::StrokeTally,
 };
 use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until, timeout};
@@ -368,11 +368,11 @@ impl<'a> Peer<'a> {
             ClientMessage::Op(op) => {
                 if let Some(reason) = refusal(&op, &mut self.strokes) {
                     debug!(op = %op.id, %reason, "refused an op");
-                    return self.reply_error(ErrorCode::InvalidOp, reason).await;
+                    return self.refuse_op(op.id, ErrorCode::InvalidOp, reason).await;
                 }
                 if let Some(reason) = self.missing_picture(&op).await {
                     debug!(op = %op.id, %reason, "refused an image");
-                    return self.reply_error(ErrorCode::BlobRefused, reason).await;
+                    return self.refuse_op(op.id, ErrorCode::BlobRefused, reason).await;
                 }
                 // The ack (or a refusal) comes back through the queue once the
                 // room's writer has stored the op, and with it the credit.
@@ -579,7 +579,19 @@ impl<'a> Peer<'a> {
 
     /// Tells the peer that something it sent was refused; the connection stays.
     async fn reply_error(&mut self, code: ErrorCode, message: String) -> Result<(), Exit> {
-        let frame = encode_frame(&ServerMessage::Error { code, message })
+        self.reply(&ServerMessage::Error { code, message }).await
+    }
+
+    /// Tells the peer its op `op` will not be sequenced, and why: it
+    /// withdraws the op.
+    async fn refuse_op(&mut self, op: OpId, code: ErrorCode, message: String) -> Result<(), Exit> {
+        self.reply(&ServerMessage::OpRefused { op, code, message })
+            .await
+    }
+
+    /// Sends the peer a refusal, straight to the socket.
+    async fn reply(&mut self, refusal: &ServerMessage) -> Result<(), Exit> {
+        let frame = encode_frame(refusal)
             .map_err(|err| Exit::Lost(format!("could not encode an error reply: {err}")))?;
         let limit = self.config.write_timeout;
         Exit::check_write(

@@ -218,7 +218,8 @@ pub(super) fn refuse_view_only(state: &mut State, author: ClientId, op: OpId) {
         format!("op {op}: the room is view-only; only its operators can change the board")
     };
     state.members.credit(author);
-    let refusal = ServerMessage::Error {
+    let refusal = ServerMessage::OpRefused {
+        op,
         code: ErrorCode::ViewOnly,
         message,
     };

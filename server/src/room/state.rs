@@ -93,7 +93,8 @@ impl State {
                 Outcome::Refused { author, op, reason } => {
                     debug!(room = %self.name, op = %op, %reason, "refused an op");
                     self.members.credit(author);
-                    let refusal = ServerMessage::Error {
+                    let refusal = ServerMessage::OpRefused {
+                        op,
                         code: ErrorCode::InvalidOp,
                         message: reason,
                     };

@@ -180,11 +180,12 @@ async fn a_bad_op_or_a_second_hello_gets_an_error_and_the_connection_stays() {
         stroke: StrokeId::random(),
         points: vec![Point::new(f32::NAN, 0.0)],
     });
+    let refused = bad.id;
     a.send(&ClientMessage::Op(bad)).await;
-    let ServerMessage::Error { code, message } = a.recv().await else {
-        panic!("expected an error");
+    let ServerMessage::OpRefused { op, code, message } = a.recv().await else {
+        panic!("expected a refusal");
     };
-    assert_eq!(code, ErrorCode::InvalidOp);
+    assert_eq!((op, code), (refused, ErrorCode::InvalidOp));
     assert!(message.contains("is not a number"), "{message}");
 
     let hello = a.hello_message("lenient", 0);
@@ -236,7 +237,7 @@ async fn a_stroke_streamed_past_its_cap_is_refused_and_nobody_gets_the_rest() {
         a.send(&ClientMessage::Op(append())).await;
     }
     for _ in 0..100 {
-        let ServerMessage::Error { code, message } = a.recv().await else {
+        let ServerMessage::OpRefused { code, message, .. } = a.recv().await else {
             panic!("expected a refusal");
         };
         assert_eq!(code, ErrorCode::InvalidOp);
@@ -281,7 +282,7 @@ async fn a_note_within_its_caps_is_relayed_and_one_beyond_them_is_refused_with_t
         (note(1.0e5, String::new()), "a note of 100000 × 100000"),
     ] {
         a.send(&ClientMessage::Op(bad)).await;
-        let ServerMessage::Error { code, message } = a.recv().await else {
+        let ServerMessage::OpRefused { code, message, .. } = a.recv().await else {
             panic!("expected a refusal");
         };
         assert_eq!(code, ErrorCode::InvalidOp);

@@ -34,7 +34,9 @@ async fn seen_up_to(client: &mut TestClient, head: u64) -> BTreeMap<u64, OpId> {
             "{} did not see every op up to {head}",
             client.info.name
         );
-        if let ServerMessage::Error { code, message } = client.recv_any().await {
+        if let ServerMessage::Error { code, message }
+        | ServerMessage::OpRefused { code, message, .. } = client.recv_any().await
+        {
             panic!("{}: {code:?}: {message}", client.info.name);
         }
     }
@@ -216,7 +218,7 @@ async fn a_node_that_loses_redis_refuses_ops_saying_why_and_recovers_when_it_is_
                     ServerMessage::Ack { op: acked, seq, .. } if acked == op.id => {
                         return Some(seq);
                     }
-                    ServerMessage::Error { .. } => return None,
+                    ServerMessage::Error { .. } | ServerMessage::OpRefused { .. } => return None,
                     _ => {}
                 }
             }

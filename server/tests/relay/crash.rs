@@ -140,7 +140,8 @@ impl Peer {
                 self.record(seq, op);
                 self.confirm(op, seq);
             }
-            ServerMessage::Error { code, message } => {
+            ServerMessage::Error { code, message }
+            | ServerMessage::OpRefused { code, message, .. } => {
                 panic!(
                     "{}: the relay refused something: {code:?} {message}",
                     self.info.name

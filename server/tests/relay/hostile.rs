@@ -609,7 +609,7 @@ async fn a_two_million_point_stroke_is_cut_at_the_cap_and_peers_never_get_more()
     while acked + refused < appends.len() {
         match drawer.recv().await {
             ServerMessage::Ack { .. } => acked += 1,
-            ServerMessage::Error { code, .. } => {
+            ServerMessage::OpRefused { code, .. } => {
                 assert_eq!(code, tabula_shared::ErrorCode::InvalidOp);
                 refused += 1;
             }

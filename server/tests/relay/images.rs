@@ -64,7 +64,9 @@ async fn fetch(client: &mut TestClient, id: BlobId) -> Option<Blob> {
 /// The relay's next refusal of this client's, with its code.
 async fn refusal(client: &mut TestClient) -> (ErrorCode, String) {
     match client.recv().await {
-        ServerMessage::Error { code, message } => (code, message),
+        ServerMessage::Error { code, message } | ServerMessage::OpRefused { code, message, .. } => {
+            (code, message)
+        }
         other => panic!("expected a refusal, got {other:?}"),
     }
 }

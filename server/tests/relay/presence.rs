@@ -92,7 +92,7 @@ async fn a_client_cannot_record_joins_or_leaves() {
     ];
     for kind in forged {
         a.send(&ClientMessage::Op(Op::new(kind))).await;
-        let ServerMessage::Error { code, message } = a.recv().await else {
+        let ServerMessage::OpRefused { code, message, .. } = a.recv().await else {
             panic!("expected a refusal");
         };
         assert_eq!(code, ErrorCode::InvalidOp);

@@ -379,6 +379,60 @@ proptest! {
         prop_assert_eq!(board, replay(&ops));
     }
 
+    /// Client 0's ops the relay refuses (a random few) are withdrawn when the
+    /// relay's stream reaches them, the rest confirmed: the board ends as the
+    /// relay's order alone, as if the refused ones had never been made.
+    #[test]
+    fn refused_local_ops_are_withdrawn_as_if_never_made(
+        script in script(),
+        refuse in proptest::collection::vec(any::<bool>(), 0..64),
+        lag in proptest::collection::vec(0usize..4, 0..64),
+    ) {
+        let me = script.authors[0];
+        let mut refusals = refuse.into_iter().chain(std::iter::repeat(false));
+        // What the relay does with each op of the script, in order: sequence
+        // it, or refuse it.
+        let mut stream: Vec<Result<SequencedOp, OpId>> = Vec::new();
+        let mut log = Vec::new();
+        for (i, (author, op)) in script.ops.iter().enumerate() {
+            let author = script.authors[*author];
+            if author == me && refusals.next().unwrap_or(false) {
+                stream.push(Err(op.id));
+                continue;
+            }
+            let sequenced = SequencedOp {
+                seq: log.len() as u64 + 1,
+                author,
+                timestamp_ms: 1_700_000_000_000 + i as u64,
+                op: op.clone(),
+            };
+            log.push(sequenced.clone());
+            stream.push(Ok(sequenced));
+        }
+        let answer = |board: &mut Board, event: &Result<SequencedOp, OpId>| match event {
+            Ok(op) => deliver(board, op, me),
+            Err(refused) => assert!(board.withdraw(*refused).is_some(), "{refused} was pending"),
+        };
+        let mut board = Board::new();
+        let mut delivered = 0;
+        let mut lags = lag.into_iter().cycle();
+        for (i, (author, op)) in script.ops.iter().enumerate() {
+            if script.authors[*author] == me {
+                board.apply_local(me, op.clone());
+            }
+            let behind = lags.next().unwrap_or(0);
+            while delivered + behind <= i {
+                answer(&mut board, &stream[delivered]);
+                delivered += 1;
+            }
+        }
+        for event in &stream[delivered..] {
+            answer(&mut board, event);
+        }
+        prop_assert_eq!(board.pending_ops().count(), 0);
+        prop_assert_eq!(board, replay(&log));
+    }
+
     /// Three people create shapes, strokes and notes, write on notes and
     /// texts, move, restyle, resize, delete, restack, clear, restore the board
     /// to an earlier op, undo and redo at once; the relay sequences their ops as they arrive and each

@@ -140,7 +140,8 @@ async fn access_until(client: &mut TestClient, wanted: impl Fn(&RoomAccess) -> b
                 }
             }
             ServerMessage::Op(op) if op.op.kind.is_presence() => client.presence.push(op),
-            ServerMessage::Error { code, message } => {
+            ServerMessage::Error { code, message }
+            | ServerMessage::OpRefused { code, message, .. } => {
                 panic!("{}: refused: {code:?} {message}", client.info.name)
             }
             _ => {}
@@ -152,7 +153,10 @@ async fn access_until(client: &mut TestClient, wanted: impl Fn(&RoomAccess) -> b
 async fn error(client: &mut TestClient) -> (ErrorCode, String) {
     loop {
         match client.recv().await {
-            ServerMessage::Error { code, message } => return (code, message),
+            ServerMessage::Error { code, message }
+            | ServerMessage::OpRefused { code, message, .. } => {
+                return (code, message);
+            }
             ServerMessage::Presence { .. } => {}
             other => panic!("{}: expected an error, got {other:?}", client.info.name),
         }
@@ -165,7 +169,8 @@ async fn sequenced(client: &mut TestClient, op: &tabula_shared::Op) {
     loop {
         match client.recv().await {
             ServerMessage::Ack { op: acked, .. } if acked == op.id => return,
-            ServerMessage::Error { code, message } => {
+            ServerMessage::Error { code, message }
+            | ServerMessage::OpRefused { code, message, .. } => {
                 panic!("{}: refused: {code:?} {message}", client.info.name)
             }
             _ => {}
