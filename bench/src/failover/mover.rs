@@ -225,6 +225,12 @@ impl Mover {
                         Ok(ServerMessage::Error { code, message }) => {
                             tracing::warn!(peer = %self.name, ?code, %message, "the relay refused something");
                         }
+                        Ok(ServerMessage::OpRefused { op, code, message }) => {
+                            // Never sent again, and not waited for.
+                            tracing::warn!(peer = %self.name, %op, ?code, %message, "the relay refused an op");
+                            self.unacked.retain(|sent| sent.id != op);
+                            waiting.remove(&op);
+                        }
                         Ok(_) => {}
                         Err(err) => return err,
                     }
