@@ -361,6 +361,7 @@ impl TabulaApp {
         self.poll_jobs(&ctx);
         self.panels_ui(&ctx, modal_open);
         let canvas_time = self.canvas_ui(ui, modal_open);
+        self.session.send_presence();
         self.frame_stats.record(canvas_time, started.elapsed());
         self.frame_stats.overlay_ui(&ctx);
     }
@@ -754,7 +755,7 @@ impl TabulaApp {
                 Some(PeerCursor {
                     name: &peer.info.name,
                     color: peer.info.color,
-                    position: peer.cursor?,
+                    position: peer.presence.cursor?,
                 })
             })
             .collect();

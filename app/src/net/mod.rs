@@ -63,8 +63,11 @@ use self::known_hosts::KnownHosts;
 pub enum Command {
     /// Deliver this op to the relay (now, or after the next reconnect).
     Send(Op),
-    /// The local pointer moved on the canvas (`None`: it left).
-    Cursor(Option<Point>),
+    /// What we show the room changed (pointer, view, laser points since the
+    /// last one, a drag in progress, presenting): sent at most about 30
+    /// times a second, what comes between folded into one
+    /// ([`Presence::absorb`]).
+    Presence(Presence),
     /// Close the connection politely and end the task.
     Leave,
     /// Answer the relay's [`Event::TakeOver`]: we host the room now, at

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::SinkExt as _;
 use tabula_shared::access::{self, AccessKey, KeyParams, Password, ResumeSecret, RoomLock, Scope};
 use tabula_shared::{
-    Challenge, ClientId, ClientMessage, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, Point,
+    Challenge, ClientId, ClientMessage, Credentials, Hello, Op, OpId, PROTOCOL_VERSION, Presence,
     Proofs, ServerMessage, Welcome,
 };
 use tokio::sync::mpsc;
@@ -27,8 +27,8 @@ pub const NEEDS_PASSWORD: &str = "the relay needs a password";
 
 /// How long a connection attempt, and then the wait for the welcome, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Cursor positions are sent at most this often (about 30 Hz).
-const CURSOR_INTERVAL: Duration = Duration::from_millis(33);
+/// Presence updates are sent at most this often (about 30 Hz).
+const PRESENCE_INTERVAL: Duration = Duration::from_millis(33);
 /// The first reconnect delay; it doubles per failed attempt up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest wait between reconnect attempts.
@@ -42,10 +42,11 @@ struct Delivery {
     /// The id of the op at `last_seq`, sent with it: the relay resumes from
     /// `last_seq` only if it holds that very op there.
     last_op: Option<OpId>,
-    /// The newest cursor position (`None`: off the canvas).
-    cursor: Option<Point>,
-    /// Whether `cursor` changed since it was last sent.
-    cursor_unsent: bool,
+    /// What we show the room: the newest presence, with the laser points
+    /// of every update since the last one sent.
+    presence: Presence,
+    /// Whether `presence` changed since it was last sent.
+    presence_unsent: bool,
     /// History that snapshots skipped, still to fetch.
     backfill: Backfill,
     /// Which of the request's URLs the next connection tries.
@@ -73,17 +74,30 @@ impl Delivery {
         }
     }
 
-    /// Remembers where the pointer is, to send at the next cursor tick.
-    fn move_cursor(&mut self, position: Option<Point>) {
-        self.cursor = position;
-        self.cursor_unsent = true;
+    /// Takes in a presence update, to send at the next presence tick
+    /// (folded into the one not yet sent, if any).
+    fn show(&mut self, presence: Presence) {
+        if self.presence_unsent {
+            self.presence.absorb(presence);
+        } else {
+            self.presence = presence;
+        }
+        self.presence_unsent = true;
+    }
+
+    /// The presence update to send now; its laser points are then gone.
+    fn take_presence(&mut self) -> ClientMessage {
+        self.presence_unsent = false;
+        let update = self.presence.clone();
+        self.presence.laser.clear();
+        ClientMessage::Presence(update)
     }
 
     /// Takes a command that arrives while there is no connection; `false` to stop.
     fn queue(&mut self, command: Option<Command>) -> bool {
         match command {
             Some(Command::Send(op)) => self.outbox.push_back(op),
-            Some(Command::Cursor(position)) => self.move_cursor(position),
+            Some(Command::Presence(presence)) => self.show(presence),
             // Nobody to answer: the relay that asked sees us gone and asks
             // someone else.
             // Asked again after the next welcome.
@@ -110,8 +124,8 @@ pub(super) async fn run(
         outbox: request.unsent.iter().cloned().collect(),
         last_seq: request.last_seen,
         last_op: request.last_op,
-        cursor: None,
-        cursor_unsent: false,
+        presence: Presence::default(),
+        presence_unsent: false,
         backfill: Backfill::default(),
         url: 0,
         resume: request.resume,
@@ -396,7 +410,7 @@ async fn derive_off_workers(
     .map_err(|err| Ended::Refused(format!("the relay's password settings: {err}")))
 }
 
-/// Live traffic: relay messages in, commands out, pings and cursor updates.
+/// Live traffic: relay messages in, commands out, pings and presence updates.
 async fn serve(
     socket: &mut Socket,
     liveness: Liveness,
@@ -409,8 +423,12 @@ async fn serve(
         return lost(reason);
     }
     let mut ping = tokio::time::interval(liveness.ping_interval);
-    let mut cursor = tokio::time::interval(CURSOR_INTERVAL);
-    cursor.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut presence = tokio::time::interval(PRESENCE_INTERVAL);
+    presence.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // A new connection: the relay forgot what we showed on the last one.
+    if delivery.presence != Presence::default() {
+        delivery.presence_unsent = true;
+    }
     let mut last_heard = Instant::now();
     loop {
         if let Some(request) = delivery.backfill.request()
@@ -437,8 +455,8 @@ async fn serve(
                         delivery.outbox.push_back(op.clone());
                         send(socket, &ClientMessage::Op(op)).await
                     }
-                    Some(Command::Cursor(position)) => {
-                        delivery.move_cursor(position);
+                    Some(Command::Presence(update)) => {
+                        delivery.show(update);
                         Ok(())
                     }
                     Some(Command::Hosting(urls)) => {
@@ -469,9 +487,8 @@ async fn serve(
                     return lost(reason);
                 }
             }
-            _ = cursor.tick(), if delivery.cursor_unsent => {
-                delivery.cursor_unsent = false;
-                if let Err(reason) = send(socket, &ClientMessage::Cursor(delivery.cursor)).await {
+            _ = presence.tick(), if delivery.presence_unsent => {
+                if let Err(reason) = send(socket, &delivery.take_presence()).await {
                     return lost(reason);
                 }
             }

@@ -22,6 +22,7 @@
 //! until it is rejoined, as before.
 
 mod pictures;
+mod presence;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,7 +31,8 @@ use tabula_shared::access::{InviteToken, Password, ResumeSecret, split_code, spl
 use tabula_shared::relay_url::{RelayUrl, UrlError};
 use tabula_shared::room_name;
 use tabula_shared::{
-    Board, ClientId, Color, ErrorCode, History, Op, OpId, PeerInfo, Point, RoomAccess, SequencedOp,
+    Board, ClientId, Color, ErrorCode, History, Op, OpId, PeerInfo, Presence, RoomAccess,
+    SequencedOp,
 };
 
 use crate::net::connection::Connection;
@@ -55,8 +57,9 @@ pub struct Identity {
 pub struct Peer {
     /// Their id, name and colour.
     pub info: PeerInfo,
-    /// Where their pointer is on the canvas, if on it.
-    pub cursor: Option<Point>,
+    /// What they show besides their ops, as they last said: their
+    /// pointer, view, laser, a drag in progress (see [`presence`]).
+    pub presence: Presence,
 }
 
 /// Why a relay address was not accepted.
@@ -208,6 +211,8 @@ pub struct Session {
     pictures: Pictures,
     /// The largest picture the room's relay takes (its welcome says).
     max_blob_bytes: u64,
+    /// What we show the room besides our ops (see [`presence`]).
+    outgoing: presence::Outgoing,
 }
 
 impl Session {
@@ -242,6 +247,7 @@ impl Session {
             relay_snapshot: None,
             pictures: Pictures::default(),
             max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
+            outgoing: presence::Outgoing::default(),
         }
     }
 
@@ -498,13 +504,6 @@ impl Session {
         }
     }
 
-    /// Tells the room where our pointer is; the network task throttles it.
-    pub fn set_cursor(&mut self, position: Option<Point>) {
-        if let Some(connection) = &self.connection {
-            connection.send(Command::Cursor(position));
-        }
-    }
-
     /// Applies everything the network task has reported; `true` if anything did.
     pub fn poll(&mut self) -> bool {
         let mut changed = false;
@@ -750,7 +749,7 @@ impl Session {
                 self.peers = welcome
                     .peers
                     .into_iter()
-                    .map(|info| (info.client, Peer { info, cursor: None }))
+                    .map(|info| (info.client, Peer::new(info)))
                     .collect();
             }
             Event::Board(board) => {
@@ -784,14 +783,10 @@ impl Session {
                 }
             }
             Event::Peers { joined, left } => self.take_news(joined, left),
-            Event::Presence { client, presence } => {
-                if let Some(peer) = self.peers.get_mut(&client) {
-                    peer.cursor = presence.cursor;
-                }
-            }
+            Event::Presence { client, presence } => self.take_presence(client, presence),
             Event::Cursor { client, position } => {
                 if let Some(peer) = self.peers.get_mut(&client) {
-                    peer.cursor = position;
+                    peer.presence.cursor = position;
                 }
             }
             Event::OpRefused { op, code, message } => {
@@ -833,7 +828,7 @@ impl Session {
                 peer.info = info;
             } else {
                 tracing::info!(name = %info.name, "joined the room");
-                self.peers.insert(info.client, Peer { info, cursor: None });
+                self.peers.insert(info.client, Peer::new(info));
             }
         }
     }

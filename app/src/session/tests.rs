@@ -1,6 +1,7 @@
 //! The session's unit tests.
 
 use super::*;
+use tabula_shared::Point;
 
 #[test]
 fn relay_urls_are_checked() {
