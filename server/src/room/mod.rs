@@ -323,7 +323,8 @@ impl Room {
     /// The welcome lists at most [`WELCOME_PEERS`] of the others, so that it
     /// stays small in a room of thousands; the rest are in
     /// [`Membership::more_peers`], to be sent as `Peers` right after it.
-    /// A room that has `max_members` in it already turns a newcomer away
+    /// A room that has `max_members` in it already (on a cluster node, on
+    /// every node, as presence tells of them) turns a newcomer away
     /// (a client already in it may always come back on a new connection).
     ///
     /// `admitted` is the role the hello earned (an invitation's, else an
@@ -346,10 +347,19 @@ impl Room {
         max_members: usize,
     ) -> Result<Membership, JoinRefused> {
         let mut state = lock(&self.state);
-        if !state.members.contains(info.client) && state.members.len() >= max_members {
-            return Err(JoinRefused::Full(RoomFull {
-                members: state.members.len(),
-            }));
+        if !state.members.contains(info.client) {
+            // On a cluster node, the members of other nodes count too, as
+            // presence has told of them.
+            let elsewhere = match &self.sequencing {
+                Sequencing::Cluster(link) => {
+                    link.remote_count(|c| c == info.client || state.members.contains(c))
+                }
+                _ => 0,
+            };
+            let members = state.members.len() + elsewhere;
+            if members >= max_members {
+                return Err(JoinRefused::Full(RoomFull { members }));
+            }
         }
         if state.rules.is_kicked(info.client) {
             return Err(rules::Turned::Kicked(self.name.clone()).into());

@@ -327,3 +327,28 @@ async fn a_room_moves_from_a_data_folder_into_redis_and_back_out_whole() {
     .unwrap();
     assert!(matches!(missing, Err(AdminError::NoSuchRedisRoom { .. })));
 }
+
+#[tokio::test]
+async fn a_full_room_counts_its_members_on_every_node() {
+    let redis = TestRedis::start();
+    let small = || {
+        TestRelay::with_config(Config {
+            redis: Some(redis.url()),
+            max_members: 2,
+            ..test_config()
+        })
+    };
+    let (a, b) = (small().await, small().await);
+    let (mut ann, _) = TestClient::join(&a, "small", "ann").await;
+    let (bob, _) = TestClient::join(&b, "small", "bob").await;
+    // Node a has heard of bob.
+    ann.expect_joined(&bob.info).await;
+    let mut cy = TestClient::connect(&a, "small", "cy").await;
+    let hello = cy.hello_message("small", 0);
+    cy.send(&ClientMessage::Hello(hello)).await;
+    let (code, reason) = cy.expect_close().await;
+    assert_eq!(code, 1013, "{reason}");
+    assert!(reason.contains("room small is full: 2 people"), "{reason}");
+    // Bob may always come back, on either node.
+    TestClient::rejoin(&a, "small", &bob.info, 0, None).await;
+}

@@ -69,6 +69,15 @@ impl Remote {
             .collect()
     }
 
+    /// How many are in the room on other nodes, leaving out those `skip`
+    /// names.
+    pub fn count(&self, skip: impl Fn(ClientId) -> bool) -> usize {
+        lock(&self.peers)
+            .keys()
+            .filter(|client| !skip(**client))
+            .count()
+    }
+
     /// Forgets the nodes not heard from for [`QUIET_AFTER`], and returns
     /// their members.
     pub fn expire(&self) -> Vec<ClientId> {

@@ -114,6 +114,11 @@ impl Link {
     pub fn remote_peers(&self) -> Vec<PeerInfo> {
         self.remote.peers()
     }
+
+    /// How many members other nodes have, leaving out those `skip` names.
+    pub fn remote_count(&self, skip: impl Fn(ClientId) -> bool) -> usize {
+        self.remote.count(skip)
+    }
 }
 
 impl Start {
