@@ -58,7 +58,8 @@ pub struct Peer {
     /// Their id, name and colour.
     pub info: PeerInfo,
     /// What they show besides their ops, as they last said: their
-    /// pointer, view, laser, a drag in progress (see [`presence`]).
+    /// pointer, view, a drag in progress, presenting (see [`presence`]);
+    /// never laser points, which [`Session::take_laser`] hands over.
     pub presence: Presence,
 }
 
@@ -213,6 +214,9 @@ pub struct Session {
     max_blob_bytes: u64,
     /// What we show the room besides our ops (see [`presence`]).
     outgoing: presence::Outgoing,
+    /// The peers' laser points until the app takes them, and newcomers'
+    /// presence until they are announced (see [`presence`]).
+    incoming: presence::Incoming,
 }
 
 impl Session {
@@ -248,6 +252,7 @@ impl Session {
             pictures: Pictures::default(),
             max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
             outgoing: presence::Outgoing::default(),
+            incoming: presence::Incoming::default(),
         }
     }
 
@@ -635,6 +640,7 @@ impl Session {
         self.connection = Some(Connection::spawn(&spawner.runtime, request, move || {
             wake();
         }));
+        self.presence_to_new_connection();
         self.room_urls = urls;
         self.status = ConnectionStatus::Connecting;
     }
@@ -749,7 +755,10 @@ impl Session {
                 self.peers = welcome
                     .peers
                     .into_iter()
-                    .map(|info| (info.client, Peer::new(info)))
+                    .map(|info| {
+                        let presence = self.incoming.adopt(info.client);
+                        (info.client, Peer::new(info, presence))
+                    })
                     .collect();
             }
             Event::Board(board) => {
@@ -816,6 +825,7 @@ impl Session {
     /// Takes in the news of who came into the room and who left.
     fn take_news(&mut self, joined: Vec<PeerInfo>, left: Vec<ClientId>) {
         for client in left {
+            self.incoming.forget(client);
             if let Some(peer) = self.peers.remove(&client) {
                 tracing::info!(name = %peer.info.name, "left the room");
             }
@@ -828,7 +838,8 @@ impl Session {
                 peer.info = info;
             } else {
                 tracing::info!(name = %info.name, "joined the room");
-                self.peers.insert(info.client, Peer::new(info));
+                let presence = self.incoming.adopt(info.client);
+                self.peers.insert(info.client, Peer::new(info, presence));
             }
         }
     }

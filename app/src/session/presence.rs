@@ -13,8 +13,17 @@
 //!
 //! A peer's presence arrives whole and replaces the one before; a presence
 //! beyond the caps ([`Presence::check`]) is dropped, as the relay would have.
+//! A newcomer's may come before the news of them (the relay passes presence
+//! on at once and tells joins a moment later): it waits for that news. Laser
+//! points are not a state but a stream: each update's points are queued
+//! until the app takes them ([`Session::take_laser`]) to draw their fading
+//! trails, so that none is lost when two updates come in one frame and the
+//! session keeps no clock; [`Peer::presence`] keeps none.
 
-use tabula_shared::{ClientId, Presence};
+use std::collections::{HashMap, VecDeque};
+
+use tabula_shared::presence::MAX_LASER_POINTS;
+use tabula_shared::{ClientId, Point, Presence};
 
 use super::{Peer, Session};
 use crate::net::Command;
@@ -28,14 +37,47 @@ pub(super) struct Outgoing {
     sent: Presence,
 }
 
+/// The most updates' laser points kept for the app to take: a window that
+/// draws no frame for a while (hidden) drops the oldest, which would have
+/// faded anyway.
+const MAX_QUEUED_LASER: usize = 256;
+
+/// The most presences kept of people the room has not announced yet.
+const MAX_STRANGERS: usize = 1_024;
+
+/// What came in of the others' presence and is not a peer's state.
+#[derive(Debug, Default)]
+pub(super) struct Incoming {
+    /// Laser points the app has not taken yet: whose, and the points, per
+    /// update, oldest first.
+    laser: VecDeque<(ClientId, Vec<Point>)>,
+    /// The presence of people the room has not announced yet.
+    strangers: HashMap<ClientId, Presence>,
+}
+
+impl Incoming {
+    /// What `client` showed before they were announced, if anything.
+    pub(super) fn adopt(&mut self, client: ClientId) -> Presence {
+        self.strangers.remove(&client).unwrap_or_default()
+    }
+
+    /// `client` left: what they showed before being announced goes too.
+    pub(super) fn forget(&mut self, client: ClientId) {
+        self.strangers.remove(&client);
+    }
+}
+
 impl Outgoing {
     /// The update to send, if anything changed since the last one: the
-    /// whole presence with the laser points added since. Once taken, those
-    /// points are gone from what is shown.
+    /// whole presence with the laser points added since (the newest
+    /// [`MAX_LASER_POINTS`]). Once taken, those points are gone from what
+    /// is shown.
     fn take_update(&mut self) -> Option<Presence> {
         if self.shown.laser.is_empty() && self.shown == self.sent {
             return None;
         }
+        let excess = self.shown.laser.len().saturating_sub(MAX_LASER_POINTS);
+        self.shown.laser.drain(..excess);
         let update = self.shown.clone();
         self.shown.laser.clear();
         self.sent = self.shown.clone();
@@ -44,12 +86,10 @@ impl Outgoing {
 }
 
 impl Peer {
-    /// Someone who came into the room, showing nothing yet.
-    pub(super) fn new(info: tabula_shared::PeerInfo) -> Self {
-        Self {
-            info,
-            presence: Presence::default(),
-        }
+    /// Someone who came into the room, showing `presence` (what came
+    /// before the news of them, if anything).
+    pub(super) fn new(info: tabula_shared::PeerInfo, presence: Presence) -> Self {
+        Self { info, presence }
     }
 }
 
@@ -68,14 +108,16 @@ impl Session {
 
     /// Tells the room where our pointer is (`None`: off the canvas), with
     /// the next [`Self::send_presence`].
-    pub fn set_cursor(&mut self, position: Option<tabula_shared::Point>) {
+    pub fn set_cursor(&mut self, position: Option<Point>) {
         self.outgoing.shown.cursor = position;
     }
 
     /// Hands the network task our presence if it changed since the last
     /// update (once a frame is enough: the task throttles).
+    /// With no room, laser points go nowhere and are dropped.
     pub fn send_presence(&mut self) {
         let Some(connection) = &self.connection else {
+            self.outgoing.shown.laser.clear();
             return;
         };
         if let Some(update) = self.outgoing.take_update() {
@@ -83,14 +125,44 @@ impl Session {
         }
     }
 
-    /// Takes in a peer's latest presence; one beyond the caps is dropped.
-    pub(super) fn take_presence(&mut self, client: ClientId, presence: Presence) {
+    /// A new network task knows nothing of what we show: the next
+    /// [`Self::send_presence`] tells it all.
+    pub(super) fn presence_to_new_connection(&mut self) {
+        self.outgoing.sent = Presence::default();
+    }
+
+    /// The laser points that came since the last call: whose, and the
+    /// points (oldest first), in the order they came.
+    pub fn take_laser(&mut self) -> Vec<(ClientId, Vec<Point>)> {
+        self.incoming.laser.drain(..).collect()
+    }
+
+    /// Takes in a peer's latest presence (one beyond the caps is dropped):
+    /// its state replaces theirs, its laser points are queued for the app.
+    pub(super) fn take_presence(&mut self, client: ClientId, mut presence: Presence) {
+        if client == self.me.client {
+            return;
+        }
         if let Err(why) = presence.check() {
             tracing::debug!(%client, %why, "a peer's presence beyond the caps; dropped");
             return;
         }
+        let laser = std::mem::take(&mut presence.laser);
         if let Some(peer) = self.peers.get_mut(&client) {
             peer.presence = presence;
+        } else {
+            let strangers = &mut self.incoming.strangers;
+            if strangers.len() >= MAX_STRANGERS && !strangers.contains_key(&client) {
+                strangers.clear();
+            }
+            strangers.insert(client, presence);
+        }
+        if !laser.is_empty() {
+            let queued = &mut self.incoming.laser;
+            if queued.len() == MAX_QUEUED_LASER {
+                queued.pop_front();
+            }
+            queued.push_back((client, laser));
         }
     }
 }

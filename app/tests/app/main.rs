@@ -26,6 +26,8 @@
 //!   relays on 127.0.0.1:0.
 //! - [`notes`]: a sticky note through a real relay: to a peer, into the
 //!   room's file, and to a late joiner from the relay's snapshot.
+//! - [`presence`]: presence through a real relay: a laser's points, a
+//!   view and presenting reach the others, a late joiner and a reconnect.
 //! - [`hosting`]: the app's own hosting, with no window: hosting a board,
 //!   handing the room over, hosting a copy when the host vanished.
 //! - [`lan`]: hosting and finding rooms in the window: the invite panel, the
@@ -50,6 +52,7 @@ mod hosting;
 mod images;
 mod lan;
 mod notes;
+mod presence;
 // The relay tests' Redis; these tests never restart it.
 #[allow(dead_code)]
 #[path = "../../../server/tests/relay/redis_server.rs"]
