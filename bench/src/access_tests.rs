@@ -12,12 +12,12 @@ use tabula_shared::{
     ClientMessage, Credentials, Hello, Moderation, PROTOCOL_VERSION, Proofs, ServerMessage, decode,
     encode,
 };
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::load::{LoadPlan, Mode, run};
 use crate::target::{Target, Trust};
+use crate::test_relay;
 
 /// A relay with a password, in process, and the operator of its room
 /// `smoke`, who made `token` an editor's invitation; returns what stops
@@ -25,16 +25,11 @@ use crate::target::{Target, Trust};
 async fn invited_room(
     token: &InviteToken,
 ) -> (std::net::SocketAddr, oneshot::Sender<()>, impl Sized) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = Config {
+    let (addr, stop, _) = test_relay::spawn(Config {
         password: Password::new("relay secret"),
         ..Config::default()
-    };
-    tokio::spawn(tabula_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    })
+    .await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/smoke"))
         .await
         .unwrap();

@@ -39,6 +39,8 @@ mod load;
 mod procfs;
 mod stats;
 mod target;
+#[cfg(test)]
+mod test_relay;
 mod transport;
 mod wire;
 mod ws;

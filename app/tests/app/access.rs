@@ -115,13 +115,7 @@ fn a_session_resumes_as_itself_after_each_cut() {
 #[test]
 fn a_session_answers_the_relays_password_from_the_invitations_code() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let relay = Relay::start(
-        &runtime,
-        Config {
-            password: Password::new("K7QX2M"),
-            ..Config::default()
-        },
-    );
+    let relay = Relay::with_password(&runtime, "K7QX2M");
     let url = relay.url("studio");
     let mut invited = Session::offline(identity("Invited"));
     invited

@@ -286,13 +286,7 @@ fn a_rooms_own_password_keeps_out_whoever_lacks_it_and_the_dialog_asks() {
 #[test]
 fn a_room_with_its_own_password_on_a_relay_with_another_asks_for_both() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let relay = Relay::start(
-        &runtime,
-        Config {
-            password: Password::new("K7QX2M"),
-            ..Config::default()
-        },
-    );
+    let relay = Relay::with_password(&runtime, "K7QX2M");
     let url = relay.url("vault");
     let mut ana = Session::offline(identity("Ana"));
     ana.set_password(Password::new("K7QX2M"));

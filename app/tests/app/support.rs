@@ -365,6 +365,15 @@ impl Relay {
         Self { addr, stop, task }
     }
 
+    /// Starts a relay whose password (or host's code) is `password`.
+    pub fn with_password(runtime: &tokio::runtime::Runtime, password: &str) -> Self {
+        let config = tabula_server::Config {
+            password: tabula_shared::access::Password::new(password),
+            ..tabula_server::Config::default()
+        };
+        Self::start(runtime, config)
+    }
+
     /// The address of `room` on this relay.
     pub fn url(&self, room: &str) -> String {
         format!("ws://{}/{room}", self.addr)

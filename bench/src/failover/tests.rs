@@ -7,26 +7,16 @@ use std::time::Duration;
 use tabula_server::Config;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 
 use super::mover::{Mover, Standing};
 use super::{FailoverReport, wait_until};
 use crate::target::{Target, Trust};
+use crate::test_relay::{self, RelayTask};
 
 /// A relay in memory, in process, on an ephemeral loopback port.
-async fn relay() -> (
-    std::net::SocketAddr,
-    oneshot::Sender<()>,
-    JoinHandle<Result<(), tabula_server::Error>>,
-) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(tabula_server::run(listener, Config::default(), async {
-        let _ = stopped.await;
-    }));
-    (addr, stop, task)
+async fn relay() -> (std::net::SocketAddr, oneshot::Sender<()>, RelayTask) {
+    test_relay::spawn(Config::default()).await
 }
 
 /// A port nothing listens on.

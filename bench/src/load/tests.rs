@@ -2,34 +2,17 @@
 //! that goes away, and wss://.
 
 use tabula_server::Config;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
-use tracing_subscriber::EnvFilter;
 
 use super::connect::connect_raw;
 use super::*;
 use crate::target::Trust;
+use crate::test_relay::{self, RelayTask};
 
 /// The relay, in process, on an ephemeral loopback port.
-async fn relay() -> (
-    std::net::SocketAddr,
-    oneshot::Sender<()>,
-    JoinHandle<Result<(), tabula_server::Error>>,
-) {
-    // RUST_LOG=tabula_server=debug shows the relay's side of a failing test.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(tabula_server::run(listener, Config::default(), async {
-        let _ = stopped.await;
-    }));
-    (addr, stop, task)
+async fn relay() -> (std::net::SocketAddr, oneshot::Sender<()>, RelayTask) {
+    test_relay::spawn(Config::default()).await
 }
 
 fn plan(addr: std::net::SocketAddr, rooms: usize, duration: Duration) -> LoadPlan {
@@ -73,16 +56,11 @@ async fn a_short_run_against_the_relay_delivers_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_answers_a_relays_password_from_the_urls_code_and_fails_without_it() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let config = Config {
+    let (addr, stop, task) = test_relay::spawn(Config {
         password: tabula_shared::access::Password::new("K7QX2M"),
         ..Config::default()
-    };
-    let task = tokio::spawn(tabula_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    })
+    .await;
     let mut with_code = plan(addr, 1, Duration::from_millis(500));
     with_code.target = Target::parse(
         &format!("ws://{addr}/smoke#code=K7QX2M"),
@@ -126,7 +104,7 @@ async fn tls_relay() -> (
     std::net::SocketAddr,
     tabula_shared::fingerprint::Fingerprint,
     oneshot::Sender<()>,
-    JoinHandle<Result<(), tabula_server::Error>>,
+    RelayTask,
     tempfile::TempDir,
 ) {
     use tabula_server::tls::self_signed::{generate, write_pair};
@@ -137,12 +115,7 @@ async fn tls_relay() -> (
         tls: Some(tabula_server::TlsSettings::load(&cert, &key).unwrap()),
         ..Config::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(tabula_server::run(listener, config, async {
-        let _ = stopped.await;
-    }));
+    let (addr, stop, task) = test_relay::spawn(config).await;
     (addr, made.fingerprint, stop, task, dir)
 }
 
