@@ -33,6 +33,7 @@ use crate::host::hosting::Hosting;
 use crate::host::{HostError, HostSettings};
 use crate::insert::{Inserting, Landing, landing_size};
 use crate::lan::Lan;
+use crate::live_drags;
 use crate::session::{ConnectionStatus, JoinError, Session};
 use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
 use crate::ui::frame_stats::FrameStats;
@@ -748,6 +749,11 @@ impl TabulaApp {
         if input.pointer_changed {
             self.session.set_cursor(input.pointer);
         }
+        let (replaying, time) = (self.replay.is_some(), ctx.input(|i| i.time));
+        let ours = input
+            .preview
+            .filter(|_| !replaying && self.session.may_edit());
+        live_drags::exchange(&mut self.canvas, &mut self.session, ours, replaying, time);
         let cursors: Vec<PeerCursor<'_>> = self
             .session
             .peers()

@@ -16,6 +16,8 @@
 //!   gesture under way previewed; with the camera, the tools, the gestures, the
 //!   selection, the text editor, the renderer and its cache, and the overlays,
 //!   each in a module of its own. It knows nothing of the network.
+//! - [`live_drags`]: once a frame, our drag under way into our presence and
+//!   the others' drags onto the canvas.
 //! - [`insert`]: pictures pasted, dropped on the window or chosen with File →
 //!   Insert image…, made fit to share on a job and put on the board.
 //! - [`jobs`]: [`jobs::Job`], the one way work runs off the UI thread: a
@@ -60,6 +62,7 @@ pub mod host;
 pub mod insert;
 pub mod jobs;
 pub mod lan;
+pub mod live_drags;
 pub mod net;
 pub mod note;
 pub mod outline;

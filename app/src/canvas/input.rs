@@ -7,6 +7,7 @@ use tabula_shared::{Board, Object, ObjectId, Op, OpKind, Point};
 
 use super::convert::point_from_pos;
 use super::gesture::{Drawing, Gesture, constrain, swept};
+use super::live_drag::{MIN_MOVE_PX, MIN_SHAPE_PX};
 use super::overlay::HANDLE_PX;
 use super::selection;
 use super::text_edit::{EditorOutcome, TextEditor};
@@ -17,8 +18,6 @@ use super::{Canvas, CanvasInput, ERASER_PX};
 const MIN_SPACING_PX: f32 = 1.5;
 /// How near the pointer must be to an object to pick it, in screen points.
 const PICK_PX: f32 = 6.0;
-/// A shape dragged out shorter than this on screen is taken for a stray click.
-const MIN_SHAPE_PX: f32 = 3.0;
 
 impl Canvas {
     /// Takes the whole available space, reads this frame's pointer and key input
@@ -112,6 +111,7 @@ impl Canvas {
         }
         let pointer_changed = self.update_pointer(ui, on_canvas);
         self.set_cursor_icon(ui, &response, space_down);
+        let preview = self.take_preview(board);
 
         actions.retain(|a: &Vec<Op>| !a.is_empty());
         if !actions.is_empty() {
@@ -122,6 +122,7 @@ impl Canvas {
             actions,
             pointer: self.pointer,
             pointer_changed,
+            preview,
         }
     }
 
@@ -391,6 +392,7 @@ impl Canvas {
         }
         self.motion(pos, board);
         let zoom = self.camera.zoom;
+        let change = self.drag_change(board);
         match std::mem::replace(&mut self.gesture, Gesture::Idle) {
             Gesture::Drawing(mut d) => {
                 d.finish(
@@ -406,10 +408,12 @@ impl Canvas {
                     let data = self
                         .tools
                         .shape(kind, point_from_pos(from), point_from_pos(to));
-                    actions.push(vec![Op::new(OpKind::Create {
+                    let action = vec![Op::new(OpKind::Create {
                         object: ObjectId::random(),
                         data,
-                    })]);
+                    })];
+                    self.land(change, &action);
+                    actions.push(action);
                 }
             }
             Gesture::Erasing { .. } => {
@@ -421,19 +425,18 @@ impl Canvas {
                 actions.push(ops);
             }
             Gesture::Moving { from, to } => {
-                if from.distance(to) * zoom >= 1.0 {
+                if from.distance(to) * zoom >= MIN_MOVE_PX {
                     let by = point_from_pos((to - from).to_pos2());
-                    actions.push(self.selection.move_by(board, by));
+                    let action = self.selection.move_by(board, by);
+                    self.land(change, &action);
+                    actions.push(action);
                 }
             }
             Gesture::Resizing { object, handle, to } => {
                 if let Some(o) = board.object(object) {
-                    actions.push(vec![selection::resize(
-                        o,
-                        handle,
-                        point_from_pos(to),
-                        self.shift,
-                    )]);
+                    let action = vec![selection::resize(o, handle, point_from_pos(to), self.shift)];
+                    self.land(change, &action);
+                    actions.push(action);
                 }
             }
             Gesture::Selecting { from, to, additive } => {
@@ -454,7 +457,8 @@ impl Canvas {
     }
 
     /// Keys that act on the selection: Delete or Backspace deletes it, ctrl+D
-    /// duplicates it, ctrl+A selects everything, Escape lets it go.
+    /// duplicates it, ctrl+A selects everything, Escape lets go of the drag
+    /// under way or else of the selection.
     fn keys_ui(&mut self, ui: &Ui, board: &Board, actions: &mut Vec<Vec<Op>>) {
         let (delete, duplicate, all, escape) = ui.input_mut(|i| {
             (
@@ -475,7 +479,9 @@ impl Canvas {
         if all && self.tools.tool == Tool::Select {
             self.selection.set(board.objects().map(|o| o.id));
         }
-        if escape {
+        // Escape lets go of a drag under way (a move, a resize, a shape)
+        // without making anything, or else of the selection.
+        if escape && !self.cancel_drag() {
             self.selection.clear();
         }
     }

@@ -45,6 +45,10 @@
 //!   frame.
 //! - [`curve`]: the screen's line pieces for a curve of [`crate::outline`]
 //!   (a stroke, an ellipse), as fine as the zoom needs.
+//! - [`live_drag`]: our drag as the others see it before it ends (the
+//!   change it would make, the op it lands as).
+//! - [`previews`]: the others' drags under way, kept until the op they land
+//!   as arrives, and painted over the board in their colour.
 //! - [`overlay`]: the dot grid, selection outlines and handles, the rubber band,
 //!   the eraser's reach and peers' pointers.
 //! - [`convert`]: canvas points, rectangles and colours as egui's, the leaf the
@@ -60,8 +64,10 @@ pub mod curve;
 pub mod gesture;
 pub mod images;
 mod input;
+pub mod live_drag;
 pub mod overlay;
 mod paint;
+pub mod previews;
 pub mod render;
 pub mod selection;
 pub mod text_edit;
@@ -71,6 +77,7 @@ use std::cell::RefCell;
 
 use egui::emath::TSTransform;
 use egui::{Pos2, Rect, Response, vec2};
+use tabula_shared::presence::Preview;
 use tabula_shared::{Color, ObjectId, Op, Point};
 
 use self::cache::BoardCache;
@@ -78,6 +85,7 @@ use self::camera::{Camera, ZOOM_STEP};
 use self::convert::rect_from_canvas;
 use self::gesture::Gesture;
 use self::images::Textures;
+use self::previews::PeerDrags;
 use self::selection::Selection;
 use self::text_edit::TextEditor;
 use self::tools::ToolSettings;
@@ -124,6 +132,11 @@ pub struct CanvasInput {
     /// Whether [`Self::pointer`] differs from last frame's, so that only changes
     /// are passed on.
     pub pointer_changed: bool,
+    /// What our drag shows the others now ([`live_drag`]): the change a
+    /// move, a resize or a shape being dragged out would make, and on the
+    /// frame it ends the op that makes it real; `None` when nothing is
+    /// dragged, or the drag was let go of with Escape.
+    pub preview: Option<Preview>,
 }
 
 impl CanvasInput {
@@ -166,6 +179,11 @@ pub struct Canvas {
     cache: RefCell<BoardCache>,
     /// The images' textures, one per picture, made as they come on screen.
     textures: RefCell<Textures>,
+    /// The drag that ended this frame with an op, and that op, for this
+    /// frame's [`CanvasInput::preview`].
+    landed: Option<Preview>,
+    /// The others' drags under way, shown over the board ([`previews`]).
+    peer_drags: PeerDrags,
 }
 
 impl Default for Canvas {
@@ -191,6 +209,8 @@ impl Canvas {
             covered: false,
             cache: RefCell::default(),
             textures: RefCell::default(),
+            landed: None,
+            peer_drags: PeerDrags::default(),
         }
     }
 
@@ -232,6 +252,18 @@ impl Canvas {
     /// The selection, to change it (after a duplicate, say).
     pub fn selection_mut(&mut self) -> &mut Selection {
         &mut self.selection
+    }
+
+    /// The others' drags under way, to take in their latest presence
+    /// before painting.
+    pub fn peer_drags_mut(&mut self) -> &mut PeerDrags {
+        &mut self.peer_drags
+    }
+
+    /// The others' drags under way, as shown.
+    #[must_use]
+    pub fn peer_drags(&self) -> &PeerDrags {
+        &self.peer_drags
     }
 
     /// The text being typed, if any.

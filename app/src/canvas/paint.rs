@@ -1,15 +1,20 @@
 //! The second half of a canvas frame: the paper, the grid, the objects with
-//! the gesture under way previewed, the selection and the peers' pointers
+//! the gesture under way previewed and the others' drags shown
+//! ([`super::previews`]), the selection and the peers' pointers
 //! ([`Canvas::paint_ui`]).
 
-use egui::emath::TSTransform;
-use egui::{Painter, Rect, Ui};
-use tabula_shared::{Board, Object, ObjectId, ObjectKind, OpKind, Point};
+use std::collections::BTreeMap;
 
+use egui::emath::TSTransform;
+use egui::{Painter, Rect, Ui, vec2};
+use tabula_shared::{Board, ClientId, Object, ObjectId, ObjectKind, OpKind, Point};
+
+use super::cache::CachedObject;
 use super::convert::{color32, point_from_pos, pos_from_point, rect_from_canvas};
 use super::gesture::{Gesture, constrain};
 use super::images::paint_picture;
 use super::overlay;
+use super::previews::{self, Look};
 use super::render::{DOT_PX, Dots, paint_note, paint_object};
 use super::selection;
 use super::tools::Tool;
@@ -40,6 +45,8 @@ impl Canvas {
         cache.update(board);
         let mut dots = Dots::with_capacity(cache.objects().len());
         let previewing = self.is_previewing();
+        // Where each of the others' drags shows its objects (canvas units).
+        let mut dragged: BTreeMap<ClientId, Rect> = BTreeMap::new();
         for cached in cache.objects() {
             if Some(cached.id) == editing {
                 // Typed over in the editor: a note shows its paper beneath.
@@ -56,6 +63,18 @@ impl Canvas {
                         dots.flush(&painter);
                         self.paint_one(ui, &painter, screen_from_canvas, &shown, pictures);
                     }
+                }
+                continue;
+            }
+            if let Some((client, look)) = self.peer_drags.look(cached.id) {
+                // Someone else is dragging it: shown where they would leave it.
+                if let Some(object) = board.object(cached.id) {
+                    let parts = (ui, &painter, pictures);
+                    let area = self.paint_dragged(parts, &mut dots, cached, object, look);
+                    dragged
+                        .entry(*client)
+                        .and_modify(|a| *a = a.union(area))
+                        .or_insert(area);
                 }
                 continue;
             }
@@ -78,6 +97,7 @@ impl Canvas {
         if let Some(preview) = self.shape_preview(board) {
             paint_object(&painter, screen_from_canvas, &preview);
         }
+        self.paint_peer_drags(&painter, dragged);
         self.paint_selection_ui(&painter, board);
         if let Gesture::Selecting { from, to, .. } = self.gesture {
             overlay::paint_rubber_band(
@@ -120,6 +140,70 @@ impl Canvas {
         let look = self.textures.borrow_mut().look(ui.ctx(), pictures, blob);
         let rect = screen_from_canvas * rect_from_canvas(object.frame());
         paint_picture(painter, rect, &look, self.erased.contains(&object.id));
+    }
+
+    /// Paints `object` (cached as `cached`) as someone else's drag shows
+    /// it: moved (through a shifted transform, or as a dot when tiny) or
+    /// reshaped. Returns where it is shown, in canvas units.
+    fn paint_dragged(
+        &self,
+        (ui, painter, pictures): (&Ui, &Painter, &Pictures),
+        dots: &mut Dots,
+        cached: &CachedObject,
+        object: &Object,
+        look: &Look,
+    ) -> Rect {
+        let screen_from_canvas = self.screen_from_canvas();
+        let visible = self.camera.visible_canvas(self.viewport);
+        match look {
+            Look::Moved(by) => {
+                let shift = vec2(by.x, by.y);
+                let bounds = cached.bounds.translate(shift);
+                if bounds.intersects(visible) {
+                    let on_screen = screen_from_canvas * bounds;
+                    if cached.dot && on_screen.width() < DOT_PX && on_screen.height() < DOT_PX {
+                        dots.push(cached, on_screen, screen_from_canvas.scaling);
+                    } else {
+                        dots.flush(painter);
+                        let shifted = screen_from_canvas * TSTransform::from_translation(shift);
+                        self.paint_one(ui, painter, shifted, object, pictures);
+                    }
+                }
+                bounds
+            }
+            Look::Reshaped(_) => {
+                let shown = previews::as_shown(object, look);
+                let bounds = rect_from_canvas(shown.bounds());
+                if bounds.intersects(visible) {
+                    dots.flush(painter);
+                    self.paint_one(ui, painter, screen_from_canvas, &shown, pictures);
+                }
+                bounds
+            }
+        }
+    }
+
+    /// The shapes the others are dragging out, faded, and a tag in its
+    /// author's colour on each drag shown (`dragged`: where their moved and
+    /// reshaped objects are, in canvas units).
+    fn paint_peer_drags(&self, painter: &Painter, mut dragged: BTreeMap<ClientId, Rect>) {
+        if self.peer_drags.is_empty() {
+            return;
+        }
+        let screen_from_canvas = self.screen_from_canvas();
+        for (client, data) in self.peer_drags.shapes() {
+            let shape = previews::faded_shape(client, data);
+            paint_object(painter, screen_from_canvas, &shape);
+            dragged.insert(client, rect_from_canvas(shape.bounds()));
+        }
+        for (client, name, color) in self.peer_drags.people() {
+            if let Some(area) = dragged.get(&client) {
+                let on_screen = screen_from_canvas * *area;
+                if on_screen.intersects(self.viewport) {
+                    previews::paint_tag(painter, on_screen, name, color);
+                }
+            }
+        }
     }
 
     /// The paper (and shadow) of the note being typed on, if it is a note:
@@ -191,7 +275,7 @@ impl Canvas {
         let _ = board;
         Some(Object {
             id: ObjectId::random(),
-            author: tabula_shared::ClientId(uuid::Uuid::nil()),
+            author: ClientId(uuid::Uuid::nil()),
             data: self
                 .tools
                 .shape(kind, point_from_pos(from), point_from_pos(to)),

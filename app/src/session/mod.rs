@@ -217,6 +217,8 @@ pub struct Session {
     /// The peers' laser points until the app takes them, and newcomers'
     /// presence until they are announced (see [`presence`]).
     incoming: presence::Incoming,
+    /// The latest ops from the room, by id (see [`presence`]).
+    recent_ops: presence::RecentOps,
 }
 
 impl Session {
@@ -253,6 +255,7 @@ impl Session {
             max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
             outgoing: presence::Outgoing::default(),
             incoming: presence::Incoming::default(),
+            recent_ops: presence::RecentOps::default(),
         }
     }
 
@@ -775,7 +778,7 @@ impl Session {
             Event::Picture(_) | Event::PictureMissing(_) | Event::PictureDamaged { .. } => {
                 self.take_picture(event);
             }
-            Event::Op(op) => match self.note_shared(&op).board.apply_sequenced(&op) {
+            Event::Op(op) => match self.note_arrival(&op).board.apply_sequenced(&op) {
                 tabula_shared::Applied::Gap { expected } => {
                     tracing::error!(expected, got = op.seq, "sequence gap; op not applied");
                 }
@@ -790,6 +793,7 @@ impl Session {
                 if let Some(sequenced) = self.board.confirm(op, seq, timestamp_ms) {
                     self.log.push(sequenced);
                 }
+                self.acknowledged(op);
             }
             Event::Peers { joined, left } => self.take_news(joined, left),
             Event::Presence { client, presence } => self.take_presence(client, presence),

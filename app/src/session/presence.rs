@@ -21,12 +21,21 @@
 //! session keeps no clock; [`Peer::presence`] keeps none.
 
 use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
-use tabula_shared::presence::MAX_LASER_POINTS;
-use tabula_shared::{ClientId, Point, Presence};
+use tabula_shared::presence::{MAX_LASER_POINTS, Preview};
+use tabula_shared::{ClientId, OpId, Point, Presence};
 
 use super::{Peer, Session};
 use crate::net::Command;
+
+/// How many of the others' latest ops are remembered by id, for the drags
+/// that land as them ([`Session::has_op`]).
+const RECENT_OPS: usize = 1024;
+/// How long our ended drag's preview is shown while its op is not yet
+/// acknowledged: longer, and the op is not coming soon (the link dropped,
+/// or the relay refused it).
+const LANDING_PATIENCE: Duration = Duration::from_secs(3);
 
 /// What we show the room, and what of it went out last.
 #[derive(Debug, Default)]
@@ -35,6 +44,25 @@ pub(super) struct Outgoing {
     shown: Presence,
     /// What the last update said, but for its laser points.
     sent: Presence,
+    /// The op our ended drag lands as, while the relay has not acknowledged
+    /// it, and since when: until then our presence keeps the drag's last
+    /// preview, so that the others keep showing it until they have the op.
+    landing: Option<(OpId, Instant)>,
+}
+
+/// The ids of the latest ops from the room, newest last.
+#[derive(Debug, Default)]
+pub(super) struct RecentOps(VecDeque<OpId>);
+
+impl RecentOps {
+    /// Remembers an op that arrived (forgetting the oldest past
+    /// [`RECENT_OPS`]).
+    pub(super) fn push(&mut self, op: OpId) {
+        if self.0.len() == RECENT_OPS {
+            self.0.pop_front();
+        }
+        self.0.push_back(op);
+    }
 }
 
 /// The most updates' laser points kept for the app to take: a window that
@@ -122,6 +150,61 @@ impl Session {
         };
         if let Some(update) = self.outgoing.take_update() {
             connection.send(Command::Presence(update));
+        }
+    }
+
+    /// Shows the room our drag under way (`Some`, its landing op set once it
+    /// has ended) or none (`None`): an ended drag's preview stays in our
+    /// presence until the relay acknowledges its op (or for a few seconds
+    /// at most), so that the others keep showing it until they have the op.
+    /// With no room to show, an ended drag shows nothing.
+    pub fn show_drag(&mut self, preview: Option<Preview>) {
+        let outgoing = &mut self.outgoing;
+        match preview {
+            Some(preview) if preview.landing.is_some() && self.connection.is_none() => {
+                outgoing.landing = None;
+                outgoing.shown.preview = None;
+            }
+            Some(preview) => {
+                outgoing.landing = preview.landing.map(|op| (op, Instant::now()));
+                outgoing.shown.preview = Some(preview);
+            }
+            None => {
+                let waited = outgoing
+                    .landing
+                    .is_some_and(|(_, since)| since.elapsed() > LANDING_PATIENCE);
+                if outgoing.landing.is_none() || waited {
+                    outgoing.landing = None;
+                    outgoing.shown.preview = None;
+                }
+            }
+        }
+    }
+
+    /// Whether the board has the op `op` from the room, among the latest
+    /// [`RECENT_OPS`] (what a peer's ended drag waits for).
+    #[must_use]
+    pub fn has_op(&self, op: OpId) -> bool {
+        self.recent_ops.0.iter().rev().any(|o| *o == op)
+    }
+
+    /// An op from the room arrives: remembered by id (a peer's drag may land
+    /// as it), and the pictures it shares noted.
+    pub(super) fn note_arrival(&mut self, op: &tabula_shared::SequencedOp) -> &mut Self {
+        self.recent_ops.push(op.op.id);
+        self.note_shared(op)
+    }
+
+    /// One of our ops was acknowledged: if our ended drag landed as it, its
+    /// preview has done its job.
+    pub(super) fn acknowledged(&mut self, op: OpId) {
+        if self
+            .outgoing
+            .landing
+            .is_some_and(|(landing, _)| landing == op)
+        {
+            self.outgoing.landing = None;
+            self.outgoing.shown.preview = None;
         }
     }
 

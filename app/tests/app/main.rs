@@ -24,6 +24,9 @@
 //! - [`export`]: the PNG and SVG exports.
 //! - [`end_to_end`]: sessions with their real network tasks, through real
 //!   relays on 127.0.0.1:0.
+//! - [`live_drags`]: a move, a resize or a shape being dragged out shown
+//!   to the others while it is dragged, and kept until its op arrives: in
+//!   the window, and end to end through a real relay.
 //! - [`notes`]: a sticky note through a real relay: to a peer, into the
 //!   room's file, and to a late joiner from the relay's snapshot.
 //! - [`presence`]: presence through a real relay: a laser's points, a
@@ -51,6 +54,7 @@ mod files;
 mod hosting;
 mod images;
 mod lan;
+mod live_drags;
 mod notes;
 mod presence;
 // The relay tests' Redis; these tests never restart it.
