@@ -17,9 +17,9 @@ import sys
 
 BEGIN = "<!-- bench:begin (written by bench/run.sh; edits here are overwritten) -->"
 END = "<!-- bench:end -->"
-RELAYS = ["tabula", "tabula-memory", "node-ws", "python-websockets"]
+RELAYS = ["tabula", "tabula-memory", "node-ws", "python-websockets", "fastwebsockets"]
 TABULAS = ["tabula", "tabula-memory"]
-PEERS = ["node-ws", "python-websockets"]
+PEERS = ["node-ws", "python-websockets", "fastwebsockets"]
 LOAD = [
     ("fanout-2", "Fan-out, 1 room, 2 peers × 60 Hz, 100 B"),
     ("fanout-10", "Fan-out, 1 room, 10 peers × 60 Hz, 100 B"),
@@ -62,6 +62,15 @@ def mib(kib):
     return "–" if kib is None else f"{kib / 1024:.1f}"
 
 
+def per_cpu(r):
+    """Frames delivered per second of relay CPU (one core busy for one second),
+    or None without the relay's CPU."""
+    cpu = r and r.get("relay_cpu_pct")
+    if not cpu:
+        return None
+    return r["delivered_per_s"] / (cpu / 100)
+
+
 def ratio(a, b):
     if not a or not b:
         return "–"
@@ -83,10 +92,16 @@ def machine():
     websockets = run(
         "bench/peers/python-websockets/.venv/bin/python", "-c", "import websockets; print(websockets.__version__)"
     )
+    fastwebsockets = "?"
+    lock = pathlib.Path("bench/peers/fastwebsockets-rust/Cargo.lock")
+    if lock.exists():
+        found = re.search(r'name = "fastwebsockets"\nversion = "([^"]+)"', lock.read_text())
+        fastwebsockets = found.group(1) if found else "?"
     return [
         f"- CPU: {cpu}, {cores} cores; memory {mem}; Linux {platform.release()}",
         f"- {run('rustc', '--version')}; Node {run('node', '--version')} with ws {ws}; "
-        f"Python {platform.python_version()} with websockets {websockets}",
+        f"Python {platform.python_version()} with websockets {websockets}; "
+        f"Rust fastwebsockets {fastwebsockets} (release, LTO)",
         f"- Tabula at {run('git', 'rev-parse', '--short', 'HEAD')}",
     ]
 
@@ -164,8 +179,12 @@ def render(results, duration, note):
             continue
         out += ["", f"### Ratios: {tabula} ÷ peer", ""]
         out += [
-            "| scenario | delivered/s vs node-ws | vs python-websockets | p99 of node-ws ÷ this | p99 of python-websockets ÷ this |",
-            "|---|---:|---:|---:|---:|",
+            "| scenario | "
+            + " | ".join(f"delivered/s vs {peer}" for peer in PEERS)
+            + " | "
+            + " | ".join(f"p99 of {peer} ÷ this" for peer in PEERS)
+            + " |",
+            "|---|" + "---:|" * (2 * len(PEERS)),
         ]
         for name, title in LOAD:
             t = load(results, name, tabula)
@@ -187,7 +206,39 @@ def render(results, duration, note):
                 sat.append(f"{peer} held no step")
             else:
                 sat.append(ratio(t_held and t_held[1]["delivered_per_s"], p_held and p_held[1]["delivered_per_s"]))
-        out.append("| Saturation (delivered/s at the highest rate that held) | " + " | ".join(sat) + " | | |")
+        out.append("| Saturation (delivered/s at the highest rate that held) | " + " | ".join(sat) + " |" + " |" * len(PEERS))
+
+    cpu_relays = [relay for relay in RELAYS if any(per_cpu(load(results, name, relay)) for name, _ in LOAD)]
+    if cpu_relays:
+        out += ["", "### Delivered frames per second of relay CPU", ""]
+        out += [
+            "Frames delivered per second ÷ the relay's CPU (in cores) over the send window: "
+            "what a relay gets out of one busy core. A generator near 100 % voids a row.",
+            "",
+        ]
+        against = "fastwebsockets" if "fastwebsockets" in cpu_relays else None
+        mine = [t for t in TABULAS if t in cpu_relays] if against else []
+        out += [
+            "| scenario | "
+            + " | ".join(cpu_relays)
+            + "".join(f" | {t} ÷ {against}" for t in mine)
+            + " |",
+            "|---|" + "---:|" * (len(cpu_relays) + len(mine)),
+        ]
+        rows = [(title, {relay: load(results, name, relay) for relay in cpu_relays}) for name, title in LOAD]
+        held = {relay: ramp(results, relay)[1] for relay in cpu_relays}
+        rows.append(
+            (
+                "Saturation (at the highest rate that held)",
+                {relay: held[relay] and held[relay][1] for relay in cpu_relays},
+            )
+        )
+        for title, figures in rows:
+            if not any(figures.values()):
+                continue
+            cells = [num(per_cpu(figures[relay])) for relay in cpu_relays]
+            cells += [ratio(per_cpu(figures[t]), per_cpu(figures[against])) for t in mine]
+            out.append(f"| {title} | " + " | ".join(cells) + " |")
     for name, title in LOAD:
         if not any(load(results, name, relay) for relay in RELAYS):
             continue
@@ -266,6 +317,7 @@ def render(results, duration, note):
         "taskset -c 0 target/release/tabula-server --memory --listen 127.0.0.1:PORT",
         "taskset -c 0 node bench/peers/node-ws/server.js PORT",
         "taskset -c 0 bench/peers/python-websockets/.venv/bin/python bench/peers/python-websockets/server.py PORT",
+        "taskset -c 0 target/release/fastwebsockets-relay PORT",
         "```",
         "",
         END,

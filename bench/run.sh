@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh: runs every relay scenario against Tabula's relay and the peers
-# (Node ws, Python websockets) in one run, and writes the tables into
+# (Node ws, Python websockets, Rust fastwebsockets) in one run, and writes the tables into
 # BENCHMARKS.md, between its "bench:begin" and "bench:end" markers.
 #
 # Each relay runs alone, pinned to core 0 (taskset -c 0), and is restarted for
@@ -18,9 +18,9 @@
 #   BENCH_JOIN_OPS  ops in the room of the join scenario, Tabula only (default
 #                   1000000; 0 skips it)
 #   BENCH_RELAYS    which relays to run (default "tabula tabula-memory node-ws
-#                   python-websockets"): tabula is the relay as deployed, keeping
-#                   every room in SQLite (a fresh data folder per scenario);
-#                   tabula-memory is the same relay with --memory
+#                   python-websockets fastwebsockets"): tabula is the relay as
+#                   deployed, keeping every room in SQLite (a fresh data folder
+#                   per scenario); tabula-memory is the same relay with --memory
 #   BENCH_OUT       the Markdown file to update (default BENCHMARKS.md)
 #   BENCH_SCENARIOS which scenarios to run (default all: "fanout-2 fanout-10
 #                   fanout-100 room-1000fps rooms-100x10 slow-consumer idle ramp
@@ -30,6 +30,8 @@
 #   BENCH_RESULTS   where the JSON figures go (default target/bench)
 #   BENCH_BIN       a folder holding tabula-server and tabula-bench already built
 #                   (for example a copy of an older build, to compare): no build
+#                   of them (the fastwebsockets peer is still looked for, and
+#                   built if missing, in $CARGO_TARGET_DIR/release or target/release)
 #   BENCH_NOTE      a sentence added to the run's header (for example, what else
 #                   was running on the machine)
 # Everything listens on 127.0.0.1 only, and every scenario stops by itself.
@@ -40,23 +42,34 @@ DURATION=${BENCH_DURATION:-5}
 IDLE=${BENCH_IDLE:-10000}
 IDLE_HOLD=${BENCH_IDLE_HOLD:-30}
 JOIN_OPS=${BENCH_JOIN_OPS:-1000000}
-RELAYS=${BENCH_RELAYS:-"tabula tabula-memory node-ws python-websockets"}
+RELAYS=${BENCH_RELAYS:-"tabula tabula-memory node-ws python-websockets fastwebsockets"}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
 RESULTS=${BENCH_RESULTS:-target/bench}
 SCENARIOS=${BENCH_SCENARIOS:-"fanout-2 fanout-10 fanout-100 room-1000fps rooms-100x10 slow-consumer idle ramp join"}
 read -r -a TABULA_ARGS <<<"${BENCH_TABULA_ARGS:-}"
 BIN=${BENCH_BIN:-${CARGO_TARGET_DIR:-target}/release}
 BENCH=$BIN/tabula-bench
+FASTWEBSOCKETS=${CARGO_TARGET_DIR:-target}/release/fastwebsockets-relay
 
 if [[ -z "${BENCH_BIN:-}" ]]; then
     echo "== building the relay and the load generator (release)"
     cargo build --release -p tabula-server -p tabula-bench
 fi
 
-if [[ " $RELAYS " == *" node-ws "* || " $RELAYS " == *" python-websockets "* ]]; then
-    if [[ ! -d bench/peers/node-ws/node_modules/ws || ! -x bench/peers/python-websockets/.venv/bin/python ]]; then
-        bash bench/peers/install.sh
-    fi
+# The peers asked for that are not installed yet.
+MISSING=()
+if [[ " $RELAYS " == *" node-ws "* && ! -d bench/peers/node-ws/node_modules/ws ]]; then
+    MISSING+=(node-ws)
+fi
+if [[ " $RELAYS " == *" python-websockets "* && ! -x bench/peers/python-websockets/.venv/bin/python ]]; then
+    MISSING+=(python-websockets)
+fi
+# cargo decides whether the peer is up to date with its sources.
+if [[ " $RELAYS " == *" fastwebsockets "* ]]; then
+    MISSING+=(fastwebsockets)
+fi
+if [[ ${#MISSING[@]} -gt 0 ]]; then
+    bash bench/peers/install.sh "${MISSING[@]}"
 fi
 
 # Enough file descriptors for the idle scenario, in the relays and the generator.
@@ -120,6 +133,9 @@ start_relay() {
         python-websockets)
             taskset -c 0 bench/peers/python-websockets/.venv/bin/python \
                 bench/peers/python-websockets/server.py "$PORT" >"$RESULTS/relay.log" 2>&1 &
+            ;;
+        fastwebsockets)
+            taskset -c 0 "$FASTWEBSOCKETS" "$PORT" >"$RESULTS/relay.log" 2>&1 &
             ;;
         *)
             echo "unknown relay $1" >&2
