@@ -1,6 +1,7 @@
 //! Idle connections: open many peers that only say hello (or, in raw mode, only
 //! connect), hold them, and report how much the relay's resident memory grew per
-//! connection.
+//! connection; then, with `--time-joins`, time how long one more peer takes to
+//! join among them.
 //!
 //! Each idle peer still reads, in a task of its own, so that presence news
 //! (everyone's `PeerJoined`) drains instead of filling the relay's queues: what is
@@ -22,6 +23,10 @@ use crate::target::Target;
 /// How many connections are opened at once.
 const CONNECT_CONCURRENCY: usize = 128;
 
+/// The pause before each timed join, so that each finds the relay at rest
+/// (the previous one's leave told, its room's file written).
+const JOIN_GAP: Duration = Duration::from_millis(250);
+
 /// What an idle run does.
 #[derive(Clone, Debug)]
 pub struct IdlePlan {
@@ -40,6 +45,9 @@ pub struct IdlePlan {
     /// Whether each connection comes from an address of its own in
     /// 127.0.0.0/8 (see [`source_address`]), as many clients would.
     pub spread: bool,
+    /// How many joins to time into a room nobody is in, and as many into
+    /// the rooms the idle connections are in, once they are all held.
+    pub timed_joins: usize,
 }
 
 /// The local address connection `index` comes from when connections are
@@ -66,8 +74,28 @@ pub struct IdleReport {
     pub before: Option<Memory>,
     /// The relay's memory with every connection open.
     pub after: Option<Memory>,
+    /// Timed joins of one more peer into a room nobody was in: from opening
+    /// its connection to its welcome.
+    pub joins_fresh: Vec<Duration>,
+    /// Timed joins of one more peer into a room of idle connections.
+    pub joins_busy: Vec<Duration>,
     /// What went wrong, if anything.
     pub error: Option<String>,
+}
+
+/// The median (the upper one of an even count) and the longest of some
+/// durations, in milliseconds.
+fn median_and_max_ms(times: &[Duration]) -> Option<(f64, f64)> {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let median = sorted.get(sorted.len() / 2)?;
+    let max = sorted.last()?;
+    Some((median.as_secs_f64() * 1e3, max.as_secs_f64() * 1e3))
+}
+
+/// Durations in milliseconds, for JSON.
+fn millis(times: &[Duration]) -> Vec<f64> {
+    times.iter().map(|t| t.as_secs_f64() * 1e3).collect()
 }
 
 impl IdleReport {
@@ -87,6 +115,12 @@ impl IdleReport {
             "relay_rss_before_kib": self.before.map(|m| m.rss_kib),
             "relay_rss_after_kib": self.after.map(|m| m.rss_kib),
             "rss_per_conn_bytes": self.rss_per_connection(),
+            "join_fresh_ms": millis(&self.joins_fresh),
+            "join_fresh_p50_ms": median_and_max_ms(&self.joins_fresh).map(|(p50, _)| p50),
+            "join_fresh_max_ms": median_and_max_ms(&self.joins_fresh).map(|(_, max)| max),
+            "join_busy_ms": millis(&self.joins_busy),
+            "join_busy_p50_ms": median_and_max_ms(&self.joins_busy).map(|(p50, _)| p50),
+            "join_busy_max_ms": median_and_max_ms(&self.joins_busy).map(|(_, max)| max),
             "error": self.error,
         })
     }
@@ -108,6 +142,18 @@ impl IdleReport {
         }
         if let Some(per) = self.rss_per_connection() {
             let _ = write!(text, ", {per} bytes per connection");
+        }
+        for (room, times) in [
+            ("a room nobody was in", &self.joins_fresh),
+            ("a room of idle peers", &self.joins_busy),
+        ] {
+            if let Some((median, max)) = median_and_max_ms(times) {
+                let _ = write!(
+                    text,
+                    "\none more peer joined {room} in {median:.2} ms (median of {}), at most {max:.2} ms",
+                    times.len()
+                );
+            }
         }
         if let Some(error) = &self.error {
             let _ = write!(text, "\nerror: {error}");
@@ -173,11 +219,60 @@ pub async fn run(plan: &IdlePlan) -> IdleReport {
     if tasks.iter().any(tokio::task::JoinHandle::is_finished) && report.error.is_none() {
         report.error = Some("the relay closed idle connections".to_owned());
     }
+    if report.error.is_none()
+        && let Err(err) = time_joins(plan, &mut report).await
+    {
+        report.error = Some(format!("{err:#}"));
+    }
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;
     }
     report
+}
+
+/// Times `plan.timed_joins` joins of one more peer into rooms nobody is in
+/// and as many into the idle peers' rooms (spread over them), alternately,
+/// each from an address of its own when the idle connections are spread:
+/// from opening the connection to the welcome (in raw mode, to the end of the
+/// handshake). Each joiner leaves before the next comes.
+async fn time_joins(plan: &IdlePlan, report: &mut IdleReport) -> anyhow::Result<()> {
+    let rooms = plan.target.rooms();
+    // Rooms past the idle peers' own: `ROOM-rooms`, `ROOM-(rooms+1)`, …
+    let fresh = plan.target.with_rooms(rooms + plan.timed_joins + 1);
+    for probe in 0..plan.timed_joins {
+        for busy in [false, true] {
+            let (target, room) = if busy {
+                (&plan.target, probe * rooms / plan.timed_joins)
+            } else {
+                (&fresh, rooms + probe)
+            };
+            let index = plan.connections + 2 * probe + usize::from(busy);
+            let from = plan.spread.then(|| source_address(index));
+            sleep(JOIN_GAP).await;
+            let started = Instant::now();
+            let load::Connected { mut ws, .. } = timeout(
+                plan.connect_timeout,
+                load::connect(target, plan.mode, index, room, from),
+            )
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "one more peer could not join {} within {:?}",
+                    target.url(room),
+                    plan.connect_timeout
+                )
+            })??;
+            let took = started.elapsed();
+            if busy {
+                report.joins_busy.push(took);
+            } else {
+                report.joins_fresh.push(took);
+            }
+            let _ = ws.close(None).await;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -204,11 +299,20 @@ mod tests {
             connect_timeout: Duration::from_secs(10),
             relay_pid: Some(std::process::id()),
             spread: true,
+            timed_joins: 2,
         })
         .await;
         assert_eq!(report.error, None);
         assert_eq!(report.connections, 30);
         assert!(report.rss_per_connection().is_some());
+        assert_eq!(report.joins_fresh.len(), 2);
+        assert_eq!(report.joins_busy.len(), 2);
+        let json = report.to_json();
+        assert!(json["join_fresh_p50_ms"].as_f64().unwrap() > 0.0);
+        assert!(
+            json["join_busy_max_ms"].as_f64().unwrap()
+                >= json["join_busy_p50_ms"].as_f64().unwrap()
+        );
         stop.send(()).unwrap();
         relay.await.unwrap().unwrap();
     }

@@ -174,6 +174,13 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 2.0, requires = "idle")]
     hold: f64,
 
+    /// With --idle: once the connections are held and the relay's memory is
+    /// read, time N joins of one more peer into a room nobody is in and N
+    /// into the idle peers' rooms, one at a time (each leaves before the next
+    /// comes): from opening its connection to its welcome.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "idle")]
+    time_joins: usize,
+
     /// Instead of a load run: fill the room with N ops, then time how long a new
     /// peer takes to join it and hold its board up to date (Tabula only).
     #[arg(long, value_name = "N", conflicts_with_all = ["idle", "raw"])]
@@ -318,6 +325,7 @@ impl Plan {
                 connect_timeout,
                 relay_pid: args.relay_pid,
                 spread: args.sources == Sources::Spread,
+                timed_joins: args.time_joins,
             }));
         }
         if let Some(ops) = args.join_ops {
@@ -453,6 +461,20 @@ mod tests {
         };
         assert_eq!(idle.connections, 10);
         assert_eq!(idle.mode, Mode::Tabula);
+        assert_eq!(idle.timed_joins, 0);
+        let Plan::Idle(timed) = plan(&[
+            "--url",
+            "ws://127.0.0.1:1/r",
+            "--idle",
+            "10",
+            "--time-joins",
+            "5",
+        ])
+        .unwrap() else {
+            panic!("not an idle plan");
+        };
+        assert_eq!(timed.timed_joins, 5);
+        assert!(plan(&["--url", "ws://127.0.0.1:1/r", "--time-joins", "5"]).is_err());
     }
 
     #[test]

@@ -120,6 +120,17 @@ impl Target {
         self.rooms
     }
 
+    /// The same relay with `rooms` rooms: with more than one, room `index` is
+    /// `ROOM-index` (so indexes past the run's rooms name rooms none of its
+    /// peers are in).
+    #[must_use]
+    pub fn with_rooms(&self, rooms: usize) -> Self {
+        Self {
+            rooms,
+            ..self.clone()
+        }
+    }
+
     /// The name of room `index`: the URL's room alone, or `ROOM-index` when there
     /// are several.
     pub fn room_name(&self, index: usize) -> String {
@@ -200,6 +211,10 @@ mod tests {
         assert_eq!(many.path(1), "/bench-1");
         assert!(Target::parse("ws://[::1]:9/r", 1, plain).is_ok());
         assert_eq!(one.certificate(), None);
+        // Rooms past a run's own are rooms none of its peers are in.
+        assert_eq!(one.with_rooms(3).room_name(1), "bench-1");
+        assert_eq!(many.with_rooms(5).url(3), "ws://localhost:7457/bench-3");
+        assert_eq!(many.with_rooms(5).authority(), many.authority());
     }
 
     #[test]
