@@ -69,8 +69,13 @@ use crate::{ClientId, Color, Op, OpId, Point, SequencedOp};
 pub const PROTOCOL_VERSION: u16 = 8;
 
 /// The most snapshot bytes one [`ServerMessage::SnapshotPart`] carries, so that
-/// every part fits in a frame with room to spare.
-pub const SNAPSHOT_PART_BYTES: usize = 512 * 1024;
+/// every part fits in a frame with room to spare. Small, because a WebSocket
+/// connection's write buffer keeps the size of the largest frame it ever
+/// wrote for as long as the connection lasts: with 512 KiB parts every late
+/// joiner kept half a MiB or more (BENCHMARKS, "Snapshot parts"). Clients
+/// take parts of any size up to their frame limit (the welcome says how
+/// many), so the relay may change it freely.
+pub const SNAPSHOT_PART_BYTES: usize = 16 * 1024;
 
 /// The relay's answer to a hello when a password is needed: what
 /// [`ClientMessage::Authenticate`] must prove, for this connection only.
