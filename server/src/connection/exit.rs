@@ -168,6 +168,7 @@ impl Exit {
                 CloseCode::Library(PASSWORD_REFUSED)
             }
             Turned::Unstored(..) => CloseCode::Error,
+            Turned::Impostor(_) => CloseCode::Library(IDENTITY_REFUSED),
         };
         Self::close(code, turned.to_string(), After::AwaitReply)
     }

@@ -35,7 +35,7 @@ use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::access::{Failures, RelayPassword};
 use crate::config::Config;
@@ -177,6 +177,16 @@ pub async fn serve(
         }
     };
 
+    if membership.role == Role::Operator {
+        // Kept before the operator can act: their id and role are theirs
+        // alone on every node and after a restart.
+        let (room, secret) = (Arc::clone(&room), membership.welcome.resume_secret);
+        if let Err(err) =
+            tokio::task::spawn_blocking(move || room.keep_operator_secret(client, &secret)).await
+        {
+            warn!(%err, "keeping an operator's secret failed");
+        }
+    }
     let (mut peer, joined) = Peer::new(ws, Arc::clone(&room), client, membership, config);
     let exit = peer.run(joined, &mut shutdown).await;
     room.leave(peer.client, peer.connection);

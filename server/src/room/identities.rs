@@ -16,11 +16,90 @@
 //!
 //! The record is bounded ([`MAX_REMEMBERED`]): past it, the id used longest
 //! ago that is not in the room is forgotten.
+//!
+//! An operator's id is worth more: the room's log gives it its role on every
+//! node and after every restart, where this record starts empty. So the
+//! room's settings also keep, for each id that entered as an operator, a
+//! verifier of its secret (its SHA-256, [`OPERATOR_SECRETS_SETTING`]),
+//! checked before anything else: a hello naming an operator's id without
+//! that secret is refused on any node and after a restart.
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
+use sha2::{Digest as _, Sha256};
 use tabula_shared::ClientId;
 use tabula_shared::access::ResumeSecret;
+use uuid::Uuid;
+
+/// The room setting with a verifier of each operator's resume secret: one
+/// `CLIENT-UUID=SHA256-HEX` line per operator.
+pub const OPERATOR_SECRETS_SETTING: &str = "operator_secrets";
+
+/// The most operators whose verifiers a room keeps.
+pub const MAX_OPERATOR_SECRETS: usize = 256;
+
+/// Each operator's verifier, as [`OPERATOR_SECRETS_SETTING`] keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OperatorSecrets(BTreeMap<ClientId, String>);
+
+impl OperatorSecrets {
+    /// The verifiers in a setting's text; lines that do not parse are
+    /// passed over.
+    #[must_use]
+    pub fn parse(text: &str) -> Self {
+        Self(
+            text.lines()
+                .filter_map(|line| {
+                    let (client, verifier) = line.split_once('=')?;
+                    let client = ClientId(Uuid::parse_str(client).ok()?);
+                    (verifier.len() == 64).then(|| (client, verifier.to_owned()))
+                })
+                .collect(),
+        )
+    }
+
+    /// Whether `presented` is `client`'s secret, if the room keeps a
+    /// verifier for `client` (`None`: it keeps none, anyone may claim it).
+    #[must_use]
+    pub fn accepts(&self, client: ClientId, presented: Option<&ResumeSecret>) -> Option<bool> {
+        let kept = self.0.get(&client)?;
+        Some(presented.is_some_and(|secret| verifier(secret) == *kept))
+    }
+
+    /// Keeps `secret`'s verifier for `client`; `false` when it was kept
+    /// already, or the room keeps as many as it may.
+    pub fn keep(&mut self, client: ClientId, secret: &ResumeSecret) -> bool {
+        let verifier = verifier(secret);
+        if self.0.get(&client) == Some(&verifier)
+            || (!self.0.contains_key(&client) && self.0.len() >= MAX_OPERATOR_SECRETS)
+        {
+            return false;
+        }
+        self.0.insert(client, verifier);
+        true
+    }
+
+    /// The setting's text.
+    #[must_use]
+    pub fn to_setting(&self) -> String {
+        let mut text = String::new();
+        for (client, verifier) in &self.0 {
+            let _ = writeln!(text, "{}={verifier}", client.0);
+        }
+        text
+    }
+}
+
+/// A resume secret's verifier: its SHA-256, in hex.
+fn verifier(secret: &ResumeSecret) -> String {
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(secret.0) {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
 
 /// The most client ids one room remembers.
 pub const MAX_REMEMBERED: usize = 10_000;
@@ -120,6 +199,21 @@ impl Identities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operator_secrets_check_only_the_ids_they_keep_and_round_trip() {
+        let (ana, eve) = (ClientId::random(), ClientId::random());
+        let (secret, other) = (ResumeSecret([1; 32]), ResumeSecret([2; 32]));
+        let mut kept = OperatorSecrets::default();
+        assert!(kept.keep(ana, &secret));
+        assert!(!kept.keep(ana, &secret), "kept already");
+        let read = OperatorSecrets::parse(&format!("{}garbage\nx=y\n", kept.to_setting()));
+        assert_eq!(read, kept);
+        assert_eq!(read.accepts(ana, Some(&secret)), Some(true));
+        assert_eq!(read.accepts(ana, Some(&other)), Some(false));
+        assert_eq!(read.accepts(ana, None), Some(false));
+        assert_eq!(read.accepts(eve, None), None);
+    }
 
     #[test]
     fn an_id_is_resumed_only_with_its_secret() {

@@ -13,13 +13,14 @@
 //! kept in the room's settings, written off the tokio workers
 //! ([`Room::write_access`]).
 
-use tabula_shared::access::{ROOM_LOCK_SETTING, Role};
+use tabula_shared::access::{ROOM_LOCK_SETTING, ResumeSecret, Role};
 use tabula_shared::{
     ClientId, Credentials, ErrorCode, Moderated, Moderation, Op, OpId, OpKind, ServerMessage,
 };
 use tracing::{info, warn};
 
 use super::Room;
+use super::identities::{OPERATOR_SECRETS_SETTING, OperatorSecrets};
 use super::rules::{INVITES_SETTING, Needs, Rules, Turned};
 use super::sequencer::Proposal;
 use super::state::State;
@@ -48,6 +49,15 @@ impl Room {
     /// hello's password at once, and keeps it in its file: call this off
     /// the tokio workers.
     pub fn admit(&self, client: ClientId, credentials: &Credentials) -> Result<Needs, Turned> {
+        // An operator's id, whose role the log gives it on every node and
+        // after a restart, is theirs only with their secret.
+        if self
+            .operator_secrets()
+            .accepts(client, credentials.resume.as_ref())
+            == Some(false)
+        {
+            return Err(Turned::Impostor(client));
+        }
         // What the settings say now: in a cluster, another node may have
         // made or revoked an invitation, or given the room its password.
         let stored = self.stored_rules();
@@ -71,6 +81,34 @@ impl Room {
                 .map_err(|err| Turned::Unstored(self.name.clone(), err))?;
         }
         Ok(needs)
+    }
+
+    /// The verifiers of the room's operators' resume secrets, as its
+    /// settings keep them (none, logged, when they cannot be read). Reads
+    /// the log: off the tokio workers.
+    fn operator_secrets(&self) -> OperatorSecrets {
+        let text = lock(&self.log).setting(OPERATOR_SECRETS_SETTING);
+        match text {
+            Ok(text) => OperatorSecrets::parse(text.as_deref().unwrap_or_default()),
+            Err(err) => {
+                warn!(room = %self.name, %err, "could not read the operators' secrets");
+                OperatorSecrets::default()
+            }
+        }
+    }
+
+    /// Keeps a verifier of the resume secret of `client`, who entered as
+    /// an operator, in the room's settings (if it is not kept already), so
+    /// that nobody else can take its id and role on another node or after
+    /// a restart. Blocks on the disk (or Redis): off the tokio workers.
+    pub fn keep_operator_secret(&self, client: ClientId, secret: &ResumeSecret) {
+        let mut kept = self.operator_secrets();
+        if kept.keep(client, secret)
+            && let Err(err) =
+                lock(&self.log).set_setting(OPERATOR_SECRETS_SETTING, &kept.to_setting())
+        {
+            warn!(room = %self.name, %err, "could not keep an operator's secret");
+        }
     }
 
     /// The room's password and invitations as its settings keep them, or

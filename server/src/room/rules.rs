@@ -92,6 +92,10 @@ pub enum Turned {
     /// The room's new password could not be kept in its file.
     #[error("the relay could not store room {0}'s password: {1}")]
     Unstored(String, String),
+    /// The hello names one of the room's operators without its resume
+    /// secret.
+    #[error("client id {0} is one of this room's operators: resuming it needs its resume secret")]
+    Impostor(ClientId),
 }
 
 /// The role a member entered with (see [`Rules::enter`]).

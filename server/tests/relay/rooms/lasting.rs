@@ -14,6 +14,9 @@ use super::{
 use crate::redis_server::TestRedis;
 use crate::support::{TestClient, TestRelay, stroke_op, test_config};
 
+/// The close code for a hello naming someone else's id without its secret.
+const IDENTITY_REFUSED: u16 = 4403;
+
 /// A hello from `info` to `room` on `relay`, which must be refused with
 /// `code`; the reason it gives.
 async fn refused(relay: &TestRelay, room: &str, info: &PeerInfo, code: u16) -> String {
@@ -24,6 +27,36 @@ async fn refused(relay: &TestRelay, room: &str, info: &PeerInfo, code: u16) -> S
     let (closed, reason) = client.expect_close().await;
     assert_eq!(closed, code, "{}: {reason}", info.name);
     reason
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_id_is_theirs_alone_after_a_restart() {
+    let data = tempfile::tempdir().expect("a temporary folder");
+    let durable = || Config {
+        data_dir: Some(data.path().to_path_buf()),
+        ..test_config()
+    };
+    let relay = TestRelay::with_config(durable()).await;
+    let (mut ana, _) = TestClient::join(&relay, "club", "ana").await;
+    assert_eq!(access_until(&mut ana, |_| true).await.role, Role::Operator);
+    let ana_info = ana.info.clone();
+    drop(ana);
+    relay.stop().await.expect("the relay stops");
+
+    // After a restart, someone who knows Ana's id (every member sees it)
+    // but not her secret is refused: the log would make them the operator.
+    let relay = TestRelay::with_config(durable()).await;
+    let mut eve = TestClient::connect(&relay, "club", "eve").await;
+    eve.info = ana_info.clone();
+    let mut hello = eve.hello_message("club", 0);
+    hello.credentials.resume = None;
+    eve.send(&ClientMessage::Hello(hello)).await;
+    let (code, reason) = eve.expect_close().await;
+    assert_eq!(code, IDENTITY_REFUSED, "{reason}");
+    assert!(reason.contains("operators"), "{reason}");
+    // Ana, with her secret, runs the room as before.
+    let (mut ana, _) = TestClient::rejoin(&relay, "club", &ana_info, 0, None).await;
+    assert_eq!(access_until(&mut ana, |_| true).await.role, Role::Operator);
 }
 
 /// `client`'s next op is refused as one it may not make; the sentence.
