@@ -304,3 +304,37 @@ fn make_snapshots(queue: &Receiver<(Arc<RoomSnapshots>, u64)>) {
     }
     debug!("the snapshotter stopped");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_goes_out_in_parts_no_longer_than_snapshot_part_bytes() {
+        let bytes: Vec<u8> = (0..2 * SNAPSHOT_PART_BYTES + 10)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let snapshot = RoomSnapshot {
+            seq: 7,
+            bytes: Bytes::from(bytes.clone()),
+        };
+        let header = snapshot.header();
+        assert_eq!(header.seq, 7);
+        assert_eq!(header.bytes, bytes.len() as u64);
+        assert_eq!(header.parts, 3);
+        let mut joined = Vec::new();
+        for index in 0..header.parts as usize {
+            let frame = snapshot.part(index).unwrap();
+            let ServerMessage::SnapshotPart(part) = decode(&frame).unwrap() else {
+                panic!("part {index} is not a snapshot part");
+            };
+            assert!(
+                part.len() <= SNAPSHOT_PART_BYTES,
+                "part {index}: {}",
+                part.len()
+            );
+            joined.extend(part);
+        }
+        assert_eq!(joined, bytes);
+    }
+}
