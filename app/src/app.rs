@@ -24,10 +24,10 @@ use egui::{Ui, ViewportCommand};
 
 use crate::canvas::convert::point_from_pos;
 use crate::canvas::tools::{Tool, ToolSettings};
-use crate::canvas::{Canvas, PeerCursor, ViewAction};
+use crate::canvas::{Canvas, ViewAction};
 use crate::export::dialog::{ExportAction, ExportDialog};
 use crate::files::documents::Documents;
-use crate::files::menu::{FileMenu, MenuAction, file_name, saving_text};
+use crate::files::menu::{FileMenu, MenuAction};
 use crate::files::recent::RecentFiles;
 use crate::host::hosting::Hosting;
 use crate::host::{HostError, HostSettings};
@@ -35,6 +35,8 @@ use crate::insert::{Inserting, Landing, landing_size};
 use crate::lan::Lan;
 use crate::live_drags;
 use crate::session::{ConnectionStatus, JoinError, Session};
+use crate::together::Together;
+use crate::ui::closing::{ClosingChoice, closing_ui};
 use crate::ui::file_dialog::{FilePicker, Outcome, Picked, Purpose, SystemDialogs};
 use crate::ui::frame_stats::FrameStats;
 use crate::ui::join_dialog::{Ask, Field, JoinDialog, JoinTarget};
@@ -93,6 +95,8 @@ pub struct TabulaApp {
     window: Arc<OnceLock<egui::Context>>,
     /// Pictures pasted, dropped or chosen, on their way onto the board.
     inserting: Inserting,
+    /// The others' pointers, laser trails, following and presenting.
+    together: Together,
 }
 
 impl TabulaApp {
@@ -124,6 +128,7 @@ impl TabulaApp {
             lan,
             window,
             inserting: Inserting::default(),
+            together: Together::default(),
         }
     }
 
@@ -207,6 +212,12 @@ impl TabulaApp {
     #[must_use]
     pub fn canvas(&self) -> &Canvas {
         &self.canvas
+    }
+
+    /// The laser trails, following and presenting.
+    #[must_use]
+    pub fn together(&self) -> &Together {
+        &self.together
     }
 
     /// The current tool settings.
@@ -360,6 +371,7 @@ impl TabulaApp {
         self.poll_network();
         self.poll_lan();
         self.poll_jobs(&ctx);
+        self.together.begin_frame(&self.canvas, &self.tools);
         self.panels_ui(&ctx, modal_open);
         let canvas_time = self.canvas_ui(ui, modal_open);
         self.session.send_presence();
@@ -674,48 +686,14 @@ impl TabulaApp {
         if self.closing.is_none() {
             return;
         }
-        let saving = saving_text(&self.documents).unwrap_or_else(|| "Saving…".to_owned());
-        let name = self
-            .documents
-            .saving()
-            .map_or_else(|| "the file".to_owned(), |s| file_name(s.path()));
-        let waiting = self.documents.queued_saves().len();
-        let mut stay = false;
-        let mut quit = false;
-        let modal = egui::Modal::new(egui::Id::unique("tabula-closing")).show(ctx, |ui| {
-            ui.set_width(460.0);
-            ui.horizontal_top(|ui| {
-                ui.spinner();
-                let heading = format!("{saving} — the window closes when it is done");
-                ui.add(egui::Label::new(egui::RichText::new(heading).heading()).wrap());
-            });
-            ui.add_space(6.0);
-            let mut consequence = format!(
-                "Quit without waiting gives this save up: {name} stays as it was before \
-                 this save (a save is all or nothing), without what it would add."
-            );
-            if waiting > 0 {
-                consequence.push_str(" The saves waiting after it are not made either.");
+        match closing_ui(ctx, &self.documents) {
+            Some(ClosingChoice::Quit) => {
+                self.closing = None;
+                self.quit_now = true;
+                ctx.send_viewport_cmd(ViewportCommand::Close);
             }
-            ui.label(consequence);
-            ui.add_space(8.0);
-            ui.horizontal(|ui| {
-                stay = ui.button("Keep the window open").clicked();
-                let quit_button = egui::Button::new(
-                    egui::RichText::new("Quit without waiting").color(egui::Color32::WHITE),
-                )
-                .fill(egui::Color32::from_rgb(0xd0, 0x3b, 0x3b));
-                quit = ui.add(quit_button).clicked();
-            });
-        });
-        if quit {
-            tracing::warn!(file = %name, "quitting without waiting for the save; the file stays as it was before it");
-            self.closing = None;
-            self.quit_now = true;
-            ctx.send_viewport_cmd(ViewportCommand::Close);
-        } else if stay || modal.should_close() {
-            tracing::info!("not closing; the save goes on");
-            self.closing = None;
+            Some(ClosingChoice::Stay) => self.closing = None,
+            None => {}
         }
     }
 
@@ -734,6 +712,13 @@ impl TabulaApp {
             .as_ref()
             .map_or(self.session.board(), ReplayView::board);
         let input = self.canvas.input_ui(ui, self.tools, board);
+        let (session, canvas) = (&mut self.session, &mut self.canvas);
+        if let Some(notice) = self
+            .together
+            .after_input(&ctx, session, canvas, &self.tools, &input)
+        {
+            self.notices.push(Level::Info, notice);
+        }
         // A replay is read-only, and so is a room we may only view: what the
         // tools made of the input is dropped.
         if self.replay.is_none() && self.session.may_edit() {
@@ -754,24 +739,15 @@ impl TabulaApp {
             .preview
             .filter(|_| !replaying && self.session.may_edit());
         live_drags::exchange(&mut self.canvas, &mut self.session, ours, replaying, time);
-        let cursors: Vec<PeerCursor<'_>> = self
-            .session
-            .peers()
-            .filter_map(|peer| {
-                Some(PeerCursor {
-                    name: &peer.info.name,
-                    color: peer.info.color,
-                    position: peer.presence.cursor?,
-                })
-            })
-            .collect();
         let board = self
             .replay
             .as_ref()
             .map_or(self.session.board(), ReplayView::board);
         let painting = Instant::now();
+        let cursors = Together::cursors(&self.session);
         self.canvas
             .paint_ui(ui, board, self.session.pictures(), &cursors);
+        self.together.paint(ui, &self.canvas);
         let canvas_time = painting.elapsed();
         if *self.canvas.camera() != camera_before {
             // The zoom label was drawn before the canvas moved the camera.
@@ -856,7 +832,8 @@ impl TabulaApp {
         let age = self.status_since.1.elapsed();
         let hosting = self.lan.chip(&self.session);
         let notice = self.lan.chip_notice();
-        match presence_ui(ctx, &self.session, age, &hosting, notice) {
+        let following = self.together.follow().following().map(|f| f.client);
+        match presence_ui(ctx, &self.session, age, &hosting, notice, following) {
             Some(PresenceAction::Join) => {
                 let me = self.session.me();
                 self.join_dialog.open(&me.name, self.session.room_url());
@@ -878,9 +855,13 @@ impl TabulaApp {
                     ctx.copy_text(link);
                 }
             }
+            Some(PresenceAction::People(PeopleAction::Follow(asked))) => {
+                self.together.act(asked, &mut self.session);
+            }
             Some(action) => self.lan.chip_action(action, &mut self.session),
             None => {}
         }
+        self.together.bar_ui(ctx, &mut self.session);
     }
 
     /// The join dialog, and joining when it is confirmed.

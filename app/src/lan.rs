@@ -300,7 +300,8 @@ impl Lan {
                     self.hosting.dismiss_notice();
                 }
             }
-            None => {}
+            // The invite panel lists nobody to follow.
+            Some(InviteAction::People(PeopleAction::Follow(_))) | None => {}
         }
         self.hand_over_ui(ctx, session);
     }

@@ -49,6 +49,10 @@
 //! - [`lan`]: hosting as the window shows it: the app's [`host::hosting::Hosting`]
 //!   with the host dialog, the invite panel and the hand-over dialog, and a
 //!   close held off while others are in the hosted room.
+//! - [`together`]: seeing each other, one frame at a time: the others'
+//!   pointers, the laser trails ([`laser`]: ours drawn while K is held down
+//!   on the board, theirs as they come, each fading within 1.2 s), following
+//!   someone's view and presenting ([`follow`]), and the bar that says so.
 //! - [`session`]: the board on screen, who we are, the peers, and the link to a
 //!   room; applies local ops at once and the network's events each frame.
 //! - [`net`]: the background task that owns the WebSocket, with its reconnects and
@@ -58,10 +62,12 @@ pub mod app;
 pub mod canvas;
 pub mod export;
 pub mod files;
+pub mod follow;
 pub mod host;
 pub mod insert;
 pub mod jobs;
 pub mod lan;
+pub mod laser;
 pub mod live_drags;
 pub mod net;
 pub mod note;
@@ -69,4 +75,5 @@ pub mod outline;
 pub mod pictures;
 pub mod session;
 pub mod text;
+pub mod together;
 pub mod ui;

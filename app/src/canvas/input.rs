@@ -225,8 +225,9 @@ impl Canvas {
                 }
                 // A text or a note is placed on the click (the release), so
                 // that the release does not take the keyboard from the new
-                // editor.
-                Tool::Text | Tool::Note => {}
+                // editor. The laser makes no object: the app reads the
+                // pointer held down.
+                Tool::Text | Tool::Note | Tool::Laser => {}
                 Tool::Eraser => {
                     self.erased.clear();
                     self.gesture = Gesture::Erasing { last: at };

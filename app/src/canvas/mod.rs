@@ -243,6 +243,13 @@ impl Canvas {
         matches!(self.gesture, Gesture::Drawing(_))
     }
 
+    /// Whether the board is being dragged around (space or the middle
+    /// button held).
+    #[must_use]
+    pub fn is_panning(&self) -> bool {
+        matches!(self.gesture, Gesture::Panning { .. })
+    }
+
     /// What the select tool holds.
     #[must_use]
     pub fn selection(&self) -> &Selection {

@@ -33,11 +33,13 @@ pub enum Tool {
     Note,
     /// Removes every object it touches.
     Eraser,
+    /// Points while held down: a trail everyone sees fade, never an object.
+    Laser,
 }
 
 impl Tool {
     /// Every tool, in toolbar order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Select,
         Self::Pen,
         Self::Highlighter,
@@ -48,6 +50,7 @@ impl Tool {
         Self::Text,
         Self::Note,
         Self::Eraser,
+        Self::Laser,
     ];
 
     /// The name shown in tooltips.
@@ -64,6 +67,7 @@ impl Tool {
             Self::Text => "Text",
             Self::Note => "Note",
             Self::Eraser => "Eraser",
+            Self::Laser => "Laser pointer",
         }
     }
 
@@ -81,6 +85,7 @@ impl Tool {
             Self::Text => Key::T,
             Self::Note => Key::N,
             Self::Eraser => Key::E,
+            Self::Laser => Key::K,
         }
     }
 

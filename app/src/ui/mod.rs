@@ -29,6 +29,7 @@
 //!   back to live.
 //! - [`frame_stats`]: the frame-time overlay (F12): canvas, UI and eframe's
 //!   frame time, with a sparkline.
+//! - [`closing`]: the modal shown while a close waits for the saves.
 //! - [`notices`]: short messages in the corner (what the relay refused,
 //!   what a board skipped), fading or kept until closed.
 //! - [`file_dialog`]: choosing a path in the system's file dialog, run as a
@@ -37,11 +38,15 @@
 //! Imports among them run one way: every panel may use [`theme`],
 //! [`replay`] uses [`presence`] for people's colours and [`file_dialog`] for
 //! its requests, [`join_dialog`] uses [`nearby`], and [`presence`] and
-//! [`invite`] use [`people`]; [`file_dialog`] is a
+//! [`invite`] use [`people`], [`presence`] uses [`toolbar`] to keep clear
+//! of it; [`file_dialog`] is a
 //! leaf the File menu and the export dialog use too. Outside the folder,
 //! [`host_dialog`], [`invite`] and [`presence`] use `host` (a random room
 //! name, the host's addresses, hosting's notice); `host` uses none of them.
+//! [`people`] uses `follow` for what following asks for; `follow` uses
+//! none of them.
 
+pub mod closing;
 pub mod file_dialog;
 pub mod frame_stats;
 pub mod hand_over;

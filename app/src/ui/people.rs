@@ -3,59 +3,122 @@
 //!
 //! Each person is a round avatar in their colour with their initial, their
 //! name, and their role when it is not an editor's ("operator", "viewer").
-//! Under a view-only role the list says "View only" and why. An operator
-//! gets, beside each other person, a "…" menu (Make operator, Make editor,
-//! Make viewer, Kick) and, under the list, the room's switches (Lock room,
+//! A click on someone follows their view (and again stops it); beside each
+//! other person a "…" menu offers Follow, and to an operator Make operator,
+//! Make editor, Make viewer and Kick; under the list "Ask everyone to
+//! follow me" (or "Stop presenting"). Under a view-only role the list says
+//! "View only" and why. An operator gets, under the list, the room's
+//! switches (Lock room,
 //! View only for everyone) and, where the chip offers them, the invitation
 //! links ([`links_ui`], which the invite panel shows too). Nothing here
 //! talks to the relay: each returns what was asked for.
 
-use egui::{Align2, FontId, RichText, Sense, Ui, vec2};
+use egui::{Align2, FontId, Response, RichText, Sense, Ui, vec2};
 use tabula_shared::access::{Role, Verifier};
 use tabula_shared::{ClientId, Color, Moderation, RoomAccess};
 
 use super::theme::readable_on;
 use crate::canvas::convert::color32;
+use crate::follow::FollowAction;
 use crate::session::Session;
 
-/// What an operator asked for in the people list or the links.
+/// What was asked for in the people list or the links.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PeopleAction {
-    /// A command to the room.
+    /// An operator's command to the room.
     Moderate(Moderation),
-    /// A new invitation link that admits as this role, copied at once.
+    /// An operator's new invitation link that admits as this role, copied
+    /// at once.
     MakeLink(Role),
+    /// Following someone, or presenting.
+    Follow(FollowAction),
 }
 
 /// The most characters of a name shown.
 const NAME_CHARS: usize = 28;
 
-/// The people in the room, ourselves first; for an operator, what it can do
-/// about each of them and about the room.
-#[must_use = "an operator's click asks for an action"]
-pub fn people_ui(ui: &mut Ui, session: &Session) -> Option<PeopleAction> {
+/// The people in the room, ourselves first, each other person with a "…"
+/// menu (Follow; for an operator, their role and Kick) and followed with a
+/// click; "Ask everyone to follow me"; for an operator, the room's switches.
+/// `following` is whom we follow.
+#[must_use = "a click asks for an action"]
+pub fn people_ui(
+    ui: &mut Ui,
+    session: &Session,
+    following: Option<ClientId>,
+) -> Option<PeopleAction> {
     let access = session.access();
     let operator = session.is_operator();
     let role_of = |client: ClientId| access.map_or(Role::Editor, |access| role_in(access, client));
     let mut action = None;
     let me = session.me();
-    person_ui(ui, &me.name, me.color, Some(role_of(me.client)), true);
+    person_ui(ui, &me.name, me.color, Some(role_of(me.client)), Mark::Me);
     for peer in session.peers() {
         let info = &peer.info;
         let role = role_of(info.client);
+        let followed = following == Some(info.client);
+        let follow = if followed {
+            FollowAction::Stop
+        } else {
+            FollowAction::Follow(info.client)
+        };
         ui.horizontal(|ui| {
-            person_ui(ui, &info.name, info.color, Some(role), false);
-            if operator {
-                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                    action = action.or(person_menu_ui(ui, info.client, &info.name, role));
-                });
+            let mark = if followed {
+                Mark::Followed
+            } else if peer.presence.presenting {
+                Mark::Presenting
+            } else {
+                Mark::Other
+            };
+            let row = person_ui(ui, &info.name, info.color, Some(role), mark)
+                .on_hover_text(if followed {
+                    format!("Stop following {}", info.name)
+                } else {
+                    format!("Follow {}'s view", info.name)
+                })
+                .on_hover_cursor(egui::CursorIcon::PointingHand);
+            if row.clicked() {
+                action = Some(PeopleAction::Follow(follow));
             }
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let menu = PersonMenu {
+                    client: info.client,
+                    name: &info.name,
+                    role,
+                    operator,
+                    follow,
+                };
+                action = action.or(person_menu_ui(ui, &menu));
+            });
         });
+    }
+    if session.peers().next().is_some() {
+        action = action.or(present_ui(ui, session.presence().presenting));
     }
     if let Some(access) = access {
         action = action.or(room_ui(ui, access, operator));
     }
     action
+}
+
+/// "Ask everyone to follow me", or "Stop presenting" while we do.
+fn present_ui(ui: &mut Ui, presenting: bool) -> Option<PeopleAction> {
+    ui.add_space(2.0);
+    let (label, hint) = if presenting {
+        (
+            "Stop presenting",
+            "The others stop following your view; their views stay where they are",
+        )
+    } else {
+        (
+            "Ask everyone to follow me",
+            "Everyone's view follows yours until they stop it or you do",
+        )
+    };
+    ui.button(label)
+        .on_hover_text(hint)
+        .clicked()
+        .then_some(PeopleAction::Follow(FollowAction::Present(!presenting)))
 }
 
 /// The role `client` has in the room, as `access` lists them.
@@ -69,11 +132,50 @@ fn role_in(access: &RoomAccess, client: ClientId) -> Role {
     }
 }
 
-/// The "…" menu beside a person, for an operator.
-fn person_menu_ui(ui: &mut Ui, client: ClientId, name: &str, role: Role) -> Option<PeopleAction> {
+/// Whom a person's "…" menu is about, and what it offers.
+struct PersonMenu<'a> {
+    /// Who.
+    client: ClientId,
+    /// Their name.
+    name: &'a str,
+    /// Their role.
+    role: Role,
+    /// Whether we are an operator (who may change roles and kick).
+    operator: bool,
+    /// Follow them, or stop following them.
+    follow: FollowAction,
+}
+
+/// The "…" menu beside a person: Follow (or Stop following), and for an
+/// operator their role and Kick.
+fn person_menu_ui(ui: &mut Ui, menu: &PersonMenu<'_>) -> Option<PeopleAction> {
+    let PersonMenu {
+        client,
+        name,
+        role,
+        operator,
+        follow,
+    } = *menu;
     let mut action = None;
     ui.menu_button("…", |ui| {
         ui.label(RichText::new(shorten(name)).strong());
+        let label = if follow == FollowAction::Stop {
+            "Stop following"
+        } else {
+            "Follow"
+        };
+        if ui
+            .button(label)
+            .on_hover_text("Your view travels with theirs until you pan, zoom or draw")
+            .clicked()
+        {
+            action = Some(PeopleAction::Follow(follow));
+            ui.close();
+        }
+        if !operator {
+            return;
+        }
+        ui.separator();
         for (to, label) in [
             (Role::Operator, "Make operator"),
             (Role::Editor, "Make editor"),
@@ -249,10 +351,24 @@ fn shorten(name: &str) -> String {
     }
 }
 
+/// What a person's row says beside their name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    /// "(you)".
+    Me,
+    /// "following": we follow them.
+    Followed,
+    /// "presenting": they ask everyone to follow them.
+    Presenting,
+    /// Nothing.
+    Other,
+}
+
 /// One person: a round avatar with their initial, in their colour, the
-/// name, and the role when it is not an editor's.
-fn person_ui(ui: &mut Ui, name: &str, color: Color, role: Option<Role>, is_me: bool) {
-    ui.horizontal(|ui| {
+/// name, what they are to us, and the role when it is not an editor's. The
+/// row answers clicks (on the others: following them).
+fn person_ui(ui: &mut Ui, name: &str, color: Color, role: Option<Role>, mark: Mark) -> Response {
+    let row = ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(vec2(20.0, 20.0), Sense::hover());
         let fill = color32(color);
         ui.painter().circle_filled(rect.center(), 10.0, fill);
@@ -267,12 +383,39 @@ fn person_ui(ui: &mut Ui, name: &str, color: Color, role: Option<Role>, is_me: b
             FontId::proportional(11.0),
             readable_on(fill),
         );
-        ui.add(egui::Label::new(shorten(name)).wrap_mode(egui::TextWrapMode::Extend));
-        if is_me {
-            ui.weak("(you)");
+        let name = RichText::new(shorten(name));
+        let name = if mark == Mark::Followed {
+            name.strong()
+        } else {
+            name
+        };
+        ui.add(
+            egui::Label::new(name)
+                .wrap_mode(egui::TextWrapMode::Truncate)
+                .selectable(false),
+        );
+        match mark {
+            Mark::Me => {
+                ui.weak("(you)");
+            }
+            Mark::Followed => {
+                ui.label(RichText::new("following").color(fill));
+            }
+            Mark::Presenting => {
+                ui.weak("presenting");
+            }
+            Mark::Other => {}
         }
         if let Some(role @ (Role::Operator | Role::Viewer)) = role {
             ui.weak(role.name());
         }
     });
+    if mark == Mark::Me {
+        return row.response;
+    }
+    ui.interact(
+        row.response.rect,
+        ui.scope_id().with(("person", name)),
+        Sense::click(),
+    )
 }

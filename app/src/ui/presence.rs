@@ -3,8 +3,8 @@
 //! It shows the connection status with a coloured dot (Offline, Connecting…,
 //! Connected to ROOM, Reconnecting in Ns…, Refused: reason), or, while this
 //! app hosts the room, "Hosting ROOM · N here"; the people in the room
-//! (ourselves first, then the others, each in their colour and role, with an
-//! operator's actions: [`super::people`]); and its buttons:
+//! (ourselves first, then the others, each in their colour and role, to
+//! follow, with an operator's actions: [`super::people`]); and its buttons:
 //! Join… and Host… on a local board, Leave in a room, Invite… and Stop
 //! hosting while hosting, Host this board when the room's host is gone.
 //! Over `wss://` it shows the relay certificate's short code (asking to
@@ -20,6 +20,7 @@ use tabula_shared::{ClientId, Color};
 
 use super::people::{PeopleAction, links_ui, people_ui};
 use super::theme::{self, EDGE_GAP};
+use super::toolbar::toolbar_rect;
 use crate::canvas::tools::PALETTE;
 use crate::host::hosting::Notice;
 use crate::session::{ConnectionStatus, RelayCertificate, Session, Trust, room_of_url};
@@ -135,9 +136,18 @@ pub fn status_line(
     }
 }
 
+/// The width of the chip's content in a room: the same whoever is in it,
+/// whatever they are called and whatever an operator's menus hold.
+pub const CHIP_WIDTH: f32 = 340.0;
+
+/// The chip's area, by which its last size is found.
+const CHIP_AREA: &str = "tabula-presence";
+
 /// The chip in the top-right corner. `status_age` is how long the current status
 /// has held; `hosting` what this app is doing about hosting, and `notice`
-/// what hosting has to say, when no dialog says it.
+/// what hosting has to say, when no dialog says it; `following` whom we
+/// follow. In a room it is [`CHIP_WIDTH`] wide; where that would cover the
+/// toolbar (a window not much wider than both), it sits under the toolbar.
 #[must_use = "the chip's button asks for an action"]
 pub fn presence_ui(
     ctx: &Context,
@@ -145,6 +155,7 @@ pub fn presence_ui(
     status_age: Duration,
     hosting: &HostingChip,
     notice: Option<&Notice>,
+    following: Option<ClientId>,
 ) -> Option<PresenceAction> {
     let status = session.status();
     let room = session.room_url().and_then(|url| room_of_url(url).ok());
@@ -156,11 +167,15 @@ pub fn presence_ui(
     if matches!(status, ConnectionStatus::Reconnecting { .. }) {
         ctx.request_repaint_after(Duration::from_millis(250));
     }
+    let in_room = session.room_url().is_some() || *status != ConnectionStatus::Offline;
     let mut action = None;
-    egui::Area::new(egui::Id::unique("tabula-presence"))
-        .anchor(Align2::RIGHT_TOP, vec2(-EDGE_GAP, EDGE_GAP))
+    egui::Area::new(egui::Id::unique(CHIP_AREA))
+        .anchor(Align2::RIGHT_TOP, vec2(-EDGE_GAP, chip_top(ctx)))
         .show(ctx, |ui| {
             theme::floating_panel(ui).show(ui, |ui| {
+                if in_room {
+                    ui.set_width(CHIP_WIDTH);
+                }
                 ui.horizontal(|ui| {
                     let (rect, _) = ui.allocate_exact_size(vec2(10.0, 18.0), Sense::hover());
                     ui.painter().circle_filled(rect.center(), 4.5, dot);
@@ -214,7 +229,7 @@ pub fn presence_ui(
                     action = Some(PresenceAction::DismissNotice);
                 }
                 ui.add_space(2.0);
-                if let Some(asked) = people_ui(ui, session) {
+                if let Some(asked) = people_ui(ui, session, following) {
                     action = Some(PresenceAction::People(asked));
                 }
                 // The host's links are in its invite panel, at the
@@ -235,6 +250,23 @@ pub fn presence_ui(
             });
         });
     action
+}
+
+/// How far from the window's top the chip sits: at the edge gap, or under
+/// the toolbar where it would cover it there.
+fn chip_top(ctx: &Context) -> f32 {
+    let Some(toolbar) = toolbar_rect(ctx) else {
+        return EDGE_GAP;
+    };
+    let width = ctx
+        .memory(|m| m.area_rect(egui::Id::unique(CHIP_AREA)))
+        .map_or(CHIP_WIDTH, |chip| chip.width());
+    let left = ctx.content_rect().right() - EDGE_GAP - width;
+    if left < toolbar.right() + EDGE_GAP {
+        toolbar.bottom() + EDGE_GAP
+    } else {
+        EDGE_GAP
+    }
 }
 
 /// A sentence under the status line, wrapped, in `color`.

@@ -96,7 +96,8 @@ pub fn style_panel_ui(
         || selection.has_line();
     let shows_ink = !matches!(tool, Tool::Note | Tool::Select) || selection.has_ink();
     let shows_note = tool == Tool::Note || selection.notes > 0;
-    if tool == Tool::Eraser || (tool == Tool::Select && selection.count == 0) {
+    if matches!(tool, Tool::Eraser | Tool::Laser) || (tool == Tool::Select && selection.count == 0)
+    {
         return actions;
     }
     egui::Area::new(egui::Id::unique("tabula-style"))

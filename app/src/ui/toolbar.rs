@@ -35,6 +35,16 @@ pub enum ToolbarAction {
     Export,
 }
 
+/// The toolbar's area, by which [`toolbar_rect`] finds it.
+const TOOLBAR_AREA: &str = "tabula-toolbar";
+
+/// Where the toolbar (or "View only" in its place) was last shown, so that
+/// other panels keep clear of it.
+#[must_use]
+pub fn toolbar_rect(ctx: &Context) -> Option<Rect> {
+    ctx.memory(|m| m.area_rect(egui::Id::unique(TOOLBAR_AREA)))
+}
+
 /// Below this window width the toolbar moves to the left, clear of the people
 /// chip at the top right.
 const NARROW_WINDOW: f32 = 1000.0;
@@ -46,7 +56,7 @@ pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
     } else {
         (Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
     };
-    egui::Area::new(egui::Id::unique("tabula-toolbar"))
+    egui::Area::new(egui::Id::unique(TOOLBAR_AREA))
         .anchor(align, offset)
         .show(ctx, |ui| {
             theme::floating_panel(ui).show(ui, |ui| {
@@ -68,7 +78,7 @@ pub fn view_only_ui(ctx: &Context) {
     } else {
         (Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
     };
-    egui::Area::new(egui::Id::unique("tabula-toolbar"))
+    egui::Area::new(egui::Id::unique(TOOLBAR_AREA))
         .anchor(align, offset)
         .show(ctx, |ui| {
             theme::floating_panel(ui).show(ui, |ui| {
@@ -327,7 +337,22 @@ fn paint_tool_icon(painter: &Painter, tool: Tool, center: Pos2, ink: Color32, ba
             ));
             painter.line_segment([at(-1.0, 8.5), at(8.0, 8.5)], Stroke::new(1.2, ink));
         }
+        Tool::Laser => paint_laser(painter, center, stroke),
     }
+}
+
+/// A laser pointer's beam ending in a glowing dot, with a short fading
+/// trail beside it.
+fn paint_laser(painter: &Painter, center: Pos2, stroke: Stroke) {
+    let at = |x: f32, y: f32| center + vec2(x, y);
+    let ink = stroke.color;
+    painter.line_segment([at(-8.0, 8.0), at(1.0, -1.0)], stroke);
+    painter.circle_filled(at(3.5, -3.5), 4.5, ink.gamma_multiply(0.3));
+    painter.circle_filled(at(3.5, -3.5), 2.5, ink);
+    painter.line_segment(
+        [at(-7.0, -2.0), at(-1.0, -6.0)],
+        Stroke::new(1.4, ink.gamma_multiply(0.45)),
+    );
 }
 
 /// A pencil lying from bottom left (the tip) to top right.

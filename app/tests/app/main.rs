@@ -39,6 +39,9 @@
 //! - [`roles`]: roles and operators: a viewer's window (View only, no
 //!   tools), an operator's people list, and through real relays a viewer's
 //!   link, a kick, a room's own password and the join dialog asking for it.
+//! - [`seeing`]: the laser pointer (ours and a peer's trail, fading as
+//!   the harness's clock runs), following someone's view until an input of
+//!   our own, presenting, and a people chip clear of the toolbar.
 //! - [`tls`]: sessions over `wss://`: trust on first use, a changed
 //!   certificate refused, an invitation's fingerprint checked.
 
@@ -63,6 +66,7 @@ mod presence;
 mod redis_server;
 mod replay;
 mod roles;
+mod seeing;
 mod support;
 mod tls;
 mod tools;

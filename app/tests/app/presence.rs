@@ -2,8 +2,11 @@
 //! real relay on 127.0.0.1:0 (behind a proxy the test can cut): a laser's
 //! points, a view and presenting go from one to the other, a late joiner
 //! finds the presenter's view and ask, and after a cut the presence is said
-//! again.
+//! again; and a window (the whole app, headless) on a real relay shows a
+//! peer's laser trail and follows a presenter.
 
+use egui_kittest::Harness;
+use tabula_app::app::TabulaApp;
 use tabula_app::session::{ConnectionStatus, Session};
 use tabula_server::Config;
 use tabula_shared::presence::MAX_LASER_POINTS;
@@ -171,4 +174,75 @@ fn cut_and_back(proxy: &Proxy, sessions: [&mut Session; 3], view: Rect) {
                 && presence_of(s[2], ada_id).is_some_and(|p| p.presenting && p.view == Some(view))
         },
     );
+}
+
+#[test]
+fn a_window_sees_a_peers_laser_and_follows_a_presenter_through_a_relay() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let relay = Relay::start(&runtime, Config::default());
+    let url = relay.url("lecture");
+    let mut bob_app = TabulaApp::new(Session::offline(identity("Bob")), runtime.handle().clone());
+    bob_app.set_documents(support::documents());
+    let mut bob = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .with_step_dt(1.0 / 30.0)
+        .build_ui_state(
+            |ui, app: &mut TabulaApp| {
+                app.logic(ui.ctx());
+                app.whiteboard_ui(ui);
+            },
+            bob_app,
+        );
+    let ctx = bob.ctx.clone();
+    bob.state_mut().join(&url, &ctx).unwrap();
+    let mut ada = Session::offline(identity("Ada"));
+    let ada_id = ada.me().client;
+    ada.join(&url, runtime.handle(), || {}).unwrap();
+    // Both run their frames until `done` holds for Bob's window.
+    let mut frames = |ada: &mut Session, what: &str, done: &dyn Fn(&TabulaApp) -> bool| {
+        support::eventually(what, || {
+            ada.poll();
+            ada.send_presence();
+            bob.step();
+            done(bob.state()).then_some(())
+        });
+    };
+    frames(&mut ada, "they see each other", &|app| {
+        app.session().peers().any(|p| p.info.client == ada_id)
+    });
+    assert_eq!(ada.peers().count(), 1);
+
+    // Her laser: a trail on Bob's screen.
+    for i in 0..20 {
+        ada.presence_mut()
+            .laser
+            .push(Point::new(i as f32 * 10.0, 100.0));
+    }
+    frames(&mut ada, "Bob's window shows her trail", &|app| {
+        app.together().lasers().points_of(ada_id) == 20
+    });
+
+    // She presents her view: Bob's window follows it there.
+    let view = Rect::from_corners(Point::new(2000.0, 1000.0), Point::new(2640.0, 1400.0));
+    ada.presence_mut().view = Some(view);
+    ada.presence_mut().presenting = true;
+    frames(&mut ada, "Bob's window follows her view", &|app| {
+        let canvas = app.canvas();
+        let shown = canvas.camera().visible_canvas(canvas.viewport()).center();
+        app.together()
+            .follow()
+            .following()
+            .is_some_and(|f| f.client == ada_id && f.asked)
+            && shown.distance(egui::pos2(2320.0, 1200.0)) < 1.0
+    });
+    // And Bob's view went back to her relay too, for whoever follows him.
+    support::eventually("Ada has Bob's view", || {
+        ada.poll();
+        ada.peers()
+            .next()
+            .and_then(|bob| bob.presence.view)
+            .filter(|v| (v.center().x - 2320.0).abs() < 1.0)
+    });
+    ada.leave();
+    relay.stop(&runtime);
 }

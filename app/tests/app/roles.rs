@@ -175,7 +175,14 @@ fn an_operator_runs_the_room_from_the_people_list() {
         .send(Event::Access(access(Role::Editor, vec![bob.client])))
         .unwrap();
     harness.run();
-    assert!(harness.query_by_label("…").is_none());
+    // Their "…" offers only to follow them.
+    harness.get_by_role_and_label(A11y::Button, "…").click();
+    harness.run();
+    harness.get_by_label("Follow");
+    assert!(harness.query_by_label("Make viewer").is_none());
+    assert!(harness.query_by_label("Kick").is_none());
+    harness.key_press(egui::Key::Escape);
+    harness.run();
     assert!(harness.query_by_label("Lock room").is_none());
     harness.get_by_label("operator"); // Bob is one now.
 }
