@@ -126,6 +126,7 @@ async fn serve(port: u16) -> std::io::Result<()> {
 }
 
 /// Answers the upgrade request and hands the connection to [`relay`].
+#[allow(clippy::unused_async)] // hyper's `service_fn` takes a function returning a future.
 async fn handshake(
     mut request: Request<Incoming>,
     rooms: Arc<Rooms>,
