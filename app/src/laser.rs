@@ -38,11 +38,11 @@ pub const BREAK_SECONDS: f64 = 0.25;
 const MAX_TRAIL_POINTS: usize = 300;
 /// The widths of a fresh trail's glow, its colour and its core, in screen
 /// points (a trail looks the same at any zoom).
-const GLOW_PX: f32 = 12.0;
+const GLOW_PX: f32 = 16.0;
 /// See [`GLOW_PX`].
-const INK_PX: f32 = 6.0;
+const INK_PX: f32 = 7.0;
 /// See [`GLOW_PX`].
-const CORE_PX: f32 = 2.5;
+const CORE_PX: f32 = 3.0;
 
 /// One point of a trail.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -211,7 +211,7 @@ fn paint_trail(painter: &Painter, screen_from_canvas: TSTransform, trail: &Trail
         }
         let scale = 0.35 + 0.65 * life;
         for (width, color) in [
-            (GLOW_PX, ink.gamma_multiply(0.25 * life)),
+            (GLOW_PX, ink.gamma_multiply(0.3 * life)),
             (INK_PX, ink.gamma_multiply(life)),
             (CORE_PX, Color32::WHITE.gamma_multiply(life)),
         ] {
