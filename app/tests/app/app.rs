@@ -10,7 +10,7 @@ use tabula_app::app::TabulaApp;
 use tabula_app::net::connection::{Connection, Remote};
 use tabula_app::net::{Command, ConnectionStatus, Event};
 use tabula_app::session::{Identity, Session};
-use tabula_shared::{ClientId, Color, OpKind, PeerInfo, Point, Welcome};
+use tabula_shared::{ClientId, Color, OpKind, PeerInfo, Point};
 
 use crate::support::{self, app, window};
 
@@ -106,15 +106,7 @@ fn peers_and_their_pointers_show() {
     };
     for event in [
         Event::Status(ConnectionStatus::Connected),
-        Event::Welcome(Welcome {
-            room: "demo".to_owned(),
-            peers: vec![bob.clone()],
-            replay_from: 0,
-            head: 0,
-            snapshot: None,
-            resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
-            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
-        }),
+        support::welcome("demo", vec![bob.clone()]),
         Event::Cursor {
             client: bob.client,
             position: Some(Point::new(300.0, 200.0)),

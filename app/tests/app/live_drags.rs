@@ -16,7 +16,7 @@ use tabula_server::Config;
 use tabula_shared::presence::{Change, MAX_PREVIEW_OBJECTS, Preview};
 use tabula_shared::{
     ClientId, Color, Fill, ObjectData, ObjectId, ObjectKind, Op, OpId, OpKind, PeerInfo, Point,
-    Presence, Property, SequencedOp, Welcome,
+    Presence, Property, SequencedOp,
 };
 
 use crate::support::{self, Relay, app, identity, window};
@@ -49,15 +49,7 @@ fn rig() -> Rig {
     };
     rig.send([
         Event::Status(ConnectionStatus::Connected),
-        Event::Welcome(Welcome {
-            room: "demo".to_owned(),
-            peers: vec![rig.bob.clone()],
-            replay_from: 0,
-            head: 0,
-            snapshot: None,
-            resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
-            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
-        }),
+        support::welcome("demo", vec![rig.bob.clone()]),
     ]);
     rig
 }
@@ -139,14 +131,7 @@ impl Rig {
 
 /// Presses at `from`, moves in [`STEPS`] frames to `to`, keeps holding.
 fn press_and_move(harness: &mut Harness<'_, TabulaApp>, from: Pos2, to: Pos2) {
-    harness.hover_at(from);
-    harness.run();
-    harness.drag_at(from);
-    harness.run();
-    for i in 1..=STEPS {
-        harness.hover_at(from + (to - from) * (i as f32 / STEPS as f32));
-        harness.run();
-    }
+    support::press_and_move(harness, from, to, STEPS);
 }
 
 /// The ops among `commands`.

@@ -207,10 +207,14 @@ fn a_window_sees_a_peers_laser_and_follows_a_presenter_through_a_relay() {
             done(bob.state()).then_some(())
         });
     };
-    frames(&mut ada, "they see each other", &|app| {
+    frames(&mut ada, "Bob sees Ada", &|app| {
         app.session().peers().any(|p| p.info.client == ada_id)
     });
-    assert_eq!(ada.peers().count(), 1);
+    // The news of Bob may reach Ada a tick later (joins go out batched).
+    support::eventually("Ada sees Bob", || {
+        ada.poll();
+        (ada.peers().count() == 1).then_some(())
+    });
 
     // Her laser: a trail on Bob's screen.
     for i in 0..20 {

@@ -15,7 +15,7 @@ use tabula_server::Config;
 use tabula_shared::access::{Password, Role};
 use tabula_shared::object::{Fill, ObjectData, ObjectKind};
 use tabula_shared::{
-    ClientId, Color, Moderation, ObjectId, Op, OpKind, PeerInfo, Point, RoomAccess, Welcome,
+    ClientId, Color, Moderation, ObjectId, Op, OpKind, PeerInfo, Point, RoomAccess,
 };
 
 use crate::support::{self, Proxy, Relay, app, identity, window};
@@ -51,15 +51,7 @@ fn welcomed(
 ) {
     for event in [
         Event::Status(ConnectionStatus::Connected),
-        Event::Welcome(Welcome {
-            room: "class".to_owned(),
-            peers,
-            replay_from: 0,
-            head: 0,
-            snapshot: None,
-            resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
-            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
-        }),
+        support::welcome("class", peers),
         Event::Access(access),
     ] {
         remote.events.send(event).expect("the app listens");

@@ -16,9 +16,9 @@ use tabula_app::net::connection::{Connection, Remote};
 use tabula_app::net::{Command, ConnectionStatus, Event};
 use tabula_app::session::Session;
 use tabula_shared::access::Role;
-use tabula_shared::{ClientId, Color, PeerInfo, Point, Presence, RoomAccess, Welcome};
+use tabula_shared::{ClientId, Color, PeerInfo, Point, Presence, RoomAccess};
 
-use crate::support::{app, identity};
+use crate::support::{self, app, identity};
 
 /// A frame's time in these windows, in seconds: a 30 Hz display.
 const FRAME: f32 = 1.0 / 30.0;
@@ -66,15 +66,7 @@ fn bob() -> PeerInfo {
 fn welcomed(harness: &mut Harness<'static, TabulaApp>, remote: &Remote, peers: Vec<PeerInfo>) {
     for event in [
         Event::Status(ConnectionStatus::Connected),
-        Event::Welcome(Welcome {
-            room: "studio".to_owned(),
-            peers,
-            replay_from: 0,
-            head: 0,
-            snapshot: None,
-            resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
-            max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
-        }),
+        support::welcome("studio", peers),
     ] {
         remote.events.send(event).expect("the app listens");
     }
@@ -93,6 +85,20 @@ fn shows(
         .send(Event::Presence { client, presence })
         .expect("the app listens");
     harness.step();
+}
+
+/// The relay passing on that `client` now shows `view` (and nothing else).
+fn shows_view(
+    harness: &mut Harness<'static, TabulaApp>,
+    remote: &Remote,
+    client: ClientId,
+    view: tabula_shared::Rect,
+) {
+    let presence = Presence {
+        view: Some(view),
+        ..Presence::default()
+    };
+    shows(harness, remote, client, presence);
 }
 
 /// Runs frames for `seconds` of the harness's clock.
@@ -245,15 +251,7 @@ fn following_travels_to_their_view_and_stops_on_our_own_input() {
     let (mut harness, mut remote) = rig(1280.0);
     let bob = bob();
     welcomed(&mut harness, &remote, vec![bob.clone()]);
-    shows(
-        &mut harness,
-        &remote,
-        bob.client,
-        Presence {
-            view: Some(far_view()),
-            ..Presence::default()
-        },
-    );
+    shows_view(&mut harness, &remote, bob.client, far_view());
     // Our own view goes to the room.
     let views: Vec<_> = sent(&mut remote)
         .into_iter()
@@ -296,15 +294,7 @@ fn following_travels_to_their_view_and_stops_on_our_own_input() {
     harness.get_by_label("Following Bob");
     // He moves on; we go along.
     let moved = tabula_shared::Rect::from_corners(Point::new(0.0, 0.0), Point::new(1280.0, 800.0));
-    shows(
-        &mut harness,
-        &remote,
-        bob.client,
-        Presence {
-            view: Some(moved),
-            ..Presence::default()
-        },
-    );
+    shows_view(&mut harness, &remote, bob.client, moved);
     run_for(&mut harness, 1.0);
     assert!(view_centre(&harness).distance(Pos2::new(640.0, 400.0)) < 1.0);
 
@@ -314,15 +304,7 @@ fn following_travels_to_their_view_and_stops_on_our_own_input() {
     assert!(harness.state().together().follow().following().is_none());
     assert!(harness.query_by_label("Following Bob").is_none());
     let stopped_at = view_centre(&harness);
-    shows(
-        &mut harness,
-        &remote,
-        bob.client,
-        Presence {
-            view: Some(far_view()),
-            ..Presence::default()
-        },
-    );
+    shows_view(&mut harness, &remote, bob.client, far_view());
     run_for(&mut harness, 0.5);
     assert_eq!(view_centre(&harness), stopped_at, "no longer following");
 }
@@ -332,15 +314,7 @@ fn following_stops_on_a_pan_on_the_bars_stop_and_when_they_leave() {
     let (mut harness, remote) = rig(1280.0);
     let bob = bob();
     welcomed(&mut harness, &remote, vec![bob.clone()]);
-    shows(
-        &mut harness,
-        &remote,
-        bob.client,
-        Presence {
-            view: Some(far_view()),
-            ..Presence::default()
-        },
-    );
+    shows_view(&mut harness, &remote, bob.client, far_view());
     // Followed from his "…" menu; the wheel (a pan) stops it.
     harness.get_by_role_and_label(A11y::Button, "…").click();
     harness.run();
@@ -426,15 +400,7 @@ fn a_presenter_is_followed_by_everyone_and_each_can_stop() {
     shows(&mut harness, &remote, bob.client, presenting);
     harness.step();
     assert!(harness.state().together().follow().following().is_some());
-    shows(
-        &mut harness,
-        &remote,
-        bob.client,
-        Presence {
-            view: Some(far_view()),
-            ..Presence::default()
-        },
-    );
+    shows_view(&mut harness, &remote, bob.client, far_view());
     harness.step();
     assert!(harness.state().together().follow().following().is_none());
 

@@ -226,6 +226,14 @@ pub fn scene(tools: ToolSettings, step_dt: f32) -> Harness<'static, Scene> {
 /// Presses the primary button at `from`, moves in `steps` frames to `to`,
 /// releases.
 pub fn drag<S>(harness: &mut Harness<'_, S>, from: Pos2, to: Pos2, steps: usize) {
+    press_and_move(harness, from, to, steps);
+    harness.drop_at(to);
+    harness.run();
+}
+
+/// Presses the primary button at `from`, moves in `steps` frames to `to`,
+/// and keeps holding.
+pub fn press_and_move<S>(harness: &mut Harness<'_, S>, from: Pos2, to: Pos2, steps: usize) {
     harness.hover_at(from);
     harness.run();
     harness.drag_at(from);
@@ -234,8 +242,19 @@ pub fn drag<S>(harness: &mut Harness<'_, S>, from: Pos2, to: Pos2, steps: usize)
         harness.hover_at(from + (to - from) * (i as f32 / steps as f32));
         harness.run();
     }
-    harness.drop_at(to);
-    harness.run();
+}
+
+/// The relay's welcome into `room`, where `peers` are.
+pub fn welcome(room: &str, peers: Vec<tabula_shared::PeerInfo>) -> tabula_app::net::Event {
+    tabula_app::net::Event::Welcome(tabula_shared::Welcome {
+        room: room.to_owned(),
+        peers,
+        replay_from: 0,
+        head: 0,
+        snapshot: None,
+        resume_secret: tabula_shared::access::ResumeSecret([7; 32]),
+        max_blob_bytes: tabula_shared::caps::MAX_BLOB_BYTES,
+    })
 }
 
 /// Presses and releases the primary button at `at`, a frame apart.
