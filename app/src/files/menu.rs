@@ -155,7 +155,7 @@ impl FileMenu {
         if keyboard && !self.is_open() && !docs.is_modal_open() {
             action = Self::shortcuts(ctx, docs, session);
         }
-        egui::Area::new(egui::Id::unique("tabula-file-menu"))
+        egui::Area::new(egui::Id::unique(theme::FILE_MENU_AREA))
             .anchor(Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
             .show(ctx, |ui| {
                 theme::floating_panel(ui).show(ui, |ui| {

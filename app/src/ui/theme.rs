@@ -78,6 +78,10 @@ pub const PAPER: Color32 = Color32::from_rgb(0xfb, 0xfb, 0xfa);
 
 /// Gap between a floating panel and the window's edge.
 pub const EDGE_GAP: f32 = 12.0;
+
+/// The File menu's area (top left), which the toolbar keeps clear of in a
+/// narrow window.
+pub const FILE_MENU_AREA: &str = "tabula-file-menu";
 /// The side of a tool button, a swatch or a width button.
 pub const BUTTON_SIZE: f32 = 32.0;
 

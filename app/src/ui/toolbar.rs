@@ -49,13 +49,22 @@ pub fn toolbar_rect(ctx: &Context) -> Option<Rect> {
 /// chip at the top right.
 const NARROW_WINDOW: f32 = 1000.0;
 
-/// The tools, floating at the top centre of the window (top left in a narrow one).
-pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
-    let (align, offset) = if ctx.content_rect().width() < NARROW_WINDOW {
-        (Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
+/// Where the toolbar goes: at the top centre of the window, or in a narrow
+/// one at the top left, just right of the File menu.
+fn placement(ctx: &Context) -> (Align2, egui::Vec2) {
+    if ctx.content_rect().width() < NARROW_WINDOW {
+        let file_menu = ctx.memory(|m| m.area_rect(egui::Id::unique(theme::FILE_MENU_AREA)));
+        let left = file_menu.map_or(EDGE_GAP, |menu| menu.right() + EDGE_GAP / 2.0);
+        (Align2::LEFT_TOP, vec2(left, EDGE_GAP))
     } else {
         (Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
-    };
+    }
+}
+
+/// The tools, floating at the top centre of the window (top left, beside the
+/// File menu, in a narrow one).
+pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
+    let (align, offset) = placement(ctx);
     egui::Area::new(egui::Id::unique(TOOLBAR_AREA))
         .anchor(align, offset)
         .show(ctx, |ui| {
@@ -73,11 +82,7 @@ pub fn toolbar_ui(ctx: &Context, tools: &mut ToolSettings) {
 /// In place of the tools, for someone who may only view the room: "View
 /// only", and why on hover.
 pub fn view_only_ui(ctx: &Context) {
-    let (align, offset) = if ctx.content_rect().width() < NARROW_WINDOW {
-        (Align2::LEFT_TOP, vec2(EDGE_GAP, EDGE_GAP))
-    } else {
-        (Align2::CENTER_TOP, vec2(0.0, EDGE_GAP))
-    };
+    let (align, offset) = placement(ctx);
     egui::Area::new(egui::Id::unique(TOOLBAR_AREA))
         .anchor(align, offset)
         .show(ctx, |ui| {

@@ -438,6 +438,24 @@ fn chip_and_toolbar(harness: &Harness<'static, TabulaApp>) -> (Rect, Rect) {
 }
 
 #[test]
+fn in_a_narrow_window_the_toolbar_keeps_clear_of_the_file_menu() {
+    for width in [700.0, 900.0, 1280.0] {
+        let (mut harness, _remote) = rig(width);
+        harness.run();
+        let file_menu = harness
+            .ctx
+            .memory(|m| m.area_rect(egui::Id::unique(tabula_app::ui::theme::FILE_MENU_AREA)))
+            .expect("the File menu is shown");
+        let toolbar =
+            tabula_app::ui::toolbar::toolbar_rect(&harness.ctx).expect("the toolbar is shown");
+        assert!(
+            !file_menu.intersects(toolbar),
+            "{width}: the File menu {file_menu:?} under the toolbar {toolbar:?}"
+        );
+    }
+}
+
+#[test]
 fn an_operators_people_chip_keeps_its_width_and_never_covers_the_toolbar() {
     for width in [1280.0, 1100.0, 900.0] {
         let (mut harness, remote) = rig(width);
