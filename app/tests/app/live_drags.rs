@@ -134,6 +134,14 @@ fn press_and_move(harness: &mut Harness<'_, TabulaApp>, from: Pos2, to: Pos2) {
     support::press_and_move(harness, from, to, STEPS);
 }
 
+/// The preview of the last presence among `commands` that has one.
+fn last_preview(commands: &[Command]) -> Option<Preview> {
+    commands.iter().rev().find_map(|c| match c {
+        Command::Presence(p) => p.preview.clone(),
+        _ => None,
+    })
+}
+
 /// The ops among `commands`.
 fn ops(commands: &[Command]) -> Vec<&Op> {
     commands
@@ -178,10 +186,7 @@ fn a_shape_or_move_dragged_shows_the_room_its_change_then_the_op_it_lands_as() {
         .collect();
     assert!(widths.len() >= 3, "{widths:?}");
     assert!(widths.windows(2).all(|w| w[1] > w[0]), "{widths:?}");
-    let landed = commands.iter().rev().find_map(|c| match c {
-        Command::Presence(p) => p.preview.clone(),
-        _ => None,
-    });
+    let landed = last_preview(&commands);
     assert_eq!(
         landed,
         Some(Preview {
@@ -223,10 +228,7 @@ fn a_shape_or_move_dragged_shows_the_room_its_change_then_the_op_it_lands_as() {
             by: Point::new(100.0, 0.0)
         }
     );
-    let landed = commands.iter().rev().find_map(|c| match c {
-        Command::Presence(p) => p.preview.clone(),
-        _ => None,
-    });
+    let landed = last_preview(&commands);
     assert_eq!(landed.and_then(|p| p.landing), Some(set.id));
     rig.send([Event::Acked {
         op: set.id,
@@ -299,10 +301,7 @@ fn a_resize_dragged_shows_its_points_and_escape_takes_a_drag_back() {
         dragging.last(),
         Some(Some(Preview { change: Change::Reshape { object, .. }, landing: None })) if object == rect
     ));
-    let landed = commands.iter().rev().find_map(|c| match c {
-        Command::Presence(p) => p.preview.clone(),
-        _ => None,
-    });
+    let landed = last_preview(&commands);
     assert_eq!(
         landed,
         Some(Preview {
