@@ -479,13 +479,7 @@ async fn hello(plan: &JoinPlan, index: usize) -> anyhow::Result<(Ws, Welcome)> {
         {
             ServerMessage::Welcome(welcome) => return Ok((ws, welcome)),
             ServerMessage::Challenge(challenge) => {
-                let answer = wire::authenticate(
-                    &challenge,
-                    plan.target.password(),
-                    plan.target.invite(),
-                    &room,
-                    client,
-                )?;
+                let answer = plan.target.answer(&challenge, &room, client)?;
                 ws.send(Message::Binary(answer.into()))
                     .await
                     .context("answering the password challenge")?;

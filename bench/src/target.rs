@@ -105,6 +105,17 @@ impl Target {
         self.invite.as_ref()
     }
 
+    /// The answer to the relay's `challenge` for `client` in `room`: the
+    /// proofs of this target's password and invitation it asks for.
+    pub fn answer(
+        &self,
+        challenge: &tabula_shared::Challenge,
+        room: &str,
+        client: tabula_shared::ClientId,
+    ) -> anyhow::Result<Vec<u8>> {
+        crate::wire::authenticate(challenge, self.password(), self.invite(), room, client)
+    }
+
     /// The password that answers the relay's challenge, if there is one.
     pub fn password(&self) -> Option<&Password> {
         self.password.as_ref()

@@ -26,7 +26,6 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::load::{Ws, open};
 use crate::target::Target;
-use crate::wire;
 
 /// How long one attempt to connect and be welcomed may take.
 const ATTEMPT: Duration = Duration::from_secs(5);
@@ -159,13 +158,7 @@ impl Mover {
                 match next(&mut ws).await? {
                     ServerMessage::Welcome(welcome) => return anyhow::Ok(welcome),
                     ServerMessage::Challenge(challenge) => {
-                        let answer = wire::authenticate(
-                            &challenge,
-                            target.password(),
-                            target.invite(),
-                            &room,
-                            self.client,
-                        )?;
+                        let answer = target.answer(&challenge, &room, self.client)?;
                         ws.send(Message::Binary(answer.into())).await?;
                     }
                     other => anyhow::bail!("expected a welcome, got {other:?}"),

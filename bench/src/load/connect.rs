@@ -68,13 +68,7 @@ pub async fn connect(
                         break;
                     }
                     Received::Challenge(challenge) => {
-                        let answer = wire::authenticate(
-                            &challenge,
-                            target.password(),
-                            target.invite(),
-                            &room,
-                            client,
-                        )?;
+                        let answer = target.answer(&challenge, &room, client)?;
                         ws.send(Message::Binary(answer.into()))
                             .await
                             .with_context(|| format!("answering peer {index}'s challenge"))?;
@@ -161,13 +155,7 @@ pub(super) async fn connect_raw(
                             break 'welcome;
                         }
                         Received::Challenge(challenge) => {
-                            let answer = wire::authenticate(
-                                &challenge,
-                                target.password(),
-                                target.invite(),
-                                &room,
-                                client,
-                            )?;
+                            let answer = target.answer(&challenge, &room, client)?;
                             stream
                                 .send(&ws::client_frame(opcode::BINARY, &answer, mask))
                                 .await
