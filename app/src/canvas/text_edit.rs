@@ -197,13 +197,24 @@ impl TextEditor {
                     Stroke::new(1.0, theme::ACCENT.gamma_multiply(0.8)),
                     egui::StrokeKind::Outside,
                 );
-                if !self.focused_once {
-                    response.request_focus();
-                    self.focused_once = true;
-                } else if !response.has_focus() {
-                    done = true;
-                }
+                done = self.lost_focus(&response);
             });
+        self.outcome(done, tools)
+    }
+
+    /// Whether the editor has lost the keyboard, which ends it: on its first
+    /// frame it takes the keyboard instead.
+    fn lost_focus(&mut self, response: &egui::Response) -> bool {
+        if self.focused_once {
+            return !response.has_focus();
+        }
+        response.request_focus();
+        self.focused_once = true;
+        false
+    }
+
+    /// Open, or, once `done`, done with the ops it makes.
+    fn outcome(&self, done: bool, tools: &ToolSettings) -> EditorOutcome {
         if done {
             EditorOutcome::Done(self.finish(tools))
         } else {
@@ -282,17 +293,8 @@ impl TextEditor {
                     Stroke::new(1.5, theme::ACCENT),
                     egui::StrokeKind::Outside,
                 );
-                if !self.focused_once {
-                    response.request_focus();
-                    self.focused_once = true;
-                } else if !response.has_focus() {
-                    done = true;
-                }
+                done = self.lost_focus(&response);
             });
-        if done {
-            EditorOutcome::Done(self.finish(tools))
-        } else {
-            EditorOutcome::Open
-        }
+        self.outcome(done, tools)
     }
 }

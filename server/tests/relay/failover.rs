@@ -127,18 +127,29 @@ async fn settle_and_check(
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn peers_of_a_node_killed_under_load_move_to_another_and_lose_nothing() {
-    let redis = TestRedis::start();
+/// A node on `redis` that stays up, and `count` peers named `prefix` and a
+/// number, with the count of acks they share.
+async fn node_and_peers(
+    redis: &TestRedis,
+    count: usize,
+    prefix: &str,
+) -> (TestRelay, Arc<AtomicUsize>, Vec<Peer>) {
     let survivor = TestRelay::with_config(Config {
         redis: Some(redis.url()),
         ..test_config()
     })
     .await;
     let acks = Arc::new(AtomicUsize::new(0));
-    let mut peers: Vec<Peer> = (0..PEERS)
-        .map(|i| Peer::new(&format!("p{i}"), &acks))
+    let peers = (0..count)
+        .map(|i| Peer::new(&format!("{prefix}{i}"), &acks))
         .collect();
+    (survivor, acks, peers)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_of_a_node_killed_under_load_move_to_another_and_lose_nothing() {
+    let redis = TestRedis::start();
+    let (survivor, acks, mut peers) = node_and_peers(&redis, PEERS, "p").await;
     let mut in_flight = 0;
     for kill in 0..KILLS {
         let doomed = child_node(&redis);
@@ -198,15 +209,7 @@ async fn failover_time() {
     const RUNS: usize = 20;
     const MOVERS: usize = 10;
     let redis = TestRedis::start();
-    let survivor = TestRelay::with_config(Config {
-        redis: Some(redis.url()),
-        ..test_config()
-    })
-    .await;
-    let acks = Arc::new(AtomicUsize::new(0));
-    let mut peers: Vec<Peer> = (0..MOVERS)
-        .map(|i| Peer::new(&format!("m{i}"), &acks))
-        .collect();
+    let (survivor, acks, mut peers) = node_and_peers(&redis, MOVERS, "m").await;
     let mut times = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let doomed = child_node(&redis);
