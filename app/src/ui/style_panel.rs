@@ -205,12 +205,18 @@ fn ink_ui(ui: &mut Ui, tools: &mut ToolSettings, actions: &mut Vec<StyleAction>)
     });
 }
 
-/// A note colour, drawn as a little square note; the current one is ringed.
-pub fn note_swatch_ui(ui: &mut Ui, swatch: &Swatch, selected: bool) -> Response {
+/// The space a swatch takes, and its response: a radio button named after
+/// its colour, which its name says on hover.
+fn swatch_space(ui: &mut Ui, swatch: &Swatch, selected: bool) -> (egui::Rect, Response) {
     let (rect, response) =
         ui.allocate_exact_size(vec2(BUTTON_SIZE - 4.0, BUTTON_SIZE), Sense::click());
     response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, swatch.name));
-    let response = response.on_hover_text(swatch.name);
+    (rect, response.on_hover_text(swatch.name))
+}
+
+/// A note colour, drawn as a little square note; the current one is ringed.
+pub fn note_swatch_ui(ui: &mut Ui, swatch: &Swatch, selected: bool) -> Response {
+    let (rect, response) = swatch_space(ui, swatch, selected);
     if ui.is_rect_visible(rect) {
         let painter = ui.painter();
         let square = egui::Rect::from_center_size(rect.center(), vec2(17.0, 17.0));
@@ -310,10 +316,7 @@ fn fill_button_ui(ui: &mut Ui, fill: Fill, tools: ToolSettings) -> Response {
 
 /// A round colour swatch; the current one is ringed.
 pub fn swatch_ui(ui: &mut Ui, swatch: &Swatch, selected: bool) -> Response {
-    let (rect, response) =
-        ui.allocate_exact_size(vec2(BUTTON_SIZE - 4.0, BUTTON_SIZE), Sense::click());
-    response.widget_info(|| WidgetInfo::selected(Role::RadioButton, true, selected, swatch.name));
-    let response = response.on_hover_text(swatch.name);
+    let (rect, response) = swatch_space(ui, swatch, selected);
     if ui.is_rect_visible(rect) {
         let painter = ui.painter();
         let center = rect.center();
